@@ -1,0 +1,54 @@
+#include "common/error.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+int mg_fail(mg_err *e, const char *fmt, ...) {
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void mg_die(const mg_err *e) {
+    fprintf(stderr, "migrate: %s\n", e && e->msg[0] ? e->msg : "unknown error");
+    exit(1);
+}
+
+void *malloc_check(size_t size, const char *file, int line) {
+    void *p = malloc(size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "migrate: out of memory allocating %zu bytes at %s:%d\n  hint: a smaller batch or model\n",
+                size, file, line);
+        exit(1);
+    }
+    return p;
+}
+
+void *calloc_check(size_t n, size_t size, const char *file, int line) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "migrate: out of memory allocating %zu x %zu bytes at %s:%d\n  hint: a smaller batch or model\n",
+                n, size, file, line);
+        exit(1);
+    }
+    return p;
+}
+
+FILE *fopen_check(const char *path, const char *mode, const char *file, int line) {
+    FILE *f = fopen(path, mode);
+    if (!f) {
+        fprintf(stderr, "migrate: cannot open %s (mode %s): %s at %s:%d\n", path, mode, strerror(errno), file, line);
+        exit(1);
+    }
+    return f;
+}
+
+void check_failed(const char *cond, const char *file, int line, const char *hint) {
+    fprintf(stderr, "migrate: internal check failed: %s at %s:%d\n  hint: %s\n", cond, file, line, hint);
+    exit(1);
+}

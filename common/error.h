@@ -1,0 +1,36 @@
+// Error reporting for migrate.
+//
+// Two kinds of failure, handled differently:
+//  * Bad input a caller can recover from (a corrupt file, a malformed reply): library functions take an
+//    `mg_err*`, fill it with one line "what: why" and return -1. The caller decides whether to exit.
+//  * Broken invariants and failed system resources (out of memory, a BLAS shape bug): the xxxCheck macros
+//    print file, line and a hint and exit(1). These are never triggered by user input.
+#pragma once
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MG_ERRLEN 1024
+typedef struct {
+    char msg[MG_ERRLEN];
+} mg_err;
+
+// Formats the message into e (if e is not NULL) and returns -1, so callers can `return mg_fail(e, ...)`.
+int mg_fail(mg_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Prints "migrate: <msg>" to stderr and exits with status 1. For command-line front ends only.
+void mg_die(const mg_err *e) __attribute__((noreturn));
+
+void *malloc_check(size_t size, const char *file, int line);
+void *calloc_check(size_t n, size_t size, const char *file, int line);
+FILE *fopen_check(const char *path, const char *mode, const char *file, int line);
+void check_failed(const char *cond, const char *file, int line, const char *hint) __attribute__((noreturn));
+
+#define mallocCheck(size) malloc_check((size), __FILE__, __LINE__)
+#define callocCheck(n, size) calloc_check((n), (size), __FILE__, __LINE__)
+#define fopenCheck(path, mode) fopen_check((path), (mode), __FILE__, __LINE__)
+// Internal invariant: `cond` must hold whatever the input; `hint` says what is probably wrong.
+#define mgCheck(cond, hint)                                                                                  \
+    do {                                                                                                     \
+        if (!(cond)) check_failed(#cond, __FILE__, __LINE__, (hint));                                        \
+    } while (0)

@@ -1,0 +1,103 @@
+// The transformer's layer ops. Each op is a forward/backward pair; the CPU reference lives in kernels/cpu/,
+// the CUDA twin in kernels/cuda/ with the same names (prefixed by the backend's dispatch, not here).
+//
+// Conventions (shared by every op):
+//  * Row-major fp32. N is a count of tokens in a *packed* batch: the tokens of several sequences laid end to end,
+//    no padding. C = hidden size, H = heads, D = head dim, F = MLP width, V = vocab, R = LoRA rank.
+//  * Forward functions overwrite their outputs unless the comment says "+=".
+//  * Backward functions ACCUMULATE (+=) into every gradient they are given; a NULL gradient pointer means
+//    "not needed" and is skipped (frozen weights never get a gradient buffer).
+#pragma once
+#include <stddef.h>
+
+// ---- embedding ----
+// out (N, C) = wte[tokens[i]]
+void encoder_forward(float *out, const int *tokens, const float *wte, int N, int C);
+// dwte (V, C) += scatter of dout (N, C)
+void encoder_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
+
+// ---- RMSNorm: out = inp * rstd * weight, rstd = 1/sqrt(mean(inp^2) + eps) ----
+// out (N, C), rstd (N) saved for backward, inp (N, C), weight (C)
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
+// dinp (N, C) +=, dweight (C) +=
+void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+                      const float *rstd, int N, int C);
+
+// ---- linear layer (HF nn.Linear layout: weight is (OC, IC)) ----
+// out (N, OC) = inp (N, IC) @ weight^T + bias (OC, may be NULL)
+void matmul_forward(float *out, const float *inp, const float *weight, const float *bias, int N, int IC, int OC);
+// dinp (N, IC) +=, dweight (OC, IC) +=, dbias (OC) +=
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                     const float *weight, int N, int IC, int OC);
+
+// Batch-invariant forms for inference. BLAS libraries pick kernels by matrix size (OpenBLAS: a GEMV path for
+// one row, other blockings for other row counts), so a row's result can change with the number of rows beside it.
+// These run every GEMM over fixed tiles of MATMUL_TILE rows (the last tile zero-padded): a sampled completion then
+// depends only on its own tokens, never on what else was in the batch.
+#define MATMUL_TILE 16
+// out (N, OC) = inp (N, IC) @ weight^T + bias
+void matmul_forward_tiled(float *out, const float *inp, const float *weight, const float *bias, int N, int IC, int OC);
+// out (N, OC) += scale * (inp @ A^T) @ B^T; h (N, R) is scratch
+void lora_forward_tiled(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC, int OC,
+                        int R, float scale);
+
+// ---- LoRA adapter on a linear layer: out += scale * (inp @ A^T) @ B^T, scale = alpha / R ----
+// h (N, R) = inp @ A^T is saved for backward; A (R, IC), B (OC, R); out (N, OC) +=
+void lora_forward(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC, int OC,
+                  int R, float scale);
+// dinp (N, IC) +=, dA (R, IC) +=, dB (OC, R) +=; dh (N, R) is scratch the caller provides
+void lora_backward(float *dinp, float *dA, float *dB, float *dh, const float *dout, const float *inp,
+                   const float *h, const float *A, const float *B, int N, int IC, int OC, int R, float scale);
+
+// ---- rotary position embedding, HF "rotate_half" convention (pairs i and i + D/2) ----
+// inv_freq (D/2): per-pair frequency (already including llama3 scaling). x (N, H, D) rotated in place by the
+// angle pos[i] * inv_freq[j].
+void rope_forward(float *x, const int *pos, const float *inv_freq, int N, int H, int D);
+// dx (N, H, D) in place: applies the inverse rotation (rotation is orthogonal, so this is the exact backward)
+void rope_backward(float *dx, const int *pos, const float *inv_freq, int N, int H, int D);
+
+// ---- causal grouped-query attention over explicit key ranges ----
+// q (N, Hq, D). k, v are row arrays (rows, Hkv, D): for training they are the packed batch's own keys
+// (rows = N); for decoding they are a KV cache. Token i attends to rows kv_start[i] .. kv_start[i]+kv_len[i]-1,
+// which is how causality and sequence boundaries are expressed. Query head h uses kv head h / (Hq / Hkv).
+// out (N, Hq, D). Softmax scale is 1/sqrt(D). scratch: at least max(kv_len) floats per thread,
+// see attention_scratch_floats().
+void attention_forward(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                       const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch);
+// dq (N, Hq, D) +=, dk, dv (rows, Hkv, D) +=. Recomputes the probabilities (nothing saved from forward).
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                        const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                        float *scratch);
+size_t attention_scratch_floats(int max_kv_len);
+
+// ---- SwiGLU MLP activation: out = silu(gate) * up ----
+// gate, up, out (N, F)
+void swiglu_forward(float *out, const float *gate, const float *up, int N, int F);
+// dgate, dup (N, F) +=
+void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int N, int F);
+
+// ---- elementwise ----
+void residual_forward(float *out, const float *a, const float *b, size_t n);  // out = a + b
+void add_inplace(float *acc, const float *x, size_t n);                       // acc += x
+
+// ---- LM head + log-softmax gathered at targets, chunked so (N, V) logits never exist at once ----
+// x (N, C) final hidden states, wlm (V, C). For tokens with targets[i] >= 0:
+//   logp[i] = log_softmax(x[i] @ wlm^T * inv_temp)[targets[i]], entropy[i] = entropy of that distribution.
+// Tokens with targets[i] < 0 get logp = entropy = 0. entropy may be NULL.
+// scratch: logprob_scratch_floats(V) floats.
+void logprob_forward(float *logp, float *entropy, const float *x, const float *wlm, const int *targets, int N, int C,
+                     int V, float inv_temp, float *scratch);
+// Given dL/dlogp (N) (0 where targets < 0): dx (N, C) +=, dwlm (V, C) += (may be NULL).
+void logprob_backward(float *dx, float *dwlm, const float *dlogp, const float *x, const float *wlm, const int *targets,
+                      int N, int C, int V, float inv_temp, float *scratch);
+size_t logprob_scratch_floats(int V);
+// Full logits, for inference: logits (N, V) = x @ wlm^T (no temperature).
+void logits_forward(float *logits, const float *x, const float *wlm, int N, int C, int V);
+
+// ---- optimizer ----
+// PyTorch AdamW (decoupled weight decay), step t >= 1.
+void adamw_update(float *param, const float *grad, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+                  float eps, float weight_decay, int t);
+// Returns sum of squares of g (double accumulation, deterministic order).
+double sumsq(const float *g, size_t n);
+void scale_inplace(float *x, float s, size_t n);

@@ -1,0 +1,49 @@
+// Packed batches: sequences end to end, with the positions and targets the forward pass needs.
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "model/model.h"
+
+void packed_batch_init(packed_batch *b) { memset(b, 0, sizeof *b); }
+
+void packed_batch_free(packed_batch *b) {
+    free(b->tokens);
+    free(b->targets);
+    free(b->pos);
+    free(b->seq_start);
+    memset(b, 0, sizeof *b);
+}
+
+void packed_batch_clear(packed_batch *b) {
+    b->n_seqs = 0;
+    b->n_tokens = 0;
+}
+
+static void grow(packed_batch *b, int need) {
+    if (need <= b->capacity) return;
+    int cap = b->capacity ? b->capacity : 256;
+    while (cap < need) cap *= 2;
+    b->tokens = realloc(b->tokens, (size_t)cap * sizeof(int));
+    b->targets = realloc(b->targets, (size_t)cap * sizeof(int));
+    b->pos = realloc(b->pos, (size_t)cap * sizeof(int));
+    // seq_start needs at most one entry per token plus one
+    b->seq_start = realloc(b->seq_start, ((size_t)cap + 1) * sizeof(int));
+    mgCheck(b->tokens && b->targets && b->pos && b->seq_start, "out of memory growing a packed batch");
+    b->capacity = cap;
+}
+
+void packed_batch_add(packed_batch *b, const int *ids, int n, int score_from) {
+    mgCheck(n > 0, "packed_batch_add: empty sequence");
+    grow(b, b->n_tokens + n);
+    int base = b->n_tokens;
+    if (b->n_seqs == 0) b->seq_start[0] = 0;
+    for (int p = 0; p < n; p++) {
+        b->tokens[base + p] = ids[p];
+        b->pos[base + p] = p;
+        b->targets[base + p] = (p >= score_from && p + 1 < n) ? ids[p + 1] : -1;
+    }
+    b->n_tokens += n;
+    b->n_seqs++;
+    b->seq_start[b->n_seqs] = b->n_tokens;
+}

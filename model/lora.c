@@ -1,0 +1,111 @@
+// LoRA adapters: A (R, IC) and B (OC, R) per adapted linear layer, all in one contiguous buffer so the optimizer,
+// the all-reduce and the checkpoint each see a single array.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "model/model_internal.h"
+
+const char *const lora_module_names[LORA_N_MODULES] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                                       "gate_proj", "up_proj", "down_proj"};
+
+void linear_shape(const hf_config *c, int module, int *in, int *out) {
+    int C = c->hidden_size, Q = c->num_attention_heads * c->head_dim, KV = c->num_key_value_heads * c->head_dim;
+    int F = c->intermediate_size;
+    static const int ins[LORA_N_MODULES] = {0, 0, 0, 1, 0, 0, 2};   // 0: C, 1: Q, 2: F
+    static const int outs[LORA_N_MODULES] = {1, 3, 3, 0, 2, 2, 0};  // 0: C, 1: Q, 2: F, 3: KV
+    int dims[4] = {C, Q, F, KV};
+    *in = dims[ins[module]];
+    *out = dims[outs[module]];
+}
+
+int lora_active(const model *m, int module) {
+    return m->lora && m->lora->enabled && (m->lora->cfg.targets & (1u << module));
+}
+
+int lora_parse_targets(const char *list, unsigned *targets, mg_err *e) {
+    *targets = 0;
+    if (strcmp(list, "all-linear") == 0) {
+        *targets = (1u << LORA_N_MODULES) - 1;
+        return 0;
+    }
+    const char *p = list;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && *p == ' ') p++, len--;
+        while (len && p[len - 1] == ' ') len--;
+        int found = -1;
+        for (int k = 0; k < LORA_N_MODULES; k++)
+            if (strlen(lora_module_names[k]) == len && strncmp(p, lora_module_names[k], len) == 0) found = k;
+        if (found < 0)
+            return mg_fail(e, "unknown LoRA target module '%.*s' (known: q_proj, k_proj, v_proj, o_proj, gate_proj, "
+                              "up_proj, down_proj, or all-linear)", (int)len, p);
+        *targets |= 1u << found;
+        if (!end) break;
+        p = end + 1;
+    }
+    if (!*targets) return mg_fail(e, "LoRA target module list is empty");
+    return 0;
+}
+
+// Points every A/B of every layer into buf (or only counts when buf is NULL).
+static size_t lora_layout(const hf_config *c, const lora_config *lc, lora_layer *layers, float *buf) {
+    size_t off = 0;
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        for (int k = 0; k < LORA_N_MODULES; k++) {
+            if (!(lc->targets & (1u << k))) continue;
+            int in, out;
+            linear_shape(c, k, &in, &out);
+            if (buf) layers[l].A[k] = buf + off;
+            off += (size_t)lc->rank * in;
+            if (buf) layers[l].B[k] = buf + off;
+            off += (size_t)out * lc->rank;
+        }
+    }
+    return off;
+}
+
+int model_lora_init(model *m, const lora_config *lc, uint64_t seed, mg_err *e) {
+    if (lc->rank <= 0) return mg_fail(e, "LoRA rank must be positive (got %d)", lc->rank);
+    if (!(lc->alpha > 0)) return mg_fail(e, "LoRA alpha must be positive (got %g)", lc->alpha);
+    if (!lc->targets) return mg_fail(e, "LoRA needs at least one target module");
+    if (m->lora) lora_free(m->lora);
+    lora_adapter *a = callocCheck(1, sizeof *a);
+    a->cfg = *lc;
+    a->scale = lc->alpha / (float)lc->rank;
+    a->enabled = 1;
+    int L = m->cfg.num_hidden_layers;
+    a->layers = callocCheck((size_t)L, sizeof(lora_layer));
+    a->dlayers = callocCheck((size_t)L, sizeof(lora_layer));
+    a->n_params = lora_layout(&m->cfg, lc, NULL, NULL);
+    a->params = callocCheck(a->n_params, sizeof(float));
+    a->grads = callocCheck(a->n_params, sizeof(float));
+    lora_layout(&m->cfg, lc, a->layers, a->params);
+    lora_layout(&m->cfg, lc, a->dlayers, a->grads);
+    // PEFT's init: A ~ kaiming_uniform(a = sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)); B = 0, so the adapted model
+    // starts equal to the base model.
+    uint64_t stream = 0;
+    for (int l = 0; l < L; l++) {
+        for (int k = 0; k < LORA_N_MODULES; k++, stream++) {
+            if (!(lc->targets & (1u << k))) continue;
+            int in, out;
+            linear_shape(&m->cfg, k, &in, &out);
+            float bound = 1.0f / sqrtf((float)in);
+            size_t n = (size_t)lc->rank * in;
+            for (size_t i = 0; i < n; i++)
+                a->layers[l].A[k][i] = bound * (2.0f * rng_uniform(seed, stream, i) - 1.0f);
+        }
+    }
+    m->lora = a;
+    return 0;
+}
+
+void lora_free(lora_adapter *l) {
+    free(l->params);
+    free(l->grads);
+    free(l->layers);
+    free(l->dlayers);
+    free(l);
+}

@@ -1,0 +1,144 @@
+// The policy model: a Llama-family decoder (Llama 2/3.x, Qwen2/2.5, Mistral) on the CPU in fp32.
+//
+// Parameters live in one contiguous buffer (llm.c style) with per-tensor pointers into it; gradients, when
+// full-parameter training is on, use the same layout. LoRA adapters live in their own contiguous buffer, so LoRA
+// training never allocates gradients for frozen weights.
+//
+// Batches are *packed*: the tokens of S sequences laid end to end (N tokens in all), no padding. Every linear
+// layer is one GEMM over all N tokens; attention keeps sequences apart through per-token key ranges.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "model/hf_config.h"
+
+typedef struct {
+    float *attn_norm;           // (C)
+    float *wq, *wk, *wv, *wo;   // (Hq*D, C), (Hkv*D, C), (Hkv*D, C), (C, Hq*D)
+    float *bq, *bk, *bv, *bo;   // biases or NULL
+    float *mlp_norm;            // (C)
+    float *wgate, *wup, *wdown; // (F, C), (F, C), (C, F)
+    float *bgate, *bup, *bdown; // biases or NULL
+} layer_weights;
+
+typedef struct {
+    float *wte;       // (V, C)
+    layer_weights *layers;
+    float *norm;      // (C)
+    float *lm_head;   // (V, C); == wte when tied
+} model_weights;
+
+// LoRA target modules (bit flags), named as PEFT names them.
+enum {
+    LORA_Q = 1 << 0, LORA_K = 1 << 1, LORA_V = 1 << 2, LORA_O = 1 << 3,
+    LORA_GATE = 1 << 4, LORA_UP = 1 << 5, LORA_DOWN = 1 << 6,
+};
+#define LORA_N_MODULES 7
+extern const char *const lora_module_names[LORA_N_MODULES];  // "q_proj", ..., "down_proj"
+
+typedef struct {
+    int rank;
+    float alpha;
+    unsigned targets;  // LORA_* flags
+} lora_config;
+
+typedef struct {
+    float *A[LORA_N_MODULES];  // (R, IC) or NULL when the module is not a target
+    float *B[LORA_N_MODULES];  // (OC, R)
+} lora_layer;
+
+typedef struct {
+    lora_config cfg;
+    float scale;  // alpha / rank
+    size_t n_params;
+    float *params;  // all A and B matrices, contiguous
+    float *grads;   // same layout
+    lora_layer *layers;
+    lora_layer *dlayers;  // pointers into grads
+    int enabled;          // 0 = forward as the base model (used for the KL reference)
+} lora_adapter;
+
+typedef enum { TRAIN_NONE = 0, TRAIN_LORA, TRAIN_FULL } train_mode;
+
+typedef struct model_acts model_acts;  // activations saved by the training forward (private)
+
+typedef struct {
+    hf_config cfg;
+    size_t n_params;
+    float *params;        // every weight, contiguous
+    model_weights w;
+    float *grads;         // NULL unless TRAIN_FULL
+    model_weights g;      // pointers into grads
+    float *inv_freq;      // (D/2) rotary frequencies incl. llama3 scaling
+    lora_adapter *lora;   // NULL when no adapter
+    train_mode mode;
+    model_acts *acts;     // grown on demand
+} model;
+
+// ---- life cycle ----
+// Loads config.json + safetensors (any of F32/F16/BF16) from an HF folder into fp32.
+int model_load(model *m, const char *dir, mg_err *e);
+// A fresh model with the given shape, weights drawn like transformers' init (normal(0, 0.02), norms = 1).
+void model_init_random(model *m, const hf_config *cfg, uint64_t seed);
+// Writes config.json, generation_config.json and model.safetensors (F32 or BF16) in HF layout.
+int model_save(const model *m, const char *dir, int as_bf16, mg_err *e);
+void model_free(model *m);
+// The HF tensor name of parameter `index` in the order model_param_count enumerates them (for save/load/tests).
+int model_param_count(const model *m);
+const char *model_param_name(const model *m, int index, char *buf, size_t buflen, float **ptr, int *ndim,
+                             int64_t shape[2]);
+
+// ---- LoRA ----
+// Adds an adapter initialised like PEFT (A kaiming-uniform(a=sqrt(5)), B = 0), keyed on seed.
+int model_lora_init(model *m, const lora_config *lc, uint64_t seed, mg_err *e);
+// Parses "q_proj,k_proj,v_proj" (or "all-linear") into LORA_* flags; -1 on an unknown name.
+int lora_parse_targets(const char *list, unsigned *targets, mg_err *e);
+void model_set_train_mode(model *m, train_mode mode);  // allocates gradients as the mode needs
+void model_zero_grad(model *m);
+// The trainable buffer and its gradient for the current mode (adapter or full weights).
+float *model_trainable(model *m, size_t *n);
+float *model_trainable_grad(model *m, size_t *n);
+
+// ---- packed batches ----
+typedef struct {
+    int n_seqs;       // S
+    int n_tokens;     // N
+    int *tokens;      // (N) input ids
+    int *targets;     // (N) id whose log-prob is wanted at this position (usually the next token), or -1
+    int *pos;         // (N) position within its sequence
+    int *seq_start;   // (S+1) first token of each sequence; seq_start[S] = N
+    int capacity;
+} packed_batch;
+
+void packed_batch_init(packed_batch *b);
+void packed_batch_free(packed_batch *b);
+void packed_batch_clear(packed_batch *b);
+// Appends one sequence of ids. Positions p >= score_from get target ids[p+1] (the last position gets -1), so
+// logp is produced for ids[score_from+1 .. n-1]: the completion tokens when score_from = prompt_len - 1.
+void packed_batch_add(packed_batch *b, const int *ids, int n, int score_from);
+
+// ---- training forward / backward ----
+// Runs the batch, saving activations; writes logp (N) of each target at the given temperature (0 where target < 0)
+// and, if entropy is not NULL, the per-position entropy. Returns the sum of logp over targets.
+double model_forward(model *m, const packed_batch *b, float temperature, float *logp, float *entropy);
+// Backpropagates dL/dlogp (N) of the last model_forward into the trainable gradients (+=).
+void model_backward(model *m, const packed_batch *b, const float *dlogp);
+
+// ---- inference with a KV cache ----
+typedef struct {
+    int n_slots, max_len;
+    int kv_dim;       // Hkv * D
+    float *k, *v;     // (L, n_slots, max_len, Hkv*D)
+    int *len;         // (n_slots) tokens already in each slot
+    float *work;      // step buffers, grown on demand
+    size_t work_cap;
+} kv_cache;
+
+int kv_cache_init(kv_cache *kv, const model *m, int n_slots, int max_len, mg_err *e);
+void kv_cache_free(kv_cache *kv);
+// Feeds n new tokens: token i goes to slot slot_of[i] at position kv->len[slot] (tokens of one slot in order).
+// For every i with want_logits[i] != 0, writes full logits (V) to logits + k*V for the k-th such token.
+// Errors (slot full) return -1 without touching the cache.
+int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot_of, const char *want_logits,
+               float *logits, mg_err *e);

@@ -1,0 +1,216 @@
+// Batched generation with continuous batching: up to max_batch sequences live in KV-cache slots; each model_step
+// prefills newly admitted prompts and decodes one token for every live sequence together. The uniform draw for
+// the t-th generated token of sequence seq_id is rng_uniform(seed, seq_id, t): nothing else feeds the choice.
+#include "model/sampler.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+
+void sampling_params_default(sampling_params *p) {
+    memset(p, 0, sizeof *p);
+    p->temperature = 1.0f;
+    p->top_p = 1.0f;
+    p->max_new_tokens = 64;
+}
+
+void completion_free(completion *c) {
+    free(c->ids);
+    free(c->logp);
+    free(c->text);
+    memset(c, 0, sizeof *c);
+}
+
+static int cmp_prob_desc(const void *a, const void *b) {
+    float x = ((const float *)a)[0], y = ((const float *)b)[0];
+    if (x != y) return x < y ? 1 : -1;
+    int i = (int)((const float *)a)[1], j = (int)((const float *)b)[1];
+    return i - j;  // ties: lower id first, so the order is total and deterministic
+}
+
+// scratch: at least SAMPLE_SCRATCH(V) floats: probabilities (V), (prob, id) pairs (2V), kept mask (V).
+int sample_token(const float *logits, int V, const sampling_params *p, float u, float *logp, float *scratch) {
+    float T = p->temperature > 0.0f ? p->temperature : 1.0f;
+    float *prob = scratch;  // (V)
+    float mx = -INFINITY;
+    int argmax = 0;
+    for (int v = 0; v < V; v++)
+        if (logits[v] > mx) mx = logits[v], argmax = v;
+    double sum = 0.0;
+    for (int v = 0; v < V; v++) sum += (prob[v] = expf((logits[v] - mx) / T));
+    float lse = (float)log(sum);  // log-sum-exp of (logits - mx) / T
+    if (p->temperature <= 0.0f) {
+        *logp = -lse;  // the argmax's own term is exp(0)
+        return argmax;
+    }
+    // Filters in transformers' order: top-k, top-p, min-p. prob is unnormalised (max entry = 1).
+    float keep_from = 0.0f;  // keep tokens with prob >= keep_from (plus the ranking cut below)
+    int n_cand = V;
+    float *cand = scratch + V;  // (V, 2) pairs (prob, id), sorted descending when a ranking filter is on
+    int ranked = p->top_k > 0 || p->top_p < 1.0f;
+    if (ranked) {
+        // Tokens below 1e-9 of the top probability cannot matter for top-k/top-p at float precision; skipping
+        // them keeps the sort small for 128k vocabularies.
+        n_cand = 0;
+        for (int v = 0; v < V; v++)
+            if (prob[v] >= 1e-9f) cand[2 * n_cand] = prob[v], cand[2 * n_cand + 1] = (float)v, n_cand++;
+        qsort(cand, (size_t)n_cand, 2 * sizeof(float), cmp_prob_desc);
+        if (p->top_k > 0 && p->top_k < n_cand) n_cand = p->top_k;
+        if (p->top_p < 1.0f) {
+            double kept_total = 0.0, acc = 0.0;
+            for (int i = 0; i < n_cand; i++) kept_total += cand[2 * i];
+            int n = 0;
+            while (n < n_cand && acc < p->top_p * kept_total) acc += cand[2 * n++];
+            n_cand = n > 0 ? n : 1;
+        }
+    }
+    if (p->min_p > 0.0f) keep_from = p->min_p;  // relative to the max, which is 1 here
+    // Inverse-CDF draw over the kept tokens in id order (a fixed order keeps it reproducible).
+    float *kept = scratch + 3 * (size_t)V;  // (V) probabilities of the kept tokens, 0 elsewhere
+    for (int v = 0; v < V; v++) kept[v] = 0.0f;
+    if (ranked)
+        for (int i = 0; i < n_cand; i++) kept[(int)cand[2 * i + 1]] = cand[2 * i];
+    else
+        memcpy(kept, prob, (size_t)V * sizeof(float));
+    double total = 0.0;
+    for (int v = 0; v < V; v++) {
+        if (kept[v] < keep_from) kept[v] = 0.0f;
+        total += kept[v];
+    }
+    double target = u * total, acc = 0.0;
+    int choice = argmax;
+    for (int v = 0; v < V; v++) {
+        if (kept[v] <= 0.0f) continue;
+        acc += kept[v];
+        choice = v;
+        if (acc > target) break;
+    }
+    *logp = (logits[choice] - mx) / T - lse;
+    return choice;
+}
+
+typedef struct {
+    int prompt;    // index of the prompt in this slot, -1 when free
+    int prefilled; // 0 until its prompt went through the model
+    int last;      // last sampled token, fed at the next step
+} slot_state;
+
+static int is_eos(const model *m, const tokenizer *tok, int id) {
+    for (int i = 0; i < m->cfg.n_eos; i++)
+        if (m->cfg.eos_token_ids[i] == id) return 1;
+    return tok && tokenizer_eos_id(tok) == id;
+}
+
+// Returns 1 (and cuts c->text) when the decoded completion contains a stop string.
+static int hit_stop(const tokenizer *tok, const sampling_params *p, completion *c) {
+    if (!tok || !p->stop[0]) return 0;
+    char *text = tokenizer_decode(tok, c->ids, c->n, 1);
+    char *first = NULL;
+    for (int s = 0; s < SAMPLER_MAX_STOPS && p->stop[s]; s++) {
+        char *hit = p->stop[s][0] ? strstr(text, p->stop[s]) : NULL;
+        if (hit && (!first || hit < first)) first = hit;
+    }
+    if (first) {
+        *first = '\0';
+        free(c->text);
+        c->text = text;
+        return 1;
+    }
+    free(text);
+    return 0;
+}
+
+int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, const int *prompt_lens,
+             const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *e) {
+    int ctx = m->cfg.max_position_embeddings, V = m->cfg.vocab_size, longest = 0;
+    for (int i = 0; i < n; i++) {
+        if (prompt_lens[i] <= 0) return mg_fail(e, "prompt %d is empty", i);
+        if (prompt_lens[i] >= ctx)
+            return mg_fail(e, "prompt %d has %d tokens, longer than the model's context of %d", i, prompt_lens[i],
+                           ctx);
+        if (prompt_lens[i] > longest) longest = prompt_lens[i];
+    }
+    int slots = max_batch > 0 && max_batch < n ? max_batch : n;
+    if (slots == 0) return 0;
+    int max_len = longest + p->max_new_tokens < ctx ? longest + p->max_new_tokens : ctx;
+    kv_cache kv;
+    if (kv_cache_init(&kv, m, slots, max_len, e)) return -1;
+    memset(out, 0, (size_t)n * sizeof *out);
+    slot_state *st = mallocCheck((size_t)slots * sizeof *st);
+    for (int s = 0; s < slots; s++) st[s].prompt = -1;
+    int total_in = 0;
+    for (int i = 0; i < n; i++) total_in += prompt_lens[i];
+    int cap = total_in + slots;
+    int *tokens = mallocCheck((size_t)cap * sizeof(int)), *slot_of = mallocCheck((size_t)cap * sizeof(int));
+    char *want = mallocCheck((size_t)cap);
+    int *row_slot = mallocCheck((size_t)slots * sizeof(int));
+    float *logits = mallocCheck((size_t)slots * V * sizeof(float));
+    float *scratch = mallocCheck(SAMPLE_SCRATCH(V) * sizeof(float));
+    int next_prompt = 0, finished = 0, rc = 0;
+
+    while (finished < n) {
+        int nt = 0, rows = 0;
+        for (int s = 0; s < slots; s++) {
+            if (st[s].prompt < 0 && next_prompt < n) {  // admit a waiting prompt into a free slot
+                st[s] = (slot_state){next_prompt++, 0, 0};
+                kv.len[s] = 0;
+                completion *c = &out[st[s].prompt];
+                c->ids = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(int));
+                c->logp = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(float));
+            }
+            if (st[s].prompt < 0) continue;
+            if (!st[s].prefilled) {
+                int i = st[s].prompt;
+                for (int t = 0; t < prompt_lens[i]; t++) {
+                    tokens[nt] = prompts[i][t];
+                    slot_of[nt] = s;
+                    want[nt++] = t + 1 == prompt_lens[i];
+                }
+                st[s].prefilled = 1;
+            } else {
+                tokens[nt] = st[s].last;
+                slot_of[nt] = s;
+                want[nt++] = 1;
+            }
+            row_slot[rows++] = s;
+        }
+        if (model_step(m, &kv, nt, tokens, slot_of, want, logits, e)) {
+            rc = -1;
+            break;
+        }
+        for (int r = 0; r < rows; r++) {
+            int s = row_slot[r], i = st[s].prompt;
+            completion *c = &out[i];
+            float lp;
+            float u = rng_uniform(p->seed, seq_ids[i], (uint64_t)c->n);
+            int tok_id = sample_token(logits + (size_t)r * V, V, p, u, &lp, scratch);
+            c->ids[c->n] = tok_id;
+            c->logp[c->n] = lp;
+            c->n++;
+            st[s].last = tok_id;
+            int done = 0;
+            if (is_eos(m, tok, tok_id)) c->finish = FINISH_EOS, done = 1;
+            else if (hit_stop(tok, p, c)) c->finish = FINISH_STOP, done = 1;
+            else if (c->n >= p->max_new_tokens || prompt_lens[i] + c->n >= max_len) c->finish = FINISH_LENGTH, done = 1;
+            if (done) {
+                if (!c->text) c->text = tok ? tokenizer_decode(tok, c->ids, c->n, 1) : calloc(1, 1);
+                st[s].prompt = -1;
+                finished++;
+            }
+        }
+    }
+    free(tokens);
+    free(slot_of);
+    free(want);
+    free(row_slot);
+    free(logits);
+    free(scratch);
+    free(st);
+    kv_cache_free(&kv);
+    if (rc) {
+        for (int i = 0; i < n; i++) completion_free(&out[i]);
+    }
+    return rc;
+}

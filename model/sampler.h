@@ -1,0 +1,44 @@
+// Batched sampling with a counter-based RNG: the draw for (seed, sequence id, position) is a pure function of
+// those three numbers, so a completion never depends on what else was in the batch or on the rank that made it.
+#pragma once
+#include <stdint.h>
+
+#include "model/model.h"
+#include "model/tokenizer.h"
+
+#define SAMPLER_MAX_STOPS 8
+
+typedef struct {
+    float temperature;  // 0 = greedy
+    int top_k;          // 0 = off
+    float top_p;        // 1 = off
+    float min_p;        // 0 = off
+    int max_new_tokens;
+    const char *stop[SAMPLER_MAX_STOPS];  // stop strings (matched on decoded text), NULL-terminated
+    uint64_t seed;
+} sampling_params;
+
+void sampling_params_default(sampling_params *p);  // temperature 1, no filters, 64 new tokens
+
+typedef enum { FINISH_LENGTH = 0, FINISH_EOS, FINISH_STOP } finish_reason;
+
+typedef struct {
+    int *ids;      // generated ids (without the prompt); a stop string's tokens are kept, the text is cut
+    int n;
+    float *logp;   // (n) log-prob of each generated token under the policy at `temperature` (before filters)
+    char *text;    // decoded completion, cut before any stop string
+    finish_reason finish;
+} completion;
+
+void completion_free(completion *c);
+
+// Samples one completion for each of n prompts, batching decode steps over all live sequences (at most
+// max_batch at once; 0 = all). seq_ids[i] keys the RNG for prompt i. Errors: a prompt longer than the model's
+// context.
+int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, const int *prompt_lens,
+             const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *e);
+
+// Picks the next token from logits (V) given the uniform draw u in [0,1). Writes the temperature log-prob of the
+// chosen token to *logp. scratch holds SAMPLE_SCRATCH(V) floats. Exposed for tests.
+#define SAMPLE_SCRATCH(V) (4 * (size_t)(V))
+int sample_token(const float *logits, int V, const sampling_params *p, float u, float *logp, float *scratch);

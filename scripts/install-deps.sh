@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of migrate from Debian 12 packages.
+# Safe to re-run. CUDA is optional: if /usr/local/cuda/bin/nvcc exists the CUDA build is added.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+PKGS=(
+  build-essential cmake ninja-build pkg-config clang
+  libopenblas-dev libopenmpi-dev openmpi-bin libhdf5-dev libyaml-dev
+  libpcre2-dev libjansson-dev libunistring-dev
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[install-deps] installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "[install-deps] all Debian packages present"
+fi

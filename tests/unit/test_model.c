@@ -1,0 +1,210 @@
+// Whole-model checks on a random tiny config (no fixtures needed):
+//  * model_backward against central finite differences of model_forward, in LoRA and full-parameter mode;
+//  * the KV-cache path (prefill and token-by-token decode) against the training forward;
+//  * sampling does not depend on what else is in the batch (the counter-based RNG contract).
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "model/model.h"
+#include "model/sampler.h"
+#include "testing.h"
+
+static hf_config tiny_config(int qwen_like) {
+    hf_config c;
+    memset(&c, 0, sizeof c);
+    c.arch = qwen_like ? ARCH_QWEN2 : ARCH_LLAMA;
+    snprintf(c.architecture, sizeof c.architecture, "%s", qwen_like ? "Qwen2ForCausalLM" : "LlamaForCausalLM");
+    c.vocab_size = 37;
+    c.hidden_size = 16;
+    c.intermediate_size = 24;
+    c.num_hidden_layers = 2;
+    c.num_attention_heads = 4;
+    c.num_key_value_heads = 2;
+    c.head_dim = 4;
+    c.max_position_embeddings = 64;
+    c.rms_norm_eps = 1e-5f;
+    c.rope_theta = 10000.0;
+    c.rope_llama3 = !qwen_like;
+    c.rope_factor = 8, c.rope_low_freq_factor = 1, c.rope_high_freq_factor = 4;
+    c.rope_original_max_position_embeddings = 8;
+    c.tie_word_embeddings = qwen_like;
+    c.attention_bias = qwen_like;
+    c.bos_token_id = -1;
+    c.pad_token_id = -1;
+    c.eos_token_ids[0] = 36;
+    c.n_eos = 1;
+    return c;
+}
+
+static void make_batch(packed_batch *b, int V) {
+    int lens[3] = {7, 11, 5}, from[3] = {2, 0, 3};
+    packed_batch_init(b);
+    for (int s = 0; s < 3; s++) {
+        int ids[16];
+        for (int t = 0; t < lens[s]; t++) ids[t] = (int)(rng_uniform(7, (uint64_t)s, (uint64_t)t) * V);
+        packed_batch_add(b, ids, lens[s], from[s]);
+    }
+}
+
+// L = sum_i w_i logp_i in double
+static double loss(model *m, const packed_batch *b, const float *w, float T, float *logp) {
+    model_forward(m, b, T, logp, NULL);
+    double L = 0;
+    for (int i = 0; i < b->n_tokens; i++) L += (double)w[i] * logp[i];
+    return L;
+}
+
+static void gradcheck(model *m, const packed_batch *b, const char *what) {
+    int N = b->n_tokens;
+    float *w = malloc(N * sizeof(float)), *logp = malloc(N * sizeof(float));
+    for (int i = 0; i < N; i++) w[i] = b->targets[i] >= 0 ? rng_normal(3, 1, (uint64_t)i) : 0.0f;
+    float T = 0.8f;
+    model_zero_grad(m);
+    loss(m, b, w, T, logp);
+    model_backward(m, b, w);
+    size_t n;
+    float *theta = model_trainable(m, &n), *grad = model_trainable_grad(m, &n);
+    // Probe a spread of parameters; fp32 forward, so h must stay well above rounding noise.
+    double worst = 0, scale = 1e-3;
+    int probes = 0;
+    for (size_t k = 0; k < n; k += n / 97 + 1, probes++) {
+        float keep = theta[k], h = 1e-2f;
+        theta[k] = keep + h;
+        double lp = loss(m, b, w, T, logp);
+        theta[k] = keep - h;
+        double lm = loss(m, b, w, T, logp);
+        theta[k] = keep;
+        double fd = (lp - lm) / (2.0 * h);
+        double d = fabs(fd - grad[k]);
+        if (fabs(fd) > scale) scale = fabs(fd);
+        if (d > worst) worst = d;
+    }
+    printf("  %s: %d probes, worst |analytic - fd| = %.2e (scale %.2e)\n", what, probes, worst, scale);
+    CHECK(worst / scale < 2e-2, "%s gradient mismatch %.3e relative", what, worst / scale);
+    free(w);
+    free(logp);
+}
+
+static void check_cache_paths(model *m, const char *what) {
+    // Logits at every position via the training forward's logp (targets = next token, T = 1) must equal the
+    // KV-cache path, both as one prefill and token by token.
+    int V = m->cfg.vocab_size, n = 9, ids[9];
+    for (int t = 0; t < n; t++) ids[t] = (int)(rng_uniform(11, 0, (uint64_t)t) * V);
+    packed_batch b;
+    packed_batch_init(&b);
+    packed_batch_add(&b, ids, n, 0);
+    float logp[9];
+    model_forward(m, &b, 1.0f, logp, NULL);
+    kv_cache kv;
+    mg_err e;
+    CHECK(kv_cache_init(&kv, m, 2, 16, &e) == 0, "%s", e.msg);
+    int slots[9] = {0}, slots1[9];
+    for (int t = 0; t < n; t++) slots1[t] = 1;
+    float *pre = malloc((size_t)n * V * sizeof(float)), *one = malloc((size_t)V * sizeof(float));
+    CHECK(model_step(m, &kv, n, ids, slots1, NULL, pre, &e) == 0, "%s", e.msg);
+    double worst_pre = 0, worst_dec = 0;
+    for (int t = 0; t < n; t++) {
+        CHECK(model_step(m, &kv, 1, &ids[t], slots, NULL, one, &e) == 0, "%s", e.msg);
+        if (t + 1 == n) break;
+        double mx = -INFINITY, s = 0;
+        for (int v = 0; v < V; v++) mx = fmax(mx, one[v]);
+        for (int v = 0; v < V; v++) s += exp(one[v] - mx);
+        double lp = one[ids[t + 1]] - mx - log(s);
+        worst_dec = fmax(worst_dec, fabs(lp - logp[t]));
+        for (int v = 0; v < V; v++) worst_pre = fmax(worst_pre, fabs(pre[(size_t)t * V + v] - one[v]));
+    }
+    printf("  %s: decode vs training forward %.2e, prefill vs decode %.2e\n", what, worst_dec, worst_pre);
+    CHECK(worst_dec < 1e-5, "%s decode logp differs by %.3e", what, worst_dec);
+    CHECK(worst_pre < 1e-5, "%s prefill logits differ by %.3e", what, worst_pre);
+    CHECK(kv.len[0] == n && kv.len[1] == n, "cache lengths %d %d", kv.len[0], kv.len[1]);
+    int big = 3;
+    CHECK(model_step(m, &kv, 1, &big, (int[]){5}, NULL, one, &e) == -1, "slot out of range accepted");
+    free(pre);
+    free(one);
+    kv_cache_free(&kv);
+    packed_batch_free(&b);
+}
+
+static void check_batch_invariance(model *m) {
+    int V = m->cfg.vocab_size;
+    int p0[] = {1, 2, 3}, p1[] = {4, 5, 6, 7, 8, 9}, p2[] = {10};
+    const int *prompts[] = {p0, p1, p2};
+    int lens[] = {3, 6, 1};
+    uint64_t ids[] = {100, 101, 102};
+    sampling_params sp;
+    sampling_params_default(&sp);
+    sp.max_new_tokens = 12;
+    sp.seed = 42;
+    sp.top_k = 20;
+    sp.top_p = 0.95f;
+    completion all[3], alone, batched2[3];
+    mg_err e;
+    CHECK(generate(m, NULL, 3, prompts, lens, ids, &sp, 0, all, &e) == 0, "%s", e.msg);
+    CHECK(generate(m, NULL, 1, &prompts[1], &lens[1], &ids[1], &sp, 0, &alone, &e) == 0, "%s", e.msg);
+    CHECK(generate(m, NULL, 3, prompts, lens, ids, &sp, 2, batched2, &e) == 0, "%s", e.msg);  // 2 slots
+    int same = alone.n == all[1].n && memcmp(alone.ids, all[1].ids, alone.n * sizeof(int)) == 0 &&
+               memcmp(alone.logp, all[1].logp, alone.n * sizeof(float)) == 0;
+    CHECK(same, "sequence 101 differs alone vs in a batch of 3");
+    for (int i = 0; i < 3; i++)
+        CHECK(all[i].n == batched2[i].n && memcmp(all[i].ids, batched2[i].ids, all[i].n * sizeof(int)) == 0,
+              "sequence %d differs with 2 slots", i);
+    for (int i = 0; i < 3; i++)
+        for (int t = 0; t < all[i].n; t++) CHECK(all[i].ids[t] >= 0 && all[i].ids[t] < V, "token out of range");
+    // The recorded sampling log-probs equal the training forward's log-probs of the same completion.
+    int full[32];
+    memcpy(full, p1, sizeof p1);
+    memcpy(full + 6, all[1].ids, all[1].n * sizeof(int));
+    packed_batch b;
+    packed_batch_init(&b);
+    packed_batch_add(&b, full, 6 + all[1].n, 5);
+    float logp[32];
+    model_forward(m, &b, sp.temperature, logp, NULL);
+    double worst = 0;
+    for (int t = 0; t < all[1].n; t++) worst = fmax(worst, fabs(logp[5 + t] - all[1].logp[t]));
+    printf("  sampling logp vs training forward: %.2e\n", worst);
+    CHECK(worst < 1e-5, "sampling-time logp differ from the forward by %.3e", worst);
+    // A prompt as long as the context is refused with a message.
+    int longp[64] = {0};
+    const int *lp[] = {longp};
+    int ll = 64;
+    CHECK(generate(m, NULL, 1, lp, &ll, ids, &sp, 0, &alone, &e) == -1 && strstr(e.msg, "context"),
+          "long prompt accepted");
+    packed_batch_free(&b);
+    for (int i = 0; i < 3; i++) completion_free(&all[i]), completion_free(&batched2[i]);
+    completion_free(&alone);
+}
+
+int main(void) {
+    for (int qwen = 0; qwen < 2; qwen++) {
+        hf_config c = tiny_config(qwen);
+        printf("%s-like tiny model\n", qwen ? "qwen2" : "llama3");
+        model m;
+        model_init_random(&m, &c, 1234 + qwen);
+        // biases random so their gradients are exercised
+        packed_batch b;
+        make_batch(&b, c.vocab_size);
+        model_set_train_mode(&m, TRAIN_FULL);
+        gradcheck(&m, &b, "full-parameter");
+        lora_config lc = {.rank = 4, .alpha = 8, .targets = (1u << LORA_N_MODULES) - 1};
+        mg_err e;
+        CHECK(model_lora_init(&m, &lc, 9, &e) == 0, "%s", e.msg);
+        size_t n;
+        float *ab = model_trainable(&m, &n);
+        (void)ab;
+        // B = 0 at init makes dA = 0; give B values so both matrices are checked.
+        for (size_t i = 0; i < m.lora->n_params; i++)
+            if (m.lora->params[i] == 0.0f) m.lora->params[i] = 0.1f * rng_normal(5, 0, i);
+        model_set_train_mode(&m, TRAIN_LORA);
+        gradcheck(&m, &b, "lora");
+        check_cache_paths(&m, "with adapter");
+        m.lora->enabled = 0;
+        check_cache_paths(&m, "adapter disabled");
+        m.lora->enabled = 1;
+        check_batch_invariance(&m);
+        packed_batch_free(&b);
+        model_free(&m);
+    }
+    return test_summary("test_model");
+}
