@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Bad input through the real program: each corrupted copy of a fixture model must give exit status 1 and exactly
+# one line on stderr that names the offending file and the problem — never a crash or a sanitizer report.
+# Usage: test_cli_bad_input.sh BUILD_DIR   (run from the repository root)
+set -u
+BIN="$1/migrate"
+SRC=tests/parity/fixtures/llama3-tiny
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+passed=0 failed=0
+
+# expect NAME PATTERN -- command...: exit 1 (2 for usage errors: set WANT=2), one stderr line matching PATTERN
+expect() {
+    local name="$1" pattern="$2" want="${WANT:-1}"
+    shift 3
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    local rc=$? lines
+    lines=$(wc -l <"$TMP/err")
+    if [ "$rc" -eq "$want" ] && [ "$lines" -eq 1 ] && grep -Eq -- "$pattern" "$TMP/err"; then
+        passed=$((passed + 1))
+        echo "ok   $name: $(cat "$TMP/err")"
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name: exit $rc, $lines stderr lines, want /$pattern/:"
+        head -5 "$TMP/err"
+    fi
+}
+
+# fresh copy of the fixture model in $TMP/m
+fresh() { rm -rf "$TMP/m"; cp -r "$SRC" "$TMP/m"; }
+# same-length byte substitution inside the safetensors header (offsets stay valid)
+patch_header() { LC_ALL=C sed -i "1s/$1/$2/" "$TMP/m/model.safetensors"; }
+gen() { "$BIN" generate --model "$TMP/m" --prompt "hello" --max-new-tokens 4 "$@"; }
+
+fresh
+gen >/dev/null 2>&1 || { echo "FAIL the unmodified fixture does not run"; exit 1; }
+
+fresh; truncate -s 5000 "$TMP/m/model.safetensors"
+expect "truncated weights" "model\.safetensors.*(truncat|beyond|past|short|exceed)" -- gen
+fresh; printf '\xff\xff\xff\xff\xff\x00\x00\x00' | dd of="$TMP/m/model.safetensors" bs=1 count=8 conv=notrunc 2>/dev/null
+expect "header length lies" "model\.safetensors" -- gen
+fresh; patch_header '"F32"' '"F8X"'
+expect "unknown dtype" "model\.safetensors.*F8X" -- gen
+fresh; patch_header '"model.norm.weight"' '"model.norm.weighz"'
+expect "missing tensor" "model\.norm\.weight" -- gen
+fresh; patch_header '\[64\]' '[65]'
+expect "shape disagrees with offsets" "model\.safetensors" -- gen
+fresh; printf 'not json at all' >"$TMP/m/config.json"
+expect "config not JSON" "config\.json" -- gen
+fresh; LC_ALL=C sed -i 's/LlamaForCausalLM/GPT2LMHeadModel/; s/"model_type": *"llama"/"model_type": "gpt2"/' "$TMP/m/config.json"
+expect "unknown architecture" "config\.json.*GPT2LMHeadModel" -- gen
+fresh; LC_ALL=C sed -i 's/"type": *"BPE"/"type": "WordPiece"/' "$TMP/m/tokenizer.json"
+expect "unsupported tokenizer" "tokenizer\.json.*WordPiece" -- gen
+fresh; rm "$TMP/m/model.safetensors"
+expect "no weights" "m(/|:)" -- gen
+fresh
+long=$(for i in $(seq 1 400); do printf 'word%d ' "$i"; done)
+expect "prompt longer than context" "context" -- "$BIN" generate --model "$TMP/m" --prompt "$long" --max-new-tokens 4
+WANT=2 expect "bad option value" "temperature" -- "$BIN" generate --model "$TMP/m" --prompt hi --temperature banana
+
+echo "test_cli_bad_input: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

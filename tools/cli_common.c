@@ -1,0 +1,60 @@
+#include "tools/cli_common.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int cli_int(const char *cmd, const char *opt, const char *value, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = value ? strtol(value, &end, 10) : 0;
+    if (!value || errno || *end || end == value || v < lo || v > hi) {
+        fprintf(stderr, "migrate %s: option %s: '%s' is not an integer in [%d, %d]\n", cmd, opt,
+                value ? value : "(missing)", lo, hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int cli_float(const char *cmd, const char *opt, const char *value, float lo, float hi, float *out) {
+    char *end;
+    errno = 0;
+    float v = value ? strtof(value, &end) : 0;
+    if (!value || errno || *end || end == value || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "migrate %s: option %s: '%s' is not a number in [%g, %g]\n", cmd, opt,
+                value ? value : "(missing)", lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_load_model(const char *cmd, const char *dir, model *m, tokenizer **tok) {
+    mg_err e;
+    if (model_load(m, dir, &e)) {
+        fprintf(stderr, "migrate %s: %s\n", cmd, e.msg);
+        return -1;
+    }
+    if (tokenizer_load(tok, dir, &e)) {
+        fprintf(stderr, "migrate %s: %s\n", cmd, e.msg);
+        model_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_set_threads(int n) {
+    if (n <= 0) return;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}

@@ -1,0 +1,13 @@
+// Small pieces shared by subcommands: option parsing helpers, loading a model folder with its tokenizer, timing.
+#pragma once
+#include "model/model.h"
+#include "model/tokenizer.h"
+
+// Parses a number option value; on failure prints "migrate <cmd>: option --name: '...' is not a ..." and returns -1.
+int cli_int(const char *cmd, const char *opt, const char *value, int lo, int hi, int *out);
+int cli_float(const char *cmd, const char *opt, const char *value, float lo, float hi, float *out);
+// Loads config, weights and tokenizer from an HF folder; prints the error and returns -1 on failure.
+int cli_load_model(const char *cmd, const char *dir, model *m, tokenizer **tok);
+// Sets the thread count of OpenMP and OpenBLAS (0 = leave the defaults).
+void cli_set_threads(int n);
+double cli_now(void);  // monotonic seconds

@@ -1,0 +1,7 @@
+// Subcommands of the migrate program; each takes argv starting at its own name.
+#pragma once
+
+int cmd_generate(int argc, char **argv);
+int cmd_score(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_convert(int argc, char **argv);

@@ -1,0 +1,32 @@
+// migrate: the command-line front end. One binary, one subcommand per job.
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/commands.h"
+
+static const char *USAGE =
+    "usage: migrate <command> [options]\n"
+    "\n"
+    "MiGrATe (mixed-policy GRPO for online test-time training) in C, for CPUs and GPU clusters.\n"
+    "\n"
+    "commands:\n"
+    "  generate   sample completions from a Hugging Face model folder (Llama-3.x, Qwen2/2.5, Mistral)\n"
+    "  score      log-probabilities of given completions under a model (what GRPO's importance ratio uses)\n"
+    "  convert    re-save a model folder as F32 or BF16 safetensors with the engine's writer\n"
+    "  version    print the version and the BLAS in use\n"
+    "\n"
+    "Run 'migrate <command> --help' for that command's options.\n";
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "score")) return cmd_score(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(argc - 1, argv + 1);
+    fprintf(stderr, "migrate: unknown command '%s'\n\n%s", cmd, USAGE);
+    return 2;
+}
