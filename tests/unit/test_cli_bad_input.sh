@@ -36,7 +36,7 @@ fresh
 gen >/dev/null 2>&1 || { echo "FAIL the unmodified fixture does not run"; exit 1; }
 
 fresh; truncate -s 5000 "$TMP/m/model.safetensors"
-expect "truncated weights" "model\.safetensors.*(truncat|beyond|past|short|exceed)" -- gen
+expect "truncated weights" "model\.safetensors.*(truncat|beyond|past|short|exceed|outside)" -- gen
 fresh; printf '\xff\xff\xff\xff\xff\x00\x00\x00' | dd of="$TMP/m/model.safetensors" bs=1 count=8 conv=notrunc 2>/dev/null
 expect "header length lies" "model\.safetensors" -- gen
 fresh; patch_header '"F32"' '"F8X"'
