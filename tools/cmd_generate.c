@@ -59,21 +59,32 @@ static int read_prompt_file(const char *path, char **prompts, int *n) {
     return 0;
 }
 
+static int rc_usage_check(const char *model_dir, int n_prompts) {
+    if (model_dir && n_prompts > 0) return 0;
+    fprintf(stderr, "migrate generate: --model and at least one --prompt or --prompt-file are required (see --help)\n");
+    return -1;
+}
+
 int cmd_generate(int argc, char **argv) {
     const char *model_dir = NULL, *system = NULL, *chat_name = NULL;
     char *prompts[MAX_PROMPTS];
     int n_prompts = 0, per_prompt = 1, batch = 64, threads = 0, chat = 0, json = 0, n_stop = 0;
     sampling_params sp;
     sampling_params_default(&sp);
-    for (int i = 1; i < argc; i++) {
+    int bad = 0;  // a usage error: stop parsing, free what was read, exit 2
+    for (int i = 1; i < argc && !bad; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(HELP, stdout), 0;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            for (int p = 0; p < n_prompts; p++) free(prompts[p]);
+            return fputs(HELP, stdout), 0;
+        }
         else if (!strcmp(a, "--chat")) { chat = 1; continue; }
         else if (!strcmp(a, "--json")) { json = 1; continue; }
         else if (!v) {
             fprintf(stderr, "migrate generate: option %s needs a value (see --help)\n", a);
-            return 2;
+            bad = 1;
+            break;
         }
         else if (!strcmp(a, "--model")) model_dir = v;
         else if (!strcmp(a, "--prompt")) {
@@ -96,29 +107,36 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--stop")) {
             if (n_stop >= SAMPLER_MAX_STOPS) {
                 fprintf(stderr, "migrate generate: at most %d --stop strings\n", SAMPLER_MAX_STOPS);
-                return 2;
+                bad = 1;
+                break;
             }
             sp.stop[n_stop++] = v;
         } else {
             fprintf(stderr, "migrate generate: unknown option '%s' (see --help)\n", a);
-            return 2;
+            bad = 1;
+            break;
         }
-        if (rc) return 2;
+        bad = rc != 0;
         i++;
     }
-    if (!model_dir || n_prompts == 0) {
-        fprintf(stderr, "migrate generate: --model and at least one --prompt or --prompt-file are required (see --help)\n");
+    if (bad || rc_usage_check(model_dir, n_prompts)) {
+        for (int p = 0; p < n_prompts; p++) free(prompts[p]);
         return 2;
     }
     cli_set_threads(threads);
-    model m;
-    tokenizer *tok;
-    if (cli_load_model("generate", model_dir, &m, &tok)) return 1;
-    chat_format fmt = chat_format_detect(tok);
+    chat_format fmt = CHAT_PLAIN;
     if (chat_name && chat_format_parse(chat_name, &fmt)) {
         fprintf(stderr, "migrate generate: --chat-format '%s' is not plain, llama3 or chatml\n", chat_name);
+        for (int p = 0; p < n_prompts; p++) free(prompts[p]);
         return 2;
     }
+    model m;
+    tokenizer *tok;
+    if (cli_load_model("generate", model_dir, &m, &tok)) {
+        for (int p = 0; p < n_prompts; p++) free(prompts[p]);
+        return 1;
+    }
+    if (!chat_name) fmt = chat_format_detect(tok);
 
     // Encode each prompt once; the n samples of a prompt share its ids.
     int total = n_prompts * per_prompt;
