@@ -133,18 +133,6 @@ static model_acts *ensure_acts(model *m, int N, int max_seq) {
     return a;
 }
 
-// One linear layer with its optional adapter: out = inp @ W^T + b (+ scale * inp @ A^T @ B^T).
-static void linear_fwd(const model *m, int l, int module, float *out, float *h, const float *inp, const float *W,
-                       const float *b, int N) {
-    int in, outd;
-    linear_shape(&m->cfg, module, &in, &outd);
-    matmul_forward(out, inp, W, b, N, in, outd);
-    if (lora_active(m, module)) {
-        const lora_adapter *a = m->lora;
-        lora_forward(out, h, inp, a->layers[l].A[module], a->layers[l].B[module], N, in, outd, a->cfg.rank, a->scale);
-    }
-}
-
 static void linear_bwd(model *m, int l, int module, float *dinp, float *dW, float *db, const float *dout,
                        const float *inp, const float *W, const float *h, float *dh, int N) {
     int in, outd;
@@ -175,19 +163,19 @@ double model_forward(model *m, const packed_batch *b, float temperature, float *
         const layer_weights *w = &m->w.layers[l];
         float *out = l + 1 < c->num_hidden_layers ? a->layers[l + 1].resid_in : a->resid_out;
         rmsnorm_forward(la->xn1, la->rstd1, la->resid_in, w->attn_norm, N, C, c->rms_norm_eps);
-        linear_fwd(m, l, 0, la->q, la->lora_h[0], la->xn1, w->wq, w->bq, N);
-        linear_fwd(m, l, 1, la->k, la->lora_h[1], la->xn1, w->wk, w->bk, N);
-        linear_fwd(m, l, 2, la->v, la->lora_h[2], la->xn1, w->wv, w->bv, N);
+        linear_forward(m, l, 0, la->q, la->lora_h[0], la->xn1, w->wq, w->bq, N, 0);
+        linear_forward(m, l, 1, la->k, la->lora_h[1], la->xn1, w->wk, w->bk, N, 0);
+        linear_forward(m, l, 2, la->v, la->lora_h[2], la->xn1, w->wv, w->bv, N, 0);
         rope_forward(la->q, b->pos, m->inv_freq, N, Hq, D);
         rope_forward(la->k, b->pos, m->inv_freq, N, Hkv, D);
         attention_forward(la->att, la->q, la->k, la->v, a->kv_start, a->kv_len, N, Hq, Hkv, D, a->att_scratch);
-        linear_fwd(m, l, 3, a->dx, la->lora_h[3], la->att, w->wo, w->bo, N);  // dx: scratch for o_proj output
+        linear_forward(m, l, 3, a->dx, la->lora_h[3], la->att, w->wo, w->bo, N, 0);  // dx: scratch for o_proj output
         residual_forward(la->resid_mid, la->resid_in, a->dx, (size_t)N * C);
         rmsnorm_forward(la->xn2, la->rstd2, la->resid_mid, w->mlp_norm, N, C, c->rms_norm_eps);
-        linear_fwd(m, l, 4, la->gate, la->lora_h[4], la->xn2, w->wgate, w->bgate, N);
-        linear_fwd(m, l, 5, la->up, la->lora_h[5], la->xn2, w->wup, w->bup, N);
+        linear_forward(m, l, 4, la->gate, la->lora_h[4], la->xn2, w->wgate, w->bgate, N, 0);
+        linear_forward(m, l, 5, la->up, la->lora_h[5], la->xn2, w->wup, w->bup, N, 0);
         swiglu_forward(la->act, la->gate, la->up, N, F);
-        linear_fwd(m, l, 6, a->dx, la->lora_h[6], la->act, w->wdown, w->bdown, N);
+        linear_forward(m, l, 6, a->dx, la->lora_h[6], la->act, w->wdown, w->bdown, N, 0);
         residual_forward(out, la->resid_mid, a->dx, (size_t)N * C);
     }
     rmsnorm_forward(a->xf, a->rstdf, a->resid_out, m->w.norm, N, C, c->rms_norm_eps);

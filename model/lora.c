@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "kernels/ops.h"
 #include "model/model_internal.h"
 
 const char *const lora_module_names[LORA_N_MODULES] = {"q_proj", "k_proj", "v_proj", "o_proj",
@@ -22,6 +23,19 @@ void linear_shape(const hf_config *c, int module, int *in, int *out) {
 
 int lora_active(const model *m, int module) {
     return m->lora && m->lora->enabled && (m->lora->cfg.targets & (1u << module));
+}
+
+void linear_forward(const model *m, int l, int module, float *out, float *h, const float *inp, const float *W,
+                    const float *b, int N, int batch_invariant) {
+    int in, outd;
+    linear_shape(&m->cfg, module, &in, &outd);
+    if (batch_invariant) matmul_forward_tiled(out, inp, W, b, N, in, outd);
+    else matmul_forward(out, inp, W, b, N, in, outd);
+    if (!lora_active(m, module)) return;
+    const lora_adapter *a = m->lora;
+    const float *A = a->layers[l].A[module], *B = a->layers[l].B[module];
+    if (batch_invariant) lora_forward_tiled(out, h, inp, A, B, N, in, outd, a->cfg.rank, a->scale);
+    else lora_forward(out, h, inp, A, B, N, in, outd, a->cfg.rank, a->scale);
 }
 
 int lora_parse_targets(const char *list, unsigned *targets, mg_err *e) {

@@ -59,18 +59,6 @@ static void step_carve(const model *m, const kv_cache *kv, int n, step_buffers *
     *total = off;
 }
 
-static void linear(const model *m, int l, int module, float *out, float *h, const float *inp, const float *W,
-                   const float *b, int n) {
-    int in, outd;
-    linear_shape(&m->cfg, module, &in, &outd);
-    matmul_forward_tiled(out, inp, W, b, n, in, outd);
-    if (lora_active(m, module)) {
-        const lora_adapter *a = m->lora;
-        lora_forward_tiled(out, h, inp, a->layers[l].A[module], a->layers[l].B[module], n, in, outd, a->cfg.rank,
-                           a->scale);
-    }
-}
-
 int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot_of, const char *want_logits,
                float *logits, mg_err *e) {
     const hf_config *c = &m->cfg;
@@ -114,9 +102,9 @@ int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot
         float *kc = kv->k + (size_t)l * kv->n_slots * kv->max_len * KV;
         float *vc = kv->v + (size_t)l * kv->n_slots * kv->max_len * KV;
         rmsnorm_forward(s.xn, NULL, s.x, w->attn_norm, n, C, c->rms_norm_eps);
-        linear(m, l, 0, s.q, s.h, s.xn, w->wq, w->bq, n);
-        linear(m, l, 1, s.k, s.h, s.xn, w->wk, w->bk, n);
-        linear(m, l, 2, s.v, s.h, s.xn, w->wv, w->bv, n);
+        linear_forward(m, l, 0, s.q, s.h, s.xn, w->wq, w->bq, n, 1);
+        linear_forward(m, l, 1, s.k, s.h, s.xn, w->wk, w->bk, n, 1);
+        linear_forward(m, l, 2, s.v, s.h, s.xn, w->wv, w->bv, n, 1);
         rope_forward(s.q, s.pos, m->inv_freq, n, Hq, D);
         rope_forward(s.k, s.pos, m->inv_freq, n, Hkv, D);
         for (int i = 0; i < n; i++) {
@@ -125,13 +113,13 @@ int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot
             memcpy(vc + row * KV, s.v + (size_t)i * KV, (size_t)KV * sizeof(float));
         }
         attention_forward(s.att, s.q, kc, vc, s.kv_start, s.kv_len, n, Hq, Hkv, D, s.att_scratch);
-        linear(m, l, 3, s.tmp, s.h, s.att, w->wo, w->bo, n);
+        linear_forward(m, l, 3, s.tmp, s.h, s.att, w->wo, w->bo, n, 1);
         add_inplace(s.x, s.tmp, (size_t)n * C);
         rmsnorm_forward(s.xn, NULL, s.x, w->mlp_norm, n, C, c->rms_norm_eps);
-        linear(m, l, 4, s.gate, s.h, s.xn, w->wgate, w->bgate, n);
-        linear(m, l, 5, s.up, s.h, s.xn, w->wup, w->bup, n);
+        linear_forward(m, l, 4, s.gate, s.h, s.xn, w->wgate, w->bgate, n, 1);
+        linear_forward(m, l, 5, s.up, s.h, s.xn, w->wup, w->bup, n, 1);
         swiglu_forward(s.gate, s.gate, s.up, n, F);
-        linear(m, l, 6, s.tmp, s.h, s.gate, w->wdown, w->bdown, n);
+        linear_forward(m, l, 6, s.tmp, s.h, s.gate, w->wdown, w->bdown, n, 1);
         add_inplace(s.x, s.tmp, (size_t)n * C);
     }
     for (int i = 0; i < n; i++) kv->len[slot_of[i]]++;
