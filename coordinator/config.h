@@ -1,0 +1,101 @@
+// The run configuration: one YAML file (libyaml), validated against a schema, overridable from the command line
+// with --set key=value (dotted keys for nested maps: --set lora.r=16). Knob names follow TRL's GRPOConfig where
+// TRL has the knob; MiGrATe's group composition (the paper's alpha / beta / gamma) is num_on_policy /
+// num_greedy / num_neighborhood, since TRL's `beta` is the KL coefficient.
+#pragma once
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/error.h"
+
+typedef enum {
+    STRATEGY_RANDOM = 0,   // sample from the base policy, never train
+    STRATEGY_NS,           // neighborhood sampling only, never train
+    STRATEGY_OPRO,         // in-context: the prompt lists the top past solutions with scores, never train
+    STRATEGY_GRPO,         // on-policy group only
+    STRATEGY_GRPO_GREEDY,  // on-policy + greedy archive entries
+    STRATEGY_MIGRATE,      // on-policy + greedy + neighborhood
+} strategy_kind;
+
+typedef enum { NS_SEED_TOP = 0, NS_SEED_SAMPLE } ns_seed_mode;         // best entry, or uniform over top-k
+typedef enum { LOSS_GRPO = 0, LOSS_BNPO, LOSS_DR_GRPO } loss_kind;      // TRL's loss_type values
+typedef enum { TASK_SEMANTLE = 0, TASK_ORACLE } task_kind;
+
+#define CFG_STR 1024
+
+typedef struct {
+    char path[CFG_STR];  // the YAML file (for messages)
+    char *text;          // the YAML text as read (stored in checkpoints)
+
+    // model and policy
+    char model[CFG_STR];            // HF folder
+    char chat_format[16];           // "auto" | "plain" | "llama3" | "chatml"
+    char system_prompt[CFG_STR];    // "" = none
+
+    // task
+    task_kind task;
+    char target[128];               // semantle: hidden word
+    char vectors[CFG_STR];          // semantle: word2vec/GloVe file
+    char oracle_command[CFG_STR];   // oracle: command line, split on spaces (quotes allowed)
+    int oracle_workers;
+    double oracle_timeout;
+    double solved_reward;           // oracle: reward that counts as solved
+    char prompt[4 * CFG_STR];       // "" = the task's own prompt
+    char ns_prompt[4 * CFG_STR];    // "" = the task's own; "{solution}", "{reward}" are replaced
+    char opro_prompt[4 * CFG_STR];  // "" = built-in; "{history}" is replaced by the top solutions with scores
+
+    // search
+    strategy_kind strategy;
+    int num_on_policy;     // alpha
+    int num_greedy;        // beta
+    int num_neighborhood;  // gamma
+    int top_k;             // archive entries NS (and OPRO) draw from
+    ns_seed_mode ns_seed;
+    int iterations;        // max iterations
+    int oracle_budget;     // max oracle calls (0 = unlimited)
+    uint64_t seed;
+
+    // sampling
+    float temperature;
+    float top_p;
+    int top_k_sampling;    // YAML key: sampling_top_k
+    float min_p;
+    int max_completion_length;
+
+    // GRPO / optimisation
+    float learning_rate;
+    float epsilon;         // epsilon_low
+    float epsilon_high;
+    float beta;            // KL coefficient (k3 estimator against the adapter-disabled base model)
+    loss_kind loss_type;
+    int scale_rewards;     // divide advantages by the group std
+    int num_iterations;    // optimizer updates per generation batch (TRL's mu)
+    float max_grad_norm;
+    float weight_decay;
+    float adam_beta1, adam_beta2, adam_epsilon;
+
+    // LoRA
+    int lora_r;
+    float lora_alpha;
+    char lora_target_modules[256];
+
+    // output
+    char output_dir[CFG_STR];   // metrics.jsonl, summary.json
+    int log_every;              // progress line every N iterations
+    int threads;                // 0 = all cores
+} run_config;
+
+// Defaults: the MiGrATe authors' (LoRA 64/16 on q,k,v,o; KL 0; epsilon 0.2/0.28; no std scaling; temperature 1;
+// lr 5e-5; dr_grpo loss) and a small demo-sized search (alpha 8, beta 4, gamma 4, top-k 5, 50 iterations).
+void run_config_defaults(run_config *c);
+// Loads and validates a YAML file. Unknown key, wrong type or out-of-range value -> -1 with
+// "FILE:LINE: key 'training.lr': ..." in e. overrides: "key=value" strings applied after the file, validated
+// the same way ("--set key=value: ..." in messages). n_overrides may be 0.
+int run_config_load(run_config *c, const char *path, const char *const *overrides, int n_overrides, mg_err *e);
+// Same from text in memory (fuzzed); name is used in messages.
+int run_config_parse(run_config *c, const char *yaml, size_t len, const char *name, const char *const *overrides,
+                     int n_overrides, mg_err *e);
+void run_config_free(run_config *c);
+// Writes every key with its value, as YAML, to f (for `migrate run --print-config` and the metrics header).
+void run_config_dump(const run_config *c, FILE *f);
+const char *strategy_name(strategy_kind s);

@@ -1,0 +1,26 @@
+// The three kinds of prompt a search uses, rendered in the model's chat format and encoded:
+//   on-policy:    the task's prompt (or config `task.prompt`)
+//   neighborhood: a variation request around one past solution (config `task.ns_prompt`, "{solution}", "{reward}")
+//   OPRO:         the task prompt plus the best past solutions with their scores ("{prompt}", "{history}")
+#pragma once
+#include "coordinator/archive.h"
+#include "coordinator/config.h"
+#include "model/chat.h"
+#include "tasks/task.h"
+
+typedef struct {
+    const tokenizer *tok;
+    chat_format fmt;
+    const char *system;  // NULL or a system message
+} prompt_encoder;
+
+// Replaces each "{key}" of tmpl by its value; unknown placeholders stay as they are. malloc'd.
+char *template_render(const char *tmpl, int n, const char *const *keys, const char *const *values);
+// Renders text as one user turn (with the system message) and encodes it; plain format encodes it with the
+// tokenizer's special tokens (e.g. BOS). *ids malloc'd.
+int prompt_encode(const prompt_encoder *pe, const char *text, int **ids, int *n, mg_err *e);
+
+char *prompt_on_policy(const run_config *c, task *t);
+char *prompt_neighborhood(const run_config *c, task *t, const char *solution, double reward);
+// history: the top k valid archive entries, worst first so the best sits next to the question (as OPRO does).
+char *prompt_opro(const run_config *c, task *t, const archive *a, int k);

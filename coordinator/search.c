@@ -1,0 +1,348 @@
+#include "coordinator/search.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/rng.h"
+#include "model/sampler.h"
+#include "workers/learner.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int trains(strategy_kind k) { return k == STRATEGY_GRPO || k == STRATEGY_GRPO_GREEDY || k == STRATEGY_MIGRATE; }
+
+int search_init(search_state *s, const run_config *cfg, model *m, const tokenizer *tok, task *t, uint64_t problem,
+                FILE *metrics, FILE *progress, mg_err *e) {
+    memset(s, 0, sizeof *s);
+    s->cfg = cfg, s->m = m, s->tok = tok, s->t = t, s->problem = problem;
+    s->metrics = metrics, s->progress = progress;
+    s->arc = archive_create(0);
+    s->best = -1;
+    s->pe.tok = tok;
+    s->pe.fmt = chat_format_detect(tok);
+    if (strcmp(cfg->chat_format, "auto") && chat_format_parse(cfg->chat_format, &s->pe.fmt))
+        return mg_fail(e, "%s: chat_format '%s' is not auto, plain, llama3 or chatml", cfg->path, cfg->chat_format);
+    s->pe.system = cfg->system_prompt[0] ? cfg->system_prompt : NULL;
+    if (trains(cfg->strategy)) {
+        if (!m->lora) return mg_fail(e, "strategy %s trains an adapter, but the model has none", strategy_name(cfg->strategy));
+        model_set_train_mode(m, TRAIN_LORA);
+        size_t n;
+        model_trainable(m, &n);
+        adamw_init(&s->opt, n);
+        s->opt.lr = cfg->learning_rate, s->opt.beta1 = cfg->adam_beta1, s->opt.beta2 = cfg->adam_beta2;
+        s->opt.eps = cfg->adam_epsilon, s->opt.weight_decay = cfg->weight_decay, s->opt.max_grad_norm = cfg->max_grad_norm;
+    }
+    return 0;
+}
+
+void search_free(search_state *s) {
+    archive_free(s->arc);
+    adamw_free(&s->opt);
+    memset(s, 0, sizeof *s);
+}
+
+// One new sample of this iteration: where it came from, its prompt, what it produced and what it scored.
+typedef struct {
+    origin_kind origin;
+    int *prompt, prompt_len;  // the prompt it was sampled from
+    completion c;
+    char *candidate, *canonical;  // NULL when unparsable
+    double reward;
+    int valid, repeat, scored;    // scored: counted as an oracle call this iteration
+    long entry;                   // archive index, -1 if none
+} sample;
+
+// Decides each new sample's origin and prompt for this strategy.
+static int build_prompts(search_state *s, sample *smp, int n, int *base, int base_len, mg_err *e) {
+    const run_config *c = s->cfg;
+    int k = c->top_k > 0 ? c->top_k : 1;
+    long *top = mallocCheck((size_t)k * sizeof(long));
+    int n_top = archive_top(s->arc, k, top), rc = 0;
+    int *opro_ids = NULL, opro_len = 0;
+    if (c->strategy == STRATEGY_OPRO) {
+        char *text = prompt_opro(c, s->t, s->arc, k);
+        rc = prompt_encode(&s->pe, text, &opro_ids, &opro_len, e);
+        free(text);
+    }
+    for (int j = 0; j < n && !rc; j++) {
+        int neighborhood = (c->strategy == STRATEGY_NS || (c->strategy == STRATEGY_MIGRATE && j >= c->num_on_policy));
+        smp[j].prompt = base, smp[j].prompt_len = base_len, smp[j].origin = ORIGIN_ON_POLICY;
+        if (c->strategy == STRATEGY_OPRO) {
+            smp[j].origin = ORIGIN_OPRO;
+            smp[j].prompt = mallocCheck((size_t)opro_len * sizeof(int));
+            memcpy(smp[j].prompt, opro_ids, (size_t)opro_len * sizeof(int));
+            smp[j].prompt_len = opro_len;
+        } else if (neighborhood && n_top > 0) {
+            // The seed solution: the best entry, or one of the top k drawn from the counter-based RNG.
+            int pick = c->ns_seed == NS_SEED_TOP
+                           ? 0
+                           : (int)(rng_uniform(rng_mix3(c->seed, s->problem, 0x75), (uint64_t)s->iteration, (uint64_t)j) * n_top);
+            long idx = top[pick < n_top ? pick : n_top - 1];
+            char *text = prompt_neighborhood(c, s->t, archive_canonical(s->arc, idx), archive_get(s->arc, idx)->reward);
+            rc = prompt_encode(&s->pe, text, &smp[j].prompt, &smp[j].prompt_len, e);
+            free(text);
+            smp[j].origin = ORIGIN_NEIGHBORHOOD;
+        }
+    }
+    free(opro_ids);
+    free(top);
+    return rc;
+}
+
+// Parses and dedups the samples, scores the new candidates within the remaining budget, archives them.
+static int score_samples(search_state *s, sample *smp, int n, mg_err *e) {
+    const run_config *c = s->cfg;
+    const char **fresh = mallocCheck((size_t)n * sizeof(char *));
+    int *fresh_of = mallocCheck((size_t)n * sizeof(int)), n_fresh = 0, rc = 0;
+    for (int j = 0; j < n; j++) {
+        sample *x = &smp[j];
+        x->entry = -1;
+        x->candidate = s->t->parse(s->t, x->c.text);
+        if (!x->candidate) {
+            s->unparsable++;
+            continue;
+        }
+        x->canonical = s->t->canonical(s->t, x->candidate);
+        x->entry = archive_find(s->arc, x->canonical);
+        if (x->entry >= 0) {  // seen in an earlier iteration: no oracle call
+            x->repeat = 1;
+            s->repeats++;
+            continue;
+        }
+        int dup = -1;
+        for (int f = 0; f < n_fresh && dup < 0; f++)
+            if (!strcmp(smp[fresh_of[f]].canonical, x->canonical)) dup = f;
+        if (dup >= 0) {
+            x->repeat = 1;
+            s->repeats++;
+            continue;
+        }
+        if (c->oracle_budget > 0 && s->oracle_calls + n_fresh >= c->oracle_budget) {
+            s->budget_spent = 1;  // over budget: this sample is dropped, the search ends after this iteration
+            x->entry = -2;
+            continue;
+        }
+        fresh[n_fresh] = x->candidate;
+        fresh_of[n_fresh++] = j;
+    }
+    task_score *scores = callocCheck((size_t)(n_fresh ? n_fresh : 1), sizeof(task_score));
+    if (n_fresh && s->t->score(s->t, n_fresh, fresh, scores, e)) rc = -1;
+    for (int f = 0; f < n_fresh && !rc; f++) {
+        sample *x = &smp[fresh_of[f]];
+        x->scored = 1;
+        x->reward = scores[f].valid ? scores[f].reward : 0.0;
+        x->valid = scores[f].valid;
+        x->entry = archive_add(s->arc, x->canonical, x->c.text, x->reward, x->valid, s->iteration, x->origin);
+        s->oracle_calls++;
+        if (x->valid && (s->best < 0 || x->reward > archive_get(s->arc, s->best)->reward)) s->best = x->entry;
+        if (x->valid && !s->solved && s->t->solved(s->t, x->reward, x->candidate)) {
+            s->solved = 1;
+            s->solved_at_calls = s->oracle_calls;
+        }
+    }
+    // Repeats take the archived (or same-batch) reward.
+    for (int j = 0; j < n; j++) {
+        sample *x = &smp[j];
+        if (!x->repeat) continue;
+        if (x->entry < 0) x->entry = archive_find(s->arc, x->canonical);
+        const archive_entry *a = archive_get(s->arc, x->entry);
+        if (a) x->reward = a->reward, x->valid = a->valid;
+    }
+    if (c->oracle_budget > 0 && s->oracle_calls >= c->oracle_budget) s->budget_spent = 1;
+    free(scores);
+    free(fresh);
+    free(fresh_of);
+    return rc;
+}
+
+// The mixed group as one packed batch: every member's completion under the on-policy prompt.
+static void add_member(packed_batch *b, float **old, int *cap, const int *prompt, int plen, const int *comp, int clen,
+                       const float *logp) {
+    int n = plen + clen;
+    int *ids = mallocCheck((size_t)n * sizeof(int));
+    memcpy(ids, prompt, (size_t)plen * sizeof(int));
+    memcpy(ids + plen, comp, (size_t)clen * sizeof(int));
+    int start = b->n_tokens;
+    packed_batch_add(b, ids, n, plen - 1);
+    if (b->n_tokens > *cap) {
+        *cap = 2 * b->n_tokens;
+        *old = realloc(*old, (size_t)*cap * sizeof(float));
+        mgCheck(*old != NULL, "out of memory");
+    }
+    for (int i = start; i < b->n_tokens; i++) (*old)[i] = NAN;
+    // position plen-1+t predicts completion token t
+    if (logp)
+        for (int t = 0; t < clen; t++) (*old)[start + plen - 1 + t] = logp[t];
+    free(ids);
+}
+
+static void write_metrics(search_state *s, const sample *smp, int n, const double *group_r, const origin_kind *group_o,
+                          int gn, const learner_stats *ls, double dt) {
+    double sum[ORIGIN_COUNT] = {0}, sq = 0, mean = 0;
+    int cnt[ORIGIN_COUNT] = {0};
+    long len = 0;
+    for (int i = 0; i < gn; i++) sum[group_o[i]] += group_r[i], cnt[group_o[i]]++, mean += group_r[i];
+    mean /= gn ? gn : 1;
+    for (int i = 0; i < gn; i++) sq += (group_r[i] - mean) * (group_r[i] - mean);
+    for (int j = 0; j < n; j++) len += smp[j].c.n;
+    const archive_entry *best = s->best >= 0 ? archive_get(s->arc, s->best) : NULL;
+    const char *best_text = best ? archive_canonical(s->arc, s->best) : "";
+    if (s->metrics) {
+        json_t *o = json_object();
+        json_object_set_new(o, "iteration", json_integer(s->iteration));
+        json_object_set_new(o, "oracle_calls", json_integer(s->oracle_calls));
+        json_object_set_new(o, "repeats", json_integer(s->repeats));
+        json_object_set_new(o, "unparsable", json_integer(s->unparsable));
+        json_object_set_new(o, "reward", json_real(mean));
+        json_object_set_new(o, "reward_std", json_real(gn > 1 ? sqrt(sq / (gn - 1)) : 0.0));
+        for (int k = 0; k < ORIGIN_COUNT; k++) {
+            if (!cnt[k]) continue;
+            char key[64];
+            snprintf(key, sizeof key, "reward/%s/mean", origin_names[k]);
+            json_object_set_new(o, key, json_real(sum[k] / cnt[k]));
+        }
+        json_object_set_new(o, "best_reward", json_real(best ? best->reward : 0.0));
+        json_object_set_new(o, "best", json_string(best_text ? best_text : ""));
+        json_object_set_new(o, "solved", json_boolean(s->solved));
+        json_object_set_new(o, "loss", json_real(ls->loss));
+        json_object_set_new(o, "kl", json_real(ls->kl));
+        json_object_set_new(o, "entropy", json_real(ls->entropy));
+        json_object_set_new(o, "grad_norm", json_real(ls->grad_norm));
+        json_object_set_new(o, "clip_ratio/low_mean", json_real(ls->clip_low));
+        json_object_set_new(o, "clip_ratio/high_mean", json_real(ls->clip_high));
+        json_object_set_new(o, "clip_ratio/region_mean", json_real(ls->clip_region));
+        json_object_set_new(o, "completions/mean_length", json_real(n ? (double)len / n : 0.0));
+        json_object_set_new(o, "tokens_per_second", json_real(s->time.sample > 0 ? s->new_tokens / s->time.sample : 0.0));
+        json_object_set_new(o, "time/sample", json_real(s->time.sample));
+        json_object_set_new(o, "time/score", json_real(s->time.score));
+        json_object_set_new(o, "time/train", json_real(s->time.train));
+        json_object_set_new(o, "time/total", json_real(s->time.total));
+        char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+        fprintf(s->metrics, "%s\n", line);
+        fflush(s->metrics);
+        free(line);
+        json_decref(o);
+    }
+    if (s->progress) {
+        const run_config *c = s->cfg;
+        char budget[32] = "";
+        if (c->oracle_budget > 0) snprintf(budget, sizeof budget, "/%d", c->oracle_budget);
+        fprintf(s->progress, "[%s it %3d/%d] calls %4ld%s  best %.4f %-16s  group mean %.3f  loss %+.4f  %4.1fs\n",
+                strategy_name(c->strategy), s->iteration, c->iterations, s->oracle_calls, budget,
+                best ? best->reward : 0.0, best_text ? best_text : "", mean, ls->loss, dt);
+        fflush(s->progress);
+    }
+}
+
+int search_step(search_state *s, mg_err *e) {
+    const run_config *c = s->cfg;
+    double t0 = now();
+    int n = c->num_on_policy + c->num_neighborhood;
+    sample *smp = callocCheck((size_t)n, sizeof(sample));
+    int *base = NULL, base_len = 0, rc = 0;
+    char *base_text = prompt_on_policy(c, s->t);
+    rc = prompt_encode(&s->pe, base_text, &base, &base_len, e);
+    free(base_text);
+    if (!rc) rc = build_prompts(s, smp, n, base, base_len, e);
+
+    // --- rollout: sample every new completion in one batched call ---
+    if (!rc) {
+        const int **prompts = mallocCheck((size_t)n * sizeof(int *));
+        int *lens = mallocCheck((size_t)n * sizeof(int));
+        uint64_t *ids = mallocCheck((size_t)n * sizeof(uint64_t));
+        completion *out = callocCheck((size_t)n, sizeof(completion));
+        for (int j = 0; j < n; j++) {
+            prompts[j] = smp[j].prompt, lens[j] = smp[j].prompt_len;
+            ids[j] = rng_mix3(s->problem, (uint64_t)s->iteration, (uint64_t)j);
+        }
+        sampling_params sp;
+        sampling_params_default(&sp);
+        sp.temperature = c->temperature, sp.top_p = c->top_p, sp.top_k = c->top_k_sampling, sp.min_p = c->min_p;
+        sp.max_new_tokens = c->max_completion_length, sp.seed = c->seed;
+        double ts = now();
+        if (s->m->lora) s->m->lora->enabled = 1;
+        rc = generate(s->m, s->tok, n, prompts, lens, ids, &sp, 0, out, e);
+        s->time.sample += now() - ts;
+        for (int j = 0; j < n && !rc; j++) smp[j].c = out[j], s->new_tokens += out[j].n;
+        free(prompts), free(lens), free(ids), free(out);
+    }
+    // --- scoring and archive ---
+    if (!rc) {
+        double ts = now();
+        rc = score_samples(s, smp, n, e);
+        s->time.score += now() - ts;
+    }
+    // --- the mixed group and the GRPO update ---
+    learner_stats ls;
+    memset(&ls, 0, sizeof ls);
+    int gcap = 2 * n + c->num_greedy + 2;
+    double *group_r = mallocCheck((size_t)gcap * sizeof(double));
+    origin_kind *group_o = mallocCheck((size_t)gcap * sizeof(origin_kind));
+    int gn = 0;
+    for (int j = 0; j < n && !rc; j++) {
+        if (smp[j].entry == -2) continue;  // over budget: never scored
+        group_r[gn] = smp[j].reward, group_o[gn++] = smp[j].origin;
+    }
+    if (!rc && trains(c->strategy)) {
+        double ts = now();
+        packed_batch b;
+        packed_batch_init(&b);
+        float *old = NULL;
+        int ocap = 0, members = 0;
+        double *r = mallocCheck((size_t)gcap * sizeof(double));
+        for (int j = 0; j < n; j++) {
+            if (smp[j].entry == -2 || smp[j].c.n == 0) continue;
+            int on_policy = smp[j].origin == ORIGIN_ON_POLICY;
+            add_member(&b, &old, &ocap, base, base_len, smp[j].c.ids, smp[j].c.n, on_policy ? smp[j].c.logp : NULL);
+            r[members++] = smp[j].reward;
+        }
+        if (c->strategy != STRATEGY_GRPO && c->num_greedy > 0) {
+            long *top = mallocCheck((size_t)c->num_greedy * sizeof(long));
+            int nt = archive_top(s->arc, c->num_greedy, top);
+            for (int g = 0; g < nt; g++) {
+                const char *text = archive_completion(s->arc, top[g]);
+                int *cids = NULL, cn = 0;
+                if (!text || tokenizer_encode(s->tok, text, strlen(text), 0, &cids, &cn, NULL) || cn == 0) {
+                    free(cids);
+                    continue;
+                }
+                if (base_len + cn > s->m->cfg.max_position_embeddings) cn = s->m->cfg.max_position_embeddings - base_len;
+                add_member(&b, &old, &ocap, base, base_len, cids, cn, NULL);
+                r[members++] = archive_get(s->arc, top[g])->reward;
+                group_r[gn] = r[members - 1], group_o[gn++] = ORIGIN_GREEDY;
+                free(cids);
+            }
+            free(top);
+        }
+        if (members >= 2) {
+            float *adv = mallocCheck((size_t)members * sizeof(float));
+            grpo_advantages(r, members, c->scale_rewards, adv);
+            grpo_params gp = {c->epsilon, c->epsilon_high, c->beta, c->loss_type, c->max_completion_length};
+            learner_update(s->m, &s->opt, &gp, c->num_iterations, c->temperature, &b, old, adv, &ls);
+            free(adv);
+        }
+        free(r);
+        free(old);
+        packed_batch_free(&b);
+        s->time.train += now() - ts;
+    }
+    s->iteration++;
+    double dt = now() - t0;
+    s->time.total += dt;
+    if (!rc) write_metrics(s, smp, n, group_r, group_o, gn, &ls, dt);
+    for (int j = 0; j < n; j++) {
+        if (smp[j].prompt != base) free(smp[j].prompt);
+        completion_free(&smp[j].c);
+        free(smp[j].candidate), free(smp[j].canonical);
+    }
+    free(smp), free(base), free(group_r), free(group_o);
+    if (rc) return -1;
+    return s->solved || s->budget_spent || s->iteration >= c->iterations;
+}

@@ -1,0 +1,46 @@
+// One MiGrATe search: the loop of sample -> score -> archive -> mixed group -> GRPO update, for one problem.
+// Every strategy draws num_on_policy + num_neighborhood new samples per iteration, so strategies compare at
+// equal oracle cost; they differ in where samples come from and whether the policy trains:
+//   random       base prompt, no training          ns      neighborhood prompts only, no training
+//   opro         prompt with the top past answers   grpo    base prompt, GRPO on the samples
+//   grpo-greedy  grpo + num_greedy archive tops     migrate on-policy + greedy + neighborhood (alpha/beta/gamma)
+#pragma once
+#include <stdio.h>
+
+#include "coordinator/archive.h"
+#include "coordinator/config.h"
+#include "coordinator/prompts.h"
+#include "model/optimizer.h"
+#include "tasks/task.h"
+
+typedef struct {
+    double sample, score, train, total;  // seconds
+} phase_times;
+
+typedef struct {
+    const run_config *cfg;
+    model *m;
+    const tokenizer *tok;
+    task *t;
+    archive *arc;
+    prompt_encoder pe;
+    adamw_state opt;
+    uint64_t problem;     // keys the RNG together with the seed, iteration and sample index
+    int iteration;        // iterations completed
+    long oracle_calls, repeats, unparsable;
+    long best;            // archive index of the best entry, -1 before any
+    int solved, budget_spent;
+    long solved_at_calls; // oracle calls when solved
+    phase_times time;
+    long new_tokens;
+    FILE *metrics;        // JSON lines, or NULL
+    FILE *progress;       // one line per iteration, or NULL
+} search_state;
+
+// m must have its adapter already (for training strategies). metrics/progress may be NULL.
+int search_init(search_state *s, const run_config *cfg, model *m, const tokenizer *tok, task *t, uint64_t problem,
+                FILE *metrics, FILE *progress, mg_err *e);
+// Runs one iteration. Returns 1 when the search is over (solved, budget or iterations spent), 0 to go on, -1 on
+// an error that stops it (the archive so far is kept).
+int search_step(search_state *s, mg_err *e);
+void search_free(search_state *s);

@@ -1,0 +1,31 @@
+// A black-box search problem behind one interface. The loop never looks inside a task: it asks for prompts,
+// turns completions into candidates, dedups them by canonical form, and asks for rewards.
+#pragma once
+#include "common/error.h"
+
+#define TASK_INFO_LEN 256
+
+typedef struct {
+    double reward;  // higher is better; invalid candidates score 0 (they still count as oracle calls)
+    int valid;      // 0: the candidate could not be scored (unknown word, unparsable, oracle failure)
+    char info[TASK_INFO_LEN];  // why invalid, or task-specific detail ("rank 12 of 1000"), one line
+} task_score;
+
+typedef struct task task;
+struct task {
+    const char *name;  // "semantle", "oracle", ...
+    void *state;
+    // The on-policy prompt (user message content), and the neighborhood prompt built around one past solution.
+    // Both return malloc'd text. The loop may also use config templates instead (see coordinator/config.h).
+    char *(*prompt)(task *t);
+    char *(*ns_prompt)(task *t, const char *solution, double reward);
+    // Extracts the candidate from a completion: malloc'd, or NULL when nothing usable is there (scored invalid
+    // without an oracle call counting as a repeat).
+    char *(*parse)(task *t, const char *completion);
+    // The dedup key: two candidates with the same canonical form are the same solution. malloc'd.
+    char *(*canonical)(task *t, const char *candidate);
+    // Scores n candidates; an infrastructure failure that loses results returns -1 (bad candidates do not).
+    int (*score)(task *t, int n, const char *const *candidates, task_score *out, mg_err *e);
+    int (*solved)(task *t, double reward, const char *candidate);
+    void (*destroy)(task *t);
+};

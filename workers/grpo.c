@@ -1,0 +1,63 @@
+#include "workers/grpo.h"
+
+#include <math.h>
+#include <string.h>
+
+void grpo_advantages(const double *rewards, int n, int scale, float *adv) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < n; i++) mean += rewards[i];
+    mean /= n > 0 ? n : 1;
+    for (int i = 0; i < n; i++) var += (rewards[i] - mean) * (rewards[i] - mean);
+    double std = n > 1 ? sqrt(var / (n - 1)) : 0.0;
+    for (int i = 0; i < n; i++) adv[i] = (float)(scale ? (rewards[i] - mean) / (std + 1e-4) : rewards[i] - mean);
+}
+
+// Per-token weight of the normalisation: the loss is sum_t weight_t * per_token_loss_t.
+static double token_weight(const grpo_params *p, int seq_tokens, long total_tokens, int n_seqs) {
+    switch (p->loss_type) {
+    case LOSS_GRPO: return 1.0 / ((seq_tokens > 0 ? seq_tokens : 1) * (double)n_seqs);  // mean per seq, then mean
+    case LOSS_BNPO: return 1.0 / (total_tokens > 0 ? total_tokens : 1);                 // mean over all tokens
+    default: return 1.0 / ((double)n_seqs * p->max_completion_length);                  // Dr. GRPO: constant
+    }
+}
+
+double grpo_loss(const packed_batch *b, const float *logp, const float *old_logp, const float *ref_logp,
+                 const float *adv, const grpo_params *p, float *dlogp, grpo_stats *st) {
+    memset(st, 0, sizeof *st);
+    long total = 0;
+    for (int i = 0; i < b->n_tokens; i++) total += b->targets[i] >= 0;
+    double loss = 0;
+    for (int s = 0; s < b->n_seqs; s++) {
+        int seq_tokens = 0;
+        for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++) seq_tokens += b->targets[i] >= 0;
+        double w = token_weight(p, seq_tokens, total, b->n_seqs);
+        double A = adv[s];
+        for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++) {
+            dlogp[i] = 0.0f;
+            if (b->targets[i] < 0) continue;
+            double ratio = exp((double)logp[i] - old_logp[i]);
+            double clipped = fmin(fmax(ratio, 1.0 - p->epsilon_low), 1.0 + p->epsilon_high);
+            double unclipped_term = ratio * A, clipped_term = clipped * A;
+            // -min(r A, clip(r) A): the gradient flows only when the unclipped term is the smaller one.
+            double per_token = -fmin(unclipped_term, clipped_term);
+            double grad = unclipped_term <= clipped_term ? -ratio * A : 0.0;
+            if (p->beta != 0.0f && ref_logp) {
+                double d = (double)ref_logp[i] - logp[i];
+                double kl = exp(d) - d - 1.0;  // k3 estimator, >= 0
+                per_token += p->beta * kl;
+                grad += p->beta * (1.0 - exp(d));
+                st->kl += kl;
+            }
+            loss += w * per_token;
+            dlogp[i] = (float)(w * grad);
+            int low = ratio < 1.0 - p->epsilon_low && A < 0, high = ratio > 1.0 + p->epsilon_high && A > 0;
+            st->clip_low += low;
+            st->clip_high += high;
+            st->clip_region += low || high;
+        }
+    }
+    st->tokens = total;
+    if (total) st->kl /= total, st->clip_low /= total, st->clip_high /= total, st->clip_region /= total;
+    st->loss = loss;
+    return loss;
+}

@@ -1,0 +1,31 @@
+// The GRPO objective as TRL's GRPOTrainer defines it (clipped surrogate with separate low/high epsilons, optional
+// k3 KL to the reference policy, three normalisations), written as a function of per-token log-probs so the
+// engine's model_backward can take its gradient: dL/dlogp per token.
+#pragma once
+#include "coordinator/config.h"
+#include "model/model.h"
+
+typedef struct {
+    float epsilon_low, epsilon_high;
+    float beta;                 // KL coefficient; 0 = no reference forward at all
+    loss_kind loss_type;
+    int max_completion_length;  // dr_grpo's constant denominator
+} grpo_params;
+
+typedef struct {
+    double loss;
+    double kl;           // mean k3 KL over completion tokens (0 when beta = 0)
+    double clip_low;     // share of tokens with ratio < 1 - eps_low and advantage < 0
+    double clip_high;    // share with ratio > 1 + eps_high and advantage > 0
+    double clip_region;  // either
+    long tokens;
+} grpo_stats;
+
+// A_i = r_i - mean(r), divided by (std(r) + 1e-4) when scale (TRL's scale_rewards; std unbiased like torch.std).
+void grpo_advantages(const double *rewards, int n, int scale, float *adv);
+
+// b: the group as a packed batch whose targets mark completion tokens (one sequence per member).
+// logp: current per-token log-probs (N); old_logp: at sampling / group formation; ref_logp: base model (NULL when
+// beta = 0); adv: per sequence (S). Writes dL/dlogp (N) and returns the loss.
+double grpo_loss(const packed_batch *b, const float *logp, const float *old_logp, const float *ref_logp,
+                 const float *adv, const grpo_params *p, float *dlogp, grpo_stats *st);
