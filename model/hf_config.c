@@ -197,7 +197,7 @@ static int parse_rope(json_t *root, hf_config *c, const char *name, mg_err *e) {
 // Qwen2: the window applies when use_sliding_window is true, on the layers layer_types marks "sliding_attention"
 // (default: layer index >= max_window_layers). hf_config has one window for all layers, so a mix is refused.
 static int parse_qwen2_window(json_t *root, hf_config *c, const char *name, mg_err *e) {
-    int use, window, max_window_layers;
+    int use = 0, window = 0, max_window_layers = 0;  // set by the getters; initialised for -Wmaybe-uninitialized
     if (get_bool(root, "use_sliding_window", 0, &use, name, e)) return -1;
     // sliding_window: absent -> 4096 (Qwen2Config default); an explicit null means no window at all
     if (!use || json_is_null(json_object_get(root, "sliding_window"))) return 0;
@@ -277,7 +277,7 @@ static int parse_root(hf_config *c, json_t *root, const char *gen_json, size_t g
     if ((int64_t)c->num_attention_heads * c->head_dim > INT_MAX)
         return cfg_fail(e, "%s: num_attention_heads * head_dim overflows", name);
 
-    double eps;
+    double eps = 0.0;
     if (get_pos_num(root, "rms_norm_eps", "rms_norm_eps", 0, 1e-6, &eps, name, e)) return -1;
     c->rms_norm_eps = (float)eps;
     if (!(c->rms_norm_eps > 0)) return cfg_fail(e, "%s: key 'rms_norm_eps' underflows fp32", name);
@@ -302,15 +302,15 @@ static int parse_root(hf_config *c, json_t *root, const char *gen_json, size_t g
         break;
     }
 
-    // Token ids: absent -> the class default, null -> none.
-    int bos_default = json_object_get(root, "bos_token_id") ? -1 : a->bos_default;
+    // Token ids: absent -> the class default (dropped if a tiny vocabulary has no such id), null -> none.
+    int bos_default = json_object_get(root, "bos_token_id") || a->bos_default >= c->vocab_size ? -1 : a->bos_default;
     if (get_int(root, "bos_token_id", 0, bos_default, 0, &c->bos_token_id, name, e)) return -1;
     if (c->bos_token_id >= c->vocab_size)
         return cfg_fail(e, "%s: key 'bos_token_id' (%d) is outside the vocabulary (vocab_size %d)", name,
                         c->bos_token_id, c->vocab_size);
     if (get_int(root, "pad_token_id", 0, -1, 0, &c->pad_token_id, name, e)) return -1;
     json_t *eos = json_object_get(root, "eos_token_id");
-    if (!eos && a->eos_default >= 0) c->eos_token_ids[c->n_eos++] = a->eos_default;
+    if (!eos && a->eos_default >= 0 && a->eos_default < c->vocab_size) c->eos_token_ids[c->n_eos++] = a->eos_default;
     if (get(root, "eos_token_id") && get_eos(eos, c->vocab_size, c, name, e)) return -1;
     if (gen_json) {
         char gen_name[1100];
