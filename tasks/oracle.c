@@ -1,0 +1,738 @@
+// The external-oracle task: a pool of child processes scoring candidates over JSON lines (protocol and failure
+// rules in tasks/oracle.h and docs/oracle.md).
+//
+// Each worker has at most one request in flight, so timeout_s is a true per-call deadline (a queue behind a slow
+// call cannot eat it) and a failure is always blamed on the call that was running; parallelism comes from the
+// number of workers. Whatever goes wrong with a call (deadline, exit, a reply that is not a JSON object answering
+// the asked id) invalidates that call only: the worker is killed with its process group, reaped, and a
+// replacement is started at once so that it boots while the caller is busy generating the next batch.
+#include "tasks/oracle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define MAX_REPLY_BYTES (1 << 20)  // a longer line is garbage, never a bigger buffer
+#define EXIT_GRACE_S 0.2           // a worker that closed its output gets this long to report its exit status
+#define DESTROY_GRACE_S 0.5        // at destroy, how long workers get to exit after their stdin closes
+#define EXCERPT_BYTES 80           // how much of a bad reply or candidate goes into messages
+#define MAX_WORKERS 1024
+
+typedef enum { FAIL_TIMEOUT, FAIL_CRASH, FAIL_GARBAGE } failure_kind;
+
+typedef struct {
+    pid_t pid;       // -1: not running
+    int to_child;    // our end of its stdin (non-blocking)
+    int from_child;  // our end of its stdout (non-blocking)
+    int tried;       // a spawn was attempted for this slot during the current score call
+    // the request in flight
+    int busy;
+    int slot;        // index into the batch
+    long long id;
+    char *req;       // the unwritten request line, NULL once all of it is written
+    size_t req_len, req_off;
+    double deadline;
+    // reply bytes read so far; `scanned` bytes are known to hold no newline
+    char *buf;
+    size_t len, cap, scanned;
+} worker;
+
+typedef struct {
+    char **argv;
+    int nworkers;
+    double timeout_s, solved_reward;
+    char *prompt, *ns_template, *log_path;
+    worker *w;              // (nworkers)
+    struct pollfd *pfd;     // (2 * nworkers)
+    int *pfd_owner;         // (2 * nworkers) worker index of each pollfd
+    long long *pfd_id;      // (2 * nworkers) the request id it was polled for, to skip stale entries
+    long long next_id;
+    oracle_stats stats;
+    char spawn_error[512];  // the last failed start, for the -1 message
+} oracle;
+
+// One score call in progress.
+typedef struct {
+    oracle *o;
+    const char *const *cands;
+    task_score *out;
+    int n, next, done;
+} batch;
+
+// ---- small helpers ----
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void sleep_s(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+static char *dup_bytes(const char *s, size_t n) {
+    char *d = mallocCheck(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+static char *dup_string(const char *s) { return dup_bytes(s, strlen(s)); }
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+// Length of the well-formed UTF-8 sequence at s (at most n bytes available), or 0 if there is none.
+static int utf8_seq_len(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    int len;
+    unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte (excludes overlongs and surrogates)
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else return 0;
+    if (n < (size_t)len || s[1] < lo || s[1] > hi) return 0;
+    for (int i = 2; i < len; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    return len;
+}
+
+// Copies src[0..n) into dst as one printable line: control characters become spaces, bytes that are not UTF-8
+// become '?', and a cut (at a character boundary) is marked with "..." when `mark_cut` is set.
+static void copy_line(char *dst, size_t cap, const char *src, size_t n, int mark_cut) {
+    size_t o = 0, room = cap - 1 - (mark_cut ? 3 : 0);
+    const unsigned char *s = (const unsigned char *)src;
+    size_t i = 0;
+    while (i < n) {
+        int k = utf8_seq_len(s + i, n - i);
+        if (o + (k ? k : 1) > room) break;
+        if (k == 0) dst[o++] = '?', i++;
+        else if (k == 1) dst[o++] = (s[i] < 0x20 || s[i] == 0x7F) ? ' ' : (char)s[i], i++;
+        else memcpy(dst + o, s + i, k), o += k, i += k;
+    }
+    if (i < n && mark_cut) memcpy(dst + o, "...", 3), o += 3;
+    dst[o] = '\0';
+}
+
+// The candidate as sent: ill-formed UTF-8 becomes U+FFFD, as Python's bytes.decode(errors="replace") would make
+// it, because JSON strings must be UTF-8.
+static char *utf8_repair(const char *s) {
+    size_t n = strlen(s);
+    char *d = mallocCheck(3 * n + 1), *p = d;
+    for (size_t i = 0; i < n;) {
+        int k = utf8_seq_len((const unsigned char *)s + i, n - i);
+        if (k) memcpy(p, s + i, k), p += k, i += k;
+        else memcpy(p, "\xEF\xBF\xBD", 3), p += 3, i++;
+    }
+    *p = '\0';
+    return d;
+}
+
+// ---- processes ----
+
+// A pipe whose ends are close-on-exec (so no other worker inherits them, which would hide EOFs) and numbered
+// 3 or above (dup2 onto the same number would keep close-on-exec and the child would lose its stdin).
+static int make_pipe(int fd[2]) {
+    if (pipe(fd) < 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        if (fd[i] < 3) {
+            int moved = fcntl(fd[i], F_DUPFD_CLOEXEC, 3);
+            int err = errno;
+            close(fd[i]);
+            fd[i] = moved;
+            if (moved < 0) {
+                if (i == 1) close(fd[0]);
+                errno = err;
+                return -1;
+            }
+        } else {
+            fcntl(fd[i], F_SETFD, FD_CLOEXEC);
+        }
+    }
+    return 0;
+}
+
+static int spawn_worker(oracle *o, worker *w) {
+    w->tried = 1;
+    int in[2], out[2];
+    if (make_pipe(in) < 0) goto pipe_failed;
+    if (make_pipe(out) < 0) {
+        close(in[0]), close(in[1]);
+        goto pipe_failed;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawnattr_init(&at);
+    sigset_t none, dflt;
+    sigemptyset(&none);
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGPIPE);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &dflt);
+    // Its own process group: Ctrl-C at the terminal reaches migrate only (which then shuts the pool down), and a
+    // kill of the group also takes any helpers the oracle started.
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, o->argv[0], &fa, &at, o->argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(in[0]), close(out[1]);
+    if (rc != 0) {
+        close(in[1]), close(out[0]);
+        snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: cannot run '%s': %s", o->argv[0], strerror(rc));
+        w->pid = -1;
+        return -1;
+    }
+    fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
+    fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
+    w->pid = pid, w->to_child = in[1], w->from_child = out[0];
+    w->busy = 0, w->len = w->scanned = 0;
+    return 0;
+pipe_failed:
+    snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: cannot create pipes for '%s': %s", o->argv[0],
+             strerror(errno));
+    w->pid = -1;
+    return -1;
+}
+
+// Ends w's process: up to grace_s for it to exit by itself, then SIGKILL to its process group. Returns the wait
+// status; *own_exit tells whether the process had ended before we killed it. Leaves w without a process.
+static int reap_worker(worker *w, double grace_s, int *own_exit) {
+    double until = now_s() + grace_s;
+    int exited = 0;
+    for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        // WNOWAIT: keep the zombie, so the group id stays ours until after the kill below
+        if (waitid(P_PID, w->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == w->pid) {
+            exited = 1;
+            break;
+        }
+        if (now_s() >= until) break;
+        sleep_s(0.002);
+    }
+    kill(-w->pid, SIGKILL);
+    if (!exited) kill(w->pid, SIGKILL);
+    int status = 0;
+    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (w->to_child >= 0) close(w->to_child);
+    close(w->from_child);
+    free(w->req);
+    w->req = NULL;
+    w->pid = -1, w->to_child = w->from_child = -1;
+    w->len = w->scanned = 0;
+    if (own_exit) *own_exit = exited;
+    return status;
+}
+
+static void describe_exit(char *dst, size_t cap, int status) {
+    if (WIFSIGNALED(status))
+        snprintf(dst, cap, "oracle was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(dst, cap, "oracle exited with status %d", WEXITSTATUS(status));
+}
+
+static void log_failure(const oracle *o, int wi, pid_t pid, const char *candidate, const char *reason) {
+    if (!o->log_path) return;
+    FILE *f = fopen(o->log_path, "a");
+    if (!f) return;  // a log we cannot write must not stop the search
+    char when[32] = "", cand[EXCERPT_BYTES + 4] = "";
+    time_t t = time(NULL);
+    struct tm tm;
+    if (localtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    if (candidate) copy_line(cand, sizeof cand, candidate, strlen(candidate), 1);
+    fprintf(f, "%s worker %d (pid %d): '%s': %s\n", when, wi, (int)pid, cand, reason);
+    fclose(f);
+}
+
+// ---- one score call ----
+
+// The running call on w failed: it scores invalid with the reason, and the slot gets a fresh process. w's old
+// process (pid) has been reaped already.
+static void fail_reaped(batch *b, worker *w, pid_t pid, failure_kind kind, const char *reason) {
+    oracle *o = b->o;
+    task_score *r = &b->out[w->slot];
+    r->reward = 0, r->valid = 0;
+    copy_line(r->info, sizeof r->info, reason, strlen(reason), 1);
+    w->busy = 0;
+    b->done++;
+    o->stats.invalid++;
+    if (kind == FAIL_TIMEOUT) o->stats.timeouts++;
+    else if (kind == FAIL_CRASH) o->stats.crashes++;
+    else o->stats.garbage++;
+    log_failure(o, (int)(w - o->w), pid, b->cands[w->slot], reason);
+    if (spawn_worker(o, w) == 0) o->stats.restarts++;
+}
+
+// The call failed while the process may still run (a deadline, a bad reply): kill it first.
+static void fail_call(batch *b, worker *w, failure_kind kind, const char *reason) {
+    pid_t pid = w->pid;
+    reap_worker(w, 0, NULL);
+    fail_reaped(b, w, pid, kind, reason);
+}
+
+// w closed its output or stopped reading its input while a call was running. A process that is exiting gets a
+// moment to do so, because its exit status is the useful reason.
+static void worker_gone(batch *b, worker *w, const char *what) {
+    pid_t pid = w->pid;
+    int own_exit, status = reap_worker(w, EXIT_GRACE_S, &own_exit);
+    char reason[128];
+    if (own_exit) describe_exit(reason, sizeof reason, status);
+    else snprintf(reason, sizeof reason, "oracle %s without replying", what);
+    fail_reaped(b, w, pid, FAIL_CRASH, reason);
+}
+
+// Checks one reply line against the request w is running. 0 and *r filled, or -1 and the reason in `why`.
+static int parse_reply(const worker *w, const char *line, size_t len, task_score *r, char *why, size_t cap) {
+    char excerpt[EXCERPT_BYTES + 4];
+    copy_line(excerpt, sizeof excerpt, line, len, 1);
+    json_error_t jerr;
+    json_t *root = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    const char *bad = NULL;
+    char id_msg[96];
+    if (!root) {
+        bad = "oracle reply is not JSON";
+        goto fail;
+    }
+    if (!json_is_object(root)) {
+        bad = "oracle reply is not a JSON object";
+        goto fail;
+    }
+    json_t *id = json_object_get(root, "id"), *reward = json_object_get(root, "reward");
+    json_t *valid = json_object_get(root, "valid"), *info = json_object_get(root, "info");
+    if (!json_is_integer(id)) {
+        bad = "oracle reply has no integer \"id\"";
+        goto fail;
+    }
+    if (json_integer_value(id) != w->id) {
+        snprintf(id_msg, sizeof id_msg, "oracle reply answers id %lld, which was not asked (expected %lld)",
+                 (long long)json_integer_value(id), w->id);
+        bad = id_msg;
+        goto fail;
+    }
+    if (valid && !json_is_null(valid) && !json_is_boolean(valid)) {
+        bad = "oracle reply has a non-boolean \"valid\"";
+        goto fail;
+    }
+    int ok = !valid || json_is_null(valid) || json_is_true(valid);
+    double value = 0;
+    if (reward && !json_is_null(reward)) {
+        if (!json_is_number(reward)) {
+            bad = "oracle reply has a non-numeric \"reward\"";
+            goto fail;
+        }
+        value = json_number_value(reward);
+        if (!isfinite(value)) {
+            bad = "oracle reply has a non-finite \"reward\"";
+            goto fail;
+        }
+    } else if (ok) {  // an invalid verdict needs no reward: it scores 0 anyway
+        bad = "oracle reply has no \"reward\"";
+        goto fail;
+    }
+    if (info && !json_is_null(info) && !json_is_string(info)) {
+        bad = "oracle reply has a non-string \"info\"";
+        goto fail;
+    }
+    r->valid = ok;
+    r->reward = ok ? value : 0;
+    r->info[0] = '\0';
+    if (json_is_string(info)) copy_line(r->info, sizeof r->info, json_string_value(info), json_string_length(info), 1);
+    json_decref(root);
+    return 0;
+fail:
+    snprintf(why, cap, "%s: '%s'", bad, excerpt);
+    json_decref(root);
+    return -1;
+}
+
+// Consumes complete lines from w's buffer while its call is running. Blank lines are skipped; the first other
+// line decides the call.
+static void take_lines(batch *b, worker *w) {
+    while (w->busy) {
+        char *nl = w->len > w->scanned ? memchr(w->buf + w->scanned, '\n', w->len - w->scanned) : NULL;
+        if (!nl) {
+            w->scanned = w->len;
+            if (w->len > MAX_REPLY_BYTES) {
+                char reason[96];
+                snprintf(reason, sizeof reason, "oracle reply is longer than %d bytes", MAX_REPLY_BYTES);
+                fail_call(b, w, FAIL_GARBAGE, reason);
+            }
+            return;
+        }
+        size_t n = (size_t)(nl - w->buf), start = 0;
+        while (start < n && is_space(w->buf[start])) start++;
+        task_score r;
+        char why[TASK_INFO_LEN];
+        int rc = start == n ? 1 : parse_reply(w, w->buf, n, &r, why, sizeof why);
+        memmove(w->buf, nl + 1, w->len - n - 1);
+        w->len -= n + 1;
+        w->scanned = 0;
+        if (rc < 0) {
+            fail_call(b, w, FAIL_GARBAGE, why);
+        } else if (rc == 0) {
+            b->out[w->slot] = r;
+            if (!r.valid) b->o->stats.invalid++;
+            w->busy = 0;
+            b->done++;
+        }
+    }
+}
+
+static void read_replies(batch *b, worker *w) {
+    while (w->busy) {
+        if (w->len == w->cap) {
+            mgCheck(w->cap <= MAX_REPLY_BYTES, "take_lines must fail a line before it outgrows the buffer");
+            size_t cap = w->cap ? w->cap * 2 : 4096;
+            if (cap > MAX_REPLY_BYTES + 1) cap = MAX_REPLY_BYTES + 1;
+            char *grown = realloc(w->buf, cap);
+            mgCheck(grown, "out of memory reading an oracle reply");
+            w->buf = grown, w->cap = cap;
+        }
+        ssize_t k = read(w->from_child, w->buf + w->len, w->cap - w->len);
+        if (k > 0) {
+            w->len += (size_t)k;
+            take_lines(b, w);
+        } else if (k == 0) {
+            worker_gone(b, w, "closed its output");
+        } else if (errno != EINTR) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK) worker_gone(b, w, "broke its output");
+            return;
+        }
+    }
+}
+
+static void write_request(batch *b, worker *w) {
+    while (w->req) {
+        ssize_t k = write(w->to_child, w->req + w->req_off, w->req_len - w->req_off);
+        if (k > 0) {
+            w->req_off += (size_t)k;
+            if (w->req_off == w->req_len) free(w->req), w->req = NULL;
+        } else if (k < 0 && errno == EINTR) {
+            continue;
+        } else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        } else {  // EPIPE: its stdin is closed, so it is gone or going
+            worker_gone(b, w, "stopped reading its input");
+            return;
+        }
+    }
+}
+
+// A worker that died between calls is replaced without blaming any call.
+static void replace_if_dead(oracle *o, worker *w) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (w->pid < 0 || waitid(P_PID, w->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != w->pid) return;
+    pid_t pid = w->pid;
+    int status = reap_worker(w, 0, NULL);
+    char reason[160];
+    describe_exit(reason, sizeof reason, status);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) o->stats.crashes++;
+    strcat(reason, " between calls");
+    log_failure(o, (int)(w - o->w), pid, NULL, reason);
+    if (spawn_worker(o, w) == 0) o->stats.restarts++;
+}
+
+static void send_request(batch *b, worker *w, int slot) {
+    oracle *o = b->o;
+    char *text = utf8_repair(b->cands[slot]);
+    json_t *req = json_object();
+    json_object_set_new(req, "id", json_integer(o->next_id));
+    json_object_set_new(req, "candidate", json_string(text));
+    // ASCII-only output: \u escapes decode the same in every child, whatever its locale's encoding is
+    char *line = json_dumps(req, JSON_COMPACT | JSON_ENSURE_ASCII);
+    mgCheck(line, "out of memory encoding an oracle request");
+    json_decref(req);
+    free(text);
+    size_t n = strlen(line);
+    w->req = mallocCheck(n + 2);
+    memcpy(w->req, line, n);
+    w->req[n] = '\n', w->req[n + 1] = '\0';
+    free(line);
+    w->req_len = n + 1, w->req_off = 0;
+    w->id = o->next_id++;
+    w->slot = slot;
+    w->busy = 1;
+    w->deadline = now_s() + o->timeout_s;
+    o->stats.calls++;
+    b->next++;
+    write_request(b, w);
+    take_lines(b, w);  // output that was already buffered is this call's reply
+}
+
+// One poll round over the busy workers: writes pending requests, reads replies, enforces deadlines.
+static int wait_for_replies(batch *b, mg_err *e) {
+    oracle *o = b->o;
+    int np = 0;
+    double first = INFINITY;
+    for (int i = 0; i < o->nworkers; i++) {
+        worker *w = &o->w[i];
+        if (!w->busy) continue;
+        o->pfd[np] = (struct pollfd){.fd = w->from_child, .events = POLLIN};
+        o->pfd_owner[np] = i, o->pfd_id[np++] = w->id;
+        if (w->req) {
+            o->pfd[np] = (struct pollfd){.fd = w->to_child, .events = POLLOUT};
+            o->pfd_owner[np] = i, o->pfd_id[np++] = w->id;
+        }
+        if (w->deadline < first) first = w->deadline;
+    }
+    double wait = first - now_s();
+    int ms = wait <= 0 ? 0 : wait > 60 ? 60000 : (int)ceil(wait * 1000);
+    if (poll(o->pfd, (nfds_t)np, ms) < 0) {
+        if (errno == EINTR) return 0;
+        return mg_fail(e, "oracle: poll failed: %s", strerror(errno));
+    }
+    for (int k = 0; k < np; k++) {
+        worker *w = &o->w[o->pfd_owner[k]];
+        // a worker replaced earlier in this round may reuse the fd numbers: act only on the call polled for
+        if (!o->pfd[k].revents || !w->busy || w->id != o->pfd_id[k]) continue;
+        if (o->pfd[k].fd == w->to_child) write_request(b, w);
+        else read_replies(b, w);
+    }
+    double now = now_s();
+    for (int i = 0; i < o->nworkers; i++) {
+        worker *w = &o->w[i];
+        if (!w->busy || now < w->deadline) continue;
+        char reason[64];
+        snprintf(reason, sizeof reason, "oracle timed out after %.1f s", o->timeout_s);
+        fail_call(b, w, FAIL_TIMEOUT, reason);
+    }
+    return 0;
+}
+
+// SIGPIPE from writing to a dead worker must not kill the program, and a library must not change the process's
+// signal dispositions: block it in this thread while scoring, and consume one that our writes raised.
+static void sigpipe_block(sigset_t *old, int *was_pending) {
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, old);
+    sigpending(&pending);
+    *was_pending = sigismember(&pending, SIGPIPE) == 1;
+}
+
+static void sigpipe_restore(const sigset_t *old, int was_pending) {
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    if (!was_pending && sigismember(&pending, SIGPIPE) == 1) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+static int oracle_score(task *t, int n, const char *const *cands, task_score *out, mg_err *e) {
+    oracle *o = t->state;
+    if (n < 0 || (n > 0 && (!cands || !out))) return mg_fail(e, "oracle: score called with n = %d", n);
+    for (int i = 0; i < n; i++) {
+        out[i].reward = 0, out[i].valid = 0;
+        snprintf(out[i].info, sizeof out[i].info, "%s", cands[i] ? "not scored" : "no candidate");
+    }
+    for (int i = 0; i < o->nworkers; i++) o->w[i].tried = 0;
+    batch b = {.o = o, .cands = cands, .out = out, .n = n};
+    sigset_t old;
+    int was_pending, rc = 0;
+    sigpipe_block(&old, &was_pending);
+    while (b.done < n) {
+        for (int i = 0; i < o->nworkers; i++) {
+            worker *w = &o->w[i];
+            while (b.next < n && !cands[b.next]) b.next++, b.done++;  // nothing to ask
+            if (b.next == n || w->busy) continue;
+            replace_if_dead(o, w);
+            if (w->pid < 0) {  // its last start failed: one more try per score call
+                if (w->tried || spawn_worker(o, w) < 0) continue;
+                o->stats.restarts++;
+            }
+            send_request(&b, w, b.next);
+        }
+        if (b.done == n) break;
+        int busy = 0, alive = 0;
+        for (int i = 0; i < o->nworkers; i++) busy += o->w[i].busy, alive += o->w[i].pid > 0;
+        if (!busy && !alive) {  // every slot is down and would not restart: the rest of the batch is lost
+            rc = mg_fail(e, "%s", o->spawn_error);
+            break;
+        }
+        if (!busy) continue;  // the calls just sent all failed at once; their replacements take the next ones
+        if (wait_for_replies(&b, e) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    sigpipe_restore(&old, was_pending);
+    return rc;
+}
+
+// ---- the rest of the task interface ----
+
+static char *oracle_prompt(task *t) { return dup_string(((oracle *)t->state)->prompt); }
+
+// Replaces every "{solution}" and "{reward}" (3 decimals) in the template.
+static char *oracle_ns_prompt(task *t, const char *solution, double reward) {
+    const char *tpl = ((oracle *)t->state)->ns_template;
+    char score[64];
+    snprintf(score, sizeof score, "%.3f", reward);
+    if (!solution) solution = "";
+    size_t ns = strlen(solution), nr = strlen(score), n = 0;
+    for (const char *p = tpl; *p;) {  // measure, then fill
+        if (!strncmp(p, "{solution}", 10)) n += ns, p += 10;
+        else if (!strncmp(p, "{reward}", 8)) n += nr, p += 8;
+        else n++, p++;
+    }
+    char *s = mallocCheck(n + 1), *q = s;
+    for (const char *p = tpl; *p;) {
+        if (!strncmp(p, "{solution}", 10)) memcpy(q, solution, ns), q += ns, p += 10;
+        else if (!strncmp(p, "{reward}", 8)) memcpy(q, score, nr), q += nr, p += 8;
+        else *q++ = *p++;
+    }
+    *q = '\0';
+    return s;
+}
+
+static char *trimmed(const char *s, size_t n) {
+    while (n && is_space(*s)) s++, n--;
+    while (n && is_space(s[n - 1])) n--;
+    return dup_bytes(s, n);
+}
+
+// The first line of the completion that is not blank, trimmed.
+static char *oracle_parse(task *t, const char *completion) {
+    if (!completion) return NULL;
+    for (const char *p = completion; *p;) {
+        size_t n = strcspn(p, "\n");
+        char *line = trimmed(p, n);
+        if (line[0]) return line;
+        free(line);
+        p += n + (p[n] == '\n');
+    }
+    return NULL;
+}
+
+static char *oracle_canonical(task *t, const char *candidate) {
+    return candidate ? trimmed(candidate, strlen(candidate)) : dup_string("");
+}
+
+static int oracle_solved(task *t, double reward, const char *candidate) {
+    return reward >= ((oracle *)t->state)->solved_reward;  // false for a NaN threshold: never solved
+}
+
+static void oracle_free(oracle *o) {
+    if (!o) return;
+    if (o->w) {
+        // Closing stdin is the polite stop; whoever is still running after the grace period is killed.
+        for (int i = 0; i < o->nworkers; i++)
+            if (o->w[i].pid > 0) close(o->w[i].to_child), o->w[i].to_child = -1;
+        double until = now_s() + DESTROY_GRACE_S;
+        for (int i = 0; i < o->nworkers; i++) {
+            worker *w = &o->w[i];
+            if (w->pid > 0) {
+                double left = until - now_s();
+                reap_worker(w, left > 0 ? left : 0, NULL);
+            }
+            free(w->buf);
+            free(w->req);
+        }
+        free(o->w);
+    }
+    if (o->argv)
+        for (int i = 0; o->argv[i]; i++) free(o->argv[i]);
+    free(o->argv);
+    free(o->prompt);
+    free(o->ns_template);
+    free(o->log_path);
+    free(o->pfd);
+    free(o->pfd_owner);
+    free(o->pfd_id);
+    free(o);
+}
+
+static void oracle_destroy(task *t) {
+    if (!t) return;
+    oracle_free(t->state);
+    free(t);
+}
+
+void oracle_get_stats(task *t, oracle_stats *s) { *s = ((oracle *)t->state)->stats; }
+
+int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
+    *out = NULL;
+    if (!cfg || !cfg->argv || !cfg->argv[0] || !cfg->argv[0][0]) return mg_fail(e, "oracle: no command given");
+    if (!cfg->prompt) return mg_fail(e, "oracle: a prompt is required (the oracle program knows nothing about prompts)");
+    if (cfg->workers < 0 || cfg->workers > MAX_WORKERS)
+        return mg_fail(e, "oracle: workers must be between 1 and %d, got %d", MAX_WORKERS, cfg->workers);
+    if (isnan(cfg->timeout_s) || cfg->timeout_s < 0)
+        return mg_fail(e, "oracle: timeout must be positive, got %g", cfg->timeout_s);
+    if (cfg->log_path) {  // fail now rather than silently lose every failure line later
+        FILE *f = fopen(cfg->log_path, "a");
+        if (!f) return mg_fail(e, "oracle: cannot open log '%s': %s", cfg->log_path, strerror(errno));
+        fclose(f);
+    }
+    oracle *o = callocCheck(1, sizeof *o);
+    int argc = 0;
+    while (cfg->argv[argc]) argc++;
+    o->argv = callocCheck((size_t)argc + 1, sizeof *o->argv);
+    for (int i = 0; i < argc; i++) o->argv[i] = dup_string(cfg->argv[i]);
+    o->nworkers = cfg->workers ? cfg->workers : 1;
+    o->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
+    if (o->timeout_s > 1e6) o->timeout_s = 1e6;
+    o->solved_reward = cfg->solved_reward;
+    o->prompt = dup_string(cfg->prompt);
+    if (cfg->ns_prompt) {
+        o->ns_template = dup_string(cfg->ns_prompt);
+    } else {
+        static const char tail[] = "\n\nAn earlier answer scored {reward}:\n{solution}\n\nPropose a new answer close "
+                                   "to this one that may score higher. Give the answer alone on the first line.";
+        size_t np = strlen(cfg->prompt);
+        o->ns_template = mallocCheck(np + sizeof tail);
+        memcpy(o->ns_template, cfg->prompt, np);
+        memcpy(o->ns_template + np, tail, sizeof tail);
+    }
+    o->log_path = cfg->log_path ? dup_string(cfg->log_path) : NULL;
+    o->w = callocCheck((size_t)o->nworkers, sizeof *o->w);
+    o->pfd = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd);
+    o->pfd_owner = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd_owner);
+    o->pfd_id = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd_id);
+    for (int i = 0; i < o->nworkers; i++) o->w[i].pid = -1, o->w[i].to_child = o->w[i].from_child = -1;
+    // Start them all now: a wrong command is reported before the search begins, and the oracles load their
+    // models while the policy model loads.
+    for (int i = 0; i < o->nworkers; i++) {
+        if (spawn_worker(o, &o->w[i]) < 0) {
+            mg_fail(e, "%s", o->spawn_error);
+            oracle_free(o);
+            return -1;
+        }
+    }
+    task *t = callocCheck(1, sizeof *t);
+    t->name = "oracle";
+    t->state = o;
+    t->prompt = oracle_prompt;
+    t->ns_prompt = oracle_ns_prompt;
+    t->parse = oracle_parse;
+    t->canonical = oracle_canonical;
+    t->score = oracle_score;
+    t->solved = oracle_solved;
+    t->destroy = oracle_destroy;
+    *out = t;
+    return 0;
+}
