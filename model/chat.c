@@ -50,14 +50,13 @@ static void put(text *b, const char *s) {
 
 char *chat_render(chat_format f, const chat_message *msgs, int n, int add_generation_prompt) {
     text b = {0};
-    put(&b, "");
+    put(&b, f == CHAT_LLAMA3 ? "<|begin_of_text|>" : "");
     for (int i = 0; i < n; i++) {
         const char *role = msgs[i].role ? msgs[i].role : "user";
         const char *content = msgs[i].content ? msgs[i].content : "";
         switch (f) {
         case CHAT_LLAMA3:
-            // <|begin_of_text|> once, then <|start_header_id|>ROLE<|end_header_id|>\n\nCONTENT<|eot_id|>
-            if (i == 0) put(&b, "<|begin_of_text|>");
+            // <|start_header_id|>ROLE<|end_header_id|>\n\nCONTENT<|eot_id|>
             put(&b, "<|start_header_id|>");
             put(&b, role);
             put(&b, "<|end_header_id|>\n\n");
@@ -76,7 +75,6 @@ char *chat_render(chat_format f, const chat_message *msgs, int n, int add_genera
             put(&b, content);
         }
     }
-    if (f == CHAT_LLAMA3 && n == 0) put(&b, "<|begin_of_text|>");
     if (add_generation_prompt) {
         if (f == CHAT_LLAMA3) put(&b, "<|start_header_id|>assistant<|end_header_id|>\n\n");
         if (f == CHAT_CHATML) put(&b, "<|im_start|>assistant\n");

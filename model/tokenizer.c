@@ -139,7 +139,7 @@ static int parse_vocab(tokenizer *t, json_t *vocab) {
     }
     for (int b = 0; b < 256; b++) {
         char ch[2];
-        int cp = tok_byte_to_cp[b], n = 0;
+        int cp = t->bytes.byte_to_cp[b], n = 0;
         if (cp < 0x80) ch[n++] = (char)cp;
         else ch[n++] = (char)(0xC0 | (cp >> 6)), ch[n++] = (char)(0x80 | (cp & 0x3F));
         t->byte_id[b] = strmap_get(&t->vocab, ch, n);
@@ -493,8 +493,8 @@ static int parse_tokenizer(tokenizer *t, json_t *root, mg_err *e) {
 int tokenizer_load_from_memory(tokenizer **out, const char *json, size_t len, const char *config_json,
                                size_t config_len, const char *name, mg_err *e) {
     *out = NULL;
-    tok_bytes_init();
     tokenizer *t = callocCheck(1, sizeof *t);
+    tok_byte_table_init(&t->bytes);
     t->name = strdup(name ? name : "tokenizer.json");
     mgCheck(t->name != NULL, "out of memory copying a file name");
     t->unk_id = t->bos_id = t->eos_id = -1;

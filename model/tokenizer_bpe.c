@@ -122,18 +122,14 @@ int pairmap_get(const tok_pairmap *m, int left, int right, int *rank, int *new_i
 
 // ---- GPT-2 bytes_to_unicode: printable Latin-1 bytes stand for themselves, the other 68 bytes for U+0100.. ----
 
-int tok_byte_to_cp[256];
-int tok_cp_to_byte[324];
-
-void tok_bytes_init(void) {
-    // Writes the same values every time, so concurrent first calls are harmless.
+void tok_byte_table_init(tok_byte_table *t) {
     int extra = 0;
     for (int b = 0; b < 256; b++) {
         int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        tok_byte_to_cp[b] = printable ? b : 256 + extra++;
+        t->byte_to_cp[b] = printable ? b : 256 + extra++;
     }
-    for (int c = 0; c < 324; c++) tok_cp_to_byte[c] = -1;
-    for (int b = 0; b < 256; b++) tok_cp_to_byte[tok_byte_to_cp[b]] = b;
+    for (int c = 0; c < 324; c++) t->cp_to_byte[c] = -1;
+    for (int b = 0; b < 256; b++) t->cp_to_byte[t->byte_to_cp[b]] = b;
 }
 
 // ---- id vectors ----
@@ -191,10 +187,10 @@ static void push_pair(const tokenizer *t, const symbol *s, int pos, merge *heap,
 }
 
 // Writes the stand-in characters of bytes as UTF-8 into dst (room for 2 * len bytes); returns the length.
-static int map_bytes(const unsigned char *bytes, int len, char *dst) {
+static int map_bytes(const tok_byte_table *table, const unsigned char *bytes, int len, char *dst) {
     int n = 0;
     for (int i = 0; i < len; i++) {
-        int cp = tok_byte_to_cp[bytes[i]];
+        int cp = table->byte_to_cp[bytes[i]];
         if (cp < 0x80) {
             dst[n++] = (char)cp;
         } else {
@@ -210,7 +206,7 @@ void tok_bpe_word(const tokenizer *t, const unsigned char *bytes, int len, tok_i
     if (t->ignore_merges) {  // Llama-3: a pre-token that is a whole vocabulary entry is emitted as is
         char small[256];
         char *mapped = 2 * len <= (int)sizeof small ? small : mallocCheck(2 * (size_t)len);
-        int id = strmap_get(&t->vocab, mapped, map_bytes(bytes, len, mapped));
+        int id = strmap_get(&t->vocab, mapped, map_bytes(&t->bytes, bytes, len, mapped));
         if (mapped != small) free(mapped);
         if (id >= 0) {
             tok_ids_push(out, id);

@@ -25,14 +25,23 @@ int tok_is_word_char(uint32_t c) {
 
 // ---- regexes ----
 
-// HF runs split patterns with Oniguruma, whose \s is Unicode White_Space; PCRE2's \s (with UCP) lacks U+0085
-// (NEL), so we add it. Everything else the Llama-3 / Qwen2 / GPT-2 patterns use means the same in both.
+// HF runs split patterns with Oniguruma, whose \s is exactly Unicode White_Space. PCRE2's \s (with UCP) also
+// matches U+180E MONGOLIAN VOWEL SEPARATOR (no longer White_Space), so \s and \S are spelled out as this set;
+// it is the only code point where the two differ (checked over all of Unicode with PCRE2 10.42). Everything
+// else the Llama-3 / Qwen2 / GPT-2 patterns use (\p{L}, \p{N}, (?i:...), (?!...)) means the same in both.
+#define WHITE_SPACE "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+
+static size_t put_str(char *dst, const char *s) {
+    memcpy(dst, s, strlen(s));
+    return strlen(s);
+}
+
 pcre2_code *tok_regex_compile(const char *pat, size_t len, int literal, char *why, size_t why_len) {
     uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
-    char *buf = mallocCheck(len * 12 + 16);
+    char *buf = mallocCheck(len * sizeof(WHITE_SPACE) + 16);  // each \s may become the whole set
     size_t n = 0;
     if (literal) {
-        options |= PCRE2_LITERAL;
+        options = PCRE2_UTF | PCRE2_LITERAL;  // PCRE2 refuses UCP and the rest alongside LITERAL
         memcpy(buf, pat, len);
         n = len;
     } else {
@@ -42,12 +51,9 @@ pcre2_code *tok_regex_compile(const char *pat, size_t len, int literal, char *wh
             if (c == '\\' && i + 1 < len) {
                 char d = pat[++i];
                 if (d == 's') {
-                    const char *s = in_class ? "\\s\\x{85}" : "[\\s\\x{85}]";
-                    memcpy(buf + n, s, strlen(s));
-                    n += strlen(s);
+                    n += put_str(buf + n, in_class ? WHITE_SPACE : "[" WHITE_SPACE "]");
                 } else if (d == 'S' && !in_class) {
-                    memcpy(buf + n, "[^\\s\\x{85}]", 11);
-                    n += 11;
+                    n += put_str(buf + n, "[^" WHITE_SPACE "]");
                 } else if (d == 'Q') {  // \Q...\E quotes: copy verbatim
                     buf[n++] = '\\';
                     buf[n++] = 'Q';
@@ -401,11 +407,11 @@ char *tokenizer_decode(const tokenizer *t, const int *ids, int n, int skip_speci
         for (int k = 0; k < len;) {
             ucs4_t cp;
             int step = u8_mbtouc(&cp, (const uint8_t *)s + k, (size_t)(len - k));
-            if (cp >= 324 || tok_cp_to_byte[cp] < 0) {
+            if (cp >= 324 || t->bytes.cp_to_byte[cp] < 0) {
                 mapped = 0;
                 break;
             }
-            bytes[nb++] = (unsigned char)tok_cp_to_byte[cp];
+            bytes[nb++] = (unsigned char)t->bytes.cp_to_byte[cp];
             k += step;
         }
         if (!mapped) {

@@ -40,10 +40,12 @@ void pairmap_free(tok_pairmap *m);
 void pairmap_put(tok_pairmap *m, int left, int right, int rank, int new_id);  // a later duplicate wins, as HF
 int pairmap_get(const tok_pairmap *m, int left, int right, int *rank, int *new_id);  // 1 if found
 
-// ---- GPT-2 byte <-> printable character table ----
-extern int tok_byte_to_cp[256];   // byte -> code point of its stand-in character
-extern int tok_cp_to_byte[324];   // stand-in code point -> byte, -1 for code points that stand for nothing
-void tok_bytes_init(void);        // fills both tables (idempotent)
+// ---- GPT-2 byte <-> printable character table (kept per tokenizer, so loading writes no shared state) ----
+typedef struct {
+    int byte_to_cp[256];  // byte -> code point of its stand-in character
+    int cp_to_byte[324];  // stand-in code point -> byte, -1 for code points that stand for nothing
+} tok_byte_table;
+void tok_byte_table_init(tok_byte_table *b);
 
 // ---- pieces of the tokenizer ----
 
@@ -77,6 +79,7 @@ struct tokenizer {
     int n_ids;                 // 1 + largest id
     char *arena;
     size_t arena_len, arena_cap;
+    tok_byte_table bytes;
     int byte_id[256];          // vocab id of each byte's stand-in character, -1 if absent
     int ignore_merges, unk_id, fuse_unk;
 
