@@ -184,7 +184,7 @@ static void add_member(packed_batch *b, float **old, int *cap, const int *prompt
 }
 
 static void write_metrics(search_state *s, const sample *smp, int n, const double *group_r, const origin_kind *group_o,
-                          int gn, const learner_stats *ls, double dt) {
+                          int gn, const learner_stats *ls, const phase_times *before, long tokens_before, double dt) {
     double sum[ORIGIN_COUNT] = {0}, sq = 0, mean = 0;
     int cnt[ORIGIN_COUNT] = {0};
     long len = 0;
@@ -219,11 +219,13 @@ static void write_metrics(search_state *s, const sample *smp, int n, const doubl
         json_object_set_new(o, "clip_ratio/high_mean", json_real(ls->clip_high));
         json_object_set_new(o, "clip_ratio/region_mean", json_real(ls->clip_region));
         json_object_set_new(o, "completions/mean_length", json_real(n ? (double)len / n : 0.0));
-        json_object_set_new(o, "tokens_per_second", json_real(s->time.sample > 0 ? s->new_tokens / s->time.sample : 0.0));
-        json_object_set_new(o, "time/sample", json_real(s->time.sample));
-        json_object_set_new(o, "time/score", json_real(s->time.score));
-        json_object_set_new(o, "time/train", json_real(s->time.train));
-        json_object_set_new(o, "time/total", json_real(s->time.total));
+        double ts = s->time.sample - before->sample;  // this iteration's seconds per phase
+        json_object_set_new(o, "tokens_per_second", json_real(ts > 0 ? (s->new_tokens - tokens_before) / ts : 0.0));
+        json_object_set_new(o, "time/sample", json_real(ts));
+        json_object_set_new(o, "time/score", json_real(s->time.score - before->score));
+        json_object_set_new(o, "time/train", json_real(s->time.train - before->train));
+        json_object_set_new(o, "time/loop", json_real(dt - ts - (s->time.score - before->score) - (s->time.train - before->train)));
+        json_object_set_new(o, "time/iteration", json_real(dt));
         char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         fprintf(s->metrics, "%s\n", line);
         fflush(s->metrics);
@@ -244,6 +246,8 @@ static void write_metrics(search_state *s, const sample *smp, int n, const doubl
 int search_step(search_state *s, mg_err *e) {
     const run_config *c = s->cfg;
     double t0 = now();
+    phase_times before = s->time;
+    long tokens_before = s->new_tokens;
     int n = c->num_on_policy + c->num_neighborhood;
     sample *smp = callocCheck((size_t)n, sizeof(sample));
     int *base = NULL, base_len = 0, rc = 0;
@@ -272,6 +276,13 @@ int search_step(search_state *s, mg_err *e) {
         s->time.sample += now() - ts;
         for (int j = 0; j < n && !rc; j++) smp[j].c = out[j], s->new_tokens += out[j].n;
         free(prompts), free(lens), free(ids), free(out);
+    }
+    // The greedy members are the best *past* solutions: read them before this iteration's samples are archived.
+    long *greedy = NULL;
+    int n_greedy = 0;
+    if (!rc && trains(c->strategy) && c->strategy != STRATEGY_GRPO && c->num_greedy > 0) {
+        greedy = mallocCheck((size_t)c->num_greedy * sizeof(long));
+        n_greedy = archive_top(s->arc, c->num_greedy, greedy);
     }
     // --- scoring and archive ---
     if (!rc) {
@@ -303,10 +314,9 @@ int search_step(search_state *s, mg_err *e) {
             add_member(&b, &old, &ocap, base, base_len, smp[j].c.ids, smp[j].c.n, on_policy ? smp[j].c.logp : NULL);
             r[members++] = smp[j].reward;
         }
-        if (c->strategy != STRATEGY_GRPO && c->num_greedy > 0) {
-            long *top = mallocCheck((size_t)c->num_greedy * sizeof(long));
-            int nt = archive_top(s->arc, c->num_greedy, top);
-            for (int g = 0; g < nt; g++) {
+        {
+            long *top = greedy;
+            for (int g = 0; g < n_greedy; g++) {
                 const char *text = archive_completion(s->arc, top[g]);
                 int *cids = NULL, cn = 0;
                 if (!text || tokenizer_encode(s->tok, text, strlen(text), 0, &cids, &cn, NULL) || cn == 0) {
@@ -319,7 +329,6 @@ int search_step(search_state *s, mg_err *e) {
                 group_r[gn] = r[members - 1], group_o[gn++] = ORIGIN_GREEDY;
                 free(cids);
             }
-            free(top);
         }
         if (members >= 2) {
             float *adv = mallocCheck((size_t)members * sizeof(float));
@@ -336,13 +345,13 @@ int search_step(search_state *s, mg_err *e) {
     s->iteration++;
     double dt = now() - t0;
     s->time.total += dt;
-    if (!rc) write_metrics(s, smp, n, group_r, group_o, gn, &ls, dt);
+    if (!rc) write_metrics(s, smp, n, group_r, group_o, gn, &ls, &before, tokens_before, dt);
     for (int j = 0; j < n; j++) {
         if (smp[j].prompt != base) free(smp[j].prompt);
         completion_free(&smp[j].c);
         free(smp[j].candidate), free(smp[j].canonical);
     }
-    free(smp), free(base), free(group_r), free(group_o);
+    free(smp), free(base), free(group_r), free(group_o), free(greedy);
     if (rc) return -1;
     return s->solved || s->budget_spent || s->iteration >= c->iterations;
 }

@@ -13,7 +13,9 @@ static const char *HELP =
 
 int cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *dtype = "f32";
-    for (int i = 1; i < argc; i++) {
+    int step;  // argv entries the current option used: 2 for an option and its value
+    for (int i = 1; i < argc; i += step) {
+        step = 2;
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(HELP, stdout), 0;
         if (!v) return fprintf(stderr, "migrate convert: option %s needs a value (see --help)\n", a), 2;
@@ -21,7 +23,6 @@ int cmd_convert(int argc, char **argv) {
         else if (!strcmp(a, "--out")) out = v;
         else if (!strcmp(a, "--dtype")) dtype = v;
         else return fprintf(stderr, "migrate convert: unknown option '%s' (see --help)\n", a), 2;
-        i++;
     }
     if (!in || !out) return fprintf(stderr, "migrate convert: --model and --out are required (see --help)\n"), 2;
     int bf16 = !strcmp(dtype, "bf16");

@@ -72,15 +72,17 @@ int cmd_generate(int argc, char **argv) {
     sampling_params sp;
     sampling_params_default(&sp);
     int bad = 0;  // a usage error: stop parsing, free what was read, exit 2
-    for (int i = 1; i < argc && !bad; i++) {
+    int step;  // argv entries the current option used: 2 for an option and its value
+    for (int i = 1; i < argc && !bad; i += step) {
+        step = 2;
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             for (int p = 0; p < n_prompts; p++) free(prompts[p]);
             return fputs(HELP, stdout), 0;
         }
-        else if (!strcmp(a, "--chat")) { chat = 1; continue; }
-        else if (!strcmp(a, "--json")) { json = 1; continue; }
+        else if (!strcmp(a, "--chat")) { chat = 1; step = 1; continue; }
+        else if (!strcmp(a, "--json")) { json = 1; step = 1; continue; }
         else if (!v) {
             fprintf(stderr, "migrate generate: option %s needs a value (see --help)\n", a);
             bad = 1;
@@ -117,7 +119,6 @@ int cmd_generate(int argc, char **argv) {
             break;
         }
         bad = rc != 0;
-        i++;
     }
     if (bad || rc_usage_check(model_dir, n_prompts)) {
         for (int p = 0; p < n_prompts; p++) free(prompts[p]);

@@ -18,7 +18,9 @@ int cmd_score(int argc, char **argv) {
     const char *model_dir = NULL, *prompt = NULL, *completion_text = NULL;
     float temperature = 1.0f;
     int threads = 0;
-    for (int i = 1; i < argc; i++) {
+    int step;  // argv entries the current option used: 2 for an option and its value
+    for (int i = 1; i < argc; i += step) {
+        step = 2;
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(HELP, stdout), 0;
         if (!v) {
@@ -36,7 +38,6 @@ int cmd_score(int argc, char **argv) {
             return 2;
         }
         if (rc) return 2;
-        i++;
     }
     if (!model_dir || !prompt || !completion_text) {
         fprintf(stderr, "migrate score: --model, --prompt and --completion are required (see --help)\n");

@@ -1,0 +1,210 @@
+// migrate ablate: strategies x seeds x targets from one config, in one process, into a CSV and a markdown table.
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/rng.h"
+#include "coordinator/search.h"
+#include "tasks/semantle.h"
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+
+static const char *HELP =
+    "usage: migrate ablate CONFIG.yaml --strategies LIST --seeds LIST [--targets LIST] [--set KEY=VALUE ...]\n"
+    "\n"
+    "Runs every strategy x seed x target combination of the search in CONFIG.yaml (Semantle task), each from a\n"
+    "fresh adapter, and writes OUTPUT_DIR/ablation.csv (one row per run) and OUTPUT_DIR/ablation.md (per\n"
+    "strategy: solved rate, median oracle calls to solve, mean best reward at budget, mean wall time).\n"
+    "\n"
+    "  --strategies LIST   comma list of random,ns,opro,grpo,grpo-greedy,migrate (default: all six)\n"
+    "  --seeds LIST        comma list of integers (default: 0,1,2)\n"
+    "  --targets LIST      comma list of target words (default: the config's target)\n"
+    "  --set KEY=VALUE     config override, as for migrate run\n";
+
+#define MAX_ITEMS 64
+
+static int split_list(char *s, char **out) {
+    int n = 0;
+    for (char *tok = strtok(s, ","); tok && n < MAX_ITEMS; tok = strtok(NULL, ",")) out[n++] = tok;
+    return n;
+}
+
+typedef struct {
+    int strategy, seed, target;
+    int solved;
+    long calls, calls_to_solve;
+    double best, seconds;
+} run_result;
+
+static int cmp_long(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int cmd_ablate(int argc, char **argv) {
+    const char *config_path = NULL;
+    char strategies_s[512] = "random,ns,opro,grpo,grpo-greedy,migrate", seeds_s[512] = "0,1,2", targets_s[2048] = "";
+    const char **overrides = callocCheck((size_t)argc + 4, sizeof(char *));
+    int n_over = 0;
+    int step;  // argv entries the current argument used: 2 for an option and its value
+    for (int i = 1; i < argc; i += step) {
+        step = 2;
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return free(overrides), fputs(HELP, stdout), 0;
+        if (a[0] != '-' && !config_path) {
+            config_path = a;
+            step = 1;
+            continue;
+        }
+        if (!v) return fprintf(stderr, "migrate ablate: option %s needs a value (see --help)\n", a), free(overrides), 2;
+        if (!strcmp(a, "--strategies")) snprintf(strategies_s, sizeof strategies_s, "%s", v);
+        else if (!strcmp(a, "--seeds")) snprintf(seeds_s, sizeof seeds_s, "%s", v);
+        else if (!strcmp(a, "--targets")) snprintf(targets_s, sizeof targets_s, "%s", v);
+        else if (!strcmp(a, "--set")) overrides[n_over++] = v;
+        else return fprintf(stderr, "migrate ablate: unknown option '%s' (see --help)\n", a), free(overrides), 2;
+    }
+    if (!config_path) return fprintf(stderr, "migrate ablate: a CONFIG.yaml is required (see --help)\n"), free(overrides), 2;
+    char *strategies[MAX_ITEMS], *seeds[MAX_ITEMS], *targets[MAX_ITEMS];
+    int ns = split_list(strategies_s, strategies), nd = split_list(seeds_s, seeds), nt = split_list(targets_s, targets);
+
+    run_config base;
+    mg_err e;
+    if (run_config_load(&base, config_path, overrides, n_over, &e)) {
+        fprintf(stderr, "migrate ablate: %s\n", e.msg);
+        free(overrides);
+        return 1;
+    }
+    if (base.task != TASK_SEMANTLE) {
+        fprintf(stderr, "migrate ablate: %s: only the semantle task is supported by ablate\n", config_path);
+        run_config_free(&base), free(overrides);
+        return 1;
+    }
+    if (nt == 0) targets[nt++] = base.target;
+    // Validate every combination's config before the first run, so a typo fails in a second, not an hour in.
+    int total = ns * nd * nt, rc = 0;
+    for (int s = 0; s < ns && !rc; s++) {
+        run_config probe;
+        char set_s[128];
+        snprintf(set_s, sizeof set_s, "strategy=%s", strategies[s]);
+        overrides[n_over] = set_s;
+        if (run_config_load(&probe, config_path, overrides, n_over + 1, &e)) {
+            fprintf(stderr, "migrate ablate: %s\n", e.msg);
+            rc = 1;
+        } else run_config_free(&probe);
+    }
+    cli_set_threads(base.threads);
+    model m;
+    tokenizer *tok = NULL;
+    word_vectors *wv = NULL;
+    if (rc || cli_load_model("ablate", base.model, &m, &tok)) {
+        run_config_free(&base), free(overrides);
+        return 1;
+    }
+    if (word_vectors_load(&wv, base.vectors, &e)) {
+        fprintf(stderr, "migrate ablate: %s\n", e.msg);
+        rc = 1;
+    }
+    mkdir(base.output_dir, 0755);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/ablation.csv", base.output_dir);
+    FILE *csv = rc ? NULL : fopen(path, "w");
+    if (!rc && !csv) fprintf(stderr, "migrate ablate: cannot write %s\n", path), rc = 1;
+    if (csv) fprintf(csv, "strategy,seed,target,solved,oracle_calls,oracle_calls_to_solve,best_reward,seconds\n");
+    run_result *res = callocCheck((size_t)total, sizeof *res);
+    int done = 0;
+    for (int s = 0; s < ns && !rc; s++)
+        for (int t = 0; t < nt && !rc; t++)
+            for (int d = 0; d < nd && !rc; d++) {
+                char set_s[128], set_d[128], set_t[256];
+                snprintf(set_s, sizeof set_s, "strategy=%s", strategies[s]);
+                snprintf(set_d, sizeof set_d, "seed=%s", seeds[d]);
+                snprintf(set_t, sizeof set_t, "task.target=%s", targets[t]);
+                overrides[n_over] = set_s, overrides[n_over + 1] = set_d, overrides[n_over + 2] = set_t;
+                run_config cfg;
+                task *tk = NULL;
+                if (run_config_load(&cfg, config_path, overrides, n_over + 3, &e) ||
+                    semantle_create(&tk, wv, cfg.target, &e)) {
+                    fprintf(stderr, "migrate ablate: %s\n", e.msg);
+                    rc = 1;
+                    break;
+                }
+                int trains = cfg.strategy >= STRATEGY_GRPO;
+                if (trains) {
+                    lora_config lc = {.rank = cfg.lora_r, .alpha = cfg.lora_alpha};
+                    if (lora_parse_targets(cfg.lora_target_modules, &lc.targets, &e) ||
+                        model_lora_init(&m, &lc, rng_mix(cfg.seed, 0x10ad), &e)) {
+                        fprintf(stderr, "migrate ablate: %s\n", e.msg);
+                        rc = 1;
+                    }
+                } else if (m.lora) {
+                    m.lora->enabled = 0;
+                }
+                search_state st;
+                double t0 = wall();
+                if (!rc && search_init(&st, &cfg, &m, tok, tk, 0, NULL, NULL, &e)) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
+                int step = 0;
+                while (!rc && (step = search_step(&st, &e)) == 0) {}
+                if (!rc && step < 0) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
+                if (!rc) {
+                    run_result *r = &res[done++];
+                    const archive_entry *b = st.best >= 0 ? archive_get(st.arc, st.best) : NULL;
+                    *r = (run_result){s, d, t, st.solved, st.oracle_calls, st.solved ? st.solved_at_calls : -1,
+                                      b ? b->reward : 0.0, wall() - t0};
+                    fprintf(csv, "%s,%s,%s,%d,%ld,%ld,%.6f,%.2f\n", strategies[s], seeds[d], targets[t], r->solved,
+                            r->calls, r->calls_to_solve, r->best, r->seconds);
+                    fflush(csv);
+                    fprintf(stderr, "[%d/%d] %-12s seed %-3s target %-12s %s calls %4ld best %.4f %.1fs\n", done, total,
+                            strategies[s], seeds[d], targets[t], r->solved ? "SOLVED    " : "not solved", r->calls,
+                            r->best, r->seconds);
+                    search_free(&st);
+                }
+                if (m.lora) m.lora->enabled = 1;
+                model_set_train_mode(&m, TRAIN_NONE);
+                tk->destroy(tk);
+                run_config_free(&cfg);
+            }
+    if (csv) fclose(csv);
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/ablation.md", base.output_dir);
+        FILE *md = fopen(path, "w");
+        FILE *outs[2] = {stdout, md};
+        for (int o = 0; o < 2; o++) {
+            if (!outs[o]) continue;
+            fprintf(outs[o], "| strategy | solved | median oracle calls to solve | mean best reward | mean wall time (s) |\n");
+            fprintf(outs[o], "|---|---|---|---|---|\n");
+            for (int s = 0; s < ns; s++) {
+                long calls[MAX_ITEMS * MAX_ITEMS];
+                int n = 0, solved = 0, runs = 0;
+                double best = 0, secs = 0;
+                for (int i = 0; i < done; i++) {
+                    if (res[i].strategy != s) continue;
+                    runs++, best += res[i].best, secs += res[i].seconds;
+                    if (res[i].solved) calls[n++] = res[i].calls_to_solve, solved++;
+                }
+                qsort(calls, (size_t)n, sizeof(long), cmp_long);
+                char med[32] = "-";
+                if (n) snprintf(med, sizeof med, "%ld", n % 2 ? calls[n / 2] : (calls[n / 2 - 1] + calls[n / 2]) / 2);
+                fprintf(outs[o], "| %s | %d/%d | %s | %.4f | %.1f |\n", strategies[s], solved, runs, med,
+                        runs ? best / runs : 0.0, runs ? secs / runs : 0.0);
+            }
+        }
+        if (md) fclose(md);
+        fprintf(stderr, "migrate ablate: wrote %s/ablation.csv and ablation.md\n", base.output_dir);
+    }
+    free(res);
+    if (wv) word_vectors_free(wv);
+    tokenizer_free(tok);
+    model_free(&m);
+    run_config_free(&base);
+    free(overrides);
+    return rc;
+}
