@@ -141,7 +141,10 @@ static int score_samples(search_state *s, sample *smp, int n, mg_err *e) {
         x->valid = scores[f].valid;
         x->entry = archive_add(s->arc, x->canonical, x->c.text, x->reward, x->valid, s->iteration, x->origin);
         s->oracle_calls++;
-        if (x->valid && (s->best < 0 || x->reward > archive_get(s->arc, s->best)->reward)) s->best = x->entry;
+        if (x->valid && (s->best < 0 || x->reward > archive_get(s->arc, s->best)->reward)) {
+            s->best = x->entry;
+            snprintf(s->best_info, sizeof s->best_info, "%s", scores[f].info);
+        }
         if (x->valid && !s->solved && s->t->solved(s->t, x->reward, x->candidate)) {
             s->solved = 1;
             s->solved_at_calls = s->oracle_calls;
@@ -210,6 +213,7 @@ static void write_metrics(search_state *s, const sample *smp, int n, const doubl
         }
         json_object_set_new(o, "best_reward", json_real(best ? best->reward : 0.0));
         json_object_set_new(o, "best", json_string(best_text ? best_text : ""));
+        json_object_set_new(o, "best_info", json_string(s->best_info));
         json_object_set_new(o, "solved", json_boolean(s->solved));
         json_object_set_new(o, "loss", json_real(ls->loss));
         json_object_set_new(o, "kl", json_real(ls->kl));
@@ -236,9 +240,9 @@ static void write_metrics(search_state *s, const sample *smp, int n, const doubl
         const run_config *c = s->cfg;
         char budget[32] = "";
         if (c->oracle_budget > 0) snprintf(budget, sizeof budget, "/%d", c->oracle_budget);
-        fprintf(s->progress, "[%s it %3d/%d] calls %4ld%s  best %.4f %-16s  group mean %.3f  loss %+.4f  %4.1fs\n",
+        fprintf(s->progress, "[%s it %3d/%d] calls %4ld%s  best %.4f %-14s %-14s  group mean %.3f  loss %+.4f  %4.1fs\n",
                 strategy_name(c->strategy), s->iteration, c->iterations, s->oracle_calls, budget,
-                best ? best->reward : 0.0, best_text ? best_text : "", mean, ls->loss, dt);
+                best ? best->reward : 0.0, best_text ? best_text : "", s->best_info, mean, ls->loss, dt);
         fflush(s->progress);
     }
 }

@@ -29,6 +29,7 @@ typedef struct {
     int iteration;        // iterations completed
     long oracle_calls, repeats, unparsable;
     long best;            // archive index of the best entry, -1 before any
+    char best_info[TASK_INFO_LEN];  // the task's note on the best entry (Semantle: its rank among the 1,000 nearest)
     int solved, budget_spent;
     long solved_at_calls; // oracle calls when solved
     phase_times time;

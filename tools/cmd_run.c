@@ -169,6 +169,7 @@ int cmd_run(int argc, char **argv) {
     json_object_set_new(sum, "iterations", json_integer(s.iteration));
     json_object_set_new(sum, "best", json_string(b ? archive_canonical(s.arc, s.best) : ""));
     json_object_set_new(sum, "best_reward", json_real(b ? b->reward : 0.0));
+    json_object_set_new(sum, "best_info", json_string(s.best_info));
     json_object_set_new(sum, "repeats", json_integer(s.repeats));
     json_object_set_new(sum, "archive_size", json_integer((json_int_t)archive_size(s.arc)));
     json_object_set_new(sum, "best_per_iteration", per_iter);
@@ -180,9 +181,9 @@ int cmd_run(int argc, char **argv) {
     json_object_set_new(sum, "seconds", times);
     snprintf(path, sizeof path, "%s/summary.json", cfg.output_dir);
     json_dump_file(sum, path, JSON_INDENT(2));
-    printf("%s after %d iterations and %ld oracle calls (%ld repeats cost nothing); best %s = %.4f\n",
+    printf("%s after %d iterations and %ld oracle calls (%ld repeats cost nothing); best %s = %.4f (%s)\n",
            s.solved ? "SOLVED" : "not solved", s.iteration, s.oracle_calls, s.repeats,
-           b ? archive_canonical(s.arc, s.best) : "(none)", b ? b->reward : 0.0);
+           b ? archive_canonical(s.arc, s.best) : "(none)", b ? b->reward : 0.0, s.best_info);
     printf("best per iteration:");
     for (size_t i = 0; i < json_array_size(per_iter); i++) printf(" %s", json_string_value(json_array_get(per_iter, i)));
     printf("\ntime: %.1f s total, sampling %.1f, scoring %.1f, training %.1f, loop %.2f (%.1f%%)\n", s.time.total,
