@@ -7,3 +7,4 @@ int cmd_version(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ablate(int argc, char **argv);
+int cmd_pretrain(int argc, char **argv);

@@ -12,6 +12,7 @@ static const char *USAGE =
     "commands:\n"
     "  run        run a MiGrATe search (or a baseline) from a YAML config\n"
     "  ablate     strategies x seeds x targets of a search, into a CSV and a markdown table\n"
+    "  pretrain   train a small model from scratch on a text corpus; writes a Hugging Face folder\n"
     "  generate   sample completions from a Hugging Face model folder (Llama-3.x, Qwen2/2.5, Mistral)\n"
     "  score      log-probabilities of given completions under a model (what GRPO's importance ratio uses)\n"
     "  convert    re-save a model folder as F32 or BF16 safetensors with the engine's writer\n"
@@ -27,6 +28,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "ablate")) return cmd_ablate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 1, argv + 1);
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "score")) return cmd_score(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);

@@ -1,6 +1,7 @@
 // Run configuration: defaults, a full file, every kind of error (with file:line and the key), --set overrides,
 // dump -> parse round trips, lists vs comma strings, the example jobs, and docs/config.md against the schema.
-// `test_config --doc-rows` prints the first four columns of docs/config.md's table as the schema sees them.
+// `test_config --doc-rows [run|pretrain]` prints the first four columns of docs/config.md's table for that config
+// (the run config's by default) as its schema sees them; the docs check covers both tables.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "coordinator/config.h"
 #include "testing.h"
+#include "workers/pretrain_config.h"
 
 static char g_dir[64];
 static char g_path[128];  // the YAML file the last load() wrote
@@ -558,19 +560,59 @@ static void test_examples(void) {
     }
 }
 
-// ---- docs/config.md against the schema, seen only through the public API ----
+// ---- docs/config.md against the schemas, seen only through the public API ----
+
+// A configuration the docs describe: a section whose table lists every key, and two views of the config.
+typedef struct {
+    const char *name;     // for --doc-rows NAME
+    const char *heading;  // the table's section: from the line "## heading" to the next "## "
+    int min_rows;         // a dump shorter than this is broken, not a small schema
+    int (*probe)(const char *const *ov, mg_err *e);  // a valid file plus one --set: 0 or -1 with e
+    void (*dump_defaults)(FILE *f);
+} doc_config;
 
 #define PROBE_BASE "model: m\ntask: {target: ocean, vectors: v}\n"
 
+static int run_probe(const char *const *ov, mg_err *e) {
+    run_config c;
+    int rc = run_config_parse(&c, PROBE_BASE, strlen(PROBE_BASE), "probe.yaml", ov, 1, e);
+    run_config_free(&c);
+    return rc;
+}
+
+static void run_dump_defaults(FILE *f) {
+    run_config c;
+    run_config_defaults(&c);
+    run_config_dump(&c, f);
+}
+
+#define PRETRAIN_PROBE_BASE "model_config: m\ntokenizer: t\ncorpus: c\noutput_dir: o\n"
+
+static int pretrain_probe(const char *const *ov, mg_err *e) {
+    pretrain_config c;
+    int rc = pretrain_config_parse(&c, PRETRAIN_PROBE_BASE, strlen(PRETRAIN_PROBE_BASE), "probe.yaml", ov, 1, e);
+    pretrain_config_free(&c);
+    return rc;
+}
+
+static void pretrain_dump_defaults(FILE *f) {
+    pretrain_config c;
+    pretrain_config_defaults(&c);
+    pretrain_config_dump(&c, f);
+}
+
+static const doc_config k_doc_configs[] = {
+    {"run", "Keys", 41, run_probe, run_dump_defaults},
+    {"pretrain", "Pretrain keys", 19, pretrain_probe, pretrain_dump_defaults},
+};
+
 // What --set KEY=value says: 0 accepted, -1 with the message after "--set KEY=value: " in out.
-static int probe(const char *key, const char *value, char *out, size_t cap) {
+static int probe(const doc_config *dc, const char *key, const char *value, char *out, size_t cap) {
     char *ov = malloc(strlen(key) + strlen(value) + 2);
     sprintf(ov, "%s=%s", key, value);
     const char *ovs[] = {ov};
-    run_config c;
     mg_err e = {{0}};
-    int rc = run_config_parse(&c, PROBE_BASE, strlen(PROBE_BASE), "probe.yaml", ovs, 1, &e);
-    run_config_free(&c);
+    int rc = dc->probe(ovs, &e);
     const char *colon = strstr(e.msg, ": ");
     if (rc == 0 || strncmp(e.msg, "--set ", 6)) rc = 0;  // a cross-check message is not about the value
     snprintf(out, cap, "%s", rc && colon ? colon + 2 : "");
@@ -579,17 +621,17 @@ static int probe(const char *key, const char *value, char *out, size_t cap) {
 }
 
 // "| `key` | type | `default` | allowed |", the part of a docs row the schema decides.
-static void doc_row(const char *key, const char *def, char *row, size_t cap) {
+static void doc_row(const doc_config *dc, const char *key, const char *def, char *row, size_t cap) {
     char msg[MG_ERRLEN], allowed[256] = "", type[16] = "string";
     char *big = malloc(5001);
     memset(big, 'x', 5000), big[5000] = 0;
-    if (probe(key, "@@", msg, sizeof msg) == 0) {
-        probe(key, big, msg, sizeof msg);
+    if (probe(dc, key, "@@", msg, sizeof msg) == 0) {
+        probe(dc, key, big, msg, sizeof msg);
         const char *at = strstr(msg, "at most ");
         if (at) snprintf(allowed, sizeof allowed, "at most %d bytes", atoi(at + 8));
     } else if (!strncmp(msg, "must be an integer", 18) || !strncmp(msg, "must be a number", 16)) {
         snprintf(type, sizeof type, "%s", msg[8] == 'a' && msg[9] == 'n' ? "integer" : "number");
-        if (probe(key, "-99999999999999999999999", msg, sizeof msg) == 0)
+        if (probe(dc, key, "-99999999999999999999999", msg, sizeof msg) == 0)
             snprintf(allowed, sizeof allowed, "any");
         else
             snprintf(allowed, sizeof allowed, "%.200s", msg + strlen("must be in "));
@@ -603,7 +645,7 @@ static void doc_row(const char *key, const char *def, char *row, size_t cap) {
         snprintf(type, sizeof type, "list");
         char many[1024] = "[";
         for (int i = 0; i < 300; i++) strcat(many, i ? ",q" : "q");
-        probe(key, strcat(many, "]"), msg, sizeof msg);
+        probe(dc, key, strcat(many, "]"), msg, sizeof msg);
         const char *at = strstr(msg, "at most ");
         snprintf(allowed, sizeof allowed, "module names, at most %d bytes joined", at ? atoi(at + 8) : -1);
     } else {
@@ -615,10 +657,12 @@ static void doc_row(const char *key, const char *def, char *row, size_t cap) {
 }
 
 // Walks the dump of the defaults: "key: value" at the top, "group:" then "  key: value".
-static int doc_rows(char rows[][512], int max) {
-    run_config c;
-    run_config_defaults(&c);
-    char *dumped = dump_text(&c), *save = NULL, group[64] = "";
+static int doc_rows(const doc_config *dc, char rows[][512], int max) {
+    char *dumped = NULL, *save = NULL, group[64] = "";
+    size_t len = 0;
+    FILE *f = open_memstream(&dumped, &len);
+    dc->dump_defaults(f);
+    fclose(f);
     int n = 0;
     for (char *line = strtok_r(dumped, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
         char *colon = strstr(line, ": ");
@@ -632,16 +676,14 @@ static int doc_rows(char rows[][512], int max) {
             snprintf(key, sizeof key, "%s.%s", group, line + 2);
         else
             snprintf(key, sizeof key, "%s", line);
-        doc_row(key, colon + 2, rows[n++], 512);
+        doc_row(dc, key, colon + 2, rows[n++], 512);
     }
     free(dumped);
     return n;
 }
 
+// Each config's rows must stand in its own section, which has no other key rows.
 static void test_docs(void) {
-    static char rows[128][512];
-    int n = doc_rows(rows, 128);
-    CHECK(n > 40, "only %d keys in the dump", n);
     FILE *f = fopen("docs/config.md", "rb");
     CHECK(f != NULL, "docs/config.md is missing (run from the repository root)");
     if (!f) return;
@@ -649,20 +691,34 @@ static void test_docs(void) {
     size_t len = fread(doc, 1, (1 << 20) - 1, f);
     fclose(f);
     doc[len] = 0;
-    for (int i = 0; i < n; i++)
-        CHECK(strstr(doc, rows[i]) != NULL, "docs/config.md lacks or disagrees with the row\n  %s\n"
-              "  (test_config --doc-rows prints them all)", rows[i]);
-    int doc_rows_n = 0;  // rows of the keys table: from "## Keys" to the next heading
-    const char *table = strstr(doc, "\n## Keys\n"), *end = table ? strstr(table + 1, "\n## ") : NULL;
-    for (const char *p = table; p && (p = strstr(p, "\n| `")) && (!end || p < end); p++) doc_rows_n++;
-    CHECK(doc_rows_n == n, "docs/config.md has %d key rows, the schema %d", doc_rows_n, n);
+    for (size_t c = 0; c < sizeof k_doc_configs / sizeof k_doc_configs[0]; c++) {
+        const doc_config *dc = &k_doc_configs[c];
+        static char rows[128][512];
+        int n = doc_rows(dc, rows, 128);
+        CHECK(n >= dc->min_rows, "%s: only %d keys in the dump", dc->name, n);
+        char heading[64];
+        snprintf(heading, sizeof heading, "\n## %s\n", dc->heading);
+        char *table = strstr(doc, heading), *end = table ? strstr(table + 1, "\n## ") : NULL;
+        char saved = 0;
+        if (end) saved = *end, *end = 0;  // rows are looked for in this section only
+        for (int i = 0; i < n; i++)
+            CHECK(table && strstr(table, rows[i]) != NULL,
+                  "docs/config.md's section '%s' lacks or disagrees with the row\n  %s\n"
+                  "  (test_config --doc-rows %s prints them all)", dc->heading, rows[i], dc->name);
+        int doc_rows_n = 0;
+        for (const char *p = table; p && (p = strstr(p, "\n| `")); p++) doc_rows_n++;
+        CHECK(doc_rows_n == n, "docs/config.md's section '%s' has %d key rows, the schema %d", dc->heading, doc_rows_n,
+              n);
+        if (end) *end = saved;
+    }
     free(doc);
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "--doc-rows")) {
+    if (argc > 1 && !strcmp(argv[1], "--doc-rows")) {  // --doc-rows [run|pretrain]
+        const doc_config *dc = &k_doc_configs[argc > 2 && !strcmp(argv[2], "pretrain")];
         static char rows[128][512];
-        int n = doc_rows(rows, 128);
+        int n = doc_rows(dc, rows, 128);
         for (int i = 0; i < n; i++) printf("%s\n", rows[i]);
         return 0;
     }
