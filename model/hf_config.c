@@ -3,6 +3,8 @@
 // in the legacy form (top-level rope_theta, rope_scaling) that both transformers 4.x and 5.x read.
 #include "model/hf_config.h"
 
+#include "common/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -15,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define HF_MAX_FILE ((off_t)16 * 1000 * 1000)
+#define HF_MAX_FILE ((size_t)16 * 1000 * 1000)
 
 // Per-architecture facts and class defaults for keys config.json may leave out.
 typedef struct {
@@ -332,37 +334,6 @@ int hf_config_parse(hf_config *c, const char *json, size_t len, const char *gen_
     return rc;
 }
 
-// Whole small file into memory; *missing set (and no error) when it does not exist and missing_ok.
-static char *read_file(const char *path, size_t *len, int missing_ok, int *missing, mg_err *e) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not hang us
-    if (fd < 0) {
-        if (missing_ok && errno == ENOENT) {
-            *missing = 1;
-            return NULL;
-        }
-        cfg_fail(e, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > HF_MAX_FILE) {
-        close(fd);
-        cfg_fail(e, "%s: not a regular file of at most %lld bytes", path, (long long)HF_MAX_FILE);
-        return NULL;
-    }
-    char *buf = mallocCheck((size_t)sb.st_size + 1);
-    size_t got = 0;
-    while (got < (size_t)sb.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
-    buf[got] = 0;
-    *len = got;
-    return buf;
-}
-
 int hf_config_load(hf_config *c, const char *dir, mg_err *e) {
     memset(c, 0, sizeof *c);
     size_t need = strlen(dir) + 32, len = 0, gen_len = 0;
@@ -370,9 +341,9 @@ int hf_config_load(hf_config *c, const char *dir, mg_err *e) {
     snprintf(path, need, "%s/config.json", dir);
     snprintf(gen_path, need, "%s/generation_config.json", dir);
     int missing = 0, rc = -1;
-    char *json = read_file(path, &len, 0, &missing, e), *gen = NULL;
+    char *json = read_small_file(path, HF_MAX_FILE, &len, 0, &missing, e), *gen = NULL;
     if (json) {
-        gen = read_file(gen_path, &gen_len, 1, &missing, e);
+        gen = read_small_file(gen_path, HF_MAX_FILE, &gen_len, 1, &missing, e);
         if (gen || missing) rc = hf_config_parse(c, json, len, gen, gen_len, path, e);
     }
     free(json);

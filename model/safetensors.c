@@ -5,6 +5,8 @@
 // header is trusted: every offset, shape and size is checked before a tensor's data pointer is formed.
 #include "model/safetensors.h"
 
+#include "common/file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -18,7 +20,7 @@
 // Same ceiling as the reference implementation: a header larger than this is a lie, not a model.
 #define ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000)
 // Index files are a few hundred KB even for 400B-parameter models.
-#define ST_MAX_INDEX ((off_t)64 * 1000 * 1000)
+#define ST_MAX_INDEX ((size_t)64 * 1000 * 1000)
 
 static const struct {
     const char *name;
@@ -343,33 +345,6 @@ static int finish_tensors(st_file *st, const char *path, mg_err *e) {
     return 0;
 }
 
-// Reads a small text file whole (NUL-terminated).
-static char *read_text(const char *path, off_t limit, size_t *len, mg_err *e) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        st_fail(e, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > limit) {
-        close(fd);
-        st_fail(e, "%s: not a regular file of at most %lld bytes", path, (long long)limit);
-        return NULL;
-    }
-    char *buf = mallocCheck((size_t)sb.st_size + 1);
-    size_t got = 0;
-    while (got < (size_t)sb.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)sb.st_size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
-    buf[got] = 0;
-    *len = got;
-    return buf;
-}
-
 typedef struct {
     const char *tensor, *file;
 } map_entry;
@@ -387,7 +362,7 @@ static int is_shard_of(const char *shard_path, const char *file) {
 // model.safetensors.index.json: {"metadata": {...}, "weight_map": {"tensor": "model-00001-of-00002.safetensors"}}
 static int open_index(st_file *st, const char *path, mg_err *e) {
     size_t len;
-    char *text = read_text(path, ST_MAX_INDEX, &len, e);
+    char *text = read_small_file(path, ST_MAX_INDEX, &len, 0, NULL, e);
     if (!text) return -1;
     json_error_t jerr;
     json_t *root = json_loadb(text, len, 0, &jerr);

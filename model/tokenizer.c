@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/file.h"
 #include "model/tokenizer_internal.h"
 
 // GPT-2's pre-tokenizer regex (HF ByteLevel with use_regex = true).
@@ -530,33 +531,9 @@ int tokenizer_load_from_memory(tokenizer **out, const char *json, size_t len, co
 
 // Reads a whole file; *data is NULL (not an error) when missing_ok and the file does not exist.
 static int read_file(const char *path, int missing_ok, char **data, size_t *len, mg_err *e) {
-    *data = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (missing_ok && errno == ENOENT) return 0;
-        return mg_fail(e, "%s: cannot open: %s", path, strerror(errno));
-    }
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = mallocCheck(cap);
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            char *grown = realloc(buf, cap);
-            mgCheck(grown != NULL, "out of memory reading a tokenizer file");
-            buf = grown;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return mg_fail(e, "%s: read error", path);
-    }
-    *data = buf;
-    *len = n;
-    return 0;
+    int missing = 0;
+    *data = read_small_file(path, (size_t)1 << 30, len, missing_ok, &missing, e);
+    return *data || missing ? 0 : -1;
 }
 
 int tokenizer_load(tokenizer **out, const char *path, mg_err *e) {

@@ -105,7 +105,7 @@ static void test_job(void) {
     const pretrain_params *t = &c.train;
     CHECK(t->steps == 1500 && t->batch_tokens == 2048 && t->learning_rate == 2e-3f && t->min_learning_rate == 2e-4f,
           "schedule");
-    CHECK(t->warmup_steps == 50 && t->eval_every == 100 && t->save_every == 250, "warmup, eval, save");
+    CHECK(t->warmup_steps == 50 && t->eval_every == 250 && t->save_every == 250, "warmup, eval, save");
     CHECK(strstr(c.text, "# ") != NULL, "the job is commented");
     pretrain_config_free(&c);
     // Every key is in the job, so the job documents them all: its dump and the job set the same keys.
