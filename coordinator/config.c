@@ -54,6 +54,7 @@ static const ys_key k_keys[] = {
     YS_KEY_INT("search.num_neighborhood", num_neighborhood, 0, 4096, "4"),
     YS_KEY_INT("search.top_k", top_k, 1, 4096, "5"),
     YS_KEY_ENUM("search.ns_seed", ns_seed, k_ns_seeds, "top"),
+    YS_KEY_INT("search.archive_max_entries", archive_max_entries, 0, INT_MAX, "0"),
     YS_KEY_GROUP("sampling"),
     YS_KEY_FLOAT("sampling.temperature", temperature, 0, 100, 0, "1.0"),
     YS_KEY_FLOAT("sampling.top_p", top_p, 0, 1, YS_OPEN_MIN, "1.0"),

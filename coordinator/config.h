@@ -51,6 +51,7 @@ typedef struct {
     int num_neighborhood;  // gamma
     int top_k;             // archive entries NS (and OPRO) draw from
     ns_seed_mode ns_seed;
+    int archive_max_entries;  // 0 = keep every entry; else keep the best N (repeats of dropped ones stay free)
     int iterations;        // max iterations
     int oracle_budget;     // max oracle calls (0 = unlimited)
     uint64_t seed;

@@ -23,7 +23,7 @@ int search_init(search_state *s, const run_config *cfg, model *m, const tokenize
     memset(s, 0, sizeof *s);
     s->cfg = cfg, s->m = m, s->tok = tok, s->t = t, s->problem = problem;
     s->metrics = metrics, s->progress = progress;
-    s->arc = archive_create(0);
+    s->arc = archive_create((size_t)cfg->archive_max_entries);
     s->best = -1;
     s->pe.tok = tok;
     s->pe.fmt = chat_format_detect(tok);
