@@ -78,9 +78,11 @@ char *prompt_opro(const run_config *c, task *t, const archive *a, int k) {
     }
     free(top);
     char *base = prompt_on_policy(c, t);
+    // The past answers first, the task's own instruction last (as OPRO's meta-prompts end with the instruction):
+    // the model then answers in the task's format, which small models only know from the task prompt.
     const char *tmpl = c->opro_prompt[0] ? c->opro_prompt
-                                          : "{prompt}\n\nPrevious answers and their scores (higher is better):\n"
-                                            "{history}\nGive a new answer that scores higher than all of these.";
+                                          : "Previous answers and their scores (higher is better):\n{history}\n"
+                                            "Give a new answer that scores higher than all of these. {prompt}";
     const char *keys[] = {"prompt", "history"}, *values[] = {base, n ? history : "(none yet)\n"};
     char *out = template_render(tmpl, 2, keys, values);
     free(base);

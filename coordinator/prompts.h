@@ -1,7 +1,7 @@
 // The three kinds of prompt a search uses, rendered in the model's chat format and encoded:
 //   on-policy:    the task's prompt (or config `task.prompt`)
 //   neighborhood: a variation request around one past solution (config `task.ns_prompt`, "{solution}", "{reward}")
-//   OPRO:         the task prompt plus the best past solutions with their scores ("{prompt}", "{history}")
+//   OPRO:         the best past solutions with their scores, then the task prompt ("{history}", "{prompt}")
 #pragma once
 #include "coordinator/archive.h"
 #include "coordinator/config.h"
