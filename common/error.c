@@ -10,8 +10,14 @@ int mg_fail(mg_err *e, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(e->msg, sizeof e->msg, fmt, ap);
         va_end(ap);
+        mg_err_one_line(e);
     }
     return -1;
+}
+
+void mg_err_one_line(mg_err *e) {
+    for (char *p = e->msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
 }
 
 void mg_die(const mg_err *e) {

@@ -16,7 +16,11 @@ typedef struct {
 } mg_err;
 
 // Formats the message into e (if e is not NULL) and returns -1, so callers can `return mg_fail(e, ...)`.
+// Messages often quote text from a file (a tensor name, a YAML key); control characters in it are replaced by
+// '?', so every message stays one line.
 int mg_fail(mg_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// The same replacement, for messages assembled by hand.
+void mg_err_one_line(mg_err *e);
 
 // Prints "migrate: <msg>" to stderr and exits with status 1. For command-line front ends only.
 void mg_die(const mg_err *e) __attribute__((noreturn));

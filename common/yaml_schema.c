@@ -59,8 +59,7 @@ static int vfail_at(const where *w, mg_err *e, const char *fmt, va_list ap) {
         snprintf(e->msg, sizeof e->msg, "%s: ", w->file);
     size_t n = strlen(e->msg);
     vsnprintf(e->msg + n, sizeof e->msg - n, fmt, ap);
-    for (char *p = e->msg; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    mg_err_one_line(e);
     return -1;
 }
 

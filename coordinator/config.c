@@ -151,6 +151,10 @@ static const yaml_schema k_schema = {
     .check = validate,
 };
 
+int strategy_trains(strategy_kind s) {
+    return s == STRATEGY_GRPO || s == STRATEGY_GRPO_GREEDY || s == STRATEGY_MIGRATE;
+}
+
 const char *strategy_name(strategy_kind s) {
     return (unsigned)s <= STRATEGY_MIGRATE ? k_strategies[s] : "unknown";
 }

@@ -100,3 +100,4 @@ void run_config_free(run_config *c);
 // Writes every key with its value, as YAML, to f (for `migrate run --print-config` and the metrics header).
 void run_config_dump(const run_config *c, FILE *f);
 const char *strategy_name(strategy_kind s);
+int strategy_trains(strategy_kind s);  // grpo, grpo-greedy and migrate update an adapter; the baselines do not

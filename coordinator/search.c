@@ -4,19 +4,26 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/rng.h"
 #include "model/sampler.h"
 #include "workers/learner.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
+int search_attach_adapter(model *m, const run_config *c, mg_err *e) {
+    if (!strategy_trains(c->strategy)) {
+        if (m->lora) m->lora->enabled = 0;  // the baselines sample from the base policy
+        return 0;
+    }
+    lora_config lc = {.rank = c->lora_r, .alpha = c->lora_alpha};
+    if (lora_parse_targets(c->lora_target_modules, &lc.targets, e) ||
+        model_lora_init(m, &lc, rng_mix(c->seed, 0x10ad), e)) {
+        char inner[MG_ERRLEN];
+        snprintf(inner, sizeof inner, "%s", e->msg);
+        return mg_fail(e, "%s: lora: %s", c->path, inner);
+    }
+    return 0;
 }
-
-static int trains(strategy_kind k) { return k == STRATEGY_GRPO || k == STRATEGY_GRPO_GREEDY || k == STRATEGY_MIGRATE; }
 
 int search_init(search_state *s, const run_config *cfg, model *m, const tokenizer *tok, task *t, uint64_t problem,
                 FILE *metrics, FILE *progress, mg_err *e) {
@@ -30,7 +37,7 @@ int search_init(search_state *s, const run_config *cfg, model *m, const tokenize
     if (strcmp(cfg->chat_format, "auto") && chat_format_parse(cfg->chat_format, &s->pe.fmt))
         return mg_fail(e, "%s: chat_format '%s' is not auto, plain, llama3 or chatml", cfg->path, cfg->chat_format);
     s->pe.system = cfg->system_prompt[0] ? cfg->system_prompt : NULL;
-    if (trains(cfg->strategy)) {
+    if (strategy_trains(cfg->strategy)) {
         if (!m->lora) return mg_fail(e, "strategy %s trains an adapter, but the model has none", strategy_name(cfg->strategy));
         model_set_train_mode(m, TRAIN_LORA);
         size_t n;
@@ -249,7 +256,7 @@ static void write_metrics(search_state *s, const sample *smp, int n, const doubl
 
 int search_step(search_state *s, mg_err *e) {
     const run_config *c = s->cfg;
-    double t0 = now();
+    double t0 = mg_seconds();
     phase_times before = s->time;
     long tokens_before = s->new_tokens;
     int n = c->num_on_policy + c->num_neighborhood;
@@ -274,25 +281,25 @@ int search_step(search_state *s, mg_err *e) {
         sampling_params_default(&sp);
         sp.temperature = c->temperature, sp.top_p = c->top_p, sp.top_k = c->top_k_sampling, sp.min_p = c->min_p;
         sp.max_new_tokens = c->max_completion_length, sp.seed = c->seed;
-        double ts = now();
+        double ts = mg_seconds();
         if (s->m->lora) s->m->lora->enabled = 1;
         rc = generate(s->m, s->tok, n, prompts, lens, ids, &sp, 0, out, e);
-        s->time.sample += now() - ts;
+        s->time.sample += mg_seconds() - ts;
         for (int j = 0; j < n && !rc; j++) smp[j].c = out[j], s->new_tokens += out[j].n;
         free(prompts), free(lens), free(ids), free(out);
     }
     // The greedy members are the best *past* solutions: read them before this iteration's samples are archived.
     long *greedy = NULL;
     int n_greedy = 0;
-    if (!rc && trains(c->strategy) && c->strategy != STRATEGY_GRPO && c->num_greedy > 0) {
+    if (!rc && strategy_trains(c->strategy) && c->strategy != STRATEGY_GRPO && c->num_greedy > 0) {
         greedy = mallocCheck((size_t)c->num_greedy * sizeof(long));
         n_greedy = archive_top(s->arc, c->num_greedy, greedy);
     }
     // --- scoring and archive ---
     if (!rc) {
-        double ts = now();
+        double ts = mg_seconds();
         rc = score_samples(s, smp, n, e);
-        s->time.score += now() - ts;
+        s->time.score += mg_seconds() - ts;
     }
     // --- the mixed group and the GRPO update ---
     learner_stats ls;
@@ -305,8 +312,8 @@ int search_step(search_state *s, mg_err *e) {
         if (smp[j].entry == -2) continue;  // over budget: never scored
         group_r[gn] = smp[j].reward, group_o[gn++] = smp[j].origin;
     }
-    if (!rc && trains(c->strategy)) {
-        double ts = now();
+    if (!rc && strategy_trains(c->strategy)) {
+        double ts = mg_seconds();
         packed_batch b;
         packed_batch_init(&b);
         float *old = NULL;
@@ -344,10 +351,10 @@ int search_step(search_state *s, mg_err *e) {
         free(r);
         free(old);
         packed_batch_free(&b);
-        s->time.train += now() - ts;
+        s->time.train += mg_seconds() - ts;
     }
     s->iteration++;
-    double dt = now() - t0;
+    double dt = mg_seconds() - t0;
     s->time.total += dt;
     if (!rc) write_metrics(s, smp, n, group_r, group_o, gn, &ls, &before, tokens_before, dt);
     for (int j = 0; j < n; j++) {

@@ -38,7 +38,10 @@ typedef struct {
     FILE *progress;       // one line per iteration, or NULL
 } search_state;
 
-// m must have its adapter already (for training strategies). metrics/progress may be NULL.
+// Gives m the adapter the config describes when the strategy trains (a fresh one, seeded from the config's seed),
+// and switches an existing adapter off when it does not (the baselines sample from the base policy).
+int search_attach_adapter(model *m, const run_config *c, mg_err *e);
+// m must have its adapter already (for training strategies: see search_attach_adapter). metrics/progress may be NULL.
 int search_init(search_state *s, const run_config *cfg, model *m, const tokenizer *tok, task *t, uint64_t problem,
                 FILE *metrics, FILE *progress, mg_err *e);
 // Runs one iteration. Returns 1 when the search is over (solved, budget or iterations spent), 0 to go on, -1 on

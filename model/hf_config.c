@@ -10,7 +10,6 @@
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,18 +34,6 @@ static const arch_info archs[] = {
 };
 #define N_ARCHS ((int)(sizeof archs / sizeof archs[0]))
 
-// One-line messages: text from the file (an architecture name with "\n" in it) must not break the line.
-__attribute__((format(printf, 2, 3))) static int cfg_fail(mg_err *e, const char *fmt, ...) {
-    if (!e) return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-    for (char *p = e->msg; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-    return -1;
-}
-
 // Absent and null both mean "use the default" for optional keys, as in Python.
 static json_t *get(json_t *o, const char *key) {
     json_t *v = json_object_get(o, key);
@@ -58,13 +45,13 @@ static int get_int(json_t *o, const char *key, int required, int dflt, int min, 
                    mg_err *e) {
     json_t *v = get(o, key);
     if (!v) {
-        if (required) return cfg_fail(e, "%s: key '%s' is missing", name, key);
+        if (required) return mg_fail(e, "%s: key '%s' is missing", name, key);
         *out = dflt;
         return 0;
     }
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > INT_MAX) {
-        if (min == 1) return cfg_fail(e, "%s: key '%s' must be a positive integer", name, key);
-        return cfg_fail(e, "%s: key '%s' must be an integer >= %d", name, key, min);
+        if (min == 1) return mg_fail(e, "%s: key '%s' must be a positive integer", name, key);
+        return mg_fail(e, "%s: key '%s' must be an integer >= %d", name, key, min);
     }
     *out = (int)json_integer_value(v);
     return 0;
@@ -75,12 +62,12 @@ static int get_pos_num(json_t *o, const char *key, const char *shown, int requir
                        const char *name, mg_err *e) {
     json_t *v = get(o, key);
     if (!v) {
-        if (required) return cfg_fail(e, "%s: key '%s' is missing", name, shown);
+        if (required) return mg_fail(e, "%s: key '%s' is missing", name, shown);
         *out = dflt;
         return 0;
     }
     double x = json_is_number(v) ? json_number_value(v) : NAN;
-    if (!(x > 0) || !isfinite(x)) return cfg_fail(e, "%s: key '%s' must be a positive number", name, shown);
+    if (!(x > 0) || !isfinite(x)) return mg_fail(e, "%s: key '%s' must be a positive number", name, shown);
     *out = x;
     return 0;
 }
@@ -91,7 +78,7 @@ static int get_bool(json_t *o, const char *key, int dflt, int *out, const char *
         *out = dflt;
         return 0;
     }
-    if (!json_is_boolean(v)) return cfg_fail(e, "%s: key '%s' must be true or false", name, key);
+    if (!json_is_boolean(v)) return mg_fail(e, "%s: key '%s' must be true or false", name, key);
     *out = json_is_true(v);
     return 0;
 }
@@ -100,15 +87,15 @@ static int get_bool(json_t *o, const char *key, int dflt, int *out, const char *
 static int get_eos(json_t *v, int vocab, hf_config *c, const char *name, mg_err *e) {
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
     if (!json_is_array(v) && !json_is_integer(v))
-        return cfg_fail(e, "%s: key 'eos_token_id' must be an integer or a list of integers", name);
-    if (n > HF_MAX_EOS) return cfg_fail(e, "%s: key 'eos_token_id' lists %zu ids (at most %d)", name, n, HF_MAX_EOS);
+        return mg_fail(e, "%s: key 'eos_token_id' must be an integer or a list of integers", name);
+    if (n > HF_MAX_EOS) return mg_fail(e, "%s: key 'eos_token_id' lists %zu ids (at most %d)", name, n, HF_MAX_EOS);
     for (size_t i = 0; i < n; i++) {
         json_t *x = json_is_array(v) ? json_array_get(v, i) : v;
         if (!json_is_integer(x))
-            return cfg_fail(e, "%s: key 'eos_token_id' must be an integer or a list of integers", name);
+            return mg_fail(e, "%s: key 'eos_token_id' must be an integer or a list of integers", name);
         json_int_t id = json_integer_value(x);
         if (id < 0 || id >= vocab)
-            return cfg_fail(e, "%s: key 'eos_token_id' value %lld is outside the vocabulary (vocab_size %d)", name,
+            return mg_fail(e, "%s: key 'eos_token_id' value %lld is outside the vocabulary (vocab_size %d)", name,
                             (long long)id, vocab);
         c->eos_token_ids[i] = (int)id;
     }
@@ -121,26 +108,26 @@ static int pick_arch(json_t *root, hf_config *c, const char *name, mg_err *e) {
     json_t *list = get(root, "architectures"), *mt = get(root, "model_type");
     const char *cls = NULL, *type = NULL;
     if (list) {
-        if (!json_is_array(list)) return cfg_fail(e, "%s: key 'architectures' must be a list of strings", name);
+        if (!json_is_array(list)) return mg_fail(e, "%s: key 'architectures' must be a list of strings", name);
         if (json_array_size(list) > 0) {
             if (!json_is_string(json_array_get(list, 0)))
-                return cfg_fail(e, "%s: key 'architectures' must be a list of strings", name);
+                return mg_fail(e, "%s: key 'architectures' must be a list of strings", name);
             cls = json_string_value(json_array_get(list, 0));
         }
     }
     if (mt) {
-        if (!json_is_string(mt)) return cfg_fail(e, "%s: key 'model_type' must be a string", name);
+        if (!json_is_string(mt)) return mg_fail(e, "%s: key 'model_type' must be a string", name);
         type = json_string_value(mt);
     }
-    if (!cls && !type) return cfg_fail(e, "%s: neither 'architectures' nor 'model_type' names the model", name);
+    if (!cls && !type) return mg_fail(e, "%s: neither 'architectures' nor 'model_type' names the model", name);
     const arch_info *a = NULL;
     for (int i = 0; i < N_ARCHS; i++)
         if (cls ? strcmp(cls, archs[i].cls) == 0 : strcmp(type, archs[i].model_type) == 0) a = &archs[i];
     if (!a)
-        return cfg_fail(e, "%s: unsupported architecture '%s' (supported: LlamaForCausalLM, Qwen2ForCausalLM, "
+        return mg_fail(e, "%s: unsupported architecture '%s' (supported: LlamaForCausalLM, Qwen2ForCausalLM, "
                            "MistralForCausalLM)", name, cls ? cls : type);
     if (cls && type && strcmp(type, a->model_type) != 0)
-        return cfg_fail(e, "%s: architectures[0] '%s' does not match model_type '%s'", name, cls, type);
+        return mg_fail(e, "%s: architectures[0] '%s' does not match model_type '%s'", name, cls, type);
     c->arch = a->arch;
     snprintf(c->architecture, sizeof c->architecture, "%s", a->cls);
     return 0;
@@ -152,8 +139,8 @@ static int parse_rope(json_t *root, hf_config *c, const char *name, mg_err *e) {
     json_t *rope = NULL;
     const char *key = "rope_scaling";
     json_t *rs = get(root, "rope_scaling"), *rp = get(root, "rope_parameters");
-    if (rs && !json_is_object(rs)) return cfg_fail(e, "%s: key 'rope_scaling' must be an object or null", name);
-    if (rp && !json_is_object(rp)) return cfg_fail(e, "%s: key 'rope_parameters' must be an object or null", name);
+    if (rs && !json_is_object(rs)) return mg_fail(e, "%s: key 'rope_scaling' must be an object or null", name);
+    if (rp && !json_is_object(rp)) return mg_fail(e, "%s: key 'rope_parameters' must be an object or null", name);
     if (rs && json_object_size(rs) > 0) {
         rope = rs;
     } else if (rp) {
@@ -162,7 +149,7 @@ static int parse_rope(json_t *root, hf_config *c, const char *name, mg_err *e) {
     }
     if (rope && (json_is_object(json_object_get(rope, "full_attention")) ||
                  json_is_object(json_object_get(rope, "sliding_attention"))))
-        return cfg_fail(e, "%s: per-layer-type '%s' are not supported", name, key);
+        return mg_fail(e, "%s: per-layer-type '%s' are not supported", name, key);
 
     c->rope_theta = 10000.0;  // RotaryEmbeddingConfigMixin.default_theta
     if (get_pos_num(root, "rope_theta", "rope_theta", 0, c->rope_theta, &c->rope_theta, name, e)) return -1;
@@ -173,11 +160,11 @@ static int parse_rope(json_t *root, hf_config *c, const char *name, mg_err *e) {
 
     json_t *jt = get(rope, "rope_type");
     if (!jt) jt = get(rope, "type");
-    if (jt && !json_is_string(jt)) return cfg_fail(e, "%s: key '%s.rope_type' must be a string", name, key);
+    if (jt && !json_is_string(jt)) return mg_fail(e, "%s: key '%s.rope_type' must be a string", name, key);
     const char *type = jt ? json_string_value(jt) : "default";
     if (strcmp(type, "default") == 0) return 0;
     if (strcmp(type, "llama3") != 0)
-        return cfg_fail(e, "%s: %s type '%s' is not supported (supported: llama3, or none)", name, key, type);
+        return mg_fail(e, "%s: %s type '%s' is not supported (supported: llama3, or none)", name, key, type);
     c->rope_llama3 = 1;
     snprintf(shown, sizeof shown, "%s.factor", key);
     if (get_pos_num(rope, "factor", shown, 1, 0, &c->rope_factor, name, e)) return -1;
@@ -187,11 +174,11 @@ static int parse_rope(json_t *root, hf_config *c, const char *name, mg_err *e) {
     if (get_pos_num(rope, "high_freq_factor", shown, 1, 0, &c->rope_high_freq_factor, name, e)) return -1;
     // The llama3 formula divides by (high - low).
     if (!(c->rope_high_freq_factor > c->rope_low_freq_factor))
-        return cfg_fail(e, "%s: key '%s.high_freq_factor' must be greater than low_freq_factor", name, key);
+        return mg_fail(e, "%s: key '%s.high_freq_factor' must be greater than low_freq_factor", name, key);
     json_t *om = get(rope, "original_max_position_embeddings");
     c->rope_original_max_position_embeddings = c->max_position_embeddings;  // transformers' fallback
     if (om && (!json_is_integer(om) || json_integer_value(om) < 1 || json_integer_value(om) > INT_MAX))
-        return cfg_fail(e, "%s: key '%s.original_max_position_embeddings' must be a positive integer", name, key);
+        return mg_fail(e, "%s: key '%s.original_max_position_embeddings' must be a positive integer", name, key);
     if (om) c->rope_original_max_position_embeddings = (int)json_integer_value(om);
     return 0;
 }
@@ -208,11 +195,11 @@ static int parse_qwen2_window(json_t *root, hf_config *c, const char *name, mg_e
     int n_sliding = 0, L = c->num_hidden_layers;
     if (lt) {
         if (!json_is_array(lt) || json_array_size(lt) != (size_t)L)
-            return cfg_fail(e, "%s: key 'layer_types' must list one type per layer (%d)", name, L);
+            return mg_fail(e, "%s: key 'layer_types' must list one type per layer (%d)", name, L);
         for (int i = 0; i < L; i++) {
             const char *t = json_string_value(json_array_get(lt, (size_t)i));
             if (!t || (strcmp(t, "sliding_attention") != 0 && strcmp(t, "full_attention") != 0))
-                return cfg_fail(e, "%s: key 'layer_types' entry %d must be full_attention or sliding_attention",
+                return mg_fail(e, "%s: key 'layer_types' entry %d must be full_attention or sliding_attention",
                                 name, i);
             n_sliding += strcmp(t, "sliding_attention") == 0;
         }
@@ -221,7 +208,7 @@ static int parse_qwen2_window(json_t *root, hf_config *c, const char *name, mg_e
         n_sliding = max_window_layers >= L ? 0 : L - max_window_layers;
     }
     if (n_sliding != 0 && n_sliding != L)
-        return cfg_fail(e, "%s: sliding window on %d of %d layers is not supported (all or none)", name, n_sliding,
+        return mg_fail(e, "%s: sliding window on %d of %d layers is not supported (all or none)", name, n_sliding,
                         L);
     c->sliding_window = n_sliding ? window : 0;
     return 0;
@@ -230,10 +217,10 @@ static int parse_qwen2_window(json_t *root, hf_config *c, const char *name, mg_e
 static int parse_gen(const char *gen_json, size_t gen_len, hf_config *c, const char *gen_name, mg_err *e) {
     json_error_t jerr;
     json_t *g = json_loadb(gen_json, gen_len, 0, &jerr);
-    if (!g) return cfg_fail(e, "%s: not valid JSON (%s at line %d)", gen_name, jerr.text, jerr.line);
+    if (!g) return mg_fail(e, "%s: not valid JSON (%s at line %d)", gen_name, jerr.text, jerr.line);
     int rc = 0;
     json_t *eos = get(g, "eos_token_id");
-    if (!json_is_object(g)) rc = cfg_fail(e, "%s: not a JSON object", gen_name);
+    if (!json_is_object(g)) rc = mg_fail(e, "%s: not a JSON object", gen_name);
     else if (eos) rc = get_eos(eos, c->vocab_size, c, gen_name, e);
     json_decref(g);
     return rc;
@@ -250,9 +237,9 @@ static void gen_name_for(char *buf, size_t cap, const char *name) {
 
 static int parse_root(hf_config *c, json_t *root, const char *gen_json, size_t gen_len, const char *name,
                       mg_err *e) {
-    if (!json_is_object(root)) return cfg_fail(e, "%s: not a JSON object", name);
+    if (!json_is_object(root)) return mg_fail(e, "%s: not a JSON object", name);
     if (get(root, "quantization_config"))
-        return cfg_fail(e, "%s: quantized checkpoints (quantization_config) are not supported", name);
+        return mg_fail(e, "%s: quantized checkpoints (quantization_config) are not supported", name);
     if (pick_arch(root, c, name, e)) return -1;
     const arch_info *a = &archs[c->arch];
     if (get_int(root, "vocab_size", 1, 0, 1, &c->vocab_size, name, e) ||
@@ -268,21 +255,21 @@ static int parse_root(hf_config *c, json_t *root, const char *gen_json, size_t g
                           : a->kv_heads_default;
     if (get_int(root, "num_key_value_heads", 0, hkv_default, 1, &c->num_key_value_heads, name, e)) return -1;
     if (!get(root, "head_dim") && c->hidden_size % c->num_attention_heads != 0)
-        return cfg_fail(e, "%s: key 'hidden_size' (%d) is not a multiple of num_attention_heads (%d)", name,
+        return mg_fail(e, "%s: key 'hidden_size' (%d) is not a multiple of num_attention_heads (%d)", name,
                         c->hidden_size, c->num_attention_heads);
     if (get_int(root, "head_dim", 0, c->hidden_size / c->num_attention_heads, 1, &c->head_dim, name, e)) return -1;
     if (c->num_attention_heads % c->num_key_value_heads != 0)
-        return cfg_fail(e, "%s: key 'num_attention_heads' (%d) is not a multiple of num_key_value_heads (%d)", name,
+        return mg_fail(e, "%s: key 'num_attention_heads' (%d) is not a multiple of num_key_value_heads (%d)", name,
                         c->num_attention_heads, c->num_key_value_heads);
     if (c->head_dim % 2 != 0)
-        return cfg_fail(e, "%s: key 'head_dim' (%d) must be even (rotary embedding rotates pairs)", name, c->head_dim);
+        return mg_fail(e, "%s: key 'head_dim' (%d) must be even (rotary embedding rotates pairs)", name, c->head_dim);
     if ((int64_t)c->num_attention_heads * c->head_dim > INT_MAX)
-        return cfg_fail(e, "%s: num_attention_heads * head_dim overflows", name);
+        return mg_fail(e, "%s: num_attention_heads * head_dim overflows", name);
 
     double eps = 0.0;
     if (get_pos_num(root, "rms_norm_eps", "rms_norm_eps", 0, 1e-6, &eps, name, e)) return -1;
     c->rms_norm_eps = (float)eps;
-    if (!(c->rms_norm_eps > 0)) return cfg_fail(e, "%s: key 'rms_norm_eps' underflows fp32", name);
+    if (!(c->rms_norm_eps > 0)) return mg_fail(e, "%s: key 'rms_norm_eps' underflows fp32", name);
     if (parse_rope(root, c, name, e)) return -1;
     if (get_bool(root, "tie_word_embeddings", 0, &c->tie_word_embeddings, name, e)) return -1;
 
@@ -308,7 +295,7 @@ static int parse_root(hf_config *c, json_t *root, const char *gen_json, size_t g
     int bos_default = json_object_get(root, "bos_token_id") || a->bos_default >= c->vocab_size ? -1 : a->bos_default;
     if (get_int(root, "bos_token_id", 0, bos_default, 0, &c->bos_token_id, name, e)) return -1;
     if (c->bos_token_id >= c->vocab_size)
-        return cfg_fail(e, "%s: key 'bos_token_id' (%d) is outside the vocabulary (vocab_size %d)", name,
+        return mg_fail(e, "%s: key 'bos_token_id' (%d) is outside the vocabulary (vocab_size %d)", name,
                         c->bos_token_id, c->vocab_size);
     if (get_int(root, "pad_token_id", 0, -1, 0, &c->pad_token_id, name, e)) return -1;
     json_t *eos = json_object_get(root, "eos_token_id");
@@ -327,7 +314,7 @@ int hf_config_parse(hf_config *c, const char *json, size_t len, const char *gen_
     memset(c, 0, sizeof *c);
     json_error_t jerr;
     json_t *root = json_loadb(json, len, 0, &jerr);
-    if (!root) return cfg_fail(e, "%s: not valid JSON (%s at line %d)", name, jerr.text, jerr.line);
+    if (!root) return mg_fail(e, "%s: not valid JSON (%s at line %d)", name, jerr.text, jerr.line);
     int rc = parse_root(c, root, gen_json, gen_len, name, e);
     json_decref(root);
     if (rc != 0) memset(c, 0, sizeof *c);
@@ -387,12 +374,12 @@ static int write_json(json_t *root, const char *dir, const char *file, mg_err *e
     int rc = -1;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        cfg_fail(e, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+        mg_fail(e, "%s: cannot create %s: %s", path, tmp, strerror(errno));
     } else {
         int bad = fputs(text, f) == EOF || fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fileno(f)) != 0;
         bad |= fclose(f) != 0;
         if (bad || rename(tmp, path) != 0) {
-            cfg_fail(e, "%s: writing failed: %s", path, strerror(errno));
+            mg_fail(e, "%s: writing failed: %s", path, strerror(errno));
             unlink(tmp);
         } else {
             rc = 0;
@@ -405,7 +392,7 @@ static int write_json(json_t *root, const char *dir, const char *file, mg_err *e
 }
 
 int hf_config_write(const hf_config *c, const char *dir, mg_err *e) {
-    if ((int)c->arch < 0 || (int)c->arch >= N_ARCHS) return cfg_fail(e, "%s: config has an unknown arch", dir);
+    if ((int)c->arch < 0 || (int)c->arch >= N_ARCHS) return mg_fail(e, "%s: config has an unknown arch", dir);
     const arch_info *a = &archs[c->arch];
     json_t *r = json_object();
     json_object_set_new(r, "architectures", json_pack("[s]", a->cls));

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -34,19 +33,6 @@ static const struct {
 
 size_t st_dtype_size(st_dtype t) { return (int)t >= 0 && (int)t < ST_N_DTYPES ? dtype_info[t].size : 0; }
 const char *st_dtype_name(st_dtype t) { return (int)t >= 0 && (int)t < ST_N_DTYPES ? dtype_info[t].name : "?"; }
-
-// Like mg_fail, but names and keys come from the file: control characters (a "\n" in a tensor name) are
-// replaced so the message stays one line.
-__attribute__((format(printf, 2, 3))) static int st_fail(mg_err *e, const char *fmt, ...) {
-    if (!e) return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-    for (char *p = e->msg; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-    return -1;
-}
 
 static char *str_dup(const char *s) {
     size_t n = strlen(s) + 1;
@@ -148,40 +134,40 @@ static int parse_dtype(const char *s, st_dtype *out) {
 
 // One header entry: {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}.
 static int parse_entry(const char *key, json_t *v, size_t data_len, st_tensor *t, const char *name, mg_err *e) {
-    if (!json_is_object(v)) return st_fail(e, "%s: header entry '%s' is not an object", name, key);
+    if (!json_is_object(v)) return mg_fail(e, "%s: header entry '%s' is not an object", name, key);
     json_t *jd = json_object_get(v, "dtype"), *js = json_object_get(v, "shape");
     json_t *jo = json_object_get(v, "data_offsets");
-    if (!json_is_string(jd)) return st_fail(e, "%s: tensor '%s' has no string 'dtype'", name, key);
+    if (!json_is_string(jd)) return mg_fail(e, "%s: tensor '%s' has no string 'dtype'", name, key);
     if (parse_dtype(json_string_value(jd), &t->dtype) != 0)
-        return st_fail(e, "%s: tensor '%s' has unsupported dtype '%s'", name, key, json_string_value(jd));
-    if (!json_is_array(js)) return st_fail(e, "%s: tensor '%s' has no 'shape' list", name, key);
+        return mg_fail(e, "%s: tensor '%s' has unsupported dtype '%s'", name, key, json_string_value(jd));
+    if (!json_is_array(js)) return mg_fail(e, "%s: tensor '%s' has no 'shape' list", name, key);
     if (json_array_size(js) > ST_MAX_DIMS)
-        return st_fail(e, "%s: tensor '%s' has %zu dimensions (at most %d supported)", name, key,
+        return mg_fail(e, "%s: tensor '%s' has %zu dimensions (at most %d supported)", name, key,
                        json_array_size(js), ST_MAX_DIMS);
     t->ndim = (int)json_array_size(js);
     t->numel = 1;
     for (int i = 0; i < t->ndim; i++) {
         json_t *d = json_array_get(js, (size_t)i);
         if (!json_is_integer(d) || json_integer_value(d) < 0)
-            return st_fail(e, "%s: tensor '%s' shape entry %d is not a non-negative integer", name, key, i);
+            return mg_fail(e, "%s: tensor '%s' shape entry %d is not a non-negative integer", name, key, i);
         t->shape[i] = (int64_t)json_integer_value(d);
         if (__builtin_mul_overflow(t->numel, t->shape[i], &t->numel))
-            return st_fail(e, "%s: tensor '%s' shape overflows (element count beyond 2^63)", name, key);
+            return mg_fail(e, "%s: tensor '%s' shape overflows (element count beyond 2^63)", name, key);
     }
     if (!json_is_array(jo) || json_array_size(jo) != 2 || !json_is_integer(json_array_get(jo, 0)) ||
         !json_is_integer(json_array_get(jo, 1)))
-        return st_fail(e, "%s: tensor '%s' 'data_offsets' is not a list of two integers", name, key);
+        return mg_fail(e, "%s: tensor '%s' 'data_offsets' is not a list of two integers", name, key);
     json_int_t begin = json_integer_value(json_array_get(jo, 0)), end = json_integer_value(json_array_get(jo, 1));
     if (begin < 0 || end < begin || (uint64_t)end > (uint64_t)data_len)
-        return st_fail(e, "%s: tensor '%s' data_offsets [%lld, %lld] are outside the data region of %zu bytes",
+        return mg_fail(e, "%s: tensor '%s' data_offsets [%lld, %lld] are outside the data region of %zu bytes",
                        name, key, (long long)begin, (long long)end, data_len);
     size_t size = dtype_info[t->dtype].size;
     uint64_t need;
     if (__builtin_mul_overflow((uint64_t)t->numel, (uint64_t)size, &need))
-        return st_fail(e, "%s: tensor '%s' shape is too large (byte count beyond 2^64)", name, key);
+        return mg_fail(e, "%s: tensor '%s' shape is too large (byte count beyond 2^64)", name, key);
     if (need != (uint64_t)(end - begin)) {
         char sbuf[256];
-        return st_fail(e, "%s: tensor '%s' data_offsets [%lld, %lld] hold %lld bytes but shape %s of %s needs %llu",
+        return mg_fail(e, "%s: tensor '%s' data_offsets [%lld, %lld] hold %lld bytes but shape %s of %s needs %llu",
                        name, key, (long long)begin, (long long)end, (long long)(end - begin),
                        fmt_shape(sbuf, sizeof sbuf, t->ndim, t->shape), dtype_info[t->dtype].name,
                        (unsigned long long)need);
@@ -198,16 +184,16 @@ int st_parse_header(const char *json, size_t len, size_t data_len, st_tensor **o
     json_error_t jerr;
     // Duplicate names would make st_find ambiguous; the reference implementation rejects them too.
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) return st_fail(e, "%s: header is not valid JSON (%s at byte %d)", name, jerr.text, jerr.position);
+    if (!root) return mg_fail(e, "%s: header is not valid JSON (%s at byte %d)", name, jerr.text, jerr.position);
     st_tensor *t = NULL;
     int count = 0;
     if (!json_is_object(root)) {
-        st_fail(e, "%s: header is not a JSON object", name);
+        mg_fail(e, "%s: header is not a JSON object", name);
         goto fail;
     }
     size_t cap = json_object_size(root);
     if (cap > (size_t)INT32_MAX) {
-        st_fail(e, "%s: header lists too many tensors", name);
+        mg_fail(e, "%s: header lists too many tensors", name);
         goto fail;
     }
     t = callocCheck(cap, sizeof *t);
@@ -218,11 +204,11 @@ int st_parse_header(const char *json, size_t len, size_t data_len, st_tensor **o
             const char *mk;
             json_t *mv;
             if (!json_is_object(v)) {
-                st_fail(e, "%s: '__metadata__' is not an object", name);
+                mg_fail(e, "%s: '__metadata__' is not an object", name);
                 goto fail;
             }
             json_object_foreach(v, mk, mv) if (!json_is_string(mv)) {
-                st_fail(e, "%s: '__metadata__' value '%s' is not a string", name, mk);
+                mg_fail(e, "%s: '__metadata__' value '%s' is not a string", name, mk);
                 goto fail;
             }
             continue;
@@ -242,7 +228,7 @@ int st_parse_header(const char *json, size_t len, size_t data_len, st_tensor **o
             if (c->nbytes == 0) continue;
             uintptr_t b = (uintptr_t)c->data;
             if (furthest && b < (uintptr_t)furthest->data + furthest->nbytes) {
-                st_fail(e, "%s: tensors '%s' and '%s' overlap in the data region", name, furthest->name, c->name);
+                mg_fail(e, "%s: tensors '%s' and '%s' overlap in the data region", name, furthest->name, c->name);
                 free(byoff);
                 goto fail;
             }
@@ -286,20 +272,20 @@ static uint64_t read_u64_le(const unsigned char *p) {
 // Maps one .safetensors file, validates its header and appends its tensors to st (unsorted).
 static int add_shard(st_file *st, const char *path, mg_err *e) {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO must not hang us
-    if (fd < 0) return st_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return mg_fail(e, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return st_fail(e, "%s: not a regular file", path);
+        return mg_fail(e, "%s: not a regular file", path);
     }
     size_t size = (size_t)sb.st_size;
     if (size < 8) {
         close(fd);
-        return st_fail(e, "%s: file is %zu bytes, too short for a safetensors header (truncated?)", path, size);
+        return mg_fail(e, "%s: file is %zu bytes, too short for a safetensors header (truncated?)", path, size);
     }
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (map == MAP_FAILED) return st_fail(e, "%s: cannot mmap: %s", path, strerror(errno));
+    if (map == MAP_FAILED) return mg_fail(e, "%s: cannot mmap: %s", path, strerror(errno));
 
     // Record the shard first so st_close unmaps it whatever happens next.
     int s = st->n_shards++;
@@ -314,10 +300,10 @@ static int add_shard(st_file *st, const char *path, mg_err *e) {
     const unsigned char *base = map;
     uint64_t hlen = read_u64_le(base);
     if (hlen > size - 8)
-        return st_fail(e, "%s: header length %llu runs past the end of the %zu-byte file (truncated?)", path,
+        return mg_fail(e, "%s: header length %llu runs past the end of the %zu-byte file (truncated?)", path,
                        (unsigned long long)hlen, size);
     if (hlen > ST_MAX_HEADER)
-        return st_fail(e, "%s: header length %llu exceeds the 100 MB limit", path, (unsigned long long)hlen);
+        return mg_fail(e, "%s: header length %llu exceeds the 100 MB limit", path, (unsigned long long)hlen);
     const unsigned char *data = base + 8 + hlen;
     st_tensor *t;
     int n;
@@ -340,7 +326,7 @@ static int finish_tensors(st_file *st, const char *path, mg_err *e) {
     qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_tensor_name);
     for (int i = 1; i < st->n_tensors; i++)
         if (strcmp(st->tensors[i - 1].name, st->tensors[i].name) == 0)
-            return st_fail(e, "%s: tensor '%s' is stored in both %s and %s", path, st->tensors[i].name,
+            return mg_fail(e, "%s: tensor '%s' is stored in both %s and %s", path, st->tensors[i].name,
                            st->shard_paths[st->tensors[i - 1].shard], st->shard_paths[st->tensors[i].shard]);
     return 0;
 }
@@ -367,13 +353,13 @@ static int open_index(st_file *st, const char *path, mg_err *e) {
     json_error_t jerr;
     json_t *root = json_loadb(text, len, 0, &jerr);
     free(text);
-    if (!root) return st_fail(e, "%s: not valid JSON (%s at line %d)", path, jerr.text, jerr.line);
+    if (!root) return mg_fail(e, "%s: not valid JSON (%s at line %d)", path, jerr.text, jerr.line);
     map_entry *m = NULL;
     char *shard_path = NULL;
     int rc = -1;
     json_t *wm = json_object_get(root, "weight_map");
     if (!json_is_object(wm) || json_object_size(wm) == 0) {
-        st_fail(e, "%s: no non-empty 'weight_map' object", path);
+        mg_fail(e, "%s: no non-empty 'weight_map' object", path);
         goto done;
     }
     size_t n = json_object_size(wm), i = 0;
@@ -384,7 +370,7 @@ static int open_index(st_file *st, const char *path, mg_err *e) {
         const char *f = json_is_string(v) ? json_string_value(v) : NULL;
         // Shards live next to the index; a name that climbs out of the folder is not a shard name.
         if (!f || !f[0] || f[0] == '/' || strstr(f, "..")) {
-            st_fail(e, "%s: weight_map entry for '%s' is not a plain shard file name", path, key);
+            mg_fail(e, "%s: weight_map entry for '%s' is not a plain shard file name", path, key);
             goto done;
         }
         m[i++] = (map_entry){key, f};
@@ -400,7 +386,7 @@ static int open_index(st_file *st, const char *path, mg_err *e) {
         shard_path = mallocCheck(need);
         snprintf(shard_path, need, "%.*s/%s", dirlen, dir, m[i].file);
         if (access(shard_path, F_OK) != 0) {
-            st_fail(e, "%s: shard %s named in the index cannot be opened: %s", path, shard_path, strerror(errno));
+            mg_fail(e, "%s: shard %s named in the index cannot be opened: %s", path, shard_path, strerror(errno));
             goto done;
         }
         if (add_shard(st, shard_path, e) != 0) goto done;
@@ -412,7 +398,7 @@ static int open_index(st_file *st, const char *path, mg_err *e) {
     for (i = 0; i < n; i++) {
         const st_tensor *t = st_find(st, m[i].tensor);
         if (!t || !is_shard_of(st->shard_paths[t->shard], m[i].file)) {
-            st_fail(e, "%s: tensor '%s' is mapped to %s but %s%s", path, m[i].tensor, m[i].file,
+            mg_fail(e, "%s: tensor '%s' is mapped to %s but %s%s", path, m[i].tensor, m[i].file,
                     t ? "is stored in " : "that shard does not hold it", t ? st->shard_paths[t->shard] : "");
             goto done;
         }
@@ -433,7 +419,7 @@ static int ends_with(const char *s, const char *suffix) {
 int st_open(st_file *st, const char *path, mg_err *e) {
     memset(st, 0, sizeof *st);
     struct stat sb;
-    if (stat(path, &sb) != 0) return st_fail(e, "%s: cannot open: %s", path, strerror(errno));
+    if (stat(path, &sb) != 0) return mg_fail(e, "%s: cannot open: %s", path, strerror(errno));
     int rc;
     if (S_ISDIR(sb.st_mode)) {
         size_t need = strlen(path) + 64;
@@ -445,7 +431,7 @@ int st_open(st_file *st, const char *path, mg_err *e) {
         else if (access(index, F_OK) == 0)
             rc = open_index(st, index, e);
         else
-            rc = st_fail(e, "%s: directory holds neither model.safetensors nor model.safetensors.index.json", path);
+            rc = mg_fail(e, "%s: directory holds neither model.safetensors nor model.safetensors.index.json", path);
         free(single);
         free(index);
     } else if (ends_with(path, ".json")) {
@@ -469,15 +455,15 @@ int st_read_f32(const st_file *st, const char *name, float *out, int ndim, const
     if (!t) {
         const char *where = st->n_shards > 0 ? st->shard_paths[0] : "(no file)";
         if (st->n_shards > 1)
-            return st_fail(e, "%s (and %d more shards): tensor '%s' not found", where, st->n_shards - 1, name);
-        return st_fail(e, "%s: tensor '%s' not found", where, name);
+            return mg_fail(e, "%s (and %d more shards): tensor '%s' not found", where, st->n_shards - 1, name);
+        return mg_fail(e, "%s: tensor '%s' not found", where, name);
     }
     const char *path = st->shard_paths[t->shard];
     int same = ndim == t->ndim;
     for (int i = 0; same && i < ndim; i++) same = shape[i] == t->shape[i];
     if (!same) {
         char have[256], want[256];
-        return st_fail(e, "%s: tensor '%s' has shape %s but %s was expected", path, name,
+        return mg_fail(e, "%s: tensor '%s' has shape %s but %s was expected", path, name,
                        fmt_shape(have, sizeof have, t->ndim, t->shape),
                        fmt_shape(want, sizeof want, ndim < 0 ? 0 : ndim > ST_MAX_DIMS ? ST_MAX_DIMS : ndim, shape));
     }
@@ -504,7 +490,7 @@ int st_read_f32(const st_file *st, const char *name, float *out, int ndim, const
         }
         return 0;
     default:
-        return st_fail(e, "%s: tensor '%s' has dtype %s, not a floating-point type", path, name,
+        return mg_fail(e, "%s: tensor '%s' has dtype %s, not a floating-point type", path, name,
                        st_dtype_name(t->dtype));
     }
 }
@@ -535,7 +521,7 @@ static int cmp_write_order(const void *a, const void *b) {
 }
 
 int st_write(const char *path, const st_write_entry *t, int n, const char *const *metadata, mg_err *e) {
-    if (n < 0) return st_fail(e, "%s: negative tensor count", path);
+    if (n < 0) return mg_fail(e, "%s: negative tensor count", path);
     json_t *root = json_object();
     int *order = mallocCheck(((size_t)n + 1) * sizeof *order);
     size_t *nbytes = mallocCheck(((size_t)n + 1) * sizeof *nbytes);
@@ -547,7 +533,7 @@ int st_write(const char *path, const st_write_entry *t, int n, const char *const
         for (int i = 0; metadata[i]; i += 2) {
             json_t *v = metadata[i + 1] ? json_string(metadata[i + 1]) : NULL;
             if (!v || json_object_set_new(meta, metadata[i], v) != 0) {
-                st_fail(e, "%s: metadata entry '%s' is not a valid UTF-8 string pair", path, metadata[i]);
+                mg_fail(e, "%s: metadata entry '%s' is not a valid UTF-8 string pair", path, metadata[i]);
                 goto done;
             }
         }
@@ -562,7 +548,7 @@ int st_write(const char *path, const st_write_entry *t, int n, const char *const
         if (ok) ok = !__builtin_mul_overflow((size_t)numel, st_dtype_size(w->dtype), &nbytes[i]);
         if (ok) ok = nbytes[i] == 0 || w->data;
         if (!ok) {
-            st_fail(e, "%s: tensor %d ('%s') has an invalid name, dtype, shape or data pointer", path, i,
+            mg_fail(e, "%s: tensor %d ('%s') has an invalid name, dtype, shape or data pointer", path, i,
                     w->name ? w->name : "(null)");
             goto done;
         }
@@ -572,7 +558,7 @@ int st_write(const char *path, const st_write_entry *t, int n, const char *const
     qsort(order, (size_t)n, sizeof *order, cmp_write_order);
     for (int i = 1; i < n; i++)
         if (strcmp(t[order[i]].name, t[order[i - 1]].name) == 0) {  // equal names sort next to each other
-            st_fail(e, "%s: tensor name '%s' is given twice", path, t[order[i]].name);
+            mg_fail(e, "%s: tensor name '%s' is given twice", path, t[order[i]].name);
             goto done;
         }
     size_t offset = 0;
@@ -583,7 +569,7 @@ int st_write(const char *path, const st_write_entry *t, int n, const char *const
         json_t *entry = json_pack("{s:s, s:o, s:[I, I]}", "dtype", st_dtype_name(w->dtype), "shape", shape,
                                   "data_offsets", (json_int_t)offset, (json_int_t)(offset + nbytes[order[i]]));
         if (!entry || json_object_set_new(root, w->name, entry) != 0) {
-            st_fail(e, "%s: tensor name '%s' is not valid UTF-8", path, w->name);
+            mg_fail(e, "%s: tensor name '%s' is not valid UTF-8", path, w->name);
             goto done;
         }
         offset += nbytes[order[i]];
@@ -605,20 +591,20 @@ int st_write(const char *path, const st_write_entry *t, int n, const char *const
     snprintf(tmp, plen, "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        st_fail(e, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+        mg_fail(e, "%s: cannot create %s: %s", path, tmp, strerror(errno));
         goto done;
     }
     int bad = write_all(fd, lenbuf, 8) || write_all(fd, header, padded);
     for (int i = 0; !bad && i < n; i++)
         if (nbytes[order[i]]) bad = write_all(fd, t[order[i]].data, nbytes[order[i]]);
     if (bad || fsync(fd) != 0) {
-        st_fail(e, "%s: writing %s failed: %s", path, tmp, strerror(errno));
+        mg_fail(e, "%s: writing %s failed: %s", path, tmp, strerror(errno));
         goto done;
     }
     int cr = close(fd);
     fd = -1;
     if (cr != 0 || rename(tmp, path) != 0) {
-        st_fail(e, "%s: cannot move %s into place: %s", path, tmp, strerror(errno));
+        mg_fail(e, "%s: cannot move %s into place: %s", path, tmp, strerror(errno));
         goto done;
     }
     rc = 0;

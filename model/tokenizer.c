@@ -262,6 +262,21 @@ static void fill_id_strings(tokenizer *t) {
 
 // ---- normalizer, pre-tokenizer, decoder, post-processor ----
 
+// A "Sequence" node: every element of its array `key` is parsed by `parse`, with "where.key[i]" in messages.
+typedef int (*node_parser)(tokenizer *t, json_t *node, const char *where, mg_err *e);
+static int parse_sequence(tokenizer *t, json_t *node, const char *key, const char *where, node_parser parse,
+                          mg_err *e) {
+    json_t *list = json_object_get(node, key), *item;
+    if (!json_is_array(list)) return fail(t, e, "%s.%s must be an array", where, key);
+    size_t i;
+    json_array_foreach(list, i, item) {
+        char sub[160];
+        snprintf(sub, sizeof sub, "%s.%s[%zu]", where, key, i);
+        if (parse(t, item, sub, e)) return -1;
+    }
+    return 0;
+}
+
 static int parse_normalizer(tokenizer *t, json_t *n, const char *where, mg_err *e) {
     if (!n || json_is_null(n)) return 0;
     const char *type = get_type(t, n, where, e);
@@ -270,17 +285,7 @@ static int parse_normalizer(tokenizer *t, json_t *n, const char *where, mg_err *
         t->nfc = 1;
         return 0;
     }
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(n, "normalizers"), *item;
-        if (!json_is_array(list)) return fail(t, e, "%s.normalizers must be an array", where);
-        size_t i;
-        json_array_foreach(list, i, item) {
-            char sub[160];
-            snprintf(sub, sizeof sub, "%s.normalizers[%zu]", where, i);
-            if (parse_normalizer(t, item, sub, e)) return -1;
-        }
-        return 0;
-    }
+    if (strcmp(type, "Sequence") == 0) return parse_sequence(t, n, "normalizers", where, parse_normalizer, e);
     char q[96];
     return fail(t, e, "unsupported normalizer type '%s' (key %s.type; only NFC or null)",
                 quoted(type, strlen(type), q, sizeof q), where);
@@ -329,17 +334,7 @@ static int parse_pretokenizer(tokenizer *t, json_t *p, const char *where, mg_err
                         quoted(json_string_value(source), json_string_length(source), q, sizeof q), why);
         return add_step(t, re, 0, 0);
     }
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(p, "pretokenizers"), *item;
-        if (!json_is_array(list)) return fail(t, e, "%s.pretokenizers must be an array", where);
-        size_t i;
-        json_array_foreach(list, i, item) {
-            char sub[160];
-            snprintf(sub, sizeof sub, "%s.pretokenizers[%zu]", where, i);
-            if (parse_pretokenizer(t, item, sub, e)) return -1;
-        }
-        return 0;
-    }
+    if (strcmp(type, "Sequence") == 0) return parse_sequence(t, p, "pretokenizers", where, parse_pretokenizer, e);
     return fail(t, e, "unsupported pre_tokenizer type '%s' (key %s.type; only ByteLevel, Split, Sequence)",
                 quoted(type, strlen(type), q, sizeof q), where);
 }
@@ -411,17 +406,7 @@ static int parse_postprocessor(tokenizer *t, json_t *p, const char *where, mg_er
     if (!type) return -1;
     if (strcmp(type, "ByteLevel") == 0) return 0;  // only trims offsets, which we do not report
     if (strcmp(type, "TemplateProcessing") == 0) return parse_template(t, p, where, e);
-    if (strcmp(type, "Sequence") == 0) {
-        json_t *list = json_object_get(p, "processors"), *item;
-        if (!json_is_array(list)) return fail(t, e, "%s.processors must be an array", where);
-        size_t i;
-        json_array_foreach(list, i, item) {
-            char sub[160];
-            snprintf(sub, sizeof sub, "%s.processors[%zu]", where, i);
-            if (parse_postprocessor(t, item, sub, e)) return -1;
-        }
-        return 0;
-    }
+    if (strcmp(type, "Sequence") == 0) return parse_sequence(t, p, "processors", where, parse_postprocessor, e);
     char q[96];
     return fail(t, e, "unsupported post_processor type '%s' (key %s.type; only ByteLevel, TemplateProcessing)",
                 quoted(type, strlen(type), q, sizeof q), where);

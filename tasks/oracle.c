@@ -8,6 +8,8 @@
 // replacement is started at once so that it boots while the caller is busy generating the next batch.
 #include "tasks/oracle.h"
 
+#include "common/clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -71,12 +73,6 @@ typedef struct {
 } batch;
 
 // ---- small helpers ----
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void sleep_s(double s) {
     struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
@@ -216,7 +212,7 @@ pipe_failed:
 // Ends w's process: up to grace_s for it to exit by itself, then SIGKILL to its process group. Returns the wait
 // status; *own_exit tells whether the process had ended before we killed it. Leaves w without a process.
 static int reap_worker(worker *w, double grace_s, int *own_exit) {
-    double until = now_s() + grace_s;
+    double until = mg_seconds() + grace_s;
     int exited = 0;
     for (;;) {
         siginfo_t si;
@@ -226,7 +222,7 @@ static int reap_worker(worker *w, double grace_s, int *own_exit) {
             exited = 1;
             break;
         }
-        if (now_s() >= until) break;
+        if (mg_seconds() >= until) break;
         sleep_s(0.002);
     }
     kill(-w->pid, SIGKILL);
@@ -473,7 +469,7 @@ static void send_request(batch *b, worker *w, int slot) {
     w->id = o->next_id++;
     w->slot = slot;
     w->busy = 1;
-    w->deadline = now_s() + o->timeout_s;
+    w->deadline = mg_seconds() + o->timeout_s;
     o->stats.calls++;
     b->next++;
     write_request(b, w);
@@ -496,7 +492,7 @@ static int wait_for_replies(batch *b, mg_err *e) {
         }
         if (w->deadline < first) first = w->deadline;
     }
-    double wait = first - now_s();
+    double wait = first - mg_seconds();
     int ms = wait <= 0 ? 0 : wait > 60 ? 60000 : (int)ceil(wait * 1000);
     if (poll(o->pfd, (nfds_t)np, ms) < 0) {
         if (errno == EINTR) return 0;
@@ -509,7 +505,7 @@ static int wait_for_replies(batch *b, mg_err *e) {
         if (o->pfd[k].fd == w->to_child) write_request(b, w);
         else read_replies(b, w);
     }
-    double now = now_s();
+    double now = mg_seconds();
     for (int i = 0; i < o->nworkers; i++) {
         worker *w = &o->w[i];
         if (!w->busy || now < w->deadline) continue;
@@ -643,11 +639,11 @@ static void oracle_free(oracle *o) {
         // Closing stdin is the polite stop; whoever is still running after the grace period is killed.
         for (int i = 0; i < o->nworkers; i++)
             if (o->w[i].pid > 0) close(o->w[i].to_child), o->w[i].to_child = -1;
-        double until = now_s() + DESTROY_GRACE_S;
+        double until = mg_seconds() + DESTROY_GRACE_S;
         for (int i = 0; i < o->nworkers; i++) {
             worker *w = &o->w[i];
             if (w->pid > 0) {
-                double left = until - now_s();
+                double left = until - mg_seconds();
                 reap_worker(w, left > 0 ? left : 0, NULL);
             }
             free(w->buf);

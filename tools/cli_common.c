@@ -5,7 +5,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include <sys/stat.h>
 
 int cli_int(const char *cmd, const char *opt, const char *value, int lo, int hi, int *out) {
     char *end;
@@ -53,8 +53,10 @@ void cli_set_threads(int n) {
     openblas_set_num_threads(n);
 }
 
-double cli_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
+void cli_mkdir_p(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') *p = '\0', mkdir(path, 0755), *p = '/';
+    mkdir(path, 0755);
 }

@@ -10,4 +10,5 @@ int cli_float(const char *cmd, const char *opt, const char *value, float lo, flo
 int cli_load_model(const char *cmd, const char *dir, model *m, tokenizer **tok);
 // Sets the thread count of OpenMP and OpenBLAS (0 = leave the defaults).
 void cli_set_threads(int n);
-double cli_now(void);  // monotonic seconds
+// mkdir -p: creates dir and its missing parents (existing ones are fine).
+void cli_mkdir_p(const char *dir);

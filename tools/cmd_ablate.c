@@ -3,10 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
-#include "common/rng.h"
+#include "common/clock.h"
 #include "coordinator/search.h"
 #include "tasks/semantle.h"
 #include "tools/cli_common.h"
@@ -42,12 +40,6 @@ typedef struct {
 static int cmp_long(const void *a, const void *b) {
     long x = *(const long *)a, y = *(const long *)b;
     return x < y ? -1 : x > y;
-}
-
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 int cmd_ablate(int argc, char **argv) {
@@ -113,7 +105,7 @@ int cmd_ablate(int argc, char **argv) {
         fprintf(stderr, "migrate ablate: %s\n", e.msg);
         rc = 1;
     }
-    mkdir(base.output_dir, 0755);
+    cli_mkdir_p(base.output_dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/ablation.csv", base.output_dir);
     FILE *csv = rc ? NULL : fopen(path, "w");
@@ -137,19 +129,9 @@ int cmd_ablate(int argc, char **argv) {
                     rc = 1;
                     break;
                 }
-                int trains = cfg.strategy >= STRATEGY_GRPO;
-                if (trains) {
-                    lora_config lc = {.rank = cfg.lora_r, .alpha = cfg.lora_alpha};
-                    if (lora_parse_targets(cfg.lora_target_modules, &lc.targets, &e) ||
-                        model_lora_init(&m, &lc, rng_mix(cfg.seed, 0x10ad), &e)) {
-                        fprintf(stderr, "migrate ablate: %s\n", e.msg);
-                        rc = 1;
-                    }
-                } else if (m.lora) {
-                    m.lora->enabled = 0;
-                }
+                if (search_attach_adapter(&m, &cfg, &e)) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
                 search_state st;
-                double t0 = wall();
+                double t0 = mg_seconds();
                 if (!rc && search_init(&st, &cfg, &m, tok, tk, 0, NULL, NULL, &e)) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
                 int step = 0;
                 while (!rc && (step = search_step(&st, &e)) == 0) {}
@@ -158,7 +140,7 @@ int cmd_ablate(int argc, char **argv) {
                     run_result *r = &res[done++];
                     const archive_entry *b = st.best >= 0 ? archive_get(st.arc, st.best) : NULL;
                     *r = (run_result){s, d, t, st.solved, st.oracle_calls, st.solved ? st.solved_at_calls : -1,
-                                      b ? b->reward : 0.0, wall() - t0};
+                                      b ? b->reward : 0.0, mg_seconds() - t0};
                     fprintf(csv, "%s,%s,%s,%d,%ld,%ld,%.6f,%.2f\n", strategies[s], seeds[d], targets[t], r->solved,
                             r->calls, r->calls_to_solve, r->best, r->seconds);
                     fflush(csv);
@@ -167,7 +149,6 @@ int cmd_ablate(int argc, char **argv) {
                             r->best, r->seconds);
                     search_free(&st);
                 }
-                if (m.lora) m.lora->enabled = 1;
                 model_set_train_mode(&m, TRAIN_NONE);
                 tk->destroy(tk);
                 run_config_free(&cfg);

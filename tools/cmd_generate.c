@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "model/chat.h"
 #include "model/sampler.h"
 #include "tools/cli_common.h"
@@ -177,12 +178,12 @@ int cmd_generate(int argc, char **argv) {
     completion *out = calloc((size_t)total, sizeof(completion));
     if (!rc) {
         mg_err e;
-        double t0 = cli_now();
+        double t0 = mg_seconds();
         if (generate(&m, tok, total, seq_prompts, seq_lens, seq_ids, &sp, batch, out, &e)) {
             fprintf(stderr, "migrate generate: %s\n", e.msg);
             rc = 1;
         } else {
-            double dt = cli_now() - t0;
+            double dt = mg_seconds() - t0;
             long new_tokens = 0;
             for (int q = 0; q < total; q++) new_tokens += out[q].n;
             static const char *finish[] = {"length", "eos", "stop"};

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "tools/cli_common.h"
 #include "tools/commands.h"
@@ -125,7 +124,7 @@ int cmd_pretrain(int argc, char **argv) {
         fprintf(stderr, "migrate pretrain: %s\n", e.msg);
         goto done;
     }
-    mkdir(cfg.output_dir, 0755);
+    cli_mkdir_p(cfg.output_dir);
     model m;
     model_init_random(&m, &hc, cfg.seed);
     fprintf(stderr, "migrate pretrain: %zu parameters, %d documents (%ld tokens) to train on, %d to validate; %d steps of %d tokens\n",

@@ -4,9 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "common/rng.h"
 #include "coordinator/search.h"
 #include "tasks/oracle.h"
 #include "tasks/semantle.h"
@@ -49,14 +47,6 @@ static char **split_command(const char *cmd) {
     }
     free(buf);
     return argv;
-}
-
-static void mkdir_p(const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') *p = '\0', mkdir(path, 0755), *p = '/';
-    mkdir(path, 0755);
 }
 
 static int make_task(const run_config *c, task **t, word_vectors **wv, char ***argv, const char *log_path, mg_err *e) {
@@ -120,20 +110,16 @@ int cmd_run(int argc, char **argv) {
     FILE *metrics = NULL;
     search_state s;
     memset(&s, 0, sizeof s);
-    mkdir_p(cfg.output_dir);
+    cli_mkdir_p(cfg.output_dir);
     char oracle_log[4200];
     snprintf(oracle_log, sizeof oracle_log, "%s/oracle.log", cfg.output_dir);
     if (make_task(&cfg, &t, &wv, &oracle_argv, oracle_log, &e)) {
         fprintf(stderr, "migrate run: %s\n", e.msg);
         goto done;
     }
-    if (cfg.strategy == STRATEGY_GRPO || cfg.strategy == STRATEGY_GRPO_GREEDY || cfg.strategy == STRATEGY_MIGRATE) {
-        lora_config lc = {.rank = cfg.lora_r, .alpha = cfg.lora_alpha};
-        if (lora_parse_targets(cfg.lora_target_modules, &lc.targets, &e) ||
-            model_lora_init(&m, &lc, rng_mix(cfg.seed, 0x10ad), &e)) {
-            fprintf(stderr, "migrate run: %s: lora: %s\n", cfg.path, e.msg);
-            goto done;
-        }
+    if (search_attach_adapter(&m, &cfg, &e)) {
+        fprintf(stderr, "migrate run: %s\n", e.msg);
+        goto done;
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", cfg.output_dir);

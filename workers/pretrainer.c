@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/rng.h"
 #include "model/optimizer.h"
 
@@ -138,12 +138,6 @@ static float lr_at(const pretrain_params *p, int step) {
     return (float)(p->min_learning_rate + 0.5 * (p->learning_rate - p->min_learning_rate) * (1.0 + cos(M_PI * progress)));
 }
 
-static double seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int pretrain_run(model *m, const corpus *train, const corpus *valid, const pretrain_params *p, FILE *progress,
                  int (*save)(model *m, int step, void *ctx), void *ctx, mg_err *e) {
     model_set_train_mode(m, TRAIN_FULL);
@@ -158,7 +152,7 @@ int pretrain_run(model *m, const corpus *train, const corpus *valid, const pretr
     packed_batch_init(&b);
     float *logp = NULL, *dlogp = NULL;
     int cap = 0;
-    double t0 = seconds(), loss_acc = 0;
+    double t0 = mg_seconds(), loss_acc = 0;
     long tokens = 0;
     int acc_steps = 0;
     for (int step = 0; step < p->steps && !rc; step++) {
@@ -179,7 +173,7 @@ int pretrain_run(model *m, const corpus *train, const corpus *valid, const pretr
         int last = step + 1 == p->steps;
         int eval = valid && p->eval_every > 0 && ((step + 1) % p->eval_every == 0 || last);
         if (progress && (eval || (step + 1) % 10 == 0 || last)) {
-            double dt = seconds() - t0;
+            double dt = mg_seconds() - t0;
             fprintf(progress, "step %5d/%d  epoch %d  loss %.4f  grad norm %.3f  lr %.2e  %.0f tokens/s  %.1f min",
                     step + 1, p->steps, epoch, loss_acc / acc_steps, norm, opt.lr, tokens / dt, dt / 60);
             if (eval) fprintf(progress, "  valid loss %.4f", corpus_loss(m, valid, p->batch_tokens));
