@@ -25,7 +25,8 @@ typedef struct {
 
 struct model_acts {
     int capacity;       // tokens
-    int lora_rank;      // rank the lora_h buffers were sized for
+    int lora_rank;      // rank and target modules the lora_h buffers were carved for
+    unsigned lora_targets;
     float *slab;
     layer_acts *layers;
     float *resid_out;   // (N, C) output of the last layer
@@ -105,7 +106,8 @@ static size_t carve(const model *m, model_acts *a, float *base, int N) {
 static model_acts *ensure_acts(model *m, int N, int max_seq) {
     model_acts *a = m->acts;
     int rank = m->lora ? m->lora->cfg.rank : 0;
-    if (!a || a->capacity < N || a->lora_rank != rank) {
+    unsigned targets = m->lora ? m->lora->cfg.targets : 0;
+    if (!a || a->capacity < N || a->lora_rank != rank || a->lora_targets != targets) {
         int cap = a && a->capacity > N ? a->capacity : N;
         if (a) {
             free(a->slab);
@@ -118,6 +120,7 @@ static model_acts *ensure_acts(model *m, int N, int max_seq) {
         }
         a->capacity = cap;
         a->lora_rank = rank;
+        a->lora_targets = targets;
         a->slab = mallocCheck(carve(m, a, NULL, cap) * sizeof(float));
         carve(m, a, a->slab, cap);
         a->kv_start = mallocCheck((size_t)cap * sizeof(int));

@@ -8,6 +8,7 @@
 #include "common/rng.h"
 #include "model/model.h"
 #include "model/optimizer.h"
+#include "kernels/ops.h"
 #include "model/safetensors.h"
 #include "testing.h"
 
@@ -108,7 +109,36 @@ static void accumulation(void) {
     model_free(&m);
 }
 
+// A new adapter with the same rank but other target modules must get activation buffers for its own modules.
+static void retarget(void) {
+    hf_config c = config(0, 0);
+    model m;
+    model_init_random(&m, &c, 8);
+    int ids[] = {1, 2, 3, 4, 5, 6};
+    packed_batch b;
+    packed_batch_init(&b);
+    packed_batch_add(&b, ids, 6, 0);
+    float logp[6], d[6] = {-1, -1, -1, -1, -1, 0};
+    mg_err e;
+    lora_config first = {.rank = 4, .alpha = 8, .targets = LORA_Q}, second = {.rank = 4, .alpha = 8, .targets = LORA_DOWN};
+    CHECK(model_lora_init(&m, &first, 1, &e) == 0, "%s", e.msg);
+    model_set_train_mode(&m, TRAIN_LORA);
+    model_forward(&m, &b, 1.0f, logp, NULL);
+    model_backward(&m, &b, d);
+    CHECK(model_lora_init(&m, &second, 1, &e) == 0, "%s", e.msg);
+    for (size_t i = 0; i < m.lora->n_params; i++) m.lora->params[i] += 0.01f;  // B != 0: dA is not zero
+    model_zero_grad(&m);
+    model_forward(&m, &b, 1.0f, logp, NULL);
+    model_backward(&m, &b, d);
+    size_t n;
+    const float *g = model_trainable_grad(&m, &n);  // sets n: read it only afterwards
+    CHECK(sqrt(sumsq(g, n)) > 0, "no gradient after switching adapter targets");
+    packed_batch_free(&b);
+    model_free(&m);
+}
+
 int main(void) {
+    retarget();
     for (int tied = 0; tied < 2; tied++)
         for (int bf16 = 0; bf16 < 2; bf16++) roundtrip(tied, tied, bf16);
     accumulation();
