@@ -12,10 +12,13 @@ void learner_update(model *m, adamw_state *opt, const grpo_params *gp, int num_i
     float *logp = mallocCheck((size_t)N * sizeof(float)), *ent = mallocCheck((size_t)N * sizeof(float));
     float *dlogp = mallocCheck((size_t)N * sizeof(float)), *ref = NULL;
     // Off-policy members need old log-probs under the current policy; the KL needs the base model's.
-    int need_old = 0;
+    // That forward is also the first update's forward (same weights, same batch): it is reused unless the
+    // reference pass below overwrites the saved activations.
+    int need_old = 0, forward_done = 0;
     for (int i = 0; i < N; i++) need_old |= b->targets[i] >= 0 && isnan(old_logp[i]);
     if (need_old) {
-        model_forward(m, b, temperature, logp, NULL);
+        model_forward(m, b, temperature, logp, ent);
+        forward_done = 1;
         for (int i = 0; i < N; i++)
             if (isnan(old_logp[i])) old_logp[i] = logp[i];
     }
@@ -24,9 +27,10 @@ void learner_update(model *m, adamw_state *opt, const grpo_params *gp, int num_i
         m->lora->enabled = 0;  // the base model is the adapter switched off: no second copy of the weights
         model_forward(m, b, temperature, ref, NULL);
         m->lora->enabled = 1;
+        forward_done = 0;
     }
     for (int it = 0; it < num_iterations && signal; it++) {
-        model_forward(m, b, temperature, logp, it == 0 ? ent : NULL);
+        if (!(it == 0 && forward_done)) model_forward(m, b, temperature, logp, it == 0 ? ent : NULL);
         grpo_stats gs;
         grpo_loss(b, logp, old_logp, ref, adv, gp, dlogp, &gs);
         if (it == 0) {
