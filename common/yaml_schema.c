@@ -192,8 +192,10 @@ static int match_name(const char *const *names, const char *s, size_t len) {
     return -1;
 }
 
-// A YS_LIST item: a module name as PEFT matches them (q_proj, model.layers.0.mlp.up_proj).
+// A YS_LIST item: a module name as PEFT matches them (q_proj, model.layers.0.mlp.up_proj), or PEFT's shorthand
+// "all-linear".
 static int module_name_ok(const char *s, size_t len) {
+    if (len == 10 && !strncmp(s, "all-linear", 10)) return 1;
     if (len == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return 0;
     for (size_t i = 0; i < len; i++)
         if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '.')) return 0;
@@ -311,7 +313,8 @@ static int set_value(void *c, const ys_key *k, const char *s, size_t len, int pl
         }
         return 0;
     }
-    case YS_STR: {
+    case YS_STR:
+    case YS_NODE: {
         if (plain && is_null(s, len)) len = 0;
         if (memchr(s, 0, len)) return bad_value(w, k, s, len, 1, e, "must not contain a NUL character");
         if (u8_check((const uint8_t *)s, len)) return bad_value(w, k, s, len, 1, e, "must be valid UTF-8");
@@ -461,10 +464,53 @@ static int next_event(loader *L, yaml_event_t *ev) {
 
 static int parse_mapping(loader *L, const char *prefix);
 
+// The byte offset of a libyaml mark (0-based line, column in characters) in the text; lines end at '\n'.
+static size_t byte_at(const loader *L, size_t line, size_t column) {
+    size_t i = 0;
+    for (size_t l = 0; l < line && i < L->len; i++) l += L->text[i] == '\n';
+    for (size_t c = 0; c < column && i < L->len && L->text[i] != '\n'; c++)
+        do i++;
+        while (i < L->len && ((unsigned char)L->text[i] & 0xC0) == 0x80);
+    return i;
+}
+
+// A YS_NODE's mapping or list (ev is its start event): the source from the node's start to its end, behind as many
+// newlines as lines lie between the key and the node and the node's first column in spaces, so that the text
+// parses alone with the file's indentation and its line N is the file's line key_line + N - 1.
+static int parse_node(loader *L, const ys_key *k, long key_line, yaml_event_t *ev) {
+    where w = {L->name, key_line, NULL};
+    yaml_mark_t start = ev->start_mark, end = ev->end_mark;
+    yaml_event_delete(ev);
+    for (int depth = 1; depth > 0;) {
+        yaml_event_t x;
+        if (next_event(L, &x)) return -1;
+        int alias = x.type == YAML_ALIAS_EVENT;
+        depth += (x.type == YAML_MAPPING_START_EVENT || x.type == YAML_SEQUENCE_START_EVENT) -
+                 (x.type == YAML_MAPPING_END_EVENT || x.type == YAML_SEQUENCE_END_EVENT);
+        end = x.end_mark;
+        yaml_event_delete(&x);
+        if (alias) return fail_at(&w, L->e, "key '%s': YAML aliases (*name) are not supported", k->key);
+    }
+    size_t from = byte_at(L, start.line, start.column), to = byte_at(L, end.line, end.column);
+    while (to > from && isspace((unsigned char)L->text[to - 1])) to--;
+    size_t pad = (long)start.line + 1 > key_line ? (size_t)((long)start.line + 1 - key_line) : 0;
+    size_t n = pad + start.column + (to - from);
+    if (n >= k->size)
+        return fail_at(&w, L->e, "key '%s' is too long (%zu bytes, at most %zu)", k->key, n, k->size - 1);
+    char *dst = (char *)L->c + k->offset;
+    memset(dst, 0, k->size);
+    memset(dst, '\n', pad);
+    memset(dst + pad, ' ', start.column);
+    memcpy(dst + pad + start.column, L->text + from, to - from);
+    return 0;
+}
+
 // The value of leaf key k (set on key_line), whose first event is ev (consumed here). Messages point at the key's
 // line, except for a bad item of a block list, which has its own.
 static int parse_leaf(loader *L, const ys_key *k, long key_line, yaml_event_t *ev) {
     where w = {L->name, key_line, NULL};
+    if (k->type == YS_NODE && (ev->type == YAML_MAPPING_START_EVENT || ev->type == YAML_SEQUENCE_START_EVENT))
+        return parse_node(L, k, key_line, ev);
     if (ev->type == YAML_SCALAR_EVENT) {
         int rc = set_value(L->c, k, (const char *)ev->data.scalar.value, ev->data.scalar.length,
                            ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE, &w, L->e);
@@ -499,7 +545,7 @@ static int parse_leaf(loader *L, const ys_key *k, long key_line, yaml_event_t *e
     static const char *const what[] = {
         [YS_INT] = "an integer", [YS_U64] = "an integer", [YS_FLOAT] = "a number", [YS_DOUBLE] = "a number",
         [YS_BOOL] = "true or false", [YS_STR] = "a string", [YS_ENUM] = "a name", [YS_CHOICE] = "a name",
-        [YS_LIST] = "a list of names", [YS_GROUP] = "a mapping"};
+        [YS_LIST] = "a list of names", [YS_NODE] = "a YAML value", [YS_GROUP] = "a mapping"};
     return fail_at(&w, L->e, "key '%s' must be %s, got %s", k->key, what[k->type], kind);
 }
 
@@ -847,7 +893,8 @@ void ys_dump(const yaml_schema *s, const void *c, FILE *f) {
             break;
         }
         case YS_CHOICE: fputs(src, f); break;
-        case YS_STR: write_string(f, src); break;
+        case YS_STR:
+        case YS_NODE: write_string(f, src); break;
         case YS_LIST:  // names are [A-Za-z_][A-Za-z0-9_.]*: safe as plain flow scalars
             fputc('[', f);
             for (const char *p = src; *p; p++)

@@ -20,6 +20,7 @@ typedef enum {
     YS_ENUM,    // an enum (int-sized): index into names
     YS_CHOICE,  // char[size] holding one of names
     YS_LIST,    // char[size]: names ([A-Za-z_][A-Za-z0-9_.]*) joined by ','; a YAML list or a comma string
+    YS_NODE,    // char[size]: any YAML value, kept as YAML text for its owner to parse (rules after ys_line)
 } ys_type;
 
 enum {
@@ -52,6 +53,7 @@ typedef struct {
 #define YS_KEY_ENUM(k, f, names, d) {k, YS_ENUM, YS_FIELD(f), 0, 0, 0, names, d}
 #define YS_KEY_CHOICE(k, f, names, d) {k, YS_CHOICE, YS_FIELD(f), 0, 0, 0, names, d}
 #define YS_KEY_LIST(k, f, d) {k, YS_LIST, YS_FIELD(f), 0, 0, 0, NULL, d}
+#define YS_KEY_NODE(k, f, d) {k, YS_NODE, YS_FIELD(f), 0, 0, 0, NULL, d}
 
 // An unknown key people are likely to write, and the key they mean ("lr" -> "training.learning_rate"). A `from`
 // without a dot matches that name in any group.
@@ -101,6 +103,9 @@ void ys_dump(const yaml_schema *s, const void *config, FILE *f);
 
 // For s->check: the line of the file that set key (0: a default, an override, or no such key).
 long ys_line(const ys_seen *seen, const char *key);
+// A YS_NODE key's text: a mapping or list from the file is copied as written (indentation kept), starting on the
+// key's line, so line N of the text is line ys_line(key) + N - 1 of the file; a scalar (from the file, an
+// override or the default) is its value, itself read as YAML by the owner ("qed", or "{mean: geometric, ...}").
 // "NAME:LINE: msg" (line > 0) or "NAME: msg", one line; returns -1.
 int ys_fail(const ys_seen *seen, long line, mg_err *e, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 // Numeric keys a and b must satisfy "a OP b" (op "<=" or ">="), else -1 with "key 'a' (A) must be OP b (B)" at the
