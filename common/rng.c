@@ -2,32 +2,11 @@
 
 #include <math.h>
 
-// Constants from the Philox paper (Random123).
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
+#include "common/philox.h"
 
-static inline void mulhilo(uint32_t a, uint32_t b, uint32_t *hi, uint32_t *lo) {
-    uint64_t p = (uint64_t)a * b;
-    *hi = (uint32_t)(p >> 32);
-    *lo = (uint32_t)p;
-}
-
+// The Philox core lives in common/philox.h, which the CUDA sampler compiles for the device as well.
 void philox4x32(uint64_t key, uint64_t stream, uint64_t counter, uint32_t out[4]) {
-    uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32);
-    uint32_t c2 = (uint32_t)stream, c3 = (uint32_t)(stream >> 32);
-    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
-    for (int round = 0; round < 10; round++) {
-        uint32_t hi0, lo0, hi1, lo1;
-        mulhilo(PHILOX_M0, c0, &hi0, &lo0);
-        mulhilo(PHILOX_M1, c2, &hi1, &lo1);
-        uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
-        c0 = n0; c1 = n1; c2 = n2; c3 = n3;
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
-    }
-    out[0] = c0; out[1] = c1; out[2] = c2; out[3] = c3;
+    mg_philox4x32(key, stream, counter, out);
 }
 
 // splitmix64 finaliser over a combination: cheap, and good enough to separate keys.
@@ -38,11 +17,7 @@ uint64_t rng_mix(uint64_t a, uint64_t b) {
     return z ^ (z >> 31);
 }
 
-float rng_uniform(uint64_t key, uint64_t stream, uint64_t counter) {
-    uint32_t r[4];
-    philox4x32(key, stream, counter, r);
-    return (float)(r[0] >> 8) * (1.0f / 16777216.0f);
-}
+float rng_uniform(uint64_t key, uint64_t stream, uint64_t counter) { return mg_philox_uniform(key, stream, counter); }
 
 float rng_normal(uint64_t key, uint64_t stream, uint64_t counter) {
     uint32_t r[4];

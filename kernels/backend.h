@@ -1,0 +1,106 @@
+// A compute backend as a table of function pointers: the op set of kernels/ops.h plus the memory operations the
+// model loop needs (allocate, zero, copy in and out). The model logic is written once against this table
+// (kernels/cuda/engine.c) and runs on the CPU (mg_backend_cpu: the ops of kernels/cpu/) or on a GPU
+// (mg_backend_cuda(): the ops of kernels/cuda/). kernels/README.md explains why a table rather than macros or
+// link-time substitution.
+//
+// Contract, for every entry:
+//  * Same semantics and shapes as the op of the same name in kernels/ops.h (forwards overwrite, backwards +=,
+//    NULL gradient = not needed). Pointers (float *, int *) point into THIS backend's memory (device memory for
+//    CUDA); only the memory entries cross between host and backend.
+//  * Large weight matrices are typed: `const void *W, mg_dtype wt` (fp32 or bf16). Vectors (norm weights,
+//    biases, inv_freq) and everything trainable (LoRA A/B, their gradients, optimizer moments) are fp32.
+//  * Scratch is the backend's business (the CPU table and the CUDA ops keep grow-on-demand buffers), so the model
+//    loop never sizes per-backend scratch.
+//  * batch_invariant (inference) asks for results that do not depend on the other rows of the batch: the CPU
+//    table then uses the fixed-tile GEMMs of kernels/ops.h; the CUDA backend ignores it (cuBLAS picks kernels by
+//    shape; see docs/cuda.md).
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { MG_F32 = 0, MG_BF16 = 1 } mg_dtype;
+
+static inline size_t mg_dtype_size(mg_dtype t) { return t == MG_BF16 ? 2 : 4; }
+
+// Sampling controls for the batched sampler entry (same meaning as model/sampler.h's sampling_params).
+typedef struct {
+    float temperature;  // 0 = greedy
+    int top_k;          // 0 = off
+    float top_p;        // 1 = off
+    float min_p;        // 0 = off
+    uint64_t seed;
+} mg_sample_params;
+
+typedef struct mg_backend {
+    const char *name;  // "cpu" or "cuda"
+    // ---- memory ----
+    void *(*alloc)(size_t bytes);  // never NULL (checked inside)
+    void (*free)(void *p);
+    void (*zero)(void *p, size_t bytes);
+    void (*upload)(void *dst, const void *host_src, size_t bytes);
+    void (*download)(void *host_dst, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);  // within the backend
+    // n fp32 host values -> backend memory as wt (bf16: round to nearest even)
+    void (*upload_weights)(void *dst, mg_dtype wt, const float *host_src, size_t n);
+    void (*sync)(void);  // waits for queued work (no-op on the CPU)
+    // n values of wt: normal(0, std) keyed on (seed, stream, index) when std > 0, else `value` (benchmark weights)
+    void (*fill)(void *dst, mg_dtype wt, size_t n, float std, float value, uint64_t seed, uint64_t stream);
+
+    // ---- ops (kernels/ops.h semantics) ----
+    void (*encoder_forward)(float *out, const int *tokens, const void *wte, mg_dtype wt, int N, int C);
+    void (*encoder_backward)(float *dwte, const float *dout, const int *tokens, int N, int C);
+    void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *weight, int N, int C, float eps);
+    void (*rmsnorm_backward)(float *dinp, float *dweight, const float *dout, const float *inp, const float *weight,
+                             const float *rstd, int N, int C);
+    void (*matmul_forward)(float *out, const float *inp, const void *W, mg_dtype wt, const float *bias, int N,
+                           int IC, int OC, int batch_invariant);
+    // dweight only for fp32 weights (full-parameter training keeps fp32 master weights)
+    void (*matmul_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                            const void *W, mg_dtype wt, int N, int IC, int OC);
+    void (*lora_forward)(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
+                         int OC, int R, float scale, int batch_invariant);
+    void (*lora_backward)(float *dinp, float *dA, float *dB, float *dh, const float *dout, const float *inp,
+                          const float *h, const float *A, const float *B, int N, int IC, int OC, int R, float scale);
+    void (*rope_forward)(float *x, const int *pos, const float *inv_freq, int N, int H, int D);
+    void (*rope_backward)(float *dx, const int *pos, const float *inv_freq, int N, int H, int D);
+    // max_kv_len: an upper bound of kv_len[] (the CPU sizes its scratch by it)
+    void (*attention_forward)(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                              const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
+    void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                               const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                               int max_kv_len);
+    void (*swiglu_forward)(float *out, const float *gate, const float *up, int N, int F);
+    void (*swiglu_backward)(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int N,
+                            int F);
+    void (*residual_forward)(float *out, const float *a, const float *b, size_t n);
+    void (*add_inplace)(float *acc, const float *x, size_t n);
+    void (*scale_inplace)(float *x, float s, size_t n);
+    double (*sumsq)(const float *g, size_t n);
+    void (*logprob_forward)(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
+                            const int *targets, int N, int C, int V, float inv_temp);
+    void (*logprob_backward)(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm, mg_dtype wt,
+                             const int *targets, int N, int C, int V, float inv_temp);
+    void (*adamw_update)(float *param, const float *grad, float *m, float *v, size_t n, float lr, float beta1,
+                         float beta2, float eps, float weight_decay, int t);
+    // ---- inference helpers ----
+    // dst[r] = src[rows[r]] and dst[rows[r]] = src[r], rows of `width` floats (KV-cache writes, wanted rows)
+    void (*gather_rows)(float *dst, const float *src, const int *rows, int n, int width);
+    void (*scatter_rows)(float *dst, const float *src, const int *rows, int n, int width);
+    // One token per row of logits (n, V): ids[r], logp[r] (log-prob at the temperature, before filters) with the
+    // uniform draw rng_uniform(seed, seq_ids[r], counters[r]) — the CPU sampler's draw, bit for bit.
+    void (*sample)(int *ids, float *logp, const float *logits, int n, int V, const mg_sample_params *p,
+                   const uint64_t *seq_ids, const uint64_t *counters);
+    // ---- optional (NULL where unsupported): capture the queued work of a decode step and replay it ----
+    int (*graph_begin)(void);   // 0: capture could not start
+    void *(*graph_end)(void);   // NULL: capture failed (the work was not run)
+    void (*graph_launch)(void *graph);
+    void (*graph_free)(void *graph);
+    unsigned long (*graph_epoch)(void);  // changes when memory a captured graph uses may have moved
+    void (*release)(void);  // frees the backend's scratch buffers
+} mg_backend;
+
+// The CPU reference ops behind the table (fp32 weights only). Defined in kernels/cuda/backend_cpu.c.
+extern const mg_backend mg_backend_cpu;
+// The CUDA ops (kernels/cuda/backend_cuda.c); the device must be set up first (cuda_init, kernels/cuda/ops_cuda.h).
+const mg_backend *mg_backend_cuda(void);

@@ -1,0 +1,215 @@
+// Causal grouped-query attention over explicit key ranges (kernels/ops.h): token i attends to rows
+// kv_start[i] .. kv_start[i] + kv_len[i] - 1 of k and v, so one kernel serves training and prefill (keys = the
+// packed batch) and decoding (keys = a KV-cache slot).
+//
+// One block per (token, KV head): its G = Hq / Hkv warps are the query heads that share that KV head, so each
+// tile of KT keys and values is loaded once into shared memory for all of them. Per tile, lane j of a warp scores
+// key j (a dot product over D from shared memory), the warp keeps an online softmax (running max and sum), and
+// lane d accumulates output dimensions d, d + 32, ... The backward recomputes the probabilities as the CPU op does
+// (nothing is saved by the forward): pass 1 the softmax statistics, pass 2 sum_j p_j (do . v_j), pass 3 the
+// gradients; dq is owned by its warp, dk and dv rows gather from every query of the range through atomics.
+#include "kernels/cuda/cuda_common.h"
+
+enum { KT = 32, MAX_DT = 8 };  // keys per tile; D <= 32 * MAX_DT
+
+// Shared memory (floats): sQ (G, D), sK (KT, D + 1), sV (KT, D + 1), sP (G, KT); backward adds sDO (G, D) and
+// sDS (G, KT). Rows of K and V are padded to D + 1 so that lanes reading different keys hit different banks.
+static size_t attn_smem_floats(int G, int D, int backward) {
+    size_t f = (size_t)G * D + 2 * (size_t)KT * (D + 1) + (size_t)G * KT;
+    if (backward) f += (size_t)G * D + (size_t)G * KT;
+    return f;
+}
+
+// Loads keys start + t0 .. + nk - 1 of KV head hk into sK and sV (sV may be NULL).
+static __device__ void load_tile(float *sK, float *sV, const float *k, const float *v, int row0, int nk, int hk,
+                                 int Hkv, int D) {
+    int DP = D + 1;
+    for (int e = threadIdx.x; e < nk * D; e += blockDim.x) {
+        int j = e / D, d = e - j * D;
+        size_t at = ((size_t)(row0 + j) * Hkv + hk) * D + d;
+        sK[j * DP + d] = k[at];
+        if (sV) sV[j * DP + d] = v[at];
+    }
+}
+
+// Lane `lane` < nk: q . k_lane * scale; other lanes -inf.
+static __device__ __forceinline__ float score(const float *sq, const float *sK, int lane, int nk, int D, float scale) {
+    if (lane >= nk) return -INFINITY;
+    const float *kr = sK + lane * (D + 1);
+    float a = 0.0f;
+    for (int d = 0; d < D; d++) a = fmaf(sq[d], kr[d], a);
+    return a * scale;
+}
+
+static __global__ void __launch_bounds__(512)
+    attn_fwd_kernel(float *out, const float *q, const float *k, const float *v, const int *kv_start, const int *kv_len,
+                    int Hq, int Hkv, int D, float scale) {
+    MG_DYN_SMEM(float, smem);
+    int i = blockIdx.x, hk = blockIdx.y, G = Hq / Hkv, DP = D + 1;
+    int w = threadIdx.x >> 5, lane = threadIdx.x & 31, h = hk * G + w;
+    float *sQ = smem, *sK = sQ + G * D, *sV = sK + KT * DP, *sP = sV + KT * DP;
+    float *sq = sQ + w * D, *sp = sP + w * KT;
+    int start = kv_start[i], len = kv_len[i];
+    const float *qh = q + ((size_t)i * Hq + h) * D;
+    for (int d = lane; d < D; d += 32) sq[d] = qh[d];
+    float m = -INFINITY, l = 0.0f, acc[MAX_DT];
+    MG_UNROLL
+    for (int t = 0; t < MAX_DT; t++) acc[t] = 0.0f;
+    for (int t0 = 0; t0 < len; t0 += KT) {
+        int nk = min(KT, len - t0);
+        __syncthreads();  // the previous tile is consumed (and, the first time, sQ is written)
+        load_tile(sK, sV, k, v, start + t0, nk, hk, Hkv, D);
+        __syncthreads();
+        float s = score(sq, sK, lane, nk, D, scale);
+        float mnew = fmaxf(m, warp_max(s));
+        float p = lane < nk ? expf(s - mnew) : 0.0f, corr = expf(m - mnew);  // corr = 0 on the first tile
+        l = l * corr + warp_sum(p);
+        sp[lane] = p;
+        __syncwarp();
+        MG_UNROLL
+        for (int t = 0; t < MAX_DT; t++) {
+            int d = lane + 32 * t;
+            if (d < D) {
+                float a = acc[t] * corr;
+                for (int j = 0; j < nk; j++) a = fmaf(sp[j], sV[j * DP + d], a);
+                acc[t] = a;
+            }
+        }
+        m = mnew;
+    }
+    float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    float *o = out + ((size_t)i * Hq + h) * D;
+    MG_UNROLL
+    for (int t = 0; t < MAX_DT; t++) {
+        int d = lane + 32 * t;
+        if (d < D) o[d] = acc[t] * inv;
+    }
+}
+
+// With s = q.k * scale, p = softmax(s), o = sum p v:
+//   dv_j += p_j do;  dp_j = do . v_j;  ds_j = p_j (dp_j - sum_k p_k dp_k) scale;  dq += sum ds_j k_j;  dk_j += ds_j q.
+static __global__ void __launch_bounds__(512)
+    attn_bwd_kernel(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k, const float *v,
+                    const int *kv_start, const int *kv_len, int Hq, int Hkv, int D, float scale) {
+    MG_DYN_SMEM(float, smem);
+    int i = blockIdx.x, hk = blockIdx.y, G = Hq / Hkv, DP = D + 1;
+    int w = threadIdx.x >> 5, lane = threadIdx.x & 31, h = hk * G + w;
+    float *sQ = smem, *sK = sQ + G * D, *sV = sK + KT * DP, *sP = sV + KT * DP;
+    float *sDO = sP + G * KT, *sDS = sDO + G * D;
+    float *sq = sQ + w * D, *sdo = sDO + w * D;
+    int start = kv_start[i], len = kv_len[i];
+    size_t qoff = ((size_t)i * Hq + h) * D;
+    for (int d = lane; d < D; d += 32) sq[d] = q[qoff + d], sdo[d] = dout[qoff + d];
+
+    // pass 1: softmax statistics (running max m, sum l of exp(s - m))
+    float m = -INFINITY, l = 0.0f;
+    for (int t0 = 0; t0 < len; t0 += KT) {
+        int nk = min(KT, len - t0);
+        __syncthreads();
+        load_tile(sK, NULL, k, v, start + t0, nk, hk, Hkv, D);
+        __syncthreads();
+        float s = score(sq, sK, lane, nk, D, scale);
+        float mnew = fmaxf(m, warp_max(s));
+        float p = lane < nk ? expf(s - mnew) : 0.0f;
+        l = l * expf(m - mnew) + warp_sum(p);
+        m = mnew;
+    }
+    float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
+
+    // pass 2: pdp = sum_j p_j (do . v_j)
+    float pdp = 0.0f;
+    for (int t0 = 0; t0 < len; t0 += KT) {
+        int nk = min(KT, len - t0);
+        __syncthreads();
+        load_tile(sK, sV, k, v, start + t0, nk, hk, Hkv, D);
+        __syncthreads();
+        float s = score(sq, sK, lane, nk, D, scale), term = 0.0f;
+        if (lane < nk) {
+            const float *vr = sV + lane * DP;
+            float dp = 0.0f;
+            for (int d = 0; d < D; d++) dp = fmaf(sdo[d], vr[d], dp);
+            term = expf(s - m) * inv_l * dp;
+        }
+        pdp += warp_sum(term);
+    }
+
+    // pass 3: gradients
+    float dqa[MAX_DT];
+    MG_UNROLL
+    for (int t = 0; t < MAX_DT; t++) dqa[t] = 0.0f;
+    for (int t0 = 0; t0 < len; t0 += KT) {
+        int nk = min(KT, len - t0);
+        __syncthreads();
+        load_tile(sK, sV, k, v, start + t0, nk, hk, Hkv, D);
+        __syncthreads();
+        float s = score(sq, sK, lane, nk, D, scale), p = 0.0f, ds = 0.0f;
+        if (lane < nk) {
+            const float *vr = sV + lane * DP;
+            float dp = 0.0f;
+            for (int d = 0; d < D; d++) dp = fmaf(sdo[d], vr[d], dp);
+            p = expf(s - m) * inv_l;
+            ds = p * (dp - pdp) * scale;
+        }
+        sP[w * KT + lane] = p;
+        sDS[w * KT + lane] = ds;
+        __syncthreads();  // every head's p and ds of this tile are visible to the dk/dv sums below
+        if (dq) {
+            MG_UNROLL
+            for (int t = 0; t < MAX_DT; t++) {
+                int d = lane + 32 * t;
+                if (d < D) {
+                    float a = dqa[t];
+                    for (int j = 0; j < nk; j++) a = fmaf(sDS[w * KT + j], sK[j * DP + d], a);
+                    dqa[t] = a;
+                }
+            }
+        }
+        for (int e = threadIdx.x; e < nk * D; e += blockDim.x) {
+            int j = e / D, d = e - j * D;
+            size_t at = ((size_t)(start + t0 + j) * Hkv + hk) * D + d;
+            float gk = 0.0f, gv = 0.0f;
+            for (int g = 0; g < G; g++) {
+                gk = fmaf(sDS[g * KT + j], sQ[g * D + d], gk);
+                gv = fmaf(sP[g * KT + j], sDO[g * D + d], gv);
+            }
+            if (dk) atomicAdd(&dk[at], gk);
+            if (dv) atomicAdd(&dv[at], gv);
+        }
+    }
+    if (dq) {
+        MG_UNROLL
+        for (int t = 0; t < MAX_DT; t++) {
+            int d = lane + 32 * t;
+            if (d < D) dq[qoff + d] += dqa[t];
+        }
+    }
+}
+
+static void check_shape(int Hq, int Hkv, int D) {
+    cudaRequire(Hkv > 0 && Hq % Hkv == 0, "query heads must be a multiple of the KV heads");
+    cudaRequire(Hq / Hkv <= 16, "at most 16 query heads per KV head (one warp each in a block of <= 512)");
+    cudaRequire(D > 0 && D <= 32 * MAX_DT, "head_dim above 256 is not supported by the CUDA attention");
+}
+
+extern "C" void attention_forward_cuda(float *out, const float *q, const float *k, const float *v,
+                                       const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D) {
+    if (N <= 0) return;
+    check_shape(Hq, Hkv, D);
+    int G = Hq / Hkv;
+    size_t smem = attn_smem_floats(G, D, 0) * sizeof(float);
+    MG_ALLOW_SMEM(attn_fwd_kernel, smem);
+    MG_LAUNCH(attn_fwd_kernel, dim3(N, Hkv), 32 * G, smem, out, q, k, v, kv_start, kv_len, Hq, Hkv, D,
+              1.0f / sqrtf((float)D));
+}
+
+extern "C" void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                                        const float *k, const float *v, const int *kv_start, const int *kv_len, int N,
+                                        int Hq, int Hkv, int D) {
+    if (N <= 0 || (!dq && !dk && !dv)) return;
+    check_shape(Hq, Hkv, D);
+    int G = Hq / Hkv;
+    size_t smem = attn_smem_floats(G, D, 1) * sizeof(float);
+    MG_ALLOW_SMEM(attn_bwd_kernel, smem);
+    MG_LAUNCH(attn_bwd_kernel, dim3(N, Hkv), 32 * G, smem, dq, dk, dv, dout, q, k, v, kv_start, kv_len, Hq, Hkv, D,
+              1.0f / sqrtf((float)D));
+}

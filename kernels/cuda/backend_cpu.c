@@ -1,0 +1,160 @@
+// The CPU reference ops (kernels/cpu/, model/sampler.c) behind the backend table. fp32 weights only. Scratch the
+// ops need (attention, LM head, sampler) lives in buffers grown on demand; one thread uses the table at a time.
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/rng.h"
+#include "kernels/backend.h"
+#include "kernels/ops.h"
+#include "model/sampler.h"
+
+static struct {
+    float *p;
+    size_t n;
+} g_scratch[3];  // attention, logprob, sampler
+
+static float *scratch(int slot, size_t n) {
+    if (n > g_scratch[slot].n) {
+        free(g_scratch[slot].p);
+        g_scratch[slot].p = mallocCheck(n * sizeof(float));
+        g_scratch[slot].n = n;
+    }
+    return g_scratch[slot].p;
+}
+
+static void cpu_release(void) {
+    for (int i = 0; i < 3; i++) {
+        free(g_scratch[i].p);
+        g_scratch[i].p = NULL;
+        g_scratch[i].n = 0;
+    }
+}
+
+static void need_f32(mg_dtype wt) { mgCheck(wt == MG_F32, "the CPU backend takes fp32 weights only"); }
+
+static void *cpu_alloc(size_t bytes) { return mallocCheck(bytes); }
+static void cpu_free(void *p) { free(p); }
+static void cpu_zero(void *p, size_t bytes) { memset(p, 0, bytes); }
+static void cpu_copy(void *dst, const void *src, size_t bytes) { memmove(dst, src, bytes); }
+static void cpu_upload_weights(void *dst, mg_dtype wt, const float *src, size_t n) {
+    need_f32(wt);
+    memcpy(dst, src, n * sizeof(float));
+}
+static void cpu_sync(void) {}
+static void cpu_fill(void *dst, mg_dtype wt, size_t n, float std, float value, uint64_t seed, uint64_t stream) {
+    need_f32(wt);
+    float *d = dst;
+    for (size_t i = 0; i < n; i++) d[i] = std > 0.0f ? std * rng_normal(seed, stream, i) : value;
+}
+
+static void cpu_encoder_forward(float *out, const int *tokens, const void *wte, mg_dtype wt, int N, int C) {
+    need_f32(wt);
+    encoder_forward(out, tokens, wte, N, C);
+}
+
+static void cpu_matmul_forward(float *out, const float *inp, const void *W, mg_dtype wt, const float *bias, int N,
+                               int IC, int OC, int batch_invariant) {
+    need_f32(wt);
+    if (batch_invariant) matmul_forward_tiled(out, inp, W, bias, N, IC, OC);
+    else matmul_forward(out, inp, W, bias, N, IC, OC);
+}
+
+static void cpu_matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                const void *W, mg_dtype wt, int N, int IC, int OC) {
+    need_f32(wt);
+    matmul_backward(dinp, dweight, dbias, dout, inp, W, N, IC, OC);
+}
+
+static void cpu_lora_forward(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
+                             int OC, int R, float scale, int batch_invariant) {
+    if (batch_invariant) lora_forward_tiled(out, h, inp, A, B, N, IC, OC, R, scale);
+    else lora_forward(out, h, inp, A, B, N, IC, OC, R, scale);
+}
+
+static void cpu_attention_forward(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                                  const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len) {
+    attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch(0, attention_scratch_floats(max_kv_len)));
+}
+
+static void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                                   const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv,
+                                   int D, int max_kv_len) {
+    attention_backward(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
+                       scratch(0, attention_scratch_floats(max_kv_len)));
+}
+
+static void cpu_logprob_forward(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
+                                const int *targets, int N, int C, int V, float inv_temp) {
+    need_f32(wt);
+    logprob_forward(logp, entropy, x, wlm, targets, N, C, V, inv_temp, scratch(1, logprob_scratch_floats(V)));
+}
+
+static void cpu_logprob_backward(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm,
+                                 mg_dtype wt, const int *targets, int N, int C, int V, float inv_temp) {
+    need_f32(wt);
+    logprob_backward(dx, dwlm, dlogp, x, wlm, targets, N, C, V, inv_temp, scratch(1, logprob_scratch_floats(V)));
+}
+
+static void cpu_gather_rows(float *dst, const float *src, const int *rows, int n, int width) {
+    for (int r = 0; r < n; r++)
+        memcpy(dst + (size_t)r * width, src + (size_t)rows[r] * width, (size_t)width * sizeof(float));
+}
+
+static void cpu_scatter_rows(float *dst, const float *src, const int *rows, int n, int width) {
+    for (int r = 0; r < n; r++)
+        memcpy(dst + (size_t)rows[r] * width, src + (size_t)r * width, (size_t)width * sizeof(float));
+}
+
+// sample_token with the CPU sampler's own draw for each row.
+static void cpu_sample(int *ids, float *logp, const float *logits, int n, int V, const mg_sample_params *p,
+                       const uint64_t *seq_ids, const uint64_t *counters) {
+    sampling_params sp;
+    sampling_params_default(&sp);
+    sp.temperature = p->temperature;
+    sp.top_k = p->top_k;
+    sp.top_p = p->top_p;
+    sp.min_p = p->min_p;
+    sp.seed = p->seed;
+    float *s = scratch(2, SAMPLE_SCRATCH(V));
+    for (int r = 0; r < n; r++)
+        ids[r] = sample_token(logits + (size_t)r * V, V, &sp, rng_uniform(p->seed, seq_ids[r], counters[r]), &logp[r], s);
+}
+
+const mg_backend mg_backend_cpu = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .zero = cpu_zero,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .copy = cpu_copy,
+    .upload_weights = cpu_upload_weights,
+    .sync = cpu_sync,
+    .fill = cpu_fill,
+    .encoder_forward = cpu_encoder_forward,
+    .encoder_backward = encoder_backward,
+    .rmsnorm_forward = rmsnorm_forward,
+    .rmsnorm_backward = rmsnorm_backward,
+    .matmul_forward = cpu_matmul_forward,
+    .matmul_backward = cpu_matmul_backward,
+    .lora_forward = cpu_lora_forward,
+    .lora_backward = lora_backward,
+    .rope_forward = rope_forward,
+    .rope_backward = rope_backward,
+    .attention_forward = cpu_attention_forward,
+    .attention_backward = cpu_attention_backward,
+    .swiglu_forward = swiglu_forward,
+    .swiglu_backward = swiglu_backward,
+    .residual_forward = residual_forward,
+    .add_inplace = add_inplace,
+    .scale_inplace = scale_inplace,
+    .sumsq = sumsq,
+    .logprob_forward = cpu_logprob_forward,
+    .logprob_backward = cpu_logprob_backward,
+    .adamw_update = adamw_update,
+    .gather_rows = cpu_gather_rows,
+    .scatter_rows = cpu_scatter_rows,
+    .sample = cpu_sample,
+    .release = cpu_release,
+};

@@ -1,0 +1,76 @@
+// The CUDA ops (kernels/cuda/ops_cuda.h) behind the backend table; thin adapters where the table's signature
+// carries what only the CPU needs (batch_invariant, max_kv_len).
+#include "kernels/backend.h"
+#include "kernels/cuda/ops_cuda.h"
+
+static void cuda_matmul_forward_t(float *out, const float *inp, const void *W, mg_dtype wt, const float *bias, int N,
+                                  int IC, int OC, int batch_invariant) {
+    (void)batch_invariant;  // cuBLAS picks kernels by shape: see docs/cuda.md
+    matmul_forward_cuda(out, inp, W, wt, bias, N, IC, OC);
+}
+
+static void cuda_lora_forward_t(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
+                                int OC, int R, float scale, int batch_invariant) {
+    (void)batch_invariant;
+    lora_forward_cuda(out, h, inp, A, B, N, IC, OC, R, scale);
+}
+
+static void cuda_attention_forward_t(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                                     const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len) {
+    (void)max_kv_len;
+    attention_forward_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
+}
+
+static void cuda_attention_backward_t(float *dq, float *dk, float *dv, const float *dout, const float *q,
+                                      const float *k, const float *v, const int *kv_start, const int *kv_len, int N,
+                                      int Hq, int Hkv, int D, int max_kv_len) {
+    (void)max_kv_len;
+    attention_backward_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
+}
+
+static void cuda_release(void) {}  // scratch is freed by cuda_shutdown
+
+static const mg_backend table = {
+    .name = "cuda",
+    .alloc = cuda_malloc,
+    .free = cuda_free,
+    .zero = cuda_zero,
+    .upload = cuda_h2d,
+    .download = cuda_d2h,
+    .copy = cuda_d2d,
+    .upload_weights = cuda_upload_weights,
+    .sync = cuda_sync,
+    .fill = cuda_fill,
+    .encoder_forward = encoder_forward_cuda,
+    .encoder_backward = encoder_backward_cuda,
+    .rmsnorm_forward = rmsnorm_forward_cuda,
+    .rmsnorm_backward = rmsnorm_backward_cuda,
+    .matmul_forward = cuda_matmul_forward_t,
+    .matmul_backward = matmul_backward_cuda,
+    .lora_forward = cuda_lora_forward_t,
+    .lora_backward = lora_backward_cuda,
+    .rope_forward = rope_forward_cuda,
+    .rope_backward = rope_backward_cuda,
+    .attention_forward = cuda_attention_forward_t,
+    .attention_backward = cuda_attention_backward_t,
+    .swiglu_forward = swiglu_forward_cuda,
+    .swiglu_backward = swiglu_backward_cuda,
+    .residual_forward = residual_forward_cuda,
+    .add_inplace = add_inplace_cuda,
+    .scale_inplace = scale_inplace_cuda,
+    .sumsq = sumsq_cuda,
+    .logprob_forward = logprob_forward_cuda,
+    .logprob_backward = logprob_backward_cuda,
+    .adamw_update = adamw_update_cuda,
+    .gather_rows = gather_rows_cuda,
+    .scatter_rows = scatter_rows_cuda,
+    .sample = sample_tokens_cuda,
+    .graph_begin = cuda_graph_begin,
+    .graph_end = cuda_graph_end,
+    .graph_launch = cuda_graph_launch,
+    .graph_free = cuda_graph_free,
+    .graph_epoch = cuda_scratch_epoch,
+    .release = cuda_release,
+};
+
+const mg_backend *mg_backend_cuda(void) { return &table; }

@@ -1,0 +1,904 @@
+// The transformer over a backend table: model/forward.c (training forward and backward over a packed batch) and
+// model/step.c (KV-cache steps) op for op, plus generate() with sampling on the backend. Same calls in the same
+// order with the same buffers' contents: on mg_backend_cpu the results equal the CPU engine's bit for bit.
+#include "kernels/cuda/engine.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_internal.h"
+
+#define BE (e->be)
+
+// ---- weights ----
+static int has_bias(const hf_config *c, int module) {
+    if (module <= 2) return c->attention_bias;
+    if (module == 3) return c->o_proj_bias;
+    return c->mlp_bias;
+}
+
+// Points every weight into mat (element offsets times the dtype size) and vec; with NULL bases only counts.
+static void weight_layout(engine *e, char *mat, float *vec, size_t *n_mat, size_t *n_vec) {
+    const hf_config *c = &e->cfg;
+    size_t es = mg_dtype_size(e->wt), om = 0, ov = 0, C = c->hidden_size, V = c->vocab_size;
+#define MAT(ptr, count)                                                                                              \
+    do {                                                                                                             \
+        if (mat) (ptr) = mat + om * es;                                                                              \
+        om += (count);                                                                                               \
+    } while (0)
+#define VEC(ptr, count)                                                                                              \
+    do {                                                                                                             \
+        if (vec) (ptr) = vec + ov;                                                                                   \
+        ov += (count);                                                                                               \
+    } while (0)
+    engine_layer dummy;
+    MAT(e->wte, V * C);
+    if (c->tie_word_embeddings) {
+        if (mat) e->lm_head = e->wte;
+    } else {
+        MAT(e->lm_head, V * C);
+    }
+    VEC(e->norm, C);
+    VEC(e->inv_freq, (size_t)c->head_dim / 2);
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        engine_layer *L = mat ? &e->layers[l] : &dummy;
+        VEC(L->attn_norm, C);
+        VEC(L->mlp_norm, C);
+        for (int k = 0; k < LORA_N_MODULES; k++) {
+            int in, out;
+            linear_shape(c, k, &in, &out);
+            MAT(L->W[k], (size_t)in * out);
+            L->b[k] = NULL;
+            if (has_bias(c, k)) VEC(L->b[k], (size_t)out);
+        }
+    }
+#undef MAT
+#undef VEC
+    *n_mat = om;
+    *n_vec = ov;
+}
+
+static void alloc_weights(engine *e, const mg_backend *be, const hf_config *cfg, mg_dtype wt) {
+    memset(e, 0, sizeof *e);
+    e->be = be;
+    e->cfg = *cfg;
+    e->wt = wt;
+    e->layers = callocCheck((size_t)cfg->num_hidden_layers, sizeof(engine_layer));
+    size_t nm, nv;
+    weight_layout(e, NULL, NULL, &nm, &nv);
+    e->wmat = be->alloc(nm * mg_dtype_size(wt));
+    e->wvec = be->alloc(nv * sizeof(float));
+    weight_layout(e, e->wmat, e->wvec, &nm, &nv);
+}
+
+static int check_shape(const hf_config *c, const mg_backend *be, mg_dtype wt, mg_err *err) {
+    if (wt == MG_BF16 && !strcmp(be->name, "cpu")) return mg_fail(err, "the CPU backend takes fp32 weights only");
+    if (c->num_key_value_heads <= 0 || c->num_attention_heads % c->num_key_value_heads)
+        return mg_fail(err, "%d query heads are not a multiple of %d KV heads", c->num_attention_heads,
+                       c->num_key_value_heads);
+    return 0;
+}
+
+int engine_create(engine *e, const model *m, const mg_backend *be, mg_dtype wt, mg_err *err) {
+    if (check_shape(&m->cfg, be, wt, err)) return -1;
+    hf_config cfg = m->cfg;
+    cfg.tie_word_embeddings = m->w.lm_head == m->w.wte;
+    alloc_weights(e, be, &cfg, wt);
+    const hf_config *c = &e->cfg;
+    size_t C = c->hidden_size, V = c->vocab_size;
+    be->upload_weights(e->wte, wt, m->w.wte, V * C);
+    if (e->lm_head != e->wte) be->upload_weights(e->lm_head, wt, m->w.lm_head, V * C);
+    be->upload(e->norm, m->w.norm, C * sizeof(float));
+    be->upload(e->inv_freq, m->inv_freq, (size_t)c->head_dim / 2 * sizeof(float));
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        const layer_weights *w = &m->w.layers[l];
+        engine_layer *L = &e->layers[l];
+        const float *W[LORA_N_MODULES] = {w->wq, w->wk, w->wv, w->wo, w->wgate, w->wup, w->wdown};
+        const float *b[LORA_N_MODULES] = {w->bq, w->bk, w->bv, w->bo, w->bgate, w->bup, w->bdown};
+        be->upload(L->attn_norm, w->attn_norm, C * sizeof(float));
+        be->upload(L->mlp_norm, w->mlp_norm, C * sizeof(float));
+        for (int k = 0; k < LORA_N_MODULES; k++) {
+            int in, out;
+            linear_shape(c, k, &in, &out);
+            be->upload_weights(L->W[k], wt, W[k], (size_t)in * out);
+            if ((L->b[k] != NULL) != (b[k] != NULL)) {
+                engine_free(e);
+                return mg_fail(err, "layer %d %s: bias presence disagrees with the config", l, lora_module_names[k]);
+            }
+            if (b[k]) be->upload(L->b[k], b[k], (size_t)out * sizeof(float));
+        }
+    }
+    if (m->lora) {
+        if (engine_lora_create(e, &m->lora->cfg, 0.0f, 0, err)) {
+            engine_free(e);
+            return -1;
+        }
+        engine_lora_upload(e, m->lora->params);
+        e->lora_enabled = m->lora->enabled;
+    }
+    return 0;
+}
+
+int engine_wrap(engine *e, model *m, mg_err *err) {
+    if (check_shape(&m->cfg, &mg_backend_cpu, MG_F32, err)) return -1;
+    memset(e, 0, sizeof *e);
+    e->be = &mg_backend_cpu;
+    e->cfg = m->cfg;
+    e->cfg.tie_word_embeddings = m->w.lm_head == m->w.wte;
+    e->wt = MG_F32;
+    e->borrowed = 1;
+    e->wte = m->w.wte;
+    e->lm_head = m->w.lm_head;
+    e->norm = m->w.norm;
+    e->inv_freq = m->inv_freq;
+    int L = m->cfg.num_hidden_layers;
+    e->layers = callocCheck((size_t)L, sizeof(engine_layer));
+    for (int l = 0; l < L; l++) {
+        const layer_weights *w = &m->w.layers[l];
+        engine_layer *el = &e->layers[l];
+        float *W[LORA_N_MODULES] = {w->wq, w->wk, w->wv, w->wo, w->wgate, w->wup, w->wdown};
+        float *b[LORA_N_MODULES] = {w->bq, w->bk, w->bv, w->bo, w->bgate, w->bup, w->bdown};
+        el->attn_norm = w->attn_norm;
+        el->mlp_norm = w->mlp_norm;
+        for (int k = 0; k < LORA_N_MODULES; k++) el->W[k] = W[k], el->b[k] = b[k];
+    }
+    lora_adapter *a = m->lora;
+    if (!a) return 0;
+    size_t slots = (size_t)L * LORA_N_MODULES;
+    e->lora = a->cfg;
+    e->lora_scale = a->scale;
+    e->lora_enabled_src = &a->enabled;
+    e->lora_n = a->n_params;
+    e->lora_params = a->params;
+    e->lora_grads = a->grads;
+    e->A = callocCheck(slots, sizeof(float *));
+    e->B = callocCheck(slots, sizeof(float *));
+    e->dA = callocCheck(slots, sizeof(float *));
+    e->dB = callocCheck(slots, sizeof(float *));
+    for (int l = 0; l < L; l++)
+        for (int k = 0; k < LORA_N_MODULES; k++) {
+            size_t s = (size_t)l * LORA_N_MODULES + k;
+            e->A[s] = a->layers[l].A[k], e->B[s] = a->layers[l].B[k];
+            e->dA[s] = a->dlayers[l].A[k], e->dB[s] = a->dlayers[l].B[k];
+        }
+    e->opt_m = callocCheck(e->lora_n, sizeof(float));
+    e->opt_v = callocCheck(e->lora_n, sizeof(float));
+    return 0;
+}
+
+// inv_freq (incl. llama3 scaling) as the model code computes it, from a one-layer stand-in with the same rope
+// settings: the formula stays in one place (model/model.c).
+static void rope_inv_freq(const hf_config *c, float *out) {
+    hf_config t = *c;
+    t.vocab_size = 4;
+    t.hidden_size = 4;
+    t.intermediate_size = 4;
+    t.num_hidden_layers = 1;
+    t.num_attention_heads = t.num_key_value_heads = 1;
+    t.tie_word_embeddings = 1;
+    t.attention_bias = t.o_proj_bias = t.mlp_bias = 0;
+    model m;
+    model_init_random(&m, &t, 1);
+    memcpy(out, m.inv_freq, (size_t)c->head_dim / 2 * sizeof(float));
+    model_free(&m);
+}
+
+int engine_create_random(engine *e, const hf_config *cfg, const mg_backend *be, mg_dtype wt, uint64_t seed,
+                         mg_err *err) {
+    if (check_shape(cfg, be, wt, err)) return -1;
+    alloc_weights(e, be, cfg, wt);
+    const hf_config *c = &e->cfg;
+    size_t C = c->hidden_size, V = c->vocab_size, nm, nv;
+    weight_layout(e, NULL, NULL, &nm, &nv);
+    be->fill(e->wmat, wt, nm, 0.02f, 0.0f, seed, 0);  // every matrix
+    be->fill(e->wvec, MG_F32, nv, 0.0f, 0.0f, seed, 1);  // biases 0
+    be->fill(e->norm, MG_F32, C, 0.0f, 1.0f, seed, 2);
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        be->fill(e->layers[l].attn_norm, MG_F32, C, 0.0f, 1.0f, seed, 3);
+        be->fill(e->layers[l].mlp_norm, MG_F32, C, 0.0f, 1.0f, seed, 3);
+    }
+    float *inv = mallocCheck((size_t)c->head_dim / 2 * sizeof(float));
+    rope_inv_freq(c, inv);
+    be->upload(e->inv_freq, inv, (size_t)c->head_dim / 2 * sizeof(float));
+    free(inv);
+    (void)V;
+    return 0;
+}
+
+// ---- LoRA ----
+int engine_lora_create(engine *e, const lora_config *lc, float std, uint64_t seed, mg_err *err) {
+    if (lc->rank <= 0 || !lc->targets) return mg_fail(err, "LoRA needs a positive rank and a target module");
+    const hf_config *c = &e->cfg;
+    int L = c->num_hidden_layers;
+    size_t slots = (size_t)L * LORA_N_MODULES, n = 0;
+    e->lora = *lc;
+    e->lora_scale = lc->alpha / (float)lc->rank;
+    e->lora_enabled = 1;
+    e->A = callocCheck(slots, sizeof(float *));
+    e->B = callocCheck(slots, sizeof(float *));
+    e->dA = callocCheck(slots, sizeof(float *));
+    e->dB = callocCheck(slots, sizeof(float *));
+    for (int pass = 0; pass < 2; pass++) {  // the buffer order of model/lora.c: layer, module, A then B
+        n = 0;
+        for (int l = 0; l < L; l++)
+            for (int k = 0; k < LORA_N_MODULES; k++) {
+                if (!(lc->targets & (1u << k))) continue;
+                int in, out;
+                linear_shape(c, k, &in, &out);
+                size_t s = (size_t)l * LORA_N_MODULES + k;
+                if (pass) {
+                    e->A[s] = e->lora_params + n, e->dA[s] = e->lora_grads + n;
+                    e->B[s] = e->lora_params + n + (size_t)lc->rank * in;
+                    e->dB[s] = e->lora_grads + n + (size_t)lc->rank * in;
+                }
+                n += (size_t)lc->rank * in + (size_t)out * lc->rank;
+            }
+        if (!pass) {
+            e->lora_n = n;
+            e->lora_params = BE->alloc(n * sizeof(float));
+            e->lora_grads = BE->alloc(n * sizeof(float));
+            e->opt_m = BE->alloc(n * sizeof(float));
+            e->opt_v = BE->alloc(n * sizeof(float));
+        }
+    }
+    BE->fill(e->lora_params, MG_F32, n, std, 0.0f, seed, 7);
+    BE->zero(e->lora_grads, n * sizeof(float));
+    BE->zero(e->opt_m, n * sizeof(float));
+    BE->zero(e->opt_v, n * sizeof(float));
+    e->opt_t = 0;
+    return 0;
+}
+
+void engine_lora_upload(engine *e, const float *host) { BE->upload(e->lora_params, host, e->lora_n * sizeof(float)); }
+void engine_lora_download(const engine *e, float *host) {
+    BE->download(host, e->lora_params, e->lora_n * sizeof(float));
+}
+void engine_lora_download_grads(const engine *e, float *host) {
+    BE->download(host, e->lora_grads, e->lora_n * sizeof(float));
+}
+void engine_zero_grad(engine *e) {
+    if (e->lora_n) BE->zero(e->lora_grads, e->lora_n * sizeof(float));
+}
+
+static int lora_live(const engine *e) {
+    return e->lora_n && (e->lora_enabled_src ? *e->lora_enabled_src : e->lora_enabled);
+}
+static int lora_on(const engine *e, int module) { return lora_live(e) && (e->lora.targets & (1u << module)); }
+
+// linear_forward of model/lora.c: out (N, OC) = inp @ W^T + b (+ scale (inp A^T) B^T), h (N, R) = inp A^T.
+static void linear(engine *e, int l, int k, float *out, float *h, const float *inp, int N, int batch_invariant) {
+    int in, outd;
+    linear_shape(&e->cfg, k, &in, &outd);
+    const engine_layer *L = &e->layers[l];
+    BE->matmul_forward(out, inp, L->W[k], e->wt, L->b[k], N, in, outd, batch_invariant);
+    if (!lora_on(e, k)) return;
+    size_t s = (size_t)l * LORA_N_MODULES + k;
+    BE->lora_forward(out, h, inp, e->A[s], e->B[s], N, in, outd, e->lora.rank, e->lora_scale, batch_invariant);
+}
+
+// linear_bwd of model/forward.c in LoRA mode: the frozen weight passes the gradient through, the adapter learns.
+static void linear_bwd(engine *e, int l, int k, float *dinp, const float *dout, const float *inp, const float *h,
+                       float *dh, int N) {
+    int in, outd;
+    linear_shape(&e->cfg, k, &in, &outd);
+    BE->matmul_backward(dinp, NULL, NULL, dout, inp, e->layers[l].W[k], e->wt, N, in, outd);
+    if (!lora_on(e, k)) return;
+    size_t s = (size_t)l * LORA_N_MODULES + k;
+    BE->lora_backward(dinp, e->dA[s], e->dB[s], dh, dout, inp, h, e->A[s], e->B[s], N, in, outd, e->lora.rank,
+                      e->lora_scale);
+}
+
+// ---- training activations ----
+typedef struct {
+    float *resid_in, *xn1, *rstd1, *q, *k, *v, *att, *resid_mid, *xn2, *rstd2, *gate, *up, *act;
+    float *lora_h[LORA_N_MODULES];
+} acts_layer;
+
+struct engine_acts {
+    int capacity, rank;
+    unsigned targets;
+    float *slab;
+    acts_layer *layers;
+    float *resid_out, *xf, *rstdf, *dresid, *dx, *dq, *dk, *dv, *datt, *dgate, *dup, *dact, *dh;
+    float *logp, *entropy, *dlogp;
+    int *ints;  // tokens, targets, pos, kv_start, kv_len: (5, capacity)
+    int *host_ints;
+    float temp;
+    int max_seq;
+};
+
+static size_t acts_carve(const engine *e, engine_acts *a, float *base, int N) {
+    const hf_config *c = &e->cfg;
+    size_t C = c->hidden_size, Q = (size_t)c->num_attention_heads * c->head_dim;
+    size_t KV = (size_t)c->num_key_value_heads * c->head_dim, F = c->intermediate_size, n = N;
+    size_t R = e->lora_n ? (size_t)e->lora.rank : 0, off = 0;
+#define TAKE(ptr, count)                                                                                             \
+    do {                                                                                                             \
+        if (base) (ptr) = base + off;                                                                                \
+        off += (count);                                                                                              \
+    } while (0)
+    acts_layer dummy;
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        acts_layer *la = base ? &a->layers[l] : &dummy;
+        TAKE(la->resid_in, n * C);
+        TAKE(la->xn1, n * C);
+        TAKE(la->rstd1, n);
+        TAKE(la->q, n * Q);
+        TAKE(la->k, n * KV);
+        TAKE(la->v, n * KV);
+        TAKE(la->att, n * Q);
+        TAKE(la->resid_mid, n * C);
+        TAKE(la->xn2, n * C);
+        TAKE(la->rstd2, n);
+        TAKE(la->gate, n * F);
+        TAKE(la->up, n * F);
+        TAKE(la->act, n * F);
+        for (int k = 0; k < LORA_N_MODULES; k++) {
+            la->lora_h[k] = NULL;
+            if (R && (e->lora.targets & (1u << k))) TAKE(la->lora_h[k], n * R);
+        }
+    }
+    size_t widest = C > Q ? C : Q;
+    TAKE(a->resid_out, n * C);
+    TAKE(a->xf, n * C);
+    TAKE(a->rstdf, n);
+    TAKE(a->dresid, n * C);
+    TAKE(a->dx, n * (widest > F ? widest : F));
+    TAKE(a->dq, n * Q);
+    TAKE(a->dk, n * KV);
+    TAKE(a->dv, n * KV);
+    TAKE(a->datt, n * Q);
+    TAKE(a->dgate, n * F);
+    TAKE(a->dup, n * F);
+    TAKE(a->dact, n * F);
+    TAKE(a->dh, n * (R ? R : 1));
+    TAKE(a->logp, n);
+    TAKE(a->entropy, n);
+    TAKE(a->dlogp, n);
+#undef TAKE
+    return off;
+}
+
+static void acts_free(engine *e) {
+    engine_acts *a = e->acts;
+    if (!a) return;
+    BE->free(a->slab);
+    BE->free(a->ints);
+    free(a->host_ints);
+    free(a->layers);
+    free(a);
+    e->acts = NULL;
+}
+
+static engine_acts *ensure_acts(engine *e, int N) {
+    engine_acts *a = e->acts;
+    int rank = e->lora_n ? e->lora.rank : 0;
+    unsigned targets = e->lora_n ? e->lora.targets : 0;
+    if (a && a->capacity >= N && a->rank == rank && a->targets == targets) return a;
+    int cap = a && a->capacity > N ? a->capacity : N;
+    acts_free(e);
+    a = callocCheck(1, sizeof *a);
+    a->layers = callocCheck((size_t)e->cfg.num_hidden_layers, sizeof(acts_layer));
+    a->capacity = cap;
+    a->rank = rank;
+    a->targets = targets;
+    a->slab = BE->alloc(acts_carve(e, a, NULL, cap) * sizeof(float));
+    acts_carve(e, a, a->slab, cap);
+    a->ints = BE->alloc((size_t)5 * cap * sizeof(int));
+    a->host_ints = mallocCheck((size_t)5 * cap * sizeof(int));
+    e->acts = a;
+    return a;
+}
+
+double engine_forward(engine *e, const packed_batch *b, float temperature, float *logp, float *entropy) {
+    const hf_config *c = &e->cfg;
+    int N = b->n_tokens, C = c->hidden_size, Hq = c->num_attention_heads, Hkv = c->num_key_value_heads;
+    int D = c->head_dim, F = c->intermediate_size, max_seq = 1;
+    for (int s = 0; s < b->n_seqs; s++)
+        if (b->seq_start[s + 1] - b->seq_start[s] > max_seq) max_seq = b->seq_start[s + 1] - b->seq_start[s];
+    engine_acts *a = ensure_acts(e, N);
+    // Token i of sequence s attends to its own sequence's tokens 0..pos[i].
+    int *h = a->host_ints, cap = a->capacity;
+    memcpy(h, b->tokens, (size_t)N * sizeof(int));
+    memcpy(h + cap, b->targets, (size_t)N * sizeof(int));
+    memcpy(h + 2 * cap, b->pos, (size_t)N * sizeof(int));
+    for (int s = 0; s < b->n_seqs; s++)
+        for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++)
+            h[3 * cap + i] = b->seq_start[s], h[4 * cap + i] = b->pos[i] + 1;
+    BE->upload(a->ints, h, (size_t)5 * cap * sizeof(int));
+    const int *tokens = a->ints, *targets = a->ints + cap, *pos = a->ints + 2 * cap;
+    const int *kv_start = a->ints + 3 * cap, *kv_len = a->ints + 4 * cap;
+    a->max_seq = max_seq;
+
+    BE->encoder_forward(a->layers[0].resid_in, tokens, e->wte, e->wt, N, C);
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        acts_layer *la = &a->layers[l];
+        const engine_layer *w = &e->layers[l];
+        float *out = l + 1 < c->num_hidden_layers ? a->layers[l + 1].resid_in : a->resid_out;
+        BE->rmsnorm_forward(la->xn1, la->rstd1, la->resid_in, w->attn_norm, N, C, c->rms_norm_eps);
+        linear(e, l, 0, la->q, la->lora_h[0], la->xn1, N, 0);
+        linear(e, l, 1, la->k, la->lora_h[1], la->xn1, N, 0);
+        linear(e, l, 2, la->v, la->lora_h[2], la->xn1, N, 0);
+        BE->rope_forward(la->q, pos, e->inv_freq, N, Hq, D);
+        BE->rope_forward(la->k, pos, e->inv_freq, N, Hkv, D);
+        BE->attention_forward(la->att, la->q, la->k, la->v, kv_start, kv_len, N, Hq, Hkv, D, max_seq);
+        linear(e, l, 3, a->dx, la->lora_h[3], la->att, N, 0);  // dx: scratch for o_proj's output
+        BE->residual_forward(la->resid_mid, la->resid_in, a->dx, (size_t)N * C);
+        BE->rmsnorm_forward(la->xn2, la->rstd2, la->resid_mid, w->mlp_norm, N, C, c->rms_norm_eps);
+        linear(e, l, 4, la->gate, la->lora_h[4], la->xn2, N, 0);
+        linear(e, l, 5, la->up, la->lora_h[5], la->xn2, N, 0);
+        BE->swiglu_forward(la->act, la->gate, la->up, N, F);
+        linear(e, l, 6, a->dx, la->lora_h[6], la->act, N, 0);
+        BE->residual_forward(out, la->resid_mid, a->dx, (size_t)N * C);
+    }
+    BE->rmsnorm_forward(a->xf, a->rstdf, a->resid_out, e->norm, N, C, c->rms_norm_eps);
+    BE->logprob_forward(a->logp, entropy ? a->entropy : NULL, a->xf, e->lm_head, e->wt, targets, N, C, c->vocab_size,
+                        1.0f / temperature);
+    BE->download(logp, a->logp, (size_t)N * sizeof(float));
+    if (entropy) BE->download(entropy, a->entropy, (size_t)N * sizeof(float));
+    double total = 0.0;
+    for (int i = 0; i < N; i++) total += logp[i];
+    a->temp = temperature;
+    return total;
+}
+
+void engine_backward(engine *e, const packed_batch *b, const float *dlogp) {
+    engine_acts *a = e->acts;
+    mgCheck(e->lora_n > 0, "engine_backward trains a LoRA adapter: create one first (engine_lora_create)");
+    mgCheck(a != NULL && a->capacity >= b->n_tokens, "engine_backward must follow engine_forward on the same batch");
+    const hf_config *c = &e->cfg;
+    int N = b->n_tokens, C = c->hidden_size, Hq = c->num_attention_heads, Hkv = c->num_key_value_heads;
+    int D = c->head_dim, F = c->intermediate_size, Q = Hq * D, KV = Hkv * D, cap = a->capacity;
+    const int *targets = a->ints + cap, *pos = a->ints + 2 * cap;
+    const int *kv_start = a->ints + 3 * cap, *kv_len = a->ints + 4 * cap;
+    size_t fs = sizeof(float);
+    BE->upload(a->dlogp, dlogp, (size_t)N * fs);
+
+    BE->zero(a->dx, (size_t)N * C * fs);
+    BE->logprob_backward(a->dx, NULL, a->dlogp, a->xf, e->lm_head, e->wt, targets, N, C, c->vocab_size,
+                         1.0f / a->temp);
+    BE->zero(a->dresid, (size_t)N * C * fs);
+    BE->rmsnorm_backward(a->dresid, NULL, a->dx, a->resid_out, e->norm, a->rstdf, N, C);
+    for (int l = c->num_hidden_layers - 1; l >= 0; l--) {
+        acts_layer *la = &a->layers[l];
+        const engine_layer *w = &e->layers[l];
+        // MLP block: resid_out = resid_mid + down(act); dresid flows to resid_mid unchanged.
+        BE->zero(a->dact, (size_t)N * F * fs);
+        linear_bwd(e, l, 6, a->dact, a->dresid, la->act, la->lora_h[6], a->dh, N);
+        BE->zero(a->dgate, (size_t)N * F * fs);
+        BE->zero(a->dup, (size_t)N * F * fs);
+        BE->swiglu_backward(a->dgate, a->dup, a->dact, la->gate, la->up, N, F);
+        BE->zero(a->dx, (size_t)N * C * fs);
+        linear_bwd(e, l, 4, a->dx, a->dgate, la->xn2, la->lora_h[4], a->dh, N);
+        linear_bwd(e, l, 5, a->dx, a->dup, la->xn2, la->lora_h[5], a->dh, N);
+        BE->rmsnorm_backward(a->dresid, NULL, a->dx, la->resid_mid, w->mlp_norm, la->rstd2, N, C);
+        // Attention block: resid_mid = resid_in + o_proj(att).
+        BE->zero(a->datt, (size_t)N * Q * fs);
+        linear_bwd(e, l, 3, a->datt, a->dresid, la->att, la->lora_h[3], a->dh, N);
+        BE->zero(a->dq, (size_t)N * Q * fs);
+        BE->zero(a->dk, (size_t)N * KV * fs);
+        BE->zero(a->dv, (size_t)N * KV * fs);
+        BE->attention_backward(a->dq, a->dk, a->dv, a->datt, la->q, la->k, la->v, kv_start, kv_len, N, Hq, Hkv, D,
+                               a->max_seq);
+        BE->rope_backward(a->dq, pos, e->inv_freq, N, Hq, D);
+        BE->rope_backward(a->dk, pos, e->inv_freq, N, Hkv, D);
+        BE->zero(a->dx, (size_t)N * C * fs);
+        linear_bwd(e, l, 0, a->dx, a->dq, la->xn1, la->lora_h[0], a->dh, N);
+        linear_bwd(e, l, 1, a->dx, a->dk, la->xn1, la->lora_h[1], a->dh, N);
+        linear_bwd(e, l, 2, a->dx, a->dv, la->xn1, la->lora_h[2], a->dh, N);
+        BE->rmsnorm_backward(a->dresid, NULL, a->dx, la->resid_in, w->attn_norm, la->rstd1, N, C);
+    }
+}
+
+float engine_optimizer_step(engine *e, float lr, float beta1, float beta2, float eps, float weight_decay,
+                            float max_grad_norm) {
+    mgCheck(e->lora_n > 0, "engine_optimizer_step needs a LoRA adapter");
+    size_t n = e->lora_n;
+    float norm = (float)sqrt(BE->sumsq(e->lora_grads, n));
+    // torch: clip_coef = max_norm / (total_norm + 1e-6), applied only when below 1
+    if (max_grad_norm > 0.0f) {
+        float coef = max_grad_norm / (norm + 1e-6f);
+        if (coef < 1.0f) BE->scale_inplace(e->lora_grads, coef, n);
+    }
+    e->opt_t++;
+    BE->adamw_update(e->lora_params, e->lora_grads, e->opt_m, e->opt_v, n, lr, beta1, beta2, eps, weight_decay,
+                     e->opt_t);
+    return norm;
+}
+
+// ---- KV cache and steps ----
+enum { GRAPH_SLOTS = 32 };
+
+typedef struct {
+    int n, nw, sample, lora;
+    mg_sample_params sp;
+    int seen;
+    void *graph;
+} graph_entry;
+
+static void graphs_clear(engine *e);
+
+struct engine_kv {
+    int n_slots, max_len, kv_dim;
+    float *k, *v;  // (L, n_slots, max_len, KV)
+    int *len;      // host (n_slots)
+    int cap;       // tokens per step the buffers hold
+    float *slab;
+    float *x, *xn, *q, *kk, *vv, *att, *tmp, *gate, *up, *h, *logits;
+    char *in;       // backend: the step's inputs, one upload (ints, then u64)
+    char *host_in;  // host staging of the same
+    int *ids;       // backend: sampled ids (cap)
+    float *logp;    // backend: their log-probs (cap)
+    int last_rows;
+    graph_entry graphs[GRAPH_SLOTS];
+    int n_graphs;
+    unsigned long epoch;  // the backend's graph_epoch when the graphs were captured
+};
+
+static void graphs_clear(engine *e) {
+    engine_kv *kv = e->kv;
+    for (int i = 0; i < kv->n_graphs; i++)
+        if (kv->graphs[i].graph) BE->graph_free(kv->graphs[i].graph);
+    kv->n_graphs = 0;
+}
+
+static void step_buffers_free(engine *e) {
+    engine_kv *kv = e->kv;
+    graphs_clear(e);
+    BE->free(kv->slab);
+    BE->free(kv->in);
+    free(kv->host_in);
+    kv->slab = NULL;
+    kv->in = kv->host_in = NULL;
+    kv->cap = 0;
+}
+
+// Inputs of a step of n tokens and nw wanted rows, packed so that one upload of step_in_bytes(n, nw) carries them:
+// ints tokens, pos, kv_start, kv_len, cache_row (n each), wanted (nw); then u64 seq_ids, counters (nw each). The
+// offsets depend on (n, nw) only, which a captured graph's key includes.
+typedef struct {
+    int *tokens, *pos, *kv_start, *kv_len, *cache_row, *wanted;
+    uint64_t *seq_ids, *counters;
+} step_inputs;
+
+static size_t step_u64_at(int n, int nw) { return ((size_t)(5 * n + nw) * sizeof(int) + 7) / 8 * 8; }
+static size_t step_in_bytes(int n, int nw) { return step_u64_at(n, nw) + (size_t)2 * nw * sizeof(uint64_t); }
+
+static step_inputs step_layout(char *base, int n, int nw) {
+    step_inputs in;
+    int *i = (int *)base;
+    in.tokens = i, in.pos = i + n, in.kv_start = i + 2 * n, in.kv_len = i + 3 * n, in.cache_row = i + 4 * n;
+    in.wanted = i + 5 * n;
+    in.seq_ids = (uint64_t *)(base + step_u64_at(n, nw));
+    in.counters = in.seq_ids + nw;
+    return in;
+}
+
+static void ensure_step(engine *e, int n) {
+    engine_kv *kv = e->kv;
+    if (n <= kv->cap) return;
+    int cap = n > 2 * kv->cap ? n : 2 * kv->cap;
+    step_buffers_free(e);
+    const hf_config *c = &e->cfg;
+    size_t C = c->hidden_size, Q = (size_t)c->num_attention_heads * c->head_dim, KV = kv->kv_dim;
+    size_t F = c->intermediate_size, R = e->lora_n ? (size_t)e->lora.rank : 1, V = c->vocab_size, m = cap;
+    size_t sizes[] = {m * C, m * C, m * Q, m * KV, m * KV, m * Q, m * C, m * F, m * F, m * R, m * V, m};
+    float **bufs[] = {&kv->x, &kv->xn, &kv->q, &kv->kk, &kv->vv, &kv->att, &kv->tmp, &kv->gate, &kv->up, &kv->h,
+                      &kv->logits, &kv->logp};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += sizes[i];
+    kv->slab = BE->alloc(total * sizeof(float) + m * sizeof(int));
+    total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        *bufs[i] = kv->slab + total;
+        total += sizes[i];
+    }
+    kv->ids = (int *)(kv->slab + total);  // sampled ids after the float buffers
+    kv->in = BE->alloc(step_in_bytes(cap, cap));
+    kv->host_in = mallocCheck(step_in_bytes(cap, cap));
+    kv->cap = cap;
+}
+
+int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err) {
+    if (n_slots <= 0 || max_len <= 0)
+        return mg_fail(err, "kv cache needs positive slots and length (%d, %d)", n_slots, max_len);
+    engine_kv *kv = e->kv;
+    if (kv && kv->n_slots == n_slots && kv->max_len == max_len) {
+        memset(kv->len, 0, (size_t)n_slots * sizeof(int));
+        return 0;
+    }
+    if (!kv) kv = e->kv = callocCheck(1, sizeof *kv);
+    else {
+        BE->free(kv->k);
+        BE->free(kv->v);
+        free(kv->len);
+        graphs_clear(e);  // the graphs point at the old cache
+    }
+    const hf_config *c = &e->cfg;
+    kv->n_slots = n_slots;
+    kv->max_len = max_len;
+    kv->kv_dim = c->num_key_value_heads * c->head_dim;
+    size_t n = (size_t)c->num_hidden_layers * n_slots * max_len * kv->kv_dim;
+    kv->k = BE->alloc(n * sizeof(float));
+    kv->v = BE->alloc(n * sizeof(float));
+    kv->len = callocCheck((size_t)n_slots, sizeof(int));
+    return 0;
+}
+
+void engine_kv_reset_slot(engine *e, int slot) { e->kv->len[slot] = 0; }
+
+// The backend work of one step after its inputs are uploaded (what a CUDA graph captures).
+static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
+    engine_kv *kv = e->kv;
+    const hf_config *c = &e->cfg;
+    int C = c->hidden_size, Hq = c->num_attention_heads, Hkv = c->num_key_value_heads, D = c->head_dim;
+    int F = c->intermediate_size, KV = kv->kv_dim;
+    step_inputs in = step_layout(kv->in, n, nw);
+    const int *tokens = in.tokens, *pos = in.pos, *kv_start = in.kv_start, *kv_len = in.kv_len;
+    const int *cache_row = in.cache_row, *wanted = in.wanted;
+    const uint64_t *seq_ids = in.seq_ids, *counters = in.counters;
+
+    BE->encoder_forward(kv->x, tokens, e->wte, e->wt, n, C);
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        const engine_layer *w = &e->layers[l];
+        float *kc = kv->k + (size_t)l * kv->n_slots * kv->max_len * KV;
+        float *vc = kv->v + (size_t)l * kv->n_slots * kv->max_len * KV;
+        BE->rmsnorm_forward(kv->xn, NULL, kv->x, w->attn_norm, n, C, c->rms_norm_eps);
+        linear(e, l, 0, kv->q, kv->h, kv->xn, n, 1);
+        linear(e, l, 1, kv->kk, kv->h, kv->xn, n, 1);
+        linear(e, l, 2, kv->vv, kv->h, kv->xn, n, 1);
+        BE->rope_forward(kv->q, pos, e->inv_freq, n, Hq, D);
+        BE->rope_forward(kv->kk, pos, e->inv_freq, n, Hkv, D);
+        BE->scatter_rows(kc, kv->kk, cache_row, n, KV);
+        BE->scatter_rows(vc, kv->vv, cache_row, n, KV);
+        BE->attention_forward(kv->att, kv->q, kc, vc, kv_start, kv_len, n, Hq, Hkv, D, kv->max_len);
+        linear(e, l, 3, kv->tmp, kv->h, kv->att, n, 1);
+        BE->add_inplace(kv->x, kv->tmp, (size_t)n * C);
+        BE->rmsnorm_forward(kv->xn, NULL, kv->x, w->mlp_norm, n, C, c->rms_norm_eps);
+        linear(e, l, 4, kv->gate, kv->h, kv->xn, n, 1);
+        linear(e, l, 5, kv->up, kv->h, kv->xn, n, 1);
+        BE->swiglu_forward(kv->gate, kv->gate, kv->up, n, F);
+        linear(e, l, 6, kv->tmp, kv->h, kv->gate, n, 1);
+        BE->add_inplace(kv->x, kv->tmp, (size_t)n * C);
+    }
+    // Final norm and LM head only for the rows whose logits are wanted (usually each slot's last token).
+    if (!nw) return;
+    BE->gather_rows(kv->xn, kv->x, wanted, nw, C);
+    BE->rmsnorm_forward(kv->xn, NULL, kv->xn, e->norm, nw, C, c->rms_norm_eps);
+    BE->matmul_forward(kv->logits, kv->xn, e->lm_head, e->wt, NULL, nw, C, c->vocab_size, 1);
+    if (sp) BE->sample(kv->ids, kv->logp, kv->logits, nw, c->vocab_size, sp, seq_ids, counters);
+}
+
+static graph_entry *graph_for(engine *e, int n, int nw, const mg_sample_params *sp) {
+    engine_kv *kv = e->kv;
+    unsigned long epoch = BE->graph_epoch();
+    if (epoch != kv->epoch) {  // a scratch buffer moved: every captured graph may point at freed memory
+        graphs_clear(e);
+        kv->epoch = epoch;
+    }
+    mg_sample_params none;
+    memset(&none, 0, sizeof none);
+    for (int i = 0; i < kv->n_graphs; i++) {
+        graph_entry *g = &kv->graphs[i];
+        if (g->n == n && g->nw == nw && g->sample == (sp != NULL) && g->lora == lora_live(e) &&
+            !memcmp(&g->sp, sp ? sp : &none, sizeof none))
+            return g;
+    }
+    if (kv->n_graphs == GRAPH_SLOTS) graphs_clear(e);
+    graph_entry *g = &kv->graphs[kv->n_graphs++];
+    memset(g, 0, sizeof *g);
+    g->n = n, g->nw = nw, g->sample = sp != NULL, g->lora = lora_live(e);
+    g->sp = sp ? *sp : none;
+    return g;
+}
+
+int engine_step(engine *e, int n, const int *tokens, const int *slot_of, const char *want_logits,
+                const mg_sample_params *sp, const uint64_t *seq_ids, const uint64_t *counters, int *ids, float *logp,
+                mg_err *err) {
+    engine_kv *kv = e->kv;
+    if (!kv) return mg_fail(err, "engine_step before engine_kv_init");
+    if (n <= 0) return mg_fail(err, "engine_step needs at least one token");
+    const hf_config *c = &e->cfg;
+    ensure_step(e, n);
+    int nw = 0;
+    for (int i = 0; i < n; i++) nw += !want_logits || want_logits[i];
+    step_inputs hin = step_layout(kv->host_in, n, nw);
+    int *pos = hin.pos, *kv_start = hin.kv_start, *kv_len = hin.kv_len, *cache_row = hin.cache_row;
+    // Positions: each slot continues from its cached length, in the order its tokens appear.
+    int *added = callocCheck((size_t)kv->n_slots, sizeof(int));
+    for (int i = 0; i < n; i++) {
+        int slot = slot_of[i];
+        if (slot < 0 || slot >= kv->n_slots) {
+            free(added);
+            return mg_fail(err, "engine_step: slot %d out of range (cache has %d)", slot, kv->n_slots);
+        }
+        pos[i] = kv->len[slot] + added[slot]++;
+        if (pos[i] >= kv->max_len) {
+            free(added);
+            return mg_fail(err, "sequence in slot %d reached the cache length %d", slot, kv->max_len);
+        }
+        if (tokens[i] < 0 || tokens[i] >= c->vocab_size) {
+            free(added);
+            return mg_fail(err, "token id %d outside the vocabulary (size %d)", tokens[i], c->vocab_size);
+        }
+        hin.tokens[i] = tokens[i];
+        kv_start[i] = slot * kv->max_len;
+        kv_len[i] = pos[i] + 1;
+        cache_row[i] = kv_start[i] + pos[i];
+    }
+    free(added);
+    for (int i = 0, r = 0; i < n; i++)
+        if (!want_logits || want_logits[i]) hin.wanted[r++] = i;
+    for (int r = 0; r < nw; r++) {
+        hin.seq_ids[r] = sp ? seq_ids[r] : 0;
+        hin.counters[r] = sp ? counters[r] : 0;
+    }
+    BE->upload(kv->in, kv->host_in, step_in_bytes(n, nw));
+
+    // Graphs: the first step of a shape runs eagerly (it also sizes every scratch buffer), the second is captured.
+    graph_entry *g = e->use_graphs && BE->graph_begin ? graph_for(e, n, nw, sp) : NULL;
+    if (g && g->graph) {
+        BE->graph_launch(g->graph);
+    } else if (g && g->seen == 1 && BE->graph_begin()) {
+        step_kernels(e, n, nw, sp);
+        g->graph = BE->graph_end();
+        if (g->graph) {
+            BE->graph_launch(g->graph);
+        } else {  // capture failed (nothing ran): eager for this shape from now on
+            g->seen = -1;
+            step_kernels(e, n, nw, sp);
+        }
+    } else {
+        step_kernels(e, n, nw, sp);
+        if (g && !g->seen) g->seen = 1;
+    }
+    for (int i = 0; i < n; i++) kv->len[slot_of[i]]++;
+    kv->last_rows = nw;
+    if (sp && nw) {
+        BE->download(ids, kv->ids, (size_t)nw * sizeof(int));
+        BE->download(logp, kv->logp, (size_t)nw * sizeof(float));
+    }
+    return nw;
+}
+
+void engine_logits(const engine *e, float *host, int rows) {
+    BE->download(host, e->kv->logits, (size_t)rows * e->cfg.vocab_size * sizeof(float));
+}
+
+// ---- generate(): model/sampler.c's loop, sampling on the backend ----
+typedef struct {
+    int prompt;     // index of the prompt in this slot, -1 when free
+    int prefilled;  // 0 until its prompt went through the model
+    int last;       // last sampled token, fed at the next step
+} slot_state;
+
+static int is_eos(const engine *e, const tokenizer *tok, int id) {
+    for (int i = 0; i < e->cfg.n_eos; i++)
+        if (e->cfg.eos_token_ids[i] == id) return 1;
+    return tok && tokenizer_eos_id(tok) == id;
+}
+
+int engine_generate(engine *e, const tokenizer *tok, int n, const int *const *prompts, const int *prompt_lens,
+                    const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *err) {
+    int ctx = e->cfg.max_position_embeddings, longest = 0;
+    for (int i = 0; i < n; i++) {
+        if (prompt_lens[i] <= 0) return mg_fail(err, "prompt %d is empty", i);
+        if (prompt_lens[i] >= ctx)
+            return mg_fail(err, "prompt %d has %d tokens, longer than the model's context of %d", i, prompt_lens[i],
+                           ctx);
+        if (prompt_lens[i] > longest) longest = prompt_lens[i];
+    }
+    int slots = max_batch > 0 && max_batch < n ? max_batch : n;
+    if (slots == 0) return 0;
+    int max_len = longest + p->max_new_tokens < ctx ? longest + p->max_new_tokens : ctx;
+    if (engine_kv_init(e, slots, max_len, err)) return -1;
+    memset(out, 0, (size_t)n * sizeof *out);
+    mg_sample_params sp = {p->temperature, p->top_k, p->top_p, p->min_p, p->seed};
+    slot_state *st = mallocCheck((size_t)slots * sizeof *st);
+    stop_scan *scan = mallocCheck((size_t)slots * sizeof *scan);
+    for (int s = 0; s < slots; s++) st[s].prompt = -1, stop_scan_init(&scan[s], p);
+    int total_in = 0;
+    for (int i = 0; i < n; i++) total_in += prompt_lens[i];
+    int cap = total_in + slots;
+    int *tokens = mallocCheck((size_t)cap * sizeof(int)), *slot_of = mallocCheck((size_t)cap * sizeof(int));
+    char *want = mallocCheck((size_t)cap);
+    int *row_slot = mallocCheck((size_t)slots * sizeof(int)), *ids = mallocCheck((size_t)slots * sizeof(int));
+    float *lps = mallocCheck((size_t)slots * sizeof(float));
+    uint64_t *sids = mallocCheck((size_t)slots * sizeof(uint64_t)), *cnts = mallocCheck((size_t)slots * sizeof(uint64_t));
+    int next_prompt = 0, finished = 0, rc = 0;
+
+    while (finished < n) {
+        int nt = 0, rows = 0;
+        for (int s = 0; s < slots; s++) {
+            if (st[s].prompt < 0 && next_prompt < n) {  // admit a waiting prompt into a free slot
+                st[s] = (slot_state){next_prompt++, 0, 0};
+                engine_kv_reset_slot(e, s);
+                stop_scan_free(&scan[s]);
+                stop_scan_init(&scan[s], p);
+                completion *c = &out[st[s].prompt];
+                c->ids = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(int));
+                c->logp = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(float));
+            }
+            if (st[s].prompt < 0) continue;
+            if (!st[s].prefilled) {
+                int i = st[s].prompt;
+                for (int t = 0; t < prompt_lens[i]; t++) {
+                    tokens[nt] = prompts[i][t];
+                    slot_of[nt] = s;
+                    want[nt++] = t + 1 == prompt_lens[i];
+                }
+                st[s].prefilled = 1;
+            } else {
+                tokens[nt] = st[s].last;
+                slot_of[nt] = s;
+                want[nt++] = 1;
+            }
+            sids[rows] = seq_ids[st[s].prompt];
+            cnts[rows] = (uint64_t)out[st[s].prompt].n;
+            row_slot[rows++] = s;
+        }
+        if (engine_step(e, nt, tokens, slot_of, want, &sp, sids, cnts, ids, lps, err) < 0) {
+            rc = -1;
+            break;
+        }
+        for (int r = 0; r < rows; r++) {
+            int s = row_slot[r], i = st[s].prompt;
+            completion *c = &out[i];
+            int tok_id = ids[r];
+            c->ids[c->n] = tok_id;
+            c->logp[c->n] = lps[r];
+            c->n++;
+            st[s].last = tok_id;
+            int done = 0;
+            if (is_eos(e, tok, tok_id)) c->finish = FINISH_EOS, done = 1;
+            else if (stop_scan_step(&scan[s], tok, p, c->ids, c->n, &c->text)) c->finish = FINISH_STOP, done = 1;
+            else if (c->n >= p->max_new_tokens || prompt_lens[i] + c->n >= max_len) c->finish = FINISH_LENGTH, done = 1;
+            if (done) {
+                if (!c->text) c->text = tok ? tokenizer_decode(tok, c->ids, c->n, 1) : calloc(1, 1);
+                st[s].prompt = -1;
+                finished++;
+            }
+        }
+    }
+    free(tokens);
+    free(slot_of);
+    free(want);
+    free(row_slot);
+    free(ids);
+    free(lps);
+    free(sids);
+    free(cnts);
+    for (int s = 0; s < slots; s++) stop_scan_free(&scan[s]);
+    free(scan);
+    free(st);
+    if (rc)
+        for (int i = 0; i < n; i++) completion_free(&out[i]);
+    return rc;
+}
+
+void engine_free(engine *e) {
+    if (!e->be) return;
+    acts_free(e);
+    if (e->kv) {
+        step_buffers_free(e);
+        BE->free(e->kv->k);
+        BE->free(e->kv->v);
+        free(e->kv->len);
+        free(e->kv);
+    }
+    if (!e->borrowed) {
+        BE->free(e->wmat);
+        BE->free(e->wvec);
+        BE->free(e->lora_params);
+        BE->free(e->lora_grads);
+    }
+    BE->free(e->opt_m);
+    BE->free(e->opt_v);
+    free(e->layers);
+    free(e->A);
+    free(e->B);
+    free(e->dA);
+    free(e->dB);
+    memset(e, 0, sizeof *e);
+}

@@ -1,0 +1,92 @@
+// A model placed on a compute backend (kernels/backend.h): its weights in the backend's memory (matrices fp32 or
+// bf16, vectors fp32), the LoRA adapter with its gradients and AdamW moments (fp32), training activations and a
+// KV cache. The forward/backward and the KV-cache step here are model/forward.c and model/step.c written once
+// against the backend table, op for op: with mg_backend_cpu they give the CPU engine's results bit for bit
+// (tests/gpu/test_cuda_parity.c checks it), with mg_backend_cuda() they run on the GPU.
+//
+// Host-facing conventions: batches (packed_batch), logp, dlogp, tokens and sampled ids are host arrays; everything
+// else stays in backend memory. One engine is used by one thread at a time.
+#pragma once
+#include <stdint.h>
+
+#include "kernels/backend.h"
+#include "model/model.h"
+#include "model/sampler.h"
+#include "model/tokenizer.h"
+
+typedef struct {
+    void *W[LORA_N_MODULES];   // q, k, v, o, gate, up, down (out, in), dtype wt
+    float *b[LORA_N_MODULES];  // biases or NULL
+    float *attn_norm, *mlp_norm;
+} engine_layer;
+
+typedef struct engine_acts engine_acts;
+typedef struct engine_kv engine_kv;
+
+typedef struct {
+    const mg_backend *be;
+    hf_config cfg;
+    mg_dtype wt;
+    void *wmat;    // every matrix, one allocation
+    float *wvec;   // every vector and inv_freq, one allocation
+    void *wte, *lm_head;  // lm_head == wte when tied
+    float *norm, *inv_freq;
+    engine_layer *layers;
+    // LoRA (lora_n == 0: none). Pointers index [layer * LORA_N_MODULES + module]; NULL where not adapted.
+    lora_config lora;
+    float lora_scale;
+    int lora_enabled;
+    size_t lora_n;
+    float *lora_params, *lora_grads, *opt_m, *opt_v;
+    int opt_t;
+    float **A, **B, **dA, **dB;
+    engine_acts *acts;
+    engine_kv *kv;
+    int use_graphs;  // capture decode steps as CUDA graphs (backends that support it)
+    const int *lora_enabled_src;  // engine_wrap: the model's own switch (lora->enabled), read at every use
+    int borrowed;                 // engine_wrap: weights and adapter belong to the model
+} engine;
+
+// Copies m (and its adapter, if any, with its current values and enabled flag) onto the backend.
+int engine_create(engine *e, const model *m, const mg_backend *be, mg_dtype wt, mg_err *err);
+// The CPU backend over m's own buffers, nothing copied: weights, the adapter, its gradients and its on/off switch
+// are the model's, so model_lora_init, optimizer_step, checkpoints and PEFT export see what the engine trains.
+// This is the hook that lets model_forward / model_backward / model_step run through the engine (one model logic
+// for every backend). m must outlive e; call again after model_lora_init (the adapter's buffers change).
+int engine_wrap(engine *e, model *m, mg_err *err);
+// Random weights made on the backend (normal(0, 0.02), norms 1, biases 0): benchmark models too large to build on
+// the host first.
+int engine_create_random(engine *e, const hf_config *cfg, const mg_backend *be, mg_dtype wt, uint64_t seed,
+                         mg_err *err);
+// A fresh adapter: A and B normal(0, std) (std 0: PEFT's start, A uniform(+-1/sqrt(in)) and B = 0 is not made
+// here; copy one with engine_lora_upload).
+int engine_lora_create(engine *e, const lora_config *lc, float std, uint64_t seed, mg_err *err);
+void engine_free(engine *e);
+
+void engine_lora_upload(engine *e, const float *host_params);  // lora_n values in lora_tensors() order
+void engine_lora_download(const engine *e, float *host_params);
+void engine_lora_download_grads(const engine *e, float *host_grads);
+void engine_zero_grad(engine *e);
+
+// model_forward / model_backward semantics (LoRA training only: frozen base weights get no gradients).
+double engine_forward(engine *e, const packed_batch *b, float temperature, float *logp, float *entropy);
+void engine_backward(engine *e, const packed_batch *b, const float *dlogp);
+// optimizer_step semantics: global-norm clipping, then AdamW on the adapter. Returns the norm before clipping.
+float engine_optimizer_step(engine *e, float lr, float beta1, float beta2, float eps, float weight_decay,
+                            float max_grad_norm);
+
+// ---- inference ----
+// (Re)sizes the KV cache; keeps the one it has when the size matches. All slots start empty.
+int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err);
+void engine_kv_reset_slot(engine *e, int slot);
+// model_step semantics. Returns the number of wanted rows (their logits stay in backend memory, see
+// engine_logits), or -1 with err set. With sp != NULL it also samples one token per wanted row on the backend,
+// with the draw rng_uniform(sp->seed, seq_ids[r], counters[r]), into ids / logp (host arrays).
+int engine_step(engine *e, int n, const int *tokens, const int *slot_of, const char *want_logits,
+                const mg_sample_params *sp, const uint64_t *seq_ids, const uint64_t *counters, int *ids, float *logp,
+                mg_err *err);
+// The logits (rows, V) of the last step, copied to the host.
+void engine_logits(const engine *e, float *host, int rows);
+// generate() of model/sampler.h with sampling on the backend.
+int engine_generate(engine *e, const tokenizer *tok, int n, const int *const *prompts, const int *prompt_lens,
+                    const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *err);

@@ -1,0 +1,52 @@
+// RMSNorm as Llama/Qwen2 define it: y = x / sqrt(mean(x^2) + eps) * weight. One block per row; out may alias inp
+// (every thread reads its own elements before writing them, and all reads of the sum precede the barrier).
+#include "kernels/cuda/cuda_common.h"
+
+enum { NORM_THREADS = 256 };
+
+static __global__ void rmsnorm_fwd_kernel(float *out, float *rstd, const float *inp, const float *weight, int C,
+                                          float eps) {
+    const float *x = inp + (size_t)blockIdx.x * C;
+    float *y = out + (size_t)blockIdx.x * C;
+    float ss = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) ss += x[c] * x[c];
+    ss = block_sum(ss);
+    float r = 1.0f / sqrtf(ss / C + eps);
+    if (rstd && threadIdx.x == 0) rstd[blockIdx.x] = r;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) y[c] = x[c] * r * weight[c];
+}
+
+// With g = dout * weight: dx += rstd * g - x * rstd^3 * mean(g * x).
+static __global__ void rmsnorm_bwd_dx_kernel(float *dinp, const float *dout, const float *inp, const float *weight,
+                                             const float *rstd, int C) {
+    size_t off = (size_t)blockIdx.x * C;
+    const float *x = inp + off, *d = dout + off;
+    float *dx = dinp + off;
+    float r = rstd[blockIdx.x], dot = 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) dot += d[c] * weight[c] * x[c];
+    dot = block_sum(dot);
+    float k = r * r * r * dot / C;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) dx[c] += r * d[c] * weight[c] - x[c] * k;
+}
+
+// dweight (C) += sum over rows of dout * inp * rstd: one thread per column, rows in order (deterministic).
+static __global__ void rmsnorm_bwd_dw_kernel(float *dweight, const float *dout, const float *inp, const float *rstd,
+                                             int N, int C) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    float acc = 0.0f;
+    for (int i = 0; i < N; i++) acc += dout[(size_t)i * C + c] * inp[(size_t)i * C + c] * rstd[i];
+    dweight[c] += acc;
+}
+
+extern "C" void rmsnorm_forward_cuda(float *out, float *rstd, const float *inp, const float *weight, int N, int C,
+                                     float eps) {
+    if (N > 0) MG_LAUNCH(rmsnorm_fwd_kernel, N, NORM_THREADS, 0, out, rstd, inp, weight, C, eps);
+}
+
+extern "C" void rmsnorm_backward_cuda(float *dinp, float *dweight, const float *dout, const float *inp,
+                                      const float *weight, const float *rstd, int N, int C) {
+    if (N <= 0) return;
+    if (dinp) MG_LAUNCH(rmsnorm_bwd_dx_kernel, N, NORM_THREADS, 0, dinp, dout, inp, weight, rstd, C);
+    if (dweight) MG_LAUNCH(rmsnorm_bwd_dw_kernel, (C + 127) / 128, 128, 0, dweight, dout, inp, rstd, N, C);
+}

@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# The one script for a machine with an NVIDIA GPU (docs/cuda.md). From the repository root:
+#
+#   tests/gpu/run.sh [--bundle FILE] [--build DIR] [--out DIR] [--deadline SECONDS] [--dry-run]
+#                    [--fake STAGE=ok|fail|hang,...] [--table-only DIR]
+#
+# Stages, in order of importance, each under its own `timeout` and all under one deadline (default 285 s, so the
+# whole run stays under 5 minutes); a stage that fails or times out is recorded and the next one runs:
+#   env        nvidia-smi line, compute capability, nvcc and driver versions
+#   prepare    the programs: unpacked from --bundle (made here by tests/gpu/pack.sh: CI-built binaries plus the
+#              non-system libraries they need), or else configured and built from source for this GPU's
+#              architecture (needs the project's build dependencies there)
+#   parity     test_cuda_parity: every CUDA op and the tiny fixtures' models against the CPU engine
+#   bench      bench_cuda: decode at batch 1/16/64/256 and a GRPO LoRA step, Llama-3.2-1B and Qwen2.5-0.5B shapes
+#   torch      bench/bench_cuda_torch.py: the same workloads with transformers generate and peft
+#   nccl       test_nccl: the NCCL all-reduce with one rank
+#   memcheck   compute-sanitizer --tool memcheck on test_cuda_parity --quick
+#   graphs     bench_cuda --graphs: decode steps replayed as CUDA graphs
+#   source     (with --bundle only, if time is left) the source build for this GPU, to show it configures
+# then prints one table LAST: each stage's status and time, and the benchmark comparison.
+#
+# Logs: everything printed goes to OUT/run.log as well (OUT = $OUT, or --out, or a temp folder); the benchmark
+# results are OUT/*.tsv (six files in all: what a GPU lease brings back is a few files of OUT). A bundle is
+# unpacked into build/gpu-bundle-run. --dry-run prints the stages and their commands without running anything. --fake replaces
+# stage commands by `true` (ok), `false` (fail) or a sleep past the timeout (hang): CI tests the script's own
+# logic with it (tests/unit/test_gpu_script.sh). --table-only DIR prints the table from DIR's files and exits.
+# Stage functions run in their own shells (declare -f), which shellcheck cannot follow.
+# shellcheck disable=SC2317,SC1091
+set -uo pipefail  # no -e: a failing stage must never end the run
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root" || exit 1
+
+deadline=285
+bundle=
+build=build/gpu-run
+out=${OUT:-}
+dry=0
+fake=
+table_only=
+usage() {
+  echo "usage: tests/gpu/run.sh [--bundle FILE] [--build DIR] [--out DIR] [--deadline S] [--dry-run]" \
+       "[--fake STAGE=ok|fail|hang,...] [--table-only DIR]" >&2
+  exit 2
+}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --bundle) bundle=${2:?}; shift 2 ;;
+    --build) build=${2:?}; shift 2 ;;
+    --out) out=${2:?}; shift 2 ;;
+    --deadline) deadline=${2:?}; shift 2 ;;
+    --dry-run) dry=1; shift ;;
+    --fake) fake=${2:?}; shift 2 ;;
+    --table-only) table_only=${2:?}; shift 2 ;;
+    *) usage ;;
+  esac
+done
+case $deadline in '' | *[!0-9]*) usage ;; esac
+
+# ---- the table: stage statuses, then engine vs PyTorch vs the bandwidth floor ----
+# Files in DIR: stages.tsv (stage, status, seconds), bench_cuda.tsv / bench_cuda_graphs.tsv / bench_torch.tsv
+# (# comment lines, then: model, workload, batch, tokens, seconds, tokens_per_s, step_ms, floor_ms).
+print_table() {
+  local dir=$1
+  echo
+  echo "==================== summary ===================="
+  if [ -f "$dir/stages.tsv" ]; then
+    awk -F'\t' '{ printf "  %-10s %-26s %6s s\n", $1, $2, $3 }' "$dir/stages.tsv"
+  fi
+  local files=() f
+  for f in bench_cuda bench_cuda_graphs bench_torch; do [ -f "$dir/$f.tsv" ] && files+=("$dir/$f.tsv"); done
+  [ ${#files[@]} -gt 0 ] || { echo "  (no benchmark results)"; return; }
+  grep -h '^# device' "${files[@]}" | sed 's/^# /  /'
+  awk -F'\t' '
+    FNR == 1 { src = FILENAME; sub(/.*\//, "", src); sub(/[.]tsv$/, "", src) }
+    /^#/ { next }
+    NF >= 6 {
+      key = $1 SUBSEP $2 SUBSEP $3
+      if (src == "bench_cuda") { eng[key] = $6; step[key] = $7; flo[key] = $8; seen[key] = 1 }
+      else if (src == "bench_cuda_graphs") { gra[$1 SUBSEP "decode" SUBSEP $3] = $6; gstep[$1 SUBSEP "decode" SUBSEP $3] = $7 }
+      else if (src == "bench_torch") { pt[key] = $6; seen[key] = 1 }
+    }
+    END {
+      printf "  %-6s %-10s %5s %12s %12s %12s %8s %10s %10s %7s\n", "model", "workload", "batch", "migrate", "+graphs",
+             "pytorch", "speedup", "step ms", "floor ms", "floor%"
+      n = 0
+      for (k in seen) keys[++n] = k
+      # order: model, workload, batch (numeric)
+      for (i = 1; i <= n; i++)
+        for (j = i + 1; j <= n; j++) {
+          split(keys[i], a, SUBSEP); split(keys[j], b, SUBSEP)
+          if (a[1] > b[1] || (a[1] == b[1] && (a[2] > b[2] || (a[2] == b[2] && a[3] + 0 > b[3] + 0)))) {
+            t = keys[i]; keys[i] = keys[j]; keys[j] = t
+          }
+        }
+      for (i = 1; i <= n; i++) {
+        k = keys[i]; split(k, f, SUBSEP)
+        e = (k in eng) ? eng[k] : ""; g = (k in gra) ? gra[k] : ""; p = (k in pt) ? pt[k] : ""
+        best = e; if (g != "" && (best == "" || g + 0 > best + 0)) best = g
+        sp = (best != "" && p != "" && p + 0 > 0) ? sprintf("%.2fx", best / p) : "-"
+        st = (k in step) ? step[k] : ""; if ((k in gstep) && gstep[k] + 0 > 0 && (st == "" || gstep[k] + 0 < st + 0)) st = gstep[k]
+        fl = (k in flo) ? flo[k] : ""
+        pc = (st != "" && st + 0 > 0 && fl != "" && fl + 0 > 0) ? sprintf("%.0f%%", 100 * fl / st) : "-"
+        printf "  %-6s %-10s %5s %12s %12s %12s %8s %10s %10s %7s\n", f[1], f[2], f[3],
+               e == "" ? "-" : sprintf("%.1f", e), g == "" ? "-" : sprintf("%.1f", g), p == "" ? "-" : sprintf("%.1f", p),
+               sp, st == "" || st + 0 == 0 ? "-" : sprintf("%.3f", st), fl == "" || fl + 0 == 0 ? "-" : sprintf("%.3f", fl), pc
+      }
+      print "  tokens/s: decode = new tokens / generate() wall time (prefill included); grpo_step = all tokens of one"
+      print "  step (forward, backward, AdamW). speedup = best migrate / pytorch. floor = weight bytes per decode step /"
+      print "  device-to-device copy bandwidth; floor% = floor / measured step time (decode only)."
+    }' "${files[@]}"
+}
+
+if [ -n "$table_only" ]; then
+  print_table "$table_only"
+  exit 0
+fi
+
+if [ "$dry" = 1 ]; then
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+elif [ -z "$out" ]; then
+  out=$(mktemp -d)
+fi
+mkdir -p "$out"
+: >"$out/stages.tsv"
+log=$out/run.log
+if [ "$dry" = 0 ]; then
+  exec > >(tee "$log") 2>&1
+  tee_pid=$!
+fi
+start=$SECONDS
+
+# Programs and libraries: set by the prepare stage, read by the later ones (each stage is its own bash).
+case $build in /*) bin_dir=$build ;; *) bin_dir=$root/$build ;; esac
+lib_path=
+export MG_ROOT=$root MG_OUT=$out
+
+fake_mode() {  # the fake action for a stage, or nothing
+  local s
+  for s in ${fake//,/ }; do
+    [ "${s%%=*}" = "$1" ] && { echo "${s#*=}"; return; }
+  done
+}
+
+# stage NAME CAP FUNCTION: runs FUNCTION under timeout min(CAP, time left), records the status.
+stage() {
+  local name=$1 cap=$2 fn=$3 left t rc status t0
+  left=$((deadline - (SECONDS - start) - 3))
+  t=$((cap < left ? cap : left))
+  if [ "$dry" = 1 ]; then
+    printf 'stage %-9s timeout %4ss: %s\n' "$name" "$cap" "$(describe_"$fn")"
+    printf '%s\t%s\t%s\n' "$name" "dry-run" 0 >>"$out/stages.tsv"
+    return 0
+  fi
+  if [ "$t" -lt 5 ]; then
+    printf '\n==== %s: skipped (deadline)\n' "$name"
+    printf '%s\t%s\t%s\n' "$name" "skipped (deadline)" 0 >>"$out/stages.tsv"
+    return 0
+  fi
+  printf '\n==== %s (timeout %ss, %ss into the run)\n' "$name" "$t" "$((SECONDS - start))"
+  t0=$SECONDS
+  local f
+  f=$(fake_mode "$name")
+  case $f in
+    ok) timeout -k 3 "$t" true ;;
+    fail) timeout -k 3 "$t" false ;;
+    hang) timeout -k 3 "$t" sleep $((t + 60)) ;;
+    *) timeout -k 5 "$t" bash -c "$(declare -f); $fn" ;;
+  esac
+  rc=$?
+  case $rc in
+    0) status=ok ;;
+    77) status="skipped (no GPU)" ;;
+    124 | 137) status="TIMEOUT after ${t}s" ;;
+    *) status="FAILED (exit $rc)" ;;
+  esac
+  printf '%s\t%s\t%s\n' "$name" "$status" "$((SECONDS - t0))" >>"$out/stages.tsv"
+  echo "---- $name: $status"
+  return 0
+}
+
+# Where each program lives and what it needs: one file the stages source (they run in their own shells).
+write_env() {
+  {
+    echo "export PATH=\"$bin_dir:$bin_dir/tests:\$PATH\""
+    echo "export LD_LIBRARY_PATH=\"$lib_path\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}\""
+  } >"$out/programs.env"
+}
+
+# ---- stages ----
+describe_st_env() { echo "nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap; nvcc --version"; }
+st_env() {
+  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,clocks.max.sm --format=csv,noheader || exit 1
+  command -v nvcc >/dev/null && nvcc --version | tail -2
+  command -v compute-sanitizer >/dev/null && compute-sanitizer --version | head -2
+  nproc
+  exit 0
+}
+
+describe_st_prepare() {
+  if [ -n "$bundle" ]; then echo "tar -xJf $bundle (bin/ + lib/)"; else
+    echo "cmake -B $build -DCMAKE_BUILD_TYPE=Release -DMIGRATE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=<compute cap>" \
+         "&& cmake --build $build --target test_cuda_parity test_nccl bench_cuda"
+  fi
+}
+st_prepare() {
+  if [ -n "$MG_BUNDLE" ]; then  # unpacked outside OUT, whose files are what comes back from the machine
+    rm -rf "$MG_BUNDLE_DIR" && mkdir -p "$MG_BUNDLE_DIR" && tar -xJf "$MG_BUNDLE" -C "$MG_BUNDLE_DIR" || exit 1
+    ls "$MG_BUNDLE_DIR/bin" "$MG_BUNDLE_DIR/lib"
+    exit 0
+  fi
+  source_build "$MG_BUILD"
+}
+source_build() {
+  local dir=$1 arch gen=()
+  arch=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d ' .')
+  [ -n "$arch" ] || { echo "no compute capability from nvidia-smi"; exit 1; }
+  command -v ninja >/dev/null && gen=(-G Ninja)
+  echo "building for sm_$arch in $dir"
+  cmake -S "$MG_ROOT" -B "$MG_ROOT/$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DMIGRATE_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="$arch" -DMIGRATE_RDKIT=OFF || exit 1
+  cmake --build "$MG_ROOT/$dir" -j"$(nproc)" --target test_cuda_parity test_nccl bench_cuda || exit 1
+}
+
+describe_st_parity() { echo "test_cuda_parity"; }
+st_parity() {
+  source "$MG_OUT/programs.env"
+  test_cuda_parity
+}
+
+describe_st_bench() { echo "bench_cuda --tsv OUT/bench_cuda.tsv"; }
+st_bench() {
+  source "$MG_OUT/programs.env"
+  bench_cuda --tsv "$MG_OUT/bench_cuda.tsv"
+}
+
+describe_st_torch() { echo "python3 bench/bench_cuda_torch.py --tsv OUT/bench_torch.tsv"; }
+st_torch() {
+  PYTHONUNBUFFERED=1 python3 "$MG_ROOT/bench/bench_cuda_torch.py" --tsv "$MG_OUT/bench_torch.tsv" \
+    2> >(grep -v -E 'Warning|warn\(' >&2)
+}
+
+describe_st_nccl() { echo "test_nccl (one rank; libnccl from the system or from pip's nvidia-nccl)"; }
+st_nccl() {
+  source "$MG_OUT/programs.env"
+  test_nccl
+}
+
+describe_st_memcheck() { echo "compute-sanitizer --tool memcheck --error-exitcode 99 test_cuda_parity --quick"; }
+st_memcheck() {
+  source "$MG_OUT/programs.env"
+  command -v compute-sanitizer >/dev/null || { echo "compute-sanitizer not found"; exit 1; }
+  compute-sanitizer --tool memcheck --error-exitcode 99 --print-limit 20 --leak-check no \
+    "$(command -v test_cuda_parity)" --quick
+}
+
+describe_st_graphs() { echo "bench_cuda --graphs --no-train --tsv OUT/bench_cuda_graphs.tsv"; }
+st_graphs() {
+  source "$MG_OUT/programs.env"
+  bench_cuda --graphs --no-train --tsv "$MG_OUT/bench_cuda_graphs.tsv"
+}
+
+describe_st_source() { echo "the source build of 'prepare' for this GPU (only after a --bundle run)"; }
+st_source() { source_build build/gpu-source; }
+
+# ---- run ----
+export MG_BUNDLE=$bundle MG_BUILD=$build MG_BUNDLE_DIR=$root/build/gpu-bundle-run
+[ -n "$bundle" ] && [ "$dry" = 0 ] && [ ! -f "$bundle" ] && echo "run.sh: no bundle $bundle (continuing)"
+echo "tests/gpu/run.sh: deadline ${deadline}s, logs in $out"
+stage env 20 st_env
+stage prepare 200 st_prepare
+# Library path for the programs: the bundle's own libraries, then CUDA's, then NCCL wherever it is installed.
+if [ -n "$bundle" ]; then
+  bin_dir=$MG_BUNDLE_DIR/bin
+  lib_path=$MG_BUNDLE_DIR/lib
+fi
+for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do [ -d "$d" ] && lib_path=${lib_path:+$lib_path:}$d; done
+if [ "$dry" = 0 ] && [ -z "$fake" ] && command -v python3 >/dev/null; then
+  for pkg in nccl cublas cuda_runtime; do
+    d=$(python3 -c "import nvidia.$pkg as m, os; print(os.path.join(list(m.__path__)[0], 'lib'))" 2>/dev/null)
+    [ -n "$d" ] && [ -d "$d" ] && lib_path=$lib_path:$d
+  done
+fi
+write_env
+stage parity 90 st_parity
+stage bench 100 st_bench
+stage torch 120 st_torch
+stage nccl 30 st_nccl
+stage memcheck 120 st_memcheck
+stage graphs 60 st_graphs
+if [ -n "$bundle" ]; then stage source 150 st_source; fi
+print_table "$out"
+echo "(total $((SECONDS - start)) s; logs: $log)"
+if [ "$dry" = 0 ]; then  # let tee write the last lines before the script ends
+  exec >&- 2>&-
+  wait "$tee_pid" 2>/dev/null
+fi
+exit 0
