@@ -9,6 +9,7 @@
 #include "tasks/semantle.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
+#include "tools/sweep_results.h"
 
 static const char *HELP =
     "usage: migrate ablate CONFIG.yaml --strategies LIST --seeds LIST [--targets LIST] [--set KEY=VALUE ...]\n"
@@ -23,24 +24,6 @@ static const char *HELP =
     "  --set KEY=VALUE     config override, as for migrate run\n";
 
 #define MAX_ITEMS 64
-
-static int split_list(char *s, char **out) {
-    int n = 0;
-    for (char *tok = strtok(s, ","); tok && n < MAX_ITEMS; tok = strtok(NULL, ",")) out[n++] = tok;
-    return n;
-}
-
-typedef struct {
-    int strategy, seed, target;
-    int solved;
-    long calls, calls_to_solve;
-    double best, seconds;
-} run_result;
-
-static int cmp_long(const void *a, const void *b) {
-    long x = *(const long *)a, y = *(const long *)b;
-    return x < y ? -1 : x > y;
-}
 
 int cmd_ablate(int argc, char **argv) {
     const char *config_path = NULL;
@@ -66,7 +49,10 @@ int cmd_ablate(int argc, char **argv) {
     }
     if (!config_path) return fprintf(stderr, "migrate ablate: a CONFIG.yaml is required (see --help)\n"), free(overrides), 2;
     char *strategies[MAX_ITEMS], *seeds[MAX_ITEMS], *targets[MAX_ITEMS];
-    int ns = split_list(strategies_s, strategies), nd = split_list(seeds_s, seeds), nt = split_list(targets_s, targets);
+    int ns = sweep_split_list(strategies_s, strategies, MAX_ITEMS), nd = sweep_split_list(seeds_s, seeds, MAX_ITEMS),
+        nt = sweep_split_list(targets_s, targets, MAX_ITEMS);
+    if (ns < 0 || nd < 0 || nt < 0)
+        return fprintf(stderr, "migrate ablate: at most %d strategies, seeds and targets each\n", MAX_ITEMS), free(overrides), 2;
 
     run_config base;
     mg_err e;
@@ -111,7 +97,7 @@ int cmd_ablate(int argc, char **argv) {
     FILE *csv = rc ? NULL : fopen(path, "w");
     if (!rc && !csv) fprintf(stderr, "migrate ablate: cannot write %s\n", path), rc = 1;
     if (csv) fprintf(csv, "strategy,seed,target,solved,oracle_calls,oracle_calls_to_solve,best_reward,seconds\n");
-    run_result *res = callocCheck((size_t)total, sizeof *res);
+    sweep_result *res = callocCheck((size_t)total, sizeof *res);
     int done = 0;
     for (int s = 0; s < ns && !rc; s++)
         for (int t = 0; t < nt && !rc; t++)
@@ -137,10 +123,10 @@ int cmd_ablate(int argc, char **argv) {
                 while (!rc && (step = search_step(&st, &e)) == 0) {}
                 if (!rc && step < 0) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
                 if (!rc) {
-                    run_result *r = &res[done++];
+                    sweep_result *r = &res[done++];
                     const archive_entry *b = st.best >= 0 ? archive_get(st.arc, st.best) : NULL;
-                    *r = (run_result){s, d, t, st.solved, st.oracle_calls, st.solved ? st.solved_at_calls : -1,
-                                      b ? b->reward : 0.0, mg_seconds() - t0};
+                    *r = (sweep_result){s, st.solved, st.oracle_calls, st.solved ? st.solved_at_calls : -1,
+                                        b ? b->reward : 0.0, mg_seconds() - t0};
                     fprintf(csv, "%s,%s,%s,%d,%ld,%ld,%.6f,%.2f\n", strategies[s], seeds[d], targets[t], r->solved,
                             r->calls, r->calls_to_solve, r->best, r->seconds);
                     fflush(csv);
@@ -158,26 +144,8 @@ int cmd_ablate(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/ablation.md", base.output_dir);
         FILE *md = fopen(path, "w");
         FILE *outs[2] = {stdout, md};
-        for (int o = 0; o < 2; o++) {
-            if (!outs[o]) continue;
-            fprintf(outs[o], "| strategy | solved | median oracle calls to solve | mean best reward | mean wall time (s) |\n");
-            fprintf(outs[o], "|---|---|---|---|---|\n");
-            for (int s = 0; s < ns; s++) {
-                long calls[MAX_ITEMS * MAX_ITEMS];
-                int n = 0, solved = 0, runs = 0;
-                double best = 0, secs = 0;
-                for (int i = 0; i < done; i++) {
-                    if (res[i].strategy != s) continue;
-                    runs++, best += res[i].best, secs += res[i].seconds;
-                    if (res[i].solved) calls[n++] = res[i].calls_to_solve, solved++;
-                }
-                qsort(calls, (size_t)n, sizeof(long), cmp_long);
-                char med[32] = "-";
-                if (n) snprintf(med, sizeof med, "%ld", n % 2 ? calls[n / 2] : (calls[n / 2 - 1] + calls[n / 2]) / 2);
-                fprintf(outs[o], "| %s | %d/%d | %s | %.4f | %.1f |\n", strategies[s], solved, runs, med,
-                        runs ? best / runs : 0.0, runs ? secs / runs : 0.0);
-            }
-        }
+        for (int o = 0; o < 2; o++)
+            if (outs[o]) sweep_group_table(outs[o], (const char *const *)strategies, ns, res, done);
         if (md) fclose(md);
         fprintf(stderr, "migrate ablate: wrote %s/ablation.csv and ablation.md\n", base.output_dir);
     }

@@ -1,0 +1,402 @@
+// migrate sweep: one search per element of a sweep (strategies x targets x seeds x grid keys) as a Slurm array job,
+// and --collect: the elements' summaries into one CSV and one markdown table (tools/sweep_collect.c).
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/file.h"
+#include "coordinator/config.h"
+#include "tasks/semantle.h"
+#include "tools/cli_common.h"
+#include "tools/commands.h"
+#include "tools/sweep_collect.h"
+#include "tools/sweep_spec.h"
+
+static const char *HELP =
+    "usage: migrate sweep CONFIG.yaml [--targets LIST] [--seeds LIST] [--strategies LIST] [--grid KEY=LIST ...]\n"
+    "                     [--set KEY=VALUE ...] [--out DIR] [--sbatch-args ARGS] [--max-parallel N]\n"
+    "                     [--template FILE] [--dry-run] [--force]\n"
+    "       migrate sweep --collect DIR\n"
+    "\n"
+    "Runs one search per element of a sweep as a Slurm array job. The elements are the product of the config's\n"
+    "`sweep:` section (targets, seeds, strategies, grid; docs/slurm.md) and the options below, which replace the\n"
+    "section's lists. Every element's config is checked first. Writes into DIR: config.yaml (the run config),\n"
+    "manifest.tsv (per element: its index and the --set overrides of its `migrate run`, tab-separated),\n"
+    "sweep.sbatch (from the template) and logs/; then submits sweep.sbatch with sbatch. Element i writes\n"
+    "metrics.jsonl, summary.json and its checkpoint into DIR/i/. Submit from the folder the config's relative\n"
+    "paths start at: the jobs run there.\n"
+    "\n"
+    "  --targets LIST       task.target values, comma list\n"
+    "  --seeds LIST         seed values\n"
+    "  --strategies LIST    strategy values (random,ns,opro,grpo,grpo-greedy,migrate)\n"
+    "  --grid KEY=LIST      values of any other config key (repeatable): --grid training.learning_rate=5e-5,1e-4\n"
+    "  --set KEY=VALUE      override for every element, as for migrate run\n"
+    "  --out DIR            the sweep folder (default OUTPUT_DIR/sweep)\n"
+    "  --sbatch-args ARGS   extra sbatch options after sweep.sbatch_args, e.g. \"--partition=gpu --time=02:00:00\"\n"
+    "  --max-parallel N     at most N elements at once (sbatch --array=0-M%N); 0 = no limit\n"
+    "  --template FILE      the array script template (default: jobs/slurm/array-sweep.sbatch)\n"
+    "  --dry-run            write DIR and print the script and the sbatch command; submit nothing\n"
+    "  --force              write into DIR even if its elements already have results\n"
+    "  --collect DIR        gather DIR/*/summary.json (or the last line of metrics.jsonl of unfinished elements)\n"
+    "                       into DIR/results.csv and DIR/results.md, name every missing, failed or unfinished\n"
+    "                       element; exit status 1 if there is any\n";
+
+#define MAX_ELEMENTS 1000000L
+
+// Slurm reads #SBATCH lines without shell quoting and expands % in --output: paths that go there must be plain.
+static int plain_path(const char *what, const char *p) {
+    if (!strpbrk(p, " \t\n\"'$`\\%")) return 0;
+    fprintf(stderr, "migrate sweep: %s '%s' holds a space, quote, $, %% or backslash: Slurm's #SBATCH lines cannot "
+                    "carry it; use a plainer path\n", what, p);
+    return -1;
+}
+
+static char *template_path(const char *given) {
+    if (given) return strdup(given);
+    const char *rel = "jobs/slurm/array-sweep.sbatch";
+    if (access(rel, R_OK) == 0) return strdup(rel);
+    // Not run from the repository root: the source tree this binary was built from (__FILE__ is absolute there).
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", __FILE__);
+    char *slash = strrchr(buf, '/');
+    if (slash) *slash = '\0', slash = strrchr(buf, '/');  // drop "cmd_sweep.c", then "tools"
+    if (slash) {
+        *slash = '\0';
+        char *p = mallocCheck(strlen(buf) + strlen(rel) + 2);
+        sprintf(p, "%s/%s", buf, rel);
+        if (access(p, R_OK) == 0) return p;
+        free(p);
+    }
+    return strdup(rel);  // the error names the usual place
+}
+
+// The template with every {{FIELD}} filled; NULL (message printed) on an unknown field.
+static char *fill_template(const char *path, const char *const (*fields)[2], int n_fields) {
+    mg_err e;
+    size_t len, out_len;
+    char *t = read_small_file(path, 1 << 20, &len, 0, NULL, &e), *out = NULL;
+    if (!t) return fprintf(stderr, "migrate sweep: template %s\n", e.msg), NULL;
+    FILE *o = open_memstream(&out, &out_len);
+    mgCheck(o != NULL, "out of memory");
+    int rc = 0;
+    for (const char *p = t; *p && !rc;) {
+        const char *end = strncmp(p, "{{", 2) ? NULL : strstr(p, "}}");
+        if (!end) {
+            fputc(*p++, o);
+            continue;
+        }
+        size_t n = (size_t)(end - p - 2);
+        int f = 0;
+        while (f < n_fields && (n != strlen(fields[f][0]) || strncmp(p + 2, fields[f][0], n))) f++;
+        if (f == n_fields) {
+            fprintf(stderr, "migrate sweep: %s: unknown field %.*s in the template\n", path, (int)(n + 4), p);
+            rc = -1;
+        } else fputs(fields[f][1], o), p = end + 2;
+    }
+    fclose(o);
+    free(t);
+    if (rc) free(out), out = NULL;
+    return out;
+}
+
+static int write_file(const char *path, const char *text, size_t len) {
+    FILE *f = fopen(path, "w");
+    if (!f || fwrite(text, 1, len, f) != len || fclose(f)) {
+        fprintf(stderr, "migrate sweep: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+// Splits sbatch options on spaces (quotes group words) into args[*n...]; returns -1 when they do not fit.
+static int split_words(const char *s, char **args, int *n, int max) {
+    while (*s) {
+        while (*s == ' ' || *s == '\t') s++;
+        if (!*s) break;
+        char *w = mallocCheck(strlen(s) + 1), *o = w, quote = 0;
+        for (; *s && (quote || (*s != ' ' && *s != '\t')); s++) {
+            if (!quote && (*s == '"' || *s == '\'')) quote = *s;
+            else if (quote && *s == quote) quote = 0;
+            else *o++ = *s;
+        }
+        *o = '\0';
+        if (*n == max) return free(w), -1;
+        args[(*n)++] = w;
+    }
+    return 0;
+}
+
+// Runs argv (sbatch) and returns its first stdout line (the job id with --parsable) in out; -1 on failure.
+static int run_capture(char *const *argv, char *out, size_t cap) {
+    int fd[2];
+    if (pipe(fd)) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return close(fd[0]), close(fd[1]), -1;
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]), close(fd[1]);
+        execvp(argv[0], argv);
+        fprintf(stderr, "migrate sweep: cannot run %s: %s (is Slurm installed? --dry-run only writes the script)\n",
+                argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(fd[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = read(fd[0], out + n, cap - 1 - n)) > 0) n += (size_t)r;
+    out[n] = '\0';
+    char sink[256];
+    while (read(fd[0], sink, sizeof sink) > 0) {}
+    close(fd[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    out[strcspn(out, "\n;")] = '\0';  // "123" or "123;cluster"
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 && out[0] ? 0 : -1;
+}
+
+typedef struct {
+    const char *config, *out, *sbatch_args, *template_file;
+    const char **sets;
+    int n_sets, max_parallel, dry_run, force;
+} sweep_opts;
+
+// Checks every element's config (and, for Semantle, that its target is a word of the vectors) before anything is
+// written or submitted: a typo fails here, not in element 371 an hour later.
+static int check_elements(const sweep_spec *s, const sweep_opts *o, long count, const char *abs_out) {
+    const char **ov = callocCheck((size_t)o->n_sets + SWEEP_MAX_AXES + 1, sizeof(char *));
+    char *kv = mallocCheck((size_t)(SWEEP_MAX_AXES + 1) * 4200), od[4200];
+    word_vectors *wv = NULL;
+    char wv_path[CFG_STR] = "";
+    int rc = 0;
+    for (long i = 0; i < count && !rc; i++) {
+        int n = 0;
+        for (int k = 0; k < o->n_sets; k++) ov[n++] = o->sets[k];
+        for (int a = 0; a < s->n_axes; a++) {
+            char *slot = kv + (size_t)a * 4200;
+            snprintf(slot, 4200, "%s=%s", s->axes[a].key, sweep_spec_value(s, i, a));
+            ov[n++] = slot;
+        }
+        snprintf(od, sizeof od, "output_dir=%s/%ld", abs_out, i);
+        ov[n++] = od;
+        run_config c;
+        mg_err e;
+        if (run_config_parse(&c, s->run_text, s->run_len, o->config, ov, n, &e)) {
+            fprintf(stderr, "migrate sweep: element %ld: %s\n", i, e.msg);
+            rc = -1;
+            break;
+        }
+        if (c.task == TASK_SEMANTLE) {
+            if (strcmp(wv_path, c.vectors)) {
+                if (wv) word_vectors_free(wv), wv = NULL;
+                snprintf(wv_path, sizeof wv_path, "%s", c.vectors);
+                if (word_vectors_load(&wv, c.vectors, &e))
+                    fprintf(stderr, "migrate sweep: element %ld: %s\n", i, e.msg), rc = -1;
+            }
+            task *t = NULL;
+            if (!rc && semantle_create(&t, wv, c.target, &e))
+                fprintf(stderr, "migrate sweep: element %ld: %s\n", i, e.msg), rc = -1;
+            if (t) t->destroy(t);
+        }
+        run_config_free(&c);
+    }
+    if (wv) word_vectors_free(wv);
+    free(kv), free(ov);
+    return rc;
+}
+
+static int write_manifest(const sweep_spec *s, const sweep_opts *o, long count, const char *abs_out) {
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/manifest.tsv", abs_out);
+    FILE *f = fopen(path, "w");
+    if (!f) return fprintf(stderr, "migrate sweep: cannot write %s: %s\n", path, strerror(errno)), -1;
+    fprintf(f, "# migrate sweep of %s: element index, then the --set overrides of its `migrate run "
+               "config.yaml`, tab-separated\n", o->config);
+    for (long i = 0; i < count; i++) {
+        fprintf(f, "%ld", i);
+        for (int k = 0; k < o->n_sets; k++) fprintf(f, "\t%s", o->sets[k]);
+        for (int a = 0; a < s->n_axes; a++) fprintf(f, "\t%s=%s", s->axes[a].key, sweep_spec_value(s, i, a));
+        fprintf(f, "\toutput_dir=%s/%ld\n", abs_out, i);
+    }
+    if (fclose(f)) return fprintf(stderr, "migrate sweep: cannot write %s: %s\n", path, strerror(errno)), -1;
+    return 0;
+}
+
+// Results of an earlier sweep in the same folder would mix into --collect's table.
+static int has_results(const char *abs_out, long count) {
+    char p[PATH_MAX + 64];
+    struct stat st;
+    for (long i = 0; i < count; i++) {
+        snprintf(p, sizeof p, "%s/%ld/summary.json", abs_out, i);
+        if (stat(p, &st) == 0) return 1;
+        snprintf(p, sizeof p, "%s/%ld/metrics.jsonl", abs_out, i);
+        if (stat(p, &st) == 0) return 1;
+    }
+    return 0;
+}
+
+static int submit(const sweep_spec *s, const sweep_opts *o, const char *abs_out, const char *script_path, long count) {
+    enum { MAX_ARGS = 256 };
+    char *args[MAX_ARGS + 4];
+    int n = 0, rc = 0;
+    args[n++] = strdup("sbatch");
+    args[n++] = strdup("--parsable");
+    if (split_words(s->sbatch_args, args, &n, MAX_ARGS) ||
+        split_words(o->sbatch_args ? o->sbatch_args : "", args, &n, MAX_ARGS)) {
+        fprintf(stderr, "migrate sweep: more than %d sbatch arguments\n", MAX_ARGS);
+        rc = -1;
+    }
+    args[n++] = strdup(script_path);
+    args[n] = NULL;
+    fprintf(stderr, "migrate sweep: %s", o->dry_run ? "would run:" : "running:");
+    for (int i = 0; i < n; i++) fprintf(stderr, " %s", args[i]);
+    fputc('\n', stderr);
+    char jobid[256];
+    if (!rc && !o->dry_run) {
+        fflush(stdout), fflush(stderr);
+        if (run_capture(args, jobid, sizeof jobid)) {
+            fprintf(stderr, "migrate sweep: sbatch failed (its message is above); the sweep folder %s is written\n",
+                    abs_out);
+            rc = -1;
+        } else {
+            char path[PATH_MAX + 32];
+            snprintf(path, sizeof path, "%s/jobid", abs_out);
+            FILE *f = fopen(path, "a");
+            if (f) fprintf(f, "%s\n", jobid), fclose(f);
+            printf("submitted array job %s: %ld element%s; results: migrate sweep --collect %s\n", jobid, count,
+                   count == 1 ? "" : "s", abs_out);
+        }
+    }
+    for (int i = 0; i < n; i++) free(args[i]);
+    return rc;
+}
+
+static int sweep_write(sweep_opts *o, sweep_spec *s) {
+    run_config base;
+    mg_err e;
+    if (run_config_parse(&base, s->run_text, s->run_len, o->config, o->sets, o->n_sets, &e)) {
+        fprintf(stderr, "migrate sweep: %s\n", e.msg);
+        return 1;
+    }
+    char out[PATH_MAX], abs_out[PATH_MAX], cwd[PATH_MAX], exe[PATH_MAX];
+    snprintf(out, sizeof out, "%s", o->out ? o->out : base.output_dir);
+    if (!o->out) strncat(out, "/sweep", sizeof out - strlen(out) - 1);
+    run_config_free(&base);
+    long count = sweep_spec_count(s, MAX_ELEMENTS, &e);
+    if (count < 0) return fprintf(stderr, "migrate sweep: %s\n", e.msg), 1;
+    cli_mkdir_p(out);
+    if (!realpath(out, abs_out))
+        return fprintf(stderr, "migrate sweep: cannot create %s: %s\n", out, strerror(errno)), 1;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0 || !getcwd(cwd, sizeof cwd))
+        return fprintf(stderr, "migrate sweep: cannot find this program or the working directory\n"), 1;
+    exe[n] = '\0';
+    if (plain_path("the sweep folder", abs_out) || plain_path("the working directory", cwd) ||
+        plain_path("the migrate binary", exe))
+        return 1;
+    if (!o->force && has_results(abs_out, count)) {
+        fprintf(stderr, "migrate sweep: %s already holds results of a sweep: --collect them, choose another --out, or "
+                        "pass --force\n", abs_out);
+        return 1;
+    }
+    if (check_elements(s, o, count, abs_out)) return 1;
+
+    // The job name: "sweep-" and the config's file name without its folder and extension.
+    char name[96], array[64], count_s[32];
+    const char *base_name = strrchr(o->config, '/') ? strrchr(o->config, '/') + 1 : o->config;
+    snprintf(name, sizeof name, "sweep-%.*s", (int)strcspn(base_name, "."), base_name);
+    int par = o->max_parallel >= 0 ? o->max_parallel : s->max_parallel;
+    if (par > 0) snprintf(array, sizeof array, "0-%ld%%%d", count - 1, par);
+    else snprintf(array, sizeof array, "0-%ld", count - 1);
+    snprintf(count_s, sizeof count_s, "%ld", count);
+    const char *const fields[][2] = {{"JOB_NAME", name}, {"ARRAY", array}, {"WORKDIR", cwd},
+                                     {"SWEEP_DIR", abs_out}, {"MIGRATE", exe}, {"COUNT", count_s}};
+    char *tpl = template_path(o->template_file);
+    char *script = fill_template(tpl, fields, (int)(sizeof fields / sizeof fields[0]));
+    free(tpl);
+    if (!script) return 1;
+    char path[PATH_MAX + 32], script_path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/config.yaml", abs_out);
+    snprintf(script_path, sizeof script_path, "%s/sweep.sbatch", abs_out);
+    int rc = write_file(path, s->run_text, s->run_len) || write_manifest(s, o, count, abs_out) ||
+             write_file(script_path, script, strlen(script));
+    snprintf(path, sizeof path, "%s/logs", abs_out);
+    cli_mkdir_p(path);
+    if (!rc && o->dry_run) fputs(script, stdout);
+    free(script);
+    if (!rc) fprintf(stderr, "migrate sweep: %ld element%s (%s/manifest.tsv)\n", count, count == 1 ? "" : "s", abs_out);
+    if (!rc) rc = submit(s, o, abs_out, script_path, count);
+    return rc ? 1 : 0;
+}
+
+int cmd_sweep(int argc, char **argv) {
+    sweep_opts o = {.max_parallel = -1};
+    const char *collect = NULL, *axis_opts[64][2];
+    int n_axis = 0;
+    o.sets = callocCheck((size_t)argc + 1, sizeof(char *));
+    int step;
+    for (int i = 1; i < argc; i += step) {
+        step = 2;
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return free(o.sets), fputs(HELP, stdout), 0;
+        if (!strcmp(a, "--dry-run") || !strcmp(a, "--force")) {
+            *(a[2] == 'd' ? &o.dry_run : &o.force) = 1;
+            step = 1;
+            continue;
+        }
+        if (a[0] != '-' && !o.config) {
+            o.config = a, step = 1;
+            continue;
+        }
+        if (a[0] != '-')
+            return fprintf(stderr, "migrate sweep: unexpected argument '%s' (see --help)\n", a), free(o.sets), 2;
+        if (!v) return fprintf(stderr, "migrate sweep: option %s needs a value (see --help)\n", a), free(o.sets), 2;
+        const char *key = !strcmp(a, "--targets") ? "task.target" : !strcmp(a, "--seeds") ? "seed"
+                        : !strcmp(a, "--strategies") ? "strategy" : NULL;
+        if (key || !strcmp(a, "--grid")) {
+            if (n_axis == 64) return fprintf(stderr, "migrate sweep: too many axis options\n"), free(o.sets), 2;
+            axis_opts[n_axis][0] = key, axis_opts[n_axis++][1] = v;
+        } else if (!strcmp(a, "--set")) o.sets[o.n_sets++] = v;
+        else if (!strcmp(a, "--out")) o.out = v;
+        else if (!strcmp(a, "--sbatch-args")) o.sbatch_args = v;
+        else if (!strcmp(a, "--template")) o.template_file = v;
+        else if (!strcmp(a, "--collect")) collect = v;
+        else if (!strcmp(a, "--max-parallel")) {
+            if (cli_int("sweep", a, v, 0, 1000000, &o.max_parallel)) return free(o.sets), 2;
+        } else return fprintf(stderr, "migrate sweep: unknown option '%s' (see --help)\n", a), free(o.sets), 2;
+    }
+    if (collect) {
+        free(o.sets);
+        if (o.config) return fprintf(stderr, "migrate sweep: --collect takes the sweep folder only (see --help)\n"), 2;
+        return sweep_collect(collect);
+    }
+    if (!o.config) return fprintf(stderr, "migrate sweep: a CONFIG.yaml is required (see --help)\n"), free(o.sets), 2;
+    sweep_spec s;
+    mg_err e;
+    int rc = 0;
+    if (sweep_spec_load(&s, o.config, &e)) return fprintf(stderr, "migrate sweep: %s\n", e.msg), free(o.sets), 1;
+    for (int i = 0; i < n_axis && !rc; i++) {
+        const char *key = axis_opts[i][0], *list = axis_opts[i][1];
+        char gkey[128];
+        if (!key) {  // --grid KEY=LIST
+            size_t k = strcspn(list, "=");
+            if (!list[k] || k == 0 || k >= sizeof gkey || !strncmp(list, "output_dir", k)) {
+                fprintf(stderr, "migrate sweep: --grid '%s': expected KEY=V1,V2,... with a config key other than "
+                                "output_dir\n", list);
+                rc = 2;
+                break;
+            }
+            snprintf(gkey, sizeof gkey, "%.*s", (int)k, list);
+            key = gkey, list += k + 1;
+        }
+        if (sweep_spec_set_axis(&s, key, list, &e)) fprintf(stderr, "migrate sweep: %s\n", e.msg), rc = 2;
+    }
+    if (!rc) rc = sweep_write(&o, &s);
+    sweep_spec_free(&s);
+    free(o.sets);
+    return rc;
+}

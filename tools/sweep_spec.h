@@ -1,0 +1,45 @@
+// A sweep: one run config and axes (a config key with a list of values); one search per point of their product.
+// The axes come from the config's top-level `sweep:` section and from the command line:
+//
+//   sweep:
+//     targets: [ocean, river, music]   # task.target
+//     seeds: [0, 1]                    # seed
+//     strategies: [migrate, grpo]      # strategy
+//     grid:                            # any other key, as --set names it
+//       training.learning_rate: [5.0e-5, 1.0e-4]
+//     sbatch_args: "--partition=cpu --time=01:00:00"
+//     max_parallel: 0                  # at most this many elements run at once (0 = no limit)
+//
+// Every list may also be a comma string ("ocean,river"). Elements enumerate the product with the first axis
+// slowest, in the order strategies, targets, seeds, then grid keys as written.
+#pragma once
+#include <stddef.h>
+
+#include "common/error.h"
+
+#define SWEEP_MAX_AXES 16
+
+typedef struct {
+    char key[128];  // config key: "task.target", "seed", "strategy", "training.learning_rate"
+    char **values;  // malloc'd
+    int n;
+} sweep_axis;
+
+typedef struct {
+    char *run_text;  // the config file with its sweep: section blanked, lines kept: the run config of every element
+    size_t run_len;
+    sweep_axis axes[SWEEP_MAX_AXES];
+    int n_axes;
+    char sbatch_args[1024];
+    int max_parallel;
+} sweep_spec;
+
+// Reads CONFIG and its sweep: section (if any). Errors: "CONFIG:LINE: sweep.KEY: ...".
+int sweep_spec_load(sweep_spec *s, const char *path, mg_err *e);
+// Sets the values of key's axis from a comma list (a command-line option), replacing those the file gave.
+int sweep_spec_set_axis(sweep_spec *s, const char *key, const char *list, mg_err *e);
+// Number of elements (1 with no axes), or -1 with e set when the product exceeds max.
+long sweep_spec_count(const sweep_spec *s, long max, mg_err *e);
+// Element i's value on axis a.
+const char *sweep_spec_value(const sweep_spec *s, long i, int a);
+void sweep_spec_free(sweep_spec *s);
