@@ -135,14 +135,17 @@ static long treap_pop_worst(archive *a, long *t) {
     return worst;
 }
 
+static void grow(archive *a) {
+    if (a->n < a->cap) return;
+    a->cap = a->cap ? 2 * a->cap : 256;
+    a->entries = realloc(a->entries, a->cap * sizeof *a->entries);
+    a->nodes = realloc(a->nodes, a->cap * sizeof *a->nodes);
+    mgCheck(a->entries && a->nodes, "out of memory growing the archive");
+}
+
 long archive_add(archive *a, const char *canonical, const char *completion, double reward, int valid, int iteration,
                  origin_kind origin) {
-    if (a->n == a->cap) {
-        a->cap = a->cap ? 2 * a->cap : 256;
-        a->entries = realloc(a->entries, a->cap * sizeof *a->entries);
-        a->nodes = realloc(a->nodes, a->cap * sizeof *a->nodes);
-        mgCheck(a->entries && a->nodes, "out of memory growing the archive");
-    }
+    grow(a);
     long i = (long)a->n;
     archive_entry *e = &a->entries[i];
     e->reward = valid ? reward : 0.0;
@@ -172,6 +175,30 @@ long archive_add(archive *a, const char *canonical, const char *completion, doub
         free(w->canonical), free(w->completion);
         w->canonical = w->completion = NULL;
         a->live--;
+    }
+    return i;
+}
+
+// The treap's shape is a function of the set of (order, priority) pairs it holds, and priorities are a function of
+// the index, so re-inserting the live entries rebuilds the same order the uninterrupted run has.
+long archive_restore_entry(archive *a, const archive_entry *saved) {
+    if (saved->origin >= ORIGIN_COUNT || saved->valid > 1 || saved->dropped > 1) return -1;
+    if (saved->dropped ? (saved->canonical || saved->completion)
+                       : (!saved->canonical || !saved->completion || fingerprint(saved->canonical) != saved->fingerprint))
+        return -1;
+    if (!saved->valid && saved->reward != 0.0) return -1;
+    grow(a);
+    long i = (long)a->n;
+    archive_entry *e = &a->entries[i];
+    *e = *saved;
+    e->canonical = saved->canonical ? copy_text(saved->canonical) : NULL;
+    e->completion = saved->completion ? copy_text(saved->completion) : NULL;
+    a->nodes[i] = (order_node){-1, -1, rng_mix(0xa4c1, (uint64_t)i)};
+    a->n++;
+    hash_insert(a, i);
+    if (e->valid && !e->dropped) {
+        a->root = treap_insert(a, a->root, i);
+        a->live++;
     }
     return i;
 }

@@ -31,6 +31,10 @@ long archive_find(const archive *a, const char *canonical);
 // Adds a new entry (the caller checked archive_find first); returns its index.
 long archive_add(archive *a, const char *canonical, const char *completion, double reward, int valid, int iteration,
                  origin_kind origin);
+// Appends a saved entry as it was (checkpoint resume): its fingerprint, its dropped flag, its texts (NULL when
+// dropped). Returns its index, or -1 when the entry contradicts itself (texts of a dropped entry, a missing text,
+// a fingerprint that is not its text's): a checkpoint that says so is corrupt.
+long archive_restore_entry(archive *a, const archive_entry *saved);
 size_t archive_size(const archive *a);  // entries ever added (dropped included)
 const archive_entry *archive_get(const archive *a, long index);
 const char *archive_canonical(const archive *a, long index);   // NULL when dropped

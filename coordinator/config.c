@@ -8,11 +8,12 @@
 #include <stddef.h>
 
 #include "common/yaml_schema.h"
+#include "tasks/molecule_objective.h"
 
 // ---- the schema ----
 
 static const char *const k_strategies[] = {"random", "ns", "opro", "grpo", "grpo-greedy", "migrate", NULL};
-static const char *const k_tasks[] = {"semantle", "oracle", NULL};
+static const char *const k_tasks[] = {"semantle", "oracle", "molecule", NULL};
 static const char *const k_ns_seeds[] = {"top", "sample", NULL};
 static const char *const k_losses[] = {"grpo", "bnpo", "dr_grpo", NULL};
 static const char *const k_chat_formats[] = {"auto", "plain", "llama3", "chatml", NULL};
@@ -21,7 +22,7 @@ static const char *const k_chat_formats[] = {"auto", "plain", "llama3", "chatml"
 _Static_assert(sizeof(strategy_kind) == sizeof(int) && sizeof(task_kind) == sizeof(int) &&
                    sizeof(ns_seed_mode) == sizeof(int) && sizeof(loss_kind) == sizeof(int),
                "enums must be int-sized");
-_Static_assert(STRATEGY_MIGRATE == 5 && TASK_ORACLE == 1 && NS_SEED_SAMPLE == 1 && LOSS_DR_GRPO == 2,
+_Static_assert(STRATEGY_MIGRATE == 5 && TASK_MOLECULE == 2 && NS_SEED_SAMPLE == 1 && LOSS_DR_GRPO == 2,
                "name tables follow the enum order");
 
 // Order = dump order. A group's keys come right after it.
@@ -35,6 +36,7 @@ static const ys_key k_keys[] = {
     YS_KEY_INT("iterations", iterations, 1, 1e9, "50"),
     YS_KEY_INT("oracle_budget", oracle_budget, 0, INT_MAX, "0"),
     YS_KEY_STR("output_dir", output_dir, YS_NONEMPTY, "runs/latest"),
+    YS_KEY_INT("save_steps", save_steps, 0, 1e9, "10"),
     YS_KEY_INT("log_every", log_every, 1, 1e9, "1"),
     YS_KEY_INT("threads", threads, 0, 4096, "0"),
     YS_KEY_GROUP("task"),
@@ -45,6 +47,7 @@ static const ys_key k_keys[] = {
     YS_KEY_INT("task.workers", oracle_workers, 1, 1024, "1"),
     YS_KEY_DOUBLE("task.timeout", oracle_timeout, 0, 86400, YS_OPEN_MIN, "30"),
     YS_KEY_DOUBLE("task.solved_reward", solved_reward, 0, 0, YS_NO_RANGE, ".inf"),
+    YS_KEY_NODE("task.objective", objective, NULL),
     YS_KEY_STR("task.prompt", prompt, 0, NULL),
     YS_KEY_STR("task.ns_prompt", ns_prompt, 0, NULL),
     YS_KEY_STR("task.opro_prompt", opro_prompt, 0, NULL),
@@ -69,11 +72,17 @@ static const ys_key k_keys[] = {
     YS_KEY_ENUM("training.loss_type", loss_type, k_losses, "dr_grpo"),
     YS_KEY_BOOL("training.scale_rewards", scale_rewards, "false"),
     YS_KEY_INT("training.num_iterations", num_iterations, 1, 1000, "1"),
+    YS_KEY_INT("training.members_per_shard", members_per_shard, 1, 1 << 20, "4"),
     YS_KEY_FLOAT("training.max_grad_norm", max_grad_norm, 0, 1e5, 0, "1.0"),
     YS_KEY_FLOAT("training.weight_decay", weight_decay, 0, 10, 0, "0"),
     YS_KEY_FLOAT("training.adam_beta1", adam_beta1, 0, 1, YS_OPEN_MAX, "0.9"),
     YS_KEY_FLOAT("training.adam_beta2", adam_beta2, 0, 1, YS_OPEN_MAX, "0.999"),
     YS_KEY_FLOAT("training.adam_epsilon", adam_epsilon, 0, 1, YS_OPEN_MIN, "1e-8"),
+    YS_KEY_GROUP("distributed"),
+    YS_KEY_INT("distributed.rollout_ranks", rollout_ranks, 0, 1 << 20, "0"),
+    YS_KEY_INT("distributed.learner_ranks", learner_ranks, 0, 1 << 20, "0"),
+    YS_KEY_BOOL("distributed.coordinator_only", coordinator_only, "false"),
+    YS_KEY_DOUBLE("distributed.timeout", dist_timeout, 0, 1e7, YS_OPEN_MIN, "3600"),
     YS_KEY_GROUP("lora"),
     YS_KEY_INT("lora.r", lora_r, 1, 4096, "64"),
     YS_KEY_FLOAT("lora.alpha", lora_alpha, 0, 1e5, YS_OPEN_MIN, "16"),
@@ -103,7 +112,7 @@ static long line_of_either(const ys_seen *seen, const char *a, const char *b) {
 }
 
 static int validate(void *config, const ys_seen *seen, mg_err *e) {
-    const run_config *c = config;
+    run_config *c = config;  // fills objective_line
     const char *s = strategy_name(c->strategy);
     if (!c->model[0]) return ys_fail(seen, 0, e, "key 'model' is required (a Hugging Face model folder)");
     // Every strategy draws num_on_policy + num_neighborhood new samples per iteration (equal oracle cost; the
@@ -131,6 +140,16 @@ static int validate(void *config, const ys_seen *seen, mg_err *e) {
     if (c->task == TASK_SEMANTLE && (!c->target[0] || !c->vectors[0])) {
         const char *missing = !c->target[0] ? "task.target (the hidden word)" : "task.vectors (a word-vector file)";
         return ys_fail(seen, ys_line(seen, "task.type"), e, "task.type 'semantle' needs %s", missing);
+    }
+    if (c->task == TASK_MOLECULE) {
+        c->objective_line = ys_line(seen, "task.objective");
+        if (!c->objective[0])
+            return ys_fail(seen, ys_line(seen, "task.type"), e,
+                           "task.type 'molecule' needs task.objective (a name such as qed, or a composition; "
+                           "docs/molecules.md)");
+        mol_objective *o = NULL;
+        if (mol_objective_compile(&o, c->objective, c->path, c->objective_line, "task.objective", e)) return -1;
+        mol_objective_free(o);
     }
     if (c->task == TASK_ORACLE && (!c->oracle_command[0] || !c->prompt[0])) {
         const char *missing = !c->oracle_command[0] ? "task.command (the oracle program)"

@@ -19,7 +19,7 @@ typedef enum {
 
 typedef enum { NS_SEED_TOP = 0, NS_SEED_SAMPLE } ns_seed_mode;         // best entry, or uniform over top-k
 typedef enum { LOSS_GRPO = 0, LOSS_BNPO, LOSS_DR_GRPO } loss_kind;      // TRL's loss_type values
-typedef enum { TASK_SEMANTLE = 0, TASK_ORACLE } task_kind;
+typedef enum { TASK_SEMANTLE = 0, TASK_ORACLE, TASK_MOLECULE } task_kind;
 
 #define CFG_STR 1024
 
@@ -40,6 +40,8 @@ typedef struct {
     int oracle_workers;
     double oracle_timeout;
     double solved_reward;           // oracle: reward that counts as solved
+    char objective[4 * CFG_STR];    // molecule: a predefined objective's name or a composition, as YAML text
+    long objective_line;            // molecule: the file's line of the objective's first line (0: not from the file)
     char prompt[4 * CFG_STR];       // "" = the task's own prompt
     char ns_prompt[4 * CFG_STR];    // "" = the task's own; "{solution}", "{reward}" are replaced
     char opro_prompt[4 * CFG_STR];  // "" = built-in; "{history}" is replaced by the top solutions with scores
@@ -71,6 +73,7 @@ typedef struct {
     loss_kind loss_type;
     int scale_rewards;     // divide advantages by the group std
     int num_iterations;    // optimizer updates per generation batch (TRL's mu)
+    int members_per_shard; // group members per forward/backward shard (what learner ranks divide)
     float max_grad_norm;
     float weight_decay;
     float adam_beta1, adam_beta2, adam_epsilon;
@@ -80,8 +83,15 @@ typedef struct {
     float lora_alpha;
     char lora_target_modules[256];
 
+    // distributed (mpirun / srun): roles of the ranks
+    int rollout_ranks;     // 0 = every compute rank
+    int learner_ranks;     // 0 = every compute rank
+    int coordinator_only;  // rank 0 only coordinates
+    double dist_timeout;   // seconds one rank may wait for the others in one step
+
     // output
-    char output_dir[CFG_STR];   // metrics.jsonl, summary.json
+    char output_dir[CFG_STR];   // metrics.jsonl, summary.json, checkpoint.h5
+    int save_steps;             // checkpoint every N iterations (0 = only at the end and on a signal)
     int log_every;              // progress line every N iterations
     int threads;                // 0 = all cores
 } run_config;

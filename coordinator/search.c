@@ -9,6 +9,7 @@
 #include "common/rng.h"
 #include "model/sampler.h"
 #include "workers/learner.h"
+#include "workers/rollout.h"
 
 int search_attach_adapter(model *m, const run_config *c, mg_err *e) {
     if (!strategy_trains(c->strategy)) {
@@ -49,8 +50,18 @@ int search_init(search_state *s, const run_config *cfg, model *m, const tokenize
     return 0;
 }
 
+static const comm k_alone = {.size = 1, .is_rollout = 1, .is_learner = 1, .is_coordinator = 1, .n_rollout = 1,
+                             .n_learner = 1};
+
+static const comm *ranks(const search_state *s) { return s->comm ? s->comm : &k_alone; }
+
+int search_finished(const search_state *s) {
+    return s->solved || s->budget_spent || s->iteration >= s->cfg->iterations;
+}
+
 void search_free(search_state *s) {
     archive_free(s->arc);
+    free(s->best_history);
     adamw_free(&s->opt);
     memset(s, 0, sizeof *s);
 }
@@ -140,7 +151,7 @@ static int score_samples(search_state *s, sample *smp, int n, mg_err *e) {
         fresh_of[n_fresh++] = j;
     }
     task_score *scores = callocCheck((size_t)(n_fresh ? n_fresh : 1), sizeof(task_score));
-    if (n_fresh && s->t->score(s->t, n_fresh, fresh, scores, e)) rc = -1;
+    if (n_fresh && rollout_score(ranks(s), s->t, n_fresh, fresh, scores, e)) rc = -1;
     for (int f = 0; f < n_fresh && !rc; f++) {
         sample *x = &smp[fresh_of[f]];
         x->scored = 1;
@@ -237,6 +248,12 @@ static void write_metrics(search_state *s, const sample *smp, int n, const doubl
         json_object_set_new(o, "time/train", json_real(s->time.train - before->train));
         json_object_set_new(o, "time/loop", json_real(dt - ts - (s->time.score - before->score) - (s->time.train - before->train)));
         json_object_set_new(o, "time/iteration", json_real(dt));
+        if (s->comm && s->comm->size > 1) {  // this rank's share of the collectives during the iteration
+            double bytes, secs;
+            comm_stats(&bytes, &secs);
+            json_object_set_new(o, "comm/bytes", json_real(bytes - s->comm_bytes0));
+            json_object_set_new(o, "time/comm", json_real(secs - s->comm_seconds0));
+        }
         char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         fprintf(s->metrics, "%s\n", line);
         fflush(s->metrics);
@@ -258,6 +275,7 @@ int search_step(search_state *s, mg_err *e) {
     const run_config *c = s->cfg;
     double t0 = mg_seconds();
     phase_times before = s->time;
+    comm_stats(&s->comm_bytes0, &s->comm_seconds0);
     long tokens_before = s->new_tokens;
     int n = c->num_on_policy + c->num_neighborhood;
     sample *smp = callocCheck((size_t)n, sizeof(sample));
@@ -283,7 +301,7 @@ int search_step(search_state *s, mg_err *e) {
         sp.max_new_tokens = c->max_completion_length, sp.seed = c->seed;
         double ts = mg_seconds();
         if (s->m->lora) s->m->lora->enabled = 1;
-        rc = generate(s->m, s->tok, n, prompts, lens, ids, &sp, 0, out, e);
+        rc = rollout_generate(ranks(s), s->m, s->tok, n, prompts, lens, ids, &sp, out, e);
         s->time.sample += mg_seconds() - ts;
         for (int j = 0; j < n && !rc; j++) smp[j].c = out[j], s->new_tokens += out[j].n;
         free(prompts), free(lens), free(ids), free(out);
@@ -345,7 +363,8 @@ int search_step(search_state *s, mg_err *e) {
             float *adv = mallocCheck((size_t)members * sizeof(float));
             grpo_advantages(r, members, c->scale_rewards, adv);
             grpo_params gp = {c->epsilon, c->epsilon_high, c->beta, c->loss_type, c->max_completion_length};
-            learner_update(s->m, &s->opt, &gp, c->num_iterations, c->temperature, &b, old, adv, &ls);
+            learner_update(ranks(s), s->m, &s->opt, &gp, c->num_iterations, c->temperature, c->members_per_shard, &b,
+                           old, adv, &ls);
             free(adv);
         }
         free(r);
@@ -353,6 +372,12 @@ int search_step(search_state *s, mg_err *e) {
         packed_batch_free(&b);
         s->time.train += mg_seconds() - ts;
     }
+    if (s->iteration >= s->history_cap) {
+        s->history_cap = s->history_cap ? 2 * s->history_cap : 64;
+        s->best_history = realloc(s->best_history, (size_t)s->history_cap * sizeof(long));
+        mgCheck(s->best_history != NULL, "out of memory");
+    }
+    s->best_history[s->iteration] = s->best;
     s->iteration++;
     double dt = mg_seconds() - t0;
     s->time.total += dt;
@@ -364,5 +389,5 @@ int search_step(search_state *s, mg_err *e) {
     }
     free(smp), free(base), free(group_r), free(group_o), free(greedy);
     if (rc) return -1;
-    return s->solved || s->budget_spent || s->iteration >= c->iterations;
+    return search_finished(s);
 }

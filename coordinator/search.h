@@ -12,6 +12,7 @@
 #include "coordinator/prompts.h"
 #include "model/optimizer.h"
 #include "tasks/task.h"
+#include "workers/comm.h"
 
 typedef struct {
     double sample, score, train, total;  // seconds
@@ -36,6 +37,10 @@ typedef struct {
     long new_tokens;
     FILE *metrics;        // JSON lines, or NULL
     FILE *progress;       // one line per iteration, or NULL
+    const comm *comm;     // the ranks sharing this search; NULL = this process alone
+    double comm_bytes0, comm_seconds0;  // comm_stats at the start of the iteration
+    long *best_history;   // (iteration) archive index of the best entry after each iteration, -1 before any
+    int history_cap;
 } search_state;
 
 // Gives m the adapter the config describes when the strategy trains (a fresh one, seeded from the config's seed),
@@ -47,4 +52,6 @@ int search_init(search_state *s, const run_config *cfg, model *m, const tokenize
 // Runs one iteration. Returns 1 when the search is over (solved, budget or iterations spent), 0 to go on, -1 on
 // an error that stops it (the archive so far is kept).
 int search_step(search_state *s, mg_err *e);
+// 1 when the search is over: solved, the oracle budget spent or the configured iterations done.
+int search_finished(const search_state *s);
 void search_free(search_state *s);

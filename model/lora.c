@@ -1,6 +1,7 @@
 // LoRA adapters: A (R, IC) and B (OC, R) per adapted linear layer, all in one contiguous buffer so the optimizer,
 // the all-reduce and the checkpoint each see a single array.
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,4 +123,29 @@ void lora_free(lora_adapter *l) {
     free(l->layers);
     free(l->dlayers);
     free(l);
+}
+
+// PEFT's module paths: attention projections under self_attn, the MLP's under mlp.
+int lora_tensors(const model *m, lora_tensor *out) {
+    const lora_adapter *a = m->lora;
+    if (!a) return 0;
+    int n = 0;
+    for (int l = 0; l < m->cfg.num_hidden_layers; l++) {
+        for (int k = 0; k < LORA_N_MODULES; k++) {
+            if (!(a->cfg.targets & (1u << k))) continue;
+            int in, outd;
+            linear_shape(&m->cfg, k, &in, &outd);
+            for (int ab = 0; ab < 2; ab++, n++) {
+                if (!out) continue;
+                lora_tensor *t = &out[n];
+                snprintf(t->name, sizeof t->name, "model.layers.%d.%s.%s.lora_%c.weight", l, k < 4 ? "self_attn" : "mlp",
+                         lora_module_names[k], ab ? 'B' : 'A');
+                const float *p = ab ? a->layers[l].B[k] : a->layers[l].A[k];
+                t->offset = (size_t)(p - a->params);
+                t->rows = ab ? outd : a->cfg.rank;
+                t->cols = ab ? a->cfg.rank : in;
+            }
+        }
+    }
+    return n;
 }

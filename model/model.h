@@ -94,6 +94,15 @@ const char *model_param_name(const model *m, int index, char *buf, size_t buflen
 int model_lora_init(model *m, const lora_config *lc, uint64_t seed, mg_err *e);
 // Parses "q_proj,k_proj,v_proj" (or "all-linear") into LORA_* flags; -1 on an unknown name.
 int lora_parse_targets(const char *list, unsigned *targets, mg_err *e);
+// The adapter's tensors as PEFT names them (without its "base_model.model." prefix), e.g.
+// "model.layers.0.self_attn.q_proj.lora_A.weight" (R, IC), with their place in lora->params. Returns the count;
+// out may be NULL to count. Order = the buffer's order (layer, module, A then B).
+typedef struct {
+    char name[96];
+    size_t offset;
+    int rows, cols;
+} lora_tensor;
+int lora_tensors(const model *m, lora_tensor *out);
 void model_set_train_mode(model *m, train_mode mode);  // allocates gradients as the mode needs
 void model_zero_grad(model *m);
 // The trainable buffer and its gradient for the current mode (adapter or full weights).

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "model/peft.h"
+
 int cli_int(const char *cmd, const char *opt, const char *value, int lo, int hi, int *out) {
     char *end;
     errno = 0;
@@ -59,4 +61,11 @@ void cli_mkdir_p(const char *dir) {
     for (char *p = path + 1; *p; p++)
         if (*p == '/') *p = '\0', mkdir(path, 0755), *p = '/';
     mkdir(path, 0755);
+}
+
+int cli_load_adapter(const char *cmd, model *m, const char *dir) {
+    mg_err e;
+    if (!dir || !peft_load(m, dir, &e)) return 0;
+    fprintf(stderr, "migrate %s: %s\n", cmd, e.msg);
+    return -1;
 }

@@ -8,6 +8,8 @@ int cli_int(const char *cmd, const char *opt, const char *value, int lo, int hi,
 int cli_float(const char *cmd, const char *opt, const char *value, float lo, float hi, float *out);
 // Loads config, weights and tokenizer from an HF folder; prints the error and returns -1 on failure.
 int cli_load_model(const char *cmd, const char *dir, model *m, tokenizer **tok);
+// Gives m the PEFT adapter in dir (NULL: none); prints the error and returns -1 on failure.
+int cli_load_adapter(const char *cmd, model *m, const char *dir);
 // Sets the thread count of OpenMP and OpenBLAS (0 = leave the defaults).
 void cli_set_threads(int n);
 // mkdir -p: creates dir and its missing parents (existing ones are fine).

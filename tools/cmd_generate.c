@@ -18,6 +18,7 @@ static const char *HELP =
     "on the batch size or on the other prompts.\n"
     "\n"
     "  --model DIR              model folder (required)\n"
+    "  --adapter DIR            apply a PEFT LoRA adapter folder (e.g. from `migrate export`)\n"
     "  --prompt TEXT            a prompt; repeat for several\n"
     "  --prompt-file FILE       one prompt per line\n"
     "  --chat                   wrap each prompt as a user message in the model's chat format\n"
@@ -67,7 +68,7 @@ static int rc_usage_check(const char *model_dir, int n_prompts) {
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *model_dir = NULL, *system = NULL, *chat_name = NULL;
+    const char *model_dir = NULL, *adapter_dir = NULL, *system = NULL, *chat_name = NULL;
     char *prompts[MAX_PROMPTS];
     int n_prompts = 0, per_prompt = 1, batch = 64, threads = 0, chat = 0, json = 0, n_stop = 0;
     sampling_params sp;
@@ -90,6 +91,7 @@ int cmd_generate(int argc, char **argv) {
             break;
         }
         else if (!strcmp(a, "--model")) model_dir = v;
+        else if (!strcmp(a, "--adapter")) adapter_dir = v;
         else if (!strcmp(a, "--prompt")) {
             if (n_prompts < MAX_PROMPTS) prompts[n_prompts++] = strdup(v);
         } else if (!strcmp(a, "--prompt-file")) rc = read_prompt_file(v, prompts, &n_prompts);
@@ -136,6 +138,12 @@ int cmd_generate(int argc, char **argv) {
     tokenizer *tok;
     if (cli_load_model("generate", model_dir, &m, &tok)) {
         for (int p = 0; p < n_prompts; p++) free(prompts[p]);
+        return 1;
+    }
+    if (cli_load_adapter("generate", &m, adapter_dir)) {
+        for (int p = 0; p < n_prompts; p++) free(prompts[p]);
+        tokenizer_free(tok);
+        model_free(&m);
         return 1;
     }
     if (!chat_name) fmt = chat_format_detect(tok);

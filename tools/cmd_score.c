@@ -8,14 +8,14 @@
 #include "tools/commands.h"
 
 static const char *HELP =
-    "usage: migrate score --model DIR --prompt TEXT --completion TEXT [--temperature T] [--threads N]\n"
+    "usage: migrate score --model DIR [--adapter DIR] --prompt TEXT --completion TEXT [--temperature T] [--threads N]\n"
     "\n"
     "Prints, for each completion token, its id, text and log-probability under the model at temperature T\n"
     "(default 1), then the sum. The prompt is encoded with the tokenizer's special tokens (e.g. Llama-3's BOS);\n"
-    "the completion without.\n";
+    "the completion without. --adapter applies a PEFT LoRA adapter folder (e.g. from `migrate export`).\n";
 
 int cmd_score(int argc, char **argv) {
-    const char *model_dir = NULL, *prompt = NULL, *completion_text = NULL;
+    const char *model_dir = NULL, *adapter_dir = NULL, *prompt = NULL, *completion_text = NULL;
     float temperature = 1.0f;
     int threads = 0;
     int step;  // argv entries the current option used: 2 for an option and its value
@@ -29,6 +29,7 @@ int cmd_score(int argc, char **argv) {
         }
         int rc = 0;
         if (!strcmp(a, "--model")) model_dir = v;
+        else if (!strcmp(a, "--adapter")) adapter_dir = v;
         else if (!strcmp(a, "--prompt")) prompt = v;
         else if (!strcmp(a, "--completion")) completion_text = v;
         else if (!strcmp(a, "--temperature")) rc = cli_float("score", a, v, 1e-3f, 100.0f, &temperature);
@@ -47,6 +48,11 @@ int cmd_score(int argc, char **argv) {
     model m;
     tokenizer *tok;
     if (cli_load_model("score", model_dir, &m, &tok)) return 1;
+    if (cli_load_adapter("score", &m, adapter_dir)) {
+        tokenizer_free(tok);
+        model_free(&m);
+        return 1;
+    }
     int *pi = NULL, *ci = NULL, np = 0, nc = 0, rc = 0;
     mg_err e;
     if (tokenizer_encode(tok, prompt, strlen(prompt), 1, &pi, &np, &e) ||

@@ -21,16 +21,27 @@ static double token_weight(const grpo_params *p, int seq_tokens, long total_toke
     }
 }
 
-double grpo_loss(const packed_batch *b, const float *logp, const float *old_logp, const float *ref_logp,
-                 const float *adv, const grpo_params *p, float *dlogp, grpo_stats *st) {
-    memset(st, 0, sizeof *st);
+long grpo_count_tokens(const packed_batch *b) {
     long total = 0;
     for (int i = 0; i < b->n_tokens; i++) total += b->targets[i] >= 0;
+    return total;
+}
+
+double grpo_loss(const packed_batch *b, const float *logp, const float *old_logp, const float *ref_logp,
+                 const float *adv, const grpo_params *p, float *dlogp, grpo_stats *st) {
+    return grpo_loss_shard(b, logp, old_logp, ref_logp, adv, p, grpo_count_tokens(b), b->n_seqs, dlogp, st);
+}
+
+double grpo_loss_shard(const packed_batch *b, const float *logp, const float *old_logp, const float *ref_logp,
+                       const float *adv, const grpo_params *p, long group_tokens, int group_seqs, float *dlogp,
+                       grpo_stats *st) {
+    memset(st, 0, sizeof *st);
+    long total = group_tokens;
     double loss = 0;
     for (int s = 0; s < b->n_seqs; s++) {
         int seq_tokens = 0;
         for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++) seq_tokens += b->targets[i] >= 0;
-        double w = token_weight(p, seq_tokens, total, b->n_seqs);
+        double w = token_weight(p, seq_tokens, total, group_seqs);
         double A = adv[s];
         for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++) {
             dlogp[i] = 0.0f;
@@ -56,7 +67,7 @@ double grpo_loss(const packed_batch *b, const float *logp, const float *old_logp
             st->clip_region += low || high;
         }
     }
-    st->tokens = total;
+    st->tokens = grpo_count_tokens(b);
     if (total) st->kl /= total, st->clip_low /= total, st->clip_high /= total, st->clip_region /= total;
     st->loss = loss;
     return loss;

@@ -29,3 +29,10 @@ void grpo_advantages(const double *rewards, int n, int scale, float *adv);
 // beta = 0); adv: per sequence (S). Writes dL/dlogp (N) and returns the loss.
 double grpo_loss(const packed_batch *b, const float *logp, const float *old_logp, const float *ref_logp,
                  const float *adv, const grpo_params *p, float *dlogp, grpo_stats *st);
+// The same for a shard of the group (some of its members): the normalisation uses the whole group's completion
+// tokens and member count, and the stats are sums divided by group_tokens, so shards' losses and stats add up to
+// the group's. st->tokens counts the shard's own tokens.
+double grpo_loss_shard(const packed_batch *b, const float *logp, const float *old_logp, const float *ref_logp,
+                       const float *adv, const grpo_params *p, long group_tokens, int group_seqs, float *dlogp,
+                       grpo_stats *st);
+long grpo_count_tokens(const packed_batch *b);  // completion tokens (positions with a target)

@@ -4,46 +4,132 @@
 #include <stdlib.h>
 #include <string.h>
 
-void learner_update(model *m, adamw_state *opt, const grpo_params *gp, int num_iterations, float temperature,
-                    const packed_batch *b, float *old_logp, const float *adv, learner_stats *st) {
-    memset(st, 0, sizeof *st);
-    int N = b->n_tokens, signal = 0;
-    for (int s = 0; s < b->n_seqs; s++) signal |= adv[s] != 0.0f;
+// One shard: members [first, first + count) of the group as their own packed batch.
+typedef struct {
+    packed_batch b;
+    int token0;      // the shard's first token in the group batch
+    float *old;      // (shard tokens) old log-probs, NaN until taken for off-policy members
+    float *ref;      // (shard tokens) base-model log-probs, when beta != 0
+    float *grad;     // (trainable) this shard's gradient
+} shard;
+
+enum { ST_LOSS, ST_KL, ST_CLIP_LOW, ST_CLIP_HIGH, ST_CLIP_REGION, ST_ENTROPY, ST_COUNT };
+
+static void shard_build(shard *sh, const packed_batch *g, const float *old_logp, int first, int count) {
+    packed_batch_init(&sh->b);
+    sh->token0 = g->seq_start[first];
+    for (int s = first; s < first + count; s++) {
+        int a = g->seq_start[s], n = g->seq_start[s + 1] - a, from = 0;
+        while (from < n && g->targets[a + from] < 0) from++;  // packed_batch_add's score_from
+        packed_batch_add(&sh->b, g->tokens + a, n, from);
+    }
+    int N = sh->b.n_tokens;
+    sh->old = mallocCheck((size_t)N * sizeof(float));
+    memcpy(sh->old, old_logp + sh->token0, (size_t)N * sizeof(float));
+    sh->ref = NULL;
+    sh->grad = NULL;
+}
+
+static void shard_free(shard *sh) {
+    packed_batch_free(&sh->b);
+    free(sh->old), free(sh->ref), free(sh->grad);
+}
+
+// One forward/backward of a shard on the current adapter; its gradient goes to sh->grad, its stats to stat.
+static void shard_step(model *m, shard *sh, const grpo_params *gp, float temperature, const float *adv,
+                       long group_tokens, int group_seqs, int first_update, double *stat) {
+    int N = sh->b.n_tokens;
     float *logp = mallocCheck((size_t)N * sizeof(float)), *ent = mallocCheck((size_t)N * sizeof(float));
-    float *dlogp = mallocCheck((size_t)N * sizeof(float)), *ref = NULL;
-    // Off-policy members need old log-probs under the current policy; the KL needs the base model's.
-    // That forward is also the first update's forward (same weights, same batch): it is reused unless the
-    // reference pass below overwrites the saved activations.
-    int need_old = 0, forward_done = 0;
-    for (int i = 0; i < N; i++) need_old |= b->targets[i] >= 0 && isnan(old_logp[i]);
-    if (need_old) {
-        model_forward(m, b, temperature, logp, ent);
-        forward_done = 1;
-        for (int i = 0; i < N; i++)
-            if (isnan(old_logp[i])) old_logp[i] = logp[i];
-    }
-    if (gp->beta != 0.0f && m->lora) {
-        ref = mallocCheck((size_t)N * sizeof(float));
+    float *dlogp = mallocCheck((size_t)N * sizeof(float));
+    if (first_update && gp->beta != 0.0f && m->lora) {
+        sh->ref = mallocCheck((size_t)N * sizeof(float));
         m->lora->enabled = 0;  // the base model is the adapter switched off: no second copy of the weights
-        model_forward(m, b, temperature, ref, NULL);
+        model_forward(m, &sh->b, temperature, sh->ref, NULL);
         m->lora->enabled = 1;
-        forward_done = 0;
     }
-    for (int it = 0; it < num_iterations && signal; it++) {
-        if (!(it == 0 && forward_done)) model_forward(m, b, temperature, logp, it == 0 ? ent : NULL);
-        grpo_stats gs;
-        grpo_loss(b, logp, old_logp, ref, adv, gp, dlogp, &gs);
-        if (it == 0) {
-            st->loss = gs.loss, st->kl = gs.kl, st->clip_low = gs.clip_low, st->clip_high = gs.clip_high;
-            st->clip_region = gs.clip_region, st->tokens = gs.tokens;
-            double e = 0;
-            for (int i = 0; i < N; i++) e += b->targets[i] >= 0 ? ent[i] : 0.0;
-            st->entropy = gs.tokens ? e / gs.tokens : 0.0;
+    model_forward(m, &sh->b, temperature, logp, ent);
+    if (first_update)  // off-policy members: their old log-probs are the policy's as the group is formed
+        for (int i = 0; i < N; i++)
+            if (isnan(sh->old[i])) sh->old[i] = logp[i];
+    grpo_stats gs;
+    grpo_loss_shard(&sh->b, logp, sh->old, sh->ref, adv, gp, group_tokens, group_seqs, dlogp, &gs);
+    if (first_update) {
+        double e = 0;
+        for (int i = 0; i < N; i++) e += sh->b.targets[i] >= 0 ? ent[i] : 0.0;
+        stat[ST_LOSS] = gs.loss, stat[ST_KL] = gs.kl, stat[ST_CLIP_LOW] = gs.clip_low;
+        stat[ST_CLIP_HIGH] = gs.clip_high, stat[ST_CLIP_REGION] = gs.clip_region;
+        stat[ST_ENTROPY] = group_tokens ? e / group_tokens : 0.0;
+    }
+    model_zero_grad(m);
+    model_backward(m, &sh->b, dlogp);
+    size_t n;
+    const float *g = model_trainable_grad(m, &n);
+    if (!sh->grad) sh->grad = mallocCheck(n * sizeof(float));
+    memcpy(sh->grad, g, n * sizeof(float));
+    free(logp), free(ent), free(dlogp);
+}
+
+// grad = the exact sum of the shards' gradients (on every rank), through int64 fixed point.
+static void reduce_gradients(const comm *c, shard *shards, const int *mine, int n_mine, int n_shards, float *grad,
+                             size_t n) {
+    double amax = 0;
+    for (int k = 0; k < n_mine; k++)
+        for (size_t i = 0; i < n; i++) amax = fmax(amax, fabs((double)shards[mine[k]].grad[i]));
+    comm_allreduce_max(c, &amax, 1, "gradient scale");
+    // The largest possible sum stays below 2^62: scale = 2^(62 - ceil(log2(amax * n_shards))).
+    int ex = 0;
+    if (amax > 0) frexp(amax * n_shards, &ex);
+    double scale = ldexp(1.0, 62 - ex);
+    int64_t *acc = callocCheck(n, sizeof(int64_t));
+    for (int k = 0; k < n_mine; k++) {
+        const float *g = shards[mine[k]].grad;
+        for (size_t i = 0; i < n; i++) acc[i] += (int64_t)llrint((double)g[i] * scale);
+    }
+    comm_allreduce_i64(c, acc, n, "gradient all-reduce");
+    for (size_t i = 0; i < n; i++) grad[i] = (float)((double)acc[i] / scale);
+    free(acc);
+}
+
+void learner_update(const comm *c, model *m, adamw_state *opt, const grpo_params *gp, int num_iterations,
+                    float temperature, int members_per_shard, const packed_batch *b, const float *old_logp,
+                    const float *adv, learner_stats *st) {
+    memset(st, 0, sizeof *st);
+    int S = b->n_seqs, signal = 0;
+    for (int s = 0; s < S; s++) signal |= adv[s] != 0.0f;
+    if (!signal) return;  // every rank sees the same advantages, so every rank returns here
+    int per = members_per_shard > 0 ? members_per_shard : S;
+    int n_shards = (S + per - 1) / per;
+    long group_tokens = grpo_count_tokens(b);
+    shard *shards = callocCheck((size_t)n_shards, sizeof(shard));
+    int *mine = mallocCheck((size_t)n_shards * sizeof(int)), n_mine = 0;
+    for (int k = 0; k < n_shards; k++) {
+        if (!c->is_learner || k % c->n_learner != c->learner_index) continue;
+        mine[n_mine++] = k;
+        shard_build(&shards[k], b, old_logp, k * per, (k + 1) * per <= S ? per : S - k * per);
+    }
+    double *stats = callocCheck((size_t)n_shards * ST_COUNT, sizeof(double));
+    size_t n;
+    float *grad = model_trainable_grad(m, &n);
+    for (int it = 0; it < num_iterations; it++) {
+        comm_phase(c, "learn");
+        for (int j = 0; j < n_mine; j++) {
+            int k = mine[j];
+            shard_step(m, &shards[k], gp, temperature, adv + k * per, group_tokens, S, it == 0, stats + k * ST_COUNT);
         }
-        model_zero_grad(m);
-        model_backward(m, b, dlogp);
+        comm_phase(c, NULL);
+        reduce_gradients(c, shards, mine, n_mine, n_shards, grad, n);
         st->grad_norm = optimizer_step(m, opt);
         st->updates++;
     }
-    free(logp), free(ent), free(dlogp), free(ref);
+    // Each shard's stats come from exactly one rank: the all-reduce is exact, and the sum in shard order is the
+    // same on every rank.
+    comm_allreduce_disjoint(c, stats, (size_t)n_shards * ST_COUNT, "learner stats");
+    for (int k = 0; k < n_shards; k++) {
+        const double *x = stats + k * ST_COUNT;
+        st->loss += x[ST_LOSS], st->kl += x[ST_KL], st->clip_low += x[ST_CLIP_LOW];
+        st->clip_high += x[ST_CLIP_HIGH], st->clip_region += x[ST_CLIP_REGION], st->entropy += x[ST_ENTROPY];
+    }
+    st->tokens = group_tokens;
+    for (int j = 0; j < n_mine; j++) shard_free(&shards[mine[j]]);
+    free(shards), free(mine), free(stats);
 }

@@ -1,7 +1,13 @@
-// The learner role: GRPO updates of the adapter on one mixed group. With one process it runs in the loop's
-// process; with MPI the same function runs on each learner rank over its shard (distributed issue).
+// The learner role: GRPO updates of the adapter on one mixed group.
+//
+// The group is cut into fixed shards of members_per_shard members (fixed by the group, not by the number of
+// learners). Learner ranks take shards round-robin; each shard is one packed forward/backward. The shards'
+// gradients are summed exactly: scaled by a power of two fitted to the largest element anywhere, rounded to int64
+// and all-reduced, which is order-free. So the summed gradient, and after the identical AdamW step on every rank
+// the adapter, are bit-identical for 1 or many learners. With one process it is the same computation.
 #pragma once
 #include "model/optimizer.h"
+#include "workers/comm.h"
 #include "workers/grpo.h"
 
 typedef struct {
@@ -14,7 +20,9 @@ typedef struct {
 
 // b: one sequence per member (prompt + completion; targets on completion tokens). old_logp (N): the sampling-time
 // log-probs of on-policy members; NaN marks off-policy members (greedy, neighborhood), whose old log-probs are
-// taken from the current policy before the first update. adv (S): per-member advantages. Runs num_iterations
-// optimizer steps. When every advantage is 0 there is no signal and no step is taken (updates = 0).
-void learner_update(model *m, adamw_state *opt, const grpo_params *gp, int num_iterations, float temperature,
-                    const packed_batch *b, float *old_logp, const float *adv, learner_stats *st);
+// taken from the current policy on the first update. adv (S): per-member advantages. Runs num_iterations
+// optimizer steps on every rank. When every advantage is 0 there is no signal and no step is taken (updates = 0).
+// Every rank of c calls it with the same arguments.
+void learner_update(const comm *c, model *m, adamw_state *opt, const grpo_params *gp, int num_iterations,
+                    float temperature, int members_per_shard, const packed_batch *b, const float *old_logp,
+                    const float *adv, learner_stats *st);

@@ -244,6 +244,11 @@ static void test_lists(void) {
     CHECK(rc == 0 && !strcmp(c.lora_target_modules, "up_proj,model.layers.0.mlp.down_proj"), "list --set: %s",
           e.msg);
     run_config_free(&c);
+    // PEFT's shorthand for every linear layer; lora_parse_targets expands it.
+    const char *all[] = {"lora.target_modules=all-linear"};
+    rc = load(&c, HEAD, all, 1, &e);
+    CHECK(rc == 0 && !strcmp(c.lora_target_modules, "all-linear"), "all-linear: %s", e.msg);
+    run_config_free(&c);
     expect_bad("list: nested", HEAD "lora:\n  target_modules: [q_proj, [v_proj]]\n", NULL, 0, 6,
                "'lora.target_modules' must be a list of names", "a list inside it");
     expect_bad("list: bad name", HEAD "lora:\n  target_modules: [q_proj, 'v proj']\n", NULL, 0, 6,

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The distributed loop (label mpi), with mpirun --oversubscribe on however many cores there are:
+#   1. np = 2, 3, 4 and coordinator-only / disjoint rollout-learner layouts end bit-identical to np = 1
+#      (`migrate inspect --digest`: archive, adapter, AdamW moments, counters; and metrics.jsonl without timings);
+#   2. a layout that does not fit is one clear error;
+#   3. SIGUSR1 to mpirun mid-run checkpoints; resuming with another rank count ends as np = 1;
+#   4. a rank that hangs ends the job within distributed.timeout, naming the rank and its step; a rank that
+#      crashes ends it at once; the last checkpoint stays intact and a resume completes the run exactly.
+set -uo pipefail
+BUILD=${1:?build dir}
+M="$BUILD/migrate"
+command -v mpirun >/dev/null || { echo "mpirun not installed"; exit 1; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_btl=self,vader
+# Under ASan: keep Open MPI's plugins loaded and unwind fully, so its own allocations kept past MPI_Finalize are
+# recognised by tests/lsan.supp (with fast unwinding they show one frame in whatever library now sits there).
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+    export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0" OMPI_MCA_mca_base_component_disable_dlclose=1
+fi
+T=$(mktemp -d)
+trap 'pkill -9 -f "$T/" 2>/dev/null; rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+BASE=(jobs/semantle-demo.yaml --quiet --set iterations=6 --set save_steps=1 --set sampling.max_completion_length=8
+      --set threads=1 --set lora.r=8 --set search.num_on_policy=6 --set search.num_neighborhood=3
+      --set search.num_greedy=3 --set training.members_per_shard=3)
+metrics_of() { sed -E 's/,"tokens_per_second".*$//' "$1/metrics.jsonl"; }
+digest_of() { "$M" inspect --digest "$1/checkpoint.h5" 2>&1; }
+same_as_ref() {  # dir, description
+    local got
+    got=$(digest_of "$1")
+    if [ "$got" = "$REF" ] && diff -q <(metrics_of "$T/ref") <(metrics_of "$1") >/dev/null; then ok "$2 = np 1"
+    else fail "$2: digest $got vs $REF; $(diff <(metrics_of "$T/ref") <(metrics_of "$1") 2>&1 | head -3)"; fi
+}
+
+"$M" run "${BASE[@]}" --set output_dir="$T/ref" >"$T/ref.out" 2>&1 || { fail "np 1 run"; cat "$T/ref.out"; }
+REF=$(digest_of "$T/ref")
+echo "np 1 digest $REF"
+
+# 1. rank counts and layouts
+layouts=(
+    "2|"
+    "3|"
+    "4|"
+    "3|--set distributed.coordinator_only=true --set distributed.rollout_ranks=1 --set distributed.learner_ranks=1"
+    "4|--set distributed.rollout_ranks=3 --set distributed.learner_ranks=1"
+    "4|--set distributed.coordinator_only=true --set distributed.rollout_ranks=2 --set distributed.learner_ranks=1"
+)
+for i in "${!layouts[@]}"; do
+    np=${layouts[$i]%%|*}
+    read -r -a extra <<<"${layouts[$i]#*|}"
+    d="$T/l$i"
+    if mpirun -np "$np" "$M" run "${BASE[@]}" --set output_dir="$d" "${extra[@]}" >"$d.out" 2>&1; then
+        same_as_ref "$d" "np $np ${extra[*]}"
+    else fail "np $np ${extra[*]}: exit $?"; tail -5 "$d.out"; fi
+done
+
+# 2. a layout that does not fit
+mpirun -np 2 "$M" run "${BASE[@]}" --set output_dir="$T/bad" --set distributed.rollout_ranks=2 \
+    --set distributed.learner_ranks=1 >"$T/bad.out" 2>&1
+rc=$?
+msg=$(grep -m1 "does not fit" "$T/bad.out")
+[ $rc -ne 0 ] && [ -n "$msg" ] && ok "bad layout refused: $msg" || { fail "bad layout: exit $rc"; cat "$T/bad.out"; }
+
+# 3. a signal mid-run, resumed on another number of ranks
+d="$T/sig"
+mpirun -np 2 "$M" run "${BASE[@]}" --set output_dir="$d" >"$d.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do
+    [ -f "$d/checkpoint.h5" ] && [ "$(cat "$d/metrics.jsonl" 2>/dev/null | wc -l)" -ge 2 ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.05
+done
+kill -USR1 $pid
+wait $pid
+rc=$?
+if [ $rc -eq 0 ] && grep -q "stopped by SIGUSR1" "$d.out"; then
+    mpirun -np 3 "$M" run --resume "$d/checkpoint.h5" --quiet >"$d.resume.out" 2>&1 || { fail "resume on 3 ranks"; tail -5 "$d.resume.out"; }
+    same_as_ref "$d" "np 2, SIGUSR1, resumed on np 3"
+else fail "SIGUSR1 to mpirun: exit $rc"; tail -5 "$d.out"; fi
+
+# 4. a rank that hangs, a rank that crashes
+d="$T/hang"
+start=$(date +%s)
+MIGRATE_FAULT=hang:2:4 timeout 120 mpirun -x MIGRATE_FAULT -np 3 "$M" run "${BASE[@]}" --set output_dir="$d" \
+    --set distributed.timeout=3 >"$d.out" 2>&1
+rc=$?
+took=$(( $(date +%s) - start ))
+msg=$(grep -m1 "rank 2 (rollout+learner) has been in 'generate'" "$d.out")
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ -n "$msg" ]; then ok "hung rank ended the job in $took s: $msg"
+else fail "hang: exit $rc after $took s"; tail -8 "$d.out"; fi
+mpirun -np 2 "$M" run --resume "$d/checkpoint.h5" --set distributed.timeout=3600 --quiet >"$d.resume.out" 2>&1 \
+    || { fail "resume after the hang"; tail -5 "$d.resume.out"; }
+same_as_ref "$d" "hang at iteration 4, resumed on np 2"
+
+d="$T/crash"
+MIGRATE_FAULT=crash:1:3 timeout 120 mpirun -x MIGRATE_FAULT -np 2 "$M" run "${BASE[@]}" --set output_dir="$d" >"$d.out" 2>&1
+rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "rank 1" "$d.out"; then ok "crashed rank ended the job (exit $rc): $(grep -m1 'rank 1' "$d.out")"
+else fail "crash: exit $rc"; tail -8 "$d.out"; fi
+"$M" run --resume "$d/checkpoint.h5" --quiet >"$d.resume.out" 2>&1 || { fail "resume after the crash"; tail -5 "$d.resume.out"; }
+same_as_ref "$d" "crash at iteration 3, resumed on np 1"
+
+echo "$fails failed"
+[ $fails -eq 0 ]

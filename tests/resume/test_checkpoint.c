@@ -1,0 +1,244 @@
+// Checkpoints through the library: a search checkpointed mid-way and resumed into a fresh process state ends
+// bit-identical to the uninterrupted search (also with a bounded archive that drops entries); the background writer
+// writes what the foreground one does; a file of an unknown format version, with a missing dataset, of another
+// LoRA shape, or written past a file-size limit is refused or left intact; the config check names the key.
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "coordinator/checkpoint.h"
+#include "coordinator/h5io.h"
+#include "testing.h"
+
+// A deterministic toy task: reward from a hash of the word; two-letter words are invalid.
+static char *toy_prompt(task *t) { (void)t; return strdup("Say a word."); }
+static char *toy_ns(task *t, const char *sol, double r) {
+    (void)t, (void)r;
+    char *s = malloc(strlen(sol) + 32);
+    sprintf(s, "Say a word like %s.", sol);
+    return s;
+}
+static char *toy_parse(task *t, const char *c) {
+    (void)t;
+    while (*c && !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))) c++;
+    size_t n = 0;
+    while ((c[n] >= 'a' && c[n] <= 'z') || (c[n] >= 'A' && c[n] <= 'Z')) n++;
+    if (!n) return NULL;
+    char *w = strndup(c, n);
+    for (char *p = w; *p; p++) *p = (char)(*p | 0x20);
+    return w;
+}
+static char *toy_canonical(task *t, const char *c) { (void)t; return strdup(c); }
+static int toy_score(task *t, int n, const char *const *cands, task_score *out, mg_err *e) {
+    (void)t, (void)e;
+    for (int i = 0; i < n; i++) {
+        unsigned h = 2166136261u;
+        for (const char *p = cands[i]; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+        out[i].reward = (h % 1000) / 1000.0;
+        out[i].valid = strlen(cands[i]) != 2;
+        snprintf(out[i].info, sizeof out[i].info, "h%u", h % 97);
+    }
+    return 0;
+}
+static int toy_solved(task *t, double r, const char *c) { (void)t, (void)r, (void)c; return 0; }
+static void toy_destroy(task *t) { (void)t; }
+
+typedef struct {
+    run_config cfg;
+    task t;
+    search_state s;
+} run;
+
+static int start(run *r, model *m, const tokenizer *tok, const char *max_entries) {
+    mg_err e;
+    char over_max[64];
+    snprintf(over_max, sizeof over_max, "search.archive_max_entries=%s", max_entries);
+    const char *over[] = {"iterations=6", "search.num_on_policy=4", "search.num_neighborhood=2", "search.num_greedy=2",
+                          "sampling.max_completion_length=6", "training.learning_rate=1e-2", "task.type=semantle",
+                          "task.target=x", "task.vectors=x", "lora.r=4", "lora.target_modules=q_proj,v_proj", over_max};
+    const char *yaml = "model: tests/parity/fixtures/llama3-tiny\n";
+    if (run_config_parse(&r->cfg, yaml, strlen(yaml), "test.yaml", over, 12, &e)) {
+        CHECK(0, "%s", e.msg);
+        return -1;
+    }
+    r->t = (task){"toy", NULL, toy_prompt, toy_ns, toy_parse, toy_canonical, toy_score, toy_solved, toy_destroy};
+    if (search_attach_adapter(m, &r->cfg, &e) || search_init(&r->s, &r->cfg, m, tok, &r->t, 7, NULL, NULL, &e)) {
+        CHECK(0, "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void finish(run *r, model *m) {
+    search_free(&r->s);
+    model_set_train_mode(m, TRAIN_NONE);
+    run_config_free(&r->cfg);
+}
+
+static uint64_t digest_now(const search_state *s) {
+    checkpoint c;
+    checkpoint_take(&c, s, "x", "m", 42, 0);
+    uint64_t d = checkpoint_digest(&c);
+    checkpoint_free(&c);
+    return d;
+}
+
+// Uninterrupted 6 iterations vs 3 + checkpoint + resume into a fresh search + 3.
+static void resume_equals_uninterrupted(model *m, const tokenizer *tok, const char *max_entries, const char *path) {
+    mg_err e;
+    run a, b;
+    if (start(&a, m, tok, max_entries)) return;
+    checkpoint mid;
+    memset(&mid, 0, sizeof mid);
+    while (!search_finished(&a.s)) {
+        CHECK(search_step(&a.s, &e) >= 0, "%s", e.msg);
+        if (a.s.iteration == 3) {
+            checkpoint_take(&mid, &a.s, "config text", "tests/parity/fixtures/llama3-tiny", 42, 123);
+            CHECK(checkpoint_write(&mid, path, &e) == 0, "%s", e.msg);
+        }
+    }
+    uint64_t want = digest_now(&a.s);
+    long top_a[8];
+    int n_top_a = archive_top(a.s.arc, 8, top_a);
+    size_t dropped = 0;
+    for (size_t i = 0; i < archive_size(a.s.arc); i++) dropped += archive_get(a.s.arc, (long)i)->dropped;
+    finish(&a, m);
+
+    if (start(&b, m, tok, max_entries)) return;
+    checkpoint back;
+    CHECK(checkpoint_read(&back, path, m, &e) == 0, "%s", e.msg);
+    CHECK(back.digest == mid.digest && back.metrics_bytes == 123 && back.model_hash == 42 &&
+              !strcmp(back.config, "config text") && back.iteration == 3,
+          "read back differs: digest %llx vs %llx", (unsigned long long)back.digest, (unsigned long long)mid.digest);
+    CHECK(checkpoint_apply(&back, &b.s, &e) == 0, "%s", e.msg);
+    CHECK(digest_now(&b.s) == mid.digest, "applied state differs from the snapshot");
+    while (!search_finished(&b.s)) CHECK(search_step(&b.s, &e) >= 0, "%s", e.msg);
+    long top_b[8];
+    int n_top_b = archive_top(b.s.arc, 8, top_b);
+    CHECK(digest_now(&b.s) == want, "max_entries %s: resumed run ends in another state", max_entries);
+    CHECK(n_top_a == n_top_b && !memcmp(top_a, top_b, (size_t)n_top_a * sizeof(long)), "top entries differ");
+    printf("  max_entries %-3s: 6 iterations, %zu entries (%zu dropped), resume at 3 -> digest %016llx both ways\n",
+           max_entries, archive_size(b.s.arc), dropped, (unsigned long long)want);
+    finish(&b, m);
+    checkpoint_free(&back);
+    checkpoint_free(&mid);
+}
+
+static void set_version(const char *path, int64_t v) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Adelete(f, "format_version");
+    mg_err e;
+    h5io_attr_i64(f, "format_version", v, &e);
+    H5Fclose(f);
+}
+
+static void refusals(model *m, const tokenizer *tok, const char *path) {
+    mg_err e;
+    checkpoint c;
+    char cmd[600];
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s.copy", path);
+    snprintf(cmd, sizeof cmd, "cp %s %s", path, copy);
+    // Unknown version.
+    CHECK(system(cmd) == 0, "cp");
+    set_version(copy, 7);
+    CHECK(checkpoint_read(&c, copy, NULL, &e) == -1 && strstr(e.msg, "version 7; this migrate reads version 1"),
+          "version 7 accepted or wrong message: %s", e.msg);
+    printf("  %s\n", e.msg);
+    // A missing dataset.
+    CHECK(system(cmd) == 0, "cp");
+    hid_t f = H5Fopen(copy, H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "archive/reward", H5P_DEFAULT);
+    H5Fclose(f);
+    CHECK(checkpoint_read(&c, copy, NULL, &e) == -1 && strstr(e.msg, "'reward' is missing"), "missing reward: %s", e.msg);
+    printf("  %s\n", e.msg);
+    run r;
+    if (start(&r, m, tok, "0")) return;
+    checkpoint big;
+    checkpoint_take(&big, &r.s, "config", "m", 1, 0);
+    // One flipped bit inside a chunk of the adapter's data: the Fletcher-32 checksum refuses it.
+    {
+        CHECK(system(cmd) == 0, "cp");
+        hid_t g = H5Fopen(copy, H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t d = H5Dopen2(g, "adapter/model.layers.1.self_attn.v_proj.lora_A.weight", H5P_DEFAULT);
+        haddr_t addr = 0;
+        hsize_t size = 0;
+        hid_t sp = H5Dget_space(d);
+        CHECK(d >= 0 && H5Dget_chunk_info(d, sp, 0, NULL, NULL, &addr, &size) >= 0 && size > 16, "chunk info");
+        H5Sclose(sp);
+        H5Dclose(d);
+        H5Fclose(g);
+        FILE *fp = fopen(copy, "r+b");
+        fseek(fp, (long)(addr + size / 2), SEEK_SET);
+        int byte = fgetc(fp);
+        fseek(fp, (long)(addr + size / 2), SEEK_SET);
+        fputc(byte ^ 0x10, fp);
+        fclose(fp);
+        CHECK(checkpoint_read(&c, copy, NULL, &e) == -1 && strstr(e.msg, "v_proj.lora_A.weight' is corrupt"),
+              "a flipped bit in the adapter was not refused: %s", e.msg);
+        printf("  %s\n", e.msg);
+    }
+    // Another LoRA shape: rank 8 instead of 4.
+    lora_config lc = {.rank = 8, .alpha = 8, .targets = LORA_Q | LORA_V};
+    CHECK(model_lora_init(m, &lc, 1, &e) == 0, "%s", e.msg);
+    CHECK(checkpoint_read(&c, path, m, &e) == -1 && strstr(e.msg, "rank 4"), "rank 8 accepted: %s", e.msg);
+    printf("  %s\n", e.msg);
+    // Config compatibility names the key.
+    const char *saved = "seed: 1\niterations: 5\ntraining:\n  learning_rate: 5e-05\n";
+    const char *longer = "seed: 1\niterations: 50\ntraining:\n  learning_rate: 5e-05\n";
+    const char *other = "seed: 1\niterations: 5\ntraining:\n  learning_rate: 1e-04\n";
+    CHECK(checkpoint_config_compatible(saved, longer, "c.h5", &e) == 0, "more iterations refused: %s", e.msg);
+    CHECK(checkpoint_config_compatible(saved, other, "c.h5", &e) == -1 && strstr(e.msg, "'training.learning_rate' was 5e-05"),
+          "another learning rate accepted: %s", e.msg);
+    // A write past the file-size limit (a full disk) fails and leaves the previous checkpoint as it was.
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {4096, 4096};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        mg_err e2;
+        int rc = checkpoint_write(&big, path, &e2);
+        _exit(rc == -1 && strstr(e2.msg, "the previous one is kept") ? 0 : 3);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "write past the size limit: child status %d", status);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CHECK(access(tmp, F_OK) != 0, "the temp file was left behind");
+    CHECK(checkpoint_read(&c, path, NULL, &e) == 0 && c.iteration == 3, "previous checkpoint damaged: %s", e.msg);
+    checkpoint_free(&c);
+    // The background writer writes the same file.
+    checkpoint_writer w;
+    memset(&w, 0, sizeof w);
+    uint64_t d = checkpoint_digest(&big);
+    checkpoint_writer_start(&w, &big, copy);
+    CHECK(checkpoint_writer_wait(&w, &e) == 0, "%s", e.msg);
+    CHECK(checkpoint_read(&c, copy, NULL, &e) == 0 && c.digest == d, "background write differs: %s", e.msg);
+    checkpoint_free(&c);
+    checkpoint_free(&big);
+    finish(&r, m);
+    unlink(copy);
+}
+
+int main(void) {
+    model m;
+    tokenizer *tok;
+    mg_err e;
+    if (model_load(&m, "tests/parity/fixtures/llama3-tiny", &e) || tokenizer_load(&tok, "tests/parity/fixtures/llama3-tiny", &e)) {
+        CHECK(0, "%s", e.msg);
+        return test_summary("test_checkpoint");
+    }
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/migrate_test_checkpoint_%d.h5", (int)getpid());
+    resume_equals_uninterrupted(&m, tok, "0", path);
+    resume_equals_uninterrupted(&m, tok, "5", path);
+    refusals(&m, tok, path);
+    unlink(path);
+    tokenizer_free(tok);
+    model_free(&m);
+    return test_summary("test_checkpoint");
+}

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Resume is bit-exact and faults lose nothing, through the CLI on the bundled demo (label resume):
+#   1. a reference run of 8 iterations, uninterrupted;
+#   2. SIGTERM / SIGUSR1 / SIGINT mid-run -> checkpoint, exit 0; --resume ends in the reference's state;
+#   3. kill -9 at random moments, resuming after each, until the run completes -> the reference's state;
+#   4. a full disk (ulimit -f) while checkpointing keeps the previous checkpoint; extending a finished run
+#      with --set iterations=N ends where an uninterrupted N-iteration run ends;
+#   5. checkpoints of another config or model, truncated, flipped or not HDF5 are refused in one line.
+# "State" = `migrate inspect --digest` (archive, adapter, AdamW moments, counters) plus metrics.jsonl without timings.
+set -uo pipefail
+BUILD=${1:?build dir}
+M="$BUILD/migrate"
+T=$(mktemp -d)
+trap 'pkill -9 -f "$T/" 2>/dev/null; rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+# A small search (rank-8 adapter, 6 new samples per iteration) keeps the many runs below quick under ASan too.
+BASE=(jobs/semantle-demo.yaml --quiet --set iterations=8 --set save_steps=1 --set sampling.max_completion_length=8
+      --set threads=2 --set lora.r=8 --set search.num_on_policy=4 --set search.num_neighborhood=2
+      --set search.num_greedy=2)
+metrics_of() { sed -E 's/,"tokens_per_second".*$//' "$1/metrics.jsonl"; }
+digest_of() { "$M" inspect --digest "$1/checkpoint.h5" 2>&1; }
+
+# 1. reference
+t0=$(date +%s%N)
+"$M" run "${BASE[@]}" --set output_dir="$T/ref" >"$T/ref.out" 2>&1 || { fail "reference run"; cat "$T/ref.out"; }
+ref_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+REF=$(digest_of "$T/ref")
+[ "$(wc -l < "$T/ref/metrics.jsonl")" = 8 ] || fail "reference metrics has $(wc -l < "$T/ref/metrics.jsonl") lines"
+echo "reference digest $REF"
+
+# Waits until $1 has a checkpoint and at least $2 iterations of metrics (or the process $3 ended).
+wait_for_iteration() {
+    for _ in $(seq 1 1200); do
+        if [ -f "$1/checkpoint.h5" ] && [ "$(cat "$1/metrics.jsonl" 2>/dev/null | wc -l)" -ge "$2" ]; then return 0; fi
+        kill -0 "$3" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+# 2. signals
+for sig in TERM USR1 INT; do
+    d="$T/sig-$sig"
+    "$M" run "${BASE[@]}" --set output_dir="$d" >"$d.out" 2>&1 &
+    pid=$!
+    wait_for_iteration "$d" 3 $pid || { fail "SIG$sig: no checkpoint by iteration 3"; cat "$d.out"; }
+    kill -s "$sig" $pid
+    wait $pid
+    rc=$?
+    if [ $rc -ne 0 ] || ! grep -q "stopped by SIG$sig" "$d.out"; then fail "SIG$sig: exit $rc"; cat "$d.out"; continue; fi
+    "$M" run --resume "$d/checkpoint.h5" --quiet >"$d.resume.out" 2>&1 || { fail "SIG$sig: resume failed"; cat "$d.resume.out"; }
+    got=$(digest_of "$d")
+    if [ "$got" = "$REF" ] && diff -q <(metrics_of "$T/ref") <(metrics_of "$d") >/dev/null; then ok "SIG$sig + resume = reference"
+    else fail "SIG$sig: resumed digest $got, metrics $(diff <(metrics_of "$T/ref") <(metrics_of "$d") | head -3)"; fi
+done
+
+# 3. kill -9 at random moments (seeded, so a failure can be replayed)
+RANDOM=${RESUME_TEST_SEED:-20261127}
+d="$T/kill9"
+kills=0
+# Kill times are drawn in [0.2 s, a fifth of the reference run], so most kills land mid-run whatever the machine's speed.
+span=$(( ref_ms / 5 > 300 ? ref_ms / 5 : 300 ))
+for attempt in $(seq 1 8); do
+    if [ -f "$d/checkpoint.h5" ]; then "$M" run --resume "$d/checkpoint.h5" --quiet >"$d.out" 2>&1 &
+    else "$M" run "${BASE[@]}" --set output_dir="$d" >"$d.out" 2>&1 & fi
+    pid=$!
+    sleep "$(( (RANDOM * 32768 + RANDOM) % span + 200 ))e-3"
+    if kill -9 $pid 2>/dev/null; then wait $pid 2>/dev/null; kills=$((kills + 1)); else wait $pid || { fail "kill9 run failed"; cat "$d.out"; }; break; fi
+done
+if ! grep -q "after 8 iterations" "$d.out"; then "$M" run --resume "$d/checkpoint.h5" --quiet >"$d.out" 2>&1 || fail "kill9: last resume"; fi
+got=$(digest_of "$d")
+if [ "$got" = "$REF" ] && diff -q <(metrics_of "$T/ref") <(metrics_of "$d") >/dev/null && [ ! -e "$d/checkpoint.h5.tmp" ]; then
+    ok "$kills kill -9s + resumes = reference"
+else fail "kill -9 ($kills kills): digest $got vs $REF; $(diff <(metrics_of "$T/ref") <(metrics_of "$d") | head -3)"; fi
+
+# 4. full disk during a checkpoint, then extend a finished run
+d="$T/full"
+"$M" run "${BASE[@]}" --set iterations=4 --set output_dir="$d" >"$d.out" 2>&1 || fail "6-iteration run"
+four=$(digest_of "$d")
+kb=$(( $(stat -c %s "$d/checkpoint.h5") / 1024 - 1 ))
+( ulimit -f "$kb"; "$M" run --resume "$d/checkpoint.h5" --set iterations=8 --quiet >"$d.full.out" 2>&1 )
+rc=$?
+if [ $rc -eq 1 ] && grep -q "the previous one is kept" "$d.full.out" && [ "$(digest_of "$d")" = "$four" ] && [ ! -e "$d/checkpoint.h5.tmp" ]; then
+    ok "disk full (ulimit -f $kb KiB): exit $rc, previous checkpoint intact"
+else fail "disk full: exit $rc, digest $(digest_of "$d") vs $four"; cat "$d.full.out"; fi
+"$M" run --resume "$d/checkpoint.h5" --set iterations=8 --quiet >"$d.ext.out" 2>&1 || fail "extend: resume failed"
+[ "$(digest_of "$d")" = "$REF" ] && ok "4 iterations extended to 8 = 8 uninterrupted" || fail "extended run differs"
+
+# 5. refusals: exit 1, one line on stderr, the right reason
+refuse() {  # name, expected text, command...
+    local name=$1 want=$2
+    shift 2
+    "$@" >"$T/r.out" 2>"$T/r.err"
+    local rc=$?
+    if [ $rc -eq 1 ] && [ "$(wc -l < "$T/r.err")" = 1 ] && grep -q -- "$want" "$T/r.err"; then ok "refused $name: $(cat "$T/r.err")"
+    else fail "$name: exit $rc, stderr: $(cat "$T/r.err")"; fi
+}
+C="$T/ref/checkpoint.h5"
+refuse "another config" "'training.learning_rate' was 5e-05" "$M" run --resume "$C" --set training.learning_rate=1e-3
+refuse "another model" "is another model" "$M" run --resume "$C" --set model=tests/parity/fixtures/llama3-tiny
+refuse "a config file that differs" "'seed' was 1234" "$M" run jobs/semantle-demo.yaml --resume "$C" --set seed=5
+size=$(stat -c %s "$C")
+head -c $((size / 2)) "$C" > "$T/half.h5"
+refuse "a truncated file" "truncated" "$M" run --resume "$T/half.h5"
+refuse "a YAML file" "not a checkpoint" "$M" inspect jobs/semantle-demo.yaml
+refuse "a missing file" "cannot read the checkpoint" "$M" inspect "$T/nothing.h5"
+# One flipped byte in the adapter's data (most of the file), and 20 more anywhere: never a silently different state.
+flip_byte() {  # file, offset: complements one byte
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    printf "\\x$(printf %02x $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+# Most of the file is chunked data (adapter, moments, archive), the rest HDF5 metadata with slack in its B-tree
+# nodes: a complemented byte at 40..80% is caught when it lands in data (test_checkpoint.c aims at a chunk).
+caught=0
+for pct in 40 50 60 70 80; do
+    cp "$C" "$T/flip.h5"
+    flip_byte "$T/flip.h5" $((size * pct / 100))
+    "$M" inspect "$T/flip.h5" >/dev/null 2>"$T/r.err" && continue
+    grep -q "corrupt" "$T/r.err" && [ "$(wc -l < "$T/r.err")" = 1 ] && caught=$((caught + 1))
+done
+[ $caught -ge 1 ] && ok "complemented bytes at 40..80%: $caught of 5 refused as corrupt, the others landed in metadata slack" || fail "only $caught of 5 data flips caught"
+silent=0
+for k in $(seq 1 20); do
+    cp "$C" "$T/flip.h5"
+    flip_byte "$T/flip.h5" $(( (RANDOM * 32768 + RANDOM) % size ))
+    out=$("$M" inspect --digest "$T/flip.h5" 2>&1)
+    rc=$?
+    [ $rc -gt 1 ] && fail "flip $k crashed (exit $rc): $out"
+    [ $rc -eq 0 ] && [ "$out" != "$REF" ] && fail "flip $k read as another state: $out"
+    [ $rc -eq 0 ] && silent=$((silent + 1))
+done
+ok "20 random byte flips: none crashed or changed the state ($silent landed in unused bytes)"
+
+# PEFT export of the adapter
+"$M" export "$C" --out "$T/peft" >/dev/null 2>&1 && [ -s "$T/peft/adapter_model.safetensors" ] && grep -q '"r": 8' "$T/peft/adapter_config.json" \
+    && ok "export: PEFT folder written" || fail "export"
+
+echo "$fails failed"
+[ $fails -eq 0 ]

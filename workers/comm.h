@@ -1,0 +1,61 @@
+// The ranks of a run and the few collectives the loop needs. With one process (no mpirun/srun) every call is a
+// local no-op, so the single-process loop and the distributed one are the same code.
+//
+// Every rank runs the same search loop on a replica of the coordinator's state (archive, group, adapter): the
+// replicas stay identical because each step's inputs are gathered to all ranks and every decision is a
+// deterministic function of them. Roles divide the expensive work only:
+//   rollout ranks   sample disjoint blocks of the iteration's completions and score disjoint blocks of its fresh
+//                   candidates (CPU-heavy oracles spread out);
+//   learner ranks   take fixed shards of the group (training.members_per_shard members each) and compute their
+//                   gradients, which are summed exactly (int64 fixed point) so the sum does not depend on who
+//                   computed what; every rank then applies the same AdamW step;
+//   coordinator     rank 0: progress, metrics and checkpoints.
+// Because sampling is batch-invariant and shards are fixed by the group, the archive and the adapter are
+// bit-identical for any number of ranks and any layout.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+typedef struct {
+    int rank, size;         // size 1 without MPI
+    int mpi;                // MPI_Init was called
+    int is_rollout, is_learner, is_coordinator;
+    int n_rollout, rollout_index;  // this rank's place among the rollout ranks (-1: not one)
+    int n_learner, learner_index;
+    double timeout_s;       // longest wait in one collective before the job is aborted
+} comm;
+
+// Starts MPI when the process was launched by mpirun or srun (else size 1, no MPI at all).
+int comm_init(comm *c, int *argc, char ***argv, mg_err *e);
+// Assigns roles. rollout/learner: how many ranks hold each role (0 = all compute ranks); coordinator_only: rank 0
+// computes nothing. Rollout and learner ranks are either all the compute ranks (shared) or disjoint. A layout that
+// does not fit the number of ranks is an error saying why.
+int comm_layout(comm *c, int rollout, int learner, int coordinator_only, double timeout_s, mg_err *e);
+void comm_finalize(comm *c);
+// Ends the whole job now (every rank), after printing msg on this rank.
+void comm_abort(const comm *c, const char *msg) __attribute__((noreturn));
+const char *comm_role_name(const comm *c);
+// Bytes this rank has put into collectives and seconds it has spent in them, since the start.
+void comm_stats(double *bytes, double *seconds);  // "coordinator+rollout+learner", ...
+
+// Names the step this rank is in (NULL: none), for the watchdog: a rank longer than distributed.timeout in one
+// step, or waiting that long in one collective, ends the job with a message naming it.
+void comm_phase(const comm *c, const char *what);
+
+// [lo, hi) of n items for block b of nb (contiguous, in order).
+static inline void comm_block(int n, int nb, int b, int *lo, int *hi) {
+    *lo = (int)((long)n * b / nb);
+    *hi = (int)((long)n * (b + 1) / nb);
+}
+
+// ---- collectives (every rank calls each, in the same order; `what` names the step for the watchdog) ----
+// Concatenation, in rank order, of every rank's bytes. *out is malloc'd, *out_len its length.
+void comm_allgather_bytes(const comm *c, const void *mine, size_t len, void **out, size_t *out_len, const char *what);
+void comm_allreduce_i64(const comm *c, int64_t *x, size_t n, const char *what);
+void comm_allreduce_max(const comm *c, double *x, size_t n, const char *what);
+// Sum where each slot has at most one nonzero contributor: exact whatever the reduction order.
+void comm_allreduce_disjoint(const comm *c, double *x, size_t n, const char *what);
+void comm_bcast(const comm *c, void *buf, size_t len, int root, const char *what);
+void comm_barrier(const comm *c, const char *what);

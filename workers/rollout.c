@@ -1,0 +1,166 @@
+#include "workers/rollout.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+// A growing byte buffer for what one rank sends.
+typedef struct {
+    char *p;
+    size_t n, cap;
+} bytes;
+
+static void put(bytes *b, const void *x, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+        mgCheck(b->p != NULL, "out of memory");
+    }
+    memcpy(b->p + b->n, x, n);
+    b->n += n;
+}
+
+static void put_i32(bytes *b, int32_t v) { put(b, &v, sizeof v); }
+
+typedef struct {
+    const char *p, *end;
+} reader;
+
+static int32_t get_i32(reader *r) {
+    int32_t v;
+    mgCheck(r->p + sizeof v <= r->end, "a gathered rollout message is short");
+    memcpy(&v, r->p, sizeof v);
+    r->p += sizeof v;
+    return v;
+}
+
+static void get(reader *r, void *x, size_t n) {
+    mgCheck(r->p + n <= r->end, "a gathered rollout message is short");
+    memcpy(x, r->p, n);
+    r->p += n;
+}
+
+// Each rank's message starts with (status, count); a failed rank sends its error text instead of results.
+static void put_status(bytes *b, int rc, int count, const mg_err *e) {
+    put_i32(b, rc ? -1 : 0);
+    put_i32(b, count);
+    if (rc) {
+        int32_t l = (int32_t)strlen(e->msg);
+        put_i32(b, l);
+        put(b, e->msg, (size_t)l);
+    }
+}
+
+// Reads one rank's header; returns its count, or -1 (with e set from the rank's message) when it failed.
+static int get_status(reader *r, int rank, mg_err *e) {
+    int32_t status = get_i32(r), count = get_i32(r);
+    if (status == 0) return count;
+    int32_t l = get_i32(r);
+    char msg[MG_ERRLEN];
+    int keep = l < (int32_t)sizeof msg - 1 ? l : (int32_t)sizeof msg - 1;
+    get(r, msg, (size_t)keep);
+    r->p += l - keep;
+    msg[keep] = '\0';
+    mg_fail(e, "rank %d: %s", rank, msg);
+    return -1;
+}
+
+// Fault injection for the tests: MIGRATE_FAULT=hang:RANK:CALL or crash:RANK:CALL makes rank RANK hang (or abort)
+// in its CALL-th generation step (1-based).
+static void maybe_fault(const comm *c) {
+    static int calls;
+    const char *f = getenv("MIGRATE_FAULT");
+    calls++;
+    if (!f) return;
+    char kind[8] = "";
+    int rank = -1, call = -1;
+    if (sscanf(f, "%7[a-z]:%d:%d", kind, &rank, &call) != 3 || rank != c->rank || call != calls) return;
+    if (!strcmp(kind, "crash")) abort();
+    if (!strcmp(kind, "hang"))
+        for (;;) pause();
+}
+
+int rollout_generate(const comm *c, model *m, const tokenizer *tok, int n, const int *const *prompts,
+                     const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, completion *out,
+                     mg_err *e) {
+    if (c->size == 1) return generate(m, tok, n, prompts, prompt_lens, seq_ids, p, 0, out, e);
+    int lo = 0, hi = 0, rc = 0;
+    if (c->is_rollout) comm_block(n, c->n_rollout, c->rollout_index, &lo, &hi);
+    comm_phase(c, "generate");
+    maybe_fault(c);
+    completion *mine = callocCheck((size_t)(hi - lo + 1), sizeof(completion));
+    mg_err err = {{0}};
+    if (hi > lo) rc = generate(m, tok, hi - lo, prompts + lo, prompt_lens + lo, seq_ids + lo, p, 0, mine, &err);
+    bytes b = {0};
+    put_status(&b, rc, rc ? 0 : hi - lo, &err);
+    for (int j = 0; !rc && j < hi - lo; j++) {
+        const completion *x = &mine[j];
+        int32_t tl = (int32_t)strlen(x->text ? x->text : "");
+        put_i32(&b, x->n), put_i32(&b, (int32_t)x->finish), put_i32(&b, tl);
+        put(&b, x->ids, (size_t)x->n * sizeof(int)), put(&b, x->logp, (size_t)x->n * sizeof(float));
+        put(&b, x->text ? x->text : "", (size_t)tl);
+    }
+    for (int j = 0; j < hi - lo; j++) completion_free(&mine[j]);
+    free(mine);
+    void *all;
+    size_t len;
+    comm_phase(c, NULL);
+    comm_allgather_bytes(c, b.p, b.n, &all, &len, "gather completions");
+    free(b.p);
+    reader r = {all, (const char *)all + len};
+    int next = 0, failed = 0;
+    for (int rank = 0; rank < c->size; rank++) {
+        int count = get_status(&r, rank, e);
+        if (count < 0) {
+            failed = 1;
+            break;
+        }
+        for (int j = 0; j < count; j++, next++) {
+            completion *x = &out[next];
+            x->n = get_i32(&r), x->finish = (finish_reason)get_i32(&r);
+            int32_t tl = get_i32(&r);
+            x->ids = mallocCheck((size_t)(x->n ? x->n : 1) * sizeof(int));
+            x->logp = mallocCheck((size_t)(x->n ? x->n : 1) * sizeof(float));
+            x->text = mallocCheck((size_t)tl + 1);
+            get(&r, x->ids, (size_t)x->n * sizeof(int)), get(&r, x->logp, (size_t)x->n * sizeof(float));
+            get(&r, x->text, (size_t)tl);
+            x->text[tl] = '\0';
+        }
+    }
+    free(all);
+    if (failed) {
+        for (int j = 0; j < next; j++) completion_free(&out[j]);
+        return -1;
+    }
+    mgCheck(next == n, "the rollout ranks did not cover every sample");
+    return 0;
+}
+
+int rollout_score(const comm *c, task *t, int n, const char *const *candidates, task_score *out, mg_err *e) {
+    if (c->size == 1) return t->score(t, n, candidates, out, e);
+    int lo = 0, hi = 0, rc = 0;
+    if (c->is_rollout) comm_block(n, c->n_rollout, c->rollout_index, &lo, &hi);
+    mg_err err = {{0}};
+    comm_phase(c, "score");
+    if (hi > lo) rc = t->score(t, hi - lo, candidates + lo, out + lo, &err);
+    comm_phase(c, NULL);
+    bytes b = {0};
+    put_status(&b, rc, rc ? 0 : hi - lo, &err);
+    if (!rc && hi > lo) put(&b, out + lo, (size_t)(hi - lo) * sizeof(task_score));
+    void *all;
+    size_t len;
+    comm_allgather_bytes(c, b.p, b.n, &all, &len, "gather scores");
+    free(b.p);
+    reader r = {all, (const char *)all + len};
+    int next = 0, failed = 0;
+    for (int rank = 0; rank < c->size && !failed; rank++) {
+        int count = get_status(&r, rank, e);
+        if (count < 0) failed = 1;
+        else get(&r, out + next, (size_t)count * sizeof(task_score)), next += count;
+    }
+    free(all);
+    if (failed) return -1;
+    mgCheck(next == n, "the rollout ranks did not cover every candidate");
+    return 0;
+}

@@ -1,0 +1,15 @@
+// The rollout role: sampling the iteration's completions and scoring its fresh candidates, each split into
+// contiguous blocks over the rollout ranks and gathered to every rank in order. Sampling is batch-invariant and
+// keyed per sample, so the completions are the same whoever sampled them.
+#pragma once
+#include "model/sampler.h"
+#include "tasks/task.h"
+#include "workers/comm.h"
+
+// Every rank calls it with the same n prompts; on return every rank has all n completions in out.
+int rollout_generate(const comm *c, model *m, const tokenizer *tok, int n, const int *const *prompts,
+                     const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, completion *out,
+                     mg_err *e);
+// Every rank calls it with the same n candidates; on return every rank has all n scores. A failure on any rank
+// (an oracle that cannot start) fails the call on every rank, with that rank's message.
+int rollout_score(const comm *c, task *t, int n, const char *const *candidates, task_score *out, mg_err *e);
