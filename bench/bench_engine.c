@@ -11,6 +11,8 @@
 // training batch's mean logp, then exits: run.sh compares dumps across OpenBLAS core types and against PyTorch.
 // --only takes a comma list of sgemm, sample, lora, full. --profile times each kernel of a LoRA step and of a
 // batch-16 generate on its own (see profile_train). Times are medians over --repeats runs after one warm-up.
+// At start it selects OpenBLAS's kernels for this CPU as the migrate program does, re-executing itself once
+// (kernels/cpu/blas_setup.h); MIGRATE_NO_REEXEC=1 measures OpenBLAS's own choice.
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -22,6 +24,7 @@
 #include <jansson.h>
 
 #include "common/rng.h"
+#include "kernels/cpu/blas_setup.h"
 #include "kernels/ops.h"
 #include "model/model.h"
 #include "model/sampler.h"
@@ -314,7 +317,8 @@ static void dump(model *m, const char *path) {
     FILE *f = fopenCheck(path, "w");
     fprintf(f, "{\"prompt\": [");
     for (int t = 0; t < PROMPT_LEN; t++) fprintf(f, "%s%d", t ? ", " : "", prompt[t]);
-    fprintf(f, "],\n \"mean_logp\": %.9g,\n \"logits\": [", total / scored);
+    fprintf(f, "],\n \"openblas_core\": \"%s\",\n \"mean_logp\": %.9g,\n \"logits\": [", openblas_get_corename(),
+            total / scored);
     for (int v = 0; v < c->vocab_size; v++) fprintf(f, "%s%.9g", v ? ", " : "", logits[v]);
     fprintf(f, "]}\n");
     fclose(f);
@@ -548,6 +552,7 @@ static options parse(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    blas_reexec_for_cpu(argv);  // as the migrate program does (MIGRATE_NO_REEXEC=1 measures without it)
     options o = parse(argc, argv);
     if (o.threads > 0) {
         omp_set_num_threads(o.threads);

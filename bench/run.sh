@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Engine vs PyTorch on one machine, one run, same thread count (docs/benchmarks.md has the table and analysis).
 #
-#   bench/run.sh [--threads N] [--quick] [--build DIR] [--out DIR] [--profile] [--openmp-blas DIR]
+#   bench/run.sh [--threads N] [--quick] [--build DIR] [--out DIR] [--profile] [--pthread-blas]
 #
 # 1. builds bench_engine (Release) in DIR (default build-bench);
 # 2. writes a random ~15.7M-parameter Llama-3-shaped model (fp32 safetensors + config.json) to a temp folder;
-# 3. checks that the engine's logits agree between OpenBLAS's default core and OPENBLAS_CORETYPE=SkylakeX, and
-#    that PyTorch's logits agree with the engine's on the same weights;
-# 4. runs the engine (OpenBLAS default core; SkylakeX; SkylakeX + OMP_WAIT_POLICY=passive) and bench_torch.py,
-#    all with N threads (default: nproc);
+# 3. checks that the engine's logits agree between the kernels OpenBLAS picks by itself (MIGRATE_NO_REEXEC=1:
+#    generic "Prescott" on CPUs OpenBLAS 0.3.21 does not know) and those the program selects by re-executing
+#    itself (kernels/cpu/blas_setup.h), and that PyTorch's logits agree with the engine's on the same weights;
+# 4. runs the engine as shipped (OpenMP OpenBLAS, kernels selected at start), then with OpenBLAS's own choice of
+#    kernels (batch 16 and the LoRA step only), then bench_torch.py, all with N threads (default: nproc);
 # 5. prints one table: tokens/s, achieved GFLOP/s, PyTorch time / engine time, and the sgemm floor of each side.
-# The machine should be quiet: each run waits (up to QUIET_WAIT seconds, default 60) for the CPUs to go idle and
-# prints how idle they were. --profile adds the engine's per-kernel breakdown of a decode run and a LoRA step. --openmp-blas DIR adds a
-# fourth engine run with the OpenMP build of the same OpenBLAS: DIR holds its libopenblas.so.0, or "auto" fetches
-# Debian's libopenblas0-openmp with apt-get download and unpacks it in the temp folder (nothing is installed).
+# The machine should be quiet: each run waits (up to QUIET_WAIT seconds, default 60) for the CPUs to go idle,
+# prints how idle they were, and afterwards how much of the machine other processes took while it ran.
+# --profile adds the engine's per-kernel breakdown of a decode run and a LoRA step.
+# --pthread-blas adds the engine on Debian's default pthread OpenBLAS (through LD_LIBRARY_PATH, which comes before
+# the programs' run path), as it was linked before: with its own kernel choice, and with the re-exec (which then
+# also sets OMP_WAIT_POLICY=passive).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +25,7 @@ threads=$(nproc)
 quick=()
 profile=()
 out=
-ompblas=
+pthread_blas=0
 while [ $# -gt 0 ]; do
   case $1 in
     --threads) threads=$2; shift 2 ;;
@@ -30,8 +33,8 @@ while [ $# -gt 0 ]; do
     --profile) profile=(--profile); shift ;;
     --build) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    --openmp-blas) ompblas=$2; [ "$2" = auto ] || ompblas=$(cd "$2" && pwd); shift 2 ;;
-    *) echo "usage: bench/run.sh [--threads N] [--quick] [--build DIR] [--out DIR] [--profile] [--openmp-blas DIR]" >&2
+    --pthread-blas) pthread_blas=1; shift ;;
+    *) echo "usage: bench/run.sh [--threads N] [--quick] [--build DIR] [--out DIR] [--profile] [--pthread-blas]" >&2
        exit 2 ;;
   esac
 done
@@ -61,6 +64,21 @@ wait_quiet() {  # up to QUIET_WAIT seconds (default 60) for two idle seconds in 
   done
   echo "[$1: machine ${idle}% idle before the run; load $(cut -d' ' -f1-3 /proc/loadavg)]"
 }
+# Runs a command and then prints how much of the machine other processes took meanwhile (all CPU time spent,
+# less the command's own): a 2-thread run on a 2-core machine is only worth reading when that is near 0.
+measured() {
+  local label=$1 u n s i w q sq st t0 i0 ours
+  shift
+  read -r _ u n s i w q sq st _ </proc/stat
+  t0=$((u + n + s + i + w + q + sq + st)) i0=$((i + w))
+  local TIMEFORMAT="%U %S"
+  { time "$@" 2>&3; } 3>&2 2>"$tmp/time_$label"
+  read -r _ u n s i w q sq st _ </proc/stat
+  read -r ours <"$tmp/time_$label" || true
+  awk -v t=$((u + n + s + i + w + q + sq + st - t0)) -v idle=$((i + w - i0)) -v ours="$ours" -v l="$label" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN { split(ours, c, " "); o = (t - idle) / hz - c[1] - c[2]; if (o < 0) o = 0;
+      printf "[%s: other processes used %.0f%% of the machine during the run]\n", l, 100 * o / (t / hz) }'
+}
 
 echo "== machine"
 lscpu | grep -E '^(Model name|CPU\(s\)|Thread|Core|Socket|L2|L3)' | sed 's/  */ /g'
@@ -71,35 +89,32 @@ echo "== model"
 "$engine" --save "$tmp/model"
 
 echo "== agreement checks"
-env -u OPENBLAS_CORETYPE "$engine" --threads "$threads" --dump "$out/dump_default.json"
-OPENBLAS_CORETYPE=SkylakeX "$engine" --threads "$threads" --dump "$out/dump_skylakex.json"
-python3 - "$out/dump_default.json" "$out/dump_skylakex.json" <<'PY'
+# The program as shipped: no BLAS settings inherited from the caller.
+unset OPENBLAS_CORETYPE OMP_WAIT_POLICY MIGRATE_NO_REEXEC MIGRATE_BLAS_REEXEC
+MIGRATE_NO_REEXEC=1 "$engine" --threads "$threads" --dump "$out/dump_default.json"
+"$engine" --threads "$threads" --dump "$out/dump_shipped.json"
+python3 - "$out/dump_default.json" "$out/dump_shipped.json" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 d = max(abs(x - y) for x, y in zip(a["logits"], b["logits"]))
-print(f"engine, default core vs SkylakeX: logits max |diff| {d:.3g}, mean logp {a['mean_logp']:.7f} vs "
-      f"{b['mean_logp']:.7f}")
+print(f"engine, OpenBLAS's own core ({a['openblas_core']}) vs selected core ({b['openblas_core']}): logits max "
+      f"|diff| {d:.3g}, mean logp {a['mean_logp']:.7f} vs {b['mean_logp']:.7f}")
 if d > 1e-4 or abs(a["mean_logp"] - b["mean_logp"]) > 1e-4:
     sys.exit("engine results differ between OpenBLAS core types beyond float noise")
 PY
 
-# Engine configurations, "label|environment|extra flags". OpenBLAS 0.3.21 does not know this CPU and falls back to
-# its generic Prescott kernels unless told the core type; OMP_WAIT_POLICY=passive stops libgomp's idle threads from
-# spinning against OpenBLAS's own thread pool; the OpenMP build of OpenBLAS shares one pool (docs/benchmarks.md).
-# The two as-shipped configurations are slow (thread-pool contention), so they run only batch 16 and the LoRA step.
+# Engine configurations, "label|environment|extra flags". "shipped" is the program as built and run with no
+# settings: OpenMP OpenBLAS (one thread pool), and OpenBLAS's kernels selected for this CPU by the re-exec.
+# "default_core" turns the re-exec off: OpenBLAS 0.3.21 falls back to generic SSE3 kernels on CPUs it does not know.
+# The pthread-BLAS runs load Debian's default OpenBLAS, whose own thread pool competes with OpenMP's. All but
+# "shipped" run only batch 16 and the LoRA step, to keep run.sh short.
 short="--only sgemm,sample,lora --batches 16 --repeats 3"
-configs=("default|-u OPENBLAS_CORETYPE|$short" "skylakex|OPENBLAS_CORETYPE=SkylakeX|$short"
-         "skylakex_passive|OPENBLAS_CORETYPE=SkylakeX OMP_WAIT_POLICY=passive|")
-if [ "$ompblas" = auto ]; then
-  # Debian's OpenMP build of the same OpenBLAS, unpacked here, not installed.
-  if (cd "$tmp" && apt-get download -q libopenblas0-openmp >/dev/null 2>&1) && dpkg -x "$tmp"/libopenblas0-openmp_*.deb "$tmp/ompblas"; then
-    ompblas=$(dirname "$(find "$tmp/ompblas" -name libopenblas.so.0 | head -1)")
-  else
-    echo "(could not fetch libopenblas0-openmp; skipping that configuration)"
-    ompblas=
-  fi
+pthread_dir=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/openblas-pthread
+configs=("shipped|-u MIGRATE_NO_REEXEC|" "default_core|MIGRATE_NO_REEXEC=1|$short")
+if [ "$pthread_blas" = 1 ]; then
+  configs+=("pthread_default|MIGRATE_NO_REEXEC=1 LD_LIBRARY_PATH=$pthread_dir|$short"
+            "pthread_reexec|LD_LIBRARY_PATH=$pthread_dir|$short")
 fi
-[ -n "$ompblas" ] && configs+=("skylakex_ompblas|OPENBLAS_CORETYPE=SkylakeX LD_LIBRARY_PATH=$ompblas|")
 labels=()
 for c in "${configs[@]}"; do
   IFS='|' read -r label envs flags <<<"$c"
@@ -108,13 +123,14 @@ for c in "${configs[@]}"; do
   read -r -a flags <<<"$flags"
   echo "== engine, $label (${envs[*]})"
   wait_quiet "engine $label"
-  env "${envs[@]}" "$engine" --threads "$threads" --json "$out/engine_$label.json" "${flags[@]}" "${quick[@]}" \
-    "${profile[@]}"
+  measured "engine $label" env "${envs[@]}" "$engine" --threads "$threads" --json "$out/engine_$label.json" \
+    "${flags[@]}" "${quick[@]}" "${profile[@]}"
 done
 echo "== PyTorch"
 wait_quiet pytorch
-python3 "$root/bench/bench_torch.py" --model "$tmp/model" --threads "$threads" --dump "$out/dump_default.json" \
-  --json "$out/torch.json" "${quick[@]}" 2> >(grep -v -E 'Loading weights|original_max_position|FutureWarning|warnings.warn' >&2)
+measured pytorch python3 "$root/bench/bench_torch.py" --model "$tmp/model" --threads "$threads" \
+  --dump "$out/dump_shipped.json" --json "$out/torch.json" "${quick[@]}" \
+  2> >(grep -v -E 'Loading weights|original_max_position|FutureWarning|warnings.warn' >&2)
 
 echo "== comparison ($threads threads; [PyTorch time / engine time])"
 python3 - "$out" "${labels[@]}" <<'PY'
@@ -122,8 +138,9 @@ import json, sys
 d, labels = sys.argv[1], sys.argv[2:]
 eng = {k: json.load(open(f"{d}/engine_{k}.json")) for k in labels}
 pt = json.load(open(f"{d}/torch.json"))["results"]
-names = {"default": f"engine {eng['default']['openblas_core']}", "skylakex": "engine SkylakeX",
-         "skylakex_passive": "SkylakeX+passive", "skylakex_ompblas": "SkylakeX+OpenMP BLAS"}
+names = {"shipped": f"engine ({eng['shipped']['openblas_core']})",
+         "default_core": f"engine ({eng['default_core']['openblas_core']})",
+         "pthread_default": "pthread BLAS", "pthread_reexec": "pthread BLAS+reexec"}
 cols = [(names.get(k, k), eng[k]["results"]) for k in labels] + [("PyTorch", pt)]
 W = 31
 print(f"{'workload':<16}" + "".join(f"{n:>{W}}" for n, _ in cols))

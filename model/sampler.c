@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "kernels/cpu/fast_exp.h"
 
 void sampling_params_default(sampling_params *p) {
     memset(p, 0, sizeof *p);
@@ -31,16 +32,62 @@ static int cmp_prob_desc(const void *a, const void *b) {
 }
 
 // scratch: at least SAMPLE_SCRATCH(V) floats: probabilities (V), (prob, id) pairs (2V), kept mask (V).
+// The passes over V below run on LANES independent lanes, which vectorise; sums are kept per lane in double and
+// folded in a fixed order, so results do not depend on the compiler's choices.
+enum { LANES = 16 };
+
+static double fold(double *part) {
+    for (int h = LANES / 2; h > 0; h /= 2)
+        for (int l = 0; l < h; l++) part[l] += part[l + h];
+    return part[0];
+}
+
+// max(x) over V entries; NaN entries are skipped (-inf if all are NaN).
+static float max_of(const float *x, int V) {
+    float m[LANES];
+    for (int l = 0; l < LANES; l++) m[l] = -INFINITY;
+    int v = 0;
+    for (; v + LANES <= V; v += LANES) {
+        #pragma omp simd
+        for (int l = 0; l < LANES; l++) m[l] = x[v + l] > m[l] ? x[v + l] : m[l];
+    }
+    for (int l = 0; v + l < V; l++) m[l] = x[v + l] > m[l] ? x[v + l] : m[l];
+    for (int l = 1; l < LANES; l++) m[0] = m[l] > m[0] ? m[l] : m[0];
+    return m[0];
+}
+
+// prob (V) = exp((logits - mx) / T); returns sum(prob).
+static double exp_scaled(float *prob, const float *logits, int V, float mx, float T) {
+    double part[LANES] = {0};
+    int v = 0;
+    for (; v + LANES <= V; v += LANES) {
+        #pragma omp simd
+        for (int l = 0; l < LANES; l++) part[l] += (prob[v + l] = exp_nonpos((logits[v + l] - mx) / T));
+    }
+    for (int l = 0; v + l < V; l++) part[l] += (prob[v + l] = exp_nonpos((logits[v + l] - mx) / T));
+    return fold(part);
+}
+
+// Zeroes the entries of kept (V) below keep_from; returns the sum of what is left.
+static double drop_below(float *kept, int V, float keep_from) {
+    double part[LANES] = {0};
+    int v = 0;
+    for (; v + LANES <= V; v += LANES) {
+        #pragma omp simd
+        for (int l = 0; l < LANES; l++) part[l] += (kept[v + l] = kept[v + l] < keep_from ? 0.0f : kept[v + l]);
+    }
+    for (int l = 0; v + l < V; l++) part[l] += (kept[v + l] = kept[v + l] < keep_from ? 0.0f : kept[v + l]);
+    return fold(part);
+}
+
 int sample_token(const float *logits, int V, const sampling_params *p, float u, float *logp, float *scratch) {
     float T = p->temperature > 0.0f ? p->temperature : 1.0f;
     float *prob = scratch;  // (V)
-    float mx = -INFINITY;
-    int argmax = 0;
-    for (int v = 0; v < V; v++)
-        if (logits[v] > mx) mx = logits[v], argmax = v;
-    double sum = 0.0;
-    for (int v = 0; v < V; v++) sum += (prob[v] = expf((logits[v] - mx) / T));
-    float lse = (float)log(sum);  // log-sum-exp of (logits - mx) / T
+    float mx = max_of(logits, V);
+    int argmax = 0;  // the first maximum
+    while (argmax < V && !(logits[argmax] == mx)) argmax++;
+    if (argmax == V) argmax = 0;  // all NaN
+    float lse = (float)log(exp_scaled(prob, logits, V, mx, T));  // log-sum-exp of (logits - mx) / T
     if (p->temperature <= 0.0f) {
         *logp = -lse;  // the argmax's own term is exp(0)
         return argmax;
@@ -68,17 +115,13 @@ int sample_token(const float *logits, int V, const sampling_params *p, float u, 
     }
     if (p->min_p > 0.0f) keep_from = p->min_p;  // relative to the max, which is 1 here
     // Inverse-CDF draw over the kept tokens in id order (a fixed order keeps it reproducible).
-    float *kept = scratch + 3 * (size_t)V;  // (V) probabilities of the kept tokens, 0 elsewhere
-    for (int v = 0; v < V; v++) kept[v] = 0.0f;
-    if (ranked)
+    float *kept = prob;  // (V) probabilities of the kept tokens, 0 elsewhere: all of prob unless ranked
+    if (ranked) {
+        kept = scratch + 3 * (size_t)V;
+        for (int v = 0; v < V; v++) kept[v] = 0.0f;
         for (int i = 0; i < n_cand; i++) kept[(int)cand[2 * i + 1]] = cand[2 * i];
-    else
-        memcpy(kept, prob, (size_t)V * sizeof(float));
-    double total = 0.0;
-    for (int v = 0; v < V; v++) {
-        if (kept[v] < keep_from) kept[v] = 0.0f;
-        total += kept[v];
     }
+    double total = drop_below(kept, V, keep_from);
     double target = u * total, acc = 0.0;
     int choice = argmax;
     for (int v = 0; v < V; v++) {
@@ -103,23 +146,82 @@ static int is_eos(const model *m, const tokenizer *tok, int id) {
     return tok && tokenizer_eos_id(tok) == id;
 }
 
-// Returns 1 (and cuts c->text) when the decoded completion contains a stop string.
-static int hit_stop(const tokenizer *tok, const sampling_params *p, completion *c) {
-    if (!tok || !p->stop[0]) return 0;
-    char *text = tokenizer_decode(tok, c->ids, c->n, 1);
+void stop_scan_init(stop_scan *s, const sampling_params *p) {
+    memset(s, 0, sizeof *s);
+    for (int k = 0; k < SAMPLER_MAX_STOPS && p->stop[k]; k++) {
+        size_t len = strlen(p->stop[k]);
+        if (len > s->keep + 1) s->keep = len - 1;
+    }
+    s->carry = mallocCheck(s->keep + 1);
+}
+
+void stop_scan_free(stop_scan *s) {
+    free(s->carry);
+    memset(s, 0, sizeof *s);
+}
+
+// The earliest stop string in text (NULL if none). Empty stop strings never match.
+static char *first_stop(const sampling_params *p, char *text) {
     char *first = NULL;
-    for (int s = 0; s < SAMPLER_MAX_STOPS && p->stop[s]; s++) {
-        char *hit = p->stop[s][0] ? strstr(text, p->stop[s]) : NULL;
+    for (int k = 0; k < SAMPLER_MAX_STOPS && p->stop[k]; k++) {
+        char *hit = p->stop[k][0] ? strstr(text, p->stop[k]) : NULL;
         if (hit && (!first || hit < first)) first = hit;
     }
-    if (first) {
-        *first = '\0';
-        free(c->text);
-        c->text = text;
-        return 1;
-    }
+    return first;
+}
+
+// Whether text (len > 0 bytes of tokenizer_decode output, so valid UTF-8) ends on a character that bytes still to
+// come cannot change. The decoder only ever extends a sequence with continuation bytes (10xxxxxx), so after a
+// complete character it starts afresh; a trailing U+FFFD may be a cut character that the next token completes.
+static int ends_final(const char *text, size_t len) {
+    size_t i = len - 1;
+    while (i > 0 && ((unsigned char)text[i] & 0xC0) == 0x80) i--;
+    return !(len - i == 3 && !memcmp(text + i, "\xEF\xBF\xBD", 3));
+}
+
+// Whether the bytes of ids (m) contain a NUL, given that their decoded text has strlen len > 0. strlen cannot
+// see past a NUL, but decoding the ids twice over can: without a NUL the second copy adds at least one character
+// (it begins with the same bytes, and the decoder can absorb into a cut character only continuation bytes, never
+// the whole copy), while with one, both decodes stop at the same NUL.
+static int has_nul(const tokenizer *tok, const int *ids, int m, size_t len) {
+    int *twice = mallocCheck(2 * (size_t)m * sizeof(int));
+    memcpy(twice, ids, (size_t)m * sizeof(int));
+    memcpy(twice + m, ids, (size_t)m * sizeof(int));
+    char *text = tokenizer_decode(tok, twice, 2 * m, 1);
+    int nul = strlen(text) == len;
     free(text);
-    return 0;
+    free(twice);
+    return nul;
+}
+
+int stop_scan_step(stop_scan *s, const tokenizer *tok, const sampling_params *p, const int *ids, int n, char **text) {
+    if (!tok || !p->stop[0] || s->dead) return 0;
+    // A stop string in the text of ids[0..n) that was not in the text of ids[0..n-1) ends past the final text,
+    // so it starts at most keep bytes before its end: the window carry + tail holds it.
+    char *tail = tokenizer_decode(tok, ids + s->from, n - s->from, 1);
+    size_t nt = strlen(tail), nw = s->n_carry + nt;
+    char *window = mallocCheck(nw + 1);
+    memcpy(window, s->carry, s->n_carry);
+    memcpy(window + s->n_carry, tail, nt + 1);
+    int hit = first_stop(p, window) != NULL;
+    if (hit) {
+        // Cut exactly where a search of the whole text would (the window is part of it, so there is a stop in it).
+        char *all = tokenizer_decode(tok, ids, n, 1), *cut = first_stop(p, all);
+        mgCheck(cut != NULL, "the stop-string window is not part of the decoded completion");
+        *cut = '\0';
+        *text = all;
+    } else if (nt > 0) {
+        if (has_nul(tok, ids + s->from, n - s->from, nt)) {
+            s->dead = 1;
+        } else if (ends_final(tail, nt)) {
+            s->from = n;
+            s->n_carry = nw < s->keep ? nw : s->keep;
+            memcpy(s->carry, window + nw - s->n_carry, s->n_carry);
+        }
+    }
+    free(window);
+    free(tail);
+    return hit;
 }
 
 int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, const int *prompt_lens,
@@ -139,7 +241,8 @@ int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, c
     if (kv_cache_init(&kv, m, slots, max_len, e)) return -1;
     memset(out, 0, (size_t)n * sizeof *out);
     slot_state *st = mallocCheck((size_t)slots * sizeof *st);
-    for (int s = 0; s < slots; s++) st[s].prompt = -1;
+    stop_scan *scan = mallocCheck((size_t)slots * sizeof *scan);
+    for (int s = 0; s < slots; s++) st[s].prompt = -1, stop_scan_init(&scan[s], p);
     int total_in = 0;
     for (int i = 0; i < n; i++) total_in += prompt_lens[i];
     int cap = total_in + slots;
@@ -156,6 +259,8 @@ int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, c
             if (st[s].prompt < 0 && next_prompt < n) {  // admit a waiting prompt into a free slot
                 st[s] = (slot_state){next_prompt++, 0, 0};
                 kv.len[s] = 0;
+                stop_scan_free(&scan[s]);
+                stop_scan_init(&scan[s], p);
                 completion *c = &out[st[s].prompt];
                 c->ids = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(int));
                 c->logp = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(float));
@@ -192,7 +297,7 @@ int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, c
             st[s].last = tok_id;
             int done = 0;
             if (is_eos(m, tok, tok_id)) c->finish = FINISH_EOS, done = 1;
-            else if (hit_stop(tok, p, c)) c->finish = FINISH_STOP, done = 1;
+            else if (stop_scan_step(&scan[s], tok, p, c->ids, c->n, &c->text)) c->finish = FINISH_STOP, done = 1;
             else if (c->n >= p->max_new_tokens || prompt_lens[i] + c->n >= max_len) c->finish = FINISH_LENGTH, done = 1;
             if (done) {
                 if (!c->text) c->text = tok ? tokenizer_decode(tok, c->ids, c->n, 1) : calloc(1, 1);
@@ -207,6 +312,8 @@ int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, c
     free(row_slot);
     free(logits);
     free(scratch);
+    for (int s = 0; s < slots; s++) stop_scan_free(&scan[s]);
+    free(scan);
     free(st);
     kv_cache_free(&kv);
     if (rc) {

@@ -38,6 +38,25 @@ void completion_free(completion *c);
 int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, const int *prompt_lens,
              const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *e);
 
+// Stop-string search for one completion, incremental: what generate() does after each token (exposed for tests).
+// It gives exactly the answer of decoding all n ids and searching the text for each stop string, but decodes
+// only the tokens since the last point where the text became final (a complete character; a split multi-byte
+// character still shows as U+FFFD and may change), plus the last (longest stop - 1) bytes before that point.
+typedef struct {
+    int from;        // tokens before `from` decode to text that no later token can change
+    int dead;        // a NUL byte entered the text: string search stops there, so no stop string can come
+    size_t keep;     // longest stop string - 1: final bytes a stop string may still start in
+    size_t n_carry;  // carry holds the last n_carry (<= keep) bytes of the final text
+    char *carry;
+} stop_scan;
+
+void stop_scan_init(stop_scan *s, const sampling_params *p);
+void stop_scan_free(stop_scan *s);
+// Call after each new token, ids (n) being the whole completion so far. Returns 1 and sets *text (malloc'd) to
+// the decoded completion cut before the earliest stop string once one appears, 0 until then (and always 0 without
+// a tokenizer or stop strings).
+int stop_scan_step(stop_scan *s, const tokenizer *tok, const sampling_params *p, const int *ids, int n, char **text);
+
 // Picks the next token from logits (V) given the uniform draw u in [0,1). Writes the temperature log-prob of the
 // chosen token to *logp. scratch holds SAMPLE_SCRATCH(V) floats. Exposed for tests.
 #define SAMPLE_SCRATCH(V) (4 * (size_t)(V))

@@ -6,8 +6,10 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake ninja-build pkg-config clang
-  libopenblas-dev libopenmpi-dev openmpi-bin libhdf5-dev libyaml-dev
+  libopenblas-openmp-dev libopenmpi-dev openmpi-bin libhdf5-dev libyaml-dev
   libpcre2-dev libjansson-dev libunistring-dev
+  slurmctld slurmd slurm-client munge   # the local Slurm of the slurm tests (scripts/slurm-local.sh)
+  librdkit-dev libboost-dev rdkit-data python3-rdkit zlib1g-dev   # molecule tasks (QED.py is read at build time)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/cpu/blas_setup.h"
 #include "tools/commands.h"
 
 static const char *USAGE =
@@ -11,7 +12,10 @@ static const char *USAGE =
     "\n"
     "commands:\n"
     "  run        run a MiGrATe search (or a baseline) from a YAML config\n"
+    "  inspect    summarise and verify a run checkpoint (HDF5)\n"
+    "  export     write a checkpoint's LoRA adapter as a PEFT folder\n"
     "  ablate     strategies x seeds x targets of a search, into a CSV and a markdown table\n"
+    "  sweep      one search per target/seed/strategy as a Slurm array job; --collect gathers the results\n"
     "  pretrain   train a small model from scratch on a text corpus; writes a Hugging Face folder\n"
     "  generate   sample completions from a Hugging Face model folder (Llama-3.x, Qwen2/2.5, Mistral)\n"
     "  score      log-probabilities of given completions under a model (what GRPO's importance ratio uses)\n"
@@ -21,13 +25,17 @@ static const char *USAGE =
     "Run 'migrate <command> --help' for that command's options.\n";
 
 int main(int argc, char **argv) {
+    blas_reexec_for_cpu(argv);  // may exec this program again with OpenBLAS told its core: nothing before it
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "ablate")) return cmd_ablate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sweep")) return cmd_sweep(argc - 1, argv + 1);
     if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 1, argv + 1);
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "score")) return cmd_score(argc - 1, argv + 1);

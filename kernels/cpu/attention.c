@@ -10,10 +10,23 @@
 // Two rows per thread: the backward pass keeps probabilities and do.v side by side.
 size_t attention_scratch_floats(int max_kv_len) { return 2 * (size_t)omp_get_max_threads() * (size_t)max_kv_len; }
 
+// a . b over DOT_LANES independent partial sums, then a fixed pairwise fold. A plain `s += a[i] * b[i]` is one
+// chain of dependent adds (the compiler may not reorder float sums); a `simd reduction` would leave the order to
+// the compiler and to the pointers' alignment. Here the order is the source's, the same for every (query, key)
+// pair whatever the batch, and the lane loop maps onto vector registers.
+enum { DOT_LANES = 16 };
+
 static inline float dot(const float *a, const float *b, int n) {
-    float s = 0.0f;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
+    float acc[DOT_LANES] = {0};
+    int i = 0;
+    for (; i + DOT_LANES <= n; i += DOT_LANES) {
+        #pragma omp simd
+        for (int l = 0; l < DOT_LANES; l++) acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
+    }
+    for (int l = 0; i + l < n; l++) acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
+    for (int w = DOT_LANES / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
 }
 
 // p (len) = softmax(q . k_j * scale) over the token's key range.

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "kernels/cpu/fast_exp.h"
 #include "kernels/ops.h"
 
 enum { CHUNK = 64 };
@@ -30,22 +31,54 @@ static int gather_rows(float *xs, int *rows, const float *x, const int *targets,
     return n;
 }
 
-// z (V) -> log-sum-exp of z * inv_temp, and the entropy of softmax(z * inv_temp). Turns z into z * inv_temp.
-static double logsumexp_scaled(float *z, int V, float inv_temp, double *entropy) {
-    float mx = -INFINITY;
-    for (int v = 0; v < V; v++) {
-        z[v] *= inv_temp;
-        if (z[v] > mx) mx = z[v];
+// Sums run over LANES independent partial sums (double, so 128k terms lose nothing that matters) folded in a fixed
+// order: the lane loop vectorises and the result does not depend on the compiler's choices.
+enum { LANES = 16 };
+
+// z (V) *= inv_temp; returns max(z).
+static float scale_max(float *z, int V, float inv_temp) {
+    float mx[LANES];
+    for (int l = 0; l < LANES; l++) mx[l] = -INFINITY;
+    int v = 0;
+    for (; v + LANES <= V; v += LANES) {
+        #pragma omp simd
+        for (int l = 0; l < LANES; l++) {
+            float x = z[v + l] * inv_temp;
+            z[v + l] = x;
+            mx[l] = x > mx[l] ? x : mx[l];
+        }
     }
-    double sum = 0.0, wsum = 0.0;
-    for (int v = 0; v < V; v++) {
-        double e = exp((double)(z[v] - mx));
-        sum += e;
-        wsum += e * (z[v] - mx);
+    for (int l = 0; v + l < V; l++) {
+        float x = z[v + l] *= inv_temp;
+        mx[l] = x > mx[l] ? x : mx[l];
     }
-    double lse = mx + log(sum);
-    if (entropy) *entropy = (mx + log(sum)) - (mx + wsum / sum);  // H = lse - E[z]
-    return lse;
+    for (int l = 1; l < LANES; l++) mx[0] = mx[l] > mx[0] ? mx[l] : mx[0];
+    return mx[0];
+}
+
+// z (V) -> e = exp(z - mx), in place. Returns sum(e); *wsum = sum(e * (z - mx)) when wsum is not NULL.
+static double exp_sum(float *z, int V, float mx, double *wsum) {
+    double s[LANES] = {0}, w[LANES] = {0};
+    int v = 0;
+    for (; v + LANES <= V; v += LANES) {
+        #pragma omp simd
+        for (int l = 0; l < LANES; l++) {
+            float d = z[v + l] - mx, e = exp_nonpos(d);
+            z[v + l] = e;
+            s[l] += e;
+            w[l] += (double)e * d;
+        }
+    }
+    for (int l = 0; v + l < V; l++) {
+        float d = z[v + l] - mx, e = exp_nonpos(d);
+        z[v + l] = e;
+        s[l] += e;
+        w[l] += (double)e * d;
+    }
+    for (int h = LANES / 2; h > 0; h /= 2)
+        for (int l = 0; l < h; l++) s[l] += s[l + h], w[l] += w[l + h];
+    if (wsum) *wsum = w[0];
+    return s[0];
 }
 
 void logprob_forward(float *logp, float *entropy, const float *x, const float *wlm, const int *targets, int N, int C,
@@ -61,11 +94,12 @@ void logprob_forward(float *logp, float *entropy, const float *x, const float *w
         #pragma omp parallel for
         for (int r = 0; r < n; r++) {
             float *z = scratch + (size_t)r * V;
-            double ent;
-            double lse = logsumexp_scaled(z, V, inv_temp, entropy ? &ent : NULL);
             int i = rows[r];
-            logp[i] = (float)(z[targets[i]] - lse);
-            if (entropy) entropy[i] = (float)ent;
+            float mx = scale_max(z, V, inv_temp), zt = z[targets[i]];
+            double wsum, sum = exp_sum(z, V, mx, &wsum);
+            double lse = mx + log(sum);
+            logp[i] = (float)(zt - lse);
+            if (entropy) entropy[i] = (float)(log(sum) - wsum / sum);  // H = lse - E[z]
         }
     }
     free(xs);
@@ -83,10 +117,11 @@ void logprob_backward(float *dx, float *dwlm, const float *dlogp, const float *x
         #pragma omp parallel for
         for (int r = 0; r < n; r++) {
             float *z = scratch + (size_t)r * V;
-            double lse = logsumexp_scaled(z, V, inv_temp, NULL);
             int i = rows[r];
-            float g = dlogp[i] * inv_temp;
-            for (int v = 0; v < V; v++) z[v] = -g * (float)exp((double)z[v] - lse);
+            float mx = scale_max(z, V, inv_temp);
+            float g = dlogp[i] * inv_temp, a = (float)(-g / exp_sum(z, V, mx, NULL));  // z = e, softmax = e / sum
+            #pragma omp simd
+            for (int v = 0; v < V; v++) z[v] *= a;
             z[targets[i]] += g;
         }
         if (dx) {

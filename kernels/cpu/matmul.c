@@ -1,6 +1,7 @@
 // Linear layers and LoRA adapters through BLAS. Weights use nn.Linear's (OC, IC) layout, so the forward is
 // inp @ W^T and no weight is ever transposed in memory.
 #include <cblas.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,40 @@ void lora_backward(float *dinp, float *dA, float *dB, float *dh, const float *do
     if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, R, 1.0f, dh, R, A, IC, 1.0f, dinp, IC);
 }
 
+// Zero-padded copy of a last, partial tile: one buffer per thread, grown as needed and kept, because decoding hits
+// it on every layer of every step (a fresh calloc of the LM head's tile alone is 16 x V floats). Per thread, so
+// concurrent generate() calls never share it; freed when the thread exits.
+static pthread_key_t tile_key;
+static pthread_once_t tile_once = PTHREAD_ONCE_INIT;
+
+typedef struct {
+    float *buf;
+    size_t cap;
+} tile_scratch;
+
+static void tile_scratch_free(void *p) {
+    tile_scratch *s = p;
+    free(s->buf);
+    free(s);
+}
+
+static void tile_key_create(void) { mgCheck(pthread_key_create(&tile_key, tile_scratch_free) == 0, "out of TLS keys"); }
+
+static float *tile_buffer(size_t n) {
+    pthread_once(&tile_once, tile_key_create);
+    tile_scratch *s = pthread_getspecific(tile_key);
+    if (!s) {
+        s = callocCheck(1, sizeof *s);
+        mgCheck(pthread_setspecific(tile_key, s) == 0, "cannot set the tile scratch of this thread");
+    }
+    if (s->cap < n) {
+        free(s->buf);
+        s->buf = mallocCheck(n * sizeof(float));
+        s->cap = n;
+    }
+    return s->buf;
+}
+
 // out (N, OC) = alpha * inp (N, IC) @ W^T + beta * out, one MATMUL_TILE-row GEMM at a time.
 static void gemm_rows_tiled(float *out, const float *inp, const float *W, int N, int IC, int OC, float alpha,
                             float beta) {
@@ -64,14 +99,16 @@ static void gemm_rows_tiled(float *out, const float *inp, const float *W, int N,
                     IC, beta, out + (size_t)r * OC, OC);
     int rest = N - full;
     if (!rest) return;
-    float *pin = callocCheck((size_t)MATMUL_TILE * IC, sizeof(float));
-    float *pout = callocCheck((size_t)MATMUL_TILE * OC, sizeof(float));
+    float *pin = tile_buffer((size_t)MATMUL_TILE * (IC + OC)), *pout = pin + (size_t)MATMUL_TILE * IC;
+    // Pad rows are zero (and stay out of the result): the tile is the same GEMM whatever N is.
     memcpy(pin, inp + (size_t)full * IC, (size_t)rest * IC * sizeof(float));
-    if (beta != 0.0f) memcpy(pout, out + (size_t)full * OC, (size_t)rest * OC * sizeof(float));
+    memset(pin + (size_t)rest * IC, 0, (size_t)(MATMUL_TILE - rest) * IC * sizeof(float));
+    if (beta != 0.0f) {  // with beta = 0, BLAS never reads C
+        memcpy(pout, out + (size_t)full * OC, (size_t)rest * OC * sizeof(float));
+        memset(pout + (size_t)rest * OC, 0, (size_t)(MATMUL_TILE - rest) * OC * sizeof(float));
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, MATMUL_TILE, OC, IC, alpha, pin, IC, W, IC, beta, pout, OC);
     memcpy(out + (size_t)full * OC, pout, (size_t)rest * OC * sizeof(float));
-    free(pin);
-    free(pout);
 }
 
 void matmul_forward_tiled(float *out, const float *inp, const float *weight, const float *bias, int N, int IC, int OC) {

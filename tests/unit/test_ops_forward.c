@@ -158,6 +158,39 @@ static void check_lora(void) {
     free(inp), free(A), free(B), free(out), free(h), free(ref), free(ref_h);
 }
 
+// ---- batch-invariant (tiled) forms: the right values, and each row bit-identical whatever rows are beside it ----
+static void check_tiled(void) {
+    printf("matmul / lora, 16-row tiles\n");
+    int N = 37, IC = 29, OC = 23, R = 4;  // two full tiles and a partial one
+    float *inp = rand_array(N * IC, 1.0f), *w = rand_array(OC * IC, 1.0f), *bias = rand_array(OC, 1.0f);
+    float *A = rand_array(R * IC, 0.5f), *B = rand_array(OC * R, 0.5f), scale = 2.0f;
+    float *all = garbage(N * OC), *h = garbage(N * R), *part = garbage(N * OC), *hp = garbage(N * R);
+    double *ref = dzeros(N * OC);
+    for (int i = 0; i < N; i++)
+        for (int o = 0; o < OC; o++) ref[i * OC + o] = bias[o] + dot_fd(inp + i * IC, w + o * IC, IC);
+    matmul_forward_tiled(all, inp, w, bias, N, IC, OC);
+    report("matmul_forward_tiled N=37 IC=29 OC=23", rel_err(all, ref, N * OC), TOL);
+    for (int i = 0; i < N; i++)
+        for (int o = 0; o < OC; o++) {
+            double s = 0.0;
+            for (int r = 0; r < R; r++) s += dot_fd(inp + i * IC, A + r * IC, IC) * B[o * R + r];
+            ref[i * OC + o] += scale * s;
+        }
+    lora_forward_tiled(all, h, inp, A, B, N, IC, OC, R, scale);
+    report("lora_forward_tiled (+= onto the base output)", rel_err(all, ref, N * OC), TOL);
+    // Rows 5.. alone, at other tile positions, and after bigger calls left the tail scratch dirty.
+    static const int starts[] = {5, 30, 36, 16, 0};
+    int worst = 0;
+    for (int k = 0; k < 5; k++) {
+        int r0 = starts[k], n = N - r0;
+        matmul_forward_tiled(part, inp + r0 * IC, w, bias, n, IC, OC);
+        lora_forward_tiled(part, hp, inp + r0 * IC, A, B, n, IC, OC, R, scale);
+        if (memcmp(part, all + r0 * OC, sizeof(float) * n * OC)) worst = r0 + 1;
+    }
+    CHECK(!worst, "rows from %d on differ when computed without the rows before them", worst - 1);
+    free(inp), free(w), free(bias), free(A), free(B), free(all), free(h), free(part), free(hp), free(ref);
+}
+
 // ---- rope, HF rotate_half: for j < D/2, x'[j] = x[j] cos - x[j+D/2] sin, x'[j+D/2] = x[j+D/2] cos + x[j] sin ----
 // angle_fp32: HF forms pos * inv_freq as an fp32 product (then cos/sin of that fp32 angle); 0 uses exact angles.
 static void rope_ref(double *out, const float *x, const int *pos, const float *inv_freq, int N, int H, int D,
@@ -266,6 +299,12 @@ static void check_attention(void) {
         for (int i = 0; i < N; i++) kv_start[i] = 0, kv_len[i] = i + 1;
         float *q = rand_array(N * Hq * D, 0.5f), *k = rand_array(N * Hkv * D, 1.0f), *v = rand_array(N * Hkv * D, 1.0f);
         attention_case("causal N=40 Hq=8 Hkv=2 D=64", q, k, v, kv_start, kv_len, N, Hq, Hkv, D, NULL, NULL);
+        // The last token alone (as when decoding) gives bit-identical output to the whole sequence's pass.
+        float *all = garbage(N * Hq * D), *last = garbage(Hq * D), *scr = garbage((long)attention_scratch_floats(N));
+        attention_forward(all, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scr);
+        attention_forward(last, q + (N - 1) * Hq * D, k, v, kv_start + N - 1, kv_len + N - 1, 1, Hq, Hkv, D, scr);
+        CHECK(!memcmp(last, all + (N - 1) * Hq * D, sizeof(float) * Hq * D), "attention output depends on the batch");
+        free(all), free(last), free(scr);
         free(q), free(k), free(v);
     }
     {
@@ -281,6 +320,12 @@ static void check_attention(void) {
             for (int j = 0; j < Hkv * D; j++) k[unfilled[u] * Hkv * D + j] = 1e3f, v[unfilled[u] * Hkv * D + j] = -1e3f;
         attention_case("decode from a cache, kv_start into 16 rows", q, k, v, kv_start, kv_len, N, Hq, Hkv, D, NULL,
                        NULL);
+        // A query's output is bit-identical whether the other sequence is in the batch or not.
+        float *both = garbage(N * Hq * D), *alone = garbage(Hq * D), *scr = garbage((long)attention_scratch_floats(6));
+        attention_forward(both, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scr);
+        attention_forward(alone, q + Hq * D, k, v, kv_start + 1, kv_len + 1, 1, Hq, Hkv, D, scr);
+        CHECK(!memcmp(alone, both + Hq * D, sizeof(float) * Hq * D), "decode output depends on the batch");
+        free(both), free(alone), free(scr);
         // A freshly malloc'd cache can hold NaN bit patterns in rows not yet written: they must not leak in.
         float *kn = callocCheck((size_t)rows * Hkv * D, sizeof(float)), *vn = callocCheck((size_t)rows * Hkv * D, sizeof(float));
         memcpy(kn, k, sizeof(float) * rows * Hkv * D);
@@ -433,6 +478,7 @@ int main(void) {
     check_matmul_case(1, 13, 5, 1);
     check_matmul_case(33, 67, 31, 1);
     check_lora();
+    check_tiled();
     check_rope();
     check_attention();
     check_swiglu();
