@@ -205,62 +205,58 @@ static const char *const k_free_keys[] = {"iterations", "oracle_budget", "output
                                           "distributed.rollout_ranks", "distributed.learner_ranks",
                                           "distributed.coordinator_only", "distributed.timeout", NULL};
 
-// The value of dotted key `key` in a dump ("group:" lines, then "  key: value"), or NULL. *len gets its length.
-static const char *find_value(const char *dump, const char *key, size_t *len) {
-    const char *dot = strchr(key, '.');
-    char group[128] = "";
-    for (const char *p = dump; *p;) {
-        const char *eol = strchr(p, '\n');
-        size_t n = eol ? (size_t)(eol - p) : strlen(p);
-        int nested = n > 2 && p[0] == ' ' && p[1] == ' ';
-        const char *colon = memchr(p, ':', n);
-        if (colon) {
-            const char *k = nested ? p + 2 : p;
-            size_t kl = (size_t)(colon - k);
-            if (!nested) {
-                snprintf(group, sizeof group, "%.*s", (int)kl, k);
-            }
-            int match = dot ? (nested && strlen(group) == (size_t)(dot - key) && !strncmp(group, key, (size_t)(dot - key)) &&
-                               strlen(dot + 1) == kl && !strncmp(dot + 1, k, kl))
-                            : (!nested && strlen(key) == kl && !strncmp(key, k, kl));
-            if (match) {
-                const char *v = colon + 1;
-                while (v < p + n && *v == ' ') v++;
-                *len = (size_t)(p + n - v);
-                return v;
-            }
-        }
-        p += n + (eol ? 1 : 0);
+// Walks a config dump ("key: value" lines, "group:" lines followed by "  key: value"): each call yields the next
+// dotted key and its value, 0 at the end.
+typedef struct {
+    const char *p;
+    char group[256];
+} dump_cursor;
+
+static int dump_next(dump_cursor *d, char *key, size_t cap, const char **value, size_t *vlen) {
+    while (*d->p) {
+        const char *line = d->p, *eol = strchr(line, '\n');
+        size_t n = eol ? (size_t)(eol - line) : strlen(line);
+        d->p += n + (eol ? 1 : 0);
+        int nested = n > 2 && line[0] == ' ' && line[1] == ' ';
+        const char *colon = memchr(line, ':', n);
+        if (!colon) continue;
+        const char *k = nested ? line + 2 : line;
+        int kl = (int)(colon - k);
+        if (nested) snprintf(key, cap, "%s.%.*s", d->group, kl, k);
+        else snprintf(key, cap, "%.*s", kl, k), snprintf(d->group, sizeof d->group, "%.*s", kl < 200 ? kl : 200, k);
+        const char *v = colon + 1;
+        while (v < line + n && *v == ' ') v++;
+        *value = v, *vlen = (size_t)(line + n - v);
+        return 1;
     }
+    return 0;
+}
+
+static const char *find_value(const char *dump, const char *want, size_t *len) {
+    dump_cursor d = {dump, ""};
+    char key[520];
+    const char *v;
+    while (dump_next(&d, key, sizeof key, &v, len))
+        if (!strcmp(key, want)) return v;
     return NULL;
 }
 
 int checkpoint_config_compatible(const char *saved, const char *now, const char *path, mg_err *e) {
-    char group[256] = "";
-    for (const char *p = now; *p;) {
-        const char *eol = strchr(p, '\n');
-        size_t n = eol ? (size_t)(eol - p) : strlen(p);
-        int nested = n > 2 && p[0] == ' ' && p[1] == ' ';
-        const char *colon = memchr(p, ':', n);
-        if (colon) {
-            const char *k = nested ? p + 2 : p;
-            char key[520];
-            if (nested) snprintf(key, sizeof key, "%s.%.*s", group, (int)(colon - k), k);
-            else snprintf(key, sizeof key, "%.*s", (int)(colon - k), k), snprintf(group, sizeof group, "%.200s", key);
-            const char *v = colon + 1;
-            while (v < p + n && *v == ' ') v++;
-            size_t vl = (size_t)(p + n - v), sl = 0;
-            int free_key = 0;
-            for (int i = 0; k_free_keys[i]; i++) free_key |= !strcmp(k_free_keys[i], key);
-            const char *sv = find_value(saved, key, &sl);
-            if (!free_key && vl && (!sv || sl != vl || strncmp(sv, v, vl)))
-                return mg_fail(e, "%s: cannot resume with a different config: '%s' was %.*s when the checkpoint was "
-                                  "written, now %.*s (only iterations, oracle_budget, output_dir, log_every, threads, "
-                                  "save_steps, model, task.workers, task.timeout and distributed.* may change)",
-                               path, key, sv ? (int)(sl > 200 ? 200 : sl) : 7, sv ? sv : "not set",
-                               (int)(vl > 200 ? 200 : vl), v);
-        }
-        p += n + (eol ? 1 : 0);
+    dump_cursor d = {now, ""};
+    char key[520];
+    const char *v;
+    size_t vl;
+    while (dump_next(&d, key, sizeof key, &v, &vl)) {
+        int free_key = 0;
+        for (int i = 0; k_free_keys[i]; i++) free_key |= !strcmp(k_free_keys[i], key);
+        size_t sl = 0;
+        const char *sv = find_value(saved, key, &sl);
+        if (!free_key && vl && (!sv || sl != vl || strncmp(sv, v, vl)))
+            return mg_fail(e, "%s: cannot resume with a different config: '%s' was %.*s when the checkpoint was "
+                              "written, now %.*s (only iterations, oracle_budget, output_dir, log_every, threads, "
+                              "save_steps, model, task.workers, task.timeout and distributed.* may change)",
+                           path, key, sv ? (int)(sl > 200 ? 200 : sl) : 7, sv ? sv : "not set",
+                           (int)(vl > 200 ? 200 : vl), v);
     }
     return 0;
 }

@@ -45,28 +45,26 @@ static hid_t get_attr(hid_t obj, const char *where, const char *name, H5T_class_
     return a;
 }
 
-int h5io_read_attr_i64(hid_t obj, const char *where, const char *name, int64_t *v, mg_err *e) {
-    hid_t a = get_attr(obj, where, name, H5T_INTEGER, "integer", e);
+// One number: the attribute's class must be `want`; HDF5 converts it to the native type mem.
+static int read_number(hid_t obj, const char *where, const char *name, H5T_class_t want, hid_t mem, void *v,
+                       mg_err *e) {
+    hid_t a = get_attr(obj, where, name, want, want == H5T_FLOAT ? "number" : "integer", e);
     if (a < 0) return -1;
-    int ok = H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
+    int ok = H5Aread(a, mem, v) >= 0;
     H5Aclose(a);
     return ok ? 0 : mg_fail(e, "%s: attribute '%s' cannot be read", where, name);
+}
+
+int h5io_read_attr_i64(hid_t obj, const char *where, const char *name, int64_t *v, mg_err *e) {
+    return read_number(obj, where, name, H5T_INTEGER, H5T_NATIVE_INT64, v, e);
 }
 
 int h5io_read_attr_u64(hid_t obj, const char *where, const char *name, uint64_t *v, mg_err *e) {
-    hid_t a = get_attr(obj, where, name, H5T_INTEGER, "integer", e);
-    if (a < 0) return -1;
-    int ok = H5Aread(a, H5T_NATIVE_UINT64, v) >= 0;
-    H5Aclose(a);
-    return ok ? 0 : mg_fail(e, "%s: attribute '%s' cannot be read", where, name);
+    return read_number(obj, where, name, H5T_INTEGER, H5T_NATIVE_UINT64, v, e);
 }
 
 int h5io_read_attr_f64(hid_t obj, const char *where, const char *name, double *v, mg_err *e) {
-    hid_t a = get_attr(obj, where, name, H5T_FLOAT, "number", e);
-    if (a < 0) return -1;
-    int ok = H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0;
-    H5Aclose(a);
-    return ok ? 0 : mg_fail(e, "%s: attribute '%s' cannot be read", where, name);
+    return read_number(obj, where, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, v, e);
 }
 
 int h5io_read_attr_str(hid_t obj, const char *where, const char *name, char **out, mg_err *e) {

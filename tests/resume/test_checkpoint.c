@@ -12,42 +12,11 @@
 #include "coordinator/checkpoint.h"
 #include "coordinator/h5io.h"
 #include "testing.h"
-
-// A deterministic toy task: reward from a hash of the word; two-letter words are invalid.
-static char *toy_prompt(task *t) { (void)t; return strdup("Say a word."); }
-static char *toy_ns(task *t, const char *sol, double r) {
-    (void)t, (void)r;
-    char *s = malloc(strlen(sol) + 32);
-    sprintf(s, "Say a word like %s.", sol);
-    return s;
-}
-static char *toy_parse(task *t, const char *c) {
-    (void)t;
-    while (*c && !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))) c++;
-    size_t n = 0;
-    while ((c[n] >= 'a' && c[n] <= 'z') || (c[n] >= 'A' && c[n] <= 'Z')) n++;
-    if (!n) return NULL;
-    char *w = strndup(c, n);
-    for (char *p = w; *p; p++) *p = (char)(*p | 0x20);
-    return w;
-}
-static char *toy_canonical(task *t, const char *c) { (void)t; return strdup(c); }
-static int toy_score(task *t, int n, const char *const *cands, task_score *out, mg_err *e) {
-    (void)t, (void)e;
-    for (int i = 0; i < n; i++) {
-        unsigned h = 2166136261u;
-        for (const char *p = cands[i]; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
-        out[i].reward = (h % 1000) / 1000.0;
-        out[i].valid = strlen(cands[i]) != 2;
-        snprintf(out[i].info, sizeof out[i].info, "h%u", h % 97);
-    }
-    return 0;
-}
-static int toy_solved(task *t, double r, const char *c) { (void)t, (void)r, (void)c; return 0; }
-static void toy_destroy(task *t) { (void)t; }
+#include "toy_task.h"
 
 typedef struct {
     run_config cfg;
+    toy_state st;
     task t;
     search_state s;
 } run;
@@ -64,7 +33,8 @@ static int start(run *r, model *m, const tokenizer *tok, const char *max_entries
         CHECK(0, "%s", e.msg);
         return -1;
     }
-    r->t = (task){"toy", NULL, toy_prompt, toy_ns, toy_parse, toy_canonical, toy_score, toy_solved, toy_destroy};
+    r->st = (toy_state){0, NULL};
+    r->t = make_toy(&r->st);
     if (search_attach_adapter(m, &r->cfg, &e) || search_init(&r->s, &r->cfg, m, tok, &r->t, 7, NULL, NULL, &e)) {
         CHECK(0, "%s", e.msg);
         return -1;
