@@ -109,6 +109,7 @@ static void take_archive(checkpoint *c, const archive *a) {
 void checkpoint_take(checkpoint *c, const search_state *s, const char *config_text, const char *model_path,
                      uint64_t model_hash, int64_t metrics_bytes) {
     memset(c, 0, sizeof *c);
+    search_activate(s);  // its adapter, not the one of another search sharing the model
     c->config = dup_text(config_text);
     c->model_path = dup_text(model_path);
     c->model_hash = model_hash;
@@ -185,6 +186,7 @@ int checkpoint_apply(const checkpoint *c, search_state *s, mg_err *e) {
     mgCheck(s->best_history != NULL, "out of memory");
     for (int i = 0; i < s->iteration; i++) s->best_history[i] = (long)c->best_history[i];
     if (c->has_adapter) {
+        search_activate(s);
         lora_adapter *la = s->m->lora;
         if (!la || la->n_params != (size_t)c->n_adapter || s->opt.n != la->n_params)
             return mg_fail(e, "checkpoint: the adapter has %lld parameters, this run's has %zu", (long long)c->n_adapter,
@@ -203,7 +205,8 @@ int checkpoint_apply(const checkpoint *c, search_state *s, mg_err *e) {
 static const char *const k_free_keys[] = {"iterations", "oracle_budget", "output_dir", "log_every", "threads",
                                           "save_steps", "model", "task.workers", "task.timeout",
                                           "distributed.rollout_ranks", "distributed.learner_ranks",
-                                          "distributed.coordinator_only", "distributed.timeout", NULL};
+                                          "distributed.coordinator_only", "distributed.timeout", "engine.backend",
+                                          "engine.dtype", "engine.device", NULL};
 
 // Walks a config dump ("key: value" lines, "group:" lines followed by "  key: value"): each call yields the next
 // dotted key and its value, 0 at the end.
@@ -254,7 +257,7 @@ int checkpoint_config_compatible(const char *saved, const char *now, const char 
         if (!free_key && vl && (!sv || sl != vl || strncmp(sv, v, vl)))
             return mg_fail(e, "%s: cannot resume with a different config: '%s' was %.*s when the checkpoint was "
                               "written, now %.*s (only iterations, oracle_budget, output_dir, log_every, threads, "
-                              "save_steps, model, task.workers, task.timeout and distributed.* may change)",
+                              "save_steps, model, task.workers, task.timeout, distributed.* and engine.* may change)",
                            path, key, sv ? (int)(sl > 200 ? 200 : sl) : 7, sv ? sv : "not set",
                            (int)(vl > 200 ? 200 : vl), v);
     }

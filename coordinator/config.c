@@ -17,6 +17,8 @@ static const char *const k_tasks[] = {"semantle", "oracle", "molecule", NULL};
 static const char *const k_ns_seeds[] = {"top", "sample", NULL};
 static const char *const k_losses[] = {"grpo", "bnpo", "dr_grpo", NULL};
 static const char *const k_chat_formats[] = {"auto", "plain", "llama3", "chatml", NULL};
+static const char *const k_backends[] = {"cpu", "cuda", NULL};
+static const char *const k_engine_dtypes[] = {"bf16", "fp32", NULL};
 
 // YS_ENUM fields are written through an int*.
 _Static_assert(sizeof(strategy_kind) == sizeof(int) && sizeof(task_kind) == sizeof(int) &&
@@ -83,6 +85,10 @@ static const ys_key k_keys[] = {
     YS_KEY_INT("distributed.learner_ranks", learner_ranks, 0, 1 << 20, "0"),
     YS_KEY_BOOL("distributed.coordinator_only", coordinator_only, "false"),
     YS_KEY_DOUBLE("distributed.timeout", dist_timeout, 0, 1e7, YS_OPEN_MIN, "3600"),
+    YS_KEY_GROUP("engine"),
+    YS_KEY_CHOICE("engine.backend", backend, k_backends, "cpu"),
+    YS_KEY_CHOICE("engine.dtype", engine_dtype, k_engine_dtypes, "bf16"),
+    YS_KEY_INT("engine.device", device, -1, 4096, "-1"),
     YS_KEY_GROUP("lora"),
     YS_KEY_INT("lora.r", lora_r, 1, 4096, "64"),
     YS_KEY_FLOAT("lora.alpha", lora_alpha, 0, 1e5, YS_OPEN_MIN, "16"),
@@ -102,6 +108,7 @@ static const ys_hint k_hints[] = {
     {"search.alpha", "search.num_on_policy"}, {"search.beta", "search.num_greedy"},
     {"search.gamma", "search.num_neighborhood"},
     {"sampling.top_k", "sampling.sampling_top_k"},
+    {"device", "engine.device"},              {"backend", "engine.backend"},
 };
 
 // ---- checks across keys ----

@@ -89,6 +89,11 @@ typedef struct {
     int coordinator_only;  // rank 0 only coordinates
     double dist_timeout;   // seconds one rank may wait for the others in one step
 
+    // where the model runs on each compute rank (model/accel.h)
+    char backend[8];       // "cpu" | "cuda"
+    char engine_dtype[8];  // "bf16" | "fp32": the weights on the GPU
+    int device;            // GPU index; -1 = the rank's local rank modulo the visible GPUs
+
     // output
     char output_dir[CFG_STR];   // metrics.jsonl, summary.json, checkpoint.h5
     int save_steps;             // checkpoint every N iterations (0 = only at the end and on a signal)

@@ -13,7 +13,9 @@
 
 int search_attach_adapter(model *m, const run_config *c, mg_err *e) {
     if (!strategy_trains(c->strategy)) {
-        if (m->lora) m->lora->enabled = 0;  // the baselines sample from the base policy
+        // The baselines sample from the base policy; an adapter left by an earlier search on this model (migrate
+        // ablate runs strategies one after another) must not come back when the next step enables adapters.
+        if (m->lora) lora_free(m->lora), m->lora = NULL;
         return 0;
     }
     lora_config lc = {.rank = c->lora_r, .alpha = c->lora_alpha};
@@ -30,6 +32,7 @@ int search_init(search_state *s, const run_config *cfg, model *m, const tokenize
                 FILE *metrics, FILE *progress, mg_err *e) {
     memset(s, 0, sizeof *s);
     s->cfg = cfg, s->m = m, s->tok = tok, s->t = t, s->problem = problem;
+    s->adapter = m->lora;
     s->metrics = metrics, s->progress = progress;
     s->arc = archive_create((size_t)cfg->archive_max_entries);
     s->best = -1;
@@ -48,6 +51,11 @@ int search_init(search_state *s, const run_config *cfg, model *m, const tokenize
         s->opt.eps = cfg->adam_epsilon, s->opt.weight_decay = cfg->weight_decay, s->opt.max_grad_norm = cfg->max_grad_norm;
     }
     return 0;
+}
+
+void search_activate(const search_state *s) {
+    s->m->lora = s->adapter;
+    s->m->mode = s->adapter && s->opt.m ? TRAIN_LORA : TRAIN_NONE;
 }
 
 static const comm k_alone = {.size = 1, .is_rollout = 1, .is_learner = 1, .is_coordinator = 1, .n_rollout = 1,
@@ -237,6 +245,7 @@ static void write_metrics(search_state *s, const sample *smp, int n, const doubl
         json_object_set_new(o, "kl", json_real(ls->kl));
         json_object_set_new(o, "entropy", json_real(ls->entropy));
         json_object_set_new(o, "grad_norm", json_real(ls->grad_norm));
+        json_object_set_new(o, "adapter/version", json_integer(s->opt.t));
         json_object_set_new(o, "clip_ratio/low_mean", json_real(ls->clip_low));
         json_object_set_new(o, "clip_ratio/high_mean", json_real(ls->clip_high));
         json_object_set_new(o, "clip_ratio/region_mean", json_real(ls->clip_region));
@@ -264,8 +273,8 @@ static void write_metrics(search_state *s, const sample *smp, int n, const doubl
         const run_config *c = s->cfg;
         char budget[32] = "";
         if (c->oracle_budget > 0) snprintf(budget, sizeof budget, "/%d", c->oracle_budget);
-        fprintf(s->progress, "[%s it %3d/%d] calls %4ld%s  best %.4f %-14s %-14s  group mean %.3f  loss %+.4f  %4.1fs\n",
-                strategy_name(c->strategy), s->iteration, c->iterations, s->oracle_calls, budget,
+        fprintf(s->progress, "[%s%s it %3d/%d] calls %4ld%s  best %.4f %-14s %-14s  group mean %.3f  loss %+.4f  %4.1fs\n",
+                s->label, strategy_name(c->strategy), s->iteration, c->iterations, s->oracle_calls, budget,
                 best ? best->reward : 0.0, best_text ? best_text : "", s->best_info, mean, ls->loss, dt);
         fflush(s->progress);
     }
@@ -276,6 +285,7 @@ int search_step(search_state *s, mg_err *e) {
     double t0 = mg_seconds();
     phase_times before = s->time;
     comm_stats(&s->comm_bytes0, &s->comm_seconds0);
+    search_activate(s);
     long tokens_before = s->new_tokens;
     int n = c->num_on_policy + c->num_neighborhood;
     sample *smp = callocCheck((size_t)n, sizeof(sample));
@@ -301,7 +311,7 @@ int search_step(search_state *s, mg_err *e) {
         sp.max_new_tokens = c->max_completion_length, sp.seed = c->seed;
         double ts = mg_seconds();
         if (s->m->lora) s->m->lora->enabled = 1;
-        rc = rollout_generate(ranks(s), s->m, s->tok, n, prompts, lens, ids, &sp, out, e);
+        rc = rollout_generate(ranks(s), s->m, s->tok, n, prompts, lens, ids, &sp, s->opt.t, out, e);
         s->time.sample += mg_seconds() - ts;
         for (int j = 0; j < n && !rc; j++) smp[j].c = out[j], s->new_tokens += out[j].n;
         free(prompts), free(lens), free(ids), free(out);

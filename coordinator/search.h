@@ -21,6 +21,7 @@ typedef struct {
 typedef struct {
     const run_config *cfg;
     model *m;
+    lora_adapter *adapter;  // this search's own (NULL for the baselines): several searches can share one model
     const tokenizer *tok;
     task *t;
     archive *arc;
@@ -41,17 +42,22 @@ typedef struct {
     double comm_bytes0, comm_seconds0;  // comm_stats at the start of the iteration
     long *best_history;   // (iteration) archive index of the best entry after each iteration, -1 before any
     int history_cap;
+    char label[48];       // prefix of the progress line when several searches share the output ("" = none)
 } search_state;
 
 // Gives m the adapter the config describes when the strategy trains (a fresh one, seeded from the config's seed),
-// and switches an existing adapter off when it does not (the baselines sample from the base policy).
+// and frees an existing adapter when it does not (the baselines sample from the base policy).
 int search_attach_adapter(model *m, const run_config *c, mg_err *e);
-// m must have its adapter already (for training strategies: see search_attach_adapter). metrics/progress may be NULL.
+// m must have its adapter already (for training strategies: see search_attach_adapter); the search takes m->lora
+// as its own adapter (s->adapter) and attaches it again whenever it runs (search_activate), so the caller may
+// detach it (m->lora = NULL) and set up another search on the same model. metrics/progress may be NULL.
 int search_init(search_state *s, const run_config *cfg, model *m, const tokenizer *tok, task *t, uint64_t problem,
                 FILE *metrics, FILE *progress, mg_err *e);
 // Runs one iteration. Returns 1 when the search is over (solved, budget or iterations spent), 0 to go on, -1 on
 // an error that stops it (the archive so far is kept).
 int search_step(search_state *s, mg_err *e);
+// Attaches this search's adapter to its model (m->lora = s->adapter): before anything reads or trains it.
+void search_activate(const search_state *s);
 // 1 when the search is over: solved, the oracle budget spent or the configured iterations done.
 int search_finished(const search_state *s);
 void search_free(search_state *s);

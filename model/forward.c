@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels/ops.h"
+#include "model/accel.h"
 #include "model/model_internal.h"
 
 typedef struct {
@@ -150,6 +151,8 @@ static void linear_bwd(model *m, int l, int module, float *dinp, float *dW, floa
 }
 
 double model_forward(model *m, const packed_batch *b, float temperature, float *logp, float *entropy) {
+    if (m->accel) return m->accel->ops->forward(m->accel, m, b, temperature, logp, entropy);
+    mgCheck(m->params != NULL, "model_forward on a model loaded as its shape only (model_load_shape)");
     const hf_config *c = &m->cfg;
     int N = b->n_tokens, C = c->hidden_size, Hq = c->num_attention_heads, Hkv = c->num_key_value_heads;
     int D = c->head_dim, F = c->intermediate_size, max_seq = 1;
@@ -192,6 +195,11 @@ double model_forward(model *m, const packed_batch *b, float temperature, float *
 }
 
 void model_backward(model *m, const packed_batch *b, const float *dlogp) {
+    if (m->accel) {
+        mgCheck(m->mode == TRAIN_LORA, "a model on another backend trains LoRA adapters only");
+        m->accel->ops->backward(m->accel, m, b, dlogp);
+        return;
+    }
     mgCheck(m->mode != TRAIN_NONE, "model_backward needs TRAIN_LORA or TRAIN_FULL (model_set_train_mode)");
     model_acts *a = m->acts;
     mgCheck(a != NULL && a->capacity >= b->n_tokens, "model_backward must follow model_forward on the same batch");

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "common/rng.h"
+#include "model/accel.h"
 #include "model/model_internal.h"
 #include "model/safetensors.h"
 
@@ -188,6 +189,19 @@ int model_load(model *m, const char *dir, mg_err *e) {
     return 0;
 }
 
+int model_load_shape(model *m, const char *dir, mg_err *e) {
+    hf_config cfg;
+    if (hf_config_load(&cfg, dir, e)) return -1;
+    memset(m, 0, sizeof *m);
+    m->cfg = cfg;
+    m->w.layers = callocCheck((size_t)cfg.num_hidden_layers, sizeof(layer_weights));
+    m->g.layers = callocCheck((size_t)cfg.num_hidden_layers, sizeof(layer_weights));
+    m->n_params = layout_weights(&cfg, &m->w, NULL);  // counted, not allocated: m->params stays NULL
+    m->inv_freq = mallocCheck((size_t)cfg.head_dim / 2 * sizeof(float));
+    compute_inv_freq(&cfg, m->inv_freq);
+    return 0;
+}
+
 void model_init_random(model *m, const hf_config *cfg, uint64_t seed) {
     model_alloc(m, cfg);
     int count = model_param_count(m);
@@ -238,6 +252,7 @@ int model_save(const model *m, const char *dir, int as_bf16, mg_err *e) {
 
 void model_free(model *m) {
     if (!m) return;
+    if (m->accel) m->accel->ops->destroy(m->accel);
     model_acts_free(m->acts);
     if (m->lora) lora_free(m->lora);
     free(m->params);
@@ -260,6 +275,7 @@ void model_set_train_mode(model *m, train_mode mode) {
 void model_zero_grad(model *m) {
     if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
     if (m->lora) memset(m->lora->grads, 0, m->lora->n_params * sizeof(float));
+    if (m->accel) m->accel->ops->zero_grad(m->accel, m);
 }
 
 float *model_trainable(model *m, size_t *n) {

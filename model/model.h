@@ -62,6 +62,7 @@ typedef struct {
 typedef enum { TRAIN_NONE = 0, TRAIN_LORA, TRAIN_FULL } train_mode;
 
 typedef struct model_acts model_acts;  // activations saved by the training forward (private)
+typedef struct model_accel model_accel; // another backend running this model (model/accel.h), or NULL
 
 typedef struct {
     hf_config cfg;
@@ -74,11 +75,15 @@ typedef struct {
     lora_adapter *lora;   // NULL when no adapter
     train_mode mode;
     model_acts *acts;     // grown on demand
+    model_accel *accel;   // when set, forward, backward and generation run there (model/accel.h)
 } model;
 
 // ---- life cycle ----
 // Loads config.json + safetensors (any of F32/F16/BF16) from an HF folder into fp32.
 int model_load(model *m, const char *dir, mg_err *e);
+// The shape only (config.json; no weights read or allocated): for a rank that never runs the model but keeps
+// adapters and their optimizer (a coordinator-only rank). Forward and generation refuse such a model.
+int model_load_shape(model *m, const char *dir, mg_err *e);
 // A fresh model with the given shape, weights drawn like transformers' init (normal(0, 0.02), norms = 1).
 void model_init_random(model *m, const hf_config *cfg, uint64_t seed);
 // Writes config.json, generation_config.json and model.safetensors (F32 or BF16) in HF layout.
@@ -92,6 +97,9 @@ const char *model_param_name(const model *m, int index, char *buf, size_t buflen
 // ---- LoRA ----
 // Adds an adapter initialised like PEFT (A kaiming-uniform(a=sqrt(5)), B = 0), keyed on seed.
 int model_lora_init(model *m, const lora_config *lc, uint64_t seed, mg_err *e);
+// Frees an adapter that is not (or no longer) m->lora; model_free frees the one attached. Several searches over
+// one model each keep their own adapter and attach it (m->lora = theirs) while they run.
+void lora_free(lora_adapter *l);
 // Parses "q_proj,k_proj,v_proj" (or "all-linear") into LORA_* flags; -1 on an unknown name.
 int lora_parse_targets(const char *list, unsigned *targets, mg_err *e);
 // The adapter's tensors as PEFT names them (without its "base_model.model." prefix), e.g.

@@ -3,7 +3,6 @@
 #include "model/model.h"
 
 void model_acts_free(model_acts *a);
-void lora_free(lora_adapter *l);
 
 // Per-module shapes (in, out) of the seven linear layers, indexed like lora_module_names.
 void linear_shape(const hf_config *c, int module, int *in, int *out);

@@ -36,8 +36,12 @@ int cli_float(const char *cmd, const char *opt, const char *value, float lo, flo
 }
 
 int cli_load_model(const char *cmd, const char *dir, model *m, tokenizer **tok) {
+    return cli_load_policy(cmd, dir, 1, m, tok);
+}
+
+int cli_load_policy(const char *cmd, const char *dir, int weights, model *m, tokenizer **tok) {
     mg_err e;
-    if (model_load(m, dir, &e)) {
+    if (weights ? model_load(m, dir, &e) : model_load_shape(m, dir, &e)) {
         fprintf(stderr, "migrate %s: %s\n", cmd, e.msg);
         return -1;
     }

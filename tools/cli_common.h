@@ -8,6 +8,9 @@ int cli_int(const char *cmd, const char *opt, const char *value, int lo, int hi,
 int cli_float(const char *cmd, const char *opt, const char *value, float lo, float hi, float *out);
 // Loads config, weights and tokenizer from an HF folder; prints the error and returns -1 on failure.
 int cli_load_model(const char *cmd, const char *dir, model *m, tokenizer **tok);
+// The same for `migrate run` on one rank: a rank that neither samples nor trains (a coordinator-only rank 0)
+// loads the model's shape only, since it keeps adapters and their optimizer but never runs the model.
+int cli_load_policy(const char *cmd, const char *dir, int weights, model *m, tokenizer **tok);
 // Gives m the PEFT adapter in dir (NULL: none); prints the error and returns -1 on failure.
 int cli_load_adapter(const char *cmd, model *m, const char *dir);
 // Sets the thread count of OpenMP and OpenBLAS (0 = leave the defaults).

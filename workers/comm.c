@@ -79,6 +79,20 @@ void comm_phase(const comm *c, const char *what) {
     g_watch.since = what ? mg_seconds() : 0;
 }
 
+// The learners alone (gradient sums), and the learner leader with every non-learner (adapter publication): made
+// by comm_layout, MPI_COMM_NULL on ranks outside them.
+static MPI_Comm g_learners = MPI_COMM_NULL, g_publish = MPI_COMM_NULL;
+
+static void split_groups(const comm *c) {
+    if (g_learners != MPI_COMM_NULL) MPI_Comm_free(&g_learners);
+    if (g_publish != MPI_COMM_NULL) MPI_Comm_free(&g_publish);
+    MPI_Comm_split(MPI_COMM_WORLD, c->is_learner ? 0 : MPI_UNDEFINED, c->rank, &g_learners);
+    int in_publish = !c->is_learner || c->rank == c->learner_leader;
+    // key 0 puts the leader first: it is rank 0 of g_publish, the root of every publication
+    MPI_Comm_split(MPI_COMM_WORLD, in_publish ? 0 : MPI_UNDEFINED, c->rank == c->learner_leader ? 0 : c->rank + 1,
+                   &g_publish);
+}
+
 static int launched_by_mpi(void) {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", NULL};
     for (int i = 0; vars[i]; i++)
@@ -124,6 +138,8 @@ int comm_layout(comm *c, int rollout, int learner, int coordinator_only, double 
         else if (k < R + L) c->learner_index = k - R;
     }
     c->is_rollout = c->rollout_index >= 0, c->is_learner = c->learner_index >= 0;
+    c->learner_leader = first + (shared ? 0 : R);
+    if (c->mpi) split_groups(c);
     if (c->size > 1 && !g_watch.running) {
         g_watch.c = c;
         g_watch.running = 1;
@@ -134,6 +150,8 @@ int comm_layout(comm *c, int rollout, int learner, int coordinator_only, double 
 }
 
 void comm_finalize(comm *c) {
+    if (g_learners != MPI_COMM_NULL) MPI_Comm_free(&g_learners);
+    if (g_publish != MPI_COMM_NULL) MPI_Comm_free(&g_publish);
     if (c->mpi) MPI_Finalize();
     c->mpi = 0;
 }
@@ -176,20 +194,54 @@ void comm_allgather_bytes(const comm *c, const void *mine, size_t len, void **ou
 // MPI counts are int: long buffers go in pieces.
 #define PIECE ((size_t)1 << 28)
 
-void comm_allreduce_i64(const comm *c, int64_t *x, size_t n, const char *what) {
-    if (c->size == 1) return;
+// The communicator of a scope on this rank; MPI_COMM_NULL when the rank takes no part (or there is nobody else).
+static MPI_Comm scope_comm(const comm *c, comm_scope g) {
+    if (c->size == 1) return MPI_COMM_NULL;
+    if (g == COMM_ALL) return MPI_COMM_WORLD;
+    return c->is_learner && c->n_learner > 1 ? g_learners : MPI_COMM_NULL;
+}
+
+void comm_allreduce_i64(const comm *c, comm_scope g, int64_t *x, size_t n, const char *what) {
+    MPI_Comm w = scope_comm(c, g);
+    if (w == MPI_COMM_NULL) return;
     g_comm_bytes += (double)n * sizeof *x;
     watch_mark mark = wait_begin(c, what);
     for (size_t o = 0; o < n; o += PIECE)
-        MPI_Allreduce(MPI_IN_PLACE, x + o, (int)(n - o < PIECE ? n - o : PIECE), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Allreduce(MPI_IN_PLACE, x + o, (int)(n - o < PIECE ? n - o : PIECE), MPI_INT64_T, MPI_SUM, w);
     wait_end(mark);
 }
 
-void comm_allreduce_max(const comm *c, double *x, size_t n, const char *what) {
-    if (c->size == 1) return;
+void comm_allreduce_max(const comm *c, comm_scope g, double *x, size_t n, const char *what) {
+    MPI_Comm w = scope_comm(c, g);
+    if (w == MPI_COMM_NULL) return;
     g_comm_bytes += (double)n * sizeof *x;
     watch_mark mark = wait_begin(c, what);
-    MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_MAX, w);
+    wait_end(mark);
+}
+
+void comm_publish(const comm *c, void *buf, size_t len, const char *what) {
+    if (c->size == 1 || !comm_has_non_learners(c) || g_publish == MPI_COMM_NULL) return;
+    if (c->rank == c->learner_leader) {
+        int n;
+        MPI_Comm_size(g_publish, &n);
+        g_comm_bytes += (double)len * (n - 1);
+    }
+    watch_mark mark = wait_begin(c, what);
+    for (size_t o = 0; o < len; o += PIECE)
+        MPI_Bcast((char *)buf + o, (int)(len - o < PIECE ? len - o : PIECE), MPI_BYTE, 0, g_publish);
+    wait_end(mark);
+}
+
+void comm_to_coordinator(const comm *c, void *buf, size_t len, const char *what) {
+    if (c->size == 1 || c->learner_leader == 0 || (c->rank != 0 && c->rank != c->learner_leader)) return;
+    if (c->rank == c->learner_leader) g_comm_bytes += (double)len;
+    watch_mark mark = wait_begin(c, what);
+    for (size_t o = 0; o < len; o += PIECE) {
+        int n = (int)(len - o < PIECE ? len - o : PIECE);
+        if (c->rank == 0) MPI_Recv((char *)buf + o, n, MPI_BYTE, c->learner_leader, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        else MPI_Send((char *)buf + o, n, MPI_BYTE, 0, 7, MPI_COMM_WORLD);
+    }
     wait_end(mark);
 }
 

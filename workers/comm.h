@@ -24,8 +24,12 @@ typedef struct {
     int is_rollout, is_learner, is_coordinator;
     int n_rollout, rollout_index;  // this rank's place among the rollout ranks (-1: not one)
     int n_learner, learner_index;
+    int learner_leader;     // world rank of learner 0: it publishes the adapter and hands the optimizer to rank 0
     double timeout_s;       // longest wait in one collective before the job is aborted
 } comm;
+
+// Which ranks take part in a collective: all of them, or the learners only (the others return at once).
+typedef enum { COMM_ALL = 0, COMM_LEARNERS } comm_scope;
 
 // Starts MPI when the process was launched by mpirun or srun (else size 1, no MPI at all).
 int comm_init(comm *c, int *argc, char ***argv, mg_err *e);
@@ -53,9 +57,17 @@ static inline void comm_block(int n, int nb, int b, int *lo, int *hi) {
 // ---- collectives (every rank calls each, in the same order; `what` names the step for the watchdog) ----
 // Concatenation, in rank order, of every rank's bytes. *out is malloc'd, *out_len its length.
 void comm_allgather_bytes(const comm *c, const void *mine, size_t len, void **out, size_t *out_len, const char *what);
-void comm_allreduce_i64(const comm *c, int64_t *x, size_t n, const char *what);
-void comm_allreduce_max(const comm *c, double *x, size_t n, const char *what);
+void comm_allreduce_i64(const comm *c, comm_scope g, int64_t *x, size_t n, const char *what);
+void comm_allreduce_max(const comm *c, comm_scope g, double *x, size_t n, const char *what);
 // Sum where each slot has at most one nonzero contributor: exact whatever the reduction order.
 void comm_allreduce_disjoint(const comm *c, double *x, size_t n, const char *what);
 void comm_bcast(const comm *c, void *buf, size_t len, int root, const char *what);
+// 1 when some ranks are not learners (they receive each new adapter from the learner leader).
+static inline int comm_has_non_learners(const comm *c) { return c->n_learner < c->size; }
+// From the learner leader to every rank that is not a learner (learners have it already); no-op when there is
+// none. Every rank calls it.
+void comm_publish(const comm *c, void *buf, size_t len, const char *what);
+// From the learner leader to rank 0 (the coordinator writes checkpoints); no-op when rank 0 is a learner. Every
+// rank calls it.
+void comm_to_coordinator(const comm *c, void *buf, size_t len, const char *what);
 void comm_barrier(const comm *c, const char *what);

@@ -75,7 +75,7 @@ static void reduce_gradients(const comm *c, shard *shards, const int *mine, int 
     double amax = 0;
     for (int k = 0; k < n_mine; k++)
         for (size_t i = 0; i < n; i++) amax = fmax(amax, fabs((double)shards[mine[k]].grad[i]));
-    comm_allreduce_max(c, &amax, 1, "gradient scale");
+    comm_allreduce_max(c, COMM_LEARNERS, &amax, 1, "gradient scale");
     // The largest possible sum stays below 2^62: scale = 2^(62 - ceil(log2(amax * n_shards))).
     int ex = 0;
     if (amax > 0) frexp(amax * n_shards, &ex);
@@ -85,9 +85,43 @@ static void reduce_gradients(const comm *c, shard *shards, const int *mine, int 
         const float *g = shards[mine[k]].grad;
         for (size_t i = 0; i < n; i++) acc[i] += (int64_t)llrint((double)g[i] * scale);
     }
-    comm_allreduce_i64(c, acc, n, "gradient all-reduce");
+    comm_allreduce_i64(c, COMM_LEARNERS, acc, n, "gradient all-reduce");
     for (size_t i = 0; i < n; i++) grad[i] = (float)((double)acc[i] / scale);
     free(acc);
+}
+
+// Every learner took the same steps; the other ranks (rollout-only, a coordinator-only rank 0) get the new adapter
+// from the learner leader with its version (the optimizer's step count) and the last gradient norm (a metric).
+static void publish_adapter(const comm *c, model *m, adamw_state *opt, double *grad_norm) {
+    if (!comm_has_non_learners(c)) return;
+    lora_adapter *a = m->lora;
+    size_t n = a->n_params, len = 2 * sizeof(double) + n * sizeof(float);
+    char *buf = mallocCheck(len);
+    double head[2] = {(double)opt->t, *grad_norm};
+    if (c->rank == c->learner_leader) memcpy(buf, head, sizeof head), memcpy(buf + sizeof head, a->params, n * sizeof(float));
+    comm_publish(c, buf, len, "adapter publication");
+    if (!c->is_learner) {
+        memcpy(head, buf, sizeof head);
+        memcpy(a->params, buf + sizeof head, n * sizeof(float));
+        opt->t = (int)head[0], *grad_norm = head[1];
+    }
+    free(buf);
+}
+
+void learner_share_optimizer(const comm *c, adamw_state *opt) {
+    if (!opt->m) return;  // a baseline: no adapter, on every rank
+    size_t n = opt->n;
+    char *buf = mallocCheck(sizeof(double) + 2 * n * sizeof(float));
+    double t = opt->t;
+    memcpy(buf, &t, sizeof t), memcpy(buf + sizeof t, opt->m, n * sizeof(float));
+    memcpy(buf + sizeof t + n * sizeof(float), opt->v, n * sizeof(float));
+    comm_to_coordinator(c, buf, sizeof t + 2 * n * sizeof(float), "optimizer to the coordinator");
+    if (c->rank == 0 && !c->is_learner) {
+        memcpy(&t, buf, sizeof t), memcpy(opt->m, buf + sizeof t, n * sizeof(float));
+        memcpy(opt->v, buf + sizeof t + n * sizeof(float), n * sizeof(float));
+        opt->t = (int)t;
+    }
+    free(buf);
 }
 
 void learner_update(const comm *c, model *m, adamw_state *opt, const grpo_params *gp, int num_iterations,
@@ -108,19 +142,20 @@ void learner_update(const comm *c, model *m, adamw_state *opt, const grpo_params
         shard_build(&shards[k], b, old_logp, k * per, (k + 1) * per <= S ? per : S - k * per);
     }
     double *stats = callocCheck((size_t)n_shards * ST_COUNT, sizeof(double));
-    size_t n;
-    float *grad = model_trainable_grad(m, &n);
-    for (int it = 0; it < num_iterations; it++) {
+    for (int it = 0; it < num_iterations && c->is_learner; it++) {
         comm_phase(c, "learn");
         for (int j = 0; j < n_mine; j++) {
             int k = mine[j];
             shard_step(m, &shards[k], gp, temperature, adv + k * per, group_tokens, S, it == 0, stats + k * ST_COUNT);
         }
         comm_phase(c, NULL);
+        size_t n;
+        float *grad = model_trainable_grad(m, &n);
         reduce_gradients(c, shards, mine, n_mine, n_shards, grad, n);
         st->grad_norm = optimizer_step(m, opt);
-        st->updates++;
     }
+    st->updates = num_iterations;
+    publish_adapter(c, m, opt, &st->grad_norm);
     // Each shard's stats come from exactly one rank: the all-reduce is exact, and the sum in shard order is the
     // same on every rank.
     comm_allreduce_disjoint(c, stats, (size_t)n_shards * ST_COUNT, "learner stats");

@@ -82,8 +82,8 @@ static void maybe_fault(const comm *c) {
 }
 
 int rollout_generate(const comm *c, model *m, const tokenizer *tok, int n, const int *const *prompts,
-                     const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, completion *out,
-                     mg_err *e) {
+                     const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, int version,
+                     completion *out, mg_err *e) {
     if (c->size == 1) return generate(m, tok, n, prompts, prompt_lens, seq_ids, p, 0, out, e);
     int lo = 0, hi = 0, rc = 0;
     if (c->is_rollout) comm_block(n, c->n_rollout, c->rollout_index, &lo, &hi);
@@ -94,6 +94,7 @@ int rollout_generate(const comm *c, model *m, const tokenizer *tok, int n, const
     if (hi > lo) rc = generate(m, tok, hi - lo, prompts + lo, prompt_lens + lo, seq_ids + lo, p, 0, mine, &err);
     bytes b = {0};
     put_status(&b, rc, rc ? 0 : hi - lo, &err);
+    if (!rc) put_i32(&b, version);
     for (int j = 0; !rc && j < hi - lo; j++) {
         const completion *x = &mine[j];
         int32_t tl = (int32_t)strlen(x->text ? x->text : "");
@@ -115,6 +116,12 @@ int rollout_generate(const comm *c, model *m, const tokenizer *tok, int n, const
         if (count < 0) {
             failed = 1;
             break;
+        }
+        int32_t v = get_i32(&r);  // a rank that missed an adapter publication would sample from another policy
+        if (v != version) {
+            char hint[160];
+            snprintf(hint, sizeof hint, "rank %d sampled with adapter version %d, this rank holds %d", rank, v, version);
+            check_failed("every sampling rank holds the same adapter version", __FILE__, __LINE__, hint);
         }
         for (int j = 0; j < count; j++, next++) {
             completion *x = &out[next];

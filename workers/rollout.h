@@ -6,10 +6,12 @@
 #include "tasks/task.h"
 #include "workers/comm.h"
 
-// Every rank calls it with the same n prompts; on return every rank has all n completions in out.
+// Every rank calls it with the same n prompts and the version of the adapter it holds (the optimizer steps
+// applied to it); on return every rank has all n completions in out. Every sampling rank's version must be the
+// caller's: a mismatch is a broken invariant and ends the job.
 int rollout_generate(const comm *c, model *m, const tokenizer *tok, int n, const int *const *prompts,
-                     const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, completion *out,
-                     mg_err *e);
+                     const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, int version,
+                     completion *out, mg_err *e);
 // Every rank calls it with the same n candidates; on return every rank has all n scores. A failure on any rank
 // (an oracle that cannot start) fails the call on every rank, with that rank's message.
 int rollout_score(const comm *c, task *t, int n, const char *const *candidates, task_score *out, mg_err *e);

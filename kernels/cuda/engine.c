@@ -207,6 +207,7 @@ int engine_create_random(engine *e, const hf_config *cfg, const mg_backend *be, 
 }
 
 // ---- LoRA ----
+static void acts_free(engine *e);
 int engine_lora_create(engine *e, const lora_config *lc, float std, uint64_t seed, mg_err *err) {
     if (lc->rank <= 0 || !lc->targets) return mg_fail(err, "LoRA needs a positive rank and a target module");
     const hf_config *c = &e->cfg;
@@ -248,6 +249,17 @@ int engine_lora_create(engine *e, const lora_config *lc, float std, uint64_t see
     BE->zero(e->opt_v, n * sizeof(float));
     e->opt_t = 0;
     return 0;
+}
+
+void engine_lora_drop(engine *e) {
+    mgCheck(!e->borrowed, "engine_lora_drop: a wrapped engine's adapter belongs to the model");
+    acts_free(e);  // carved for the adapter's shape
+    BE->free(e->lora_params), BE->free(e->lora_grads), BE->free(e->opt_m), BE->free(e->opt_v);
+    free(e->A), free(e->B), free(e->dA), free(e->dB);
+    e->lora_params = e->lora_grads = e->opt_m = e->opt_v = NULL;
+    e->A = e->B = e->dA = e->dB = NULL;
+    e->lora_n = 0;
+    memset(&e->lora, 0, sizeof e->lora);
 }
 
 void engine_lora_upload(engine *e, const float *host) { BE->upload(e->lora_params, host, e->lora_n * sizeof(float)); }

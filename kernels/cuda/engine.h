@@ -62,6 +62,8 @@ int engine_create_random(engine *e, const hf_config *cfg, const mg_backend *be, 
 // here; copy one with engine_lora_upload).
 int engine_lora_create(engine *e, const lora_config *lc, float std, uint64_t seed, mg_err *err);
 void engine_free(engine *e);
+// Frees the adapter (and the activations carved for its shape): engine_lora_create may then make another.
+void engine_lora_drop(engine *e);
 
 void engine_lora_upload(engine *e, const float *host_params);  // lora_n values in lora_tensors() order
 void engine_lora_download(const engine *e, float *host_params);

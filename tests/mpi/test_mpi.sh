@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The distributed loop (label mpi), with mpirun --oversubscribe on however many cores there are:
-#   1. np = 2, 3, 4 and coordinator-only / disjoint rollout-learner layouts end bit-identical to np = 1
+#   1. np = 2, 3, 4 and coordinator-only / disjoint rollout-learner layouts end bit-identical to np = 1 (the
+#      learners publish the adapter to the other ranks; a coordinator-only rank 0 loads no weights)
 #      (`migrate inspect --digest`: archive, adapter, AdamW moments, counters; and metrics.jsonl without timings);
 #   2. a layout that does not fit is one clear error;
 #   3. SIGUSR1 to mpirun mid-run checkpoints; resuming with another rank count ends as np = 1;
@@ -8,25 +9,11 @@
 #      crashes ends it at once; the last checkpoint stays intact and a resume completes the run exactly.
 set -uo pipefail
 BUILD=${1:?build dir}
-M="$BUILD/migrate"
-command -v mpirun >/dev/null || { echo "mpirun not installed"; exit 1; }
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_btl=self,vader
-# Under ASan: keep Open MPI's plugins loaded and unwind fully, so its own allocations kept past MPI_Finalize are
-# recognised by tests/lsan.supp (with fast unwinding they show one frame in whatever library now sits there).
-if [ -n "${ASAN_OPTIONS:-}" ]; then
-    export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0" OMPI_MCA_mca_base_component_disable_dlclose=1
-fi
-T=$(mktemp -d)
-trap 'pkill -9 -f "$T/" 2>/dev/null; rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
+source "$(dirname "$0")/mpi_env.sh"
 BASE=(jobs/semantle-demo.yaml --quiet --set iterations=6 --set save_steps=1 --set sampling.max_completion_length=8
       --set threads=1 --set lora.r=8 --set search.num_on_policy=6 --set search.num_neighborhood=3
       --set search.num_greedy=3 --set training.members_per_shard=3)
 metrics_of() { sed -E 's/,"tokens_per_second".*$//' "$1/metrics.jsonl"; }
-digest_of() { "$M" inspect --digest "$1/checkpoint.h5" 2>&1; }
 same_as_ref() {  # dir, description
     local got
     got=$(digest_of "$1")
@@ -56,6 +43,10 @@ for i in "${!layouts[@]}"; do
     else fail "np $np ${extra[*]}: exit $?"; tail -5 "$d.out"; fi
 done
 
+# A coordinator-only rank 0 never runs the model: it loads the shape and tokenizer, not the weights.
+grep -q "rank 0 coordinates only (no model weights loaded there)" "$T/l3.out" && ok "coordinator-only rank 0 holds no weights" ||
+    fail "no 'no model weights' banner for the coordinator-only layout: $(head -3 "$T/l3.out")"
+
 # 2. a layout that does not fit
 mpirun -np 2 "$M" run "${BASE[@]}" --set output_dir="$T/bad" --set distributed.rollout_ranks=2 \
     --set distributed.learner_ranks=1 >"$T/bad.out" 2>&1
@@ -66,14 +57,8 @@ msg=$(grep -m1 "does not fit" "$T/bad.out")
 # 3. a signal mid-run, resumed on another number of ranks
 d="$T/sig"
 mpirun -np 2 "$M" run "${BASE[@]}" --set output_dir="$d" >"$d.out" 2>&1 &
-pid=$!
-for _ in $(seq 1 600); do
-    [ -f "$d/checkpoint.h5" ] && [ "$(cat "$d/metrics.jsonl" 2>/dev/null | wc -l)" -ge 2 ] && break
-    kill -0 $pid 2>/dev/null || break
-    sleep 0.05
-done
-kill -USR1 $pid
-wait $pid
+checkpointed_twice() { [ -f "$d/checkpoint.h5" ] && [ "$(cat "$d/metrics.jsonl" 2>/dev/null | wc -l)" -ge 2 ]; }
+usr1_when $! checkpointed_twice
 rc=$?
 if [ $rc -eq 0 ] && grep -q "stopped by SIGUSR1" "$d.out"; then
     mpirun -np 3 "$M" run --resume "$d/checkpoint.h5" --quiet >"$d.resume.out" 2>&1 || { fail "resume on 3 ranks"; tail -5 "$d.resume.out"; }

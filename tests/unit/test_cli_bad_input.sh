@@ -57,6 +57,10 @@ fresh
 long=$(for i in $(seq 1 400); do printf 'word%d ' "$i"; done)
 expect "prompt longer than context" "context" -- "$BIN" generate --model "$TMP/m" --prompt "$long" --max-new-tokens 4
 WANT=2 expect "bad option value" "temperature" -- "$BIN" generate --model "$TMP/m" --prompt hi --temperature banana
+# engine.backend cuda where there is no GPU (or no CUDA build): one line naming the key, nothing run
+expect "cuda backend without a GPU" "engine\.backend" -- "$BIN" run jobs/semantle-demo.yaml --quiet --set iterations=1 \
+    --set engine.backend=cuda --set output_dir="$TMP/cuda-run"
+expect "unknown backend" "engine\.backend.*rocm" -- "$BIN" run jobs/semantle-demo.yaml --set engine.backend=rocm
 
 echo "test_cli_bad_input: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,158 @@
+// The model on the CUDA backend through model/accel.h (kernels/cuda/accel.c), against the same model on the host:
+// model_forward, model_backward and generate keep their results when m->accel is set, the adapter the host holds
+// is the one the GPU uses (values, on/off switch, a new shape after a swap), and a whole MiGrATe search runs there
+// unchanged. fp32 weights, so the comparison is tight. Built twice: on the real GPU (label gpu, exits 77 without
+// one) and on the emulated kernels (test_accel_emu, label unit: every CI run exercises the wiring).
+//   test_accel            (from the repository root)
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator/search.h"
+#include "kernels/cuda/accel.h"
+#include "kernels/cuda/ops_cuda.h"
+#include "model/accel.h"
+#include "model/sampler.h"
+#include "testing.h"
+#include "toy_task.h"
+
+#define FIXTURE "tests/parity/fixtures/llama3-tiny"
+
+static double max_rel(const float *a, const float *b, size_t n) {
+    double amax = 0, d = 0;
+    for (size_t i = 0; i < n; i++) amax = fmax(amax, fabs(a[i])), d = fmax(d, fabs((double)a[i] - b[i]));
+    return amax > 0 ? d / amax : d;
+}
+
+// A nonzero adapter (B = 0 would hide every LoRA path), the same on both models.
+static void give_adapter(model *m, int rank, unsigned targets) {
+    mg_err e;
+    lora_config lc = {.rank = rank, .alpha = 2.0f * rank, .targets = targets};
+    CHECK(model_lora_init(m, &lc, 11, &e) == 0, "%s", e.msg);
+    for (size_t i = 0; i < m->lora->n_params; i++) m->lora->params[i] = 0.05f * (float)sin(0.37 * (double)i);
+}
+
+static void batch_of(packed_batch *b) {
+    packed_batch_init(b);
+    int a[9] = {5, 17, 200, 3, 44, 91, 7, 128, 60}, c[6] = {9, 250, 31, 31, 2, 77};
+    packed_batch_add(b, a, 9, 3);
+    packed_batch_add(b, c, 6, 1);
+}
+
+// forward/backward/zero_grad and the adapter's switch, for one adapter shape.
+static void check_training(model *cpu, model *gpu, int rank, unsigned targets) {
+    give_adapter(cpu, rank, targets), give_adapter(gpu, rank, targets);
+    model_set_train_mode(cpu, TRAIN_LORA), model_set_train_mode(gpu, TRAIN_LORA);
+    packed_batch b;
+    batch_of(&b);
+    int N = b.n_tokens;
+    float *lc = calloc((size_t)N, sizeof(float)), *lg = calloc((size_t)N, sizeof(float));
+    float *ec = calloc((size_t)N, sizeof(float)), *eg = calloc((size_t)N, sizeof(float));
+    float *dl = calloc((size_t)N, sizeof(float));
+    for (int i = 0; i < N; i++) dl[i] = b.targets[i] >= 0 ? 0.3f - 0.1f * (float)(i % 5) : 0.0f;
+    for (int round = 0; round < 2; round++) {  // round 1: the host stepped the adapter, the GPU must follow
+        model_zero_grad(cpu), model_zero_grad(gpu);
+        model_forward(cpu, &b, 0.8f, lc, ec), model_forward(gpu, &b, 0.8f, lg, eg);
+        model_backward(cpu, &b, dl), model_backward(gpu, &b, dl);
+        double dlogp = max_rel(lc, lg, (size_t)N), dent = max_rel(ec, eg, (size_t)N);
+        double dgrad = max_rel(cpu->lora->grads, gpu->lora->grads, cpu->lora->n_params);
+        printf("  r%d targets %#x round %d: logp %.2e entropy %.2e LoRA grads %.2e (relative)\n", rank, targets, round,
+               dlogp, dent, dgrad);
+        CHECK(dlogp < 1e-5 && dent < 1e-5, "r%d: logp/entropy differ by %.2e/%.2e", rank, dlogp, dent);
+        CHECK(dgrad < 1e-4, "r%d: LoRA gradients differ by %.2e", rank, dgrad);
+        for (size_t i = 0; i < cpu->lora->n_params; i++)  // an optimizer step on the host, the same on both
+            cpu->lora->params[i] -= 0.5f * cpu->lora->grads[i], gpu->lora->params[i] = cpu->lora->params[i];
+    }
+    cpu->lora->enabled = gpu->lora->enabled = 0;  // the KL reference: the base model
+    model_forward(cpu, &b, 1.0f, lc, NULL), model_forward(gpu, &b, 1.0f, lg, NULL);
+    CHECK(max_rel(lc, lg, (size_t)N) < 1e-5, "adapter switched off: logp differ by %.2e", max_rel(lc, lg, (size_t)N));
+    cpu->lora->enabled = gpu->lora->enabled = 1;
+    model_set_train_mode(cpu, TRAIN_NONE), model_set_train_mode(gpu, TRAIN_NONE);
+    packed_batch_free(&b);
+    free(lc), free(lg), free(ec), free(eg), free(dl);
+}
+
+static void check_generate(model *cpu, model *gpu, const tokenizer *tok) {
+    int p0[4] = {5, 17, 200, 3}, p1[2] = {44, 91};
+    const int *prompts[2] = {p0, p1};
+    int lens[2] = {4, 2};
+    uint64_t ids[2] = {7, 8};
+    sampling_params sp;
+    sampling_params_default(&sp);
+    sp.temperature = 1.0f, sp.max_new_tokens = 12, sp.seed = 99;
+    completion a[2], g[2];
+    mg_err e;
+    CHECK(generate(cpu, tok, 2, prompts, lens, ids, &sp, 0, a, &e) == 0, "%s", e.msg);
+    CHECK(generate(gpu, tok, 2, prompts, lens, ids, &sp, 0, g, &e) == 0, "%s", e.msg);
+    for (int s = 0; s < 2; s++) {
+        int same = a[s].n == g[s].n && !memcmp(a[s].ids, g[s].ids, (size_t)a[s].n * sizeof(int));
+        CHECK(same, "sequence %d: %d tokens on the host, %d on the GPU, not the same", s, a[s].n, g[s].n);
+        if (same) CHECK(max_rel(a[s].logp, g[s].logp, (size_t)a[s].n) < 1e-4, "sequence %d: sampling logp differ", s);
+        completion_free(&a[s]), completion_free(&g[s]);
+    }
+    printf("  sampling at temperature 1 with the adapter: the same tokens\n");
+}
+
+// A short migrate search (sampling, scoring, the mixed group, GRPO steps) on each model.
+static void check_search(model *cpu, model *gpu, const tokenizer *tok) {
+    const char *yaml = "model: " FIXTURE "\n";
+    const char *over[] = {"strategy=migrate", "iterations=2", "search.num_on_policy=4", "search.num_neighborhood=2",
+                          "search.num_greedy=2", "sampling.max_completion_length=6", "lora.r=4", "lora.alpha=8",
+                          "task.type=semantle", "task.target=x", "task.vectors=x", "training.learning_rate=1e-3"};
+    float sum[2] = {0, 0};
+    char first[2][64] = {"", ""};
+    model *ms[2] = {cpu, gpu};
+    for (int k = 0; k < 2; k++) {
+        run_config c;
+        mg_err e;
+        if (run_config_parse(&c, yaml, strlen(yaml), "test.yaml", over, 12, &e)) {
+            CHECK(0, "%s", e.msg);
+            return;
+        }
+        toy_state st = {0, NULL};
+        task t = make_toy(&st);
+        search_state s;
+        CHECK(search_attach_adapter(ms[k], &c, &e) == 0 && search_init(&s, &c, ms[k], tok, &t, 0, NULL, NULL, &e) == 0,
+              "%s", e.msg);
+        int status;
+        while ((status = search_step(&s, &e)) == 0) {}
+        CHECK(status == 1, "search: %s", e.msg);
+        snprintf(first[k], sizeof first[k], "%s", archive_size(s.arc) ? archive_canonical(s.arc, 0) : "");
+        for (size_t i = 0; i < s.adapter->n_params; i++) sum[k] += fabsf(s.adapter->params[i]);
+        search_free(&s);
+        model_set_train_mode(ms[k], TRAIN_NONE);
+        run_config_free(&c);
+    }
+    CHECK(!strcmp(first[0], first[1]), "the first candidate differs: '%s' on the host, '%s' on the GPU", first[0], first[1]);
+    CHECK(fabs(sum[0] - sum[1]) < 1e-4 * sum[0], "adapter after 2 GRPO iterations: |sum| %.7g host, %.7g GPU",
+          sum[0], sum[1]);
+    printf("  migrate search, 2 iterations: first candidate '%s' on both; adapter |sum| %.7g / %.7g\n", first[0],
+           sum[0], sum[1]);
+}
+
+int main(void) {
+    if (cuda_device_count() == 0) {
+        printf("no CUDA device\n");
+        return 77;
+    }
+    model cpu, gpu;
+    tokenizer *tok;
+    mg_err e;
+    if (model_load(&cpu, FIXTURE, &e) || model_load(&gpu, FIXTURE, &e) || tokenizer_load(&tok, FIXTURE, &e)) {
+        CHECK(0, "%s", e.msg);
+        return test_summary("test_accel");
+    }
+    if (accel_cuda_attach(&gpu, -1, MG_F32, &e)) {
+        CHECK(0, "%s", e.msg);
+        return test_summary("test_accel");
+    }
+    printf("device: %s\n", cuda_device_name());
+    check_training(&cpu, &gpu, 8, LORA_Q | LORA_V);
+    check_training(&cpu, &gpu, 4, LORA_Q | LORA_K | LORA_V | LORA_O | LORA_GATE | LORA_UP | LORA_DOWN);  // new shape
+    check_generate(&cpu, &gpu, tok);
+    check_search(&cpu, &gpu, tok);
+    tokenizer_free(tok);
+    model_free(&cpu);
+    model_free(&gpu);  // frees the engine too
+    return test_summary("test_accel");
+}

@@ -1,0 +1,306 @@
+// One search's life in `migrate run`: task, adapter and search set up (or resumed), iterations with periodic
+// background checkpoints, and the final checkpoint, summary and PEFT adapter.
+#include "tools/run_job.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model/peft.h"
+#ifdef MIGRATE_HAVE_CUDA
+#include "kernels/cuda/accel.h"
+#endif
+#include "tasks/molecule.h"
+#include "tasks/oracle.h"
+#include "tools/cli_common.h"
+#include "workers/learner.h"
+
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_stop_signal(int sig) {
+    g_stop_signal = sig;
+    if (sig == SIGINT) signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+void run_install_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    // Past a file-size limit (ulimit -f), writes should fail with EFBIG and be reported, not kill the run.
+    signal(SIGXFSZ, SIG_IGN);
+}
+
+// A signal may reach some ranks only (or reach them in different iterations).
+int run_stop_requested(const comm *world) {
+    double stop = g_stop_signal;
+    comm_allreduce_max(world, COMM_ALL, &stop, 1, "stop signal");
+    if (stop > 0 && !g_stop_signal) g_stop_signal = (int)stop;
+    return stop > 0;
+}
+
+int run_stop_signal(void) { return g_stop_signal; }
+
+const char *run_signal_name(int sig) {
+    return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : sig == SIGINT ? "SIGINT" : "a signal";
+}
+
+// Splits a command line on spaces, honouring single and double quotes. Returns a NULL-terminated malloc'd argv.
+static char **split_command(const char *cmd) {
+    size_t n = strlen(cmd);
+    char **argv = callocCheck(n / 2 + 2, sizeof(char *));
+    char *buf = mallocCheck(n + 1);
+    int argc = 0;
+    const char *p = cmd;
+    while (*p) {
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p) break;
+        size_t len = 0;
+        char quote = 0;
+        for (; *p && (quote || (*p != ' ' && *p != '\t')); p++) {
+            if (!quote && (*p == '"' || *p == '\'')) quote = *p;
+            else if (quote && *p == quote) quote = 0;
+            else buf[len++] = *p;
+        }
+        buf[len] = '\0';
+        argv[argc++] = strdup(buf);
+    }
+    free(buf);
+    return argv;
+}
+
+static int make_task(run_job *j, const char *log_path, mg_err *e) {
+    const run_config *c = &j->cfg;
+    if (c->task == TASK_SEMANTLE) {
+        if (word_vectors_load(&j->wv, c->vectors, e)) return -1;
+        return semantle_create(&j->t, j->wv, c->target, e);
+    }
+    if (c->task == TASK_MOLECULE) return molecule_create_from_run_config(&j->t, c, e);
+    j->oracle_argv = split_command(c->oracle_command);
+    oracle_config oc = {j->oracle_argv, c->oracle_workers, c->oracle_timeout, c->solved_reward, c->prompt,
+                        c->ns_prompt[0] ? c->ns_prompt : NULL, log_path};
+    return oracle_create(&j->t, &oc, e);
+}
+
+int run_attach_backend(model *m, const run_config *c, const comm *world, mg_err *e) {
+    if (!strcmp(c->backend, "cpu") || !(world->is_rollout || world->is_learner)) return 0;
+#ifdef MIGRATE_HAVE_CUDA
+    if (accel_cuda_attach(m, c->device, strcmp(c->engine_dtype, "fp32") ? MG_BF16 : MG_F32, e)) {
+        char inner[MG_ERRLEN];
+        snprintf(inner, sizeof inner, "%s", e->msg);
+        return mg_fail(e, "%s: rank %d: %s", c->path, world->rank, inner);
+    }
+    return 0;
+#else
+    return mg_fail(e, "%s: engine.backend is 'cuda', but this migrate was built without the CUDA backend (no nvcc "
+                      "at build time, or -DMIGRATE_CUDA=OFF; docs/cuda.md)", c->path);
+#endif
+}
+
+char *run_config_text(const run_config *c) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    mgCheck(f != NULL, "out of memory");
+    run_config_dump(c, f);
+    fclose(f);
+    return buf;
+}
+
+int run_job_check_resume(const run_config *cfg, uint64_t model_hash, const char *resume_path, mg_err *e) {
+    checkpoint h;
+    if (checkpoint_read_header(&h, resume_path, e)) return -1;
+    char *now = run_config_text(cfg);
+    int rc = checkpoint_config_compatible(h.config, now, resume_path, e);
+    free(now);
+    if (!rc && h.model_hash != model_hash)
+        rc = mg_fail(e, "%s: the checkpoint was written for the model in %s (config.json hash %016llx); %s is another "
+                        "model (hash %016llx)", resume_path, h.model_path, (unsigned long long)h.model_hash, cfg->model,
+                     (unsigned long long)model_hash);
+    checkpoint_free(&h);
+    return rc;
+}
+
+// Truncates metrics.jsonl to where the checkpoint left it (lines of iterations after it are redone) and appends.
+static FILE *open_metrics(const char *path, long keep_bytes, int resume) {
+    if (!resume) return fopen(path, "w");
+    FILE *f = fopen(path, "r+");
+    if (!f) return fopen(path, "w");
+    if (ftruncate(fileno(f), keep_bytes) == 0 && fseek(f, 0, SEEK_END) == 0) return f;
+    fclose(f);
+    return NULL;
+}
+
+int run_job_open(run_job *j, run_config *cfg, model *m, const tokenizer *tok, uint64_t model_hash, const comm *world,
+                 const char *resume_path, FILE *progress, const char *label, mg_err *e) {
+    memset(j, 0, sizeof *j);
+    j->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg);
+    run_config *c = &j->cfg;
+    j->sv.model_dir = c->model;
+    j->sv.model_hash = model_hash;
+    cli_mkdir_p(c->output_dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/oracle.log", c->output_dir);
+    snprintf(j->sv.path, sizeof j->sv.path, "%s/checkpoint.h5", c->output_dir);
+    j->sv.config = run_config_text(c);
+    m->lora = NULL;  // an adapter attached by another job stays that job's
+    if (make_task(j, path, e) || search_attach_adapter(m, c, e) ||
+        search_init(&j->s, c, m, tok, j->t, 0, NULL, progress, e))
+        return -1;
+    snprintf(j->s.label, sizeof j->s.label, "%s", label ? label : "");
+    long metrics_keep = 0;
+    if (resume_path) {
+        checkpoint full;
+        int rc = checkpoint_read(&full, resume_path, m, e) || checkpoint_apply(&full, &j->s, e);
+        metrics_keep = (long)full.metrics_bytes;
+        checkpoint_free(&full);
+        if (rc) return -1;
+        if (world->is_coordinator)
+            fprintf(stderr, "migrate run: resumed %s at iteration %d (%ld oracle calls, %zu archive entries)\n",
+                    resume_path, j->s.iteration, j->s.oracle_calls, archive_size(j->s.arc));
+    }
+    j->s.comm = world;
+    snprintf(path, sizeof path, "%s/metrics.jsonl", c->output_dir);
+    if (world->is_coordinator) {
+        j->metrics = open_metrics(path, metrics_keep, resume_path != NULL);
+        if (!j->metrics) return mg_fail(e, "cannot write %s: %s", path, strerror(errno));
+    }
+    j->s.metrics = j->metrics;
+    j->open = 1;
+    j->status = search_finished(&j->s);
+    return 0;
+}
+
+static void saver_snapshot(run_saver *sv, const search_state *s, FILE *metrics, checkpoint *out) {
+    if (metrics) fflush(metrics);
+    checkpoint_take(out, s, sv->config, sv->model_dir, sv->model_hash, metrics ? ftell(metrics) : 0);
+}
+
+// A periodic checkpoint, written in the background: the loop stalls only for the copy.
+static void saver_periodic(run_saver *sv, const search_state *s, FILE *metrics) {
+    mg_err e;
+    if (checkpoint_writer_wait(&sv->writer, &e)) {
+        fprintf(stderr, "migrate run: warning: %s\n", e.msg);
+        sv->failures++;
+    }
+    checkpoint snap;
+    saver_snapshot(sv, s, metrics, &snap);
+    checkpoint_writer_start(&sv->writer, &snap, sv->path);
+}
+
+// The last checkpoint (end of run, signal, error), written before returning.
+static int saver_final(run_saver *sv, const search_state *s, FILE *metrics) {
+    mg_err e;
+    if (checkpoint_writer_wait(&sv->writer, &e)) fprintf(stderr, "migrate run: warning: %s\n", e.msg);
+    checkpoint snap;
+    saver_snapshot(sv, s, metrics, &snap);
+    int rc = checkpoint_write(&snap, sv->path, &e);
+    checkpoint_free(&snap);
+    if (rc) fprintf(stderr, "migrate run: %s\n", e.msg);
+    return rc;
+}
+
+int run_job_step(run_job *j, const comm *world) {
+    if (j->status) return j->status;
+    j->status = search_step(&j->s, &j->err);
+    if (j->status >= 0 && j->cfg.save_steps > 0 && j->s.iteration % j->cfg.save_steps == 0) {
+        learner_share_optimizer(world, &j->s.opt);  // every rank: the moments live on the learners
+        if (world->is_coordinator) saver_periodic(&j->sv, &j->s, j->metrics);
+    }
+    return j->status;
+}
+
+static void write_summary(const run_config *cfg, const search_state *s, int print) {
+    json_t *per_iter = json_array();
+    for (int i = 0; i < s->iteration; i++) {
+        const char *b = s->best_history[i] >= 0 ? archive_canonical(s->arc, s->best_history[i]) : NULL;
+        json_array_append_new(per_iter, json_string(b ? b : ""));
+    }
+    const archive_entry *b = s->best >= 0 ? archive_get(s->arc, s->best) : NULL;
+    const char *best = b ? archive_canonical(s->arc, s->best) : NULL;
+    json_t *sum = json_object();
+    json_object_set_new(sum, "strategy", json_string(strategy_name(cfg->strategy)));
+    json_object_set_new(sum, "solved", json_boolean(s->solved));
+    json_object_set_new(sum, "oracle_calls", json_integer(s->oracle_calls));
+    json_object_set_new(sum, "oracle_calls_to_solve", s->solved ? json_integer(s->solved_at_calls) : json_null());
+    json_object_set_new(sum, "iterations", json_integer(s->iteration));
+    json_object_set_new(sum, "best", json_string(best ? best : ""));
+    json_object_set_new(sum, "best_reward", json_real(b ? b->reward : 0.0));
+    json_object_set_new(sum, "best_info", json_string(s->best_info));
+    json_object_set_new(sum, "repeats", json_integer(s->repeats));
+    json_object_set_new(sum, "archive_size", json_integer((json_int_t)archive_size(s->arc)));
+    json_object_set_new(sum, "best_per_iteration", per_iter);
+    json_t *times = json_object();
+    json_object_set_new(times, "sample", json_real(s->time.sample));
+    json_object_set_new(times, "score", json_real(s->time.score));
+    json_object_set_new(times, "train", json_real(s->time.train));
+    json_object_set_new(times, "total", json_real(s->time.total));
+    json_object_set_new(sum, "seconds", times);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", cfg->output_dir);
+    json_dump_file(sum, path, JSON_INDENT(2));
+    if (print) {
+        printf("%s%s after %d iterations and %ld oracle calls (%ld repeats cost nothing); best %s = %.4f (%s)\n",
+               s->label, s->solved ? "SOLVED" : "not solved", s->iteration, s->oracle_calls, s->repeats,
+               best ? best : "(none)", b ? b->reward : 0.0, s->best_info);
+        printf("%sbest per iteration:", s->label);
+        for (size_t i = 0; i < json_array_size(per_iter); i++)
+            printf(" %s", json_string_value(json_array_get(per_iter, i)));
+        double loop = s->time.total - s->time.sample - s->time.score - s->time.train;
+        printf("\n%stime: %.1f s total, sampling %.1f, scoring %.1f, training %.1f, loop %.2f (%.1f%%)\n", s->label,
+               s->time.total, s->time.sample, s->time.score, s->time.train, loop,
+               100.0 * loop / (s->time.total > 0 ? s->time.total : 1));
+    }
+    json_decref(sum);
+}
+
+// The trained adapter as a PEFT folder, OUTPUT_DIR/adapter, as TRL leaves one in its output_dir.
+static int export_adapter(const run_config *cfg, const model *m) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/adapter", cfg->output_dir);
+    cli_mkdir_p(dir);
+    int n = lora_tensors(m, NULL);
+    lora_tensor *t = mallocCheck((size_t)n * sizeof(lora_tensor));
+    lora_tensors(m, t);
+    mg_err e;
+    int rc = peft_save(dir, cfg->model, m->lora->cfg.rank, m->lora->cfg.alpha, m->lora->cfg.targets, t, n,
+                       m->lora->params, &e);
+    free(t);
+    if (rc) fprintf(stderr, "migrate run: %s\n", e.msg);
+    return rc;
+}
+
+int run_job_finish(run_job *j, const comm *world, int summary) {
+    if (!j->open) return 0;
+    learner_share_optimizer(world, &j->s.opt);
+    if (!world->is_coordinator) return 0;
+    int rc = saver_final(&j->sv, &j->s, j->metrics);
+    if (search_finished(&j->s)) {
+        write_summary(&j->cfg, &j->s, summary);
+        search_activate(&j->s);
+        if (j->s.adapter && strategy_trains(j->cfg.strategy) && export_adapter(&j->cfg, j->s.m)) rc = -1;
+    }
+    return rc;
+}
+
+void run_job_close(run_job *j, int own_adapter) {
+    checkpoint_writer_wait(&j->sv.writer, NULL);
+    free(j->sv.config);
+    if (own_adapter && j->s.adapter) lora_free(j->s.adapter);
+    search_free(&j->s);
+    if (j->metrics) fclose(j->metrics);
+    if (j->t) j->t->destroy(j->t);
+    if (j->wv) word_vectors_free(j->wv);
+    for (int i = 0; j->oracle_argv && j->oracle_argv[i]; i++) free(j->oracle_argv[i]);
+    free(j->oracle_argv);
+    run_config_free(&j->cfg);
+    memset(j, 0, sizeof *j);
+}

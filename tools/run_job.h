@@ -1,0 +1,64 @@
+// One search as `migrate run` runs it: its config, task, search state, metrics file and checkpoints. A run is one
+// job; a multiplexed run (a config with a sweep: section) is several jobs sharing one model and the same ranks,
+// each with its own adapter, archive, output folder and checkpoint.
+#pragma once
+#include <stdio.h>
+
+#include "coordinator/checkpoint.h"
+#include "coordinator/search.h"
+#include "tasks/semantle.h"
+#include "workers/comm.h"
+
+typedef struct {
+    char path[4200];       // OUTPUT_DIR/checkpoint.h5
+    char *config;          // effective config text
+    const char *model_dir;
+    uint64_t model_hash;
+    checkpoint_writer writer;
+    int failures;
+} run_saver;
+
+typedef struct {
+    run_config cfg;
+    task *t;
+    word_vectors *wv;
+    char **oracle_argv;
+    search_state s;
+    run_saver sv;
+    FILE *metrics;
+    int open;              // run_job_open succeeded
+    int status;            // 0 running, 1 over (solved, budget, iterations), -1 stopped by an error
+    mg_err err;            // the error, when status is -1
+} run_job;
+
+// SIGTERM, SIGUSR1, SIGINT (Slurm preemption, Ctrl-C): noted, so the run ends after the current iteration with a
+// checkpoint; a second SIGINT ends the process at once.
+void run_install_signal_handlers(void);
+// Every rank stops after the same iteration: the first at whose end any rank had seen a signal (a collective).
+int run_stop_requested(const comm *world);
+// The signal that stopped the run (0: none), and its name.
+int run_stop_signal(void);
+const char *run_signal_name(int sig);
+
+// Moves m to the backend the config names (engine.backend) on a rank that runs the model (rollout or learner);
+// the CPU needs nothing. A one-line error when this migrate was built without CUDA or the GPU is unusable.
+int run_attach_backend(model *m, const run_config *c, const comm *world, mg_err *e);
+
+// The effective configuration as text (what checkpoints store and resumes compare). malloc'd.
+char *run_config_text(const run_config *c);
+// Before a resume: the checkpoint at resume_path must hold a run of this config (up to the keys that may change,
+// checkpoint_config_compatible) on this model (config.json hash).
+int run_job_check_resume(const run_config *cfg, uint64_t model_hash, const char *resume_path, mg_err *e);
+
+// Sets up the search cfg describes (j takes cfg over) on m, resumed from resume_path when not NULL. The job's
+// adapter is left attached to m (search_activate re-attaches it before each step). progress: the stream for the
+// per-iteration line (NULL: none); label prefixes that line. Only the coordinator rank writes metrics.
+int run_job_open(run_job *j, run_config *cfg, model *m, const tokenizer *tok, uint64_t model_hash, const comm *world,
+                 const char *resume_path, FILE *progress, const char *label, mg_err *e);
+// One iteration, then the periodic checkpoint (coordinator). Sets and returns j->status.
+int run_job_step(run_job *j, const comm *world);
+// The last checkpoint (coordinator); when the search is over also summary.json and the PEFT adapter. summary:
+// print the summary lines to stdout. Returns 0 when everything was written.
+int run_job_finish(run_job *j, const comm *world, int summary);
+// Frees the job (not the model; with own_adapter also the job's adapter, which must then not be attached).
+void run_job_close(run_job *j, int own_adapter);
