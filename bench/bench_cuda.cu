@@ -23,6 +23,7 @@
 #include <time.h>
 
 extern "C" {
+#include "bench/bench_util.h"
 #include "kernels/cuda/engine.h"
 #include "kernels/cuda/ops_cuda.h"
 }
@@ -33,22 +34,6 @@ typedef struct {
     int batches[8], n_batches;
     int graphs, tiny, train, decode, prompt, fresh, train_seqs, train_len;
 } options;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 static hf_config base_config(void) {
     hf_config c;

@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "bench/bench_util.h"
 #include "common/rng.h"
 #include "kernels/cpu/blas_setup.h"
 #include "kernels/ops.h"
@@ -39,22 +40,6 @@ typedef struct {
     int batches[8], n_batches;
     int do_sgemm, do_sample, do_lora, do_full;
 } options;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 // The default benchmark model: Llama-3 shape (GQA, llama3 rope scaling, untied head), ~15.7M parameters.
 static hf_config bench_config(void) {

@@ -152,7 +152,7 @@ static void linear_bwd(model *m, int l, int module, float *dinp, float *dW, floa
 
 double model_forward(model *m, const packed_batch *b, float temperature, float *logp, float *entropy) {
     if (m->accel) return m->accel->ops->forward(m->accel, m, b, temperature, logp, entropy);
-    mgCheck(m->params != NULL, "model_forward on a model loaded as its shape only (model_load_shape)");
+    mgCheck(m->params != NULL, "model_forward on a model without host weights (model_load_shape, or dropped)");
     const hf_config *c = &m->cfg;
     int N = b->n_tokens, C = c->hidden_size, Hq = c->num_attention_heads, Hkv = c->num_key_value_heads;
     int D = c->head_dim, F = c->intermediate_size, max_seq = 1;

@@ -202,6 +202,14 @@ int model_load_shape(model *m, const char *dir, mg_err *e) {
     return 0;
 }
 
+void model_drop_host_weights(model *m) {
+    free(m->params);
+    m->params = NULL;
+    int L = m->cfg.num_hidden_layers;
+    memset(m->w.layers, 0, (size_t)L * sizeof(layer_weights));  // every pointer pointed into params
+    m->w.wte = m->w.norm = m->w.lm_head = NULL;
+}
+
 void model_init_random(model *m, const hf_config *cfg, uint64_t seed) {
     model_alloc(m, cfg);
     int count = model_param_count(m);

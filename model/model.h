@@ -81,6 +81,9 @@ typedef struct {
 // ---- life cycle ----
 // Loads config.json + safetensors (any of F32/F16/BF16) from an HF folder into fp32.
 int model_load(model *m, const char *dir, mg_err *e);
+// Frees the host copy of the weights once another backend holds its own (model/accel.h): 4 bytes per parameter
+// of host memory that a GPU rank never reads again. Forward and generation then work only through m->accel.
+void model_drop_host_weights(model *m);
 // The shape only (config.json; no weights read or allocated): for a rank that never runs the model but keeps
 // adapters and their optimizer (a coordinator-only rank). Forward and generation refuse such a model.
 int model_load_shape(model *m, const char *dir, mg_err *e);

@@ -227,8 +227,8 @@ int stop_scan_step(stop_scan *s, const tokenizer *tok, const sampling_params *p,
 
 int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, const int *prompt_lens,
              const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *e) {
-    if (!m->params) return mg_fail(e, "generate: this model was loaded as its shape only (no weights)");
     if (m->accel) return m->accel->ops->generate(m->accel, m, tok, n, prompts, prompt_lens, seq_ids, p, max_batch, out, e);
+    if (!m->params) return mg_fail(e, "generate: this model holds no host weights (loaded as its shape only)");
     int ctx = m->cfg.max_position_embeddings, V = m->cfg.vocab_size, longest = 0;
     for (int i = 0; i < n; i++) {
         if (prompt_lens[i] <= 0) return mg_fail(e, "prompt %d is empty", i);

@@ -101,5 +101,6 @@ int accel_cuda_attach(model *m, int device, mg_dtype wt, mg_err *e) {
         return -1;
     }
     m->accel = &a->base;
+    model_drop_host_weights(m);  // the device has them; the host copy would cost 4 bytes per parameter per rank
     return 0;
 }

@@ -11,8 +11,9 @@ extern "C" {
 
 // The device for this process: `device` when >= 0, else the local rank (Open MPI, Slurm) modulo the visible GPUs.
 int accel_cuda_device(int device);
-// Sets up CUDA on that device and copies m's weights there in wt; sets m->accel. The adapter is not copied now:
-// every call uploads the model's current one. A one-line error (no device, too old) leaves m as it was.
+// Sets up CUDA on that device, copies m's weights there in wt, frees the host copy of the weights and sets
+// m->accel. The adapter is not copied now: every call uploads the model's current one. A one-line error (no
+// device, too old) leaves m as it was.
 int accel_cuda_attach(model *m, int device, mg_dtype wt, mg_err *e);
 
 #ifdef __cplusplus

@@ -146,6 +146,7 @@ int main(void) {
         CHECK(0, "%s", e.msg);
         return test_summary("test_accel");
     }
+    CHECK(gpu.params == NULL, "the host copy of the weights is still held after the upload");  // all runs there now
     printf("device: %s\n", cuda_device_name());
     check_training(&cpu, &gpu, 8, LORA_Q | LORA_V);
     check_training(&cpu, &gpu, 4, LORA_Q | LORA_K | LORA_V | LORA_O | LORA_GATE | LORA_UP | LORA_DOWN);  // new shape
