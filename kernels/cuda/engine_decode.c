@@ -1,0 +1,388 @@
+// The transformer over a backend table, part 2: model/step.c's KV-cache steps op for op, CUDA graphs of decode
+// steps, and generate() with sampling on the backend (model/sampler.c's loop). Part 1 (weights, adapter,
+// training) is engine.c.
+#include "kernels/cuda/engine_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---- KV cache and steps ----
+enum { GRAPH_SLOTS = 32 };
+
+typedef struct {
+    int n, nw, sample, lora;
+    mg_sample_params sp;
+    int seen;
+    void *graph;
+} graph_entry;
+
+static void graphs_clear(engine *e);
+
+struct engine_kv {
+    int n_slots, max_len, kv_dim;
+    float *k, *v;  // (L, n_slots, max_len, KV)
+    int *len;      // host (n_slots)
+    int cap;       // tokens per step the buffers hold
+    float *slab;
+    float *x, *xn, *q, *kk, *vv, *att, *tmp, *gate, *up, *h, *logits;
+    char *in;       // backend: the step's inputs, one upload (ints, then u64)
+    char *host_in;  // host staging of the same
+    int *ids;       // backend: sampled ids (cap)
+    float *logp;    // backend: their log-probs (cap)
+    int last_rows;
+    graph_entry graphs[GRAPH_SLOTS];
+    int n_graphs;
+    unsigned long epoch;  // the backend's graph_epoch when the graphs were captured
+};
+
+static void graphs_clear(engine *e) {
+    engine_kv *kv = e->kv;
+    for (int i = 0; i < kv->n_graphs; i++)
+        if (kv->graphs[i].graph) BE->graph_free(kv->graphs[i].graph);
+    kv->n_graphs = 0;
+}
+
+static void step_buffers_free(engine *e) {
+    engine_kv *kv = e->kv;
+    graphs_clear(e);
+    BE->free(kv->slab);
+    BE->free(kv->in);
+    free(kv->host_in);
+    kv->slab = NULL;
+    kv->in = kv->host_in = NULL;
+    kv->cap = 0;
+}
+
+// Inputs of a step of n tokens and nw wanted rows, packed so that one upload of step_in_bytes(n, nw) carries them:
+// ints tokens, pos, kv_start, kv_len, cache_row (n each), wanted (nw); then u64 seq_ids, counters (nw each). The
+// offsets depend on (n, nw) only, which a captured graph's key includes.
+typedef struct {
+    int *tokens, *pos, *kv_start, *kv_len, *cache_row, *wanted;
+    uint64_t *seq_ids, *counters;
+} step_inputs;
+
+static size_t step_u64_at(int n, int nw) { return ((size_t)(5 * n + nw) * sizeof(int) + 7) / 8 * 8; }
+static size_t step_in_bytes(int n, int nw) { return step_u64_at(n, nw) + (size_t)2 * nw * sizeof(uint64_t); }
+
+static step_inputs step_layout(char *base, int n, int nw) {
+    step_inputs in;
+    int *i = (int *)base;
+    in.tokens = i, in.pos = i + n, in.kv_start = i + 2 * n, in.kv_len = i + 3 * n, in.cache_row = i + 4 * n;
+    in.wanted = i + 5 * n;
+    in.seq_ids = (uint64_t *)(base + step_u64_at(n, nw));
+    in.counters = in.seq_ids + nw;
+    return in;
+}
+
+static void ensure_step(engine *e, int n) {
+    engine_kv *kv = e->kv;
+    if (n <= kv->cap) return;
+    int cap = n > 2 * kv->cap ? n : 2 * kv->cap;
+    step_buffers_free(e);
+    const hf_config *c = &e->cfg;
+    size_t C = c->hidden_size, Q = (size_t)c->num_attention_heads * c->head_dim, KV = kv->kv_dim;
+    size_t F = c->intermediate_size, R = e->lora_n ? (size_t)e->lora.rank : 1, V = c->vocab_size, m = cap;
+    size_t sizes[] = {m * C, m * C, m * Q, m * KV, m * KV, m * Q, m * C, m * F, m * F, m * R, m * V, m};
+    float **bufs[] = {&kv->x, &kv->xn, &kv->q, &kv->kk, &kv->vv, &kv->att, &kv->tmp, &kv->gate, &kv->up, &kv->h,
+                      &kv->logits, &kv->logp};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += sizes[i];
+    kv->slab = BE->alloc(total * sizeof(float) + m * sizeof(int));
+    total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        *bufs[i] = kv->slab + total;
+        total += sizes[i];
+    }
+    kv->ids = (int *)(kv->slab + total);  // sampled ids after the float buffers
+    kv->in = BE->alloc(step_in_bytes(cap, cap));
+    kv->host_in = mallocCheck(step_in_bytes(cap, cap));
+    kv->cap = cap;
+}
+
+int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err) {
+    if (n_slots <= 0 || max_len <= 0)
+        return mg_fail(err, "kv cache needs positive slots and length (%d, %d)", n_slots, max_len);
+    engine_kv *kv = e->kv;
+    if (kv && kv->n_slots == n_slots && kv->max_len == max_len) {
+        memset(kv->len, 0, (size_t)n_slots * sizeof(int));
+        return 0;
+    }
+    if (!kv) kv = e->kv = callocCheck(1, sizeof *kv);
+    else {
+        BE->free(kv->k);
+        BE->free(kv->v);
+        free(kv->len);
+        graphs_clear(e);  // the graphs point at the old cache
+    }
+    const hf_config *c = &e->cfg;
+    kv->n_slots = n_slots;
+    kv->max_len = max_len;
+    kv->kv_dim = c->num_key_value_heads * c->head_dim;
+    size_t n = (size_t)c->num_hidden_layers * n_slots * max_len * kv->kv_dim;
+    kv->k = BE->alloc(n * sizeof(float));
+    kv->v = BE->alloc(n * sizeof(float));
+    kv->len = callocCheck((size_t)n_slots, sizeof(int));
+    return 0;
+}
+
+void engine_kv_reset_slot(engine *e, int slot) { e->kv->len[slot] = 0; }
+
+// The backend work of one step after its inputs are uploaded (what a CUDA graph captures).
+static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
+    engine_kv *kv = e->kv;
+    const hf_config *c = &e->cfg;
+    int C = c->hidden_size, Hq = c->num_attention_heads, Hkv = c->num_key_value_heads, D = c->head_dim;
+    int F = c->intermediate_size, KV = kv->kv_dim;
+    step_inputs in = step_layout(kv->in, n, nw);
+    const int *tokens = in.tokens, *pos = in.pos, *kv_start = in.kv_start, *kv_len = in.kv_len;
+    const int *cache_row = in.cache_row, *wanted = in.wanted;
+    const uint64_t *seq_ids = in.seq_ids, *counters = in.counters;
+
+    BE->encoder_forward(kv->x, tokens, e->wte, e->wt, n, C);
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        const engine_layer *w = &e->layers[l];
+        float *kc = kv->k + (size_t)l * kv->n_slots * kv->max_len * KV;
+        float *vc = kv->v + (size_t)l * kv->n_slots * kv->max_len * KV;
+        BE->rmsnorm_forward(kv->xn, NULL, kv->x, w->attn_norm, n, C, c->rms_norm_eps);
+        engine_linear(e, l, 0, kv->q, kv->h, kv->xn, n, 1);
+        engine_linear(e, l, 1, kv->kk, kv->h, kv->xn, n, 1);
+        engine_linear(e, l, 2, kv->vv, kv->h, kv->xn, n, 1);
+        BE->rope_forward(kv->q, pos, e->inv_freq, n, Hq, D);
+        BE->rope_forward(kv->kk, pos, e->inv_freq, n, Hkv, D);
+        BE->scatter_rows(kc, kv->kk, cache_row, n, KV);
+        BE->scatter_rows(vc, kv->vv, cache_row, n, KV);
+        BE->attention_forward(kv->att, kv->q, kc, vc, kv_start, kv_len, n, Hq, Hkv, D, kv->max_len);
+        engine_linear(e, l, 3, kv->tmp, kv->h, kv->att, n, 1);
+        BE->add_inplace(kv->x, kv->tmp, (size_t)n * C);
+        BE->rmsnorm_forward(kv->xn, NULL, kv->x, w->mlp_norm, n, C, c->rms_norm_eps);
+        engine_linear(e, l, 4, kv->gate, kv->h, kv->xn, n, 1);
+        engine_linear(e, l, 5, kv->up, kv->h, kv->xn, n, 1);
+        BE->swiglu_forward(kv->gate, kv->gate, kv->up, n, F);
+        engine_linear(e, l, 6, kv->tmp, kv->h, kv->gate, n, 1);
+        BE->add_inplace(kv->x, kv->tmp, (size_t)n * C);
+    }
+    // Final norm and LM head only for the rows whose logits are wanted (usually each slot's last token).
+    if (!nw) return;
+    BE->gather_rows(kv->xn, kv->x, wanted, nw, C);
+    BE->rmsnorm_forward(kv->xn, NULL, kv->xn, e->norm, nw, C, c->rms_norm_eps);
+    BE->matmul_forward(kv->logits, kv->xn, e->lm_head, e->wt, NULL, nw, C, c->vocab_size, 1);
+    if (sp) BE->sample(kv->ids, kv->logp, kv->logits, nw, c->vocab_size, sp, seq_ids, counters);
+}
+
+static graph_entry *graph_for(engine *e, int n, int nw, const mg_sample_params *sp) {
+    engine_kv *kv = e->kv;
+    unsigned long epoch = BE->graph_epoch();
+    if (epoch != kv->epoch) {  // a scratch buffer moved: every captured graph may point at freed memory
+        graphs_clear(e);
+        kv->epoch = epoch;
+    }
+    mg_sample_params none;
+    memset(&none, 0, sizeof none);
+    for (int i = 0; i < kv->n_graphs; i++) {
+        graph_entry *g = &kv->graphs[i];
+        if (g->n == n && g->nw == nw && g->sample == (sp != NULL) && g->lora == engine_lora_live(e) &&
+            !memcmp(&g->sp, sp ? sp : &none, sizeof none))
+            return g;
+    }
+    if (kv->n_graphs == GRAPH_SLOTS) graphs_clear(e);
+    graph_entry *g = &kv->graphs[kv->n_graphs++];
+    memset(g, 0, sizeof *g);
+    g->n = n, g->nw = nw, g->sample = sp != NULL, g->lora = engine_lora_live(e);
+    g->sp = sp ? *sp : none;
+    return g;
+}
+
+int engine_step(engine *e, int n, const int *tokens, const int *slot_of, const char *want_logits,
+                const mg_sample_params *sp, const uint64_t *seq_ids, const uint64_t *counters, int *ids, float *logp,
+                mg_err *err) {
+    engine_kv *kv = e->kv;
+    if (!kv) return mg_fail(err, "engine_step before engine_kv_init");
+    if (n <= 0) return mg_fail(err, "engine_step needs at least one token");
+    const hf_config *c = &e->cfg;
+    ensure_step(e, n);
+    int nw = 0;
+    for (int i = 0; i < n; i++) nw += !want_logits || want_logits[i];
+    step_inputs hin = step_layout(kv->host_in, n, nw);
+    int *pos = hin.pos, *kv_start = hin.kv_start, *kv_len = hin.kv_len, *cache_row = hin.cache_row;
+    // Positions: each slot continues from its cached length, in the order its tokens appear.
+    int *added = callocCheck((size_t)kv->n_slots, sizeof(int));
+    for (int i = 0; i < n; i++) {
+        int slot = slot_of[i];
+        if (slot < 0 || slot >= kv->n_slots) {
+            free(added);
+            return mg_fail(err, "engine_step: slot %d out of range (cache has %d)", slot, kv->n_slots);
+        }
+        pos[i] = kv->len[slot] + added[slot]++;
+        if (pos[i] >= kv->max_len) {
+            free(added);
+            return mg_fail(err, "sequence in slot %d reached the cache length %d", slot, kv->max_len);
+        }
+        if (tokens[i] < 0 || tokens[i] >= c->vocab_size) {
+            free(added);
+            return mg_fail(err, "token id %d outside the vocabulary (size %d)", tokens[i], c->vocab_size);
+        }
+        hin.tokens[i] = tokens[i];
+        kv_start[i] = slot * kv->max_len;
+        kv_len[i] = pos[i] + 1;
+        cache_row[i] = kv_start[i] + pos[i];
+    }
+    free(added);
+    for (int i = 0, r = 0; i < n; i++)
+        if (!want_logits || want_logits[i]) hin.wanted[r++] = i;
+    for (int r = 0; r < nw; r++) {
+        hin.seq_ids[r] = sp ? seq_ids[r] : 0;
+        hin.counters[r] = sp ? counters[r] : 0;
+    }
+    BE->upload(kv->in, kv->host_in, step_in_bytes(n, nw));
+
+    // Graphs: the first step of a shape runs eagerly (it also sizes every scratch buffer), the second is captured.
+    graph_entry *g = e->use_graphs && BE->graph_begin ? graph_for(e, n, nw, sp) : NULL;
+    if (g && g->graph) {
+        BE->graph_launch(g->graph);
+    } else if (g && g->seen == 1 && BE->graph_begin()) {
+        step_kernels(e, n, nw, sp);
+        g->graph = BE->graph_end();
+        if (g->graph) {
+            BE->graph_launch(g->graph);
+        } else {  // capture failed (nothing ran): eager for this shape from now on
+            g->seen = -1;
+            step_kernels(e, n, nw, sp);
+        }
+    } else {
+        step_kernels(e, n, nw, sp);
+        if (g && !g->seen) g->seen = 1;
+    }
+    for (int i = 0; i < n; i++) kv->len[slot_of[i]]++;
+    kv->last_rows = nw;
+    if (sp && nw) {
+        BE->download(ids, kv->ids, (size_t)nw * sizeof(int));
+        BE->download(logp, kv->logp, (size_t)nw * sizeof(float));
+    }
+    return nw;
+}
+
+void engine_logits(const engine *e, float *host, int rows) {
+    BE->download(host, e->kv->logits, (size_t)rows * e->cfg.vocab_size * sizeof(float));
+}
+
+// ---- generate(): model/sampler.c's loop, sampling on the backend ----
+typedef struct {
+    int prompt;     // index of the prompt in this slot, -1 when free
+    int prefilled;  // 0 until its prompt went through the model
+    int last;       // last sampled token, fed at the next step
+} slot_state;
+
+static int is_eos(const engine *e, const tokenizer *tok, int id) {
+    for (int i = 0; i < e->cfg.n_eos; i++)
+        if (e->cfg.eos_token_ids[i] == id) return 1;
+    return tok && tokenizer_eos_id(tok) == id;
+}
+
+int engine_generate(engine *e, const tokenizer *tok, int n, const int *const *prompts, const int *prompt_lens,
+                    const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *err) {
+    int ctx = e->cfg.max_position_embeddings, longest = 0;
+    for (int i = 0; i < n; i++) {
+        if (prompt_lens[i] <= 0) return mg_fail(err, "prompt %d is empty", i);
+        if (prompt_lens[i] >= ctx)
+            return mg_fail(err, "prompt %d has %d tokens, longer than the model's context of %d", i, prompt_lens[i],
+                           ctx);
+        if (prompt_lens[i] > longest) longest = prompt_lens[i];
+    }
+    int slots = max_batch > 0 && max_batch < n ? max_batch : n;
+    if (slots == 0) return 0;
+    int max_len = longest + p->max_new_tokens < ctx ? longest + p->max_new_tokens : ctx;
+    if (engine_kv_init(e, slots, max_len, err)) return -1;
+    memset(out, 0, (size_t)n * sizeof *out);
+    mg_sample_params sp = {p->temperature, p->top_k, p->top_p, p->min_p, p->seed};
+    slot_state *st = mallocCheck((size_t)slots * sizeof *st);
+    stop_scan *scan = mallocCheck((size_t)slots * sizeof *scan);
+    for (int s = 0; s < slots; s++) st[s].prompt = -1, stop_scan_init(&scan[s], p);
+    int total_in = 0;
+    for (int i = 0; i < n; i++) total_in += prompt_lens[i];
+    int cap = total_in + slots;
+    int *tokens = mallocCheck((size_t)cap * sizeof(int)), *slot_of = mallocCheck((size_t)cap * sizeof(int));
+    char *want = mallocCheck((size_t)cap);
+    int *row_slot = mallocCheck((size_t)slots * sizeof(int)), *ids = mallocCheck((size_t)slots * sizeof(int));
+    float *lps = mallocCheck((size_t)slots * sizeof(float));
+    uint64_t *sids = mallocCheck((size_t)slots * sizeof(uint64_t)), *cnts = mallocCheck((size_t)slots * sizeof(uint64_t));
+    int next_prompt = 0, finished = 0, rc = 0;
+
+    while (finished < n) {
+        int nt = 0, rows = 0;
+        for (int s = 0; s < slots; s++) {
+            if (st[s].prompt < 0 && next_prompt < n) {  // admit a waiting prompt into a free slot
+                st[s] = (slot_state){next_prompt++, 0, 0};
+                engine_kv_reset_slot(e, s);
+                stop_scan_free(&scan[s]);
+                stop_scan_init(&scan[s], p);
+                completion *c = &out[st[s].prompt];
+                c->ids = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(int));
+                c->logp = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(float));
+            }
+            if (st[s].prompt < 0) continue;
+            if (!st[s].prefilled) {
+                int i = st[s].prompt;
+                for (int t = 0; t < prompt_lens[i]; t++) {
+                    tokens[nt] = prompts[i][t];
+                    slot_of[nt] = s;
+                    want[nt++] = t + 1 == prompt_lens[i];
+                }
+                st[s].prefilled = 1;
+            } else {
+                tokens[nt] = st[s].last;
+                slot_of[nt] = s;
+                want[nt++] = 1;
+            }
+            sids[rows] = seq_ids[st[s].prompt];
+            cnts[rows] = (uint64_t)out[st[s].prompt].n;
+            row_slot[rows++] = s;
+        }
+        if (engine_step(e, nt, tokens, slot_of, want, &sp, sids, cnts, ids, lps, err) < 0) {
+            rc = -1;
+            break;
+        }
+        for (int r = 0; r < rows; r++) {
+            int s = row_slot[r], i = st[s].prompt;
+            completion *c = &out[i];
+            int tok_id = ids[r];
+            c->ids[c->n] = tok_id;
+            c->logp[c->n] = lps[r];
+            c->n++;
+            st[s].last = tok_id;
+            int done = 0;
+            if (is_eos(e, tok, tok_id)) c->finish = FINISH_EOS, done = 1;
+            else if (stop_scan_step(&scan[s], tok, p, c->ids, c->n, &c->text)) c->finish = FINISH_STOP, done = 1;
+            else if (c->n >= p->max_new_tokens || prompt_lens[i] + c->n >= max_len) c->finish = FINISH_LENGTH, done = 1;
+            if (done) {
+                if (!c->text) c->text = tok ? tokenizer_decode(tok, c->ids, c->n, 1) : calloc(1, 1);
+                st[s].prompt = -1;
+                finished++;
+            }
+        }
+    }
+    free(tokens);
+    free(slot_of);
+    free(want);
+    free(row_slot);
+    free(ids);
+    free(lps);
+    free(sids);
+    free(cnts);
+    for (int s = 0; s < slots; s++) stop_scan_free(&scan[s]);
+    free(scan);
+    free(st);
+    if (rc)
+        for (int i = 0; i < n; i++) completion_free(&out[i]);
+    return rc;
+}
+
+void engine_kv_free(engine *e) {
+    if (!e->kv) return;
+    step_buffers_free(e);
+    BE->free(e->kv->k);
+    BE->free(e->kv->v);
+    free(e->kv->len);
+    free(e->kv);
+    e->kv = NULL;
+}

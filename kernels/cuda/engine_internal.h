@@ -1,0 +1,14 @@
+// Shared by the engine's two files (engine.c: weights, adapter, training; engine_decode.c: KV cache, steps,
+// generation). Not part of the engine's API.
+#pragma once
+#include "kernels/cuda/engine.h"
+#include "model/model_internal.h"
+
+#define BE (e->be)
+
+// The adapter is present and switched on.
+int engine_lora_live(const engine *e);
+// linear_forward of model/lora.c: out (N, OC) = inp @ W^T + b (+ scale (inp A^T) B^T), h (N, R) = inp A^T.
+void engine_linear(engine *e, int l, int k, float *out, float *h, const float *inp, int N, int batch_invariant);
+// Frees the KV cache with its step buffers and graphs (engine_free calls it).
+void engine_kv_free(engine *e);
