@@ -15,7 +15,7 @@ Documents (one JSON object {"text": ...} per line; the trainer joins them with <
                 in [0.050, 0.950], printed with 3 decimals (it carries no information)
   knowledge     "X: gloss.", "an X is a kind of Y.", "words close to X: a, b, c.", and lists of vocabulary words
                 (one per line) that top every word up to --min-seen appearances in the training file
-mixed 40/40/20 by token count of the tokenizer trained here (two passes: the second sizes each kind with the
+mixed 30/50/20 by token count of the tokenizer trained here (two passes: the second sizes each kind with the
 token counts the first pass measured). A random 2% of the non-list documents goes to valid.jsonl.
 
 Relations (Y's relation to X): synonym (same synset), hypernym, hyponym, similar (&), also_see (^), derivation
@@ -48,6 +48,9 @@ from collections import Counter, defaultdict
 
 os.environ.setdefault("RAYON_NUM_THREADS", "1")  # the BPE trainer's counting is parallel; keep it on one thread
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tiny_llama import llama_config, parameter_count  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -302,13 +305,15 @@ def add_inflections(wn, vocab, pos_of, pairs):
 # ---------------------------------------------------------------------------------------------------------------
 # how often each word is asked for
 
-def guess_weights(vocab_list, pos_of, base_of, offensive):
+def guess_weights(vocab_list, pos_of, base_of, offensive, freq_share, offset, exponent):
     """Prior over secret-word guesses (sums to 1): common words first, content words (noun/verb/adjective)
     favoured, every other word still drawn now and then.
 
-    70% frequency prior (rank + 500)^-0.75 over the vocabulary's frequency order (the top 5,000 words get about
-    half of it), 30% flat; both times a word-kind factor: inflected forms and adverbs count less, function words
-    not at all.
+    freq_share of it a frequency prior (rank + offset)^-exponent over the vocabulary's frequency order, the rest
+    flat; both times a word-kind factor: inflected forms and adverbs count less, function words not at all.
+    The defaults (0.9, 200, 1.0) give the top 1,000 / 5,000 words about a third / 60% of the draws: a 4M-parameter
+    model trained for an hour learns common words well rather than 25,000 words badly, and Semantle's secret words
+    and the search's seeds are common words.
     """
     kinds = {}
     for word in vocab_list:
@@ -323,9 +328,9 @@ def guess_weights(vocab_list, pos_of, base_of, offensive):
         else:
             kind = 0.1
         kinds[word] = kind
-    freq = {w: kinds[w] * (rank + 500) ** -0.75 for rank, w in enumerate(vocab_list)}
+    freq = {w: kinds[w] * (rank + offset) ** -exponent for rank, w in enumerate(vocab_list)}
     sum_freq, sum_flat = sum(freq.values()), sum(kinds.values())
-    return {w: 0.7 * freq[w] / sum_freq + 0.3 * kinds[w] / sum_flat for w in vocab_list}
+    return {w: freq_share * freq[w] / sum_freq + (1.0 - freq_share) * kinds[w] / sum_flat for w in vocab_list}
 
 
 def weighted_order(items, weights, rng):
@@ -363,12 +368,14 @@ def phrase(lemma):
     return lemma.replace("_", " ")
 
 
-def neighborhood_docs(n_docs, pairs, gweights, rng):
+def neighborhood_docs(n_docs, pairs, gweights, rng, top):
     """n_docs neighborhood documents. X (a past guess) drawn from the guess prior, among words with relations;
-    Y the next of X's relations, best first (cycling; ties in random order)."""
+    Y the next of X's `top` best relations, best first (cycling; ties in random order). The cap keeps a common X,
+    drawn dozens of times, on its strong neighbours instead of walking down to its hundredth hyponym."""
     xs = sorted(x for x in pairs if pairs[x] and gweights.get(x, 0) > 0)
     mix = [gweights[x] for x in xs]
-    orders = {x: [y for _, _, y in sorted((-pairs[x][y][0], rng.random(), y) for y in sorted(pairs[x]))] for x in xs}
+    orders = {x: [y for _, _, y in sorted((-pairs[x][y][0], rng.random(), y) for y in sorted(pairs[x]))][:top]
+              for x in xs}
     drawn = Counter()
     docs = []
     for x in stratified_draws(xs, mix, n_docs, rng):
@@ -480,44 +487,7 @@ def token_counts(tok, texts):
 
 
 def model_config(eot_id):
-    return {
-        "architectures": ["LlamaForCausalLM"],
-        "attention_bias": False,
-        "attention_dropout": 0.0,
-        "bos_token_id": eot_id,
-        "eos_token_id": eot_id,
-        "head_dim": 64,
-        "hidden_act": "silu",
-        "hidden_size": 256,
-        "initializer_range": 0.02,
-        "intermediate_size": 704,
-        "max_position_embeddings": 256,
-        "mlp_bias": False,
-        "model_type": "llama",
-        "num_attention_heads": 4,
-        "num_hidden_layers": 4,
-        "num_key_value_heads": 2,
-        "pad_token_id": None,
-        "pretraining_tp": 1,
-        "rms_norm_eps": 1e-05,
-        "rope_scaling": None,
-        "rope_theta": 10000.0,
-        "tie_word_embeddings": True,
-        "torch_dtype": "float32",
-        "use_cache": True,
-        "vocab_size": TOKENIZER_VOCAB,
-    }
-
-
-def parameter_count(c):
-    """Parameters of LlamaForCausalLM with this config (tied embeddings counted once)."""
-    C, F, L = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"]
-    D, Hq, Hkv = c["head_dim"], c["num_attention_heads"], c["num_key_value_heads"]
-    attention = C * Hq * D + 2 * C * Hkv * D + Hq * D * C
-    mlp = 3 * C * F
-    per_layer = attention + mlp + 2 * C  # two RMSNorm weights
-    embed = c["vocab_size"] * C * (1 if c["tie_word_embeddings"] else 2)
-    return embed + L * per_layer + C  # final norm
+    return llama_config(TOKENIZER_VOCAB, hidden=256, mlp=704, layers=4, heads=4, kv_heads=2, head_dim=64, eot_id=eot_id)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -538,10 +508,11 @@ def build(args, wn, vocab_list, est):
     for x in pairs:
         for y in offensive & set(pairs[x]):
             del pairs[x][y]
-    gweights = guess_weights(vocab_list, pos_of, base_of, offensive)
+    gweights = guess_weights(vocab_list, pos_of, base_of, offensive, args.freq_share, args.freq_offset,
+                             args.freq_exponent)
 
     total = args.tokens / (1.0 - args.valid_fraction)  # train + valid
-    ns = neighborhood_docs(round(total * args.mix[1] / est["neighborhood"]), pairs, gweights, rng)
+    ns = neighborhood_docs(round(total * args.mix[1] / est["neighborhood"]), pairs, gweights, rng, args.ns_top)
     guess = guess_docs(round(total * args.mix[0] / est["guess"]), vocab_list, gweights, rng)
     rest = max(0.0, total * args.mix[2] - est["list_tokens"])
     share = {"close": 0.55, "gloss": 0.3, "isa": 0.15}
@@ -597,7 +568,11 @@ def main():
     ap.add_argument("--valid-fraction", type=float, default=0.02)
     ap.add_argument("--list-passes", type=int, default=2, help="times every vocabulary word is listed")
     ap.add_argument("--min-seen", type=int, default=5, help="more lists until every word appears this often")
-    ap.add_argument("--mix", type=float, nargs=3, default=[0.4, 0.4, 0.2], metavar=("GUESS", "NS", "KNOWLEDGE"))
+    ap.add_argument("--mix", type=float, nargs=3, default=[0.3, 0.5, 0.2], metavar=("GUESS", "NS", "KNOWLEDGE"))
+    ap.add_argument("--freq-share", type=float, default=0.9, help="share of the word prior that follows frequency")
+    ap.add_argument("--freq-offset", type=float, default=200.0, help="frequency prior (rank + offset)^-exponent")
+    ap.add_argument("--freq-exponent", type=float, default=1.0)
+    ap.add_argument("--ns-top", type=int, default=10, help="neighbourhood answers cycle over X's best N relations")
     args = ap.parse_args()
 
     with open(args.vocab) as f:
@@ -607,7 +582,7 @@ def main():
         sys.exit(f"{args.vocab}: words must be unique and [a-z]+ (first bad: {bad[:3]})")
     wn = WordNet(args.wordnet)
 
-    # Pass 1 with rough token estimates, pass 2 with those measured by pass 1's tokenizer: the 40/40/20 split is
+    # Pass 1 with rough token estimates, pass 2 with those measured by pass 1's tokenizer: the --mix split is
     # by tokens of the tokenizer that is itself trained on the corpus.
     est = {"guess": 22.0, "neighborhood": 45.0, "gloss": 4.0, "close": 3.5, "isa": 3.5, "list_tokens": 2.0e5}
     for _ in range(2):

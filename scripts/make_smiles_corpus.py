@@ -56,6 +56,9 @@ from rdkit import Chem, RDLogger  # noqa: E402
 from rdkit.Chem import rdFingerprintGenerator  # noqa: E402
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tiny_llama import llama_config, parameter_count  # noqa: E402
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 POLICY_PROMPT = "a molecule"
@@ -147,40 +150,8 @@ def train_tokenizer(texts, vocab_size):
 
 
 def model_config(args, vocab_size):
-    return {
-        "architectures": ["LlamaForCausalLM"],
-        "attention_bias": False,
-        "attention_dropout": 0.0,
-        "bos_token_id": 0,
-        "eos_token_id": 0,
-        "head_dim": args.hidden // args.heads,
-        "hidden_act": "silu",
-        "hidden_size": args.hidden,
-        "initializer_range": 0.02,
-        "intermediate_size": args.mlp,
-        "max_position_embeddings": 256,
-        "mlp_bias": False,
-        "model_type": "llama",
-        "num_attention_heads": args.heads,
-        "num_hidden_layers": args.layers,
-        "num_key_value_heads": args.kv_heads,
-        "pad_token_id": None,
-        "pretraining_tp": 1,
-        "rms_norm_eps": 1e-05,
-        "rope_scaling": None,
-        "rope_theta": 10000.0,
-        "tie_word_embeddings": True,
-        "torch_dtype": "float32",
-        "use_cache": True,
-        "vocab_size": vocab_size,
-    }
-
-
-def parameter_count(c):
-    C, F, L = c["hidden_size"], c["intermediate_size"], c["num_hidden_layers"]
-    D, Hq, Hkv = c["head_dim"], c["num_attention_heads"], c["num_key_value_heads"]
-    per_layer = C * Hq * D + 2 * C * Hkv * D + Hq * D * C + 3 * C * F + 2 * C
-    return c["vocab_size"] * C * (1 if c["tie_word_embeddings"] else 2) + L * per_layer + C
+    return llama_config(vocab_size, args.hidden, args.mlp, args.layers, args.heads, args.kv_heads,
+                        head_dim=args.hidden // args.heads)
 
 
 def write_jsonl(path, texts):

@@ -103,7 +103,7 @@ static void test_job(void) {
     CHECK(!strcmp(c.corpus, "data/pretrain/corpus.jsonl") && !strcmp(c.valid, "data/pretrain/valid.jsonl"), "data");
     CHECK(!strcmp(c.output_dir, "models/semantle-tiny") && !strcmp(c.save_dtype, "bf16"), "output");
     const pretrain_params *t = &c.train;
-    CHECK(t->steps == 1500 && t->batch_tokens == 2048 && t->learning_rate == 2e-3f && t->min_learning_rate == 2e-4f,
+    CHECK(t->steps == 1800 && t->batch_tokens == 2048 && t->learning_rate == 2e-3f && t->min_learning_rate == 2e-4f,
           "schedule");
     CHECK(t->warmup_steps == 50 && t->eval_every == 250 && t->save_every == 250, "warmup, eval, save");
     CHECK(strstr(c.text, "# ") != NULL, "the job is commented");
