@@ -1,8 +1,21 @@
 #include "coordinator/prompts.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+char *prompt_printf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *out = mallocCheck((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(out, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return out;
+}
 
 char *template_render(const char *tmpl, int n, const char *const *keys, const char *const *values) {
     size_t cap = strlen(tmpl) + 1, len = 0;

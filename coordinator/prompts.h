@@ -14,6 +14,8 @@ typedef struct {
     const char *system;  // NULL or a system message
 } prompt_encoder;
 
+// printf into a malloc'd string: what the tasks' own prompt builders (and their other texts) use.
+char *prompt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 // Replaces each "{key}" of tmpl by its value; unknown placeholders stay as they are. malloc'd.
 char *template_render(const char *tmpl, int n, const char *const *keys, const char *const *values);
 // Renders text as one user turn (with the system message) and encodes it; plain format encodes it with the

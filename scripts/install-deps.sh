@@ -10,6 +10,7 @@ PKGS=(
   libpcre2-dev libjansson-dev libunistring-dev
   slurmctld slurmd slurm-client munge   # the local Slurm of the slurm tests (scripts/slurm-local.sh)
   librdkit-dev libboost-dev rdkit-data python3-rdkit zlib1g-dev   # molecule tasks (QED.py is read at build time)
+  autodock-vina openbabel              # the docking oracle example (tasks/examples/docking_oracle.py)
 )
 missing=()
 for p in "${PKGS[@]}"; do

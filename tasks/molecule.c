@@ -5,11 +5,11 @@
 
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "coordinator/prompts.h"
 #include "tasks/chem/chem.h"
 #include "tasks/molecule_objective.h"
 
@@ -76,23 +76,10 @@ char *molecule_parse_smiles(const char *text) {
 // ---------------------------------------------------------------------------------------------------------------
 // the task interface
 
-static char *dup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *dup_printf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *out = mallocCheck((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(out, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return out;
-}
-
-static char *mol_prompt(task *t) { return dup_printf("a molecule"); }
+static char *mol_prompt(task *t) { return prompt_printf("a molecule"); }
 
 static char *mol_ns_prompt(task *t, const char *solution, double reward) {
-    return dup_printf("a variation of %s", solution ? solution : "");
+    return prompt_printf("a variation of %s", solution ? solution : "");
 }
 
 static char *mol_parse(task *t, const char *completion) { return molecule_parse_smiles(completion); }
@@ -101,7 +88,7 @@ static char *mol_canonical(task *t, const char *candidate) {
     chem_mol *m = chem_mol_from_smiles(candidate);
     char *c = m ? chem_canonical_smiles(m) : NULL;
     chem_mol_free(m);
-    return c ? c : dup_printf("%s", candidate ? candidate : "");
+    return c ? c : prompt_printf("%s", candidate ? candidate : "");
 }
 
 static void score_one(const molecule *s, const char *candidate, task_score *out) {
@@ -158,16 +145,9 @@ int molecule_create(task **out, const molecule_config *cfg, mg_err *e) {
         return -1;
     }
     s->solved_reward = cfg->solved_reward;
-    task *t = callocCheck(1, sizeof *t);
-    t->name = "molecule";
-    t->state = s;
-    t->prompt = mol_prompt;
-    t->ns_prompt = mol_ns_prompt;
-    t->parse = mol_parse;
-    t->canonical = mol_canonical;
-    t->score = mol_score;
-    t->solved = mol_solved;
-    t->destroy = mol_destroy;
+    task *t = mallocCheck(sizeof *t);
+    *t = (task){.name = "molecule", .state = s, .prompt = mol_prompt, .ns_prompt = mol_ns_prompt, .parse = mol_parse,
+                .canonical = mol_canonical, .score = mol_score, .solved = mol_solved, .destroy = mol_destroy};
     *out = t;
     return 0;
 }

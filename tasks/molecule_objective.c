@@ -1,9 +1,7 @@
-// Molecule objectives: YAML -> a tree of terms -> a score per molecule. The YAML is loaded as a libyaml document
-// (nodes keep their marks, so every message names the line and the key path); the tree is evaluated with a small
-// per-molecule cache, so a fingerprint or property used twice (median1's two ECFP4 similarities) is computed
-// once. The arithmetic follows GuacaMol / PyTDC operation by operation (their formulas are in the comments), which
-// is what tests/parity/test_chem_parity.c checks.
-#include "tasks/molecule_objective.h"
+// Molecule objectives, the grammar half: YAML -> a tree of terms (tasks/molecule_terms.h). The YAML is loaded as a
+// libyaml document (nodes keep their marks, so every message names the line and the key path). The predefined PMO
+// objectives are written in the same grammar. Scoring the tree: tasks/molecule_score.c.
+#include "tasks/molecule_terms.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -13,26 +11,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#define MAX_TERMS 1024  // per objective, after predefined names are expanded (a YAML alias bomb stops here)
-#define MAX_DEPTH 16
-#define MAX_MODIFIERS 8
-#define MAX_FORMULA 32  // elements in an isomer formula
-#define KEY_LEN 256
-
-// ---------------------------------------------------------------------------------------------------------------
-// the tree
-
-typedef enum {
-    MOD_LINEAR, MOD_SQUARED, MOD_ABSOLUTE, MOD_GAUSSIAN, MOD_MIN_GAUSSIAN, MOD_MAX_GAUSSIAN, MOD_CLIPPED,
-    MOD_SMOOTH_CLIPPED, MOD_THRESHOLD, MOD_COUNT
-} mod_kind;
-
-typedef struct {
-    const char *name;
-    const char *params[4];  // NULL-terminated
-    double defaults[4];     // NAN: required
-    int centre;             // index of the parameter `reference:` may supply, -1 none
-} mod_spec;
+#define KEY_LEN 256  // a key path in messages: "task.objective.terms[1].modifier.type"
 
 static const mod_spec MODS[MOD_COUNT] = {
     [MOD_LINEAR] = {"linear", {"slope"}, {1}, -1},
@@ -46,55 +25,9 @@ static const mod_spec MODS[MOD_COUNT] = {
     [MOD_THRESHOLD] = {"threshold", {"threshold"}, {NAN}, -1},
 };
 
-typedef struct {
-    mod_kind kind;
-    double p[4];  // in MODS[kind].params order
-} modifier;
-
-typedef enum {
-    PROP_QED, PROP_LOGP, PROP_TPSA, PROP_MOL_WEIGHT, PROP_HBD, PROP_HBA, PROP_ROTATABLE_BONDS, PROP_RINGS,
-    PROP_AROMATIC_RINGS, PROP_SA, PROP_BERTZ, PROP_HEAVY_ATOMS, PROP_ATOMS, PROP_ELEMENT_COUNT, PROP_COUNT
-} prop_kind;
-
 static const char *const PROPS[PROP_COUNT + 1] = {
     "qed", "logp", "tpsa", "mol_weight", "hbd", "hba", "rotatable_bonds", "rings", "aromatic_rings", "sa", "bertz",
     "heavy_atoms", "atoms", "element_count", NULL};
-
-typedef enum { TERM_PROPERTY, TERM_SIMILARITY, TERM_ISOMER, TERM_SMARTS, TERM_MEAN } term_kind;
-
-typedef struct {
-    char symbol[4];
-    int count;
-} element;
-
-typedef struct term term;
-struct term {
-    term_kind kind;
-    char label[48];  // for info lines
-    double weight;   // in the parent's mean
-    modifier mods[MAX_MODIFIERS];
-    int n_mods;
-    // property
-    prop_kind prop;
-    char element[4];  // element_count
-    // similarity
-    chem_fp_kind fp_kind;
-    chem_fp *ref_fp;
-    // isomer
-    element formula[MAX_FORMULA];
-    int n_formula, total_atoms;
-    // smarts
-    chem_query *query;
-    int present;
-    // mean (and isomer's own mean)
-    int geometric;
-    term *terms;
-    int n_terms;
-};
-
-struct mol_objective {
-    term root;
-};
 
 // ---------------------------------------------------------------------------------------------------------------
 // predefined objectives: PMO (Gao et al. 2022) as PyTDC defines them (tdc/chem_utils/oracle/oracle.py), which for
@@ -438,7 +371,6 @@ static int parse_formula(const char *s, element *out, int *n, int *total) {
     return *n > 0 ? 0 : -1;
 }
 
-static double property_value(const chem_mol *m, prop_kind p, const char *element);
 
 static int compile_mean(compiler *cc, source *src, yaml_node_t *terms, const char *key, term *t) {
     if (!terms || terms->type != YAML_SEQUENCE_NODE)
@@ -590,7 +522,7 @@ static int compile_term(compiler *cc, source *src, yaml_node_t *n, const char *k
             if (cc->chemistry) {
                 chem_mol *m = chem_mol_from_smiles(text);
                 if (!m) return fail(cc, src, ref, rkey, "'%.60s' is not a valid SMILES", text);
-                centre = property_value(m, t->prop, t->element);
+                centre = mol_property_value(m, t->prop, t->element);
                 chem_mol_free(m);
                 if (isnan(centre)) return fail(cc, src, ref, rkey, "its %s could not be computed", PROPS[p]);
             }
@@ -720,189 +652,4 @@ int mol_objective_compile(mol_objective **out, const char *yaml, const char *whe
     }
     *out = o;
     return 0;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// scoring
-
-typedef struct {
-    const chem_mol *m;
-    chem_fp *fp[CHEM_FP_COUNT];
-    double prop[PROP_COUNT];
-    int have[PROP_COUNT];
-} context;
-
-static double int_value(int v) { return v < 0 ? NAN : (double)v; }
-
-static double property_value(const chem_mol *m, prop_kind p, const char *element) {
-    switch (p) {
-    case PROP_QED: return chem_qed(m);
-    case PROP_LOGP: return chem_logp(m);
-    case PROP_TPSA: return chem_tpsa(m);
-    case PROP_MOL_WEIGHT: return chem_mol_weight(m);
-    case PROP_HBD: return int_value(chem_hbd(m));
-    case PROP_HBA: return int_value(chem_hba(m));
-    case PROP_ROTATABLE_BONDS: return int_value(chem_rotatable_bonds(m));
-    case PROP_RINGS: return int_value(chem_rings(m));
-    case PROP_AROMATIC_RINGS: return int_value(chem_aromatic_rings(m));
-    case PROP_SA: return chem_sa_score(m);
-    case PROP_BERTZ: return chem_bertz(m);
-    case PROP_HEAVY_ATOMS: return int_value(chem_heavy_atoms(m));
-    case PROP_ATOMS: return int_value(chem_atoms_with_h(m));
-    case PROP_ELEMENT_COUNT: return int_value(chem_element_count(m, element));
-    case PROP_COUNT: break;
-    }
-    return NAN;
-}
-
-// GuacaMol's modifiers (score_modifier.py), formula by formula.
-static double apply_modifier(const modifier *m, double x) {
-    const double *p = m->p;
-    switch (m->kind) {
-    case MOD_LINEAR: return p[0] * x;                                  // slope * x
-    case MOD_SQUARED: return 1.0 - p[1] * ((p[0] - x) * (p[0] - x));  // 1 - coefficient * square(target - x)
-    case MOD_ABSOLUTE: return 1. - fabs(p[0] - x);                     // 1 - |target - x|
-    case MOD_MIN_GAUSSIAN: x = fmax(x, p[0]); break;                   // then the full gaussian
-    case MOD_MAX_GAUSSIAN: x = fmin(x, p[0]); break;
-    case MOD_GAUSSIAN: break;
-    case MOD_CLIPPED: {
-        double slope = (p[2] - p[3]) / (p[0] - p[1]), intercept = p[2] - slope * p[0];
-        double y = slope * x + intercept;
-        return y < p[3] ? p[3] : y > p[2] ? p[2] : y;  // np.clip(y, low, high)
-    }
-    case MOD_SMOOTH_CLIPPED: {
-        double k = 4.0 / (p[0] - p[1]), middle = (p[0] + p[1]) / 2, L = p[2] - p[3];
-        return p[3] + L / (1 + exp(-k * (x - middle)));
-    }
-    case MOD_THRESHOLD: return fmin(x, p[0]) / p[0];
-    case MOD_COUNT: return NAN;
-    }
-    if (isnan(x)) return NAN;  // fmax/fmin would drop a NaN
-    return exp(-0.5 * pow((x - p[0]) / p[1], 2.));  // exp(-0.5 * power((x - mu) / sigma, 2))
-}
-
-static const chem_fp *context_fp(context *c, chem_fp_kind k) {
-    if (!c->fp[k]) c->fp[k] = chem_fingerprint(c->m, k);
-    return c->fp[k];
-}
-
-static double context_prop(context *c, const term *t) {
-    if (t->prop == PROP_ELEMENT_COUNT) return property_value(c->m, t->prop, t->element);
-    if (!c->have[t->prop]) c->prop[t->prop] = property_value(c->m, t->prop, NULL), c->have[t->prop] = 1;
-    return c->prop[t->prop];
-}
-
-// exp(mean(log(x))) weighted, as scipy's gmean (a zero gives 0); or sum(w x) / sum(w).
-static double combine(const double *x, const double *w, int n, int geometric) {
-    double num = 0, den = 0;
-    for (int i = 0; i < n; i++) num += w[i] * (geometric ? log(x[i]) : x[i]), den += w[i];
-    return geometric ? exp(num / den) : num / den;
-}
-
-// PyTDC's Isomer_scoring: canonicalize, add hydrogens, write and re-read the SMILES; per target element a
-// gaussian (sigma 1) of its count, then a gaussian (sigma 2) of the atom total read from the molecular formula.
-static double isomer_score(const term *t, const chem_mol *m) {
-    double x[MAX_FORMULA + 1], w[MAX_FORMULA + 1];
-    char *canon = chem_canonical_smiles(m);
-    chem_mol *m2 = chem_mol_from_smiles(canon);
-    char *with_h = chem_smiles_with_hs(m2);
-    chem_mol *m3 = chem_mol_from_smiles(with_h);
-    char *formula = chem_formula(m3);
-    double result = NAN;
-    if (formula) {
-        int ok = 1;
-        for (int i = 0; i < t->n_formula && ok; i++) {
-            int count = chem_element_count(m3, t->formula[i].symbol);
-            ok = count >= 0;
-            modifier g = {MOD_GAUSSIAN, {t->formula[i].count, 1.0}};
-            x[i] = apply_modifier(&g, count), w[i] = 1;
-        }
-        // The total: every element symbol's count in the formula ("C6H6Na+": 13), as re.findall reads it.
-        long total = 0;
-        for (const char *p = formula; *p;) {
-            if (!isupper((unsigned char)*p)) {
-                p++;
-                continue;
-            }
-            p++;
-            while (islower((unsigned char)*p)) p++;
-            long c = 1;
-            if (isdigit((unsigned char)*p)) {
-                char *end;
-                c = strtol(p, &end, 10);
-                p = end;
-            }
-            total += c;
-        }
-        modifier g = {MOD_GAUSSIAN, {t->total_atoms, 2.0}};
-        x[t->n_formula] = apply_modifier(&g, (double)total), w[t->n_formula] = 1;
-        if (ok) result = combine(x, w, t->n_formula + 1, t->geometric);
-    }
-    free(formula);
-    chem_mol_free(m3);
-    free(with_h);
-    chem_mol_free(m2);
-    free(canon);
-    return result;
-}
-
-static double eval_term(const term *t, context *c);
-
-// A mean's children (each with its modifiers) combined; parts (n_terms values, may be NULL) gets each child's value.
-static double eval_mean(const term *t, context *c, double *parts) {
-    double stack_x[32], stack_w[32], *x = stack_x, *w = stack_w;
-    if (t->n_terms > 32) {
-        x = mallocCheck(sizeof(double) * (size_t)t->n_terms);
-        w = mallocCheck(sizeof(double) * (size_t)t->n_terms);
-    }
-    int bad = 0;
-    for (int i = 0; i < t->n_terms; i++) {
-        x[i] = eval_term(&t->terms[i], c), w[i] = t->terms[i].weight;
-        bad |= isnan(x[i]);
-        if (parts) parts[i] = x[i];
-    }
-    double v = bad ? NAN : combine(x, w, t->n_terms, t->geometric);
-    if (x != stack_x) free(x), free(w);
-    return v;
-}
-
-static double eval_term(const term *t, context *c) {
-    double v = NAN;
-    switch (t->kind) {
-    case TERM_PROPERTY: v = context_prop(c, t); break;
-    case TERM_SIMILARITY: v = chem_tanimoto(context_fp(c, t->fp_kind), t->ref_fp); break;
-    case TERM_ISOMER: v = isomer_score(t, c->m); break;
-    case TERM_SMARTS: {
-        int hit = chem_has_match(c->m, t->query);
-        v = hit < 0 ? NAN : (hit != 0) == (t->present != 0) ? 1.0 : 0.0;
-        break;
-    }
-    case TERM_MEAN: v = eval_mean(t, c, NULL); break;
-    }
-    for (int i = 0; i < t->n_mods && !isnan(v); i++) v = apply_modifier(&t->mods[i], v);
-    return v;
-}
-
-double mol_objective_score(const mol_objective *o, const chem_mol *m, char *info, size_t info_cap) {
-    if (info && info_cap) info[0] = 0;
-    if (!o || !m) return NAN;
-    context c = {.m = m};
-    const term *root = &o->root;
-    double v;
-    if (root->kind == TERM_MEAN && info && info_cap) {  // eval_term's computation, keeping the parts
-        double *parts = mallocCheck(sizeof(double) * (size_t)root->n_terms);
-        v = eval_mean(root, &c, parts);
-        for (int i = 0; i < root->n_mods && !isnan(v); i++) v = apply_modifier(&root->mods[i], v);
-        size_t len = 0;
-        for (int i = 0; i < root->n_terms && len + 1 < info_cap; i++) {
-            int k = snprintf(info + len, info_cap - len, "%s%s %.4g", i ? ", " : "", root->terms[i].label, parts[i]);
-            len = k < 0 ? info_cap : len + (size_t)k;
-        }
-        free(parts);
-    } else {
-        v = eval_term(root, &c);
-        if (info && info_cap) snprintf(info, info_cap, "%s %.4g", root->label[0] ? root->label : "score", v);
-    }
-    for (int k = 0; k < CHEM_FP_COUNT; k++) chem_fp_free(c.fp[k]);
-    return v;
 }

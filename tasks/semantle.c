@@ -4,9 +4,9 @@
 // the target, and Semantle's rank for the target's 1,000 nearest words (found with a size-1000 min-heap over the
 // vocabulary, O(V log 1000), instead of sorting all V words). Scoring is then a hash lookup per guess.
 #include <ctype.h>
-#include <stdarg.h>
 #include <string.h>
 
+#include "coordinator/prompts.h"
 #include "tasks/semantle.h"
 
 #define SEMANTLE_NEAREST 1000  // Semantle ranks the target's 1,000 nearest words
@@ -84,19 +84,6 @@ static void rank_nearest(semantle *s, int V) {
 // ---------------------------------------------------------------------------------------------------------------
 // text helpers
 
-static char *dup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *dup_printf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *out = mallocCheck((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(out, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return out;
-}
-
 static char *lower_copy(const char *s) {
     size_t n = strlen(s);
     char *out = mallocCheck(n + 1);
@@ -109,10 +96,10 @@ static int is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <
 // ---------------------------------------------------------------------------------------------------------------
 // the task interface
 
-static char *sem_prompt(task *t) { return dup_printf("%s", PROMPT); }
+static char *sem_prompt(task *t) { return prompt_printf("%s", PROMPT); }
 
 static char *sem_ns_prompt(task *t, const char *solution, double reward) {
-    return dup_printf("We are playing Semantle: guess a secret English word. The guess '%s' has similarity %.3f to "
+    return prompt_printf("We are playing Semantle: guess a secret English word. The guess '%s' has similarity %.3f to "
                       "the secret word. Reply with one English word that is close in meaning to '%s'.",
                       solution ? solution : "", reward, solution ? solution : "");
 }
@@ -207,16 +194,9 @@ int semantle_create(task **out, const word_vectors *wv, const char *target, mg_e
     for (int i = 0; i < V; i++) s->cosine[i] = word_vectors_cosine(wv, i, index);
     rank_nearest(s, V);
 
-    task *t = callocCheck(1, sizeof *t);
-    t->name = "semantle";
-    t->state = s;
-    t->prompt = sem_prompt;
-    t->ns_prompt = sem_ns_prompt;
-    t->parse = sem_parse;
-    t->canonical = sem_canonical;
-    t->score = sem_score;
-    t->solved = sem_solved;
-    t->destroy = sem_destroy;
+    task *t = mallocCheck(sizeof *t);
+    *t = (task){.name = "semantle", .state = s, .prompt = sem_prompt, .ns_prompt = sem_ns_prompt, .parse = sem_parse,
+                .canonical = sem_canonical, .score = sem_score, .solved = sem_solved, .destroy = sem_destroy};
     *out = t;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/sweep_results.h"
+#include "tools/sweep_search.h"
 
 static const char *HELP =
     "usage: migrate ablate CONFIG.yaml --strategies LIST --seeds LIST [--targets LIST] [--set KEY=VALUE ...]\n"
@@ -115,13 +116,9 @@ int cmd_ablate(int argc, char **argv) {
                     rc = 1;
                     break;
                 }
-                if (search_attach_adapter(&m, &cfg, &e)) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
                 search_state st;
                 double t0 = mg_seconds();
-                if (!rc && search_init(&st, &cfg, &m, tok, tk, 0, NULL, NULL, &e)) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
-                int step = 0;
-                while (!rc && (step = search_step(&st, &e)) == 0) {}
-                if (!rc && step < 0) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
+                if (sweep_search_run(&st, &cfg, &m, tok, tk, 0, &e)) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
                 if (!rc) {
                     sweep_result *r = &res[done++];
                     const archive_entry *b = st.best >= 0 ? archive_get(st.arc, st.best) : NULL;

@@ -18,8 +18,9 @@
 #include "tools/sweep_spec.h"
 
 static const char *HELP =
-    "usage: migrate sweep CONFIG.yaml [--targets LIST] [--seeds LIST] [--strategies LIST] [--grid KEY=LIST ...]\n"
-    "                     [--set KEY=VALUE ...] [--out DIR] [--sbatch-args ARGS] [--max-parallel N]\n"
+    "usage: migrate sweep CONFIG.yaml [--targets|--objectives LIST] [--seeds LIST] [--strategies LIST]\n"
+    "                     [--grid KEY=LIST ...] [--set KEY=VALUE ...] [--out DIR] [--sbatch-args ARGS]\n"
+    "                     [--max-parallel N]\n"
     "                     [--template FILE] [--dry-run] [--force]\n"
     "       migrate sweep --collect DIR\n"
     "\n"
@@ -32,6 +33,7 @@ static const char *HELP =
     "paths start at: the jobs run there.\n"
     "\n"
     "  --targets LIST       task.target values, comma list\n"
+    "  --objectives LIST    task.objective values (molecule tasks: predefined names such as median1), comma list\n"
     "  --seeds LIST         seed values\n"
     "  --strategies LIST    strategy values (random,ns,opro,grpo,grpo-greedy,migrate)\n"
     "  --grid KEY=LIST      values of any other config key (repeatable): --grid training.learning_rate=5e-5,1e-4\n"
@@ -355,7 +357,8 @@ int cmd_sweep(int argc, char **argv) {
         if (a[0] != '-')
             return fprintf(stderr, "migrate sweep: unexpected argument '%s' (see --help)\n", a), free(o.sets), 2;
         if (!v) return fprintf(stderr, "migrate sweep: option %s needs a value (see --help)\n", a), free(o.sets), 2;
-        const char *key = !strcmp(a, "--targets") ? "task.target" : !strcmp(a, "--seeds") ? "seed"
+        const char *key = !strcmp(a, "--targets") ? "task.target" : !strcmp(a, "--objectives") ? "task.objective"
+                        : !strcmp(a, "--seeds") ? "seed"
                         : !strcmp(a, "--strategies") ? "strategy" : NULL;
         if (key || !strcmp(a, "--grid")) {
             if (n_axis == 64) return fprintf(stderr, "migrate sweep: too many axis options\n"), free(o.sets), 2;

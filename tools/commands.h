@@ -7,6 +7,7 @@ int cmd_version(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ablate(int argc, char **argv);
+int cmd_pmo(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

@@ -15,6 +15,7 @@ static const char *USAGE =
     "  inspect    summarise and verify a run checkpoint (HDF5)\n"
     "  export     write a checkpoint's LoRA adapter as a PEFT folder\n"
     "  ablate     strategies x seeds x targets of a search, into a CSV and a markdown table\n"
+    "  pmo        the PMO molecule benchmark: tasks x strategies x seeds, AUC top-10 beside published values\n"
     "  sweep      one search per target/seed/strategy as a Slurm array job; --collect gathers the results\n"
     "  pretrain   train a small model from scratch on a text corpus; writes a Hugging Face folder\n"
     "  generate   sample completions from a Hugging Face model folder (Llama-3.x, Qwen2/2.5, Mistral)\n"
@@ -35,6 +36,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "ablate")) return cmd_ablate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pmo")) return cmd_pmo(argc - 1, argv + 1);
     if (!strcmp(cmd, "sweep")) return cmd_sweep(argc - 1, argv + 1);
     if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 1, argv + 1);
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);

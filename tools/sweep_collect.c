@@ -170,6 +170,7 @@ static void md_field(FILE *f, const char *s) {
 static int varies(const element *els, int n, const char *kv) {
     size_t k = strcspn(kv, "=");
     if ((k == 8 && !strncmp(kv, "strategy", 8)) || (k == 11 && !strncmp(kv, "task.target", 11)) ||
+        (k == 14 && !strncmp(kv, "task.objective", 14)) ||
         (k == 4 && !strncmp(kv, "seed", 4)) || (k == 10 && !strncmp(kv, "output_dir", 10)))
         return 0;
     for (int i = 0; i < n; i++) {
@@ -272,7 +273,12 @@ int sweep_collect(const char *dir) {
             rc = 1;
             break;
         }
-        snprintf(el->problem, sizeof el->problem, "%s", c.task == TASK_SEMANTLE ? c.target : c.oracle_command);
+        const char *problem = c.task == TASK_SEMANTLE   ? c.target
+                              : c.task == TASK_MOLECULE ? c.objective
+                                                        : c.oracle_command;
+        snprintf(el->problem, sizeof el->problem, "%.*s", (int)sizeof el->problem - 1, problem);
+        for (char *q = el->problem; *q; q++)  // a composed objective is YAML over several lines: one table cell
+            if (*q == '\n' || *q == '\t') *q = ' ';
         snprintf(el->strategy, sizeof el->strategy, "%s", strategy_name(c.strategy));
         el->seed = (unsigned long long)c.seed;
         run_config_free(&c);

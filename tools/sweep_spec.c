@@ -9,7 +9,7 @@
 
 #include "common/file.h"
 
-static const char *KEYS = "targets, seeds, strategies, grid, sbatch_args, max_parallel";
+static const char *KEYS = "targets, objectives, seeds, strategies, grid, sbatch_args, max_parallel";
 
 // Is line (at p) the top-level key `sweep:`?
 static int starts_sweep(const char *p, const char *end) {
@@ -43,7 +43,9 @@ typedef struct {
 static long line_of(const yaml_node_t *n) { return (long)n->start_mark.line + 1; }
 
 static int axis_rank(const char *key) {
-    return !strcmp(key, "strategy") ? 0 : !strcmp(key, "task.target") ? 1 : !strcmp(key, "seed") ? 2 : 3;
+    if (!strcmp(key, "strategy")) return 0;
+    if (!strcmp(key, "task.target") || !strcmp(key, "task.objective")) return 1;  // the problem: word or objective
+    return !strcmp(key, "seed") ? 2 : 3;
 }
 
 // Sets an axis's values, then keeps the axes in the documented order (stable: grid keys stay as written).
@@ -157,15 +159,16 @@ static int read_section(ctx *c, sweep_spec *s, yaml_node_t *sec, mg_err *e) {
     if (sec->type == YAML_SCALAR_NODE && sec->data.scalar.length == 0) return 0;  // "sweep:" with nothing under it
     if (sec->type != YAML_MAPPING_NODE)
         return mg_fail(e, "%s:%ld: sweep: expected a mapping of %s", c->path, line_of(sec), KEYS);
-    static const char *const fixed[][2] = {{"strategies", "strategy"}, {"targets", "task.target"}, {"seeds", "seed"}};
+    static const char *const fixed[][2] = {
+        {"strategies", "strategy"}, {"targets", "task.target"}, {"objectives", "task.objective"}, {"seeds", "seed"}};
     for (yaml_node_pair_t *p = sec->data.mapping.pairs.start; p < sec->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key), *v = yaml_document_get_node(c->doc, p->value);
         if (!k || !v || k->type != YAML_SCALAR_NODE)
             return mg_fail(e, "%s:%ld: sweep: keys must be plain names", c->path, k ? line_of(k) : line_of(sec));
         const char *key = (const char *)k->data.scalar.value, *val = NULL;
         int f = 0;
-        while (f < 3 && strcmp(key, fixed[f][0])) f++;
-        if (f < 3) {
+        while (f < 4 && strcmp(key, fixed[f][0])) f++;
+        if (f < 4) {
             char label[64];
             snprintf(label, sizeof label, "sweep.%s", key);
             if (add_axis(c, s, v, fixed[f][1], label, e)) return -1;

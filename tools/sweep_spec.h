@@ -3,6 +3,7 @@
 //
 //   sweep:
 //     targets: [ocean, river, music]   # task.target
+//     objectives: [median1, qed]       # task.objective (molecule tasks: predefined names)
 //     seeds: [0, 1]                    # seed
 //     strategies: [migrate, grpo]      # strategy
 //     grid:                            # any other key, as --set names it
@@ -11,7 +12,7 @@
 //     max_parallel: 0                  # at most this many elements run at once (0 = no limit)
 //
 // Every list may also be a comma string ("ocean,river"). Elements enumerate the product with the first axis
-// slowest, in the order strategies, targets, seeds, then grid keys as written.
+// slowest, in the order strategies, targets / objectives, seeds, then grid keys as written.
 #pragma once
 #include <stddef.h>
 

@@ -1,0 +1,44 @@
+#include "tools/sweep_search.h"
+
+#include <stdlib.h>
+
+// Valid entries among archive[from..size): the archive only grows, so counting what is new each step keeps the
+// check O(new entries).
+static long count_valid(const archive *a, size_t *from) {
+    long n = 0;
+    for (size_t size = archive_size(a); *from < size; (*from)++) n += archive_get(a, (long)*from)->valid != 0;
+    return n;
+}
+
+int sweep_search_run(search_state *st, const run_config *cfg, model *m, const tokenizer *tok, task *tk,
+                     long valid_budget, mg_err *e) {
+    if (search_attach_adapter(m, cfg, e) || search_init(st, cfg, m, tok, tk, 0, NULL, NULL, e)) return -1;
+    size_t seen = 0;
+    long valid = 0;
+    int step;
+    while ((step = search_step(st, e)) == 0) {
+        valid += count_valid(st->arc, &seen);
+        if (valid_budget > 0 && valid >= valid_budget) break;
+    }
+    if (step < 0) {
+        search_free(st);
+        return -1;
+    }
+    return 0;
+}
+
+long sweep_valid_rewards(const archive *a, long max, double **out) {
+    size_t size = archive_size(a);
+    *out = mallocCheck((size ? size : 1) * sizeof(double));
+    long n = 0;
+    for (size_t i = 0; i < size && n < max; i++) {
+        const archive_entry *x = archive_get(a, (long)i);
+        if (x->valid) (*out)[n++] = x->reward;
+    }
+    return n;
+}
+
+long sweep_valid_rewards_count(const archive *a) {
+    size_t from = 0;
+    return count_valid(a, &from);
+}
