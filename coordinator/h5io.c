@@ -114,16 +114,25 @@ int h5io_write(hid_t loc, const char *name, hid_t type, size_t n0, size_t n1, co
     return ok ? 0 : mg_fail(e, "cannot write dataset '%s' (disk full?)", name);
 }
 
-// Opens a dataset and checks its rank and dims.
-static hid_t open_shaped(hid_t loc, const char *where, const char *name, size_t n0, size_t n1, mg_err *e) {
+// Opens a dataset and reads its rank and dims (up to 2); -1 with e set when it is missing or unreadable.
+static hid_t open_dims(hid_t loc, const char *where, const char *name, int *rank, hsize_t dims[2], mg_err *e) {
     if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return mg_fail(e, "%s: dataset '%s' is missing", where, name), -1;
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
     if (d < 0) return mg_fail(e, "%s: dataset '%s' cannot be opened", where, name), -1;
     hid_t sp = H5Dget_space(d);
-    hsize_t dims[2] = {0, 0};
-    int rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
-    if (rank >= 1 && rank <= 2) H5Sget_simple_extent_dims(sp, dims, NULL);
+    dims[0] = dims[1] = 0;
+    *rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    if (*rank >= 1 && *rank <= 2) H5Sget_simple_extent_dims(sp, dims, NULL);
     if (sp >= 0) H5Sclose(sp);
+    return d;
+}
+
+// Opens a dataset and checks its rank and dims.
+static hid_t open_shaped(hid_t loc, const char *where, const char *name, size_t n0, size_t n1, mg_err *e) {
+    int rank;
+    hsize_t dims[2];
+    hid_t d = open_dims(loc, where, name, &rank, dims, e);
+    if (d < 0) return -1;
     int want = n1 ? 2 : 1;
     if (rank != want || dims[0] != n0 || (n1 && dims[1] != n1)) {
         H5Dclose(d);
@@ -143,14 +152,10 @@ int h5io_read(hid_t loc, const char *where, const char *name, hid_t type, size_t
 }
 
 long h5io_length(hid_t loc, const char *where, const char *name, mg_err *e) {
-    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return mg_fail(e, "%s: dataset '%s' is missing", where, name), -1;
-    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    if (d < 0) return mg_fail(e, "%s: dataset '%s' cannot be opened", where, name), -1;
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims[2] = {0, 0};
-    int rank = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
-    if (rank == 1) H5Sget_simple_extent_dims(sp, dims, NULL);
-    if (sp >= 0) H5Sclose(sp);
+    int rank;
+    hsize_t dims[2];
+    hid_t d = open_dims(loc, where, name, &rank, dims, e);
+    if (d < 0) return -1;
     H5Dclose(d);
     if (rank != 1) return mg_fail(e, "%s: dataset '%s' is not 1-D", where, name), -1;
     return (long)dims[0];

@@ -154,14 +154,17 @@ static void compute_inv_freq(const hf_config *c, float *inv_freq) {
     }
 }
 
-static void model_alloc(model *m, const hf_config *cfg) {
+// weights 0: the shape only (n_params counted, m->params NULL), for model_load_shape.
+static void model_alloc(model *m, const hf_config *cfg, int weights) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->w.layers = callocCheck((size_t)cfg->num_hidden_layers, sizeof(layer_weights));
     m->g.layers = callocCheck((size_t)cfg->num_hidden_layers, sizeof(layer_weights));
     m->n_params = layout_weights(cfg, &m->w, NULL);
-    m->params = callocCheck(m->n_params, sizeof(float));
-    layout_weights(cfg, &m->w, m->params);
+    if (weights) {
+        m->params = callocCheck(m->n_params, sizeof(float));
+        layout_weights(cfg, &m->w, m->params);
+    }
     m->inv_freq = mallocCheck((size_t)cfg->head_dim / 2 * sizeof(float));
     compute_inv_freq(cfg, m->inv_freq);
 }
@@ -171,7 +174,7 @@ int model_load(model *m, const char *dir, mg_err *e) {
     if (hf_config_load(&cfg, dir, e)) return -1;
     st_file st;
     if (st_open(&st, dir, e)) return -1;
-    model_alloc(m, &cfg);
+    model_alloc(m, &cfg, 1);
     int count = model_param_count(m);
     for (int i = 0; i < count; i++) {
         char name[128];
@@ -192,13 +195,7 @@ int model_load(model *m, const char *dir, mg_err *e) {
 int model_load_shape(model *m, const char *dir, mg_err *e) {
     hf_config cfg;
     if (hf_config_load(&cfg, dir, e)) return -1;
-    memset(m, 0, sizeof *m);
-    m->cfg = cfg;
-    m->w.layers = callocCheck((size_t)cfg.num_hidden_layers, sizeof(layer_weights));
-    m->g.layers = callocCheck((size_t)cfg.num_hidden_layers, sizeof(layer_weights));
-    m->n_params = layout_weights(&cfg, &m->w, NULL);  // counted, not allocated: m->params stays NULL
-    m->inv_freq = mallocCheck((size_t)cfg.head_dim / 2 * sizeof(float));
-    compute_inv_freq(&cfg, m->inv_freq);
+    model_alloc(m, &cfg, 0);
     return 0;
 }
 
@@ -211,7 +208,7 @@ void model_drop_host_weights(model *m) {
 }
 
 void model_init_random(model *m, const hf_config *cfg, uint64_t seed) {
-    model_alloc(m, cfg);
+    model_alloc(m, cfg, 1);
     int count = model_param_count(m);
     for (int i = 0; i < count; i++) {
         char name[128];

@@ -109,7 +109,7 @@ static void publish_adapter(const comm *c, model *m, adamw_state *opt, double *g
 }
 
 void learner_share_optimizer(const comm *c, adamw_state *opt) {
-    if (!opt->m) return;  // a baseline: no adapter, on every rank
+    if (!opt->m || c->learner_leader == 0) return;  // a baseline, or rank 0 holds the moments already
     size_t n = opt->n;
     char *buf = mallocCheck(sizeof(double) + 2 * n * sizeof(float));
     double t = opt->t;

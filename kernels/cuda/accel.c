@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/local_rank.h"
 #include "kernels/cuda/engine.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "model/accel.h"
@@ -74,16 +75,8 @@ static const model_accel_ops k_ops = {"cuda", acc_forward, acc_backward, acc_zer
 
 int accel_cuda_device(int device) {
     if (device >= 0) return device;
-    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"};
-    int local = 0, n = cuda_device_count();
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v) {
-            local = atoi(v);
-            break;
-        }
-    }
-    return n > 0 ? local % n : 0;
+    int n = cuda_device_count();
+    return n > 0 ? mg_local_rank() % n : 0;
 }
 
 int accel_cuda_attach(model *m, int device, mg_dtype wt, mg_err *e) {

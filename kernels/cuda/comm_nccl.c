@@ -1,5 +1,6 @@
 // NCCL communicator and fp32 sum all-reduce (see comm_nccl.h).
 #include "kernels/cuda/comm_nccl.h"
+#include "common/local_rank.h"
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
@@ -81,11 +82,4 @@ void comm_nccl_free(comm_nccl *c) {
 int comm_nccl_nranks(const comm_nccl *c) { return c->nranks; }
 int comm_nccl_rank(const comm_nccl *c) { return c->rank; }
 
-int comm_nccl_local_rank(void) {
-    static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"};
-    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v) return atoi(v);
-    }
-    return 0;
-}
+int comm_nccl_local_rank(void) { return mg_local_rank(); }
