@@ -3,7 +3,7 @@
 // decode step (weight bytes / measured device-to-device copy bandwidth). tests/gpu/run.sh runs it next to
 // bench/bench_cuda_torch.py (the same shapes in PyTorch) and prints the comparison.
 //
-//   bench_cuda [--tsv FILE] [--models llama,qwen] [--batches 1,16,64,256] [--graphs] [--tiny] [--no-train]
+//   bench_cuda [--tsv FILE] [--models llama,qwen] [--batches 1,16,64,256] [--graphs] [--tiny] [--no-train] [--profile]
 //              [--no-decode] [--prompt 32] [--new 64] [--train-seqs 16] [--train-len 512]
 //
 // decode: B prompts of --prompt random tokens, --new tokens each sampled on the GPU at temperature 1 (no filters,
@@ -11,7 +11,9 @@
 // the median time of one batched decode step (what the bandwidth floor bounds). grpo: one LoRA step (r 64, alpha
 // 16, q/k/v/o, MiGrATe's defaults) over --train-seqs x --train-len tokens, the first 64 of each a prompt: forward
 // with log-probs, backward, clipping and AdamW. --graphs replays decode steps as CUDA graphs. --tiny: small shapes
-// (the emulated build runs this in CI to check the program itself). --tsv writes the results for tests/gpu/run.sh's
+// (the emulated build runs this in CI to check the program itself). --profile brackets the last decode step of each
+// batch and the second GRPO step with a profiler range (bench/profile_cuda.sh: ncu --profile-from-start off).
+// --tsv writes the results for tests/gpu/run.sh's
 // table: "# device: ..." and "# copy_gbs: ..." lines, then one row per result: model, workload, batch, tokens,
 // seconds, tokens_per_s, step_ms, floor_ms (tab-separated; bench/bench_cuda_torch.py writes the same columns).
 //
@@ -32,7 +34,7 @@ typedef struct {
     const char *tsv;
     char models[64];
     int batches[8], n_batches;
-    int graphs, tiny, train, decode, prompt, fresh, train_seqs, train_len;
+    int graphs, tiny, train, decode, prompt, fresh, train_seqs, train_len, profile;
 } options;
 
 static hf_config base_config(void) {
@@ -167,10 +169,12 @@ static void bench_decode(engine *e, const char *name, int B, const options *o, d
     for (int s = 1; s < T; s++) {
         for (int i = 0; i < B; i++) cnt[i] = (uint64_t)s;
         double a = now();
+        if (o->profile && s == T - 1) cuda_profile_range(1);  // the last step: warm, and its shape captured
         if (engine_step(e, B, next, slots, NULL, &sp, seq, cnt, next, lp, &err) < 0) {
             fprintf(stderr, "bench_cuda: %s\n", err.msg);
             exit(1);
         }
+        if (o->profile && s == T - 1) cuda_profile_range(0);
         if (s > 3) st[ns++] = now() - a;  // steps 1-3 warm up (the second of a shape is captured as a graph)
     }
     double step_ms = ns ? 1e3 * median(st, ns) : 0.0;
@@ -197,6 +201,7 @@ static void bench_train(engine *e, const char *name, const options *o) {
     double t[4];
     for (int rep = 0; rep < 4; rep++) {
         double a = now();
+        if (o->profile && rep == 1) cuda_profile_range(1);  // one warm step
         engine_zero_grad(e);
         engine_forward(e, &b, 1.0f, logp, NULL);
         for (int s = 0; s < S; s++)  // advantages +-1 by sequence; the mean over completion tokens
@@ -205,6 +210,7 @@ static void bench_train(engine *e, const char *name, const options *o) {
         engine_backward(e, &b, dlogp);
         engine_optimizer_step(e, 5e-5f, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f);
         cuda_sync();
+        if (o->profile && rep == 1) cuda_profile_range(0);
         t[rep] = now() - a;
     }
     double sec = median(t + 1, 3);  // the first step warms up
@@ -215,7 +221,8 @@ static void bench_train(engine *e, const char *name, const options *o) {
 
 static void usage(void) {
     fprintf(stderr, "usage: bench_cuda [--tsv FILE] [--models llama,qwen] [--batches 1,16,64,256] [--graphs] [--tiny]\n"
-                    "                  [--no-train] [--no-decode] [--prompt N] [--new N] [--train-seqs N] [--train-len N]\n");
+                    "                  [--no-train] [--no-decode] [--prompt N] [--new N] [--train-seqs N] [--train-len N]\n"
+                    "                  [--profile]\n");
     exit(2);
 }
 
@@ -242,6 +249,7 @@ int main(int argc, char **argv) {
             }
         } else if (!strcmp(a, "--graphs")) o.graphs = 1;
         else if (!strcmp(a, "--tiny")) o.tiny = 1;
+        else if (!strcmp(a, "--profile")) o.profile = 1;
         else if (!strcmp(a, "--no-train")) o.train = 0;
         else if (!strcmp(a, "--no-decode")) o.decode = 0;
         else if (!strcmp(a, "--prompt") && more) o.prompt = atoi(argv[++i]);

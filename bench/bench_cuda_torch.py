@@ -8,6 +8,8 @@ Models are built from their configs with random weights on the GPU in bf16 (no d
 Qwen2.5-0.5B shapes. Workloads, as in the engine:
   * decode: B prompts of --prompt random tokens, model.generate(do_sample, temperature 1, top_k 0, top_p 1, exactly
     --new new tokens, no EOS); tokens/s = B * new / wall time, prefill included;
+  * decode_loop: the same tokens from a plain loop of forward calls on the KV cache and torch.multinomial,
+    without generate()'s per-step Python machinery (logits processors, stopping criteria): PyTorch's eager floor;
   * grpo_step: PEFT LoRA r=64, alpha=16 on q/k/v/o over --train-seqs x --train-len tokens (64 of each a prompt);
     forward with logits only where a completion token is scored (TRL's logits_to_keep), log-softmax gather, a
     policy-gradient loss with advantages +-1, backward, clip_grad_norm_(1.0), AdamW; median of 3 after a warm-up.
@@ -78,6 +80,22 @@ def bench_decode(model, batch, prompt, new):
     return sync_time(run)
 
 
+def bench_decode_loop(model, batch, prompt, new):
+    V = model.config.vocab_size
+    g = torch.Generator().manual_seed(batch)
+    ids = torch.randint(V, (batch, prompt), generator=g).cuda()
+
+    def run():
+        with torch.inference_mode():
+            out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+            for t in range(new):
+                nxt = torch.multinomial(torch.softmax(out.logits[:, -1].float(), dim=-1), 1)
+                if t + 1 < new:
+                    out = model(input_ids=nxt, past_key_values=out.past_key_values, use_cache=True)
+
+    return sync_time(run)
+
+
 def bench_grpo(model, seqs, length):
     from peft import LoraConfig, get_peft_model
 
@@ -137,6 +155,9 @@ def main():
         bench_decode(model, 2, a.prompt, 4)  # warm-up: kernels, allocator, generation config
         for b in batches:
             row(out, name, "decode", b, b * a.new, bench_decode(model, b, a.prompt, a.new))
+        bench_decode_loop(model, 2, a.prompt, 4)  # warm-up
+        for b in batches:
+            row(out, name, "decode_loop", b, b * a.new, bench_decode_loop(model, b, a.prompt, a.new))
         row(out, name, "grpo_step", a.train_seqs, a.train_seqs * a.train_len, bench_grpo(model, a.train_seqs,
                                                                                           a.train_len))
         del model

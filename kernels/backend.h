@@ -67,6 +67,9 @@ typedef struct mg_backend {
     // max_kv_len: an upper bound of kv_len[] (the CPU sizes its scratch by it)
     void (*attention_forward)(float *out, const float *q, const float *k, const float *v, const int *kv_start,
                               const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
+    // the same for a packed training batch (neighbouring queries share keys): a GPU tiles it differently
+    void (*attention_forward_train)(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                                    const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
     void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                                const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
                                int max_kv_len);

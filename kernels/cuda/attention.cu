@@ -7,7 +7,9 @@
 // key j (a dot product over D from shared memory), the warp keeps an online softmax (running max and sum), and
 // lane d accumulates output dimensions d, d + 32, ... The backward recomputes the probabilities as the CPU op does
 // (nothing is saved by the forward): pass 1 the softmax statistics, pass 2 sum_j p_j (do . v_j), pass 3 the
-// gradients; dq is owned by its warp, dk and dv rows gather from every query of the range through atomics.
+// gradients; dq is owned by its warp, dk and dv rows gather from every query of the range through atomics. Training
+// uses the tiled backward of attention_train.cu; this one serves the layouts that one does not take.
+#include "kernels/cuda/attention_train.h"
 #include "kernels/cuda/cuda_common.h"
 
 enum { KT = 32, MAX_DT = 8 };  // keys per tile; D <= 32 * MAX_DT
@@ -207,6 +209,7 @@ extern "C" void attention_backward_cuda(float *dq, float *dk, float *dv, const f
                                         int Hq, int Hkv, int D) {
     if (N <= 0 || (!dq && !dk && !dv)) return;
     check_shape(Hq, Hkv, D);
+    if (attention_backward_tiled_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D)) return;
     int G = Hq / Hkv;
     size_t smem = attn_smem_floats(G, D, 1) * sizeof(float);
     MG_ALLOW_SMEM(attn_bwd_kernel, smem);

@@ -143,6 +143,7 @@ const mg_backend mg_backend_cpu = {
     .rope_forward = rope_forward,
     .rope_backward = rope_backward,
     .attention_forward = cpu_attention_forward,
+    .attention_forward_train = cpu_attention_forward,
     .attention_backward = cpu_attention_backward,
     .swiglu_forward = swiglu_forward,
     .swiglu_backward = swiglu_backward,

@@ -21,6 +21,13 @@ static void cuda_attention_forward_t(float *out, const float *q, const float *k,
     attention_forward_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
 }
 
+static void cuda_attention_forward_train_t(float *out, const float *q, const float *k, const float *v,
+                                           const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                                           int max_kv_len) {
+    (void)max_kv_len;
+    attention_forward_tiled_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
+}
+
 static void cuda_attention_backward_t(float *dq, float *dk, float *dv, const float *dout, const float *q,
                                       const float *k, const float *v, const int *kv_start, const int *kv_len, int N,
                                       int Hq, int Hkv, int D, int max_kv_len) {
@@ -52,6 +59,7 @@ static const mg_backend table = {
     .rope_forward = rope_forward_cuda,
     .rope_backward = rope_backward_cuda,
     .attention_forward = cuda_attention_forward_t,
+    .attention_forward_train = cuda_attention_forward_train_t,
     .attention_backward = cuda_attention_backward_t,
     .swiglu_forward = swiglu_forward_cuda,
     .swiglu_backward = swiglu_backward_cuda,

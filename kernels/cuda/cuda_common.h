@@ -91,6 +91,8 @@ enum {
     SCR_SAMPLE_INFO,
     SCR_SORT_TEMP,
     SCR_UPLOAD,
+    SCR_ATTN_LAYOUT,  // attention backward (training): layout check, then lse/delta and key ranges
+    SCR_ATTN_TRAIN,
     SCR_COUNT
 };
 void *cuda_scratch(int slot, size_t bytes);

@@ -459,6 +459,7 @@ void mg_sort_rows_desc(const float *keys_in, float *keys_out, const int *ids_in,
 }
 
 extern "C" double cuda_copy_bandwidth_gbs(size_t, int) { return 0.0; }
+extern "C" void cuda_profile_range(int) {}
 
 extern "C" int cuda_graph_begin(void) {
     const char *off = getenv("MG_EMU_NO_GRAPHS");

@@ -81,6 +81,11 @@ template <typename T> static inline T atomicAdd(T *p, T v) {
     *p = old + v;
     return old;
 }
+static inline int atomicMax(int *p, int v) {
+    int old = *p;
+    if (v > old) *p = v;
+    return old;
+}
 
 // bf16 storage type (round to nearest even, as __float2bfloat16_rn).
 struct __nv_bfloat16 {

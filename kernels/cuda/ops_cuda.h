@@ -38,6 +38,8 @@ void cuda_upload_weights(void *dst, mg_dtype wt, const float *src, size_t n);
 void cuda_fill(void *dst, mg_dtype wt, size_t n, float std, float value, uint64_t seed, uint64_t stream);
 // Device-to-device copy bandwidth in GB/s (bytes read + written over time), for the benchmarks' floor.
 double cuda_copy_bandwidth_gbs(size_t bytes, int repeats);
+// Brackets the work a profiler started with `ncu --profile-from-start off` sees (bench_cuda --profile).
+void cuda_profile_range(int on);
 // Uniforms drawn ON THE DEVICE with the sampler's generator: out[i] = rng_uniform(key, stream, counter0 + i).
 void cuda_philox_uniforms(float *out_host, uint64_t key, uint64_t stream, uint64_t counter0, int n);
 
@@ -65,10 +67,16 @@ void lora_backward_cuda(float *dinp, float *dA, float *dB, float *dh, const floa
                         const float *h, const float *A, const float *B, int N, int IC, int OC, int R, float scale);
 void rope_forward_cuda(float *x, const int *pos, const float *inv_freq, int N, int H, int D);
 void rope_backward_cuda(float *dx, const int *pos, const float *inv_freq, int N, int H, int D);
-// D <= 256. Prefill, training and decode alike: token i attends to rows kv_start[i] .. + kv_len[i] - 1.
+// D <= 256. Prefill, training and decode alike: token i attends to rows kv_start[i] .. + kv_len[i] - 1. One block
+// per (query, KV head): the layout for decoding, one query per cache slot.
 void attention_forward_cuda(float *out, const float *q, const float *k, const float *v, const int *kv_start,
                             const int *kv_len, int N, int Hq, int Hkv, int D);
-// dk, dv gather from many queries through atomics: deterministic up to the order of float additions.
+// The same result, tiled by 32 queries x 32 keys (attention_train.cu): the layout for training, where neighbouring
+// queries share their keys (a packed causal batch); slow when they do not (decoding).
+void attention_forward_tiled_cuda(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                                  const int *kv_len, int N, int Hq, int Hkv, int D);
+// Tiled (attention_train.cu) for training layouts, with no float atomics: deterministic. Query ranges whose starts
+// or ends decrease go to a query-major kernel whose dk/dv atomics make the last bits depend on the order of adds.
 void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                              const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D);
 void swiglu_forward_cuda(float *out, const float *gate, const float *up, int N, int F);

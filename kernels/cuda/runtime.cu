@@ -2,6 +2,7 @@
 // scratch buffers, the GEMM wrapper and CUDA graphs. (kernels/cuda/emulate.cpp implements the same functions on
 // the host for the emulated build.)
 #include <cublas_v2.h>
+#include <cuda_profiler_api.h>
 #include <string.h>
 
 #include "kernels/cuda/cuda_common.h"
@@ -219,6 +220,9 @@ extern "C" double cuda_copy_bandwidth_gbs(size_t bytes, int repeats) {
     cuda_free(b);
     return 2.0 * (double)bytes * repeats / (ms * 1e-3) / 1e9;  // bytes read + bytes written
 }
+
+// ---- profiler range: with `ncu --profile-from-start off`, only the work between on and off is profiled ----
+extern "C" void cuda_profile_range(int on) { cudaCheck(on ? cudaProfilerStart() : cudaProfilerStop()); }
 
 // ---- CUDA graphs ----
 extern "C" int cuda_graph_begin(void) {

@@ -7,7 +7,7 @@
 #                                                                  build/gpu-pack, build/gpu-bundle.tar.xz)
 #
 # Left out of the bundle: the C library family and libstdc++ (the GPU machine's own, newer ones serve), and the
-# CUDA libraries and NCCL, which must match the GPU machine's driver (run.sh looks for them there). Built without
+# driver's libcuda, cuBLAS and NCCL (hundreds of MB; run.sh finds them there). The CUDA runtime, small, travels. Built without
 # -march=native: the GPU machine's CPU may lack this one's instructions.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,16 +25,16 @@ while [ $# -gt 0 ]; do
 done
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIGRATE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
   -DMIGRATE_NATIVE=OFF -DMIGRATE_RDKIT=OFF >/dev/null
-cmake --build "$build" -j2 --target test_cuda_parity test_accel test_nccl bench_cuda
+cmake --build "$build" -j2 --target test_cuda_parity test_accel test_nccl bench_cuda migrate
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib"
-cp "$build/tests/test_cuda_parity" "$build/tests/test_accel" "$build/tests/test_nccl" "$build/bench_cuda" "$stage/bin/"
+cp "$build/tests/test_cuda_parity" "$build/tests/test_accel" "$build/tests/test_nccl" "$build/bench_cuda" "$build/migrate" "$stage/bin/"
 for b in "$stage"/bin/*; do ldd "$b"; done | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | sort -u |
   while read -r name path; do
     case $name in
-      libc.so* | libm.so* | libdl.so* | libpthread.so* | librt.so* | ld-linux* | libstdc++* | libgcc_s* | \
-        libcuda* | libcublas* | libnccl*) continue ;;
+      libc.so* | libm.so* | libdl.so* | libpthread.so* | librt.so* | libresolv.so* | ld-linux* | libstdc++* | libgcc_s* | \
+        libcuda.so* | libcublas* | libnccl*) continue ;;
     esac
     cp -L "$path" "$stage/lib/$name"
   done

@@ -2,7 +2,7 @@
 # The one script for a machine with an NVIDIA GPU (docs/cuda.md). From the repository root:
 #
 #   tests/gpu/run.sh [--bundle FILE] [--build DIR] [--out DIR] [--deadline SECONDS] [--dry-run]
-#                    [--fake STAGE=ok|fail|hang,...] [--table-only DIR]
+#                    [--only STAGE,...] [--fake STAGE=ok|fail|hang,...] [--table-only DIR]
 #
 # Stages, in order of importance, each under its own `timeout` and all under one deadline (default 285 s, so the
 # whole run stays under 5 minutes); a stage that fails or times out is recorded and the next one runs:
@@ -16,6 +16,7 @@
 #   torch      bench/bench_cuda_torch.py: the same workloads with transformers generate and peft
 #   nccl       test_nccl: the NCCL all-reduce with one rank
 #   memcheck   compute-sanitizer --tool memcheck on test_cuda_parity --quick
+#   search     migrate run jobs/semantle-demo.yaml with engine.backend cuda, then cpu: the README's demo on the GPU
 #   graphs     bench_cuda --graphs: decode steps replayed as CUDA graphs
 #   source     (with --bundle only, if time is left) the source build for this GPU, to show it configures
 # then prints one table LAST: each stage's status and time, and the benchmark comparison.
@@ -24,7 +25,9 @@
 # results are OUT/*.tsv (six files in all: what a GPU lease brings back is a few files of OUT). A bundle is
 # unpacked into build/gpu-bundle-run. --dry-run prints the stages and their commands without running anything. --fake replaces
 # stage commands by `true` (ok), `false` (fail) or a sleep past the timeout (hang): CI tests the script's own
-# logic with it (tests/unit/test_gpu_script.sh). --table-only DIR prints the table from DIR's files and exits.
+# logic with it (tests/unit/test_gpu_script.sh). --only runs the stages named and records the others as not asked
+# (`--only env,prepare` unpacks the programs and writes OUT/programs.env, what bench/profile_cuda.sh --env reads).
+# --table-only DIR prints the table from DIR's files and exits.
 # Stage functions run in their own shells (declare -f), which shellcheck cannot follow.
 # shellcheck disable=SC2317,SC1091
 set -uo pipefail  # no -e: a failing stage must never end the run
@@ -38,10 +41,11 @@ build=build/gpu-run
 out=${OUT:-}
 dry=0
 fake=
+only=
 table_only=
 usage() {
   echo "usage: tests/gpu/run.sh [--bundle FILE] [--build DIR] [--out DIR] [--deadline S] [--dry-run]" \
-       "[--fake STAGE=ok|fail|hang,...] [--table-only DIR]" >&2
+       "[--only STAGE,...] [--fake STAGE=ok|fail|hang,...] [--table-only DIR]" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -52,6 +56,7 @@ while [ $# -gt 0 ]; do
     --deadline) deadline=${2:?}; shift 2 ;;
     --dry-run) dry=1; shift ;;
     --fake) fake=${2:?}; shift 2 ;;
+    --only) only=${2:?}; shift 2 ;;
     --table-only) table_only=${2:?}; shift 2 ;;
     *) usage ;;
   esac
@@ -79,11 +84,12 @@ print_table() {
       key = $1 SUBSEP $2 SUBSEP $3
       if (src == "bench_cuda") { eng[key] = $6; step[key] = $7; flo[key] = $8; seen[key] = 1 }
       else if (src == "bench_cuda_graphs") { gra[$1 SUBSEP "decode" SUBSEP $3] = $6; gstep[$1 SUBSEP "decode" SUBSEP $3] = $7 }
+      else if (src == "bench_torch" && $2 == "decode_loop") ptl[$1 SUBSEP "decode" SUBSEP $3] = $6
       else if (src == "bench_torch") { pt[key] = $6; seen[key] = 1 }
     }
     END {
-      printf "  %-6s %-10s %5s %12s %12s %12s %8s %10s %10s %7s\n", "model", "workload", "batch", "migrate", "+graphs",
-             "pytorch", "speedup", "step ms", "floor ms", "floor%"
+      printf "  %-6s %-10s %5s %10s %10s %10s %10s %8s %8s %8s %8s %6s\n", "model", "workload", "batch", "migrate",
+             "+graphs", "pytorch", "pt loop", "speedup", "vs loop", "step ms", "floor ms", "floor%"
       n = 0
       for (k in seen) keys[++n] = k
       # order: model, workload, batch (numeric)
@@ -97,18 +103,22 @@ print_table() {
       for (i = 1; i <= n; i++) {
         k = keys[i]; split(k, f, SUBSEP)
         e = (k in eng) ? eng[k] : ""; g = (k in gra) ? gra[k] : ""; p = (k in pt) ? pt[k] : ""
+        l = (k in ptl) ? ptl[k] : ""
         best = e; if (g != "" && (best == "" || g + 0 > best + 0)) best = g
         sp = (best != "" && p != "" && p + 0 > 0) ? sprintf("%.2fx", best / p) : "-"
+        sl = (best != "" && l != "" && l + 0 > 0) ? sprintf("%.2fx", best / l) : "-"
         st = (k in step) ? step[k] : ""; if ((k in gstep) && gstep[k] + 0 > 0 && (st == "" || gstep[k] + 0 < st + 0)) st = gstep[k]
         fl = (k in flo) ? flo[k] : ""
         pc = (st != "" && st + 0 > 0 && fl != "" && fl + 0 > 0) ? sprintf("%.0f%%", 100 * fl / st) : "-"
-        printf "  %-6s %-10s %5s %12s %12s %12s %8s %10s %10s %7s\n", f[1], f[2], f[3],
+        printf "  %-6s %-10s %5s %10s %10s %10s %10s %8s %8s %8s %8s %6s\n", f[1], f[2], f[3],
                e == "" ? "-" : sprintf("%.1f", e), g == "" ? "-" : sprintf("%.1f", g), p == "" ? "-" : sprintf("%.1f", p),
-               sp, st == "" || st + 0 == 0 ? "-" : sprintf("%.3f", st), fl == "" || fl + 0 == 0 ? "-" : sprintf("%.3f", fl), pc
+               l == "" ? "-" : sprintf("%.1f", l), sp, sl, st == "" || st + 0 == 0 ? "-" : sprintf("%.3f", st),
+               fl == "" || fl + 0 == 0 ? "-" : sprintf("%.3f", fl), pc
       }
       print "  tokens/s: decode = new tokens / generate() wall time (prefill included); grpo_step = all tokens of one"
-      print "  step (forward, backward, AdamW). speedup = best migrate / pytorch. floor = weight bytes per decode step /"
-      print "  device-to-device copy bandwidth; floor% = floor / measured step time (decode only)."
+      print "  step (forward, backward, AdamW). pytorch = transformers generate(); pt loop = a plain forward loop on"
+      print "  the KV cache (no generate() machinery). speedup = best migrate / pytorch, vs loop = over pt loop."
+      print "  floor = weight bytes per decode step / device-to-device copy bandwidth; floor% = floor / step time."
     }' "${files[@]}"
 }
 
@@ -154,6 +164,13 @@ stage() {
     printf '%s\t%s\t%s\n' "$name" "dry-run" 0 >>"$out/stages.tsv"
     return 0
   fi
+  case ,$only, in
+    ,, | *,"$name",*) ;;
+    *)
+      printf '%s\t%s\t%s\n' "$name" "not asked" 0 >>"$out/stages.tsv"
+      return 0
+      ;;
+  esac
   if [ "$t" -lt 5 ]; then
     printf '\n==== %s: skipped (deadline)\n' "$name"
     printf '%s\t%s\t%s\n' "$name" "skipped (deadline)" 0 >>"$out/stages.tsv"
@@ -202,7 +219,7 @@ st_env() {
 describe_st_prepare() {
   if [ -n "$bundle" ]; then echo "tar -xJf $bundle (bin/ + lib/)"; else
     echo "cmake -B $build -DCMAKE_BUILD_TYPE=Release -DMIGRATE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=<compute cap>" \
-         "&& cmake --build $build --target test_cuda_parity test_accel test_nccl bench_cuda"
+         "&& cmake --build $build --target test_cuda_parity test_accel test_nccl bench_cuda migrate"
   fi
 }
 st_prepare() {
@@ -221,7 +238,7 @@ source_build() {
   echo "building for sm_$arch in $dir"
   cmake -S "$MG_ROOT" -B "$MG_ROOT/$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DMIGRATE_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="$arch" -DMIGRATE_RDKIT=OFF || exit 1
-  cmake --build "$MG_ROOT/$dir" -j"$(nproc)" --target test_cuda_parity test_accel test_nccl bench_cuda || exit 1
+  cmake --build "$MG_ROOT/$dir" -j"$(nproc)" --target test_cuda_parity test_accel test_nccl bench_cuda migrate || exit 1
 }
 
 describe_st_parity() { echo "test_cuda_parity && test_accel"; }
@@ -256,6 +273,23 @@ st_memcheck() {
     "$(command -v test_cuda_parity)" --quick
 }
 
+describe_st_search() {
+  echo "migrate run jobs/semantle-demo.yaml --quiet --set engine.backend=cuda, then =cpu (outputs in a temp folder)"
+}
+st_search() {  # the whole program on the GPU: config, model upload, sampling and GRPO through model/accel.h
+  source "$MG_OUT/programs.env"
+  local b t0 dir rc=0
+  dir=$(mktemp -d)
+  for b in cuda cpu; do
+    t0=$(date +%s%N)
+    migrate run "$MG_ROOT/jobs/semantle-demo.yaml" --quiet --set engine.backend="$b" --set output_dir="$dir/$b" \
+      --set model="$MG_ROOT/models/semantle-tiny" --set task.vectors="$MG_ROOT/data/semantle/vectors.bin" || rc=1
+    echo "engine.backend=$b: $((($(date +%s%N) - t0) / 1000000)) ms wall"
+  done
+  rm -rf "$dir"
+  exit "$rc"
+}
+
 describe_st_graphs() { echo "bench_cuda --graphs --no-train --tsv OUT/bench_cuda_graphs.tsv"; }
 st_graphs() {
   source "$MG_OUT/programs.env"
@@ -277,11 +311,22 @@ if [ -n "$bundle" ]; then
   lib_path=$MG_BUNDLE_DIR/lib
 fi
 for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do [ -d "$d" ] && lib_path=${lib_path:+$lib_path:}$d; done
-if [ "$dry" = 0 ] && [ -z "$fake" ] && command -v python3 >/dev/null; then
-  for pkg in nccl cublas cuda_runtime; do
-    d=$(python3 -c "import nvidia.$pkg as m, os; print(os.path.join(list(m.__path__)[0], 'lib'))" 2>/dev/null)
-    [ -n "$d" ] && [ -d "$d" ] && lib_path=$lib_path:$d
-  done
+# Any library a program still lacks (ldd: "not found") is looked for where CUDA, pip's nvidia-* wheels (CUDA 13
+# keeps them in nvidia/cu13/lib) and the system put them, and its folder added; what stays missing is printed.
+find_missing_libs() {
+  local b name dir
+  for b in "$bin_dir"/test_cuda_parity "$bin_dir"/tests/test_cuda_parity "$bin_dir"/test_nccl \
+           "$bin_dir"/tests/test_nccl "$bin_dir"/bench_cuda "$bin_dir"/test_accel "$bin_dir"/tests/test_accel \
+           "$bin_dir"/migrate; do
+    [ -x "$b" ] && LD_LIBRARY_PATH=$lib_path ldd "$b" 2>/dev/null | awk '$3 == "not" { print $1 }'
+  done | sort -u | while read -r name; do
+    dir=$(find /usr/local /opt /usr/lib /usr/lib64 -name "$name" \( -type f -o -type l \) 2>/dev/null | head -1)
+    if [ -n "$dir" ]; then echo "${dir%/*}"; else echo "run.sh: $name not found on this machine" >&2; fi
+  done | sort -u
+}
+if [ "$dry" = 0 ] && [ -z "$fake" ]; then
+  for d in $(find_missing_libs); do lib_path=$lib_path:$d; done
+  echo "library path: $lib_path"
 fi
 write_env
 stage parity 90 st_parity
@@ -289,6 +334,7 @@ stage bench 100 st_bench
 stage torch 120 st_torch
 stage nccl 30 st_nccl
 stage memcheck 120 st_memcheck
+stage search 60 st_search
 stage graphs 60 st_graphs
 if [ -n "$bundle" ]; then stage source 150 st_source; fi
 print_table "$out"

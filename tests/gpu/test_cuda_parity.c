@@ -259,6 +259,10 @@ static void attention_case(const char *name, int N, int rows, const int *kv_star
     attention_forward_cuda(dout, dq, dk, dv, ds, dl, N, Hq, Hkv, D);
     snprintf(label, sizeof label, "attention_forward %s", name);
     expect(label, dout, out, nq, 2e-5f);
+    cuda_fill(dout, MG_F32, nq, 0.0f, NAN, 0, 0);  // poisoned: every output must be written again
+    attention_forward_tiled_cuda(dout, dq, dk, dv, ds, dl, N, Hq, Hkv, D);
+    snprintf(label, sizeof label, "attention_forward (tiled) %s", name);
+    expect(label, dout, out, nq, 2e-5f);
     float *g = hrand(nq, 1.0f), *gq = hrand(nq, 0.3f), *gk = hrand(nk, 0.3f), *gv = hrand(nk, 0.3f);
     float *dg = dputf(g, nq), *dgq = dputf(gq, nq), *dgk = dputf(gk, nk), *dgv = dputf(gv, nk);
     attention_backward(gq, gk, gv, g, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scr);
@@ -286,6 +290,10 @@ static void test_attention(void) {
     int ds[5], dl[5] = {1, 33, 70, 5, 64};
     for (int i = 0; i < 5; i++) ds[i] = i * 70;
     attention_case("decode 14/2 D64 (Qwen2.5-0.5B heads)", 5, 350, ds, dl, 14, 2, 64);
+    // slots in falling order: query ranges that are not monotone (the query-major backward takes these)
+    int rs[5], rl[5] = {64, 5, 70, 33, 1};
+    for (int i = 0; i < 5; i++) rs[i] = (4 - i) * 70;
+    attention_case("decode, slots in falling order", 5, 350, rs, rl, 4, 2, 16);
 }
 
 static void test_elementwise(void) {

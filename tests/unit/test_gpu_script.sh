@@ -27,7 +27,7 @@ tests/gpu/run.sh --dry-run >"$tmp/dry.txt" 2>&1
 check "dry run exits 0" test $? -eq 0
 check "dry run builds nothing" test "$(test -e build/gpu-run && echo yes || echo no)" = "$had_build"
 order=$(awk '$1 == "stage" { printf "%s ", $2 }' "$tmp/dry.txt")
-check "dry run stage order (got: $order)" test "$order" = "env prepare parity bench torch nccl memcheck graphs "
+check "dry run stage order (got: $order)" test "$order" = "env prepare parity bench torch nccl memcheck search graphs "
 check "dry run prints the summary last" grep -q "^==================== summary" "$tmp/dry.txt"
 
 # A faked run: bench fails, torch hangs past its timeout, the deadline then skips the rest; parity is real.
