@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "coordinator/checkpoint_internal.h"
 #include "common/file.h"
 
 static char *dup_text(const char *s) {
@@ -23,7 +24,7 @@ static void *dup_bytes(const void *p, size_t n) {
 }
 
 // 64-bit FNV-1a over 8-byte words (then bytes): fast enough for a few hundred MB of adapter and moments.
-static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+uint64_t checkpoint_hash_bytes(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -42,7 +43,7 @@ int checkpoint_model_hash(const char *model_dir, uint64_t *hash, mg_err *e) {
     size_t len;
     char *text = read_small_file(path, 1 << 20, &len, 0, NULL, e);
     if (!text) return -1;
-    *hash = hash_bytes(1469598103934665603ull, text, len);
+    *hash = checkpoint_hash_bytes(1469598103934665603ull, text, len);
     free(text);
     return 0;
 }
@@ -53,27 +54,27 @@ uint64_t checkpoint_digest(const checkpoint *c) {
                           c->budget_spent, c->solved_at_calls, c->new_tokens, (int64_t)c->seed, (int64_t)c->problem,
                           c->archive_max_entries, c->n_entries, c->has_adapter, c->n_adapter, c->opt_step,
                           (int64_t)c->model_hash, c->model_params, c->lora_rank};
-    h = hash_bytes(h, counters, sizeof counters);
-    if (c->best_info) h = hash_bytes(h, c->best_info, strlen(c->best_info));
+    h = checkpoint_hash_bytes(h, counters, sizeof counters);
+    if (c->best_info) h = checkpoint_hash_bytes(h, c->best_info, strlen(c->best_info));
     size_t n = (size_t)c->n_entries;
-    h = hash_bytes(h, c->best_history, (size_t)c->iteration * sizeof(int64_t));
-    h = hash_bytes(h, c->reward, n * sizeof(double));
-    h = hash_bytes(h, c->entry_iteration, n * sizeof(int32_t));
-    h = hash_bytes(h, c->origin, n);
-    h = hash_bytes(h, c->valid, n);
-    h = hash_bytes(h, c->dropped, n);
-    h = hash_bytes(h, c->fingerprint, n * sizeof(uint64_t));
-    h = hash_bytes(h, c->canonical_end, n * sizeof(int64_t));
-    h = hash_bytes(h, c->completion_end, n * sizeof(int64_t));
-    h = hash_bytes(h, c->canonical, (size_t)c->canonical_bytes);
-    h = hash_bytes(h, c->completion, (size_t)c->completion_bytes);
+    h = checkpoint_hash_bytes(h, c->best_history, (size_t)c->iteration * sizeof(int64_t));
+    h = checkpoint_hash_bytes(h, c->reward, n * sizeof(double));
+    h = checkpoint_hash_bytes(h, c->entry_iteration, n * sizeof(int32_t));
+    h = checkpoint_hash_bytes(h, c->origin, n);
+    h = checkpoint_hash_bytes(h, c->valid, n);
+    h = checkpoint_hash_bytes(h, c->dropped, n);
+    h = checkpoint_hash_bytes(h, c->fingerprint, n * sizeof(uint64_t));
+    h = checkpoint_hash_bytes(h, c->canonical_end, n * sizeof(int64_t));
+    h = checkpoint_hash_bytes(h, c->completion_end, n * sizeof(int64_t));
+    h = checkpoint_hash_bytes(h, c->canonical, (size_t)c->canonical_bytes);
+    h = checkpoint_hash_bytes(h, c->completion, (size_t)c->completion_bytes);
     if (c->has_adapter) {
         size_t na = (size_t)c->n_adapter * sizeof(float);
-        h = hash_bytes(h, c->adapter, na);
-        h = hash_bytes(h, c->exp_avg, na);
-        h = hash_bytes(h, c->exp_avg_sq, na);
+        h = checkpoint_hash_bytes(h, c->adapter, na);
+        h = checkpoint_hash_bytes(h, c->exp_avg, na);
+        h = checkpoint_hash_bytes(h, c->exp_avg_sq, na);
     }
-    return h;
+    return checkpoint_digest_pending(h, c);
 }
 
 static void take_archive(checkpoint *c, const archive *a) {
@@ -147,6 +148,7 @@ void checkpoint_take(checkpoint *c, const search_state *s, const char *config_te
         c->exp_avg_sq = dup_bytes(s->opt.v, la->n_params * sizeof(float));
         c->opt_step = s->opt.t;
     }
+    checkpoint_take_pending(c, s);
 }
 
 void checkpoint_free(checkpoint *c) {
@@ -154,6 +156,7 @@ void checkpoint_free(checkpoint *c) {
     free(c->reward), free(c->entry_iteration), free(c->origin), free(c->valid), free(c->dropped);
     free(c->fingerprint), free(c->canonical), free(c->completion), free(c->canonical_end), free(c->completion_end);
     free(c->lora_targets), free(c->tensors), free(c->adapter), free(c->exp_avg), free(c->exp_avg_sq);
+    checkpoint_free_pending(c);
     memset(c, 0, sizeof *c);
 }
 
@@ -196,7 +199,7 @@ int checkpoint_apply(const checkpoint *c, search_state *s, mg_err *e) {
         memcpy(s->opt.v, c->exp_avg_sq, la->n_params * sizeof(float));
         s->opt.t = (int)c->opt_step;
     }
-    return 0;
+    return checkpoint_apply_pending(c, s, e);
 }
 
 // ---- config compatibility ----

@@ -50,6 +50,14 @@ typedef struct {
     float *adapter, *exp_avg, *exp_avg_sq;  // (n_adapter) each
     int64_t opt_step;
 
+    // groups waiting for their update (training.staleness), oldest first; members laid end to end
+    int64_t n_pending, pending_members, pending_tokens;
+    int64_t *pending_group_members;     // (n_pending) members of each group
+    int32_t *pending_len, *pending_from;  // (pending_members) each member's tokens, and its first scored position
+    float *pending_adv;                 // (pending_members) advantages
+    int32_t *pending_ids;               // (pending_tokens) prompt + completion ids
+    float *pending_old;                 // (pending_tokens) old log-probs (NaN: taken at the update)
+
     uint64_t digest;          // set by checkpoint_write and checkpoint_read: of the search state (counters, archive, adapter, moments, model identity); not
                               // of timings or paths
 } checkpoint;

@@ -7,6 +7,8 @@
 //                completion_end
 //   /adapter     attrs r, lora_alpha, target_modules; one dataset per LoRA tensor, PEFT names
 //   /optimizer   attr step; groups exp_avg/ and exp_avg_sq/ with the same names
+//   /pending     (training.staleness, only while groups wait) group_members, member_length, member_score_from,
+//                advantage, ids, old_logp
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "coordinator/checkpoint.h"
+#include "coordinator/checkpoint_internal.h"
 #include "coordinator/h5io.h"
 
 static const char *const FORMAT_NAME = "migrate-checkpoint";
@@ -102,7 +105,7 @@ static int write_body(hid_t f, const checkpoint *c, mg_err *e) {
         if (m >= 0) H5Gclose(m);
     }
     if (g >= 0) H5Gclose(g);
-    return rc;
+    return rc ? rc : checkpoint_write_pending(f, c, e);
 }
 
 static int fsync_path(const char *path, int dir) {
@@ -443,6 +446,7 @@ int checkpoint_read(checkpoint *c, const char *path, const model *m, mg_err *e) 
     int rc = read_header(f, c, path, e);
     if (!rc) rc = read_archive(f, c, path, e);
     if (!rc) rc = read_adapter(f, c, m, path, e);
+    if (!rc) rc = checkpoint_read_pending(f, c, path, e);
     H5Fclose(f);
     if (!rc && c->best >= c->n_entries) rc = mg_fail(e, "%s: best entry %lld is not in the archive", path, (long long)c->best);
     for (int64_t i = 0; i < c->iteration && !rc; i++)

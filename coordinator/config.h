@@ -22,6 +22,7 @@ typedef enum { LOSS_GRPO = 0, LOSS_BNPO, LOSS_DR_GRPO } loss_kind;      // TRL's
 typedef enum { TASK_SEMANTLE = 0, TASK_ORACLE, TASK_MOLECULE } task_kind;
 
 #define CFG_STR 1024
+#define MAX_STALENESS 8  // training.staleness: groups waiting for their update, at most
 
 typedef struct {
     char path[CFG_STR];  // the YAML file (for messages)
@@ -74,6 +75,7 @@ typedef struct {
     int scale_rewards;     // divide advantages by the group std
     int num_iterations;    // optimizer updates per generation batch (TRL's mu)
     int members_per_shard; // group members per forward/backward shard (what learner ranks divide)
+    int staleness;         // the update from iteration t's group lands k iterations later (0 = at once)
     float max_grad_norm;
     float weight_decay;
     float adam_beta1, adam_beta2, adam_epsilon;

@@ -67,7 +67,10 @@ int search_finished(const search_state *s) {
     return s->solved || s->budget_spent || s->iteration >= s->cfg->iterations;
 }
 
+static void pending_free(pending_group *g);
+
 void search_free(search_state *s) {
+    for (int i = 0; i < s->n_pending; i++) pending_free(&s->pending[i]);
     archive_free(s->arc);
     free(s->best_history);
     adamw_free(&s->opt);
@@ -280,6 +283,68 @@ static void write_metrics(search_state *s, const sample *smp, int n, const doubl
     }
 }
 
+static void pending_free(pending_group *g) {
+    packed_batch_free(&g->b);
+    free(g->old), free(g->adv);
+    memset(g, 0, sizeof *g);
+}
+
+// The mixed group of this iteration: the new samples (under the on-policy prompt) and the greedy archive entries,
+// with advantages. Records every member's reward and origin for the metrics. Fewer than 2 members: an empty group.
+static void form_group(search_state *s, const sample *smp, int n, const int *base, int base_len, const long *greedy,
+                       int n_greedy, double *group_r, origin_kind *group_o, int *gn, pending_group *g) {
+    const run_config *c = s->cfg;
+    memset(g, 0, sizeof *g);
+    packed_batch_init(&g->b);
+    int ocap = 0, members = 0;
+    double *r = mallocCheck((size_t)(n + n_greedy + 1) * sizeof(double));
+    for (int j = 0; j < n; j++) {
+        if (smp[j].entry == -2 || smp[j].c.n == 0) continue;
+        int on_policy = smp[j].origin == ORIGIN_ON_POLICY;
+        add_member(&g->b, &g->old, &ocap, base, base_len, smp[j].c.ids, smp[j].c.n, on_policy ? smp[j].c.logp : NULL);
+        r[members++] = smp[j].reward;
+    }
+    for (int k = 0; k < n_greedy; k++) {
+        const char *text = archive_completion(s->arc, greedy[k]);
+        int *cids = NULL, cn = 0;
+        if (!text || tokenizer_encode(s->tok, text, strlen(text), 0, &cids, &cn, NULL) || cn == 0) {
+            free(cids);
+            continue;
+        }
+        if (base_len + cn > s->m->cfg.max_position_embeddings) cn = s->m->cfg.max_position_embeddings - base_len;
+        add_member(&g->b, &g->old, &ocap, base, base_len, cids, cn, NULL);
+        r[members++] = archive_get(s->arc, greedy[k])->reward;
+        group_r[*gn] = r[members - 1], group_o[(*gn)++] = ORIGIN_GREEDY;
+        free(cids);
+    }
+    if (members >= 2) {
+        g->adv = mallocCheck((size_t)members * sizeof(float));
+        grpo_advantages(r, members, c->scale_rewards, g->adv);
+    } else {
+        pending_free(g);
+        packed_batch_init(&g->b);
+    }
+    free(r);
+}
+
+// The GRPO update of one group (every rank calls it; an empty group changes nothing).
+static void learn_group(search_state *s, const pending_group *g, learner_stats *ls) {
+    const run_config *c = s->cfg;
+    memset(ls, 0, sizeof *ls);
+    if (g->b.n_seqs < 2) return;
+    double ts = mg_seconds();
+    grpo_params gp = {c->epsilon, c->epsilon_high, c->beta, c->loss_type, c->max_completion_length};
+    learner_update(ranks(s), s->m, &s->opt, &gp, c->num_iterations, c->temperature, c->members_per_shard, &g->b,
+                   g->old, g->adv, ls);
+    s->time.train += mg_seconds() - ts;
+}
+
+// Under training.staleness k, iteration t's group is learned during iteration t + k, while that iteration's
+// samples are drawn (from the adapter before the update): the learner ranks train while the rollout ranks sample.
+static int update_due(const search_state *s) {
+    return strategy_trains(s->cfg->strategy) && s->cfg->staleness > 0 && s->n_pending == s->cfg->staleness;
+}
+
 int search_step(search_state *s, mg_err *e) {
     const run_config *c = s->cfg;
     double t0 = mg_seconds();
@@ -294,8 +359,11 @@ int search_step(search_state *s, mg_err *e) {
     rc = prompt_encode(&s->pe, base_text, &base, &base_len, e);
     free(base_text);
     if (!rc) rc = build_prompts(s, smp, n, base, base_len, e);
+    learner_stats ls;
+    memset(&ls, 0, sizeof ls);
 
-    // --- rollout: sample every new completion in one batched call ---
+    // --- rollout: every new completion in one batched call; the update that is due runs between the ranks'
+    // sampling and the gather, so learner-only ranks train while rollout ranks sample ---
     if (!rc) {
         const int **prompts = mallocCheck((size_t)n * sizeof(int *));
         int *lens = mallocCheck((size_t)n * sizeof(int));
@@ -311,8 +379,18 @@ int search_step(search_state *s, mg_err *e) {
         sp.max_new_tokens = c->max_completion_length, sp.seed = c->seed;
         double ts = mg_seconds();
         if (s->m->lora) s->m->lora->enabled = 1;
-        rc = rollout_generate(ranks(s), s->m, s->tok, n, prompts, lens, ids, &sp, s->opt.t, out, e);
-        s->time.sample += mg_seconds() - ts;
+        rollout_part part;
+        rollout_sample(ranks(s), s->m, s->tok, n, prompts, lens, ids, &sp, s->opt.t, &part);
+        double sampled = mg_seconds();
+        if (update_due(s)) {
+            learn_group(s, &s->pending[0], &ls);
+            pending_free(&s->pending[0]);
+            memmove(s->pending, s->pending + 1, (size_t)(s->n_pending - 1) * sizeof(pending_group));
+            memset(&s->pending[--s->n_pending], 0, sizeof(pending_group));
+        }
+        double gather = mg_seconds();
+        rc = rollout_gather(ranks(s), &part, n, out, e);
+        s->time.sample += (sampled - ts) + (mg_seconds() - gather);
         for (int j = 0; j < n && !rc; j++) smp[j].c = out[j], s->new_tokens += out[j].n;
         free(prompts), free(lens), free(ids), free(out);
     }
@@ -329,9 +407,7 @@ int search_step(search_state *s, mg_err *e) {
         rc = score_samples(s, smp, n, e);
         s->time.score += mg_seconds() - ts;
     }
-    // --- the mixed group and the GRPO update ---
-    learner_stats ls;
-    memset(&ls, 0, sizeof ls);
+    // --- the mixed group: learned now, or queued for the iteration `staleness` later ---
     int gcap = 2 * n + c->num_greedy + 2;
     double *group_r = mallocCheck((size_t)gcap * sizeof(double));
     origin_kind *group_o = mallocCheck((size_t)gcap * sizeof(origin_kind));
@@ -341,46 +417,15 @@ int search_step(search_state *s, mg_err *e) {
         group_r[gn] = smp[j].reward, group_o[gn++] = smp[j].origin;
     }
     if (!rc && strategy_trains(c->strategy)) {
-        double ts = mg_seconds();
-        packed_batch b;
-        packed_batch_init(&b);
-        float *old = NULL;
-        int ocap = 0, members = 0;
-        double *r = mallocCheck((size_t)gcap * sizeof(double));
-        for (int j = 0; j < n; j++) {
-            if (smp[j].entry == -2 || smp[j].c.n == 0) continue;
-            int on_policy = smp[j].origin == ORIGIN_ON_POLICY;
-            add_member(&b, &old, &ocap, base, base_len, smp[j].c.ids, smp[j].c.n, on_policy ? smp[j].c.logp : NULL);
-            r[members++] = smp[j].reward;
+        pending_group g;
+        form_group(s, smp, n, base, base_len, greedy, n_greedy, group_r, group_o, &gn, &g);
+        if (c->staleness == 0) {
+            learn_group(s, &g, &ls);
+            pending_free(&g);
+        } else {
+            mgCheck(s->n_pending < c->staleness, "more groups wait for their update than training.staleness");
+            s->pending[s->n_pending++] = g;
         }
-        {
-            long *top = greedy;
-            for (int g = 0; g < n_greedy; g++) {
-                const char *text = archive_completion(s->arc, top[g]);
-                int *cids = NULL, cn = 0;
-                if (!text || tokenizer_encode(s->tok, text, strlen(text), 0, &cids, &cn, NULL) || cn == 0) {
-                    free(cids);
-                    continue;
-                }
-                if (base_len + cn > s->m->cfg.max_position_embeddings) cn = s->m->cfg.max_position_embeddings - base_len;
-                add_member(&b, &old, &ocap, base, base_len, cids, cn, NULL);
-                r[members++] = archive_get(s->arc, top[g])->reward;
-                group_r[gn] = r[members - 1], group_o[gn++] = ORIGIN_GREEDY;
-                free(cids);
-            }
-        }
-        if (members >= 2) {
-            float *adv = mallocCheck((size_t)members * sizeof(float));
-            grpo_advantages(r, members, c->scale_rewards, adv);
-            grpo_params gp = {c->epsilon, c->epsilon_high, c->beta, c->loss_type, c->max_completion_length};
-            learner_update(ranks(s), s->m, &s->opt, &gp, c->num_iterations, c->temperature, c->members_per_shard, &b,
-                           old, adv, &ls);
-            free(adv);
-        }
-        free(r);
-        free(old);
-        packed_batch_free(&b);
-        s->time.train += mg_seconds() - ts;
     }
     if (s->iteration >= s->history_cap) {
         s->history_cap = s->history_cap ? 2 * s->history_cap : 64;

@@ -18,6 +18,13 @@ typedef struct {
     double sample, score, train, total;  // seconds
 } phase_times;
 
+// A mixed group formed but not learned yet (training.staleness > 0): the learner's inputs, as they were formed.
+typedef struct {
+    packed_batch b;  // one sequence per member: on-policy prompt + completion (b.n_seqs = 0: no update to make)
+    float *old;      // (b.n_tokens) sampling-time log-probs of on-policy members, NaN elsewhere
+    float *adv;      // (b.n_seqs) advantages
+} pending_group;
+
 typedef struct {
     const run_config *cfg;
     model *m;
@@ -43,6 +50,8 @@ typedef struct {
     long *best_history;   // (iteration) archive index of the best entry after each iteration, -1 before any
     int history_cap;
     char label[48];       // prefix of the progress line when several searches share the output ("" = none)
+    pending_group pending[MAX_STALENESS];  // oldest first: the groups of the last n_pending iterations
+    int n_pending;
 } search_state;
 
 // Gives m the adapter the config describes when the strategy trains (a fresh one, seeded from the config's seed),

@@ -81,32 +81,55 @@ static void maybe_fault(const comm *c) {
         for (;;) pause();
 }
 
-int rollout_generate(const comm *c, model *m, const tokenizer *tok, int n, const int *const *prompts,
-                     const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, int version,
-                     completion *out, mg_err *e) {
-    if (c->size == 1) return generate(m, tok, n, prompts, prompt_lens, seq_ids, p, 0, out, e);
-    int lo = 0, hi = 0, rc = 0;
-    if (c->is_rollout) comm_block(n, c->n_rollout, c->rollout_index, &lo, &hi);
-    comm_phase(c, "generate");
-    maybe_fault(c);
-    completion *mine = callocCheck((size_t)(hi - lo + 1), sizeof(completion));
-    mg_err err = {{0}};
-    if (hi > lo) rc = generate(m, tok, hi - lo, prompts + lo, prompt_lens + lo, seq_ids + lo, p, 0, mine, &err);
+int rollout_sample(const comm *c, model *m, const tokenizer *tok, int n, const int *const *prompts,
+                   const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, int version,
+                   rollout_part *part) {
+    memset(part, 0, sizeof *part);
+    part->version = version;
+    if (c->size == 1) part->hi = n;
+    else if (c->is_rollout) comm_block(n, c->n_rollout, c->rollout_index, &part->lo, &part->hi);
+    part->mine = callocCheck((size_t)(part->hi - part->lo + 1), sizeof(completion));
+    if (c->size > 1) {
+        comm_phase(c, "generate");
+        maybe_fault(c);
+    }
+    int k = part->hi - part->lo;
+    if (k > 0)
+        part->rc = generate(m, tok, k, prompts + part->lo, prompt_lens + part->lo, seq_ids + part->lo, p, 0,
+                            part->mine, &part->err);
+    if (c->size > 1) comm_phase(c, NULL);
+    return part->rc;
+}
+
+static void part_free(rollout_part *part) {
+    for (int j = 0; part->mine && j < part->hi - part->lo; j++) completion_free(&part->mine[j]);
+    free(part->mine);
+    part->mine = NULL;
+}
+
+int rollout_gather(const comm *c, rollout_part *part, int n, completion *out, mg_err *e) {
+    int version = part->version, rc = part->rc;
+    if (c->size == 1) {
+        if (rc) *e = part->err;
+        else memcpy(out, part->mine, (size_t)n * sizeof(completion));
+        if (!rc) free(part->mine), part->mine = NULL;
+        else part_free(part);
+        return rc;
+    }
+    int lo = part->lo, hi = part->hi;
     bytes b = {0};
-    put_status(&b, rc, rc ? 0 : hi - lo, &err);
+    put_status(&b, rc, rc ? 0 : hi - lo, &part->err);
     if (!rc) put_i32(&b, version);
     for (int j = 0; !rc && j < hi - lo; j++) {
-        const completion *x = &mine[j];
+        const completion *x = &part->mine[j];
         int32_t tl = (int32_t)strlen(x->text ? x->text : "");
         put_i32(&b, x->n), put_i32(&b, (int32_t)x->finish), put_i32(&b, tl);
         put(&b, x->ids, (size_t)x->n * sizeof(int)), put(&b, x->logp, (size_t)x->n * sizeof(float));
         put(&b, x->text ? x->text : "", (size_t)tl);
     }
-    for (int j = 0; j < hi - lo; j++) completion_free(&mine[j]);
-    free(mine);
+    part_free(part);
     void *all;
     size_t len;
-    comm_phase(c, NULL);
     comm_allgather_bytes(c, b.p, b.n, &all, &len, "gather completions");
     free(b.p);
     reader r = {all, (const char *)all + len};
@@ -142,6 +165,14 @@ int rollout_generate(const comm *c, model *m, const tokenizer *tok, int n, const
     }
     mgCheck(next == n, "the rollout ranks did not cover every sample");
     return 0;
+}
+
+int rollout_generate(const comm *c, model *m, const tokenizer *tok, int n, const int *const *prompts,
+                     const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, int version,
+                     completion *out, mg_err *e) {
+    rollout_part part;
+    rollout_sample(c, m, tok, n, prompts, prompt_lens, seq_ids, p, version, &part);
+    return rollout_gather(c, &part, n, out, e);
 }
 
 int rollout_score(const comm *c, task *t, int n, const char *const *candidates, task_score *out, mg_err *e) {

@@ -6,7 +6,10 @@
 #   2. a layout that does not fit is one clear error;
 #   3. SIGUSR1 to mpirun mid-run checkpoints; resuming with another rank count ends as np = 1;
 #   4. a rank that hangs ends the job within distributed.timeout, naming the rank and its step; a rank that
-#      crashes ends it at once; the last checkpoint stays intact and a resume completes the run exactly.
+#      crashes ends it at once; the last checkpoint stays intact and a resume completes the run exactly;
+#   5. training.staleness 1 (learner ranks train on the previous group while rollout ranks sample): disjoint layouts
+#      end bit-identical to np = 1 with the same staleness, and a checkpoint taken while a group waits resumes
+#      exactly on another rank count; the run differs from staleness 0.
 set -uo pipefail
 BUILD=${1:?build dir}
 source "$(dirname "$0")/mpi_env.sh"
@@ -86,6 +89,32 @@ if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "rank 1" "$d.out"; then ok "crash
 else fail "crash: exit $rc"; tail -8 "$d.out"; fi
 "$M" run --resume "$d/checkpoint.h5" --quiet >"$d.resume.out" 2>&1 || { fail "resume after the crash"; tail -5 "$d.resume.out"; }
 same_as_ref "$d" "crash at iteration 3, resumed on np 1"
+
+# 5. bounded staleness
+"$M" run "${BASE[@]}" --set training.staleness=1 --set output_dir="$T/stale" >"$T/stale.out" 2>&1 ||
+    { fail "np 1 staleness 1"; cat "$T/stale.out"; }
+REF_EXACT=$REF
+REF=$(digest_of "$T/stale")
+[ "$REF" != "$REF_EXACT" ] && ok "staleness 1 changes the run ($REF vs $REF_EXACT)" || fail "staleness 1 = staleness 0"
+mv "$T/ref" "$T/ref-exact" && cp -r "$T/stale" "$T/ref"
+for extra in "--set distributed.rollout_ranks=3 --set distributed.learner_ranks=1" \
+             "--set distributed.coordinator_only=true --set distributed.rollout_ranks=2 --set distributed.learner_ranks=1"; do
+    read -r -a args <<<"$extra"
+    d="$T/stale-$(echo "$extra" | tr -dc 'a-z0-9' | tail -c 12)"
+    if mpirun -np 4 "$M" run "${BASE[@]}" --set training.staleness=1 --set output_dir="$d" "${args[@]}" >"$d.out" 2>&1; then
+        same_as_ref "$d" "staleness 1, np 4 $extra"
+    else fail "staleness 1, np 4 $extra: exit $?"; tail -5 "$d.out"; fi
+done
+d="$T/stale-sig"
+mpirun -np 2 "$M" run "${BASE[@]}" --set training.staleness=1 --set output_dir="$d" >"$d.out" 2>&1 &
+checkpointed_twice() { [ -f "$d/checkpoint.h5" ] && [ "$(cat "$d/metrics.jsonl" 2>/dev/null | wc -l)" -ge 2 ]; }
+usr1_when $! checkpointed_twice
+rc=$?
+if [ $rc -eq 0 ] && grep -q "stopped by SIGUSR1" "$d.out"; then
+    mpirun -np 3 "$M" run --resume "$d/checkpoint.h5" --quiet >"$d.resume.out" 2>&1 ||
+        { fail "staleness 1: resume on 3 ranks"; tail -5 "$d.resume.out"; }
+    same_as_ref "$d" "staleness 1, np 2, SIGUSR1 with a group waiting, resumed on np 3"
+else fail "staleness 1, SIGUSR1 to mpirun: exit $rc"; tail -5 "$d.out"; fi
 
 echo "$fails failed"
 [ $fails -eq 0 ]

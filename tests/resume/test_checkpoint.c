@@ -21,15 +21,17 @@ typedef struct {
     search_state s;
 } run;
 
-static int start(run *r, model *m, const tokenizer *tok, const char *max_entries) {
+static int start_stale(run *r, model *m, const tokenizer *tok, const char *max_entries, int staleness) {
     mg_err e;
-    char over_max[64];
+    char over_max[64], over_stale[64];
     snprintf(over_max, sizeof over_max, "search.archive_max_entries=%s", max_entries);
+    snprintf(over_stale, sizeof over_stale, "training.staleness=%d", staleness);
     const char *over[] = {"iterations=6", "search.num_on_policy=4", "search.num_neighborhood=2", "search.num_greedy=2",
                           "sampling.max_completion_length=6", "training.learning_rate=1e-2", "task.type=semantle",
-                          "task.target=x", "task.vectors=x", "lora.r=4", "lora.target_modules=q_proj,v_proj", over_max};
+                          "task.target=x", "task.vectors=x", "lora.r=4", "lora.target_modules=q_proj,v_proj", over_max,
+                          over_stale};
     const char *yaml = "model: tests/parity/fixtures/llama3-tiny\n";
-    if (run_config_parse(&r->cfg, yaml, strlen(yaml), "test.yaml", over, 12, &e)) {
+    if (run_config_parse(&r->cfg, yaml, strlen(yaml), "test.yaml", over, 13, &e)) {
         CHECK(0, "%s", e.msg);
         return -1;
     }
@@ -40,6 +42,10 @@ static int start(run *r, model *m, const tokenizer *tok, const char *max_entries
         return -1;
     }
     return 0;
+}
+
+static int start(run *r, model *m, const tokenizer *tok, const char *max_entries) {
+    return start_stale(r, m, tok, max_entries, 0);
 }
 
 static void finish(run *r, model *m) {
@@ -56,11 +62,13 @@ static uint64_t digest_now(const search_state *s) {
     return d;
 }
 
-// Uninterrupted 6 iterations vs 3 + checkpoint + resume into a fresh search + 3.
-static void resume_equals_uninterrupted(model *m, const tokenizer *tok, const char *max_entries, const char *path) {
+// Uninterrupted 6 iterations vs 3 + checkpoint + resume into a fresh search + 3. With training.staleness k, the
+// checkpoint at 3 holds the k groups that wait for their update. Returns the final digest.
+static uint64_t resume_equals_uninterrupted(model *m, const tokenizer *tok, const char *max_entries, int staleness,
+                                            const char *path) {
     mg_err e;
     run a, b;
-    if (start(&a, m, tok, max_entries)) return;
+    if (start_stale(&a, m, tok, max_entries, staleness)) return 0;
     checkpoint mid;
     memset(&mid, 0, sizeof mid);
     while (!search_finished(&a.s)) {
@@ -77,7 +85,9 @@ static void resume_equals_uninterrupted(model *m, const tokenizer *tok, const ch
     for (size_t i = 0; i < archive_size(a.s.arc); i++) dropped += archive_get(a.s.arc, (long)i)->dropped;
     finish(&a, m);
 
-    if (start(&b, m, tok, max_entries)) return;
+    if (start_stale(&b, m, tok, max_entries, staleness)) return 0;
+    CHECK(mid.n_pending == staleness, "staleness %d: %lld groups wait at the checkpoint", staleness,
+          (long long)mid.n_pending);
     checkpoint back;
     CHECK(checkpoint_read(&back, path, m, &e) == 0, "%s", e.msg);
     CHECK(back.digest == mid.digest && back.metrics_bytes == 123 && back.model_hash == 42 &&
@@ -90,11 +100,12 @@ static void resume_equals_uninterrupted(model *m, const tokenizer *tok, const ch
     int n_top_b = archive_top(b.s.arc, 8, top_b);
     CHECK(digest_now(&b.s) == want, "max_entries %s: resumed run ends in another state", max_entries);
     CHECK(n_top_a == n_top_b && !memcmp(top_a, top_b, (size_t)n_top_a * sizeof(long)), "top entries differ");
-    printf("  max_entries %-3s: 6 iterations, %zu entries (%zu dropped), resume at 3 -> digest %016llx both ways\n",
-           max_entries, archive_size(b.s.arc), dropped, (unsigned long long)want);
+    printf("  max_entries %-3s staleness %d: 6 iterations, %zu entries (%zu dropped), resume at 3 -> digest %016llx "
+           "both ways\n", max_entries, staleness, archive_size(b.s.arc), dropped, (unsigned long long)want);
     finish(&b, m);
     checkpoint_free(&back);
     checkpoint_free(&mid);
+    return want;
 }
 
 static void set_version(const char *path, int64_t v) {
@@ -204,8 +215,10 @@ int main(void) {
     }
     char path[256];
     snprintf(path, sizeof path, "/tmp/migrate_test_checkpoint_%d.h5", (int)getpid());
-    resume_equals_uninterrupted(&m, tok, "0", path);
-    resume_equals_uninterrupted(&m, tok, "5", path);
+    uint64_t exact = resume_equals_uninterrupted(&m, tok, "0", 0, path);
+    resume_equals_uninterrupted(&m, tok, "5", 0, path);
+    uint64_t stale = resume_equals_uninterrupted(&m, tok, "0", 2, path);  // two groups wait at the checkpoint
+    CHECK(stale != exact, "training.staleness 2 ends in the same state as 0: the update lag changed nothing");
     refusals(&m, tok, path);
     unlink(path);
     tokenizer_free(tok);
