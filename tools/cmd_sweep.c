@@ -170,26 +170,18 @@ typedef struct {
 // Checks every element's config (and, for Semantle, that its target is a word of the vectors) before anything is
 // written or submitted: a typo fails here, not in element 371 an hour later.
 static int check_elements(const sweep_spec *s, const sweep_opts *o, long count, const char *abs_out) {
-    const char **ov = callocCheck((size_t)o->n_sets + SWEEP_MAX_AXES + 1, sizeof(char *));
-    char *kv = mallocCheck((size_t)(SWEEP_MAX_AXES + 1) * 4200), od[4200];
     word_vectors *wv = NULL;
     char wv_path[CFG_STR] = "";
     int rc = 0;
     for (long i = 0; i < count && !rc; i++) {
-        int n = 0;
-        for (int k = 0; k < o->n_sets; k++) ov[n++] = o->sets[k];
-        for (int a = 0; a < s->n_axes; a++) {
-            char *slot = kv + (size_t)a * 4200;
-            snprintf(slot, 4200, "%s=%s", s->axes[a].key, sweep_spec_value(s, i, a));
-            ov[n++] = slot;
-        }
-        snprintf(od, sizeof od, "output_dir=%s/%ld", abs_out, i);
-        ov[n++] = od;
+        char **kv;
+        int n = sweep_element_overrides(s, o->sets, o->n_sets, i, abs_out, &kv);
         run_config c;
         mg_err e;
-        if (run_config_parse(&c, s->run_text, s->run_len, o->config, ov, n, &e)) {
+        rc = run_config_parse(&c, s->run_text, s->run_len, o->config, (const char *const *)kv, n, &e);
+        sweep_overrides_free(kv, n);
+        if (rc) {
             fprintf(stderr, "migrate sweep: element %ld: %s\n", i, e.msg);
-            rc = -1;
             break;
         }
         if (c.task == TASK_SEMANTLE) {
@@ -207,25 +199,16 @@ static int check_elements(const sweep_spec *s, const sweep_opts *o, long count, 
         run_config_free(&c);
     }
     if (wv) word_vectors_free(wv);
-    free(kv), free(ov);
     return rc;
 }
 
 static int write_manifest(const sweep_spec *s, const sweep_opts *o, long count, const char *abs_out) {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/manifest.tsv", abs_out);
-    FILE *f = fopen(path, "w");
-    if (!f) return fprintf(stderr, "migrate sweep: cannot write %s: %s\n", path, strerror(errno)), -1;
-    fprintf(f, "# migrate sweep of %s: element index, then the --set overrides of its `migrate run "
-               "config.yaml`, tab-separated\n", o->config);
-    for (long i = 0; i < count; i++) {
-        fprintf(f, "%ld", i);
-        for (int k = 0; k < o->n_sets; k++) fprintf(f, "\t%s", o->sets[k]);
-        for (int a = 0; a < s->n_axes; a++) fprintf(f, "\t%s=%s", s->axes[a].key, sweep_spec_value(s, i, a));
-        fprintf(f, "\toutput_dir=%s/%ld\n", abs_out, i);
-    }
-    if (fclose(f)) return fprintf(stderr, "migrate sweep: cannot write %s: %s\n", path, strerror(errno)), -1;
-    return 0;
+    char *text = sweep_manifest_text(s, o->config, o->sets, o->n_sets, count, abs_out);
+    int rc = write_file(path, text, strlen(text));
+    free(text);
+    return rc;
 }
 
 // Results of an earlier sweep in the same folder would mix into --collect's table.

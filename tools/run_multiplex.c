@@ -14,49 +14,6 @@
 
 #define MAX_ELEMENTS 4096  // each holds an adapter and its moments in memory
 
-// Element i's overrides, as the manifest lists them: the --set options, the axes' values, its output folder.
-static int element_overrides(const sweep_spec *sp, const multiplex_opts *o, long i, const char *dir, char ***kv) {
-    int n = 0;
-    char **out = callocCheck((size_t)o->n_overrides + SWEEP_MAX_AXES + 2, sizeof(char *));
-    for (int k = 0; k < o->n_overrides; k++) out[n++] = strdup(o->overrides[k]);
-    for (int a = 0; a < sp->n_axes; a++) {
-        const char *v = sweep_spec_value(sp, i, a);
-        size_t len = strlen(sp->axes[a].key) + strlen(v) + 2;
-        out[n] = mallocCheck(len);
-        snprintf(out[n++], len, "%s=%s", sp->axes[a].key, v);
-    }
-    size_t len = strlen(dir) + 64;
-    out[n] = mallocCheck(len);
-    snprintf(out[n++], len, "output_dir=%s/%ld", dir, i);
-    *kv = out;
-    return n;
-}
-
-static void free_strings(char **s, int n) {
-    for (int i = 0; i < n; i++) free(s[i]);
-    free(s);
-}
-
-// The manifest of `migrate sweep` (tools/cmd_sweep.c): a comment, then per element its index and overrides.
-static char *manifest_text(const sweep_spec *sp, const multiplex_opts *o, long count, const char *dir) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    mgCheck(f != NULL, "out of memory");
-    fprintf(f, "# migrate sweep of %s: element index, then the --set overrides of its `migrate run config.yaml`, "
-               "tab-separated\n", o->config_path);
-    for (long i = 0; i < count; i++) {
-        char **kv;
-        int n = element_overrides(sp, o, i, dir, &kv);
-        fprintf(f, "%ld", i);
-        for (int k = 0; k < n; k++) fprintf(f, "\t%s", kv[k]);
-        fputc('\n', f);
-        free_strings(kv, n);
-    }
-    fclose(f);
-    return buf;
-}
-
 // Writes config.yaml and manifest.tsv, or (resuming) checks that the folder holds this same sweep.
 static int prepare_folder(const sweep_spec *sp, const char *manifest, const char *dir, int resume, mg_err *e) {
     char path[4300];
@@ -105,9 +62,9 @@ static int load_elements(const sweep_spec *sp, const multiplex_opts *o, long cou
                          mg_err *e) {
     for (long i = 0; i < count; i++) {
         char **kv;
-        int n = element_overrides(sp, o, i, dir, &kv);
-        int rc = run_config_parse(&cfg[i], sp->run_text, sp->run_len, o->config_path, (const char **)kv, n, e);
-        free_strings(kv, n);
+        int n = sweep_element_overrides(sp, o->overrides, o->n_overrides, i, dir, &kv);
+        int rc = run_config_parse(&cfg[i], sp->run_text, sp->run_len, o->config_path, (const char *const *)kv, n, e);
+        sweep_overrides_free(kv, n);
         if (rc) {
             char inner[MG_ERRLEN];
             snprintf(inner, sizeof inner, "%s", e->msg);
@@ -152,7 +109,7 @@ int run_multiplexed(comm *world, const sweep_spec *sp, const multiplex_opts *o) 
     if (count < 0) return fprintf(stderr, "migrate run: %s: %s\n", o->config_path, e.msg), 1;
     run_config *cfg = callocCheck((size_t)count, sizeof(run_config));
     run_job *jobs = callocCheck((size_t)count, sizeof(run_job));
-    char *manifest = manifest_text(sp, o, count, dir);
+    char *manifest = sweep_manifest_text(sp, o->config_path, o->overrides, o->n_overrides, count, dir);
     model m;
     memset(&m, 0, sizeof m);
     tokenizer *tok = NULL;

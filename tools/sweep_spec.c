@@ -3,6 +3,7 @@
 // config keys), so walking nodes is simpler than the schema engine's event loop.
 #include "tools/sweep_spec.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -268,4 +269,47 @@ void sweep_spec_free(sweep_spec *s) {
     }
     free(s->run_text);
     memset(s, 0, sizeof *s);
+}
+
+int sweep_element_overrides(const sweep_spec *s, const char *const *sets, int n_sets, long i, const char *dir,
+                            char ***kv) {
+    int n = 0;
+    char **out = callocCheck((size_t)n_sets + SWEEP_MAX_AXES + 2, sizeof(char *));
+    for (int k = 0; k < n_sets; k++) out[n++] = strdup(sets[k]);
+    for (int a = 0; a < s->n_axes; a++) {
+        const char *v = sweep_spec_value(s, i, a);
+        size_t len = strlen(s->axes[a].key) + strlen(v) + 2;
+        out[n] = mallocCheck(len);
+        snprintf(out[n++], len, "%s=%s", s->axes[a].key, v);
+    }
+    size_t len = strlen(dir) + 64;  // "output_dir=", "/", the index
+    out[n] = mallocCheck(len);
+    snprintf(out[n++], len, "output_dir=%s/%ld", dir, i);
+    *kv = out;
+    return n;
+}
+
+void sweep_overrides_free(char **kv, int n) {
+    for (int i = 0; i < n; i++) free(kv[i]);
+    free(kv);
+}
+
+char *sweep_manifest_text(const sweep_spec *s, const char *config, const char *const *sets, int n_sets, long count,
+                          const char *dir) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    mgCheck(f != NULL, "out of memory");
+    fprintf(f, "# migrate sweep of %s: element index, then the --set overrides of its `migrate run config.yaml`, "
+               "tab-separated\n", config);
+    for (long i = 0; i < count; i++) {
+        char **kv;
+        int n = sweep_element_overrides(s, sets, n_sets, i, dir, &kv);
+        fprintf(f, "%ld", i);
+        for (int k = 0; k < n; k++) fprintf(f, "\t%s", kv[k]);
+        fputc('\n', f);
+        sweep_overrides_free(kv, n);
+    }
+    fclose(f);
+    return buf;
 }

@@ -44,3 +44,15 @@ long sweep_spec_count(const sweep_spec *s, long max, mg_err *e);
 // Element i's value on axis a.
 const char *sweep_spec_value(const sweep_spec *s, long i, int a);
 void sweep_spec_free(sweep_spec *s);
+
+// Element i's overrides of the run config, in manifest order: the --set options given for every element (sets),
+// "KEY=VALUE" per axis, then "output_dir=DIR/i". Both `migrate sweep` (one Slurm array element per manifest line)
+// and `migrate run SWEEP.yaml` (all elements in one job) parse an element's config from these, so element i is
+// the same search either way. Fills *kv with malloc'd strings (sweep_overrides_free); returns how many.
+int sweep_element_overrides(const sweep_spec *s, const char *const *sets, int n_sets, long i, const char *dir,
+                            char ***kv);
+void sweep_overrides_free(char **kv, int n);
+// The text of DIR/manifest.tsv (malloc'd): a comment naming config, then per element its index and its overrides
+// (sweep_element_overrides), tab-separated. tools/sweep_collect.c reads it back.
+char *sweep_manifest_text(const sweep_spec *s, const char *config, const char *const *sets, int n_sets, long count,
+                          const char *dir);
