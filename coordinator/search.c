@@ -71,6 +71,7 @@ static void pending_free(pending_group *g);
 
 void search_free(search_state *s) {
     for (int i = 0; i < s->n_pending; i++) pending_free(&s->pending[i]);
+    free(s->deferred);
     archive_free(s->arc);
     free(s->best_history);
     adamw_free(&s->opt);
@@ -215,30 +216,56 @@ static void add_member(packed_batch *b, float **old, int *cap, const int *prompt
     free(ids);
 }
 
-static void write_metrics(search_state *s, const sample *smp, int n, const double *group_r, const origin_kind *group_o,
-                          int gn, const learner_stats *ls, const phase_times *before, long tokens_before, double dt) {
-    double sum[ORIGIN_COUNT] = {0}, sq = 0, mean = 0;
-    int cnt[ORIGIN_COUNT] = {0};
+// One iteration's metrics line, as far as the step knows it; the update's statistics come at the emit.
+typedef struct deferred_metrics {
+    double mean, std, sum[ORIGIN_COUNT];
+    int cnt[ORIGIN_COUNT];
+    double mean_len;
+    double t_sample, t_score, t_train0, dt_step, train_at_end;  // seconds
+    long tokens;
+    int has_comm;
+    double comm_bytes, comm_seconds;
+} deferred_metrics;
+
+static void metrics_of_step(search_state *s, const sample *smp, int n, const double *group_r,
+                            const origin_kind *group_o, int gn, const phase_times *before, long tokens_before,
+                            double dt, deferred_metrics *d) {
+    memset(d, 0, sizeof *d);
+    for (int i = 0; i < gn; i++) d->sum[group_o[i]] += group_r[i], d->cnt[group_o[i]]++, d->mean += group_r[i];
+    d->mean /= gn ? gn : 1;
+    double sq = 0;
+    for (int i = 0; i < gn; i++) sq += (group_r[i] - d->mean) * (group_r[i] - d->mean);
+    d->std = gn > 1 ? sqrt(sq / (gn - 1)) : 0.0;
     long len = 0;
-    for (int i = 0; i < gn; i++) sum[group_o[i]] += group_r[i], cnt[group_o[i]]++, mean += group_r[i];
-    mean /= gn ? gn : 1;
-    for (int i = 0; i < gn; i++) sq += (group_r[i] - mean) * (group_r[i] - mean);
     for (int j = 0; j < n; j++) len += smp[j].c.n;
+    d->mean_len = n ? (double)len / n : 0.0;
+    d->t_sample = s->time.sample - before->sample, d->t_score = s->time.score - before->score;
+    d->t_train0 = before->train, d->dt_step = dt, d->train_at_end = s->time.train;
+    d->tokens = s->new_tokens - tokens_before;
+    if (s->comm && s->comm->size > 1) {  // this rank's share of the collectives during the iteration
+        double bytes, secs;
+        comm_stats(&bytes, &secs);
+        d->has_comm = 1, d->comm_bytes = bytes - s->comm_bytes0, d->comm_seconds = secs - s->comm_seconds0;
+    }
+}
+
+static void write_metrics(search_state *s, const deferred_metrics *d, const learner_stats *ls) {
     const archive_entry *best = s->best >= 0 ? archive_get(s->arc, s->best) : NULL;
     const char *best_text = best ? archive_canonical(s->arc, s->best) : "";
+    double t_train = s->time.train - d->t_train0, dt = d->dt_step + (s->time.train - d->train_at_end);
     if (s->metrics) {
         json_t *o = json_object();
         json_object_set_new(o, "iteration", json_integer(s->iteration));
         json_object_set_new(o, "oracle_calls", json_integer(s->oracle_calls));
         json_object_set_new(o, "repeats", json_integer(s->repeats));
         json_object_set_new(o, "unparsable", json_integer(s->unparsable));
-        json_object_set_new(o, "reward", json_real(mean));
-        json_object_set_new(o, "reward_std", json_real(gn > 1 ? sqrt(sq / (gn - 1)) : 0.0));
+        json_object_set_new(o, "reward", json_real(d->mean));
+        json_object_set_new(o, "reward_std", json_real(d->std));
         for (int k = 0; k < ORIGIN_COUNT; k++) {
-            if (!cnt[k]) continue;
+            if (!d->cnt[k]) continue;
             char key[64];
             snprintf(key, sizeof key, "reward/%s/mean", origin_names[k]);
-            json_object_set_new(o, key, json_real(sum[k] / cnt[k]));
+            json_object_set_new(o, key, json_real(d->sum[k] / d->cnt[k]));
         }
         json_object_set_new(o, "best_reward", json_real(best ? best->reward : 0.0));
         json_object_set_new(o, "best", json_string(best_text ? best_text : ""));
@@ -252,19 +279,16 @@ static void write_metrics(search_state *s, const sample *smp, int n, const doubl
         json_object_set_new(o, "clip_ratio/low_mean", json_real(ls->clip_low));
         json_object_set_new(o, "clip_ratio/high_mean", json_real(ls->clip_high));
         json_object_set_new(o, "clip_ratio/region_mean", json_real(ls->clip_region));
-        json_object_set_new(o, "completions/mean_length", json_real(n ? (double)len / n : 0.0));
-        double ts = s->time.sample - before->sample;  // this iteration's seconds per phase
-        json_object_set_new(o, "tokens_per_second", json_real(ts > 0 ? (s->new_tokens - tokens_before) / ts : 0.0));
-        json_object_set_new(o, "time/sample", json_real(ts));
-        json_object_set_new(o, "time/score", json_real(s->time.score - before->score));
-        json_object_set_new(o, "time/train", json_real(s->time.train - before->train));
-        json_object_set_new(o, "time/loop", json_real(dt - ts - (s->time.score - before->score) - (s->time.train - before->train)));
+        json_object_set_new(o, "completions/mean_length", json_real(d->mean_len));
+        json_object_set_new(o, "tokens_per_second", json_real(d->t_sample > 0 ? d->tokens / d->t_sample : 0.0));
+        json_object_set_new(o, "time/sample", json_real(d->t_sample));
+        json_object_set_new(o, "time/score", json_real(d->t_score));
+        json_object_set_new(o, "time/train", json_real(t_train));
+        json_object_set_new(o, "time/loop", json_real(dt - d->t_sample - d->t_score - t_train));
         json_object_set_new(o, "time/iteration", json_real(dt));
-        if (s->comm && s->comm->size > 1) {  // this rank's share of the collectives during the iteration
-            double bytes, secs;
-            comm_stats(&bytes, &secs);
-            json_object_set_new(o, "comm/bytes", json_real(bytes - s->comm_bytes0));
-            json_object_set_new(o, "time/comm", json_real(secs - s->comm_seconds0));
+        if (d->has_comm) {
+            json_object_set_new(o, "comm/bytes", json_real(d->comm_bytes));
+            json_object_set_new(o, "time/comm", json_real(d->comm_seconds));
         }
         char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         fprintf(s->metrics, "%s\n", line);
@@ -278,7 +302,7 @@ static void write_metrics(search_state *s, const sample *smp, int n, const doubl
         if (c->oracle_budget > 0) snprintf(budget, sizeof budget, "/%d", c->oracle_budget);
         fprintf(s->progress, "[%s%s it %3d/%d] calls %4ld%s  best %.4f %-14s %-14s  group mean %.3f  loss %+.4f  %4.1fs\n",
                 s->label, strategy_name(c->strategy), s->iteration, c->iterations, s->oracle_calls, budget,
-                best ? best->reward : 0.0, best_text ? best_text : "", s->best_info, mean, ls->loss, dt);
+                best ? best->reward : 0.0, best_text ? best_text : "", s->best_info, d->mean, ls->loss, dt);
         fflush(s->progress);
     }
 }
@@ -339,6 +363,22 @@ static void learn_group(search_state *s, const pending_group *g, learner_stats *
     s->time.train += mg_seconds() - ts;
 }
 
+int search_update_waits(const search_state *s) { return s->deferred != NULL; }
+
+void search_flush(search_state *s) {
+    if (!s->deferred) return;
+    search_activate(s);
+    learner_stats ls;
+    double t0 = mg_seconds();
+    learn_group(s, &s->pending[0], &ls);
+    pending_free(&s->pending[0]);
+    s->n_pending = 0;
+    s->time.total += mg_seconds() - t0;
+    write_metrics(s, s->deferred, &ls);
+    free(s->deferred);
+    s->deferred = NULL;
+}
+
 // Under training.staleness k, iteration t's group is learned during iteration t + k, while that iteration's
 // samples are drawn (from the adapter before the update): the learner ranks train while the rollout ranks sample.
 static int update_due(const search_state *s) {
@@ -347,6 +387,7 @@ static int update_due(const search_state *s) {
 
 int search_step(search_state *s, mg_err *e) {
     const run_config *c = s->cfg;
+    search_flush(s);  // its own update, if a caller left it waiting: it must land before this step samples
     double t0 = mg_seconds();
     phase_times before = s->time;
     comm_stats(&s->comm_bytes0, &s->comm_seconds0);
@@ -388,6 +429,10 @@ int search_step(search_state *s, mg_err *e) {
             memmove(s->pending, s->pending + 1, (size_t)(s->n_pending - 1) * sizeof(pending_group));
             memset(&s->pending[--s->n_pending], 0, sizeof(pending_group));
         }
+        if (s->overlap && s->overlap != s && s->overlap->deferred) {
+            search_flush(s->overlap);  // another search's update, while this one's samples were drawn
+            search_activate(s);
+        }
         double gather = mg_seconds();
         rc = rollout_gather(ranks(s), &part, n, out, e);
         s->time.sample += (sampled - ts) + (mg_seconds() - gather);
@@ -416,10 +461,13 @@ int search_step(search_state *s, mg_err *e) {
         if (smp[j].entry == -2) continue;  // over budget: never scored
         group_r[gn] = smp[j].reward, group_o[gn++] = smp[j].origin;
     }
+    int defer = 0;
     if (!rc && strategy_trains(c->strategy)) {
         pending_group g;
         form_group(s, smp, n, base, base_len, greedy, n_greedy, group_r, group_o, &gn, &g);
-        if (c->staleness == 0) {
+        if (c->staleness == 0 && s->defer_update && g.b.n_seqs >= 2) {
+            s->pending[0] = g, s->n_pending = 1, defer = 1;
+        } else if (c->staleness == 0) {
             learn_group(s, &g, &ls);
             pending_free(&g);
         } else {
@@ -436,7 +484,16 @@ int search_step(search_state *s, mg_err *e) {
     s->iteration++;
     double dt = mg_seconds() - t0;
     s->time.total += dt;
-    if (!rc) write_metrics(s, smp, n, group_r, group_o, gn, &ls, &before, tokens_before, dt);
+    if (!rc) {
+        deferred_metrics d;
+        metrics_of_step(s, smp, n, group_r, group_o, gn, &before, tokens_before, dt, &d);
+        if (defer) {
+            s->deferred = mallocCheck(sizeof d);
+            *s->deferred = d;
+        } else {
+            write_metrics(s, &d, &ls);
+        }
+    }
     for (int j = 0; j < n; j++) {
         if (smp[j].prompt != base) free(smp[j].prompt);
         completion_free(&smp[j].c);

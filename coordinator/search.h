@@ -25,7 +25,7 @@ typedef struct {
     float *adv;      // (b.n_seqs) advantages
 } pending_group;
 
-typedef struct {
+typedef struct search_state {
     const run_config *cfg;
     model *m;
     lora_adapter *adapter;  // this search's own (NULL for the baselines): several searches can share one model
@@ -52,6 +52,14 @@ typedef struct {
     char label[48];       // prefix of the progress line when several searches share the output ("" = none)
     pending_group pending[MAX_STALENESS];  // oldest first: the groups of the last n_pending iterations
     int n_pending;
+    // Several searches on the same ranks (tools/run_multiplex.c): with defer_update, an exact search (staleness 0)
+    // keeps its group for search_flush instead of learning it at the end of its step; a step of another search
+    // whose `overlap` points here runs that update between its own sampling and gather, so learner ranks train
+    // one search while rollout ranks sample the next. The update still lands before this search's next step, so
+    // the result is the one of the search alone. The iteration's metrics line waits for the update.
+    int defer_update;
+    struct search_state *overlap;
+    struct deferred_metrics *deferred;  // the metrics line of the iteration whose update waits
 } search_state;
 
 // Gives m the adapter the config describes when the strategy trains (a fresh one, seeded from the config's seed),
@@ -65,6 +73,11 @@ int search_init(search_state *s, const run_config *cfg, model *m, const tokenize
 // Runs one iteration. Returns 1 when the search is over (solved, budget or iterations spent), 0 to go on, -1 on
 // an error that stops it (the archive so far is kept).
 int search_step(search_state *s, mg_err *e);
+// Runs the update a deferred step left (defer_update), then writes that iteration's metrics line; nothing when
+// none waits. Every rank calls it; before a checkpoint of s and when s is over, the caller must.
+void search_flush(search_state *s);
+// 1 when s holds a deferred update.
+int search_update_waits(const search_state *s);
 // Attaches this search's adapter to its model (m->lora = s->adapter): before anything reads or trains it.
 void search_activate(const search_state *s);
 // 1 when the search is over: solved, the oracle budget spent or the configured iterations done.

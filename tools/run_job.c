@@ -211,7 +211,9 @@ static int saver_final(run_saver *sv, const search_state *s, FILE *metrics) {
 int run_job_step(run_job *j, const comm *world) {
     if (j->status) return j->status;
     j->status = search_step(&j->s, &j->err);
-    if (j->status >= 0 && j->cfg.save_steps > 0 && j->s.iteration % j->cfg.save_steps == 0) {
+    int save = j->status >= 0 && j->cfg.save_steps > 0 && j->s.iteration % j->cfg.save_steps == 0;
+    if (save || j->status != 0) search_flush(&j->s);  // a checkpoint, or the end, needs the deferred update made
+    if (save) {
         learner_share_optimizer(world, &j->s.opt);  // every rank: the moments live on the learners
         if (world->is_coordinator) saver_periodic(&j->sv, &j->s, j->metrics);
     }

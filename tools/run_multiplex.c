@@ -168,12 +168,23 @@ int run_multiplexed(comm *world, const sweep_spec *sp, const multiplex_opts *o) 
         fprintf(stderr, "migrate run: %ld searches multiplexed over %d rank%s (%d rollout, %d learner), one iteration "
                         "each in turn; results in %s\n", count, world->size, world->size == 1 ? "" : "s",
                 world->n_rollout, world->n_learner, dir);
+    // Overlap: an element's update waits (defer_update) and runs during the next element's step, between that
+    // step's sampling and its gather, so learner ranks train one search while rollout ranks sample another; it
+    // still lands before its own element's next step, so every element ends as it would alone.
+    for (long i = 0; i < count; i++) jobs[i].s.defer_update = count > 1;
+    search_state *waiting = NULL;
     int failed = 0;
     for (int running = 1; running && !run_stop_requested(world);) {
         running = 0;
         for (long i = 0; i < count; i++) {
             if (jobs[i].status) continue;
-            if (run_job_step(&jobs[i], world) < 0) {
+            if (waiting == &jobs[i].s) search_flush(waiting), waiting = NULL;  // the only element left running
+            jobs[i].s.overlap = waiting;
+            int step = run_job_step(&jobs[i], world);
+            if (waiting) search_flush(waiting);  // the step ended before its sampling (an error): made here
+            jobs[i].s.overlap = NULL;
+            waiting = search_update_waits(&jobs[i].s) ? &jobs[i].s : NULL;
+            if (step < 0) {
                 failed = 1;
                 if (world->is_coordinator) {
                     fprintf(stderr, "migrate run: element %ld stopped: %s (its archive is kept in its checkpoint; "
@@ -184,6 +195,7 @@ int run_multiplexed(comm *world, const sweep_spec *sp, const multiplex_opts *o) 
             running |= jobs[i].status == 0;
         }
     }
+    if (waiting) search_flush(waiting);  // stopped by a signal: the update lands before the last checkpoint
     int unsaved = 0, stopped = 0;
     for (long i = 0; i < count; i++) {
         unsaved |= run_job_finish(&jobs[i], world, 0) != 0;
