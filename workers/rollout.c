@@ -81,6 +81,59 @@ static void maybe_fault(const comm *c) {
         for (;;) pause();
 }
 
+// The coordinator's generation request: count, adapter version and sampling settings, then per sample its RNG
+// key (sequence id) and prompt ids. Rank 0 sends it to every rank before sampling; each rank samples from the
+// request, after checking that it equals what its own replica of the search state asks (replicas that drifted
+// apart would make every later step wrong) and that it holds the adapter version named.
+typedef struct {
+    int32_t n, version, top_k, max_new_tokens;
+    float temperature, top_p, min_p;
+    uint64_t seed;
+} request_head;
+
+static void pack_request(bytes *b, int n, const int *const *prompts, const int *lens, const uint64_t *seq_ids,
+                         const sampling_params *p, int version) {
+    request_head h;
+    memset(&h, 0, sizeof h);  // the padding too: ranks compare requests byte for byte
+    h.n = n, h.version = version, h.top_k = p->top_k, h.max_new_tokens = p->max_new_tokens;
+    h.temperature = p->temperature, h.top_p = p->top_p, h.min_p = p->min_p, h.seed = p->seed;
+    put(b, &h, sizeof h);
+    for (int j = 0; j < n; j++) {
+        put(b, &seq_ids[j], sizeof seq_ids[j]);
+        put_i32(b, lens[j]);
+        put(b, prompts[j], (size_t)lens[j] * sizeof(int));
+    }
+}
+
+// Rank 0's request to every rank (a collective); returns it packed, in a malloc'd buffer, on every rank.
+static char *share_request(const comm *c, int n, const int *const *prompts, const int *lens, const uint64_t *seq_ids,
+                           const sampling_params *p, int version, size_t *len) {
+    bytes b = {0};
+    pack_request(&b, n, prompts, lens, seq_ids, p, version);
+    uint64_t sent = c->rank == 0 ? (uint64_t)b.n : 0;
+    comm_bcast(c, &sent, sizeof sent, 0, "generation request");
+    char *req = mallocCheck((size_t)sent + 1);
+    if (c->rank == 0) memcpy(req, b.p, b.n);
+    comm_bcast(c, req, (size_t)sent, 0, "generation request");
+    request_head h;
+    memcpy(&h, req, sent >= sizeof h ? sizeof h : 0);
+    if (c->rank != 0 && sent >= sizeof h && h.version != version) {
+        char hint[160];
+        snprintf(hint, sizeof hint, "rank %d holds adapter version %d, the request names %d", c->rank, version,
+                 h.version);
+        check_failed("every rank holds the adapter version the request names", __FILE__, __LINE__, hint);
+    }
+    if (c->rank != 0 && (sent != b.n || memcmp(req, b.p, b.n))) {
+        char hint[200];
+        snprintf(hint, sizeof hint, "rank %d's replica asks for other samples (%zu bytes) than rank 0's request "
+                 "(%llu bytes)", c->rank, b.n, (unsigned long long)sent);
+        check_failed("every rank's replica of the search state equals the coordinator's", __FILE__, __LINE__, hint);
+    }
+    free(b.p);
+    *len = (size_t)sent;
+    return req;
+}
+
 int rollout_sample(const comm *c, model *m, const tokenizer *tok, int n, const int *const *prompts,
                    const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, int version,
                    rollout_part *part) {
@@ -89,15 +142,38 @@ int rollout_sample(const comm *c, model *m, const tokenizer *tok, int n, const i
     if (c->size == 1) part->hi = n;
     else if (c->is_rollout) comm_block(n, c->n_rollout, c->rollout_index, &part->lo, &part->hi);
     part->mine = callocCheck((size_t)(part->hi - part->lo + 1), sizeof(completion));
-    if (c->size > 1) {
-        comm_phase(c, "generate");
-        maybe_fault(c);
-    }
     int k = part->hi - part->lo;
-    if (k > 0)
-        part->rc = generate(m, tok, k, prompts + part->lo, prompt_lens + part->lo, seq_ids + part->lo, p, 0,
-                            part->mine, &part->err);
-    if (c->size > 1) comm_phase(c, NULL);
+    if (c->size == 1) {
+        if (k > 0) part->rc = generate(m, tok, k, prompts, prompt_lens, seq_ids, p, 0, part->mine, &part->err);
+        return part->rc;
+    }
+    size_t len;
+    char *req = share_request(c, n, prompts, prompt_lens, seq_ids, p, version, &len);
+    comm_phase(c, "generate");
+    maybe_fault(c);
+    if (k > 0) {  // this rank's block, read from the request
+        reader r = {req, req + len};
+        request_head h;
+        get(&r, &h, sizeof h);
+        sampling_params sp = *p;
+        sp.temperature = h.temperature, sp.top_k = h.top_k, sp.top_p = h.top_p, sp.min_p = h.min_p;
+        sp.max_new_tokens = h.max_new_tokens, sp.seed = h.seed;
+        const int **pr = mallocCheck((size_t)k * sizeof(int *));
+        int *pl = mallocCheck((size_t)k * sizeof(int));
+        uint64_t *ids = mallocCheck((size_t)k * sizeof(uint64_t));
+        for (int j = 0; j < part->hi; j++) {
+            uint64_t id;
+            get(&r, &id, sizeof id);
+            int32_t l = get_i32(&r);
+            mgCheck(r.p + (size_t)l * sizeof(int) <= r.end, "a generation request is short");
+            if (j >= part->lo) pr[j - part->lo] = (const int *)r.p, pl[j - part->lo] = l, ids[j - part->lo] = id;
+            r.p += (size_t)l * sizeof(int);
+        }
+        part->rc = generate(m, tok, k, pr, pl, ids, &sp, 0, part->mine, &part->err);
+        free(pr), free(pl), free(ids);
+    }
+    comm_phase(c, NULL);
+    free(req);
     return part->rc;
 }
 
