@@ -8,13 +8,6 @@
 #include "coordinator/checkpoint_internal.h"
 #include "coordinator/h5io.h"
 
-// A member's first scored position: the position before its first target (packed_batch_add's score_from).
-static int member_from(const packed_batch *b, int seq) {
-    int a = b->seq_start[seq], n = b->seq_start[seq + 1] - a, from = 0;
-    while (from < n && b->targets[a + from] < 0) from++;
-    return from;
-}
-
 void checkpoint_take_pending(checkpoint *c, const search_state *s) {
     c->n_pending = s->n_pending;
     int64_t members = 0, tokens = 0;
@@ -32,7 +25,7 @@ void checkpoint_take_pending(checkpoint *c, const search_state *s) {
         c->pending_group_members[g] = p->b.n_seqs;
         for (int k = 0; k < p->b.n_seqs; k++, m++) {
             c->pending_len[m] = p->b.seq_start[k + 1] - p->b.seq_start[k];
-            c->pending_from[m] = member_from(&p->b, k);
+            c->pending_from[m] = packed_batch_score_from(&p->b, k);
             c->pending_adv[m] = p->adv[k];
         }
         for (int i = 0; i < p->b.n_tokens; i++, t++) c->pending_ids[t] = p->b.tokens[i], c->pending_old[t] = p->old[i];

@@ -47,3 +47,9 @@ void packed_batch_add(packed_batch *b, const int *ids, int n, int score_from) {
     b->n_seqs++;
     b->seq_start[b->n_seqs] = b->n_tokens;
 }
+
+int packed_batch_score_from(const packed_batch *b, int seq) {
+    int a = b->seq_start[seq], n = b->seq_start[seq + 1] - a, from = 0;
+    while (from < n && b->targets[a + from] < 0) from++;
+    return from;
+}

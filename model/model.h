@@ -137,6 +137,8 @@ void packed_batch_clear(packed_batch *b);
 // Appends one sequence of ids. Positions p >= score_from get target ids[p+1] (the last position gets -1), so
 // logp is produced for ids[score_from+1 .. n-1]: the completion tokens when score_from = prompt_len - 1.
 void packed_batch_add(packed_batch *b, const int *ids, int n, int score_from);
+// The score_from sequence seq was added with (its first position with a target; its length when none).
+int packed_batch_score_from(const packed_batch *b, int seq);
 
 // ---- training forward / backward ----
 // Runs the batch, saving activations; writes logp (N) of each target at the given temperature (0 where target < 0)

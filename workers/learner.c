@@ -19,9 +19,8 @@ static void shard_build(shard *sh, const packed_batch *g, const float *old_logp,
     packed_batch_init(&sh->b);
     sh->token0 = g->seq_start[first];
     for (int s = first; s < first + count; s++) {
-        int a = g->seq_start[s], n = g->seq_start[s + 1] - a, from = 0;
-        while (from < n && g->targets[a + from] < 0) from++;  // packed_batch_add's score_from
-        packed_batch_add(&sh->b, g->tokens + a, n, from);
+        int a = g->seq_start[s], n = g->seq_start[s + 1] - a;
+        packed_batch_add(&sh->b, g->tokens + a, n, packed_batch_score_from(g, s));
     }
     int N = sh->b.n_tokens;
     sh->old = mallocCheck((size_t)N * sizeof(float));
@@ -124,9 +123,80 @@ void learner_share_optimizer(const comm *c, adamw_state *opt) {
     free(buf);
 }
 
+// The coordinator's mixed group, sent from rank 0 to every rank before the update: per member its length, first
+// scored position and advantage, then the ids and old log-probs of every token. The learners train on what they
+// receive, after checking that it equals the group their own replica formed (byte for byte: a NaN old log-prob is
+// the same NaN everywhere). Layout: int32 n_seqs, n_tokens, (length, score_from) per member; float advantages;
+// int32 ids; float old log-probs.
+static char *pack_group(const packed_batch *b, const float *old, const float *adv, size_t *len) {
+    size_t S = (size_t)b->n_seqs, N = (size_t)b->n_tokens;
+    *len = (2 + 2 * S) * sizeof(int32_t) + S * sizeof(float) + N * (sizeof(int32_t) + sizeof(float));
+    char *buf = mallocCheck(*len), *p = buf;
+    int32_t *h = (int32_t *)p;
+    h[0] = b->n_seqs, h[1] = b->n_tokens;
+    for (int k = 0; k < b->n_seqs; k++)
+        h[2 + 2 * k] = b->seq_start[k + 1] - b->seq_start[k], h[3 + 2 * k] = packed_batch_score_from(b, k);
+    p += (2 + 2 * S) * sizeof(int32_t);
+    memcpy(p, adv, S * sizeof(float)), p += S * sizeof(float);
+    memcpy(p, b->tokens, N * sizeof(int32_t)), p += N * sizeof(int32_t);
+    memcpy(p, old, N * sizeof(float));
+    return buf;
+}
+
+// Every rank: the group as rank 0 formed it, in rb / rold / radv (the caller frees them).
+static void share_group(const comm *c, const packed_batch *b, const float *old, const float *adv, packed_batch *rb,
+                        float **rold, float **radv) {
+    size_t mine_len, len;
+    char *mine = pack_group(b, old, adv, &mine_len);
+    uint64_t sent = c->rank == 0 ? mine_len : 0;
+    comm_bcast(c, &sent, sizeof sent, 0, "mixed group");
+    len = (size_t)sent;
+    char *msg = mallocCheck(len ? len : 1);
+    if (c->rank == 0) memcpy(msg, mine, len);
+    comm_bcast(c, msg, len, 0, "mixed group");
+    if (c->rank != 0 && (len != mine_len || memcmp(msg, mine, len))) {
+        char hint[160];
+        snprintf(hint, sizeof hint, "rank %d formed another group (%zu bytes) than rank 0 sent (%zu bytes)", c->rank,
+                 mine_len, len);
+        check_failed("every rank's replica forms the coordinator's group", __FILE__, __LINE__, hint);
+    }
+    free(mine);
+    const int32_t *h = (const int32_t *)msg;
+    int S = h[0], N = h[1];
+    const float *a = (const float *)(h + 2 + 2 * S);
+    const int32_t *ids = (const int32_t *)(a + S);
+    const float *o = (const float *)(ids + N);
+    packed_batch_init(rb);
+    for (int k = 0, at = 0; k < S; at += h[2 + 2 * k], k++) packed_batch_add(rb, ids + at, h[2 + 2 * k], h[3 + 2 * k]);
+    *radv = mallocCheck((size_t)(S ? S : 1) * sizeof(float));
+    *rold = mallocCheck((size_t)(N ? N : 1) * sizeof(float));
+    memcpy(*radv, a, (size_t)S * sizeof(float));
+    memcpy(*rold, o, (size_t)N * sizeof(float));
+    free(msg);
+}
+
+static void update(const comm *c, model *m, adamw_state *opt, const grpo_params *gp, int num_iterations,
+                   float temperature, int members_per_shard, const packed_batch *b, const float *old_logp,
+                   const float *adv, learner_stats *st);
+
 void learner_update(const comm *c, model *m, adamw_state *opt, const grpo_params *gp, int num_iterations,
                     float temperature, int members_per_shard, const packed_batch *b, const float *old_logp,
                     const float *adv, learner_stats *st) {
+    if (c->size == 1) {
+        update(c, m, opt, gp, num_iterations, temperature, members_per_shard, b, old_logp, adv, st);
+        return;
+    }
+    packed_batch rb;
+    float *rold, *radv;
+    share_group(c, b, old_logp, adv, &rb, &rold, &radv);
+    update(c, m, opt, gp, num_iterations, temperature, members_per_shard, &rb, rold, radv, st);
+    packed_batch_free(&rb);
+    free(rold), free(radv);
+}
+
+static void update(const comm *c, model *m, adamw_state *opt, const grpo_params *gp, int num_iterations,
+                   float temperature, int members_per_shard, const packed_batch *b, const float *old_logp,
+                   const float *adv, learner_stats *st) {
     memset(st, 0, sizeof *st);
     int S = b->n_seqs, signal = 0;
     for (int s = 0; s < S; s++) signal |= adv[s] != 0.0f;

@@ -1,5 +1,8 @@
 // The learner role: GRPO updates of the adapter on one mixed group.
 //
+// With several ranks the group comes from the coordinator: rank 0 sends it (members, advantages, old log-probs) to
+// every rank, and each checks it against the group its own replica formed.
+//
 // The group is cut into fixed shards of members_per_shard members (fixed by the group, not by the number of
 // learners). Learner ranks take shards round-robin; each shard is one packed forward/backward. The shards'
 // gradients are summed exactly: scaled by a power of two fitted to the largest element anywhere, rounded to int64
