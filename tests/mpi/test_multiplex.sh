@@ -45,13 +45,19 @@ sweep_config "$T/a.yaml" "$T/a" "random, migrate"
 "$M" run "$T/a.yaml" --quiet >"$T/a.out" 2>&1 || { fail "np 1 sweep: exit $?"; tail -5 "$T/a.out"; }
 grep -q "4 searches multiplexed over 1 rank" "$T/a.out" || fail "no multiplex banner: $(head -3 "$T/a.out")"
 
+# Element $2 of sweep folder $1 run alone into $3, as a Slurm array element runs it: the folder's config.yaml with
+# its manifest line's overrides. Sets kv to those overrides.
+run_alone() {
+    mapfile -t kv < <(grep -P "^$2\t" "$1/manifest.tsv" | cut -f2- | tr '\t' '\n' | grep -v '^output_dir=')
+    local sets=() x
+    for x in "${kv[@]}"; do sets+=(--set "$x"); done
+    "$M" run "$1/config.yaml" --quiet "${sets[@]}" --set output_dir="$3" >"$3.out" 2>&1 ||
+        { fail "element $2 of $1 alone: exit $?"; tail -3 "$3.out"; }
+}
+
 # 1. each element alone, from the sweep folder's config.yaml and its manifest line
 for i in $(seq 0 $((N - 1))); do
-    mapfile -t kv < <(grep -P "^$i\t" "$T/a/sweep/manifest.tsv" | cut -f2- | tr '\t' '\n' | grep -v '^output_dir=')
-    sets=()
-    for x in "${kv[@]}"; do sets+=(--set "$x"); done
-    "$M" run "$T/a/sweep/config.yaml" --quiet "${sets[@]}" --set output_dir="$T/alone$i" >"$T/alone$i.out" 2>&1 ||
-        { fail "element $i alone: exit $?"; tail -3 "$T/alone$i.out"; }
+    run_alone "$T/a/sweep" "$i" "$T/alone$i"
     ref=$(digest_of "$T/alone$i") got=$(digest_of "$T/a/sweep/$i")
     [ "$ref" = "$got" ] && ok "element $i (${kv[*]}) multiplexed = alone ($got)" || fail "element $i: $got vs alone $ref"
     REF[$i]=$ref
@@ -110,13 +116,7 @@ for np in 1 4; do
         fail "overlap sweep on np $np: exit $?"; tail -5 "$T/f$np.out"; continue
     fi
     for i in $(seq 0 $((N - 1))); do
-        if [ "$np" = 1 ]; then
-            mapfile -t kv < <(grep -P "^$i\t" "$T/f1/sweep/manifest.tsv" | cut -f2- | tr '\t' '\n' | grep -v '^output_dir=')
-            sets=()
-            for x in "${kv[@]}"; do sets+=(--set "$x"); done
-            "$M" run "$T/f1/sweep/config.yaml" --quiet "${sets[@]}" --set output_dir="$T/falone$i" >"$T/falone$i.out" 2>&1 ||
-                { fail "overlap element $i alone: exit $?"; tail -3 "$T/falone$i.out"; }
-        fi
+        [ "$np" = 1 ] && run_alone "$T/f1/sweep" "$i" "$T/falone$i"
         ref=$(digest_of "$T/falone$i") got=$(digest_of "$T/f$np/sweep/$i")
         if [ "$ref" = "$got" ] && diff -q <(metrics_of "$T/falone$i") <(metrics_of "$T/f$np/sweep/$i") >/dev/null; then
             ok "overlap, np $np: element $i = alone ($got, metrics too)"
