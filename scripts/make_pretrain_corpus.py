@@ -11,12 +11,19 @@ Documents (one JSON object {"text": ...} per line; the trainer joins them with <
   guess         "We are playing Semantle: ... Reply with a single English word.\\n" + WORD
                 WORD drawn from a prior that favours common nouns, verbs and adjectives (guess_weights)
   neighborhood  "We are playing Semantle: ... The guess 'X' has similarity R ... close in meaning to 'X'.\\n" + Y
-                X drawn from the same prior; Y one of X's WordNet neighbours, best first (build_pairs); R uniform
-                in [0.050, 0.950], printed with 3 decimals (it carries no information)
+                X drawn from the same prior, 3x for words with a stem-sharing neighbour (--copy-boost); Y one of
+                X's WordNet neighbours (build_pairs): 90% of the time (--copy-share) one that shares X's stem
+                and tokens ('bird' -> 'birds': shares_stem) when X has one, else one of its 5 best others
+                (--ns-top), best first; R uniform in [0.050, 0.950], printed with 3 decimals (no information)
   knowledge     "X: gloss.", "an X is a kind of Y.", "words close to X: a, b, c.", and lists of vocabulary words
                 (one per line) that top every word up to --min-seen appearances in the training file
-mixed 30/50/20 by token count of the tokenizer trained here (two passes: the second sizes each kind with the
-token counts the first pass measured). A random 2% of the non-list documents goes to valid.jsonl.
+mixed 25/60/15 (3.6M training tokens) by token count of the tokenizer trained here (two passes: the second sizes
+each kind with the token counts the first pass measured). A random 2% of the non-list documents goes to valid.jsonl.
+
+Why stem-sharing answers (third version): a 4-layer model trained for half an hour on one core cannot memorise
+which of 25,000 words WordNet relates to which, so the earlier corpora taught the answer format and a word prior
+but answers no closer to X than unconditional guesses. "Copy X and change its ending" is one rule the model can
+learn and apply to any X, and inflections and derivations are among X's nearest words in most vector spaces.
 
 Relations (Y's relation to X): synonym (same synset), hypernym, hyponym, similar (&), also_see (^), derivation
 (+), meronym, holonym, attribute (=), verb_group ($), pertainym (\\, both ways), and inflection ('birds' <->
@@ -368,20 +375,44 @@ def phrase(lemma):
     return lemma.replace("_", " ")
 
 
-def neighborhood_docs(n_docs, pairs, gweights, rng, top):
-    """n_docs neighborhood documents. X (a past guess) drawn from the guess prior, among words with relations;
-    Y the next of X's `top` best relations, best first (cycling; ties in random order). The cap keeps a common X,
-    drawn dozens of times, on its strong neighbours instead of walking down to its hundredth hyponym."""
+def shares_stem(x, y, tok=None):
+    """True when y is x with a change at the end ('bird' -> 'birds', 'city' -> 'cities', 'ocean' -> 'oceanic'):
+    a common prefix of at least 3 letters that leaves at most 2 letters of the shorter word. A small model learns
+    such pairs as 'copy the seed, change the ending', which works for seeds it has never seen paired. With a
+    tokenizer, also the tokens of one (in the answer position) must start with all the tokens of the other
+    ('business' -> 'business' 'es', not 'season' -> 'seas' 'ons'): the model copies tokens, not letters."""
+    common = len(os.path.commonprefix([x, y]))
+    if not (common >= 3 and common >= min(len(x), len(y)) - 2):
+        return False
+    if tok is None:
+        return True
+    a, b = tok.encode("\n" + x).ids, tok.encode("\n" + y).ids
+    return a == b[:len(a)] or b == a[:len(b)]
+
+
+def neighborhood_docs(n_docs, pairs, gweights, rng, top, copy_share, copy_boost, tok):
+    """n_docs neighborhood documents. X (a past guess) drawn from the guess prior, among words with relations.
+    Y: with probability copy_share (when X has any) one of X's related words that share its stem (shares_stem;
+    inflections, derivations, pertainyms: close in meaning and learnable as a copy), cycling best first; otherwise
+    the next of X's `top` best other relations, best first (cycling; ties in random order). The cap keeps a
+    common X, drawn dozens of times, on its strong neighbours instead of walking down to its hundredth hyponym."""
     xs = sorted(x for x in pairs if pairs[x] and gweights.get(x, 0) > 0)
-    mix = [gweights[x] for x in xs]
-    orders = {x: [y for _, _, y in sorted((-pairs[x][y][0], rng.random(), y) for y in sorted(pairs[x]))][:top]
+    orders = {x: [y for _, _, y in sorted((-pairs[x][y][0], rng.random(), y) for y in sorted(pairs[x]))]
               for x in xs}
-    drawn = Counter()
+    stems = {x: [y for y in orders[x] if shares_stem(x, y, tok)] for x in xs}
+    others = {x: [y for y in orders[x] if not shares_stem(x, y, tok)][:top] for x in xs}
+    # X with a stem-sharing neighbour is drawn copy_boost times as often: more examples of the one rule
+    mix = [gweights[x] * (copy_boost if stems[x] else 1.0) for x in xs]
+    drawn_stem, drawn_other = Counter(), Counter()
     docs = []
     for x in stratified_draws(xs, mix, n_docs, rng):
-        order = orders[x]
-        y = order[drawn[x] % len(order)]
-        drawn[x] += 1
+        use_stem = stems[x] and (not others[x] or rng.random() < copy_share)
+        if use_stem:
+            y = stems[x][drawn_stem[x] % len(stems[x])]
+            drawn_stem[x] += 1
+        else:
+            y = others[x][drawn_other[x] % len(others[x])]
+            drawn_other[x] += 1
         r = rng.uniform(0.05, 0.95)
         docs.append(("neighborhood", pairs[x][y][1], NS_PROMPT.format(x=x, r=r) + "\n" + y))
     return docs
@@ -493,7 +524,7 @@ def model_config(eot_id):
 # ---------------------------------------------------------------------------------------------------------------
 # main
 
-def build(args, wn, vocab_list, est):
+def build(args, wn, vocab_list, est, tok):
     """Train and valid documents, shuffled, as (kind, relation-or-subkind, text), sized with the token estimates
     est (tokens per guess / neighborhood document, characters per token of each knowledge subkind, tokens of all
     word lists)."""
@@ -512,7 +543,8 @@ def build(args, wn, vocab_list, est):
                              args.freq_exponent)
 
     total = args.tokens / (1.0 - args.valid_fraction)  # train + valid
-    ns = neighborhood_docs(round(total * args.mix[1] / est["neighborhood"]), pairs, gweights, rng, args.ns_top)
+    ns = neighborhood_docs(round(total * args.mix[1] / est["neighborhood"]), pairs, gweights, rng, args.ns_top,
+                           args.copy_share, args.copy_boost, tok)
     guess = guess_docs(round(total * args.mix[0] / est["guess"]), vocab_list, gweights, rng)
     rest = max(0.0, total * args.mix[2] - est["list_tokens"])
     share = {"close": 0.55, "gloss": 0.3, "isa": 0.15}
@@ -564,15 +596,19 @@ def main():
     ap.add_argument("--vocab", default=os.path.join(ROOT, "data", "semantle", "vocab.txt"))
     ap.add_argument("--out", default=os.path.join(ROOT, "data", "pretrain"))
     ap.add_argument("--seed", type=int, default=20240611)
-    ap.add_argument("--tokens", type=float, default=2.4e6, help="training tokens (valid comes on top)")
+    ap.add_argument("--tokens", type=float, default=3.6e6, help="training tokens (valid comes on top)")
     ap.add_argument("--valid-fraction", type=float, default=0.02)
     ap.add_argument("--list-passes", type=int, default=2, help="times every vocabulary word is listed")
     ap.add_argument("--min-seen", type=int, default=5, help="more lists until every word appears this often")
-    ap.add_argument("--mix", type=float, nargs=3, default=[0.3, 0.5, 0.2], metavar=("GUESS", "NS", "KNOWLEDGE"))
+    ap.add_argument("--mix", type=float, nargs=3, default=[0.25, 0.6, 0.15], metavar=("GUESS", "NS", "KNOWLEDGE"))
     ap.add_argument("--freq-share", type=float, default=0.9, help="share of the word prior that follows frequency")
     ap.add_argument("--freq-offset", type=float, default=200.0, help="frequency prior (rank + offset)^-exponent")
     ap.add_argument("--freq-exponent", type=float, default=1.0)
-    ap.add_argument("--ns-top", type=int, default=10, help="neighbourhood answers cycle over X's best N relations")
+    ap.add_argument("--ns-top", type=int, default=5, help="other neighbourhood answers cycle over X's best N")
+    ap.add_argument("--copy-boost", type=float, default=3.0,
+                    help="words with a stem-sharing neighbour are drawn this many times as often as X")
+    ap.add_argument("--copy-share", type=float, default=0.9,
+                    help="share of X's neighbourhood answers that share its stem, when it has such neighbours")
     args = ap.parse_args()
 
     with open(args.vocab) as f:
@@ -582,12 +618,15 @@ def main():
         sys.exit(f"{args.vocab}: words must be unique and [a-z]+ (first bad: {bad[:3]})")
     wn = WordNet(args.wordnet)
 
-    # Pass 1 with rough token estimates, pass 2 with those measured by pass 1's tokenizer: the --mix split is
-    # by tokens of the tokenizer that is itself trained on the corpus.
+    # Pass 1 with rough token estimates and letter-level stems trains the tokenizer; pass 2 sizes the --mix split
+    # with the token counts it measured and keeps only stem-sharing answers that are token copies under it
+    # (shares_stem). The tokenizer is not retrained on pass 2's corpus: a retrained BPE would split words
+    # differently and undo that choice.
     est = {"guess": 22.0, "neighborhood": 45.0, "gloss": 4.0, "close": 3.5, "isa": 3.5, "list_tokens": 2.0e5}
+    tok = None
     for _ in range(2):
-        train, valid, pairs, gweights, offensive = build(args, wn, vocab_list, est)
-        tok = train_tokenizer(t for _, _, t in train)
+        train, valid, pairs, gweights, offensive = build(args, wn, vocab_list, est, tok)
+        tok = tok or train_tokenizer(t for _, _, t in train)
         per_doc, chars_per_token, counts = measure(tok, train)
         est.update({k: per_doc[k] for k in ("guess", "neighborhood")})
         est.update({k: chars_per_token[k] for k in ("gloss", "close", "isa")})
