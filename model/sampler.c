@@ -10,6 +10,7 @@
 #include "common/rng.h"
 #include "kernels/cpu/fast_exp.h"
 #include "model/accel.h"
+#include "model/gen_batch.h"
 
 void sampling_params_default(sampling_params *p) {
     memset(p, 0, sizeof *p);
@@ -135,11 +136,7 @@ int sample_token(const float *logits, int V, const sampling_params *p, float u, 
     return choice;
 }
 
-typedef struct {
-    int prompt;    // index of the prompt in this slot, -1 when free
-    int prefilled; // 0 until its prompt went through the model
-    int last;      // last sampled token, fed at the next step
-} slot_state;
+static void reset_kv_slot(void *kv, int slot) { ((kv_cache *)kv)->len[slot] = 0; }
 
 static int is_eos(const model *m, const tokenizer *tok, int id) {
     for (int i = 0; i < m->cfg.n_eos; i++)
@@ -229,98 +226,35 @@ int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, c
              const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *e) {
     if (m->accel) return m->accel->ops->generate(m->accel, m, tok, n, prompts, prompt_lens, seq_ids, p, max_batch, out, e);
     if (!m->params) return mg_fail(e, "generate: this model holds no host weights (loaded as its shape only)");
-    int ctx = m->cfg.max_position_embeddings, V = m->cfg.vocab_size, longest = 0;
-    for (int i = 0; i < n; i++) {
-        if (prompt_lens[i] <= 0) return mg_fail(e, "prompt %d is empty", i);
-        if (prompt_lens[i] >= ctx)
-            return mg_fail(e, "prompt %d has %d tokens, longer than the model's context of %d", i, prompt_lens[i],
-                           ctx);
-        if (prompt_lens[i] > longest) longest = prompt_lens[i];
-    }
-    int slots = max_batch > 0 && max_batch < n ? max_batch : n;
-    if (slots == 0) return 0;
-    int max_len = longest + p->max_new_tokens < ctx ? longest + p->max_new_tokens : ctx;
+    int V = m->cfg.vocab_size;
+    gen_batch b;
+    if (gen_batch_init(&b, n, prompts, prompt_lens, p, max_batch, m->cfg.max_position_embeddings, out, e)) return -1;
+    if (b.slots == 0) return 0;
     kv_cache kv;
-    if (kv_cache_init(&kv, m, slots, max_len, e)) return -1;
-    memset(out, 0, (size_t)n * sizeof *out);
-    slot_state *st = mallocCheck((size_t)slots * sizeof *st);
-    stop_scan *scan = mallocCheck((size_t)slots * sizeof *scan);
-    for (int s = 0; s < slots; s++) st[s].prompt = -1, stop_scan_init(&scan[s], p);
-    int total_in = 0;
-    for (int i = 0; i < n; i++) total_in += prompt_lens[i];
-    int cap = total_in + slots;
-    int *tokens = mallocCheck((size_t)cap * sizeof(int)), *slot_of = mallocCheck((size_t)cap * sizeof(int));
-    char *want = mallocCheck((size_t)cap);
-    int *row_slot = mallocCheck((size_t)slots * sizeof(int));
-    float *logits = mallocCheck((size_t)slots * V * sizeof(float));
+    if (kv_cache_init(&kv, m, b.slots, b.max_len, e)) {
+        gen_batch_free(&b, 0);
+        return -1;
+    }
+    float *logits = mallocCheck((size_t)b.slots * V * sizeof(float));
     float *scratch = mallocCheck(SAMPLE_SCRATCH(V) * sizeof(float));
-    int next_prompt = 0, finished = 0, rc = 0;
-
-    while (finished < n) {
-        int nt = 0, rows = 0;
-        for (int s = 0; s < slots; s++) {
-            if (st[s].prompt < 0 && next_prompt < n) {  // admit a waiting prompt into a free slot
-                st[s] = (slot_state){next_prompt++, 0, 0};
-                kv.len[s] = 0;
-                stop_scan_free(&scan[s]);
-                stop_scan_init(&scan[s], p);
-                completion *c = &out[st[s].prompt];
-                c->ids = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(int));
-                c->logp = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(float));
-            }
-            if (st[s].prompt < 0) continue;
-            if (!st[s].prefilled) {
-                int i = st[s].prompt;
-                for (int t = 0; t < prompt_lens[i]; t++) {
-                    tokens[nt] = prompts[i][t];
-                    slot_of[nt] = s;
-                    want[nt++] = t + 1 == prompt_lens[i];
-                }
-                st[s].prefilled = 1;
-            } else {
-                tokens[nt] = st[s].last;
-                slot_of[nt] = s;
-                want[nt++] = 1;
-            }
-            row_slot[rows++] = s;
-        }
-        if (model_step(m, &kv, nt, tokens, slot_of, want, logits, e)) {
+    int rc = 0;
+    while (!gen_batch_done(&b)) {
+        int rows = gen_batch_next(&b, reset_kv_slot, &kv);
+        if (model_step(m, &kv, b.n_tokens, b.tokens, b.slot_of, b.want, logits, e)) {
             rc = -1;
             break;
         }
         for (int r = 0; r < rows; r++) {
-            int s = row_slot[r], i = st[s].prompt;
-            completion *c = &out[i];
+            int i = gen_batch_prompt(&b, r);
             float lp;
-            float u = rng_uniform(p->seed, seq_ids[i], (uint64_t)c->n);
+            float u = rng_uniform(p->seed, seq_ids[i], (uint64_t)out[i].n);
             int tok_id = sample_token(logits + (size_t)r * V, V, p, u, &lp, scratch);
-            c->ids[c->n] = tok_id;
-            c->logp[c->n] = lp;
-            c->n++;
-            st[s].last = tok_id;
-            int done = 0;
-            if (is_eos(m, tok, tok_id)) c->finish = FINISH_EOS, done = 1;
-            else if (stop_scan_step(&scan[s], tok, p, c->ids, c->n, &c->text)) c->finish = FINISH_STOP, done = 1;
-            else if (c->n >= p->max_new_tokens || prompt_lens[i] + c->n >= max_len) c->finish = FINISH_LENGTH, done = 1;
-            if (done) {
-                if (!c->text) c->text = tok ? tokenizer_decode(tok, c->ids, c->n, 1) : calloc(1, 1);
-                st[s].prompt = -1;
-                finished++;
-            }
+            gen_batch_accept(&b, r, tok_id, lp, is_eos(m, tok, tok_id), tok);
         }
     }
-    free(tokens);
-    free(slot_of);
-    free(want);
-    free(row_slot);
     free(logits);
     free(scratch);
-    for (int s = 0; s < slots; s++) stop_scan_free(&scan[s]);
-    free(scan);
-    free(st);
     kv_cache_free(&kv);
-    if (rc) {
-        for (int i = 0; i < n; i++) completion_free(&out[i]);
-    }
+    gen_batch_free(&b, rc != 0);
     return rc;
 }

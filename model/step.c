@@ -59,6 +59,27 @@ static void step_carve(const model *m, const kv_cache *kv, int n, step_buffers *
     *total = off;
 }
 
+int kv_step_positions(const int *len, int n_slots, int max_len, int vocab, int n, const int *tokens,
+                      const int *slot_of, int *pos, int *kv_start, int *kv_len, mg_err *e) {
+    int *added = callocCheck((size_t)(n_slots > 0 ? n_slots : 1), sizeof(int));
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        int slot = slot_of[i];
+        if (slot < 0 || slot >= n_slots) {
+            rc = mg_fail(e, "step: slot %d out of range (cache has %d)", slot, n_slots);
+            break;
+        }
+        pos[i] = len[slot] + added[slot]++;
+        if (pos[i] >= max_len) rc = mg_fail(e, "sequence in slot %d reached the cache length %d", slot, max_len);
+        else if (tokens[i] < 0 || tokens[i] >= vocab)
+            rc = mg_fail(e, "token id %d outside the vocabulary (size %d)", tokens[i], vocab);
+        kv_start[i] = slot * max_len;
+        kv_len[i] = pos[i] + 1;
+    }
+    free(added);
+    return rc;
+}
+
 int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot_of, const char *want_logits,
                float *logits, mg_err *e) {
     const hf_config *c = &m->cfg;
@@ -74,27 +95,9 @@ int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot
     }
     step_carve(m, kv, n, &s, kv->work, &need);
 
-    // Positions: each slot continues from its cached length, in the order its tokens appear.
-    int *added = callocCheck((size_t)kv->n_slots, sizeof(int));
-    for (int i = 0; i < n; i++) {
-        int slot = slot_of[i];
-        if (slot < 0 || slot >= kv->n_slots) {
-            free(added);
-            return mg_fail(e, "model_step: slot %d out of range (cache has %d)", slot, kv->n_slots);
-        }
-        s.pos[i] = kv->len[slot] + added[slot]++;
-        if (s.pos[i] >= kv->max_len) {
-            free(added);
-            return mg_fail(e, "sequence in slot %d reached the cache length %d", slot, kv->max_len);
-        }
-        if (tokens[i] < 0 || tokens[i] >= c->vocab_size) {
-            free(added);
-            return mg_fail(e, "token id %d outside the vocabulary (size %d)", tokens[i], c->vocab_size);
-        }
-        s.kv_start[i] = slot * kv->max_len;
-        s.kv_len[i] = s.pos[i] + 1;
-    }
-    free(added);
+    if (kv_step_positions(kv->len, kv->n_slots, kv->max_len, c->vocab_size, n, tokens, slot_of, s.pos, s.kv_start,
+                          s.kv_len, e))
+        return -1;
 
     encoder_forward(s.x, tokens, m->w.wte, n, C);
     for (int l = 0; l < L; l++) {

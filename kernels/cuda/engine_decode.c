@@ -2,6 +2,7 @@
 // steps, and generate() with sampling on the backend (model/sampler.c's loop). Part 1 (weights, adapter,
 // training) is engine.c.
 #include "kernels/cuda/engine_internal.h"
+#include "model/gen_batch.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -205,29 +206,10 @@ int engine_step(engine *e, int n, const int *tokens, const int *slot_of, const c
     for (int i = 0; i < n; i++) nw += !want_logits || want_logits[i];
     step_inputs hin = step_layout(kv->host_in, n, nw);
     int *pos = hin.pos, *kv_start = hin.kv_start, *kv_len = hin.kv_len, *cache_row = hin.cache_row;
-    // Positions: each slot continues from its cached length, in the order its tokens appear.
-    int *added = callocCheck((size_t)kv->n_slots, sizeof(int));
-    for (int i = 0; i < n; i++) {
-        int slot = slot_of[i];
-        if (slot < 0 || slot >= kv->n_slots) {
-            free(added);
-            return mg_fail(err, "engine_step: slot %d out of range (cache has %d)", slot, kv->n_slots);
-        }
-        pos[i] = kv->len[slot] + added[slot]++;
-        if (pos[i] >= kv->max_len) {
-            free(added);
-            return mg_fail(err, "sequence in slot %d reached the cache length %d", slot, kv->max_len);
-        }
-        if (tokens[i] < 0 || tokens[i] >= c->vocab_size) {
-            free(added);
-            return mg_fail(err, "token id %d outside the vocabulary (size %d)", tokens[i], c->vocab_size);
-        }
-        hin.tokens[i] = tokens[i];
-        kv_start[i] = slot * kv->max_len;
-        kv_len[i] = pos[i] + 1;
-        cache_row[i] = kv_start[i] + pos[i];
-    }
-    free(added);
+    if (kv_step_positions(kv->len, kv->n_slots, kv->max_len, c->vocab_size, n, tokens, slot_of, pos, kv_start, kv_len,
+                          err) < 0)
+        return -1;
+    for (int i = 0; i < n; i++) hin.tokens[i] = tokens[i], cache_row[i] = kv_start[i] + pos[i];
     for (int i = 0, r = 0; i < n; i++)
         if (!want_logits || want_logits[i]) hin.wanted[r++] = i;
     for (int r = 0; r < nw; r++) {
@@ -266,114 +248,43 @@ void engine_logits(const engine *e, float *host, int rows) {
     BE->download(host, e->kv->logits, (size_t)rows * e->cfg.vocab_size * sizeof(float));
 }
 
-// ---- generate(): model/sampler.c's loop, sampling on the backend ----
-typedef struct {
-    int prompt;     // index of the prompt in this slot, -1 when free
-    int prefilled;  // 0 until its prompt went through the model
-    int last;       // last sampled token, fed at the next step
-} slot_state;
-
+// ---- generate(): model/gen_batch.h's loop, sampling on the backend ----
 static int is_eos(const engine *e, const tokenizer *tok, int id) {
     for (int i = 0; i < e->cfg.n_eos; i++)
         if (e->cfg.eos_token_ids[i] == id) return 1;
     return tok && tokenizer_eos_id(tok) == id;
 }
 
+static void reset_kv_slot(void *e, int slot) { engine_kv_reset_slot((engine *)e, slot); }
+
 int engine_generate(engine *e, const tokenizer *tok, int n, const int *const *prompts, const int *prompt_lens,
                     const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *err) {
-    int ctx = e->cfg.max_position_embeddings, longest = 0;
-    for (int i = 0; i < n; i++) {
-        if (prompt_lens[i] <= 0) return mg_fail(err, "prompt %d is empty", i);
-        if (prompt_lens[i] >= ctx)
-            return mg_fail(err, "prompt %d has %d tokens, longer than the model's context of %d", i, prompt_lens[i],
-                           ctx);
-        if (prompt_lens[i] > longest) longest = prompt_lens[i];
+    gen_batch b;
+    if (gen_batch_init(&b, n, prompts, prompt_lens, p, max_batch, e->cfg.max_position_embeddings, out, err)) return -1;
+    if (b.slots == 0) return 0;
+    if (engine_kv_init(e, b.slots, b.max_len, err)) {
+        gen_batch_free(&b, 0);
+        return -1;
     }
-    int slots = max_batch > 0 && max_batch < n ? max_batch : n;
-    if (slots == 0) return 0;
-    int max_len = longest + p->max_new_tokens < ctx ? longest + p->max_new_tokens : ctx;
-    if (engine_kv_init(e, slots, max_len, err)) return -1;
-    memset(out, 0, (size_t)n * sizeof *out);
     mg_sample_params sp = {p->temperature, p->top_k, p->top_p, p->min_p, p->seed};
-    slot_state *st = mallocCheck((size_t)slots * sizeof *st);
-    stop_scan *scan = mallocCheck((size_t)slots * sizeof *scan);
-    for (int s = 0; s < slots; s++) st[s].prompt = -1, stop_scan_init(&scan[s], p);
-    int total_in = 0;
-    for (int i = 0; i < n; i++) total_in += prompt_lens[i];
-    int cap = total_in + slots;
-    int *tokens = mallocCheck((size_t)cap * sizeof(int)), *slot_of = mallocCheck((size_t)cap * sizeof(int));
-    char *want = mallocCheck((size_t)cap);
-    int *row_slot = mallocCheck((size_t)slots * sizeof(int)), *ids = mallocCheck((size_t)slots * sizeof(int));
-    float *lps = mallocCheck((size_t)slots * sizeof(float));
-    uint64_t *sids = mallocCheck((size_t)slots * sizeof(uint64_t)), *cnts = mallocCheck((size_t)slots * sizeof(uint64_t));
-    int next_prompt = 0, finished = 0, rc = 0;
-
-    while (finished < n) {
-        int nt = 0, rows = 0;
-        for (int s = 0; s < slots; s++) {
-            if (st[s].prompt < 0 && next_prompt < n) {  // admit a waiting prompt into a free slot
-                st[s] = (slot_state){next_prompt++, 0, 0};
-                engine_kv_reset_slot(e, s);
-                stop_scan_free(&scan[s]);
-                stop_scan_init(&scan[s], p);
-                completion *c = &out[st[s].prompt];
-                c->ids = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(int));
-                c->logp = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(float));
-            }
-            if (st[s].prompt < 0) continue;
-            if (!st[s].prefilled) {
-                int i = st[s].prompt;
-                for (int t = 0; t < prompt_lens[i]; t++) {
-                    tokens[nt] = prompts[i][t];
-                    slot_of[nt] = s;
-                    want[nt++] = t + 1 == prompt_lens[i];
-                }
-                st[s].prefilled = 1;
-            } else {
-                tokens[nt] = st[s].last;
-                slot_of[nt] = s;
-                want[nt++] = 1;
-            }
-            sids[rows] = seq_ids[st[s].prompt];
-            cnts[rows] = (uint64_t)out[st[s].prompt].n;
-            row_slot[rows++] = s;
+    int *ids = mallocCheck((size_t)b.slots * sizeof(int));
+    float *lps = mallocCheck((size_t)b.slots * sizeof(float));
+    uint64_t *sids = mallocCheck((size_t)b.slots * sizeof(uint64_t)), *cnts = mallocCheck((size_t)b.slots * sizeof(uint64_t));
+    int rc = 0;
+    while (!gen_batch_done(&b)) {
+        int rows = gen_batch_next(&b, reset_kv_slot, e);
+        for (int r = 0; r < rows; r++) {
+            int i = gen_batch_prompt(&b, r);
+            sids[r] = seq_ids[i], cnts[r] = (uint64_t)out[i].n;
         }
-        if (engine_step(e, nt, tokens, slot_of, want, &sp, sids, cnts, ids, lps, err) < 0) {
+        if (engine_step(e, b.n_tokens, b.tokens, b.slot_of, b.want, &sp, sids, cnts, ids, lps, err) < 0) {
             rc = -1;
             break;
         }
-        for (int r = 0; r < rows; r++) {
-            int s = row_slot[r], i = st[s].prompt;
-            completion *c = &out[i];
-            int tok_id = ids[r];
-            c->ids[c->n] = tok_id;
-            c->logp[c->n] = lps[r];
-            c->n++;
-            st[s].last = tok_id;
-            int done = 0;
-            if (is_eos(e, tok, tok_id)) c->finish = FINISH_EOS, done = 1;
-            else if (stop_scan_step(&scan[s], tok, p, c->ids, c->n, &c->text)) c->finish = FINISH_STOP, done = 1;
-            else if (c->n >= p->max_new_tokens || prompt_lens[i] + c->n >= max_len) c->finish = FINISH_LENGTH, done = 1;
-            if (done) {
-                if (!c->text) c->text = tok ? tokenizer_decode(tok, c->ids, c->n, 1) : calloc(1, 1);
-                st[s].prompt = -1;
-                finished++;
-            }
-        }
+        for (int r = 0; r < rows; r++) gen_batch_accept(&b, r, ids[r], lps[r], is_eos(e, tok, ids[r]), tok);
     }
-    free(tokens);
-    free(slot_of);
-    free(want);
-    free(row_slot);
-    free(ids);
-    free(lps);
-    free(sids);
-    free(cnts);
-    for (int s = 0; s < slots; s++) stop_scan_free(&scan[s]);
-    free(scan);
-    free(st);
-    if (rc)
-        for (int i = 0; i < n; i++) completion_free(&out[i]);
+    free(ids), free(lps), free(sids), free(cnts);
+    gen_batch_free(&b, rc != 0);
     return rc;
 }
 
