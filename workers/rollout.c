@@ -243,14 +243,6 @@ int rollout_gather(const comm *c, rollout_part *part, int n, completion *out, mg
     return 0;
 }
 
-int rollout_generate(const comm *c, model *m, const tokenizer *tok, int n, const int *const *prompts,
-                     const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, int version,
-                     completion *out, mg_err *e) {
-    rollout_part part;
-    rollout_sample(c, m, tok, n, prompts, prompt_lens, seq_ids, p, version, &part);
-    return rollout_gather(c, &part, n, out, e);
-}
-
 int rollout_score(const comm *c, task *t, int n, const char *const *candidates, task_score *out, mg_err *e) {
     if (c->size == 1) return t->score(t, n, candidates, out, e);
     int lo = 0, hi = 0, rc = 0;

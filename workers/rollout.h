@@ -6,18 +6,12 @@
 #include "tasks/task.h"
 #include "workers/comm.h"
 
-// Every rank calls it with the same n prompts and the version of the adapter it holds (the optimizer steps
-// applied to it); on return every rank has all n completions in out. Every sampling rank's version must be the
-// caller's: a mismatch is a broken invariant and ends the job.
-int rollout_generate(const comm *c, model *m, const tokenizer *tok, int n, const int *const *prompts,
-                     const int *prompt_lens, const uint64_t *seq_ids, const sampling_params *p, int version,
-                     completion *out, mg_err *e);
-// rollout_generate in two halves, so that other work (the learners' update under training.staleness, or another
-// search's update) can run on some ranks while the rollout ranks sample: rollout_sample receives the coordinator's
+// Sampling in two halves, so that other work (the learners' update under training.staleness, or another search's
+// update) can run on some ranks while the rollout ranks sample: rollout_sample receives the coordinator's
 // generation request (rank 0 broadcasts the prompts, RNG keys, sampling settings and adapter version; every rank
-// checks it against its own replica) and generates this rank's block of it; rollout_gather (every rank, the same n) gathers every block to every rank, as
-// rollout_generate does, and frees the part. The version checked is the one given to rollout_sample: the adapter
-// the samples were drawn from.
+// checks it against its own replica) and generates this rank's block of it; rollout_gather (every rank, the same
+// n) gathers every block to every rank, in order, and frees the part. The version checked is the one given to
+// rollout_sample: the adapter the samples were drawn from.
 typedef struct {
     int lo, hi;        // this rank's block of the samples
     completion *mine;  // (hi - lo)
