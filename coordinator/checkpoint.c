@@ -208,7 +208,8 @@ int checkpoint_apply(const checkpoint *c, search_state *s, mg_err *e) {
 static const char *const k_free_keys[] = {"iterations", "oracle_budget", "output_dir", "log_every", "threads",
                                           "save_steps", "model", "task.workers", "task.timeout",
                                           "distributed.rollout_ranks", "distributed.learner_ranks",
-                                          "distributed.coordinator_only", "distributed.timeout", "engine.backend",
+                                          "distributed.coordinator_only", "distributed.timeout", "distributed.allreduce",
+                                          "engine.backend",
                                           "engine.dtype", "engine.device", NULL};
 
 // Walks a config dump ("key: value" lines, "group:" lines followed by "  key: value"): each call yields the next

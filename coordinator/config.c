@@ -18,6 +18,7 @@ static const char *const k_ns_seeds[] = {"top", "sample", NULL};
 static const char *const k_losses[] = {"grpo", "bnpo", "dr_grpo", NULL};
 static const char *const k_chat_formats[] = {"auto", "plain", "llama3", "chatml", NULL};
 static const char *const k_backends[] = {"cpu", "cuda", NULL};
+static const char *const k_allreduce[] = {"auto", "nccl", "mpi", NULL};
 static const char *const k_engine_dtypes[] = {"bf16", "fp32", NULL};
 
 // YS_ENUM fields are written through an int*.
@@ -86,6 +87,7 @@ static const ys_key k_keys[] = {
     YS_KEY_INT("distributed.learner_ranks", learner_ranks, 0, 1 << 20, "0"),
     YS_KEY_BOOL("distributed.coordinator_only", coordinator_only, "false"),
     YS_KEY_DOUBLE("distributed.timeout", dist_timeout, 0, 1e7, YS_OPEN_MIN, "3600"),
+    YS_KEY_CHOICE("distributed.allreduce", allreduce, k_allreduce, "auto"),
     YS_KEY_GROUP("engine"),
     YS_KEY_CHOICE("engine.backend", backend, k_backends, "cpu"),
     YS_KEY_CHOICE("engine.dtype", engine_dtype, k_engine_dtypes, "bf16"),

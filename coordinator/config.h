@@ -90,6 +90,7 @@ typedef struct {
     int learner_ranks;     // 0 = every compute rank
     int coordinator_only;  // rank 0 only coordinates
     double dist_timeout;   // seconds one rank may wait for the others in one step
+    char allreduce[8];     // the learners' gradient sum: "auto" (NCCL on cuda ranks when built with it) | "nccl" | "mpi"
 
     // where the model runs on each compute rank (model/accel.h)
     char backend[8];       // "cpu" | "cuda"

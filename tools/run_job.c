@@ -13,6 +13,9 @@
 #ifdef MIGRATE_HAVE_CUDA
 #include "kernels/cuda/accel.h"
 #endif
+#ifdef MIGRATE_HAVE_NCCL
+#include "kernels/cuda/comm_nccl.h"
+#endif
 #include "tasks/molecule.h"
 #include "tasks/oracle.h"
 #include "tools/cli_common.h"
@@ -89,15 +92,59 @@ static int make_task(run_job *j, const char *log_path, mg_err *e) {
     return oracle_create(&j->t, &oc, e);
 }
 
+#ifdef MIGRATE_HAVE_NCCL
+// The learners' NCCL communicator (distributed.allreduce nccl or auto on cuda ranks). Every rank calls it: the
+// learner leader makes the unique id, the job's broadcast hands it out, the learners join, and a max over every
+// rank tells all of them whether each learner got in, so that all sum the same way (NCCL or MPI, never a mix).
+static int join_nccl(model *m, const run_config *c, const comm *world, mg_err *e) {
+    struct {
+        int32_t failed;
+        unsigned char id[COMM_NCCL_ID_BYTES];
+    } msg;
+    memset(&msg, 0, sizeof msg);
+    mg_err mine = {0};
+    if (world->rank == world->learner_leader && comm_nccl_unique_id(msg.id, &mine)) msg.failed = 1;
+    comm_bcast(world, &msg, sizeof msg, world->learner_leader, "NCCL unique id");
+    int failed = msg.failed;
+    if (!failed && world->is_learner && accel_cuda_use_nccl(m, msg.id, world->n_learner, world->learner_index, &mine))
+        failed = 1;
+    double any = failed;
+    comm_allreduce_max(world, COMM_ALL, &any, 1, "NCCL communicator");
+    if (!any) return 0;
+    if (world->is_learner) accel_cuda_keep_grads(m, 0);  // back to the host sum (a joined learner too)
+    const char *why = mine.msg[0] ? mine.msg : "another learner could not join the NCCL communicator";
+    if (!strcmp(c->allreduce, "nccl"))
+        return mg_fail(e, "%s: distributed.allreduce nccl: rank %d: %s", c->path, world->rank, why);
+    if (world->rank == world->learner_leader || mine.msg[0])
+        fprintf(stderr, "migrate: rank %d: NCCL unavailable (%s); the learners sum gradients with MPI "
+                        "(distributed.allreduce auto)\n", world->rank, why);
+    return 0;
+}
+#endif
+
 int run_attach_backend(model *m, const run_config *c, const comm *world, mg_err *e) {
-    if (!strcmp(c->backend, "cpu") || !(world->is_rollout || world->is_learner)) return 0;
+    if (!strcmp(c->backend, "cpu")) {
+        if (!strcmp(c->allreduce, "nccl"))
+            return mg_fail(e, "%s: distributed.allreduce is 'nccl', which needs engine.backend 'cuda' (gradients on "
+                              "GPUs); use 'auto' or 'mpi' on the CPU", c->path);
+        return 0;
+    }
 #ifdef MIGRATE_HAVE_CUDA
-    if (accel_cuda_attach(m, c->device, strcmp(c->engine_dtype, "fp32") ? MG_BF16 : MG_F32, e)) {
+    if ((world->is_rollout || world->is_learner) &&
+        accel_cuda_attach(m, c->device, strcmp(c->engine_dtype, "fp32") ? MG_BF16 : MG_F32, e)) {
         char inner[MG_ERRLEN];
         snprintf(inner, sizeof inner, "%s", e->msg);
         return mg_fail(e, "%s: rank %d: %s", c->path, world->rank, inner);
     }
+    if (!strcmp(c->allreduce, "mpi")) return 0;
+#ifdef MIGRATE_HAVE_NCCL
+    return join_nccl(m, c, world, e);
+#else
+    if (!strcmp(c->allreduce, "nccl"))
+        return mg_fail(e, "%s: distributed.allreduce is 'nccl', but this migrate was built without NCCL "
+                          "(libnccl-dev missing at build time); use 'auto' or 'mpi'", c->path);
     return 0;
+#endif
 #else
     return mg_fail(e, "%s: engine.backend is 'cuda', but this migrate was built without the CUDA backend (no nvcc "
                       "at build time, or -DMIGRATE_CUDA=OFF; docs/cuda.md)", c->path);

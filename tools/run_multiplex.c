@@ -49,6 +49,7 @@ static int check_shared(const run_config *first, const run_config *c, long i, mg
                       : first->learner_ranks != c->learner_ranks      ? "distributed.learner_ranks"
                       : first->coordinator_only != c->coordinator_only ? "distributed.coordinator_only"
                       : first->dist_timeout != c->dist_timeout        ? "distributed.timeout"
+                      : strcmp(first->allreduce, c->allreduce)        ? "distributed.allreduce"
                       : strcmp(first->backend, c->backend)            ? "engine.backend"
                       : strcmp(first->engine_dtype, c->engine_dtype)  ? "engine.dtype"
                       : first->device != c->device                    ? "engine.device"

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/accel.h"
+
 // One shard: members [first, first + count) of the group as their own packed batch.
 typedef struct {
     packed_batch b;
@@ -34,9 +36,13 @@ static void shard_free(shard *sh) {
     free(sh->old), free(sh->ref), free(sh->grad);
 }
 
-// One forward/backward of a shard on the current adapter; its gradient goes to sh->grad, its stats to stat.
-static void shard_step(model *m, shard *sh, const grpo_params *gp, float temperature, const float *adv,
-                       long group_tokens, int group_seqs, int first_update, double *stat) {
+// Shard gradients stay where the model runs when its backend sums them there (a GPU: NCCL); else on the host.
+static int grads_on_backend(const model *m) { return m->accel && m->accel->keeps_grads; }
+
+// One forward/backward of shard `slot` (of n_slots) on the current adapter; its gradient goes to sh->grad (or the
+// backend's slot), its stats to stat.
+static void shard_step(model *m, shard *sh, int slot, int n_slots, const grpo_params *gp, float temperature,
+                       const float *adv, long group_tokens, int group_seqs, int first_update, double *stat) {
     int N = sh->b.n_tokens;
     float *logp = mallocCheck((size_t)N * sizeof(float)), *ent = mallocCheck((size_t)N * sizeof(float));
     float *dlogp = mallocCheck((size_t)N * sizeof(float));
@@ -60,12 +66,23 @@ static void shard_step(model *m, shard *sh, const grpo_params *gp, float tempera
         stat[ST_ENTROPY] = group_tokens ? e / group_tokens : 0.0;
     }
     model_zero_grad(m);
-    model_backward(m, &sh->b, dlogp);
-    size_t n;
-    const float *g = model_trainable_grad(m, &n);
-    if (!sh->grad) sh->grad = mallocCheck(n * sizeof(float));
-    memcpy(sh->grad, g, n * sizeof(float));
+    if (grads_on_backend(m)) {
+        m->accel->ops->backward_keep(m->accel, m, &sh->b, dlogp, slot, n_slots);
+    } else {
+        model_backward(m, &sh->b, dlogp);
+        size_t n;
+        const float *g = model_trainable_grad(m, &n);
+        if (!sh->grad) sh->grad = mallocCheck(n * sizeof(float));
+        memcpy(sh->grad, g, n * sizeof(float));
+    }
     free(logp), free(ent), free(dlogp);
+}
+
+static void learners_max(void *ctx, double *x, size_t n) {
+    comm_allreduce_max((const comm *)ctx, COMM_LEARNERS, x, n, "gradient scale");
+}
+static void learners_sum_i64(void *ctx, int64_t *x, size_t n) {
+    comm_allreduce_i64((const comm *)ctx, COMM_LEARNERS, x, n, "gradient all-reduce");
 }
 
 // grad = the exact sum of the shards' gradients (on every rank), through int64 fixed point.
@@ -75,10 +92,7 @@ static void reduce_gradients(const comm *c, shard *shards, const int *mine, int 
     for (int k = 0; k < n_mine; k++)
         for (size_t i = 0; i < n; i++) amax = fmax(amax, fabs((double)shards[mine[k]].grad[i]));
     comm_allreduce_max(c, COMM_LEARNERS, &amax, 1, "gradient scale");
-    // The largest possible sum stays below 2^62: scale = 2^(62 - ceil(log2(amax * n_shards))).
-    int ex = 0;
-    if (amax > 0) frexp(amax * n_shards, &ex);
-    double scale = ldexp(1.0, 62 - ex);
+    double scale = grad_fixed_scale(amax, n_shards);
     int64_t *acc = callocCheck(n, sizeof(int64_t));
     for (int k = 0; k < n_mine; k++) {
         const float *g = shards[mine[k]].grad;
@@ -216,12 +230,20 @@ static void update(const comm *c, model *m, adamw_state *opt, const grpo_params 
         comm_phase(c, "learn");
         for (int j = 0; j < n_mine; j++) {
             int k = mine[j];
-            shard_step(m, &shards[k], gp, temperature, adv + k * per, group_tokens, S, it == 0, stats + k * ST_COUNT);
+            shard_step(m, &shards[k], k, n_shards, gp, temperature, adv + k * per, group_tokens, S, it == 0,
+                       stats + k * ST_COUNT);
         }
         comm_phase(c, NULL);
         size_t n;
         float *grad = model_trainable_grad(m, &n);
-        reduce_gradients(c, shards, mine, n_mine, n_shards, grad, n);
+        if (grads_on_backend(m)) {  // NCCL blocks on its stream, out of MPI's sight: the watchdog names the step
+            grad_collective cl = {learners_max, learners_sum_i64, (void *)c};
+            comm_phase(c, "gradient all-reduce on the GPUs");
+            m->accel->ops->sum_kept(m->accel, m, mine, n_mine, n_shards, &cl, grad);
+            comm_phase(c, NULL);
+        } else {
+            reduce_gradients(c, shards, mine, n_mine, n_shards, grad, n);
+        }
         st->grad_norm = optimizer_step(m, opt);
     }
     st->updates = num_iterations;

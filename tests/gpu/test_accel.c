@@ -13,6 +13,9 @@
 #include "kernels/cuda/ops_cuda.h"
 #include "model/accel.h"
 #include "model/sampler.h"
+#ifdef MIGRATE_HAVE_NCCL
+#include "kernels/cuda/comm_nccl.h"
+#endif
 #include "testing.h"
 #include "toy_task.h"
 
@@ -93,41 +96,91 @@ static void check_generate(model *cpu, model *gpu, const tokenizer *tok) {
     printf("  sampling at temperature 1 with the adapter: the same tokens\n");
 }
 
-// A short migrate search (sampling, scoring, the mixed group, GRPO steps) on each model.
-static void check_search(model *cpu, model *gpu, const tokenizer *tok) {
+// A short migrate search (sampling, scoring, the mixed group, GRPO steps, 4 gradient shards of 2 members) on m:
+// the first archive entry and a copy of the final adapter (*n values, the caller frees it).
+static float *search_adapter(model *m, const tokenizer *tok, char first[64], size_t *n) {
     const char *yaml = "model: " FIXTURE "\n";
     const char *over[] = {"strategy=migrate", "iterations=2", "search.num_on_policy=4", "search.num_neighborhood=2",
                           "search.num_greedy=2", "sampling.max_completion_length=6", "lora.r=4", "lora.alpha=8",
-                          "task.type=semantle", "task.target=x", "task.vectors=x", "training.learning_rate=1e-3"};
-    float sum[2] = {0, 0};
-    char first[2][64] = {"", ""};
-    model *ms[2] = {cpu, gpu};
-    for (int k = 0; k < 2; k++) {
-        run_config c;
-        mg_err e;
-        if (run_config_parse(&c, yaml, strlen(yaml), "test.yaml", over, 12, &e)) {
-            CHECK(0, "%s", e.msg);
-            return;
-        }
-        toy_state st = {0, NULL};
-        task t = make_toy(&st);
-        search_state s;
-        CHECK(search_attach_adapter(ms[k], &c, &e) == 0 && search_init(&s, &c, ms[k], tok, &t, 0, NULL, NULL, &e) == 0,
-              "%s", e.msg);
+                          "task.type=semantle", "task.target=x", "task.vectors=x", "training.learning_rate=1e-3",
+                          "training.members_per_shard=2"};
+    run_config c;
+    mg_err e;
+    *n = 0, first[0] = '\0';
+    if (run_config_parse(&c, yaml, strlen(yaml), "test.yaml", over, 13, &e)) {
+        CHECK(0, "%s", e.msg);
+        return NULL;
+    }
+    toy_state st = {0, NULL};
+    task t = make_toy(&st);
+    search_state s;
+    float *out = NULL;
+    if (search_attach_adapter(m, &c, &e) == 0 && search_init(&s, &c, m, tok, &t, 0, NULL, NULL, &e) == 0) {
         int status;
         while ((status = search_step(&s, &e)) == 0) {}
         CHECK(status == 1, "search: %s", e.msg);
-        snprintf(first[k], sizeof first[k], "%s", archive_size(s.arc) ? archive_canonical(s.arc, 0) : "");
-        for (size_t i = 0; i < s.adapter->n_params; i++) sum[k] += fabsf(s.adapter->params[i]);
+        snprintf(first, 64, "%s", archive_size(s.arc) ? archive_canonical(s.arc, 0) : "");
+        *n = s.adapter->n_params;
+        out = malloc(*n * sizeof(float));
+        memcpy(out, s.adapter->params, *n * sizeof(float));
         search_free(&s);
-        model_set_train_mode(ms[k], TRAIN_NONE);
-        run_config_free(&c);
+    } else {
+        CHECK(0, "%s", e.msg);
     }
+    model_set_train_mode(m, TRAIN_NONE);
+    run_config_free(&c);
+    return out;
+}
+
+static double abs_sum(const float *x, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += fabsf(x[i]);
+    return s;
+}
+
+static void check_search(model *cpu, model *gpu, const tokenizer *tok) {
+    char first[2][64];
+    size_t n[2];
+    float *p[2] = {search_adapter(cpu, tok, first[0], &n[0]), search_adapter(gpu, tok, first[1], &n[1])};
+    CHECK(p[0] && p[1] && n[0] == n[1], "the searches ran and made adapters of one size");
     CHECK(!strcmp(first[0], first[1]), "the first candidate differs: '%s' on the host, '%s' on the GPU", first[0], first[1]);
+    double sum[2] = {p[0] ? abs_sum(p[0], n[0]) : 0, p[1] ? abs_sum(p[1], n[1]) : 0};
     CHECK(fabs(sum[0] - sum[1]) < 1e-4 * sum[0], "adapter after 2 GRPO iterations: |sum| %.7g host, %.7g GPU",
           sum[0], sum[1]);
     printf("  migrate search, 2 iterations: first candidate '%s' on both; adapter |sum| %.7g / %.7g\n", first[0],
            sum[0], sum[1]);
+    free(p[0]), free(p[1]);
+}
+
+// The learner's gradient shards summed on the device (kept there, int64 fixed point, then through the host's
+// collective or NCCL) must give the host sum's adapter bit for bit: the same search, three ways.
+static void check_kept_sum(model *gpu, const tokenizer *tok) {
+    char first[64];
+    size_t n_host, n;
+    CHECK(gpu->accel && !gpu->accel->keeps_grads, "gradients are summed on the host unless asked");
+    float *host = search_adapter(gpu, tok, first, &n_host);
+    CHECK(accel_cuda_keep_grads(gpu, 1) == 0, "the CUDA model accepts keep_grads");
+    float *kept = search_adapter(gpu, tok, first, &n);
+    CHECK(host && kept && n == n_host && !memcmp(host, kept, n * sizeof(float)),
+          "shard gradients summed on the device give another adapter than the host sum");
+    printf("  gradient shards summed on the device: adapter equal to the host sum's (%zu values, |sum| %.7g)\n", n,
+           kept ? abs_sum(kept, n) : 0.0);
+    free(kept);
+#ifdef MIGRATE_HAVE_NCCL
+    unsigned char id[COMM_NCCL_ID_BYTES];
+    mg_err e;
+    if (comm_nccl_unique_id(id, &e) || accel_cuda_use_nccl(gpu, id, 1, 0, &e)) {
+        CHECK(0, "NCCL with one rank: %s", e.msg);
+    } else {
+        float *nccl = search_adapter(gpu, tok, first, &n);
+        CHECK(host && nccl && n == n_host && !memcmp(host, nccl, n * sizeof(float)),
+              "the sum through ncclAllReduce gives another adapter than the host sum");
+        printf("  gradient shards summed with ncclAllReduce (one rank): adapter equal to the host sum's\n");
+        free(nccl);
+    }
+#endif
+    accel_cuda_keep_grads(gpu, 0);
+    free(host);
 }
 
 int main(void) {
@@ -152,6 +205,7 @@ int main(void) {
     check_training(&cpu, &gpu, 4, LORA_Q | LORA_K | LORA_V | LORA_O | LORA_GATE | LORA_UP | LORA_DOWN);  // new shape
     check_generate(&cpu, &gpu, tok);
     check_search(&cpu, &gpu, tok);
+    check_kept_sum(&gpu, tok);
     tokenizer_free(tok);
     model_free(&cpu);
     model_free(&gpu);  // frees the engine too
