@@ -16,7 +16,8 @@
 #   torch      bench/bench_cuda_torch.py: the same workloads with transformers generate and peft
 #   nccl       test_nccl: the NCCL all-reduce with one rank
 #   memcheck   compute-sanitizer --tool memcheck on test_cuda_parity --quick
-#   search     migrate run jobs/semantle-demo.yaml with engine.backend cuda, then cpu: the README's demo on the GPU
+#   search     migrate run jobs/semantle-demo.yaml with engine.backend cuda (gradients summed with NCCL, then on
+#              the host: the same adapter), then cpu: the README's demo on the GPU
 #   graphs     bench_cuda --graphs: decode steps replayed as CUDA graphs
 #   source     (with --bundle only, if time is left) the source build for this GPU, to show it configures
 # then prints one table LAST: each stage's status and time, and the benchmark comparison.
@@ -274,18 +275,31 @@ st_memcheck() {
 }
 
 describe_st_search() {
-  echo "migrate run jobs/semantle-demo.yaml --quiet --set engine.backend=cuda, then =cpu (outputs in a temp folder)"
+  echo "migrate run jobs/semantle-demo.yaml --quiet --set engine.backend=cuda with distributed.allreduce nccl, then"
+  echo "  mpi (the two adapters and metrics must be equal), then engine.backend=cpu (outputs in a temp folder)"
 }
 st_search() {  # the whole program on the GPU: config, model upload, sampling and GRPO through model/accel.h
   source "$MG_OUT/programs.env"
-  local b t0 dir rc=0
+  local run b t0 dir rc=0
   dir=$(mktemp -d)
-  for b in cuda cpu; do
+  for run in cuda:nccl cuda:mpi cpu:auto; do
+    b=${run%%:*}
     t0=$(date +%s%N)
-    migrate run "$MG_ROOT/jobs/semantle-demo.yaml" --quiet --set engine.backend="$b" --set output_dir="$dir/$b" \
-      --set model="$MG_ROOT/models/semantle-tiny" --set task.vectors="$MG_ROOT/data/semantle/vectors.bin" || rc=1
-    echo "engine.backend=$b: $((($(date +%s%N) - t0) / 1000000)) ms wall"
+    migrate run "$MG_ROOT/jobs/semantle-demo.yaml" --quiet --set engine.backend="$b" --set output_dir="$dir/${run/:/-}" \
+      --set distributed.allreduce="${run#*:}" --set model="$MG_ROOT/models/semantle-tiny" \
+      --set task.vectors="$MG_ROOT/data/semantle/vectors.bin" || rc=1
+    echo "engine.backend=$b distributed.allreduce=${run#*:}: $((($(date +%s%N) - t0) / 1000000)) ms wall"
   done
+  # The learners' sum is exact either way: gradients summed on the GPU with ncclAllReduce (one rank) and on the
+  # host must give the same adapter and the same metrics (timings aside).
+  strip_times() { sed -E 's/"(time\/[a-z_]+|tokens_per_second)":[^,}]*,?//g' "$1"; }
+  if cmp "$dir/cuda-nccl/adapter/adapter_model.safetensors" "$dir/cuda-mpi/adapter/adapter_model.safetensors" &&
+     diff <(strip_times "$dir/cuda-nccl/metrics.jsonl") <(strip_times "$dir/cuda-mpi/metrics.jsonl") >/dev/null; then
+    echo "allreduce nccl vs mpi: the same adapter and metrics ($(wc -l < "$dir/cuda-nccl/metrics.jsonl") iterations)"
+  else
+    echo "allreduce nccl vs mpi: the runs differ"
+    rc=1
+  fi
   rm -rf "$dir"
   exit "$rc"
 }
