@@ -43,6 +43,12 @@ void cuda_profile_range(int on);
 // Uniforms drawn ON THE DEVICE with the sampler's generator: out[i] = rng_uniform(key, stream, counter0 + i).
 void cuda_philox_uniforms(float *out_host, uint64_t key, uint64_t stream, uint64_t counter0, int n);
 
+#ifdef MG_CUDA_EMULATE
+// Kernels launched and GEMMs issued so far (emulation only; a cuBLAS GEMM or CUB sort counts as one, a graph
+// replay as none): the launches of a decode step, printed by the parity test and bench_cuda_emu.
+unsigned long cuda_emu_launches(void);
+#endif
+
 // ---- CUDA graphs (decode steps): capture the stream's work, replay it. Returns 0 when unsupported. ----
 int cuda_graph_begin(void);
 void *cuda_graph_end(void);  // the executable graph, or NULL if capture failed

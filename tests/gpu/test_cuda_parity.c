@@ -632,6 +632,28 @@ static float max_logp_diff(const completion *a, const completion *b, int n) {
     return worst;
 }
 
+#ifdef MG_CUDA_EMULATE
+// Kernels launched per decode step of 2 tokens (emulated launches and GEMMs, graphs off): the whole step with
+// sampling, and the layers alone (a step that wants no logits is the embedding, one launch, and the layers).
+static void count_launches(const char *label, engine *en) {
+    mg_err e;
+    CHECK(engine_kv_init(en, 2, 8, &e) == 0, "%s", e.msg);
+    int tok[2] = {3, 5}, slot[2] = {0, 1}, ids[2];
+    char none[2] = {0, 0};
+    mg_sample_params sp = {1.0f, 0, 1.0f, 0.0f, 1};
+    uint64_t seq[2] = {1, 2}, cnt[2] = {0, 0};
+    float lp[2];
+    CHECK(engine_step(en, 2, tok, slot, NULL, &sp, seq, cnt, ids, lp, &e) == 2, "%s", e.msg);  // sizes scratch
+    unsigned long a = cuda_emu_launches();
+    CHECK(engine_step(en, 2, tok, slot, NULL, &sp, seq, cnt, ids, lp, &e) == 2, "%s", e.msg);
+    unsigned long b = cuda_emu_launches();
+    CHECK(engine_step(en, 2, tok, slot, none, NULL, NULL, NULL, NULL, NULL, &e) == 0, "%s", e.msg);
+    unsigned long c = cuda_emu_launches();
+    printf("  %-30s kernels per decode step: %lu (per layer %.1f, %d layers)\n", label, b - a,
+           (double)(c - b - 1) / en->cfg.num_hidden_layers, en->cfg.num_hidden_layers);
+}
+#endif
+
 // One engine against the reference. exact: bit-identical expected (the CPU table).
 static void check_engine(const char *label, const mg_backend *be, mg_dtype wt, model *m, const train_batch *t,
                          const reference *r, int exact) {
@@ -685,6 +707,9 @@ static void check_engine(const char *label, const mg_backend *be, mg_dtype wt, m
         CHECK(ok, "%s: decoding with CUDA graphs differs", label);
         for (int i = 0; i < 3; i++) completion_free(&g[i]);
         en.use_graphs = 0;
+#ifdef MG_CUDA_EMULATE
+        count_launches(label, &en);
+#endif
     }
     // two optimizer steps from the same adapter
     float norms[2], *after = hzeros(n);
@@ -748,6 +773,58 @@ static void check_wrap(model *m, const train_batch *t, const reference *r) {
     engine_free(&en);
 }
 
+// Decoding with other adapters than check_engine's (all 7 modules): a module without one lets the decode step take
+// its fused paths (residual add in the GEMM, norm and SwiGLU writing the GEMM operand, q/k/v biases in the RoPE
+// kernel). Step logits, greedy and (fp32) sampled tokens against the CPU engine: the CPU table bit for bit.
+static void check_decode(const char *adapter, model *m, const train_batch *t) {
+    int V = m->cfg.vocab_size;
+    float *ref = hzeros((size_t)8 * V), *logits = hzeros((size_t)8 * V);
+    completion rg[3], rs[3], g[3];
+    sampling_params gp = greedy_params(), sp = sampled_params();
+    run_steps_cpu(m, t, ref);
+    gen_cpu(m, t, &gp, rg);
+    gen_cpu(m, t, &sp, rs);
+    struct {
+        const char *name;
+        const mg_backend *be;
+        mg_dtype wt;
+    } runs[3] = {{"cpu table", &mg_backend_cpu, MG_F32}, {"cuda fp32", mg_backend_cuda(), MG_F32},
+                 {"cuda bf16", mg_backend_cuda(), MG_BF16}};
+    for (int k = 0; k < 3; k++) {
+        engine en;
+        mg_err e;
+        char label[48];
+        snprintf(label, sizeof label, "%s, adapter %s", runs[k].name, adapter);
+        if (engine_create(&en, m, runs[k].be, runs[k].wt, &e)) {
+            CHECK(0, "%s: %s", label, e.msg);
+            continue;
+        }
+        int exact = k == 0, bf = runs[k].wt == MG_BF16, ok = 1;
+        run_steps_engine(&en, t, logits);
+        float err = rel(logits, ref, (size_t)8 * V);
+        CHECK(exact ? err == 0.0f : err <= (bf ? 1e-2f : 1e-4f), "%s: step logits rel err %g", label, err);
+        for (int graphs = 0; graphs <= !exact; graphs++) {
+            en.use_graphs = graphs;
+            for (int sampled = 0; sampled <= !bf; sampled++) {
+                gen_engine(&en, t, sampled ? &sp : &gp, g);
+                int same = same_ids(g, sampled ? rs : rg, 3);
+                CHECK(same, "%s: %s ids differ%s", label, sampled ? "sampled" : "greedy", graphs ? " (graphs)" : "");
+                ok &= same;
+                for (int i = 0; i < 3; i++) completion_free(&g[i]);
+            }
+        }
+        en.use_graphs = 0;
+        printf("  %-30s step logits rel %.3g, greedy%s ids %s%s\n", label, err, bf ? "" : " and sampled",
+               ok ? "equal" : "DIFFER", exact ? "" : " (also with graphs)");
+#ifdef MG_CUDA_EMULATE
+        if (!exact) count_launches(label, &en);
+#endif
+        engine_free(&en);
+    }
+    for (int i = 0; i < 3; i++) completion_free(&rg[i]), completion_free(&rs[i]);
+    free(ref), free(logits);
+}
+
 static void test_model(const char *dir) {
     model m;
     mg_err e;
@@ -769,6 +846,13 @@ static void test_model(const char *dir) {
     check_engine("cuda fp32", mg_backend_cuda(), MG_F32, &m, &t, &r, 0);
     check_engine("cuda bf16", mg_backend_cuda(), MG_BF16, &m, &t, &r, 0);
     reference_free(&r);
+    lora_config part = {8, 16.0f, LORA_V | LORA_DOWN};
+    CHECK(model_lora_init(&m, &part, 5, &e) == 0, "%s", e.msg);
+    for (size_t i = 0; i < m.lora->n_params; i++)
+        if (m.lora->params[i] == 0.0f) m.lora->params[i] = 0.02f * rng_normal(6, 0, i);
+    check_decode("v+down", &m, &t);
+    m.lora->enabled = 0;
+    check_decode("off", &m, &t);
     packed_batch_free(&t.b);
     free(t.dlogp);
     model_free(&m);
