@@ -10,9 +10,16 @@ static void cuda_matmul_forward_t(float *out, const float *inp, const void *W, m
 }
 
 static void cuda_lora_forward_t(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
-                                int OC, int R, float scale, int batch_invariant) {
+                                int OC, int ldo, int R, float scale, int batch_invariant) {
     (void)batch_invariant;
-    lora_forward_cuda(out, h, inp, A, B, N, IC, OC, R, scale);
+    lora_forward_ld_cuda(out, ldo, h, inp, A, B, N, IC, OC, R, scale);
+}
+
+static void cuda_matmul_forward_parts_t(float *out, const void *inp, mg_dtype it, const void *const *W,
+                                        const float *const *b, const int *parts, int n_parts, mg_dtype wt, int N,
+                                        int IC, int batch_invariant) {
+    (void)batch_invariant;
+    matmul_forward_parts_cuda(out, inp, it, W, b, parts, n_parts, wt, N, IC);
 }
 
 static void cuda_attention_forward_t(float *out, const float *q, const float *k, const float *v, const int *kv_start,
@@ -73,6 +80,9 @@ static const mg_backend table = {
     .gather_rows = gather_rows_cuda,
     .scatter_rows = scatter_rows_cuda,
     .sample = sample_tokens_cuda,
+    .matmul_forward_parts = cuda_matmul_forward_parts_t,
+    .qkv_rope_cache = qkv_rope_cache_cuda,
+    .swiglu_forward_parts = swiglu_forward_parts_cuda,
     .graph_begin = cuda_graph_begin,
     .graph_end = cuda_graph_end,
     .graph_launch = cuda_graph_launch,

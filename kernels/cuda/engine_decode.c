@@ -26,7 +26,7 @@ struct engine_kv {
     int *len;      // host (n_slots)
     int cap;       // tokens per step the buffers hold
     float *slab;
-    float *x, *xn, *q, *kk, *vv, *att, *tmp, *gate, *up, *h, *logits;
+    float *x, *xn, *qkv, *q, *att, *tmp, *gu, *act, *h, *logits;  // qkv: q|k|v rows, gu: gate|up rows
     char *in;       // backend: the step's inputs, one upload (ints, then u64)
     char *host_in;  // host staging of the same
     int *ids;       // backend: sampled ids (cap)
@@ -84,9 +84,9 @@ static void ensure_step(engine *e, int n) {
     const hf_config *c = &e->cfg;
     size_t C = c->hidden_size, Q = (size_t)c->num_attention_heads * c->head_dim, KV = kv->kv_dim;
     size_t F = c->intermediate_size, R = e->lora_n ? (size_t)e->lora.rank : 1, V = c->vocab_size, m = cap;
-    size_t sizes[] = {m * C, m * C, m * Q, m * KV, m * KV, m * Q, m * C, m * F, m * F, m * R, m * V, m};
-    float **bufs[] = {&kv->x, &kv->xn, &kv->q, &kv->kk, &kv->vv, &kv->att, &kv->tmp, &kv->gate, &kv->up, &kv->h,
-                      &kv->logits, &kv->logp};
+    size_t sizes[] = {m * C, m * C, m * (Q + 2 * KV), m * Q, m * Q, m * C, m * 2 * F, m * F, m * R, m * V, m};
+    float **bufs[] = {&kv->x, &kv->xn, &kv->qkv, &kv->q, &kv->att, &kv->tmp, &kv->gu, &kv->act, &kv->h, &kv->logits,
+                      &kv->logp};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += sizes[i];
     kv->slab = BE->alloc(total * sizeof(float) + m * sizeof(int));
@@ -129,38 +129,41 @@ int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err) {
 
 void engine_kv_reset_slot(engine *e, int slot) { e->kv->len[slot] = 0; }
 
-// The backend work of one step after its inputs are uploaded (what a CUDA graph captures).
+// The backend work of one step after its inputs are uploaded (what a CUDA graph captures). model_step's layers with
+// the fused ops of the table: q|k|v and gate|up as one product each (the engine's weights lie one after another),
+// bias + RoPE + cache writes in one op; adapters add into their module's columns, before the bias-free RoPE op
+// when a q/k/v module has one (model_step adds the bias before the adapter).
 static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
     engine_kv *kv = e->kv;
     const hf_config *c = &e->cfg;
     int C = c->hidden_size, Hq = c->num_attention_heads, Hkv = c->num_key_value_heads, D = c->head_dim;
-    int F = c->intermediate_size, KV = kv->kv_dim;
+    int F = c->intermediate_size, KV = kv->kv_dim, Q = Hq * D, QKV = Q + 2 * KV;
     step_inputs in = step_layout(kv->in, n, nw);
     const int *tokens = in.tokens, *pos = in.pos, *kv_start = in.kv_start, *kv_len = in.kv_len;
     const int *cache_row = in.cache_row, *wanted = in.wanted;
     const uint64_t *seq_ids = in.seq_ids, *counters = in.counters;
+    const int qkv_parts[3] = {Q, KV, KV}, qkv_at[3] = {0, Q, Q + KV}, gu_parts[2] = {F, F};
+    int lora_qkv = engine_lora_on(e, 0) || engine_lora_on(e, 1) || engine_lora_on(e, 2);
 
     BE->encoder_forward(kv->x, tokens, e->wte, e->wt, n, C);
     for (int l = 0; l < c->num_hidden_layers; l++) {
         const engine_layer *w = &e->layers[l];
         float *kc = kv->k + (size_t)l * kv->n_slots * kv->max_len * KV;
         float *vc = kv->v + (size_t)l * kv->n_slots * kv->max_len * KV;
+        const void *Wqkv[3] = {w->W[0], w->W[1], w->W[2]}, *Wgu[2] = {w->W[4], w->W[5]};
+        const float *bqkv[3] = {w->b[0], w->b[1], w->b[2]}, *bgu[2] = {w->b[4], w->b[5]};
         BE->rmsnorm_forward(kv->xn, NULL, kv->x, w->attn_norm, n, C, c->rms_norm_eps);
-        engine_linear(e, l, 0, kv->q, kv->h, kv->xn, n, 1);
-        engine_linear(e, l, 1, kv->kk, kv->h, kv->xn, n, 1);
-        engine_linear(e, l, 2, kv->vv, kv->h, kv->xn, n, 1);
-        BE->rope_forward(kv->q, pos, e->inv_freq, n, Hq, D);
-        BE->rope_forward(kv->kk, pos, e->inv_freq, n, Hkv, D);
-        BE->scatter_rows(kc, kv->kk, cache_row, n, KV);
-        BE->scatter_rows(vc, kv->vv, cache_row, n, KV);
+        BE->matmul_forward_parts(kv->qkv, kv->xn, MG_F32, Wqkv, lora_qkv ? bqkv : NULL, qkv_parts, 3, e->wt, n, C, 1);
+        for (int k = 0; k < 3; k++) engine_lora_add(e, l, k, kv->qkv + qkv_at[k], QKV, kv->h, kv->xn, n, 1);
+        BE->qkv_rope_cache(kv->q, kc, vc, kv->qkv, lora_qkv ? NULL : bqkv, pos, cache_row, e->inv_freq, n, Hq, Hkv, D);
         BE->attention_forward(kv->att, kv->q, kc, vc, kv_start, kv_len, n, Hq, Hkv, D, kv->max_len);
         engine_linear(e, l, 3, kv->tmp, kv->h, kv->att, n, 1);
         BE->add_inplace(kv->x, kv->tmp, (size_t)n * C);
         BE->rmsnorm_forward(kv->xn, NULL, kv->x, w->mlp_norm, n, C, c->rms_norm_eps);
-        engine_linear(e, l, 4, kv->gate, kv->h, kv->xn, n, 1);
-        engine_linear(e, l, 5, kv->up, kv->h, kv->xn, n, 1);
-        BE->swiglu_forward(kv->gate, kv->gate, kv->up, n, F);
-        engine_linear(e, l, 6, kv->tmp, kv->h, kv->gate, n, 1);
+        BE->matmul_forward_parts(kv->gu, kv->xn, MG_F32, Wgu, bgu, gu_parts, 2, e->wt, n, C, 1);
+        for (int k = 4; k < 6; k++) engine_lora_add(e, l, k, kv->gu + (k - 4) * F, 2 * F, kv->h, kv->xn, n, 1);
+        BE->swiglu_forward_parts(kv->act, MG_F32, kv->gu, n, F);
+        engine_linear(e, l, 6, kv->tmp, kv->h, kv->act, n, 1);
         BE->add_inplace(kv->x, kv->tmp, (size_t)n * C);
     }
     // Final norm and LM head only for the rows whose logits are wanted (usually each slot's last token).

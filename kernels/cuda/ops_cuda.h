@@ -69,8 +69,20 @@ void matmul_backward_cuda(float *dinp, float *dweight, float *dbias, const float
                           const void *W, mg_dtype wt, int N, int IC, int OC);
 void lora_forward_cuda(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC, int OC,
                        int R, float scale);
+// The same into out (N, ldo), ldo >= OC: an adapter adding into its module's columns of a fused q|k|v or gate|up
+// output (matmul_forward_parts_cuda).
+void lora_forward_ld_cuda(float *out, int ldo, float *h, const float *inp, const float *A, const float *B, int N,
+                          int IC, int OC, int R, float scale);
 void lora_backward_cuda(float *dinp, float *dA, float *dB, float *dh, const float *dout, const float *inp,
                         const float *h, const float *A, const float *B, int N, int IC, int OC, int R, float scale);
+// The decode step's fused ops (kernels/backend.h has their contract): n_parts linear layers of one input in one GEMM
+// when the W[j] are contiguous (inp fp32, it = MG_F32, or already in wt); bias + RoPE + KV-cache writes after
+// q|k|v; SwiGLU over gate|up rows writing fp32 or the next GEMM's bf16 operand.
+void matmul_forward_parts_cuda(float *out, const void *inp, mg_dtype it, const void *const *W, const float *const *b,
+                               const int *parts, int n_parts, mg_dtype wt, int N, int IC);
+void qkv_rope_cache_cuda(float *q, float *kc, float *vc, const float *qkv, const float *const *b, const int *pos,
+                         const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D);
+void swiglu_forward_parts_cuda(void *out, mg_dtype ot, const float *gu, int N, int F);
 void rope_forward_cuda(float *x, const int *pos, const float *inv_freq, int N, int H, int D);
 void rope_backward_cuda(float *dx, const int *pos, const float *inv_freq, int N, int H, int D);
 // D <= 256. Prefill, training and decode alike: token i attends to rows kv_start[i] .. + kv_len[i] - 1. One block

@@ -364,6 +364,124 @@ static void test_elementwise(void) {
     cuda_free(drows), cuda_free(dgath);
 }
 
+// bf16 device values (n) as floats on the host.
+static float *dget_bf16(const void *d, size_t n) {
+    uint16_t *b = mallocCheck(n * 2);
+    float *f = mallocCheck(n * sizeof(float));
+    cuda_d2h(b, d, n * 2);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)b[i] << 16;
+        memcpy(&f[i], &u, sizeof u);
+    }
+    free(b);
+    return f;
+}
+
+static void expect_host(const char *what, const float *got, const float *want, size_t n, float tol) {
+    float err = rel(got, want, n);
+    printf("  %-44s rel err %.3g (tol %.0e)\n", what, err, tol);
+    CHECK(err <= tol, "%s: relative error %g above %g", what, err, tol);
+}
+
+// The decode step's fused ops against the unfused CPU ops they stand for: q|k|v in one product (weights in one
+// allocation, and apart), an adapter into its columns, bias + RoPE + cache writes, SwiGLU over gate|up rows.
+static void test_fused(void) {
+    int N = g_quick ? 6 : 19, IC = 64, Hq = 4, Hkv = 2, D = 16, Q = Hq * D, KV = Hkv * D, OC = Q + 2 * KV, R = 4;
+    int parts[3] = {Q, KV, KV}, at[3] = {0, Q, Q + KV};
+    size_t no = (size_t)N * OC, ni = (size_t)N * IC;
+    float *x = hrand(ni, 1.0f), *W = hrand((size_t)OC * IC, 0.1f), *b = hrand(OC, 0.5f), *ref = hzeros(no);
+    float *Wr = hround(W, (size_t)OC * IC), *ref16 = hzeros(no), *part = hzeros((size_t)N * Q);
+    for (int k = 0; k < 2; k++)  // reference: one matmul_forward per part, its columns of ref
+        for (int j = 0; j < 3; j++) {
+            matmul_forward(part, x, (k ? Wr : W) + (size_t)at[j] * IC, b + at[j], N, IC, parts[j]);
+            for (int i = 0; i < N; i++)
+                memcpy((k ? ref16 : ref) + (size_t)i * OC + at[j], part + (size_t)i * parts[j], parts[j] * 4);
+        }
+    float *dx = dputf(x, ni), *dW = dputf(W, (size_t)OC * IC), *db = dputf(b, OC), *dout = cuda_malloc(no * 4);
+    float *dWs[3], *dbs[3];
+    void *dW16 = dput_bf16(W, (size_t)OC * IC), *dx16 = dput_bf16(x, ni);
+    const void *Wj[3], *Wsep[3], *W16[3];
+    const float *bj[3], *bsep[3];
+    for (int j = 0; j < 3; j++) {
+        Wj[j] = dW + (size_t)at[j] * IC, bj[j] = db + at[j], W16[j] = (char *)dW16 + (size_t)at[j] * IC * 2;
+        Wsep[j] = dWs[j] = dputf(W + (size_t)at[j] * IC, (size_t)parts[j] * IC);
+        bsep[j] = dbs[j] = dputf(b + at[j], parts[j]);
+    }
+    matmul_forward_parts_cuda(dout, dx, MG_F32, Wj, bj, parts, 3, MG_F32, N, IC);
+    expect("matmul_forward_parts q|k|v fp32 (+bias)", dout, ref, no, 2e-5f);
+    matmul_forward_parts_cuda(dout, dx, MG_F32, Wsep, bsep, parts, 3, MG_F32, N, IC);
+    expect("matmul_forward_parts, parts apart", dout, ref, no, 2e-5f);
+    matmul_forward_parts_cuda(dout, dx, MG_F32, W16, bj, parts, 3, MG_BF16, N, IC);
+    expect("matmul_forward_parts bf16 (+bias)", dout, ref16, no, 1e-2f);
+    matmul_forward_parts_cuda(dout, dx16, MG_BF16, W16, bj, parts, 3, MG_BF16, N, IC);
+    expect("matmul_forward_parts bf16, bf16 operand", dout, ref16, no, 1e-2f);
+    // an adapter on k into its columns (ldo = OC), against lora_forward on the dense columns
+    float *A = hrand((size_t)R * IC, 0.2f), *B = hrand((size_t)KV * R, 0.2f), *h = hzeros((size_t)N * R);
+    float *dA = dputf(A, (size_t)R * IC), *dB = dputf(B, (size_t)KV * R), *dh = cuda_malloc((size_t)N * R * 4);
+    float *dense = hzeros((size_t)N * KV);
+    for (int i = 0; i < N; i++) memcpy(dense + (size_t)i * KV, ref + (size_t)i * OC + Q, KV * 4);
+    lora_forward(dense, h, x, A, B, N, IC, KV, R, 2.0f);
+    for (int i = 0; i < N; i++) memcpy(ref + (size_t)i * OC + Q, dense + (size_t)i * KV, KV * 4);
+    matmul_forward_parts_cuda(dout, dx, MG_F32, Wj, bj, parts, 3, MG_F32, N, IC);
+    lora_forward_ld_cuda(dout + Q, OC, dh, dx, dA, dB, N, IC, KV, R, 2.0f);
+    expect("lora_forward into k's columns (ldo)", dout, ref, no, 2e-5f);
+
+    // bias + RoPE + cache rows: the reference is model_step's sequence
+    int rows = 3 * N, *pos = mallocCheck(N * sizeof(int)), *crow = mallocCheck(N * sizeof(int));
+    float inv[8];
+    llama3_inv_freq(inv, D);
+    for (int i = 0; i < N; i++) pos[i] = i * 9973 % 120000, crow[i] = (i * 7 + 2) % rows;
+    float *qkv = hrand(no, 1.0f), *q = hzeros((size_t)N * Q), *kc = hrand((size_t)rows * KV, 1.0f);
+    float *vc = hrand((size_t)rows * KV, 1.0f), *t = hzeros(no);
+    float *dqkv = dputf(qkv, no), *dq = cuda_malloc((size_t)N * Q * 4), *dinv = dputf(inv, D / 2);
+    float *dkc = dputf(kc, (size_t)rows * KV), *dvc = dputf(vc, (size_t)rows * KV);
+    int *dpos = dputi(pos, N), *dcrow = dputi(crow, N);
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        for (size_t i = 0; i < no; i++) t[i] = qkv[i] + (with_bias ? b[i % OC] : 0.0f);
+        for (int i = 0; i < N; i++) {
+            memcpy(q + (size_t)i * Q, t + (size_t)i * OC, Q * 4);
+            rope_forward(t + (size_t)i * OC + Q, pos + i, inv, 1, Hkv, D);
+            memcpy(kc + (size_t)crow[i] * KV, t + (size_t)i * OC + Q, KV * 4);
+            memcpy(vc + (size_t)crow[i] * KV, t + (size_t)i * OC + Q + KV, KV * 4);
+        }
+        rope_forward(q, pos, inv, N, Hq, D);
+        qkv_rope_cache_cuda(dq, dkc, dvc, dqkv, with_bias ? bj : NULL, dpos, dcrow, dinv, N, Hq, Hkv, D);
+        expect(with_bias ? "qkv_rope_cache q (+bias)" : "qkv_rope_cache q (pos to 1e5)", dq, q, (size_t)N * Q, 2e-5f);
+        expect(with_bias ? "qkv_rope_cache k cache (+bias)" : "qkv_rope_cache k cache", dkc, kc, (size_t)rows * KV,
+               2e-5f);
+        expect(with_bias ? "qkv_rope_cache v cache (+bias)" : "qkv_rope_cache v cache", dvc, vc, (size_t)rows * KV,
+               0.0f);
+    }
+    // RoPE in the fused kernel is rope_forward_cuda's arithmetic, bit for bit
+    float *dq2 = cuda_malloc((size_t)N * Q * 4);  // qkv's q columns, rotated by rope_forward_cuda
+    for (int i = 0; i < N; i++) cuda_d2d(dq2 + (size_t)i * Q, dqkv + (size_t)i * OC, Q * 4);
+    rope_forward_cuda(dq2, dpos, dinv, N, Hq, D);
+    qkv_rope_cache_cuda(dq, dkc, dvc, dqkv, NULL, dpos, dcrow, dinv, N, Hq, Hkv, D);
+    float *g1 = dget(dq, (size_t)N * Q), *g2 = dget(dq2, (size_t)N * Q);
+    int same = !memcmp(g1, g2, (size_t)N * Q * 4);
+    printf("  %-44s %s\n", "qkv_rope_cache q = rope_forward_cuda", same ? "bit-identical" : "DIFFER");
+    CHECK(same, "qkv_rope_cache's RoPE differs from rope_forward_cuda");
+
+    // SwiGLU over gate|up rows, fp32 and as the bf16 operand of the down GEMM
+    int F = 72;
+    float *gu = hrand((size_t)N * 2 * F, 4.0f), *sw = hzeros((size_t)N * F), *dgu = dputf(gu, (size_t)N * 2 * F);
+    float *dsw = cuda_malloc((size_t)N * F * 4);
+    for (int i = 0; i < N; i++) swiglu_forward(sw + (size_t)i * F, gu + (size_t)i * 2 * F, gu + (size_t)i * 2 * F + F, 1, F);
+    swiglu_forward_parts_cuda(dsw, MG_F32, dgu, N, F);
+    expect("swiglu_forward_parts fp32", dsw, sw, (size_t)N * F, 2e-6f);
+    swiglu_forward_parts_cuda(dsw, MG_BF16, dgu, N, F);
+    float *sw16 = dget_bf16(dsw, (size_t)N * F), *swr = hround(sw, (size_t)N * F);
+    expect_host("swiglu_forward_parts bf16 (= rounded)", sw16, swr, (size_t)N * F, 4e-3f);
+
+    free(x), free(W), free(b), free(ref), free(Wr), free(ref16), free(part), free(A), free(B), free(h), free(dense);
+    free(pos), free(crow), free(qkv), free(q), free(kc), free(vc), free(t), free(g1), free(g2), free(gu), free(sw);
+    free(sw16), free(swr);
+    for (int j = 0; j < 3; j++) cuda_free(dWs[j]), cuda_free(dbs[j]);
+    cuda_free(dx), cuda_free(dW), cuda_free(db), cuda_free(dout), cuda_free(dW16), cuda_free(dx16), cuda_free(dA);
+    cuda_free(dB), cuda_free(dh), cuda_free(dqkv), cuda_free(dq), cuda_free(dinv), cuda_free(dkc), cuda_free(dvc);
+    cuda_free(dpos), cuda_free(dcrow), cuda_free(dq2), cuda_free(dgu), cuda_free(dsw);
+}
+
 static void test_logprob(void) {
     // N above the CUDA op's 256-row chunk (when not quick); every 4th position unscored, as prompt tokens are
     int N = g_quick ? 40 : 300, C = 64, V = g_quick ? 300 : 700;
@@ -885,6 +1003,7 @@ int main(int argc, char **argv) {
     test_rope();
     test_attention();
     test_elementwise();
+    test_fused();
     test_logprob();
     test_adamw();
     test_sampling();
