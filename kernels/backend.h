@@ -105,6 +105,9 @@ typedef struct mg_backend {
     void (*matmul_forward_parts)(float *out, const void *inp, mg_dtype it, const void *const *W,
                                  const float *const *b, const int *parts, int n_parts, mg_dtype wt, int N, int IC,
                                  int batch_invariant);
+    // out (N, OC) += inp (N, IC) @ W^T: o_proj and down_proj adding into the residual stream (inp as above)
+    void (*matmul_forward_acc)(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
+                               int OC, int batch_invariant);
     // After the q|k|v product qkv (N, Q + 2 KV), Q = Hq D, KV = Hkv D, of a KV-cache step: t = qkv + b (b[0..2]:
     // the q, k, v biases, or NULL); q (N, Hq, D) = RoPE(t's q columns), and at cache row cache_row[i]:
     // kc = RoPE(t's k columns), vc = t's v columns (kc, vc (rows, KV)). RoPE as rope_forward.

@@ -98,6 +98,15 @@ static void cpu_matmul_forward_parts(float *out, const void *inp, mg_dtype it, c
     }
 }
 
+// The product, then the add: model_step's two ops.
+static void cpu_matmul_forward_acc(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
+                                   int OC, int batch_invariant) {
+    need_f32(it);
+    float *tmp = scratch(SCR_STAGE, (size_t)N * OC);
+    cpu_matmul_forward(tmp, inp, W, wt, NULL, N, IC, OC, batch_invariant);
+    add_inplace(out, tmp, (size_t)N * OC);
+}
+
 // model_step's sequence: bias added to the product, rope_forward, cache rows written.
 static void cpu_qkv_rope_cache(float *q, float *kc, float *vc, const float *qkv, const float *const *b, const int *pos,
                                const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D) {
@@ -208,6 +217,7 @@ const mg_backend mg_backend_cpu = {
     .scatter_rows = cpu_scatter_rows,
     .sample = cpu_sample,
     .matmul_forward_parts = cpu_matmul_forward_parts,
+    .matmul_forward_acc = cpu_matmul_forward_acc,
     .qkv_rope_cache = cpu_qkv_rope_cache,
     .swiglu_forward_parts = cpu_swiglu_forward_parts,
     .release = cpu_release,

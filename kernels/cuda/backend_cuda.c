@@ -42,6 +42,12 @@ static void cuda_attention_backward_t(float *dq, float *dk, float *dv, const flo
     attention_backward_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
 }
 
+static void cuda_matmul_forward_acc_t(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N,
+                                      int IC, int OC, int batch_invariant) {
+    (void)batch_invariant;
+    matmul_forward_acc_cuda(out, inp, it, W, wt, N, IC, OC);
+}
+
 static void cuda_release(void) {}  // scratch is freed by cuda_shutdown
 
 static const mg_backend table = {
@@ -81,6 +87,7 @@ static const mg_backend table = {
     .scatter_rows = scatter_rows_cuda,
     .sample = sample_tokens_cuda,
     .matmul_forward_parts = cuda_matmul_forward_parts_t,
+    .matmul_forward_acc = cuda_matmul_forward_acc_t,
     .qkv_rope_cache = qkv_rope_cache_cuda,
     .swiglu_forward_parts = swiglu_forward_parts_cuda,
     .graph_begin = cuda_graph_begin,

@@ -129,10 +129,28 @@ int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err) {
 
 void engine_kv_reset_slot(engine *e, int slot) { e->kv->len[slot] = 0; }
 
+// o_proj and down_proj add into the residual stream inside their GEMM unless the module has an adapter or a bias
+// (model_step adds those to the product before the residual add; adding them after would round differently).
+static int folds(const engine *e, int l, int k) { return !engine_lora_on(e, k) && !e->layers[l].b[k]; }
+
+// x += linear k of layer l (3: o_proj, 6: down_proj) of inp (n rows, fp32 or, folded, e->wt).
+static void residual_linear(engine *e, int l, int k, const void *inp, mg_dtype it, int n) {
+    engine_kv *kv = e->kv;
+    int in, out;
+    linear_shape(&e->cfg, k, &in, &out);
+    if (folds(e, l, k)) {
+        BE->matmul_forward_acc(kv->x, inp, it, e->layers[l].W[k], e->wt, n, in, out, 1);
+        return;
+    }
+    engine_linear(e, l, k, kv->tmp, kv->h, inp, n, 1);
+    BE->add_inplace(kv->x, kv->tmp, (size_t)n * out);
+}
+
 // The backend work of one step after its inputs are uploaded (what a CUDA graph captures). model_step's layers with
 // the fused ops of the table: q|k|v and gate|up as one product each (the engine's weights lie one after another),
-// bias + RoPE + cache writes in one op; adapters add into their module's columns, before the bias-free RoPE op
-// when a q/k/v module has one (model_step adds the bias before the adapter).
+// bias + RoPE + cache writes in one op, residual adds inside the o_proj / down_proj GEMMs; adapters add into their
+// module's columns, before the bias-free RoPE op when a q/k/v module has one (model_step adds the bias before the
+// adapter).
 static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
     engine_kv *kv = e->kv;
     const hf_config *c = &e->cfg;
@@ -157,14 +175,14 @@ static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
         for (int k = 0; k < 3; k++) engine_lora_add(e, l, k, kv->qkv + qkv_at[k], QKV, kv->h, kv->xn, n, 1);
         BE->qkv_rope_cache(kv->q, kc, vc, kv->qkv, lora_qkv ? NULL : bqkv, pos, cache_row, e->inv_freq, n, Hq, Hkv, D);
         BE->attention_forward(kv->att, kv->q, kc, vc, kv_start, kv_len, n, Hq, Hkv, D, kv->max_len);
-        engine_linear(e, l, 3, kv->tmp, kv->h, kv->att, n, 1);
-        BE->add_inplace(kv->x, kv->tmp, (size_t)n * C);
+        residual_linear(e, l, 3, kv->att, MG_F32, n);
         BE->rmsnorm_forward(kv->xn, NULL, kv->x, w->mlp_norm, n, C, c->rms_norm_eps);
         BE->matmul_forward_parts(kv->gu, kv->xn, MG_F32, Wgu, bgu, gu_parts, 2, e->wt, n, C, 1);
         for (int k = 4; k < 6; k++) engine_lora_add(e, l, k, kv->gu + (k - 4) * F, 2 * F, kv->h, kv->xn, n, 1);
-        BE->swiglu_forward_parts(kv->act, MG_F32, kv->gu, n, F);
-        engine_linear(e, l, 6, kv->tmp, kv->h, kv->act, n, 1);
-        BE->add_inplace(kv->x, kv->tmp, (size_t)n * C);
+        // SwiGLU writes the down GEMM's operand, in fp32 when down_proj is not folded (its adapter reads fp32)
+        mg_dtype act_t = folds(e, l, 6) ? e->wt : MG_F32;
+        BE->swiglu_forward_parts(kv->act, act_t, kv->gu, n, F);
+        residual_linear(e, l, 6, kv->act, act_t, n);
     }
     // Final norm and LM head only for the rows whose logits are wanted (usually each slot's last token).
     if (!nw) return;

@@ -71,6 +71,14 @@ extern "C" void matmul_forward_parts_cuda(float *out, const void *inp, mg_dtype 
     }
 }
 
+extern "C" void matmul_forward_acc_cuda(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N,
+                                        int IC, int OC) {
+    if (N <= 0) return;
+    const void *x = operand(inp, it, (size_t)N * IC, wt);
+    // out^T (OC, N) = W^T[col-major (IC, OC)]^T (OC, IC) @ inp^T (IC, N) + out^T
+    mg_gemm(1, 0, OC, N, IC, 1.0f, W, IC, x, IC, wt, 1.0f, out, OC);
+}
+
 extern "C" void matmul_backward_cuda(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                                      const void *W, mg_dtype wt, int N, int IC, int OC) {
     if (N <= 0) return;

@@ -415,6 +415,19 @@ static void test_fused(void) {
     expect("matmul_forward_parts bf16 (+bias)", dout, ref16, no, 1e-2f);
     matmul_forward_parts_cuda(dout, dx16, MG_BF16, W16, bj, parts, 3, MG_BF16, N, IC);
     expect("matmul_forward_parts bf16, bf16 operand", dout, ref16, no, 1e-2f);
+    // the residual add inside the GEMM: out += x @ Wq^T, against matmul_forward then add_inplace
+    float *res = hrand((size_t)N * Q, 1.0f), *res16 = hcopy(res, (size_t)N * Q), *dres = dputf(res, (size_t)N * Q);
+    float *dres16 = dputf(res, (size_t)N * Q);
+    matmul_forward(part, x, W, NULL, N, IC, Q);
+    add_inplace(res, part, (size_t)N * Q);
+    matmul_forward(part, x, Wr, NULL, N, IC, Q);
+    add_inplace(res16, part, (size_t)N * Q);
+    matmul_forward_acc_cuda(dres, dx, MG_F32, dW, MG_F32, N, IC, Q);
+    expect("matmul_forward_acc fp32 (+= into out)", dres, res, (size_t)N * Q, 2e-5f);
+    matmul_forward_acc_cuda(dres16, dx16, MG_BF16, dW16, MG_BF16, N, IC, Q);
+    expect("matmul_forward_acc bf16, bf16 operand", dres16, res16, (size_t)N * Q, 1e-2f);
+    free(res), free(res16);
+    cuda_free(dres), cuda_free(dres16);
     // an adapter on k into its columns (ldo = OC), against lora_forward on the dense columns
     float *A = hrand((size_t)R * IC, 0.2f), *B = hrand((size_t)KV * R, 0.2f), *h = hzeros((size_t)N * R);
     float *dA = dputf(A, (size_t)R * IC), *dB = dputf(B, (size_t)KV * R), *dh = cuda_malloc((size_t)N * R * 4);
