@@ -559,12 +559,13 @@ static void test_adamw(void) {
 }
 
 // Rows of random logits through the device sampler and the CPU's sample_token with the same draws.
-static void test_sampling(void) {
-    int rows = g_quick ? 8 : 24, V = 1000;
+// The first n_cases settings below; a vocabulary above 4096 spans several of the plain sampler's chunks.
+static void test_sampling(int V, size_t n_cases) {
+    int rows = g_quick ? 8 : 24;
     size_t nl = (size_t)rows * V;
     float *logits = hrand(nl, 6.0f);
     for (int r = 0; r < rows; r++) {  // ties at the maximum (first index wins) and exact duplicates elsewhere
-        logits[(size_t)r * V + 100] = logits[(size_t)r * V + 900] = 7.0f;
+        logits[(size_t)r * V + 100] = logits[(size_t)r * V + 900] = logits[(size_t)r * V + V - 1] = 7.0f;
         logits[(size_t)r * V + 5] = logits[(size_t)r * V + 6];
     }
     uint64_t *seq = mallocCheck(rows * sizeof(uint64_t)), *cnt = mallocCheck(rows * sizeof(uint64_t));
@@ -583,7 +584,7 @@ static void test_sampling(void) {
         {1.0f, 1, 1.0f, 0.0f, 12},   // top-k 1 = greedy by ranking
         {1.0f, 0, 0.0f, 0.0f, 13},   // top-p 0: the top token only
     };
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    for (size_t c = 0; c < n_cases && c < sizeof cases / sizeof *cases; c++) {
         const mg_sample_params *sp = &cases[c];
         sample_tokens_cuda(dids, dlogp, dl, rows, V, sp, dseq, dcnt);
         cuda_d2h(ids, dids, rows * sizeof(int));
@@ -599,8 +600,8 @@ static void test_sampling(void) {
             same += id == ids[r];
             if (id == ids[r] && fabsf(l - lp[r]) > worst) worst = fabsf(l - lp[r]);
         }
-        printf("  sample T=%.1f top_k=%d top_p=%.1f min_p=%.2f: %d/%d ids equal, logp err %.3g\n", sp->temperature,
-               sp->top_k, sp->top_p, sp->min_p, same, rows, worst);
+        printf("  sample V=%d T=%.1f top_k=%d top_p=%.1f min_p=%.2f: %d/%d ids equal, logp err %.3g\n", V,
+               sp->temperature, sp->top_k, sp->top_p, sp->min_p, same, rows, worst);
         CHECK(same == rows, "sampling case %zu: %d of %d ids differ from the CPU sampler", c, rows - same, rows);
         CHECK(worst <= 1e-4f, "sampling case %zu: logp differs by %g", c, worst);
     }
@@ -1019,7 +1020,8 @@ int main(int argc, char **argv) {
     test_fused();
     test_logprob();
     test_adamw();
-    test_sampling();
+    test_sampling(1000, 8);
+    test_sampling(9000, 3);  // greedy, plain, min_p: three chunks, the last partial
     test_model("tests/parity/fixtures/llama3-tiny");
     test_model("tests/parity/fixtures/qwen2-tiny");
     mg_backend_cpu.release();
