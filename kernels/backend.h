@@ -105,6 +105,9 @@ typedef struct mg_backend {
     void (*matmul_forward_parts)(float *out, const void *inp, mg_dtype it, const void *const *W,
                                  const float *const *b, const int *parts, int n_parts, mg_dtype wt, int N, int IC,
                                  int batch_invariant);
+    // rmsnorm_forward (rstd not kept) writing out (N, C) as ot: fp32, or the next GEMM's operand (no cast there)
+    void (*rmsnorm_forward_as)(void *out, mg_dtype ot, const float *inp, const float *weight, int N, int C,
+                               float eps);
     // out (N, OC) += inp (N, IC) @ W^T: o_proj and down_proj adding into the residual stream (inp as above)
     void (*matmul_forward_acc)(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
                                int OC, int batch_invariant);

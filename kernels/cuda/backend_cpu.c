@@ -98,6 +98,12 @@ static void cpu_matmul_forward_parts(float *out, const void *inp, mg_dtype it, c
     }
 }
 
+static void cpu_rmsnorm_forward_as(void *out, mg_dtype ot, const float *inp, const float *weight, int N, int C,
+                                   float eps) {
+    need_f32(ot);
+    rmsnorm_forward(out, NULL, inp, weight, N, C, eps);
+}
+
 // The product, then the add: model_step's two ops.
 static void cpu_matmul_forward_acc(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
                                    int OC, int batch_invariant) {
@@ -217,6 +223,7 @@ const mg_backend mg_backend_cpu = {
     .scatter_rows = cpu_scatter_rows,
     .sample = cpu_sample,
     .matmul_forward_parts = cpu_matmul_forward_parts,
+    .rmsnorm_forward_as = cpu_rmsnorm_forward_as,
     .matmul_forward_acc = cpu_matmul_forward_acc,
     .qkv_rope_cache = cpu_qkv_rope_cache,
     .swiglu_forward_parts = cpu_swiglu_forward_parts,

@@ -87,6 +87,7 @@ static const mg_backend table = {
     .scatter_rows = scatter_rows_cuda,
     .sample = sample_tokens_cuda,
     .matmul_forward_parts = cuda_matmul_forward_parts_t,
+    .rmsnorm_forward_as = rmsnorm_forward_as_cuda,
     .matmul_forward_acc = cuda_matmul_forward_acc_t,
     .qkv_rope_cache = qkv_rope_cache_cuda,
     .swiglu_forward_parts = swiglu_forward_parts_cuda,

@@ -162,6 +162,9 @@ static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
     const uint64_t *seq_ids = in.seq_ids, *counters = in.counters;
     const int qkv_parts[3] = {Q, KV, KV}, qkv_at[3] = {0, Q, Q + KV}, gu_parts[2] = {F, F};
     int lora_qkv = engine_lora_on(e, 0) || engine_lora_on(e, 1) || engine_lora_on(e, 2);
+    // The norms write the q|k|v and gate|up GEMMs' operand (bf16 weights: bf16, no cast), or fp32 when an adapter
+    // there reads the normed input too.
+    mg_dtype qkv_in = lora_qkv ? MG_F32 : e->wt, gu_in = engine_lora_on(e, 4) || engine_lora_on(e, 5) ? MG_F32 : e->wt;
 
     BE->encoder_forward(kv->x, tokens, e->wte, e->wt, n, C);
     for (int l = 0; l < c->num_hidden_layers; l++) {
@@ -170,14 +173,14 @@ static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
         float *vc = kv->v + (size_t)l * kv->n_slots * kv->max_len * KV;
         const void *Wqkv[3] = {w->W[0], w->W[1], w->W[2]}, *Wgu[2] = {w->W[4], w->W[5]};
         const float *bqkv[3] = {w->b[0], w->b[1], w->b[2]}, *bgu[2] = {w->b[4], w->b[5]};
-        BE->rmsnorm_forward(kv->xn, NULL, kv->x, w->attn_norm, n, C, c->rms_norm_eps);
-        BE->matmul_forward_parts(kv->qkv, kv->xn, MG_F32, Wqkv, lora_qkv ? bqkv : NULL, qkv_parts, 3, e->wt, n, C, 1);
+        BE->rmsnorm_forward_as(kv->xn, qkv_in, kv->x, w->attn_norm, n, C, c->rms_norm_eps);
+        BE->matmul_forward_parts(kv->qkv, kv->xn, qkv_in, Wqkv, lora_qkv ? bqkv : NULL, qkv_parts, 3, e->wt, n, C, 1);
         for (int k = 0; k < 3; k++) engine_lora_add(e, l, k, kv->qkv + qkv_at[k], QKV, kv->h, kv->xn, n, 1);
         BE->qkv_rope_cache(kv->q, kc, vc, kv->qkv, lora_qkv ? NULL : bqkv, pos, cache_row, e->inv_freq, n, Hq, Hkv, D);
         BE->attention_forward(kv->att, kv->q, kc, vc, kv_start, kv_len, n, Hq, Hkv, D, kv->max_len);
         residual_linear(e, l, 3, kv->att, MG_F32, n);
-        BE->rmsnorm_forward(kv->xn, NULL, kv->x, w->mlp_norm, n, C, c->rms_norm_eps);
-        BE->matmul_forward_parts(kv->gu, kv->xn, MG_F32, Wgu, bgu, gu_parts, 2, e->wt, n, C, 1);
+        BE->rmsnorm_forward_as(kv->xn, gu_in, kv->x, w->mlp_norm, n, C, c->rms_norm_eps);
+        BE->matmul_forward_parts(kv->gu, kv->xn, gu_in, Wgu, bgu, gu_parts, 2, e->wt, n, C, 1);
         for (int k = 4; k < 6; k++) engine_lora_add(e, l, k, kv->gu + (k - 4) * F, 2 * F, kv->h, kv->xn, n, 1);
         // SwiGLU writes the down GEMM's operand, in fp32 when down_proj is not folded (its adapter reads fp32)
         mg_dtype act_t = folds(e, l, 6) ? e->wt : MG_F32;
@@ -186,10 +189,12 @@ static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
     }
     // Final norm and LM head only for the rows whose logits are wanted (usually each slot's last token).
     if (!nw) return;
-    BE->gather_rows(kv->xn, kv->x, wanted, nw, C);
-    BE->rmsnorm_forward(kv->xn, NULL, kv->xn, e->norm, nw, C, c->rms_norm_eps);
-    BE->matmul_forward(kv->logits, kv->xn, e->lm_head, e->wt, NULL, nw, C, c->vocab_size, 1);
-    if (sp) BE->sample(kv->ids, kv->logp, kv->logits, nw, c->vocab_size, sp, seq_ids, counters);
+    const void *head[1] = {e->lm_head};
+    int V = c->vocab_size;
+    BE->gather_rows(kv->tmp, kv->x, wanted, nw, C);
+    BE->rmsnorm_forward_as(kv->xn, e->wt, kv->tmp, e->norm, nw, C, c->rms_norm_eps);
+    BE->matmul_forward_parts(kv->logits, kv->xn, e->wt, head, NULL, &V, 1, e->wt, nw, C, 1);
+    if (sp) BE->sample(kv->ids, kv->logp, kv->logits, nw, V, sp, seq_ids, counters);
 }
 
 static graph_entry *graph_for(engine *e, int n, int nw, const mg_sample_params *sp) {

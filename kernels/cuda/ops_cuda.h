@@ -76,11 +76,13 @@ void lora_forward_ld_cuda(float *out, int ldo, float *h, const float *inp, const
 void lora_backward_cuda(float *dinp, float *dA, float *dB, float *dh, const float *dout, const float *inp,
                         const float *h, const float *A, const float *B, int N, int IC, int OC, int R, float scale);
 // The decode step's fused ops (kernels/backend.h has their contract): n_parts linear layers of one input in one GEMM
-// when the W[j] are contiguous (inp fp32, it = MG_F32, or already in wt); a GEMM accumulating into the residual
-// stream; bias + RoPE + KV-cache writes after q|k|v; SwiGLU over gate|up rows writing fp32 or the next GEMM's bf16
-// operand.
+// when the W[j] are contiguous (inp fp32, it = MG_F32, or already in wt); RMSNorm writing the GEMM's operand; a
+// GEMM accumulating into the residual stream; bias + RoPE + KV-cache writes after q|k|v; SwiGLU over gate|up rows
+// writing fp32 or the next GEMM's bf16 operand.
 void matmul_forward_parts_cuda(float *out, const void *inp, mg_dtype it, const void *const *W, const float *const *b,
                                const int *parts, int n_parts, mg_dtype wt, int N, int IC);
+// RMSNorm into out (N, C) as ot (rstd not kept): the next GEMM's bf16 operand, or fp32
+void rmsnorm_forward_as_cuda(void *out, mg_dtype ot, const float *inp, const float *weight, int N, int C, float eps);
 // out (N, OC) += inp @ W^T (cuBLAS beta = 1): a residual add folded into the GEMM
 void matmul_forward_acc_cuda(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
                              int OC);

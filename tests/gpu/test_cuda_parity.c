@@ -89,6 +89,25 @@ static void expect(const char *what, const float *d, const float *want, size_t n
     free(got);
 }
 
+// bf16 device values (n) as floats on the host.
+static float *dget_bf16(const void *d, size_t n) {
+    uint16_t *b = mallocCheck(n * 2);
+    float *f = mallocCheck(n * sizeof(float));
+    cuda_d2h(b, d, n * 2);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)b[i] << 16;
+        memcpy(&f[i], &u, sizeof u);
+    }
+    free(b);
+    return f;
+}
+
+static void expect_host(const char *what, const float *got, const float *want, size_t n, float tol) {
+    float err = rel(got, want, n);
+    printf("  %-44s rel err %.3g (tol %.0e)\n", what, err, tol);
+    CHECK(err <= tol, "%s: relative error %g above %g", what, err, tol);
+}
+
 // ---- ops ----
 static void test_rng(void) {
     enum { n = 4096 };
@@ -145,7 +164,17 @@ static void test_rmsnorm(void) {
     rmsnorm_backward_cuda(ddinp, ddw, dg, dx, dwt, drstd, N, C);
     expect("rmsnorm_backward dinp (+=)", ddinp, dinp, n, 2e-5f);
     expect("rmsnorm_backward dweight (+=)", ddw, dweight, C, 2e-5f);
-    rmsnorm_forward_cuda(dx, NULL, dx, dwt, N, C, 1e-5f);  // in place, as the decode step uses it
+    // writing the next GEMM's operand (the decode step), from a fresh copy of x
+    float *dx2 = dputf(x, n), *got16, *want16 = hround(out, n);
+    void *d16 = cuda_malloc(n * 2);
+    rmsnorm_forward_as_cuda(dout, MG_F32, dx2, dwt, N, C, 1e-5f);
+    expect("rmsnorm_forward_as fp32", dout, out, n, 2e-5f);
+    rmsnorm_forward_as_cuda(d16, MG_BF16, dx2, dwt, N, C, 1e-5f);
+    got16 = dget_bf16(d16, n);
+    expect_host("rmsnorm_forward_as bf16 (= rounded)", got16, want16, n, 4e-3f);
+    free(got16), free(want16);
+    cuda_free(dx2), cuda_free(d16);
+    rmsnorm_forward_cuda(dx, NULL, dx, dwt, N, C, 1e-5f);  // in place
     expect("rmsnorm_forward in place", dx, out, n, 2e-5f);
     free(x), free(w), free(out), free(rstd), free(g), free(dinp), free(dweight);
     cuda_free(dx), cuda_free(dwt), cuda_free(dout), cuda_free(drstd), cuda_free(dg), cuda_free(ddinp), cuda_free(ddw);
@@ -362,25 +391,6 @@ static void test_elementwise(void) {
     free(g), free(u), free(out), free(d), free(dg), free(dup), free(x), free(gath), free(back);
     cuda_free(dgt), cuda_free(du), cuda_free(dout), cuda_free(dd), cuda_free(ddg), cuda_free(ddup), cuda_free(dx);
     cuda_free(drows), cuda_free(dgath);
-}
-
-// bf16 device values (n) as floats on the host.
-static float *dget_bf16(const void *d, size_t n) {
-    uint16_t *b = mallocCheck(n * 2);
-    float *f = mallocCheck(n * sizeof(float));
-    cuda_d2h(b, d, n * 2);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)b[i] << 16;
-        memcpy(&f[i], &u, sizeof u);
-    }
-    free(b);
-    return f;
-}
-
-static void expect_host(const char *what, const float *got, const float *want, size_t n, float tol) {
-    float err = rel(got, want, n);
-    printf("  %-44s rel err %.3g (tol %.0e)\n", what, err, tol);
-    CHECK(err <= tol, "%s: relative error %g above %g", what, err, tol);
 }
 
 // The decode step's fused ops against the unfused CPU ops they stand for: q|k|v in one product (weights in one
