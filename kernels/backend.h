@@ -66,10 +66,12 @@ typedef struct mg_backend {
                           const float *h, const float *A, const float *B, int N, int IC, int OC, int R, float scale);
     void (*rope_forward)(float *x, const int *pos, const float *inv_freq, int N, int H, int D);
     void (*rope_backward)(float *dx, const int *pos, const float *inv_freq, int N, int H, int D);
-    // max_kv_len: an upper bound of kv_len[] (the CPU sizes its scratch by it)
-    void (*attention_forward)(float *out, const float *q, const float *k, const float *v, const int *kv_start,
-                              const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
-    // the same for a packed training batch (neighbouring queries share keys): a GPU tiles it differently
+    // Decoding and prefill against a KV cache (engine_step). out (N, Hq, D) as ot: fp32 or o_proj's GEMM operand,
+    // and in fp32 into out32 too unless it is NULL (o_proj's adapter reads it). max_kv_len: an upper bound of
+    // kv_len[] (the CPU sizes its scratch by it).
+    void (*attention_forward)(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
+                              const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
+    // fp32 out for a packed training batch (neighbouring queries share keys): a GPU tiles it differently
     void (*attention_forward_train)(float *out, const float *q, const float *k, const float *v, const int *kv_start,
                                     const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
     void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
@@ -105,9 +107,10 @@ typedef struct mg_backend {
     void (*matmul_forward_parts)(float *out, const void *inp, mg_dtype it, const void *const *W,
                                  const float *const *b, const int *parts, int n_parts, mg_dtype wt, int N, int IC,
                                  int batch_invariant);
-    // rmsnorm_forward (rstd not kept) writing out (N, C) as ot: fp32, or the next GEMM's operand (no cast there)
-    void (*rmsnorm_forward_as)(void *out, mg_dtype ot, const float *inp, const float *weight, int N, int C,
-                               float eps);
+    // rmsnorm_forward (rstd not kept) writing out (N, C) as ot: fp32, or the next GEMM's operand (no cast there);
+    // and in fp32 into out32 too unless it is NULL (an adapter on that GEMM reads it)
+    void (*rmsnorm_forward_as)(void *out, mg_dtype ot, float *out32, const float *inp, const float *weight, int N,
+                               int C, float eps);
     // out (N, OC) += inp (N, IC) @ W^T: o_proj and down_proj adding into the residual stream (inp as above)
     void (*matmul_forward_acc)(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
                                int OC, int batch_invariant);
@@ -116,9 +119,8 @@ typedef struct mg_backend {
     // kc = RoPE(t's k columns), vc = t's v columns (kc, vc (rows, KV)). RoPE as rope_forward.
     void (*qkv_rope_cache)(float *q, float *kc, float *vc, const float *qkv, const float *const *b, const int *pos,
                            const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D);
-    // SwiGLU of gate|up rows gu (N, 2F) (matmul_forward_parts' output): out (N, F) as ot, fp32 or the next GEMM's
-    // operand type
-    void (*swiglu_forward_parts)(void *out, mg_dtype ot, const float *gu, int N, int F);
+    // SwiGLU of gate|up rows gu (N, 2F) (matmul_forward_parts' output): out (N, F) as ot, and out32 as above
+    void (*swiglu_forward_parts)(void *out, mg_dtype ot, float *out32, const float *gu, int N, int F);
     // ---- optional (NULL where unsupported): capture the queued work of a decode step and replay it ----
     int (*graph_begin)(void);   // 0: capture could not start
     void *(*graph_end)(void);   // NULL: capture failed (the work was not run)

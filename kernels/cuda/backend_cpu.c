@@ -98,10 +98,11 @@ static void cpu_matmul_forward_parts(float *out, const void *inp, mg_dtype it, c
     }
 }
 
-static void cpu_rmsnorm_forward_as(void *out, mg_dtype ot, const float *inp, const float *weight, int N, int C,
-                                   float eps) {
+static void cpu_rmsnorm_forward_as(void *out, mg_dtype ot, float *out32, const float *inp, const float *weight, int N,
+                                   int C, float eps) {
     need_f32(ot);
     rmsnorm_forward(out, NULL, inp, weight, N, C, eps);
+    if (out32 && out32 != out) memcpy(out32, out, (size_t)N * C * sizeof(float));
 }
 
 // The product, then the add: model_step's two ops.
@@ -131,15 +132,27 @@ static void cpu_qkv_rope_cache(float *q, float *kc, float *vc, const float *qkv,
     }
 }
 
-static void cpu_swiglu_forward_parts(void *out, mg_dtype ot, const float *gu, int N, int F) {
+static void cpu_swiglu_forward_parts(void *out, mg_dtype ot, float *out32, const float *gu, int N, int F) {
     need_f32(ot);
     for (int i = 0; i < N; i++)
         swiglu_forward((float *)out + (size_t)i * F, gu + (size_t)i * 2 * F, gu + (size_t)i * 2 * F + F, 1, F);
+    if (out32 && out32 != out) memcpy(out32, out, (size_t)N * F * sizeof(float));
 }
 
-static void cpu_attention_forward(float *out, const float *q, const float *k, const float *v, const int *kv_start,
-                                  const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len) {
-    attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
+static void cpu_attention_forward_train(float *out, const float *q, const float *k, const float *v,
+                                        const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                                        int max_kv_len) {
+    attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
+                      scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
+}
+
+// fp32 only: out is the fp32 result, and out32 (an adapter's copy) the same values.
+static void cpu_attention_forward(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
+                                  const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                                  int max_kv_len) {
+    need_f32(ot);
+    cpu_attention_forward_train(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, max_kv_len);
+    if (out32 && out32 != out) memcpy(out32, out, (size_t)N * Hq * D * sizeof(float));
 }
 
 static void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
@@ -208,7 +221,7 @@ const mg_backend mg_backend_cpu = {
     .rope_forward = rope_forward,
     .rope_backward = rope_backward,
     .attention_forward = cpu_attention_forward,
-    .attention_forward_train = cpu_attention_forward,
+    .attention_forward_train = cpu_attention_forward_train,
     .attention_backward = cpu_attention_backward,
     .swiglu_forward = swiglu_forward,
     .swiglu_backward = swiglu_backward,

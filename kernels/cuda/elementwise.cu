@@ -33,22 +33,25 @@ static __global__ void swiglu_bwd_kernel(float *dgate, float *dup, const float *
     }
 }
 
-// Over gate|up rows gu (N, 2F), the fused GEMM's output; the same arithmetic as swiglu_fwd_kernel.
-template <typename T> static __global__ void swiglu_parts_kernel(T *out, const float *gu, int F, size_t n) {
+// Over gate|up rows gu (N, 2F), the fused GEMM's output; the same arithmetic as swiglu_fwd_kernel. out as T and,
+// unless NULL, out32 in fp32.
+template <typename T>
+static __global__ void swiglu_parts_kernel(T *out, float *out32, const float *gu, int F, size_t n) {
     GRID_STRIDE(i, n) {
         const float *row = gu + i / F * 2 * F;
-        float g = row[i % F];
-        store_as(out, i, g / (1.0f + expf(-g)) * row[F + i % F]);
+        float g = row[i % F], y = g / (1.0f + expf(-g)) * row[F + i % F];
+        store_as(out, i, y);
+        if (out32) out32[i] = y;
     }
 }
 
-extern "C" void swiglu_forward_parts_cuda(void *out, mg_dtype ot, const float *gu, int N, int F) {
+extern "C" void swiglu_forward_parts_cuda(void *out, mg_dtype ot, float *out32, const float *gu, int N, int F) {
     size_t n = (size_t)N * F;
     if (!n) return;
     if (ot == MG_BF16)
         MG_LAUNCH(swiglu_parts_kernel<__nv_bfloat16>, mg_blocks(n, EW_THREADS), EW_THREADS, 0, (__nv_bfloat16 *)out,
-                  gu, F, n);
-    else MG_LAUNCH(swiglu_parts_kernel<float>, mg_blocks(n, EW_THREADS), EW_THREADS, 0, (float *)out, gu, F, n);
+                  out32, gu, F, n);
+    else MG_LAUNCH(swiglu_parts_kernel<float>, mg_blocks(n, EW_THREADS), EW_THREADS, 0, (float *)out, out32, gu, F, n);
 }
 
 extern "C" void swiglu_forward_cuda(float *out, const float *gate, const float *up, int N, int F) {

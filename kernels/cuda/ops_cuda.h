@@ -81,20 +81,25 @@ void lora_backward_cuda(float *dinp, float *dA, float *dB, float *dh, const floa
 // writing fp32 or the next GEMM's bf16 operand.
 void matmul_forward_parts_cuda(float *out, const void *inp, mg_dtype it, const void *const *W, const float *const *b,
                                const int *parts, int n_parts, mg_dtype wt, int N, int IC);
-// RMSNorm into out (N, C) as ot (rstd not kept): the next GEMM's bf16 operand, or fp32
-void rmsnorm_forward_as_cuda(void *out, mg_dtype ot, const float *inp, const float *weight, int N, int C, float eps);
+// RMSNorm into out (N, C) as ot (rstd not kept): the next GEMM's bf16 operand, or fp32; also fp32 into out32 unless
+// NULL
+void rmsnorm_forward_as_cuda(void *out, mg_dtype ot, float *out32, const float *inp, const float *weight, int N, int C,
+                             float eps);
 // out (N, OC) += inp @ W^T (cuBLAS beta = 1): a residual add folded into the GEMM
 void matmul_forward_acc_cuda(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
                              int OC);
 void qkv_rope_cache_cuda(float *q, float *kc, float *vc, const float *qkv, const float *const *b, const int *pos,
                          const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D);
-void swiglu_forward_parts_cuda(void *out, mg_dtype ot, const float *gu, int N, int F);
+void swiglu_forward_parts_cuda(void *out, mg_dtype ot, float *out32, const float *gu, int N, int F);
 void rope_forward_cuda(float *x, const int *pos, const float *inv_freq, int N, int H, int D);
 void rope_backward_cuda(float *dx, const int *pos, const float *inv_freq, int N, int H, int D);
 // D <= 256. Prefill, training and decode alike: token i attends to rows kv_start[i] .. + kv_len[i] - 1. One block
 // per (query, KV head): the layout for decoding, one query per cache slot.
 void attention_forward_cuda(float *out, const float *q, const float *k, const float *v, const int *kv_start,
                             const int *kv_len, int N, int Hq, int Hkv, int D);
+// The same with out as ot (o_proj's bf16 operand in the decode step) and, unless NULL, fp32 into out32 too.
+void attention_forward_as_cuda(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
+                               const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D);
 // The same result, tiled by 32 queries x 32 keys (attention_train.cu): the layout for training, where neighbouring
 // queries share their keys (a packed causal batch); slow when they do not (decoding).
 void attention_forward_tiled_cuda(float *out, const float *q, const float *k, const float *v, const int *kv_start,

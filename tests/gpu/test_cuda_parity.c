@@ -167,11 +167,13 @@ static void test_rmsnorm(void) {
     // writing the next GEMM's operand (the decode step), from a fresh copy of x
     float *dx2 = dputf(x, n), *got16, *want16 = hround(out, n);
     void *d16 = cuda_malloc(n * 2);
-    rmsnorm_forward_as_cuda(dout, MG_F32, dx2, dwt, N, C, 1e-5f);
+    rmsnorm_forward_as_cuda(dout, MG_F32, NULL, dx2, dwt, N, C, 1e-5f);
     expect("rmsnorm_forward_as fp32", dout, out, n, 2e-5f);
-    rmsnorm_forward_as_cuda(d16, MG_BF16, dx2, dwt, N, C, 1e-5f);
+    cuda_fill(dout, MG_F32, n, 0.0f, NAN, 0, 0);  // poisoned: the fp32 copy must be written again
+    rmsnorm_forward_as_cuda(d16, MG_BF16, dout, dx2, dwt, N, C, 1e-5f);
     got16 = dget_bf16(d16, n);
     expect_host("rmsnorm_forward_as bf16 (= rounded)", got16, want16, n, 4e-3f);
+    expect("rmsnorm_forward_as bf16, its fp32 copy", dout, out, n, 2e-5f);
     free(got16), free(want16);
     cuda_free(dx2), cuda_free(d16);
     rmsnorm_forward_cuda(dx, NULL, dx, dwt, N, C, 1e-5f);  // in place
@@ -292,6 +294,18 @@ static void attention_case(const char *name, int N, int rows, const int *kv_star
     attention_forward_tiled_cuda(dout, dq, dk, dv, ds, dl, N, Hq, Hkv, D);
     snprintf(label, sizeof label, "attention_forward (tiled) %s", name);
     expect(label, dout, out, nq, 2e-5f);
+    // as o_proj's bf16 operand (the decode step), with the fp32 values beside
+    void *d16 = cuda_malloc(nq * 2);
+    float *outr = hround(out, nq), *got16;
+    cuda_fill(dout, MG_F32, nq, 0.0f, NAN, 0, 0);
+    attention_forward_as_cuda(d16, MG_BF16, dout, dq, dk, dv, ds, dl, N, Hq, Hkv, D);
+    got16 = dget_bf16(d16, nq);
+    snprintf(label, sizeof label, "attention_forward bf16 out %s", name);
+    expect_host(label, got16, outr, nq, 4e-3f);
+    snprintf(label, sizeof label, "attention_forward bf16 out, fp32 copy %s", name);
+    expect(label, dout, out, nq, 2e-5f);
+    free(outr), free(got16);
+    cuda_free(d16);
     float *g = hrand(nq, 1.0f), *gq = hrand(nq, 0.3f), *gk = hrand(nk, 0.3f), *gv = hrand(nk, 0.3f);
     float *dg = dputf(g, nq), *dgq = dputf(gq, nq), *dgk = dputf(gk, nk), *dgv = dputf(gv, nk);
     attention_backward(gq, gk, gv, g, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scr);
@@ -490,11 +504,15 @@ static void test_fused(void) {
     float *gu = hrand((size_t)N * 2 * F, 4.0f), *sw = hzeros((size_t)N * F), *dgu = dputf(gu, (size_t)N * 2 * F);
     float *dsw = cuda_malloc((size_t)N * F * 4);
     for (int i = 0; i < N; i++) swiglu_forward(sw + (size_t)i * F, gu + (size_t)i * 2 * F, gu + (size_t)i * 2 * F + F, 1, F);
-    swiglu_forward_parts_cuda(dsw, MG_F32, dgu, N, F);
+    void *dsw16 = cuda_malloc((size_t)N * F * 2);
+    swiglu_forward_parts_cuda(dsw, MG_F32, NULL, dgu, N, F);
     expect("swiglu_forward_parts fp32", dsw, sw, (size_t)N * F, 2e-6f);
-    swiglu_forward_parts_cuda(dsw, MG_BF16, dgu, N, F);
-    float *sw16 = dget_bf16(dsw, (size_t)N * F), *swr = hround(sw, (size_t)N * F);
+    cuda_fill(dsw, MG_F32, (size_t)N * F, 0.0f, NAN, 0, 0);
+    swiglu_forward_parts_cuda(dsw16, MG_BF16, dsw, dgu, N, F);
+    float *sw16 = dget_bf16(dsw16, (size_t)N * F), *swr = hround(sw, (size_t)N * F);
     expect_host("swiglu_forward_parts bf16 (= rounded)", sw16, swr, (size_t)N * F, 4e-3f);
+    expect("swiglu_forward_parts bf16, its fp32 copy", dsw, sw, (size_t)N * F, 2e-6f);
+    cuda_free(dsw16);
 
     free(x), free(W), free(b), free(ref), free(Wr), free(ref16), free(part), free(A), free(B), free(h), free(dense);
     free(pos), free(crow), free(qkv), free(q), free(kc), free(vc), free(t), free(g1), free(g2), free(gu), free(sw);
