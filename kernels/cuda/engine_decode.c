@@ -89,11 +89,10 @@ static void ensure_step(engine *e, int n) {
     size_t F = c->intermediate_size, R = rank, V = c->vocab_size, m = cap;
     size_t lp = e->wt == MG_F32 ? 0 : mg_dtype_size(e->wt);  // bytes per value of the separate GEMM operands
     float *xop, *attop, *actop;
-    size_t sizes[] = {m * C,          m * C, m * (Q + 2 * KV), m * Q, m * Q, m * C,         m * 2 * F,
-                      m * F,          m * R, m * V,            m,     (m * C * lp + 3) / 4, (m * Q * lp + 3) / 4,
-                      (m * F * lp + 3) / 4};
-    float **bufs[] = {&kv->x, &kv->xn, &kv->qkv, &kv->q,      &kv->att, &kv->tmp, &kv->gu,
-                      &kv->act, &kv->h, &kv->logits, &kv->logp, &xop,     &attop,   &actop};
+    size_t sizes[] = {m * C, m * C, m * (Q + 2 * KV), m * Q, m * Q, m * C, m * 2 * F, m * F, m * R, m * V, m,
+                      (m * C * lp + 3) / 4, (m * Q * lp + 3) / 4, (m * F * lp + 3) / 4};
+    float **bufs[] = {&kv->x, &kv->xn, &kv->qkv, &kv->q, &kv->att, &kv->tmp, &kv->gu, &kv->act, &kv->h,
+                      &kv->logits, &kv->logp, &xop, &attop, &actop};
     size_t total = 0, at[sizeof sizes / sizeof *sizes];
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) at[i] = total, total += (sizes[i] + 63) / 64 * 64;
     kv->slab = BE->alloc(total * sizeof(float) + m * sizeof(int));  // each buffer 256-byte aligned (cuBLAS)
@@ -158,11 +157,11 @@ static void residual_linear(engine *e, int l, int k, const void *op, const float
     BE->add_inplace(kv->x, kv->tmp, (size_t)n * out);
 }
 
-// The backend work of one step after its inputs are uploaded (what a CUDA graph captures). model_step's layers with
-// the fused ops of the table: q|k|v and gate|up as one product each (the engine's weights lie one after another),
-// bias + RoPE + cache writes in one op, residual adds inside the o_proj / down_proj GEMMs; adapters add into their
-// module's columns, before the bias-free RoPE op when a q/k/v module has one (model_step adds the bias before the
-// adapter).
+// The backend work of one step after its inputs are uploaded (what a CUDA graph captures): model_step's layers with
+// the table's fused ops. q|k|v and gate|up are one product each (the engine's weights lie one after another), bias
+// + RoPE + cache writes one op, o_proj and down_proj add into the residual stream inside their GEMM, and whatever
+// feeds a GEMM writes it in the weights' dtype (no casts). Adapters add into their module's columns: before the
+// bias-free RoPE op when a q/k/v module has one, since model_step adds the bias before the adapter.
 static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
     engine_kv *kv = e->kv;
     const hf_config *c = &e->cfg;
