@@ -42,7 +42,7 @@ static const void *operand(const void *inp, mg_dtype it, size_t n, mg_dtype wt) 
 }
 
 // Parts one after another in memory (W[j] right after W[j-1]'s rows, likewise the biases) make one matrix.
-static int contiguous(const void *const *p, const int *parts, int n_parts, size_t row_bytes) {
+template <typename T> static int contiguous(const T *const *p, const int *parts, int n_parts, size_t row_bytes) {
     for (int j = 1; j < n_parts; j++)
         if (!p[j] || (const char *)p[j] != (const char *)p[j - 1] + parts[j - 1] * row_bytes) return 0;
     return p[0] != NULL;
@@ -63,7 +63,7 @@ extern "C" void matmul_forward_parts_cuda(float *out, const void *inp, mg_dtype 
             mg_gemm(1, 0, parts[j], N, IC, 1.0f, W[j], IC, x, IC, wt, 0.0f, out + off, OC);
     }
     if (!b) return;
-    if (contiguous((const void *const *)b, parts, n_parts, sizeof(float))) {
+    if (contiguous(b, parts, n_parts, sizeof(float))) {
         add_bias(out, b[0], N, OC, OC);
     } else {
         for (int j = 0, off = 0; j < n_parts; off += parts[j++])
