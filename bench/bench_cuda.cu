@@ -177,6 +177,26 @@ static void bench_decode(engine *e, const char *name, int B, const options *o, d
         if (o->profile && s == T - 1) cuda_profile_range(0);
         if (s > 3) st[ns++] = now() - a;  // steps 1-3 warm up (the second of a shape is captured as a graph)
     }
+#ifdef MG_CUDA_EMULATE
+    {  // Launches per decode step, eager (a graph replay issues none): a step with sampling, then one that wants no
+       // logits (the embedding, one launch, and the layers). The cache has room for both (P + T + 1 tokens).
+        int g = e->use_graphs;
+        e->use_graphs = 0;
+        char *none = (char *)calloc((size_t)B, 1);
+        unsigned long a = cuda_emu_launches();
+        int ok = engine_step(e, B, next, slots, NULL, &sp, seq, cnt, next, lp, &err) >= 0;
+        unsigned long b = cuda_emu_launches();
+        ok = ok && engine_step(e, B, next, slots, none, NULL, NULL, NULL, NULL, NULL, &err) >= 0;
+        if (!ok) {
+            fprintf(stderr, "bench_cuda: %s\n", err.msg);
+            exit(1);
+        }
+        printf("%-8s decode    batch %4d: %lu kernels per step (%.1f per layer, %d layers)\n", name, B, b - a,
+               (double)(cuda_emu_launches() - b - 1) / c->num_hidden_layers, c->num_hidden_layers);
+        e->use_graphs = g;
+        free(none);
+    }
+#endif
     double step_ms = ns ? 1e3 * median(st, ns) : 0.0;
     double floor_ms = bw_gbs > 0 ? 1e3 * weight_bytes(c) / (bw_gbs * 1e9) : 0.0;
     json_row(name, o->graphs ? "decode_graphs" : "decode", B, (double)made, gen_s, step_ms, floor_ms);

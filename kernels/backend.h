@@ -58,16 +58,20 @@ typedef struct mg_backend {
     // dweight only for fp32 weights (full-parameter training keeps fp32 master weights)
     void (*matmul_backward)(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
                             const void *W, mg_dtype wt, int N, int IC, int OC);
+    // out (N, ldo): ldo >= OC is its row stride, so an adapter can add into its module's columns of a
+    // matmul_forward_parts output (ldo = OC: ops.h's lora_forward)
     void (*lora_forward)(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
-                         int OC, int R, float scale, int batch_invariant);
+                         int OC, int ldo, int R, float scale, int batch_invariant);
     void (*lora_backward)(float *dinp, float *dA, float *dB, float *dh, const float *dout, const float *inp,
                           const float *h, const float *A, const float *B, int N, int IC, int OC, int R, float scale);
     void (*rope_forward)(float *x, const int *pos, const float *inv_freq, int N, int H, int D);
     void (*rope_backward)(float *dx, const int *pos, const float *inv_freq, int N, int H, int D);
-    // max_kv_len: an upper bound of kv_len[] (the CPU sizes its scratch by it)
-    void (*attention_forward)(float *out, const float *q, const float *k, const float *v, const int *kv_start,
-                              const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
-    // the same for a packed training batch (neighbouring queries share keys): a GPU tiles it differently
+    // Decoding and prefill against a KV cache (engine_step). out (N, Hq, D) as ot: fp32 or o_proj's GEMM operand,
+    // and in fp32 into out32 too unless it is NULL (o_proj's adapter reads it). max_kv_len: an upper bound of
+    // kv_len[] (the CPU sizes its scratch by it).
+    void (*attention_forward)(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
+                              const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
+    // fp32 out for a packed training batch (neighbouring queries share keys): a GPU tiles it differently
     void (*attention_forward_train)(float *out, const float *q, const float *k, const float *v, const int *kv_start,
                                     const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
     void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
@@ -94,6 +98,29 @@ typedef struct mg_backend {
     // uniform draw rng_uniform(seed, seq_ids[r], counters[r]) — the CPU sampler's draw, bit for bit.
     void (*sample)(int *ids, float *logp, const float *logits, int n, int V, const mg_sample_params *p,
                    const uint64_t *seq_ids, const uint64_t *counters);
+    // ---- the decode step's fused ops (engine_step): fewer, larger kernels on a GPU; on the CPU the arithmetic of
+    //      the unfused ops they replace, so the CPU engine's results do not change ----
+    // n_parts linear layers of one input, their outputs side by side in each row of out (N, sum of parts[j]): q|k|v,
+    // gate|up. W[j] (parts[j], IC) of dtype wt, b[j] (parts[j]) or NULL. inp (N, IC) is fp32 (it = MG_F32) or
+    // already in wt (it = wt: its producer wrote the GEMM operand). A GPU runs one GEMM when the W[j] lie one
+    // after another in memory (the engine's layout); the CPU one per part, as its BLAS picks kernels by shape.
+    void (*matmul_forward_parts)(float *out, const void *inp, mg_dtype it, const void *const *W,
+                                 const float *const *b, const int *parts, int n_parts, mg_dtype wt, int N, int IC,
+                                 int batch_invariant);
+    // rmsnorm_forward (rstd not kept) writing out (N, C) as ot: fp32, or the next GEMM's operand (no cast there);
+    // and in fp32 into out32 too unless it is NULL (an adapter on that GEMM reads it)
+    void (*rmsnorm_forward_as)(void *out, mg_dtype ot, float *out32, const float *inp, const float *weight, int N,
+                               int C, float eps);
+    // out (N, OC) += inp (N, IC) @ W^T: o_proj and down_proj adding into the residual stream (inp as above)
+    void (*matmul_forward_acc)(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
+                               int OC, int batch_invariant);
+    // After the q|k|v product qkv (N, Q + 2 KV), Q = Hq D, KV = Hkv D, of a KV-cache step: t = qkv + b (b[0..2]:
+    // the q, k, v biases, or NULL); q (N, Hq, D) = RoPE(t's q columns), and at cache row cache_row[i]:
+    // kc = RoPE(t's k columns), vc = t's v columns (kc, vc (rows, KV)). RoPE as rope_forward.
+    void (*qkv_rope_cache)(float *q, float *kc, float *vc, const float *qkv, const float *const *b, const int *pos,
+                           const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D);
+    // SwiGLU of gate|up rows gu (N, 2F) (matmul_forward_parts' output): out (N, F) as ot, and out32 as above
+    void (*swiglu_forward_parts)(void *out, mg_dtype ot, float *out32, const float *gu, int N, int F);
     // ---- optional (NULL where unsupported): capture the queued work of a decode step and replay it ----
     int (*graph_begin)(void);   // 0: capture could not start
     void *(*graph_end)(void);   // NULL: capture failed (the work was not run)

@@ -43,9 +43,14 @@ static __device__ __forceinline__ float score(const float *sq, const float *sK, 
     return a * scale;
 }
 
+static __device__ __forceinline__ void store(float *p, int i, float x) { p[i] = x; }
+static __device__ __forceinline__ void store(__nv_bfloat16 *p, int i, float x) { p[i] = __float2bfloat16_rn(x); }
+
+// out as T (fp32, or o_proj's bf16 operand in the decode step) and, unless NULL, out32 in fp32.
+template <typename T>
 static __global__ void __launch_bounds__(512)
-    attn_fwd_kernel(float *out, const float *q, const float *k, const float *v, const int *kv_start, const int *kv_len,
-                    int Hq, int Hkv, int D, float scale) {
+    attn_fwd_kernel(T *out, float *out32, const float *q, const float *k, const float *v, const int *kv_start,
+                    const int *kv_len, int Hq, int Hkv, int D, float scale) {
     MG_DYN_SMEM(float, smem);
     int i = blockIdx.x, hk = blockIdx.y, G = Hq / Hkv, DP = D + 1;
     int w = threadIdx.x >> 5, lane = threadIdx.x & 31, h = hk * G + w;
@@ -80,11 +85,14 @@ static __global__ void __launch_bounds__(512)
         m = mnew;
     }
     float inv = l > 0.0f ? 1.0f / l : 0.0f;
-    float *o = out + ((size_t)i * Hq + h) * D;
+    size_t at = ((size_t)i * Hq + h) * D;
     MG_UNROLL
     for (int t = 0; t < MAX_DT; t++) {
         int d = lane + 32 * t;
-        if (d < D) o[d] = acc[t] * inv;
+        if (d < D) {
+            store(out + at, d, acc[t] * inv);
+            if (out32) out32[at + d] = acc[t] * inv;
+        }
     }
 }
 
@@ -193,15 +201,28 @@ static void check_shape(int Hq, int Hkv, int D) {
     cudaRequire(D > 0 && D <= 32 * MAX_DT, "head_dim above 256 is not supported by the CUDA attention");
 }
 
-extern "C" void attention_forward_cuda(float *out, const float *q, const float *k, const float *v,
-                                       const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D) {
+template <typename T>
+static void attn_fwd_launch(T *out, float *out32, const float *q, const float *k, const float *v, const int *kv_start,
+                            const int *kv_len, int N, int Hq, int Hkv, int D) {
     if (N <= 0) return;
     check_shape(Hq, Hkv, D);
     int G = Hq / Hkv;
     size_t smem = attn_smem_floats(G, D, 0) * sizeof(float);
-    MG_ALLOW_SMEM(attn_fwd_kernel, smem);
-    MG_LAUNCH(attn_fwd_kernel, dim3(N, Hkv), 32 * G, smem, out, q, k, v, kv_start, kv_len, Hq, Hkv, D,
+    MG_ALLOW_SMEM(attn_fwd_kernel<T>, smem);
+    MG_LAUNCH(attn_fwd_kernel<T>, dim3(N, Hkv), 32 * G, smem, out, out32, q, k, v, kv_start, kv_len, Hq, Hkv, D,
               1.0f / sqrtf((float)D));
+}
+
+extern "C" void attention_forward_cuda(float *out, const float *q, const float *k, const float *v,
+                                       const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D) {
+    attn_fwd_launch(out, (float *)NULL, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
+}
+
+extern "C" void attention_forward_as_cuda(void *out, mg_dtype ot, float *out32, const float *q, const float *k,
+                                          const float *v, const int *kv_start, const int *kv_len, int N, int Hq,
+                                          int Hkv, int D) {
+    if (ot == MG_BF16) attn_fwd_launch((__nv_bfloat16 *)out, out32, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
+    else attn_fwd_launch((float *)out, out32, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
 }
 
 extern "C" void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,

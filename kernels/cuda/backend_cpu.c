@@ -9,10 +9,12 @@
 #include "kernels/ops.h"
 #include "model/sampler.h"
 
+enum { SCR_ATTENTION, SCR_LOGPROB, SCR_SAMPLER, SCR_STAGE, SCR_SLOTS };  // SCR_STAGE: the fused ops' staging
+
 static struct {
     float *p;
     size_t n;
-} g_scratch[3];  // attention, logprob, sampler
+} g_scratch[SCR_SLOTS];
 
 static float *scratch(int slot, size_t n) {
     if (n > g_scratch[slot].n) {
@@ -24,7 +26,7 @@ static float *scratch(int slot, size_t n) {
 }
 
 static void cpu_release(void) {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < SCR_SLOTS; i++) {
         free(g_scratch[i].p);
         g_scratch[i].p = NULL;
         g_scratch[i].n = 0;
@@ -66,34 +68,110 @@ static void cpu_matmul_backward(float *dinp, float *dweight, float *dbias, const
     matmul_backward(dinp, dweight, dbias, dout, inp, W, N, IC, OC);
 }
 
-static void cpu_lora_forward(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
-                             int OC, int R, float scale, int batch_invariant) {
-    if (batch_invariant) lora_forward_tiled(out, h, inp, A, B, N, IC, OC, R, scale);
-    else lora_forward(out, h, inp, A, B, N, IC, OC, R, scale);
+// Columns off.. off+w-1 of rows (N, ld) to or from a dense (N, w) array.
+static void copy_cols(float *dst, int ldd, const float *src, int lds, int N, int w) {
+    for (int i = 0; i < N; i++) memcpy(dst + (size_t)i * ldd, src + (size_t)i * lds, (size_t)w * sizeof(float));
 }
 
-static void cpu_attention_forward(float *out, const float *q, const float *k, const float *v, const int *kv_start,
-                                  const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len) {
-    attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch(0, attention_scratch_floats(max_kv_len)));
+static void cpu_lora_forward(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
+                             int OC, int ldo, int R, float scale, int batch_invariant) {
+    // A module's columns of a fused output go through a dense copy: the op itself (and so its rounding) unchanged.
+    float *o = ldo == OC ? out : scratch(SCR_STAGE, (size_t)N * OC);
+    if (o != out) copy_cols(o, OC, out, ldo, N, OC);
+    if (batch_invariant) lora_forward_tiled(o, h, inp, A, B, N, IC, OC, R, scale);
+    else lora_forward(o, h, inp, A, B, N, IC, OC, R, scale);
+    if (o != out) copy_cols(out, ldo, o, OC, N, OC);
+}
+
+// One product per part, as the unfused layers run: the BLAS picks kernels by shape, so one GEMM over the joined
+// matrix could round differently from the CPU engine's separate ones.
+static void cpu_matmul_forward_parts(float *out, const void *inp, mg_dtype it, const void *const *W,
+                                     const float *const *b, const int *parts, int n_parts, mg_dtype wt, int N, int IC,
+                                     int batch_invariant) {
+    need_f32(it);
+    int OC = 0, widest = 0;
+    for (int j = 0; j < n_parts; j++) OC += parts[j], widest = parts[j] > widest ? parts[j] : widest;
+    float *part = n_parts > 1 ? scratch(SCR_STAGE, (size_t)N * widest) : out;
+    for (int j = 0, off = 0; j < n_parts; off += parts[j++]) {
+        cpu_matmul_forward(part, inp, W[j], wt, b ? b[j] : NULL, N, IC, parts[j], batch_invariant);
+        if (part != out) copy_cols(out + off, OC, part, parts[j], N, parts[j]);
+    }
+}
+
+static void cpu_rmsnorm_forward_as(void *out, mg_dtype ot, float *out32, const float *inp, const float *weight, int N,
+                                   int C, float eps) {
+    need_f32(ot);
+    rmsnorm_forward(out, NULL, inp, weight, N, C, eps);
+    if (out32 && out32 != out) memcpy(out32, out, (size_t)N * C * sizeof(float));
+}
+
+// The product, then the add: model_step's two ops.
+static void cpu_matmul_forward_acc(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
+                                   int OC, int batch_invariant) {
+    need_f32(it);
+    float *tmp = scratch(SCR_STAGE, (size_t)N * OC);
+    cpu_matmul_forward(tmp, inp, W, wt, NULL, N, IC, OC, batch_invariant);
+    add_inplace(out, tmp, (size_t)N * OC);
+}
+
+// model_step's sequence: bias added to the product, rope_forward, cache rows written.
+static void cpu_qkv_rope_cache(float *q, float *kc, float *vc, const float *qkv, const float *const *b, const int *pos,
+                               const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D) {
+    int Q = Hq * D, KV = Hkv * D, W = Q + 2 * KV;
+    for (int i = 0; i < N; i++) {
+        const float *t = qkv + (size_t)i * W;
+        float *dst[3] = {q + (size_t)i * Q, kc + (size_t)cache_row[i] * KV, vc + (size_t)cache_row[i] * KV};
+        int width[3] = {Q, KV, KV}, off[3] = {0, Q, Q + KV};
+        for (int k = 0; k < 3; k++) {
+            memcpy(dst[k], t + off[k], (size_t)width[k] * sizeof(float));
+            if (b && b[k])
+                for (int c = 0; c < width[k]; c++) dst[k][c] += b[k][c];
+        }
+        rope_forward(dst[0], pos + i, inv_freq, 1, Hq, D);
+        rope_forward(dst[1], pos + i, inv_freq, 1, Hkv, D);
+    }
+}
+
+static void cpu_swiglu_forward_parts(void *out, mg_dtype ot, float *out32, const float *gu, int N, int F) {
+    need_f32(ot);
+    for (int i = 0; i < N; i++)
+        swiglu_forward((float *)out + (size_t)i * F, gu + (size_t)i * 2 * F, gu + (size_t)i * 2 * F + F, 1, F);
+    if (out32 && out32 != out) memcpy(out32, out, (size_t)N * F * sizeof(float));
+}
+
+static void cpu_attention_forward_train(float *out, const float *q, const float *k, const float *v,
+                                        const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                                        int max_kv_len) {
+    attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
+                      scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
+}
+
+// fp32 only: out is the fp32 result, and out32 (an adapter's copy) the same values.
+static void cpu_attention_forward(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
+                                  const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                                  int max_kv_len) {
+    need_f32(ot);
+    cpu_attention_forward_train(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, max_kv_len);
+    if (out32 && out32 != out) memcpy(out32, out, (size_t)N * Hq * D * sizeof(float));
 }
 
 static void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                                    const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv,
                                    int D, int max_kv_len) {
     attention_backward(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
-                       scratch(0, attention_scratch_floats(max_kv_len)));
+                       scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
 }
 
 static void cpu_logprob_forward(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
                                 const int *targets, int N, int C, int V, float inv_temp) {
     need_f32(wt);
-    logprob_forward(logp, entropy, x, wlm, targets, N, C, V, inv_temp, scratch(1, logprob_scratch_floats(V)));
+    logprob_forward(logp, entropy, x, wlm, targets, N, C, V, inv_temp, scratch(SCR_LOGPROB, logprob_scratch_floats(V)));
 }
 
 static void cpu_logprob_backward(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm,
                                  mg_dtype wt, const int *targets, int N, int C, int V, float inv_temp) {
     need_f32(wt);
-    logprob_backward(dx, dwlm, dlogp, x, wlm, targets, N, C, V, inv_temp, scratch(1, logprob_scratch_floats(V)));
+    logprob_backward(dx, dwlm, dlogp, x, wlm, targets, N, C, V, inv_temp, scratch(SCR_LOGPROB, logprob_scratch_floats(V)));
 }
 
 static void cpu_gather_rows(float *dst, const float *src, const int *rows, int n, int width) {
@@ -116,7 +194,7 @@ static void cpu_sample(int *ids, float *logp, const float *logits, int n, int V,
     sp.top_p = p->top_p;
     sp.min_p = p->min_p;
     sp.seed = p->seed;
-    float *s = scratch(2, SAMPLE_SCRATCH(V));
+    float *s = scratch(SCR_SAMPLER, SAMPLE_SCRATCH(V));
     for (int r = 0; r < n; r++)
         ids[r] = sample_token(logits + (size_t)r * V, V, &sp, rng_uniform(p->seed, seq_ids[r], counters[r]), &logp[r], s);
 }
@@ -143,7 +221,7 @@ const mg_backend mg_backend_cpu = {
     .rope_forward = rope_forward,
     .rope_backward = rope_backward,
     .attention_forward = cpu_attention_forward,
-    .attention_forward_train = cpu_attention_forward,
+    .attention_forward_train = cpu_attention_forward_train,
     .attention_backward = cpu_attention_backward,
     .swiglu_forward = swiglu_forward,
     .swiglu_backward = swiglu_backward,
@@ -157,5 +235,10 @@ const mg_backend mg_backend_cpu = {
     .gather_rows = cpu_gather_rows,
     .scatter_rows = cpu_scatter_rows,
     .sample = cpu_sample,
+    .matmul_forward_parts = cpu_matmul_forward_parts,
+    .rmsnorm_forward_as = cpu_rmsnorm_forward_as,
+    .matmul_forward_acc = cpu_matmul_forward_acc,
+    .qkv_rope_cache = cpu_qkv_rope_cache,
+    .swiglu_forward_parts = cpu_swiglu_forward_parts,
     .release = cpu_release,
 };

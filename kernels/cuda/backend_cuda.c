@@ -10,15 +10,23 @@ static void cuda_matmul_forward_t(float *out, const float *inp, const void *W, m
 }
 
 static void cuda_lora_forward_t(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
-                                int OC, int R, float scale, int batch_invariant) {
+                                int OC, int ldo, int R, float scale, int batch_invariant) {
     (void)batch_invariant;
-    lora_forward_cuda(out, h, inp, A, B, N, IC, OC, R, scale);
+    lora_forward_ld_cuda(out, ldo, h, inp, A, B, N, IC, OC, R, scale);
 }
 
-static void cuda_attention_forward_t(float *out, const float *q, const float *k, const float *v, const int *kv_start,
-                                     const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len) {
+static void cuda_matmul_forward_parts_t(float *out, const void *inp, mg_dtype it, const void *const *W,
+                                        const float *const *b, const int *parts, int n_parts, mg_dtype wt, int N,
+                                        int IC, int batch_invariant) {
+    (void)batch_invariant;
+    matmul_forward_parts_cuda(out, inp, it, W, b, parts, n_parts, wt, N, IC);
+}
+
+static void cuda_attention_forward_t(void *out, mg_dtype ot, float *out32, const float *q, const float *k,
+                                     const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv,
+                                     int D, int max_kv_len) {
     (void)max_kv_len;
-    attention_forward_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
+    attention_forward_as_cuda(out, ot, out32, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
 }
 
 static void cuda_attention_forward_train_t(float *out, const float *q, const float *k, const float *v,
@@ -33,6 +41,12 @@ static void cuda_attention_backward_t(float *dq, float *dk, float *dv, const flo
                                       int Hq, int Hkv, int D, int max_kv_len) {
     (void)max_kv_len;
     attention_backward_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
+}
+
+static void cuda_matmul_forward_acc_t(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N,
+                                      int IC, int OC, int batch_invariant) {
+    (void)batch_invariant;
+    matmul_forward_acc_cuda(out, inp, it, W, wt, N, IC, OC);
 }
 
 static void cuda_release(void) {}  // scratch is freed by cuda_shutdown
@@ -73,6 +87,11 @@ static const mg_backend table = {
     .gather_rows = gather_rows_cuda,
     .scatter_rows = scatter_rows_cuda,
     .sample = sample_tokens_cuda,
+    .matmul_forward_parts = cuda_matmul_forward_parts_t,
+    .rmsnorm_forward_as = rmsnorm_forward_as_cuda,
+    .matmul_forward_acc = cuda_matmul_forward_acc_t,
+    .qkv_rope_cache = qkv_rope_cache_cuda,
+    .swiglu_forward_parts = swiglu_forward_parts_cuda,
     .graph_begin = cuda_graph_begin,
     .graph_end = cuda_graph_end,
     .graph_launch = cuda_graph_launch,

@@ -8,6 +8,13 @@ enum { EW_THREADS = 256 };
 #define GRID_STRIDE(i, n)                                                                                          \
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
+// p[i] = x as T: fp32, or bf16 rounded to nearest even (a GEMM operand written by its producer)
+template <typename T> static __device__ __forceinline__ void store_as(T *p, size_t i, float x);
+template <> __device__ __forceinline__ void store_as<float>(float *p, size_t i, float x) { p[i] = x; }
+template <> __device__ __forceinline__ void store_as<__nv_bfloat16>(__nv_bfloat16 *p, size_t i, float x) {
+    p[i] = __float2bfloat16_rn(x);
+}
+
 // ---- SwiGLU: out = silu(gate) * up, silu(g) = g * sigmoid(g) ----
 static __global__ void swiglu_fwd_kernel(float *out, const float *gate, const float *up, size_t n) {
     GRID_STRIDE(i, n) {
@@ -24,6 +31,27 @@ static __global__ void swiglu_bwd_kernel(float *dgate, float *dup, const float *
         if (dgate) dgate[i] += dout[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
         if (dup) dup[i] += dout[i] * g * sig;
     }
+}
+
+// Over gate|up rows gu (N, 2F), the fused GEMM's output; the same arithmetic as swiglu_fwd_kernel. out as T and,
+// unless NULL, out32 in fp32.
+template <typename T>
+static __global__ void swiglu_parts_kernel(T *out, float *out32, const float *gu, int F, size_t n) {
+    GRID_STRIDE(i, n) {
+        const float *row = gu + i / F * 2 * F;
+        float g = row[i % F], y = g / (1.0f + expf(-g)) * row[F + i % F];
+        store_as(out, i, y);
+        if (out32) out32[i] = y;
+    }
+}
+
+extern "C" void swiglu_forward_parts_cuda(void *out, mg_dtype ot, float *out32, const float *gu, int N, int F) {
+    size_t n = (size_t)N * F;
+    if (!n) return;
+    if (ot == MG_BF16)
+        MG_LAUNCH(swiglu_parts_kernel<__nv_bfloat16>, mg_blocks(n, EW_THREADS), EW_THREADS, 0, (__nv_bfloat16 *)out,
+                  out32, gu, F, n);
+    else MG_LAUNCH(swiglu_parts_kernel<float>, mg_blocks(n, EW_THREADS), EW_THREADS, 0, (float *)out, out32, gu, F, n);
 }
 
 extern "C" void swiglu_forward_cuda(float *out, const float *gate, const float *up, int N, int F) {
@@ -150,11 +178,6 @@ extern "C" void cuda_upload_weights(void *dst, mg_dtype wt, const float *src, si
 }
 
 // ---- random fill (benchmark weights): normal(0, std) by Box-Muller on one Philox block per element ----
-template <typename T> static __device__ __forceinline__ void store_as(T *p, size_t i, float x);
-template <> __device__ __forceinline__ void store_as<float>(float *p, size_t i, float x) { p[i] = x; }
-template <> __device__ __forceinline__ void store_as<__nv_bfloat16>(__nv_bfloat16 *p, size_t i, float x) {
-    p[i] = __float2bfloat16_rn(x);
-}
 
 template <typename T>
 static __global__ void fill_kernel(T *dst, size_t n, float std, float value, uint64_t seed, uint64_t stream) {

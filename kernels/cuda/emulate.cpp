@@ -28,6 +28,9 @@ enum { EMU_STACK = 64 << 10 };  // a kernel's thread uses under 4 KB here (measu
 #endif
 
 dim3 emu_threadIdx, emu_blockIdx, emu_blockDim, emu_gridDim;
+unsigned long emu_issued;
+
+extern "C" unsigned long cuda_emu_launches(void) { return emu_issued; }
 
 [[noreturn]] static void emu_fail(const char *fmt, const char *a, long b = 0, long c = 0) {
     fprintf(stderr, "migrate: CUDA emulation: ");
@@ -437,6 +440,7 @@ static void gemm_now(int ta, int tb, int m, int n, int k, float alpha, const voi
 void mg_gemm(int ta, int tb, int m, int n, int k, float alpha, const void *A, int lda, const void *B, int ldb,
              mg_dtype ab, float beta, float *C, int ldc) {
     if (m <= 0 || n <= 0) return;
+    emu_issued++;
     emu_stream_op([=]() { gemm_now(ta, tb, m, n, k, alpha, A, lda, B, ldb, ab, beta, C, ldc); });
 }
 
@@ -455,6 +459,7 @@ static void sort_now(const float *keys_in, float *keys_out, const int *ids_in, i
 }
 
 void mg_sort_rows_desc(const float *keys_in, float *keys_out, const int *ids_in, int *ids_out, int n, int V) {
+    emu_issued++;
     emu_stream_op([=]() { sort_now(keys_in, keys_out, ids_in, ids_out, n, V); });
 }
 

@@ -45,6 +45,9 @@ extern dim3 emu_threadIdx, emu_blockIdx, emu_blockDim, emu_gridDim;
 #define gridDim emu_gridDim
 
 void emu_launch(dim3 grid, dim3 block, size_t dyn_smem, const char *name, const std::function<void()> &body);
+// Kernels launched and GEMMs issued so far, counted when issued (a captured graph's replay issues none): what a
+// decode step costs in launches (cuda_emu_launches, kernels/cuda/ops_cuda.h).
+extern unsigned long emu_issued;
 // Stream work: run now, or recorded while a graph is being captured (replayed by cuda_graph_launch).
 void emu_stream_op(std::function<void()> op);
 
@@ -54,6 +57,7 @@ template <typename... P, typename... A>
 static inline void emu_launch_kernel(dim3 grid, dim3 block, size_t smem, const char *name, void (*kernel)(P...),
                                      A &&...args) {
     std::tuple<P...> params(static_cast<P>(std::forward<A>(args))...);
+    emu_issued++;
     emu_stream_op([=]() { emu_launch(grid, block, smem, name, [&]() { std::apply(kernel, params); }); });
 }
 void *emu_dyn_smem(void);  // this launch's dynamic shared memory (extern __shared__)

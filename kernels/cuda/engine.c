@@ -273,8 +273,17 @@ void engine_zero_grad(engine *e) {
 int engine_lora_live(const engine *e) {
     return e->lora_n && (e->lora_enabled_src ? *e->lora_enabled_src : e->lora_enabled);
 }
-static int lora_on(const engine *e, int module) {
+int engine_lora_on(const engine *e, int module) {
     return engine_lora_live(e) && (e->lora.targets & (1u << module));
+}
+
+void engine_lora_add(engine *e, int l, int k, float *out, int ldo, float *h, const float *inp, int N,
+                     int batch_invariant) {
+    if (!engine_lora_on(e, k)) return;
+    int in, outd;
+    linear_shape(&e->cfg, k, &in, &outd);
+    size_t s = (size_t)l * LORA_N_MODULES + k;
+    BE->lora_forward(out, h, inp, e->A[s], e->B[s], N, in, outd, ldo, e->lora.rank, e->lora_scale, batch_invariant);
 }
 
 void engine_linear(engine *e, int l, int k, float *out, float *h, const float *inp, int N, int batch_invariant) {
@@ -282,9 +291,7 @@ void engine_linear(engine *e, int l, int k, float *out, float *h, const float *i
     linear_shape(&e->cfg, k, &in, &outd);
     const engine_layer *L = &e->layers[l];
     BE->matmul_forward(out, inp, L->W[k], e->wt, L->b[k], N, in, outd, batch_invariant);
-    if (!lora_on(e, k)) return;
-    size_t s = (size_t)l * LORA_N_MODULES + k;
-    BE->lora_forward(out, h, inp, e->A[s], e->B[s], N, in, outd, e->lora.rank, e->lora_scale, batch_invariant);
+    engine_lora_add(e, l, k, out, outd, h, inp, N, batch_invariant);
 }
 
 // linear_bwd of model/forward.c in LoRA mode: the frozen weight passes the gradient through, the adapter learns.
@@ -293,7 +300,7 @@ static void linear_bwd(engine *e, int l, int k, float *dinp, const float *dout, 
     int in, outd;
     linear_shape(&e->cfg, k, &in, &outd);
     BE->matmul_backward(dinp, NULL, NULL, dout, inp, e->layers[l].W[k], e->wt, N, in, outd);
-    if (!lora_on(e, k)) return;
+    if (!engine_lora_on(e, k)) return;
     size_t s = (size_t)l * LORA_N_MODULES + k;
     BE->lora_backward(dinp, e->dA[s], e->dB[s], dh, dout, inp, h, e->A[s], e->B[s], N, in, outd, e->lora.rank,
                       e->lora_scale);

@@ -24,9 +24,11 @@ struct engine_kv {
     int n_slots, max_len, kv_dim;
     float *k, *v;  // (L, n_slots, max_len, KV)
     int *len;      // host (n_slots)
-    int cap;       // tokens per step the buffers hold
+    int cap, rank;  // tokens per step the buffers hold, and the adapter rank h holds
     float *slab;
-    float *x, *xn, *q, *kk, *vv, *att, *tmp, *gate, *up, *h, *logits;
+    float *x, *xn, *qkv, *q, *att, *tmp, *gu, *act, *h, *logits;  // qkv: q|k|v rows, gu: gate|up rows
+    // GEMM operands in the weights' dtype as their producers write them (bf16 weights; fp32: xn, att, act themselves)
+    void *xop, *attop, *actop;
     char *in;       // backend: the step's inputs, one upload (ints, then u64)
     char *host_in;  // host staging of the same
     int *ids;       // backend: sampled ids (cap)
@@ -52,7 +54,7 @@ static void step_buffers_free(engine *e) {
     free(kv->host_in);
     kv->slab = NULL;
     kv->in = kv->host_in = NULL;
-    kv->cap = 0;
+    kv->cap = kv->rank = 0;
 }
 
 // Inputs of a step of n tokens and nw wanted rows, packed so that one upload of step_in_bytes(n, nw) carries them:
@@ -78,23 +80,27 @@ static step_inputs step_layout(char *base, int n, int nw) {
 
 static void ensure_step(engine *e, int n) {
     engine_kv *kv = e->kv;
-    if (n <= kv->cap) return;
-    int cap = n > 2 * kv->cap ? n : 2 * kv->cap;
+    int rank = e->lora_n ? e->lora.rank : 1;
+    if (n <= kv->cap && rank <= kv->rank) return;
+    int cap = n > 2 * kv->cap ? n : n > kv->cap ? 2 * kv->cap : kv->cap;
     step_buffers_free(e);
     const hf_config *c = &e->cfg;
     size_t C = c->hidden_size, Q = (size_t)c->num_attention_heads * c->head_dim, KV = kv->kv_dim;
-    size_t F = c->intermediate_size, R = e->lora_n ? (size_t)e->lora.rank : 1, V = c->vocab_size, m = cap;
-    size_t sizes[] = {m * C, m * C, m * Q, m * KV, m * KV, m * Q, m * C, m * F, m * F, m * R, m * V, m};
-    float **bufs[] = {&kv->x, &kv->xn, &kv->q, &kv->kk, &kv->vv, &kv->att, &kv->tmp, &kv->gate, &kv->up, &kv->h,
-                      &kv->logits, &kv->logp};
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) total += sizes[i];
-    kv->slab = BE->alloc(total * sizeof(float) + m * sizeof(int));
-    total = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-        *bufs[i] = kv->slab + total;
-        total += sizes[i];
-    }
+    size_t F = c->intermediate_size, R = rank, V = c->vocab_size, m = cap;
+    size_t lp = e->wt == MG_F32 ? 0 : mg_dtype_size(e->wt);  // bytes per value of the separate GEMM operands
+    float *xop, *attop, *actop;
+    size_t sizes[] = {m * C, m * C, m * (Q + 2 * KV), m * Q, m * Q, m * C, m * 2 * F, m * F, m * R, m * V, m,
+                      (m * C * lp + 3) / 4, (m * Q * lp + 3) / 4, (m * F * lp + 3) / 4};
+    float **bufs[] = {&kv->x, &kv->xn, &kv->qkv, &kv->q, &kv->att, &kv->tmp, &kv->gu, &kv->act, &kv->h,
+                      &kv->logits, &kv->logp, &xop, &attop, &actop};
+    size_t total = 0, at[sizeof sizes / sizeof *sizes];
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) at[i] = total, total += (sizes[i] + 63) / 64 * 64;
+    kv->slab = BE->alloc(total * sizeof(float) + m * sizeof(int));  // each buffer 256-byte aligned (cuBLAS)
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) *bufs[i] = kv->slab + at[i];
+    kv->xop = lp ? (void *)xop : kv->xn;
+    kv->attop = lp ? (void *)attop : kv->att;
+    kv->actop = lp ? (void *)actop : kv->act;
+    kv->rank = rank;
     kv->ids = (int *)(kv->slab + total);  // sampled ids after the float buffers
     kv->in = BE->alloc(step_in_bytes(cap, cap));
     kv->host_in = mallocCheck(step_in_bytes(cap, cap));
@@ -129,46 +135,78 @@ int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err) {
 
 void engine_kv_reset_slot(engine *e, int slot) { e->kv->len[slot] = 0; }
 
-// The backend work of one step after its inputs are uploaded (what a CUDA graph captures).
+// o_proj and down_proj add into the residual stream inside their GEMM unless the module has an adapter or a bias
+// (model_step adds those to the product before the residual add; adding them after would round differently).
+static int folds(const engine *e, int l, int k) { return !engine_lora_on(e, k) && !e->layers[l].b[k]; }
+
+// x += linear k of layer l (3: o_proj, 6: down_proj) of the n rows whose GEMM operand (e->wt) is op and, when the
+// module has an adapter, whose fp32 values are in32.
+static void residual_linear(engine *e, int l, int k, const void *op, const float *in32, int n) {
+    engine_kv *kv = e->kv;
+    const engine_layer *w = &e->layers[l];
+    int in, out;
+    linear_shape(&e->cfg, k, &in, &out);
+    if (folds(e, l, k)) {
+        BE->matmul_forward_acc(kv->x, op, e->wt, w->W[k], e->wt, n, in, out, 1);
+        return;
+    }
+    const void *W[1] = {w->W[k]};
+    const float *b[1] = {w->b[k]};
+    BE->matmul_forward_parts(kv->tmp, op, e->wt, W, b, &out, 1, e->wt, n, in, 1);
+    engine_lora_add(e, l, k, kv->tmp, out, kv->h, in32, n, 1);
+    BE->add_inplace(kv->x, kv->tmp, (size_t)n * out);
+}
+
+// The backend work of one step after its inputs are uploaded (what a CUDA graph captures): model_step's layers with
+// the table's fused ops. q|k|v and gate|up are one product each (the engine's weights lie one after another), bias
+// + RoPE + cache writes one op, o_proj and down_proj add into the residual stream inside their GEMM, and whatever
+// feeds a GEMM writes it in the weights' dtype (no casts). Adapters add into their module's columns: before the
+// bias-free RoPE op when a q/k/v module has one, since model_step adds the bias before the adapter.
 static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
     engine_kv *kv = e->kv;
     const hf_config *c = &e->cfg;
     int C = c->hidden_size, Hq = c->num_attention_heads, Hkv = c->num_key_value_heads, D = c->head_dim;
-    int F = c->intermediate_size, KV = kv->kv_dim;
+    int F = c->intermediate_size, KV = kv->kv_dim, Q = Hq * D, QKV = Q + 2 * KV;
     step_inputs in = step_layout(kv->in, n, nw);
     const int *tokens = in.tokens, *pos = in.pos, *kv_start = in.kv_start, *kv_len = in.kv_len;
     const int *cache_row = in.cache_row, *wanted = in.wanted;
     const uint64_t *seq_ids = in.seq_ids, *counters = in.counters;
+    const int qkv_parts[3] = {Q, KV, KV}, qkv_at[3] = {0, Q, Q + KV}, gu_parts[2] = {F, F};
+    int lora_qkv = engine_lora_on(e, 0) || engine_lora_on(e, 1) || engine_lora_on(e, 2);
+    int lora_gu = engine_lora_on(e, 4) || engine_lora_on(e, 5);
+    // The norms, the attention and SwiGLU write the next GEMM's operand (bf16 weights: bf16, so no GEMM casts), and
+    // the fp32 values beside it (xn, att, act) where an adapter there reads them; fp32 weights: one and the same.
+    int bf = e->wt != MG_F32;
+    float *xn32 = bf ? kv->xn : NULL, *att32 = bf && engine_lora_on(e, 3) ? kv->att : NULL;
+    float *act32 = bf && engine_lora_on(e, 6) ? kv->act : NULL;
 
     BE->encoder_forward(kv->x, tokens, e->wte, e->wt, n, C);
     for (int l = 0; l < c->num_hidden_layers; l++) {
         const engine_layer *w = &e->layers[l];
         float *kc = kv->k + (size_t)l * kv->n_slots * kv->max_len * KV;
         float *vc = kv->v + (size_t)l * kv->n_slots * kv->max_len * KV;
-        BE->rmsnorm_forward(kv->xn, NULL, kv->x, w->attn_norm, n, C, c->rms_norm_eps);
-        engine_linear(e, l, 0, kv->q, kv->h, kv->xn, n, 1);
-        engine_linear(e, l, 1, kv->kk, kv->h, kv->xn, n, 1);
-        engine_linear(e, l, 2, kv->vv, kv->h, kv->xn, n, 1);
-        BE->rope_forward(kv->q, pos, e->inv_freq, n, Hq, D);
-        BE->rope_forward(kv->kk, pos, e->inv_freq, n, Hkv, D);
-        BE->scatter_rows(kc, kv->kk, cache_row, n, KV);
-        BE->scatter_rows(vc, kv->vv, cache_row, n, KV);
-        BE->attention_forward(kv->att, kv->q, kc, vc, kv_start, kv_len, n, Hq, Hkv, D, kv->max_len);
-        engine_linear(e, l, 3, kv->tmp, kv->h, kv->att, n, 1);
-        BE->add_inplace(kv->x, kv->tmp, (size_t)n * C);
-        BE->rmsnorm_forward(kv->xn, NULL, kv->x, w->mlp_norm, n, C, c->rms_norm_eps);
-        engine_linear(e, l, 4, kv->gate, kv->h, kv->xn, n, 1);
-        engine_linear(e, l, 5, kv->up, kv->h, kv->xn, n, 1);
-        BE->swiglu_forward(kv->gate, kv->gate, kv->up, n, F);
-        engine_linear(e, l, 6, kv->tmp, kv->h, kv->gate, n, 1);
-        BE->add_inplace(kv->x, kv->tmp, (size_t)n * C);
+        const void *Wqkv[3] = {w->W[0], w->W[1], w->W[2]}, *Wgu[2] = {w->W[4], w->W[5]};
+        const float *bqkv[3] = {w->b[0], w->b[1], w->b[2]}, *bgu[2] = {w->b[4], w->b[5]};
+        BE->rmsnorm_forward_as(kv->xop, e->wt, lora_qkv ? xn32 : NULL, kv->x, w->attn_norm, n, C, c->rms_norm_eps);
+        BE->matmul_forward_parts(kv->qkv, kv->xop, e->wt, Wqkv, lora_qkv ? bqkv : NULL, qkv_parts, 3, e->wt, n, C, 1);
+        for (int k = 0; k < 3; k++) engine_lora_add(e, l, k, kv->qkv + qkv_at[k], QKV, kv->h, kv->xn, n, 1);
+        BE->qkv_rope_cache(kv->q, kc, vc, kv->qkv, lora_qkv ? NULL : bqkv, pos, cache_row, e->inv_freq, n, Hq, Hkv, D);
+        BE->attention_forward(kv->attop, e->wt, att32, kv->q, kc, vc, kv_start, kv_len, n, Hq, Hkv, D, kv->max_len);
+        residual_linear(e, l, 3, kv->attop, kv->att, n);
+        BE->rmsnorm_forward_as(kv->xop, e->wt, lora_gu ? xn32 : NULL, kv->x, w->mlp_norm, n, C, c->rms_norm_eps);
+        BE->matmul_forward_parts(kv->gu, kv->xop, e->wt, Wgu, bgu, gu_parts, 2, e->wt, n, C, 1);
+        for (int k = 4; k < 6; k++) engine_lora_add(e, l, k, kv->gu + (k - 4) * F, 2 * F, kv->h, kv->xn, n, 1);
+        BE->swiglu_forward_parts(kv->actop, e->wt, act32, kv->gu, n, F);
+        residual_linear(e, l, 6, kv->actop, kv->act, n);
     }
     // Final norm and LM head only for the rows whose logits are wanted (usually each slot's last token).
     if (!nw) return;
-    BE->gather_rows(kv->xn, kv->x, wanted, nw, C);
-    BE->rmsnorm_forward(kv->xn, NULL, kv->xn, e->norm, nw, C, c->rms_norm_eps);
-    BE->matmul_forward(kv->logits, kv->xn, e->lm_head, e->wt, NULL, nw, C, c->vocab_size, 1);
-    if (sp) BE->sample(kv->ids, kv->logp, kv->logits, nw, c->vocab_size, sp, seq_ids, counters);
+    const void *head[1] = {e->lm_head};
+    int V = c->vocab_size;
+    BE->gather_rows(kv->tmp, kv->x, wanted, nw, C);
+    BE->rmsnorm_forward_as(kv->xop, e->wt, NULL, kv->tmp, e->norm, nw, C, c->rms_norm_eps);
+    BE->matmul_forward_parts(kv->logits, kv->xop, e->wt, head, NULL, &V, 1, e->wt, nw, C, 1);
+    if (sp) BE->sample(kv->ids, kv->logp, kv->logits, nw, V, sp, seq_ids, counters);
 }
 
 static graph_entry *graph_for(engine *e, int n, int nw, const mg_sample_params *sp) {

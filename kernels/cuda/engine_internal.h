@@ -8,7 +8,13 @@
 
 // The adapter is present and switched on.
 int engine_lora_live(const engine *e);
+// The adapter is live on module k (0..6: q, k, v, o, gate, up, down).
+int engine_lora_on(const engine *e, int module);
 // linear_forward of model/lora.c: out (N, OC) = inp @ W^T + b (+ scale (inp A^T) B^T), h (N, R) = inp A^T.
 void engine_linear(engine *e, int l, int k, float *out, float *h, const float *inp, int N, int batch_invariant);
+// Its adapter part alone, if module k of layer l has one: out (N, ldo) += scale (inp A^T) B^T, ldo >= OC (a
+// module's columns of a fused q|k|v or gate|up output).
+void engine_lora_add(engine *e, int l, int k, float *out, int ldo, float *h, const float *inp, int N,
+                     int batch_invariant);
 // Frees the KV cache with its step buffers and graphs (engine_free calls it).
 void engine_kv_free(engine *e);

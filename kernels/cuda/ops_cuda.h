@@ -43,6 +43,12 @@ void cuda_profile_range(int on);
 // Uniforms drawn ON THE DEVICE with the sampler's generator: out[i] = rng_uniform(key, stream, counter0 + i).
 void cuda_philox_uniforms(float *out_host, uint64_t key, uint64_t stream, uint64_t counter0, int n);
 
+#ifdef MG_CUDA_EMULATE
+// Kernels launched and GEMMs issued so far (emulation only; a cuBLAS GEMM or CUB sort counts as one, a graph
+// replay as none): the launches of a decode step, printed by the parity test and bench_cuda_emu.
+unsigned long cuda_emu_launches(void);
+#endif
+
 // ---- CUDA graphs (decode steps): capture the stream's work, replay it. Returns 0 when unsupported. ----
 int cuda_graph_begin(void);
 void *cuda_graph_end(void);  // the executable graph, or NULL if capture failed
@@ -63,14 +69,37 @@ void matmul_backward_cuda(float *dinp, float *dweight, float *dbias, const float
                           const void *W, mg_dtype wt, int N, int IC, int OC);
 void lora_forward_cuda(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC, int OC,
                        int R, float scale);
+// The same into out (N, ldo), ldo >= OC: an adapter adding into its module's columns of a fused q|k|v or gate|up
+// output (matmul_forward_parts_cuda).
+void lora_forward_ld_cuda(float *out, int ldo, float *h, const float *inp, const float *A, const float *B, int N,
+                          int IC, int OC, int R, float scale);
 void lora_backward_cuda(float *dinp, float *dA, float *dB, float *dh, const float *dout, const float *inp,
                         const float *h, const float *A, const float *B, int N, int IC, int OC, int R, float scale);
+// The decode step's fused ops (kernels/backend.h has their contract): n_parts linear layers of one input in one GEMM
+// when the W[j] are contiguous (inp fp32, it = MG_F32, or already in wt); RMSNorm writing the GEMM's operand; a
+// GEMM accumulating into the residual stream; bias + RoPE + KV-cache writes after q|k|v; SwiGLU over gate|up rows
+// writing fp32 or the next GEMM's bf16 operand.
+void matmul_forward_parts_cuda(float *out, const void *inp, mg_dtype it, const void *const *W, const float *const *b,
+                               const int *parts, int n_parts, mg_dtype wt, int N, int IC);
+// RMSNorm into out (N, C) as ot (rstd not kept): the next GEMM's bf16 operand, or fp32; also fp32 into out32 unless
+// NULL
+void rmsnorm_forward_as_cuda(void *out, mg_dtype ot, float *out32, const float *inp, const float *weight, int N, int C,
+                             float eps);
+// out (N, OC) += inp @ W^T (cuBLAS beta = 1): a residual add folded into the GEMM
+void matmul_forward_acc_cuda(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
+                             int OC);
+void qkv_rope_cache_cuda(float *q, float *kc, float *vc, const float *qkv, const float *const *b, const int *pos,
+                         const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D);
+void swiglu_forward_parts_cuda(void *out, mg_dtype ot, float *out32, const float *gu, int N, int F);
 void rope_forward_cuda(float *x, const int *pos, const float *inv_freq, int N, int H, int D);
 void rope_backward_cuda(float *dx, const int *pos, const float *inv_freq, int N, int H, int D);
 // D <= 256. Prefill, training and decode alike: token i attends to rows kv_start[i] .. + kv_len[i] - 1. One block
 // per (query, KV head): the layout for decoding, one query per cache slot.
 void attention_forward_cuda(float *out, const float *q, const float *k, const float *v, const int *kv_start,
                             const int *kv_len, int N, int Hq, int Hkv, int D);
+// The same with out as ot (o_proj's bf16 operand in the decode step) and, unless NULL, fp32 into out32 too.
+void attention_forward_as_cuda(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
+                               const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D);
 // The same result, tiled by 32 queries x 32 keys (attention_train.cu): the layout for training, where neighbouring
 // queries share their keys (a packed causal batch); slow when they do not (decoding).
 void attention_forward_tiled_cuda(float *out, const float *q, const float *k, const float *v, const int *kv_start,

@@ -47,13 +47,10 @@ static __device__ row_info row_stats(const float *z, int V, float T) {
     return r;
 }
 
-// The inverse-CDF draw over kept(v) in id order; returns the chosen id (every thread gets it).
-template <typename Kept> static __device__ int draw(const Kept &kept, int V, double u, int fallback) {
-    int lo, hi;
-    segment(V, &lo, &hi);
-    double part = 0.0;
-    for (int v = lo; v < hi; v++) part += kept(v);
-    double total, before = block_exclusive_scan(part, &total), target = u * total, acc = before;
+// The scan of an inverse-CDF draw: this thread's ids [lo, hi) with the running mass `acc` before them; the first
+// kept id whose running mass exceeds target, else the last kept one, else fallback (every thread gets it).
+template <typename Kept>
+static __device__ int draw_scan(const Kept &kept, int lo, int hi, double acc, double target, int fallback) {
     int found = 0x7fffffff, last = -1;
     for (int v = lo; v < hi; v++) {
         float k = kept(v);
@@ -65,6 +62,16 @@ template <typename Kept> static __device__ int draw(const Kept &kept, int V, dou
     found = block_min_int(found);
     last = block_max_int(last);
     return found != 0x7fffffff ? found : last >= 0 ? last : fallback;
+}
+
+// The inverse-CDF draw over kept(v) in id order; returns the chosen id (every thread gets it).
+template <typename Kept> static __device__ int draw(const Kept &kept, int V, double u, int fallback) {
+    int lo, hi;
+    segment(V, &lo, &hi);
+    double part = 0.0;
+    for (int v = lo; v < hi; v++) part += kept(v);
+    double total, before = block_exclusive_scan(part, &total);
+    return draw_scan(kept, lo, hi, before, u * total, fallback);
 }
 
 // prob of v, zeroed below min_p (plain path: no ranking filter)
@@ -90,23 +97,92 @@ static __device__ __forceinline__ float temp_of(const mg_sample_params &p) {
     return p.temperature > 0.0f ? p.temperature : 1.0f;
 }
 
-// Greedy and unfiltered sampling: one block per row, nothing stored.
-static __global__ void __launch_bounds__(1024)
-    sample_plain_kernel(int *ids, float *logp, const float *logits, int V, mg_sample_params p,
-                                           const uint64_t *seq_ids, const uint64_t *counters) {
+// ---- greedy and unfiltered sampling: each row in chunks of SAMPLE_CHUNK ids, one block per (row, chunk) ----
+// One block per row left most of a GPU idle and read a 128k-id row four times over (137 us for 64 rows on an
+// H200). Three launches instead: the chunks' maxima; the chunks' sums of prob_v (each block first takes the row's
+// max from the chunk maxima, so prob_v is the very float the CPU computes); then one block per row adds the chunk
+// sums in order, finds the chunk where the draw falls and scans that chunk alone. The chunking is fixed (not the
+// device's), and so are the decisions.
+enum { SAMPLE_CHUNK = 4096, CHUNK_THREADS = 256 };
+
+// This thread's contiguous part of [lo, hi), in thread order: the chunk sums and the pick's scan split a chunk
+// alike, so a chunk's kept mass is exactly the total its scan adds up to.
+static __device__ __forceinline__ void segment_in(int lo, int hi, int *a, int *b) {
+    int per = (hi - lo + (int)blockDim.x - 1) / (int)blockDim.x;
+    *a = min(hi, lo + (int)threadIdx.x * per);
+    *b = min(hi, *a + per);
+}
+
+static __device__ __forceinline__ float keep_from(const mg_sample_params &p) {
+    return p.temperature > 0.0f && p.min_p > 0.0f ? p.min_p : 0.0f;
+}
+
+// cmax, carg (n, S): each chunk's max and first argmax.
+static __global__ void __launch_bounds__(CHUNK_THREADS)
+    sample_max_kernel(float *cmax, int *carg, const float *logits, int V) {
+    int r = blockIdx.x, c = blockIdx.y, lo = c * SAMPLE_CHUNK, hi = min(V, lo + SAMPLE_CHUNK);
+    const float *z = logits + (size_t)r * V;
+    float mx = -INFINITY;
+    int am = 0x7fffffff;
+    for (int v = lo + threadIdx.x; v < hi; v += blockDim.x) argmax_merge(mx, am, z[v], v);
+    block_argmax(mx, am);
+    if (threadIdx.x == 0) cmax[(size_t)r * gridDim.y + c] = mx, carg[(size_t)r * gridDim.y + c] = am;
+}
+
+// csum, ckept (n, S): each chunk's sum of prob_v and of the kept ones (min_p), in double.
+static __global__ void __launch_bounds__(CHUNK_THREADS)
+    sample_sum_kernel(double *csum, double *ckept, const float *cmax, const float *logits, int V, mg_sample_params p) {
+    int r = blockIdx.x, c = blockIdx.y, S = gridDim.y, lo = c * SAMPLE_CHUNK, hi = min(V, lo + SAMPLE_CHUNK), a, b;
+    const float *z = logits + (size_t)r * V;
+    float mx = -INFINITY;
+    for (int k = 0; k < S; k++) mx = fmaxf(mx, cmax[(size_t)r * S + k]);
+    kept_plain kept = {z, mx, temp_of(p), keep_from(p)};
+    segment_in(lo, hi, &a, &b);
+    double sum = 0.0, part = 0.0, total;
+    for (int v = a; v < b; v++) sum += expf((z[v] - mx) / kept.T), part += kept(v);
+    sum = block_sum(sum);
+    block_exclusive_scan(part, &total);
+    if (threadIdx.x == 0) csum[(size_t)r * S + c] = sum, ckept[(size_t)r * S + c] = total;
+}
+
+// One block per row: the row's max, first argmax and lse from its chunks; greedy takes the argmax, sampling draws
+// u, picks the first chunk whose running kept mass exceeds u * (kept mass) and scans it.
+static __global__ void __launch_bounds__(CHUNK_THREADS)
+    sample_pick_kernel(int *ids, float *logp, const float *cmax, const int *carg, const double *csum,
+                       const double *ckept, const float *logits, int V, int S, mg_sample_params p,
+                       const uint64_t *seq_ids, const uint64_t *counters) {
     int r = blockIdx.x;
     const float *z = logits + (size_t)r * V;
-    float T = temp_of(p);
-    row_info s = row_stats(z, V, T);
-    int choice = s.argmax;
+    const float *rmax = cmax + (size_t)r * S;
+    const double *rsum = csum + (size_t)r * S, *rkept = ckept + (size_t)r * S;
+    float mx = -INFINITY;
+    int am = 0x7fffffff;
+    double sum = 0.0, total = 0.0;
+    for (int k = 0; k < S; k++) argmax_merge(mx, am, rmax[k], carg[(size_t)r * S + k]), sum += rsum[k], total += rkept[k];
+    float T = temp_of(p), lse = (float)log(sum);
+    int choice = am;
     if (p.temperature > 0.0f) {
-        double u = mg_philox_uniform(p.seed, seq_ids[r], counters[r]);
-        kept_plain k = {z, s.mx, T, p.min_p > 0.0f ? p.min_p : 0.0f};
-        choice = draw(k, V, u, s.argmax);
+        double target = mg_philox_uniform(p.seed, seq_ids[r], counters[r]) * total, before = 0.0, at = 0.0;
+        int c = -1;  // the chunk the draw falls in; past the end by rounding: the last with kept mass
+        for (int k = 0; k < S; k++) {
+            if (rkept[k] > 0.0) {
+                c = k, at = before;
+                if (before + rkept[k] > target) break;
+            }
+            before += rkept[k];
+        }
+        if (c >= 0) {
+            int lo = c * SAMPLE_CHUNK, hi = min(V, lo + SAMPLE_CHUNK), a, b;
+            kept_plain kept = {z, mx, T, keep_from(p)};
+            segment_in(lo, hi, &a, &b);
+            double part = 0.0, chunk;
+            for (int v = a; v < b; v++) part += kept(v);
+            choice = draw_scan(kept, a, b, at + block_exclusive_scan(part, &chunk), target, am);
+        }
     }
     if (threadIdx.x == 0) {
         ids[r] = choice;
-        logp[r] = p.temperature > 0.0f ? (z[choice] - s.mx) / T - s.lse : -s.lse;
+        logp[r] = p.temperature > 0.0f ? (z[choice] - mx) / T - lse : -lse;
     }
 }
 
@@ -182,7 +258,16 @@ extern "C" void sample_tokens_cuda(int *ids, float *logp, const float *logits, i
     if (n <= 0) return;
     int ranked = p->temperature > 0.0f && (p->top_k > 0 || p->top_p < 1.0f);
     if (!ranked) {
-        MG_LAUNCH(sample_plain_kernel, n, SAMPLE_THREADS, 0, ids, logp, logits, V, *p, seq_ids, counters);
+        int S = (V + SAMPLE_CHUNK - 1) / SAMPLE_CHUNK;
+        size_t m = (size_t)n * S;
+        double *csum = (double *)cuda_scratch(SCR_SAMPLE_INFO, m * (2 * sizeof(double) + sizeof(float) + sizeof(int)));
+        double *ckept = csum + m;
+        float *cmax = (float *)(ckept + m);
+        int *carg = (int *)(cmax + m);
+        MG_LAUNCH(sample_max_kernel, dim3(n, S), CHUNK_THREADS, 0, cmax, carg, logits, V);
+        MG_LAUNCH(sample_sum_kernel, dim3(n, S), CHUNK_THREADS, 0, csum, ckept, cmax, logits, V, *p);
+        MG_LAUNCH(sample_pick_kernel, n, CHUNK_THREADS, 0, ids, logp, cmax, carg, csum, ckept, logits, V, S, *p, seq_ids,
+                  counters);
         return;
     }
     size_t nv = (size_t)n * V;

@@ -11,11 +11,15 @@
 //    logits and log-probs, 1e-3 for LoRA gradients (two layers of both); elementwise copies and casts exact.
 //  * bf16 paths (weights and GEMM operands rounded to bf16, fp32 accumulation): ops 1e-2 against the CPU op on the
 //    same bf16-rounded weights; whole models against the fp32 CPU model: logits 1e-2, LoRA gradients 2e-2 (the
-//    issue's bounds), greedy decoding must give the same tokens.
+//    issue's bounds), greedy decoding must give the same tokens. A kernel writing a GEMM's bf16 operand (the decode
+//    step's norms, attention, SwiGLU): 4e-3 against the CPU op's result rounded to bf16 (one rounding step, where
+//    the fp32 values differ in their last bits).
 //  * Sampling: the same token ids as the CPU sampler with the same Philox draws (fp32), log-probs within 1e-4.
 //  * The Philox draws on the device are bit-identical to rng_uniform on the host.
 //  * The backend-table engine (kernels/cuda/engine.c) on the CPU table equals model_forward / model_backward /
-//    model_step / generate bit for bit: the model logic is checked apart from the kernels.
+//    model_step / generate bit for bit: the model logic is checked apart from the kernels. Decoding also runs with
+//    an adapter on v and down_proj only and with the adapter off: the fused decode step's other paths.
+//  * The emulated build prints the kernels and GEMMs a decode step issues (cuda_emu_launches).
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -89,6 +93,25 @@ static void expect(const char *what, const float *d, const float *want, size_t n
     free(got);
 }
 
+// bf16 device values (n) as floats on the host.
+static float *dget_bf16(const void *d, size_t n) {
+    uint16_t *b = mallocCheck(n * 2);
+    float *f = mallocCheck(n * sizeof(float));
+    cuda_d2h(b, d, n * 2);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)b[i] << 16;
+        memcpy(&f[i], &u, sizeof u);
+    }
+    free(b);
+    return f;
+}
+
+static void expect_host(const char *what, const float *got, const float *want, size_t n, float tol) {
+    float err = rel(got, want, n);
+    printf("  %-44s rel err %.3g (tol %.0e)\n", what, err, tol);
+    CHECK(err <= tol, "%s: relative error %g above %g", what, err, tol);
+}
+
 // ---- ops ----
 static void test_rng(void) {
     enum { n = 4096 };
@@ -145,7 +168,19 @@ static void test_rmsnorm(void) {
     rmsnorm_backward_cuda(ddinp, ddw, dg, dx, dwt, drstd, N, C);
     expect("rmsnorm_backward dinp (+=)", ddinp, dinp, n, 2e-5f);
     expect("rmsnorm_backward dweight (+=)", ddw, dweight, C, 2e-5f);
-    rmsnorm_forward_cuda(dx, NULL, dx, dwt, N, C, 1e-5f);  // in place, as the decode step uses it
+    // writing the next GEMM's operand (the decode step), from a fresh copy of x
+    float *dx2 = dputf(x, n), *got16, *want16 = hround(out, n);
+    void *d16 = cuda_malloc(n * 2);
+    rmsnorm_forward_as_cuda(dout, MG_F32, NULL, dx2, dwt, N, C, 1e-5f);
+    expect("rmsnorm_forward_as fp32", dout, out, n, 2e-5f);
+    cuda_fill(dout, MG_F32, n, 0.0f, NAN, 0, 0);  // poisoned: the fp32 copy must be written again
+    rmsnorm_forward_as_cuda(d16, MG_BF16, dout, dx2, dwt, N, C, 1e-5f);
+    got16 = dget_bf16(d16, n);
+    expect_host("rmsnorm_forward_as bf16 (= rounded)", got16, want16, n, 4e-3f);
+    expect("rmsnorm_forward_as bf16, its fp32 copy", dout, out, n, 2e-5f);
+    free(got16), free(want16);
+    cuda_free(dx2), cuda_free(d16);
+    rmsnorm_forward_cuda(dx, NULL, dx, dwt, N, C, 1e-5f);  // in place
     expect("rmsnorm_forward in place", dx, out, n, 2e-5f);
     free(x), free(w), free(out), free(rstd), free(g), free(dinp), free(dweight);
     cuda_free(dx), cuda_free(dwt), cuda_free(dout), cuda_free(drstd), cuda_free(dg), cuda_free(ddinp), cuda_free(ddw);
@@ -263,6 +298,18 @@ static void attention_case(const char *name, int N, int rows, const int *kv_star
     attention_forward_tiled_cuda(dout, dq, dk, dv, ds, dl, N, Hq, Hkv, D);
     snprintf(label, sizeof label, "attention_forward (tiled) %s", name);
     expect(label, dout, out, nq, 2e-5f);
+    // as o_proj's bf16 operand (the decode step), with the fp32 values beside
+    void *d16 = cuda_malloc(nq * 2);
+    float *outr = hround(out, nq), *got16;
+    cuda_fill(dout, MG_F32, nq, 0.0f, NAN, 0, 0);
+    attention_forward_as_cuda(d16, MG_BF16, dout, dq, dk, dv, ds, dl, N, Hq, Hkv, D);
+    got16 = dget_bf16(d16, nq);
+    snprintf(label, sizeof label, "attention_forward bf16 out %s", name);
+    expect_host(label, got16, outr, nq, 4e-3f);
+    snprintf(label, sizeof label, "attention_forward bf16 out, fp32 copy %s", name);
+    expect(label, dout, out, nq, 2e-5f);
+    free(outr), free(got16);
+    cuda_free(d16);
     float *g = hrand(nq, 1.0f), *gq = hrand(nq, 0.3f), *gk = hrand(nk, 0.3f), *gv = hrand(nk, 0.3f);
     float *dg = dputf(g, nq), *dgq = dputf(gq, nq), *dgk = dputf(gk, nk), *dgv = dputf(gv, nk);
     attention_backward(gq, gk, gv, g, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scr);
@@ -364,6 +411,122 @@ static void test_elementwise(void) {
     cuda_free(drows), cuda_free(dgath);
 }
 
+// The decode step's fused ops against the unfused CPU ops they stand for: q|k|v in one product (weights in one
+// allocation, and apart), an adapter into its columns, bias + RoPE + cache writes, SwiGLU over gate|up rows.
+static void test_fused(void) {
+    int N = g_quick ? 6 : 19, IC = 64, Hq = 4, Hkv = 2, D = 16, Q = Hq * D, KV = Hkv * D, OC = Q + 2 * KV, R = 4;
+    int parts[3] = {Q, KV, KV}, at[3] = {0, Q, Q + KV};
+    size_t no = (size_t)N * OC, ni = (size_t)N * IC;
+    float *x = hrand(ni, 1.0f), *W = hrand((size_t)OC * IC, 0.1f), *b = hrand(OC, 0.5f), *ref = hzeros(no);
+    float *Wr = hround(W, (size_t)OC * IC), *ref16 = hzeros(no), *part = hzeros((size_t)N * Q);
+    for (int k = 0; k < 2; k++)  // reference: one matmul_forward per part, its columns of ref
+        for (int j = 0; j < 3; j++) {
+            matmul_forward(part, x, (k ? Wr : W) + (size_t)at[j] * IC, b + at[j], N, IC, parts[j]);
+            for (int i = 0; i < N; i++)
+                memcpy((k ? ref16 : ref) + (size_t)i * OC + at[j], part + (size_t)i * parts[j], parts[j] * 4);
+        }
+    float *dx = dputf(x, ni), *dW = dputf(W, (size_t)OC * IC), *db = dputf(b, OC), *dout = cuda_malloc(no * 4);
+    float *dWs[3], *dbs[3];
+    void *dW16 = dput_bf16(W, (size_t)OC * IC), *dx16 = dput_bf16(x, ni);
+    const void *Wj[3], *Wsep[3], *W16[3];
+    const float *bj[3], *bsep[3];
+    for (int j = 0; j < 3; j++) {
+        Wj[j] = dW + (size_t)at[j] * IC, bj[j] = db + at[j], W16[j] = (char *)dW16 + (size_t)at[j] * IC * 2;
+        Wsep[j] = dWs[j] = dputf(W + (size_t)at[j] * IC, (size_t)parts[j] * IC);
+        bsep[j] = dbs[j] = dputf(b + at[j], parts[j]);
+    }
+    matmul_forward_parts_cuda(dout, dx, MG_F32, Wj, bj, parts, 3, MG_F32, N, IC);
+    expect("matmul_forward_parts q|k|v fp32 (+bias)", dout, ref, no, 2e-5f);
+    matmul_forward_parts_cuda(dout, dx, MG_F32, Wsep, bsep, parts, 3, MG_F32, N, IC);
+    expect("matmul_forward_parts, parts apart", dout, ref, no, 2e-5f);
+    matmul_forward_parts_cuda(dout, dx, MG_F32, W16, bj, parts, 3, MG_BF16, N, IC);
+    expect("matmul_forward_parts bf16 (+bias)", dout, ref16, no, 1e-2f);
+    matmul_forward_parts_cuda(dout, dx16, MG_BF16, W16, bj, parts, 3, MG_BF16, N, IC);
+    expect("matmul_forward_parts bf16, bf16 operand", dout, ref16, no, 1e-2f);
+    // the residual add inside the GEMM: out += x @ Wq^T, against matmul_forward then add_inplace
+    float *res = hrand((size_t)N * Q, 1.0f), *res16 = hcopy(res, (size_t)N * Q), *dres = dputf(res, (size_t)N * Q);
+    float *dres16 = dputf(res, (size_t)N * Q);
+    matmul_forward(part, x, W, NULL, N, IC, Q);
+    add_inplace(res, part, (size_t)N * Q);
+    matmul_forward(part, x, Wr, NULL, N, IC, Q);
+    add_inplace(res16, part, (size_t)N * Q);
+    matmul_forward_acc_cuda(dres, dx, MG_F32, dW, MG_F32, N, IC, Q);
+    expect("matmul_forward_acc fp32 (+= into out)", dres, res, (size_t)N * Q, 2e-5f);
+    matmul_forward_acc_cuda(dres16, dx16, MG_BF16, dW16, MG_BF16, N, IC, Q);
+    expect("matmul_forward_acc bf16, bf16 operand", dres16, res16, (size_t)N * Q, 1e-2f);
+    free(res), free(res16);
+    cuda_free(dres), cuda_free(dres16);
+    // an adapter on k into its columns (ldo = OC), against lora_forward on the dense columns
+    float *A = hrand((size_t)R * IC, 0.2f), *B = hrand((size_t)KV * R, 0.2f), *h = hzeros((size_t)N * R);
+    float *dA = dputf(A, (size_t)R * IC), *dB = dputf(B, (size_t)KV * R), *dh = cuda_malloc((size_t)N * R * 4);
+    float *dense = hzeros((size_t)N * KV);
+    for (int i = 0; i < N; i++) memcpy(dense + (size_t)i * KV, ref + (size_t)i * OC + Q, KV * 4);
+    lora_forward(dense, h, x, A, B, N, IC, KV, R, 2.0f);
+    for (int i = 0; i < N; i++) memcpy(ref + (size_t)i * OC + Q, dense + (size_t)i * KV, KV * 4);
+    matmul_forward_parts_cuda(dout, dx, MG_F32, Wj, bj, parts, 3, MG_F32, N, IC);
+    lora_forward_ld_cuda(dout + Q, OC, dh, dx, dA, dB, N, IC, KV, R, 2.0f);
+    expect("lora_forward into k's columns (ldo)", dout, ref, no, 2e-5f);
+
+    // bias + RoPE + cache rows: the reference is model_step's sequence
+    int rows = 3 * N, *pos = mallocCheck(N * sizeof(int)), *crow = mallocCheck(N * sizeof(int));
+    float inv[8];
+    llama3_inv_freq(inv, D);
+    for (int i = 0; i < N; i++) pos[i] = i * 9973 % 120000, crow[i] = (i * 7 + 2) % rows;
+    float *qkv = hrand(no, 1.0f), *q = hzeros((size_t)N * Q), *kc = hrand((size_t)rows * KV, 1.0f);
+    float *vc = hrand((size_t)rows * KV, 1.0f), *t = hzeros(no);
+    float *dqkv = dputf(qkv, no), *dq = cuda_malloc((size_t)N * Q * 4), *dinv = dputf(inv, D / 2);
+    float *dkc = dputf(kc, (size_t)rows * KV), *dvc = dputf(vc, (size_t)rows * KV);
+    int *dpos = dputi(pos, N), *dcrow = dputi(crow, N);
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        for (size_t i = 0; i < no; i++) t[i] = qkv[i] + (with_bias ? b[i % OC] : 0.0f);
+        for (int i = 0; i < N; i++) {
+            memcpy(q + (size_t)i * Q, t + (size_t)i * OC, Q * 4);
+            rope_forward(t + (size_t)i * OC + Q, pos + i, inv, 1, Hkv, D);
+            memcpy(kc + (size_t)crow[i] * KV, t + (size_t)i * OC + Q, KV * 4);
+            memcpy(vc + (size_t)crow[i] * KV, t + (size_t)i * OC + Q + KV, KV * 4);
+        }
+        rope_forward(q, pos, inv, N, Hq, D);
+        qkv_rope_cache_cuda(dq, dkc, dvc, dqkv, with_bias ? bj : NULL, dpos, dcrow, dinv, N, Hq, Hkv, D);
+        expect(with_bias ? "qkv_rope_cache q (+bias)" : "qkv_rope_cache q (pos to 1e5)", dq, q, (size_t)N * Q, 2e-5f);
+        expect(with_bias ? "qkv_rope_cache k cache (+bias)" : "qkv_rope_cache k cache", dkc, kc, (size_t)rows * KV,
+               2e-5f);
+        expect(with_bias ? "qkv_rope_cache v cache (+bias)" : "qkv_rope_cache v cache", dvc, vc, (size_t)rows * KV,
+               0.0f);
+    }
+    // RoPE in the fused kernel is rope_forward_cuda's arithmetic, bit for bit
+    float *dq2 = cuda_malloc((size_t)N * Q * 4);  // qkv's q columns, rotated by rope_forward_cuda
+    for (int i = 0; i < N; i++) cuda_d2d(dq2 + (size_t)i * Q, dqkv + (size_t)i * OC, Q * 4);
+    rope_forward_cuda(dq2, dpos, dinv, N, Hq, D);
+    qkv_rope_cache_cuda(dq, dkc, dvc, dqkv, NULL, dpos, dcrow, dinv, N, Hq, Hkv, D);
+    float *g1 = dget(dq, (size_t)N * Q), *g2 = dget(dq2, (size_t)N * Q);
+    int same = !memcmp(g1, g2, (size_t)N * Q * 4);
+    printf("  %-44s %s\n", "qkv_rope_cache q = rope_forward_cuda", same ? "bit-identical" : "DIFFER");
+    CHECK(same, "qkv_rope_cache's RoPE differs from rope_forward_cuda");
+
+    // SwiGLU over gate|up rows, fp32 and as the bf16 operand of the down GEMM
+    int F = 72;
+    float *gu = hrand((size_t)N * 2 * F, 4.0f), *sw = hzeros((size_t)N * F), *dgu = dputf(gu, (size_t)N * 2 * F);
+    float *dsw = cuda_malloc((size_t)N * F * 4);
+    for (int i = 0; i < N; i++) swiglu_forward(sw + (size_t)i * F, gu + (size_t)i * 2 * F, gu + (size_t)i * 2 * F + F, 1, F);
+    void *dsw16 = cuda_malloc((size_t)N * F * 2);
+    swiglu_forward_parts_cuda(dsw, MG_F32, NULL, dgu, N, F);
+    expect("swiglu_forward_parts fp32", dsw, sw, (size_t)N * F, 2e-6f);
+    cuda_fill(dsw, MG_F32, (size_t)N * F, 0.0f, NAN, 0, 0);
+    swiglu_forward_parts_cuda(dsw16, MG_BF16, dsw, dgu, N, F);
+    float *sw16 = dget_bf16(dsw16, (size_t)N * F), *swr = hround(sw, (size_t)N * F);
+    expect_host("swiglu_forward_parts bf16 (= rounded)", sw16, swr, (size_t)N * F, 4e-3f);
+    expect("swiglu_forward_parts bf16, its fp32 copy", dsw, sw, (size_t)N * F, 2e-6f);
+    cuda_free(dsw16);
+
+    free(x), free(W), free(b), free(ref), free(Wr), free(ref16), free(part), free(A), free(B), free(h), free(dense);
+    free(pos), free(crow), free(qkv), free(q), free(kc), free(vc), free(t), free(g1), free(g2), free(gu), free(sw);
+    free(sw16), free(swr);
+    for (int j = 0; j < 3; j++) cuda_free(dWs[j]), cuda_free(dbs[j]);
+    cuda_free(dx), cuda_free(dW), cuda_free(db), cuda_free(dout), cuda_free(dW16), cuda_free(dx16), cuda_free(dA);
+    cuda_free(dB), cuda_free(dh), cuda_free(dqkv), cuda_free(dq), cuda_free(dinv), cuda_free(dkc), cuda_free(dvc);
+    cuda_free(dpos), cuda_free(dcrow), cuda_free(dq2), cuda_free(dgu), cuda_free(dsw);
+}
+
 static void test_logprob(void) {
     // N above the CUDA op's 256-row chunk (when not quick); every 4th position unscored, as prompt tokens are
     int N = g_quick ? 40 : 300, C = 64, V = g_quick ? 300 : 700;
@@ -428,12 +591,13 @@ static void test_adamw(void) {
 }
 
 // Rows of random logits through the device sampler and the CPU's sample_token with the same draws.
-static void test_sampling(void) {
-    int rows = g_quick ? 8 : 24, V = 1000;
+// The first n_cases settings below; a vocabulary above 4096 spans several of the plain sampler's chunks.
+static void test_sampling(int V, size_t n_cases) {
+    int rows = g_quick ? 8 : 24;
     size_t nl = (size_t)rows * V;
     float *logits = hrand(nl, 6.0f);
     for (int r = 0; r < rows; r++) {  // ties at the maximum (first index wins) and exact duplicates elsewhere
-        logits[(size_t)r * V + 100] = logits[(size_t)r * V + 900] = 7.0f;
+        logits[(size_t)r * V + 100] = logits[(size_t)r * V + 900] = logits[(size_t)r * V + V - 1] = 7.0f;
         logits[(size_t)r * V + 5] = logits[(size_t)r * V + 6];
     }
     uint64_t *seq = mallocCheck(rows * sizeof(uint64_t)), *cnt = mallocCheck(rows * sizeof(uint64_t));
@@ -452,7 +616,7 @@ static void test_sampling(void) {
         {1.0f, 1, 1.0f, 0.0f, 12},   // top-k 1 = greedy by ranking
         {1.0f, 0, 0.0f, 0.0f, 13},   // top-p 0: the top token only
     };
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    for (size_t c = 0; c < n_cases && c < sizeof cases / sizeof *cases; c++) {
         const mg_sample_params *sp = &cases[c];
         sample_tokens_cuda(dids, dlogp, dl, rows, V, sp, dseq, dcnt);
         cuda_d2h(ids, dids, rows * sizeof(int));
@@ -468,8 +632,8 @@ static void test_sampling(void) {
             same += id == ids[r];
             if (id == ids[r] && fabsf(l - lp[r]) > worst) worst = fabsf(l - lp[r]);
         }
-        printf("  sample T=%.1f top_k=%d top_p=%.1f min_p=%.2f: %d/%d ids equal, logp err %.3g\n", sp->temperature,
-               sp->top_k, sp->top_p, sp->min_p, same, rows, worst);
+        printf("  sample V=%d T=%.1f top_k=%d top_p=%.1f min_p=%.2f: %d/%d ids equal, logp err %.3g\n", V,
+               sp->temperature, sp->top_k, sp->top_p, sp->min_p, same, rows, worst);
         CHECK(same == rows, "sampling case %zu: %d of %d ids differ from the CPU sampler", c, rows - same, rows);
         CHECK(worst <= 1e-4f, "sampling case %zu: logp differs by %g", c, worst);
     }
@@ -632,6 +796,28 @@ static float max_logp_diff(const completion *a, const completion *b, int n) {
     return worst;
 }
 
+#ifdef MG_CUDA_EMULATE
+// Kernels launched per decode step of 2 tokens (emulated launches and GEMMs, graphs off): the whole step with
+// sampling, and the layers alone (a step that wants no logits is the embedding, one launch, and the layers).
+static void count_launches(const char *label, engine *en) {
+    mg_err e;
+    CHECK(engine_kv_init(en, 2, 8, &e) == 0, "%s", e.msg);
+    int tok[2] = {3, 5}, slot[2] = {0, 1}, ids[2];
+    char none[2] = {0, 0};
+    mg_sample_params sp = {1.0f, 0, 1.0f, 0.0f, 1};
+    uint64_t seq[2] = {1, 2}, cnt[2] = {0, 0};
+    float lp[2];
+    CHECK(engine_step(en, 2, tok, slot, NULL, &sp, seq, cnt, ids, lp, &e) == 2, "%s", e.msg);  // sizes scratch
+    unsigned long a = cuda_emu_launches();
+    CHECK(engine_step(en, 2, tok, slot, NULL, &sp, seq, cnt, ids, lp, &e) == 2, "%s", e.msg);
+    unsigned long b = cuda_emu_launches();
+    CHECK(engine_step(en, 2, tok, slot, none, NULL, NULL, NULL, NULL, NULL, &e) == 0, "%s", e.msg);
+    unsigned long c = cuda_emu_launches();
+    printf("  %-30s kernels per decode step: %lu (per layer %.1f, %d layers)\n", label, b - a,
+           (double)(c - b - 1) / en->cfg.num_hidden_layers, en->cfg.num_hidden_layers);
+}
+#endif
+
 // One engine against the reference. exact: bit-identical expected (the CPU table).
 static void check_engine(const char *label, const mg_backend *be, mg_dtype wt, model *m, const train_batch *t,
                          const reference *r, int exact) {
@@ -685,6 +871,9 @@ static void check_engine(const char *label, const mg_backend *be, mg_dtype wt, m
         CHECK(ok, "%s: decoding with CUDA graphs differs", label);
         for (int i = 0; i < 3; i++) completion_free(&g[i]);
         en.use_graphs = 0;
+#ifdef MG_CUDA_EMULATE
+        count_launches(label, &en);
+#endif
     }
     // two optimizer steps from the same adapter
     float norms[2], *after = hzeros(n);
@@ -748,6 +937,58 @@ static void check_wrap(model *m, const train_batch *t, const reference *r) {
     engine_free(&en);
 }
 
+// Decoding with other adapters than check_engine's (all 7 modules): a module without one lets the decode step take
+// its fused paths (residual add in the GEMM, norm and SwiGLU writing the GEMM operand, q/k/v biases in the RoPE
+// kernel). Step logits, greedy and (fp32) sampled tokens against the CPU engine: the CPU table bit for bit.
+static void check_decode(const char *adapter, model *m, const train_batch *t) {
+    int V = m->cfg.vocab_size;
+    float *ref = hzeros((size_t)8 * V), *logits = hzeros((size_t)8 * V);
+    completion rg[3], rs[3], g[3];
+    sampling_params gp = greedy_params(), sp = sampled_params();
+    run_steps_cpu(m, t, ref);
+    gen_cpu(m, t, &gp, rg);
+    gen_cpu(m, t, &sp, rs);
+    struct {
+        const char *name;
+        const mg_backend *be;
+        mg_dtype wt;
+    } runs[3] = {{"cpu table", &mg_backend_cpu, MG_F32}, {"cuda fp32", mg_backend_cuda(), MG_F32},
+                 {"cuda bf16", mg_backend_cuda(), MG_BF16}};
+    for (int k = 0; k < 3; k++) {
+        engine en;
+        mg_err e;
+        char label[48];
+        snprintf(label, sizeof label, "%s, adapter %s", runs[k].name, adapter);
+        if (engine_create(&en, m, runs[k].be, runs[k].wt, &e)) {
+            CHECK(0, "%s: %s", label, e.msg);
+            continue;
+        }
+        int exact = k == 0, bf = runs[k].wt == MG_BF16, ok = 1;
+        run_steps_engine(&en, t, logits);
+        float err = rel(logits, ref, (size_t)8 * V);
+        CHECK(exact ? err == 0.0f : err <= (bf ? 1e-2f : 1e-4f), "%s: step logits rel err %g", label, err);
+        for (int graphs = 0; graphs <= !exact; graphs++) {
+            en.use_graphs = graphs;
+            for (int sampled = 0; sampled <= !bf; sampled++) {
+                gen_engine(&en, t, sampled ? &sp : &gp, g);
+                int same = same_ids(g, sampled ? rs : rg, 3);
+                CHECK(same, "%s: %s ids differ%s", label, sampled ? "sampled" : "greedy", graphs ? " (graphs)" : "");
+                ok &= same;
+                for (int i = 0; i < 3; i++) completion_free(&g[i]);
+            }
+        }
+        en.use_graphs = 0;
+        printf("  %-30s step logits rel %.3g, greedy%s ids %s%s\n", label, err, bf ? "" : " and sampled",
+               ok ? "equal" : "DIFFER", exact ? "" : " (also with graphs)");
+#ifdef MG_CUDA_EMULATE
+        if (!exact) count_launches(label, &en);
+#endif
+        engine_free(&en);
+    }
+    for (int i = 0; i < 3; i++) completion_free(&rg[i]), completion_free(&rs[i]);
+    free(ref), free(logits);
+}
+
 static void test_model(const char *dir) {
     model m;
     mg_err e;
@@ -769,6 +1010,13 @@ static void test_model(const char *dir) {
     check_engine("cuda fp32", mg_backend_cuda(), MG_F32, &m, &t, &r, 0);
     check_engine("cuda bf16", mg_backend_cuda(), MG_BF16, &m, &t, &r, 0);
     reference_free(&r);
+    lora_config part = {8, 16.0f, LORA_V | LORA_DOWN};
+    CHECK(model_lora_init(&m, &part, 5, &e) == 0, "%s", e.msg);
+    for (size_t i = 0; i < m.lora->n_params; i++)
+        if (m.lora->params[i] == 0.0f) m.lora->params[i] = 0.02f * rng_normal(6, 0, i);
+    check_decode("v+down", &m, &t);
+    m.lora->enabled = 0;
+    check_decode("off", &m, &t);
     packed_batch_free(&t.b);
     free(t.dlogp);
     model_free(&m);
@@ -801,9 +1049,11 @@ int main(int argc, char **argv) {
     test_rope();
     test_attention();
     test_elementwise();
+    test_fused();
     test_logprob();
     test_adamw();
-    test_sampling();
+    test_sampling(1000, 8);
+    test_sampling(9000, 3);  // greedy, plain, min_p: three chunks, the last partial
     test_model("tests/parity/fixtures/llama3-tiny");
     test_model("tests/parity/fixtures/qwen2-tiny");
     mg_backend_cpu.release();
