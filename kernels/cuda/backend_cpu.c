@@ -77,9 +77,17 @@ static void cpu_attention_forward(float *out, const float *q, const float *k, co
     attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch(0, attention_scratch_floats(max_kv_len)));
 }
 
+static void cpu_attention_forward_train(float *out, const float *q, const float *k, const float *v,
+                                        const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                                        int max_kv_len, mg_dtype at) {
+    (void)at;  // fp32 only here
+    cpu_attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, max_kv_len);
+}
+
 static void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                                    const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv,
-                                   int D, int max_kv_len) {
+                                   int D, int max_kv_len, mg_dtype at) {
+    (void)at;
     attention_backward(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
                        scratch(0, attention_scratch_floats(max_kv_len)));
 }
@@ -143,7 +151,7 @@ const mg_backend mg_backend_cpu = {
     .rope_forward = rope_forward,
     .rope_backward = rope_backward,
     .attention_forward = cpu_attention_forward,
-    .attention_forward_train = cpu_attention_forward,
+    .attention_forward_train = cpu_attention_forward_train,
     .attention_backward = cpu_attention_backward,
     .swiglu_forward = swiglu_forward,
     .swiglu_backward = swiglu_backward,
