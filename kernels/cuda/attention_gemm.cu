@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <vector>
 
 #include "kernels/cuda/attention_gemm.h"
@@ -42,25 +43,68 @@ struct attn_segs {
 static __device__ __forceinline__ void put(float *p, float x) { *p = x; }
 static __device__ __forceinline__ void put(__nv_bfloat16 *p, float x) { *p = __float2bfloat16_rn(x); }
 
+// The copy kernels move V consecutive floats per access: V = 4 (16-byte loads and stores) when D % 4 == 0 and
+// every pointer is 16-byte aligned, else 1. One float per thread left them waiting on memory latency (a pack of one
+// tensor took as long as a pack of two).
+struct alignas(16) f4 {
+    float x, y, z, w;
+};
+struct alignas(8) bf4 {
+    __nv_bfloat16 h[4];
+};
+template <int V> static __device__ __forceinline__ f4 load_v(const float *p) {
+    if constexpr (V == 4) return *(const f4 *)p;
+    else return f4{*p, 0.0f, 0.0f, 0.0f};
+}
+template <int V> static __device__ __forceinline__ void store_v(float *p, f4 v) {
+    if constexpr (V == 4) *(f4 *)p = v;
+    else *p = v.x;
+}
+template <int V> static __device__ __forceinline__ void store_v(__nv_bfloat16 *p, f4 v) {
+    if constexpr (V == 4) {
+        bf4 o = {{__float2bfloat16_rn(v.x), __float2bfloat16_rn(v.y), __float2bfloat16_rn(v.z), __float2bfloat16_rn(v.w)}};
+        *(bf4 *)p = o;
+    } else {
+        *p = __float2bfloat16_rn(v.x);
+    }
+}
+static __device__ __forceinline__ f4 add4(f4 a, f4 b) { return f4{a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w}; }
+
+// Their threads: `per` rows of D / V accesses side by side in a block (a row wider than the block loops), so that
+// no thread divides per element.
+struct row_lanes {
+    int d0, dt, r, per;
+};
+static __device__ __forceinline__ row_lanes lanes_of(int n) {
+    row_lanes w;
+    w.dt = min(n, (int)blockDim.x);
+    w.per = blockDim.x / w.dt;
+    w.r = threadIdx.x / w.dt;
+    w.d0 = threadIdx.x - w.r * w.dt;
+    return w;
+}
+
 // dst0, dst1 (B, L, D), B = segments x nh: row t of segment b / nh for query head h0 + b % nh, read from head
 // (h0 + b % nh) / div of src (rows, H, D): the query head itself (div 1) or the KV head it uses (div G). Rows past
 // the segment's count are zero. Two tensors of one geometry at once (Q and dO, K and V).
-template <typename T>
+template <typename T, int V>
 static __global__ void attn_pack_kernel(T *dst0, const float *src0, T *dst1, const float *src1, attn_segs sg,
                                         int keys, int h0, int nh, int div, int L, int H, int D) {
+    row_lanes w = lanes_of(D / V);
+    if (w.r >= w.per) return;  // no barriers here
     int b = blockIdx.y, s = b / nh, h = (h0 + b % nh) / div;
     int base = keys ? sg.k0[s] : sg.q0[s], cnt = keys ? sg.nk[s] : sg.nq[s];
-    size_t n = (size_t)L * D, o = (size_t)b * n;
-    for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
-        int t = (int)(e / D), d = (int)(e - (size_t)t * D);
-        float x0 = 0.0f, x1 = 0.0f;
-        if (t < cnt) {
-            size_t at = ((size_t)(base + t) * H + h) * D + d;
-            x0 = src0[at];
-            if (src1) x1 = src1[at];
+    for (int t = blockIdx.x * w.per + w.r; t < L; t += gridDim.x * w.per) {
+        size_t o = ((size_t)b * L + t) * D, at = ((size_t)(base + t) * H + h) * D;
+        for (int d = w.d0 * V; d < D; d += w.dt * V) {
+            f4 x0 = {0.0f, 0.0f, 0.0f, 0.0f}, x1 = x0;
+            if (t < cnt) {
+                x0 = load_v<V>(src0 + at + d);
+                if (src1) x1 = load_v<V>(src1 + at + d);
+            }
+            store_v<V>(dst0 + o + d, x0);
+            if (dst1) store_v<V>(dst1 + o + d, x1);
         }
-        put(dst0 + o + e, x0);
-        if (dst1) put(dst1 + o + e, x1);
     }
 }
 
@@ -121,36 +165,44 @@ static __global__ void __launch_bounds__(32 * ROW_WARPS)
 }
 
 // dst (rows, H, D), rows q0 .. q0 + nq - 1 of every segment, head h0 + b % nh = (add: +=) src (B, L, D).
+template <int V>
 static __global__ void attn_unpack_q_kernel(float *dst, const float *src, attn_segs sg, int h0, int nh, int L, int H,
                                             int D, int add) {
+    row_lanes w = lanes_of(D / V);
+    if (w.r >= w.per) return;
     int b = blockIdx.y, s = b / nh, h = h0 + b % nh;
-    size_t n = (size_t)sg.nq[s] * D;
-    const float *sb = src + (size_t)b * L * D;
-    for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
-        int t = (int)(e / D), d = (int)(e - (size_t)t * D);
-        float *p = dst + ((size_t)(sg.q0[s] + t) * H + h) * D + d;
-        *p = add ? *p + sb[e] : sb[e];
+    for (int t = blockIdx.x * w.per + w.r; t < sg.nq[s]; t += gridDim.x * w.per) {
+        const float *from = src + ((size_t)b * L + t) * D;
+        float *to = dst + ((size_t)(sg.q0[s] + t) * H + h) * D;
+        for (int d = w.d0 * V; d < D; d += w.dt * V) {
+            f4 x = load_v<V>(from + d);
+            store_v<V>(to + d, add ? add4(load_v<V>(to + d), x) : x);
+        }
     }
 }
 
 // dk, dv (rows, Hkv, D) += per KV head the sum, in head order, of the chunk's per-query-head gradients dK, dV
 // (B, L, D) over the heads of [h0, h0 + nh) in its group. Block row y: (segment, KV head of the chunk).
+template <int V>
 static __global__ void attn_unpack_kv_kernel(float *dk, float *dv, const float *dK, const float *dV, attn_segs sg,
                                              int h0, int nh, int G, int L, int Hkv, int D) {
+    row_lanes w = lanes_of(D / V);
+    if (w.r >= w.per) return;
     int hk0 = h0 / G, nkv = (h0 + nh - 1) / G - hk0 + 1;
     int s = blockIdx.y / nkv, hk = hk0 + blockIdx.y % nkv;
     int ha = max(h0, hk * G), hb = min(h0 + nh, hk * G + G);
-    size_t n = (size_t)sg.nk[s] * D, mat = (size_t)L * D, first = (size_t)(s * nh + ha - h0) * mat;
-    for (size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
-        int t = (int)(e / D), d = (int)(e - (size_t)t * D);
-        size_t at = ((size_t)(sg.k0[s] + t) * Hkv + hk) * D + d;
-        float gk = 0.0f, gv = 0.0f;
-        for (int h = 0; h < hb - ha; h++) {
-            if (dk) gk += dK[first + h * mat + e];
-            if (dv) gv += dV[first + h * mat + e];
+    size_t mat = (size_t)L * D, first = (size_t)(s * nh + ha - h0) * mat;
+    for (int t = blockIdx.x * w.per + w.r; t < sg.nk[s]; t += gridDim.x * w.per) {
+        size_t at = ((size_t)(sg.k0[s] + t) * Hkv + hk) * D, from = first + (size_t)t * D;
+        for (int d = w.d0 * V; d < D; d += w.dt * V) {
+            f4 gk = {0.0f, 0.0f, 0.0f, 0.0f}, gv = gk;
+            for (int h = 0; h < hb - ha; h++) {
+                if (dk) gk = add4(gk, load_v<V>(dK + from + h * mat + d));
+                if (dv) gv = add4(gv, load_v<V>(dV + from + h * mat + d));
+            }
+            if (dk) store_v<V>(dk + at + d, add4(load_v<V>(dk + at + d), gk));
+            if (dv) store_v<V>(dv + at + d, add4(load_v<V>(dv + at + d), gv));
         }
-        if (dk) dk[at] += gk;
-        if (dv) dv[at] += gv;
     }
 }
 
@@ -317,8 +369,18 @@ static char *plan_call(const int *kv_start, const int *kv_len, int N, int Hq, in
     return (char *)cuda_scratch(SCR_ATTN_GEMM, need);
 }
 
-static dim3 copy_grid(size_t per_matrix, int matrices) {
-    return dim3(std::min(mg_blocks(per_matrix, COPY_THREADS), 1024u), (unsigned)matrices);
+// Rows of n accesses, `matrices` of them side by side in grid y (the copy kernels' lanes_of layout).
+static dim3 copy_grid(int rows, int n, int matrices) {
+    int per = COPY_THREADS / std::min(n, (int)COPY_THREADS);
+    return dim3((unsigned)std::max(1, std::min((rows + per - 1) / per, 4096)), (unsigned)matrices);
+}
+
+// 4 floats per access where D and every pointer allow it (scratch is 256-byte aligned; the caller's tensors may not be).
+static int vec_of(int D, std::initializer_list<const void *> ptrs) {
+    if (D % 4) return 1;
+    for (const void *p : ptrs)
+        if ((uintptr_t)p % 16) return 1;
+    return 4;
 }
 
 static unsigned row_grid(size_t rows) { return (unsigned)((rows + ROW_WARPS - 1) / ROW_WARPS); }
@@ -326,9 +388,34 @@ static unsigned row_grid(size_t rows) { return (unsigned)((rows + ROW_WARPS - 1)
 template <typename T>
 static void pack(T *dst0, const float *src0, T *dst1, const float *src1, const unit &u, int keys, int div, int H,
                  int D) {
-    int L = keys ? u.lk : u.lq;
-    MG_LAUNCH(attn_pack_kernel<T>, copy_grid((size_t)L * D, u.s.n * u.nh), COPY_THREADS, 0, dst0, src0, dst1, src1,
-              u.s, keys, u.h0, u.nh, div, L, H, D);
+    int L = keys ? u.lk : u.lq, B = u.s.n * u.nh;
+    if (vec_of(D, {src0, src1}) == 4)
+        MG_LAUNCH((attn_pack_kernel<T, 4>), copy_grid(L, D / 4, B), COPY_THREADS, 0, dst0, src0, dst1, src1, u.s,
+                  keys, u.h0, u.nh, div, L, H, D);
+    else
+        MG_LAUNCH((attn_pack_kernel<T, 1>), copy_grid(L, D, B), COPY_THREADS, 0, dst0, src0, dst1, src1, u.s, keys,
+                  u.h0, u.nh, div, L, H, D);
+}
+
+// dst rows (+)= the chunk's per-head rows src (B, lq, D).
+static void unpack_q(float *dst, const float *src, const unit &u, int H, int D, int add) {
+    int B = u.s.n * u.nh;
+    if (vec_of(D, {dst}) == 4)
+        MG_LAUNCH(attn_unpack_q_kernel<4>, copy_grid(u.lq, D / 4, B), COPY_THREADS, 0, dst, src, u.s, u.h0, u.nh,
+                  u.lq, H, D, add);
+    else
+        MG_LAUNCH(attn_unpack_q_kernel<1>, copy_grid(u.lq, D, B), COPY_THREADS, 0, dst, src, u.s, u.h0, u.nh, u.lq,
+                  H, D, add);
+}
+
+static void unpack_kv(float *dk, float *dv, const float *dK, const float *dV, const unit &u, int G, int Hkv, int D) {
+    int nkv = (u.h0 + u.nh - 1) / G - u.h0 / G + 1, m = u.s.n * nkv;
+    if (vec_of(D, {dk, dv}) == 4)
+        MG_LAUNCH(attn_unpack_kv_kernel<4>, copy_grid(u.lk, D / 4, m), COPY_THREADS, 0, dk, dv, dK, dV, u.s, u.h0,
+                  u.nh, G, u.lk, Hkv, D);
+    else
+        MG_LAUNCH(attn_unpack_kv_kernel<1>, copy_grid(u.lk, D, m), COPY_THREADS, 0, dk, dv, dK, dV, u.s, u.h0, u.nh,
+                  G, u.lk, Hkv, D);
 }
 
 // The chunk's buffers; T the operands' type.
@@ -361,8 +448,7 @@ static void forward_unit(const unit &u, char *scr, float *out, const float *q, c
     MG_LAUNCH(attn_softmax_kernel<T>, row_grid(rows), 32 * ROW_WARPS, 0, c.P, c.S, u.s, u.nh, lq, lk, rows);
     // O^T (D, lq) = V^T (D, lk) @ P^T (lk, lq), into the dQ buffer
     mg_gemm_strided_batched(0, 0, D, lq, lk, 1.0f, c.V, D, sk, c.P, lk, ss, at, 0.0f, c.dQ, D, sq, B);
-    MG_LAUNCH(attn_unpack_q_kernel, copy_grid((size_t)lq * D, B), COPY_THREADS, 0, out, c.dQ, u.s, u.h0, u.nh, lq, Hq,
-              D, 0);
+    unpack_q(out, c.dQ, u, Hq, D, 0);
 }
 
 template <typename T>
@@ -386,14 +472,9 @@ static void backward_unit(const unit &u, char *scr, float *dq, float *dk, float 
     if (dq) {
         // dQ^T (D, lq) = K^T (D, lk) @ dS^T (lk, lq)
         mg_gemm_strided_batched(0, 0, D, lq, lk, 1.0f, c.K, D, sk, c.dS, lk, ss, at, 0.0f, c.dQ, D, sq, B);
-        MG_LAUNCH(attn_unpack_q_kernel, copy_grid((size_t)lq * D, B), COPY_THREADS, 0, dq, c.dQ, u.s, u.h0, u.nh, lq,
-                  Hq, D, 1);
+        unpack_q(dq, c.dQ, u, Hq, D, 1);
     }
-    if (dk || dv) {
-        int nkv = (u.h0 + u.nh - 1) / G - u.h0 / G + 1;
-        MG_LAUNCH(attn_unpack_kv_kernel, copy_grid((size_t)lk * D, u.s.n * nkv), COPY_THREADS, 0, dk, dv, c.dK, c.dV,
-                  u.s, u.h0, u.nh, G, lk, Hkv, D);
-    }
+    if (dk || dv) unpack_kv(dk, dv, c.dK, c.dV, u, G, Hkv, D);
 }
 
 extern "C" int attention_forward_gemm_cuda(float *out, const float *q, const float *k, const float *v,
@@ -422,17 +503,27 @@ extern "C" int attention_backward_gemm_cuda(float *dq, float *dk, float *dv, con
     return 1;
 }
 
+// MIGRATE_ATTN_GEMM=0 keeps training on the tiled kernels: both paths timed with one binary.
+static int gemm_on(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("MIGRATE_ATTN_GEMM");
+        on = !(e && !strcmp(e, "0"));
+    }
+    return on;
+}
+
 // The table's training entries: GEMMs where the layout is a packed causal batch, the tiled kernels elsewhere.
 extern "C" void attention_forward_train_cuda(float *out, const float *q, const float *k, const float *v,
                                              const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
                                              mg_dtype at) {
-    if (!attention_forward_gemm_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, at))
+    if (!gemm_on() || !attention_forward_gemm_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, at))
         attention_forward_tiled_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
 }
 
 extern "C" void attention_backward_train_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
                                               const float *k, const float *v, const int *kv_start, const int *kv_len,
                                               int N, int Hq, int Hkv, int D, mg_dtype at) {
-    if (!attention_backward_gemm_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, at))
+    if (!gemm_on() || !attention_backward_gemm_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, at))
         attention_backward_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
 }

@@ -4,7 +4,7 @@
 //
 // Built twice, as test_cuda_parity: test_attention_gemm on the real kernels (label gpu), test_attention_gemm_emu on
 // the kernels compiled for the host CPU (label unit). Checks, forward and backward, fp32 and bf16 operands:
-//  * packed causal batches of sequences of different lengths (1 included), GQA 4:1 and 1:1, head_dim 64 and 128,
+//  * packed causal batches of sequences of different lengths (1 included), GQA 4:1, 7:1 and 1:1, head_dim 10-128,
 //    runs whose first query already sees earlier keys, and gradients not wanted (NULL);
 //  * a budget small enough to split the work into chunks by sequences, heads and query rows;
 //  * layouts that are not packed causal batches go to the tiled kernels (and still give the CPU's results);
@@ -153,6 +153,7 @@ static void test_layouts(void) {
     check_case(&L, (heads){2, 2, 128}, 1, 0, 0);  // MHA
     check_case(&L, (heads){7, 1, 16}, 1, 1, 0);   // GQA 7:1 (Qwen2.5-0.5B's), dq not wanted
     check_case(&L, (heads){2, 1, 16}, 1, 2, 0);   // dk, dv not wanted
+    check_case(&L, (heads){2, 1, 10}, 1, 0, 0);   // head_dim not a multiple of 4: one float per access
     layout_free(&L);
     int lens2[3] = {20, 33, 12}, first[3] = {5, 1, 17};
     layout O = packed("3 seqs after 4,0,16 earlier keys", 3, lens2, first);
