@@ -71,12 +71,14 @@ typedef struct mg_backend {
     // kv_len[] (the CPU sizes its scratch by it).
     void (*attention_forward)(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
                               const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
-    // fp32 out for a packed training batch (neighbouring queries share keys): a GPU tiles it differently
+    // fp32 out for a packed training batch (neighbouring queries share keys): a GPU tiles it differently. at: the
+    // precision of attention's products, the engine's weight dtype (bf16: bf16 operands on tensor cores, fp32
+    // accumulation; the CPU computes in fp32 whatever it says)
     void (*attention_forward_train)(float *out, const float *q, const float *k, const float *v, const int *kv_start,
-                                    const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
+                                    const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len, mg_dtype at);
     void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                                const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                               int max_kv_len);
+                               int max_kv_len, mg_dtype at);
     void (*swiglu_forward)(float *out, const float *gate, const float *up, int N, int F);
     void (*swiglu_backward)(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int N,
                             int F);

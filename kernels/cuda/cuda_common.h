@@ -93,6 +93,7 @@ enum {
     SCR_UPLOAD,
     SCR_ATTN_LAYOUT,  // attention backward (training): layout check, then lse/delta and key ranges
     SCR_ATTN_TRAIN,
+    SCR_ATTN_GEMM,    // attention as GEMMs (training): scores, probabilities, packed operands of one chunk
     SCR_COUNT
 };
 void *cuda_scratch(int slot, size_t bytes);
@@ -100,6 +101,11 @@ void *cuda_scratch(int slot, size_t bytes);
 // A and B must have the same dtype (bf16 x bf16 -> fp32 on tensor cores, or true fp32).
 void mg_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const void *A, int lda, const void *B,
              int ldb, mg_dtype ab, float beta, float *C, int ldc);
+// `batch` such GEMMs in one call (cublasGemmStridedBatchedEx): product b reads A + b * stride_a, B + b * stride_b
+// (elements of type ab) and writes C + b * stride_c; the C matrices must not overlap.
+void mg_gemm_strided_batched(int trans_a, int trans_b, int m, int n, int k, float alpha, const void *A, int lda,
+                             long long stride_a, const void *B, int ldb, long long stride_b, mg_dtype ab, float beta,
+                             float *C, int ldc, long long stride_c, int batch);
 // Segmented descending sort of n rows of V (key, id) pairs, stable (equal keys keep ascending ids).
 void mg_sort_rows_desc(const float *keys_in, float *keys_out, const int *ids_in, int *ids_out, int n, int V);
 // x (n floats) as a GEMM operand of type ab: x itself for fp32, a bf16 copy in scratch `slot` for bf16.

@@ -444,6 +444,22 @@ void mg_gemm(int ta, int tb, int m, int n, int k, float alpha, const void *A, in
     emu_stream_op([=]() { gemm_now(ta, tb, m, n, k, alpha, A, lda, B, ldb, ab, beta, C, ldc); });
 }
 
+// cublasGemmStridedBatchedEx: the products one after another, each checked as mg_gemm's (device memory over its
+// whole extent). A GPU runs them concurrently, so C matrices that overlap would race there: refused here.
+void mg_gemm_strided_batched(int ta, int tb, int m, int n, int k, float alpha, const void *A, int lda,
+                             long long stride_a, const void *B, int ldb, long long stride_b, mg_dtype ab, float beta,
+                             float *C, int ldc, long long stride_c, int batch) {
+    if (m <= 0 || n <= 0 || batch <= 0) return;
+    if (batch > 1 && (stride_c < 0 || (size_t)stride_c < ((size_t)n - 1) * ldc + (size_t)m))
+        emu_fail("%s: C matrices of a batch overlap (stride %ld)", "mg_gemm_strided_batched", (long)stride_c);
+    size_t es = mg_dtype_size(ab);
+    emu_stream_op([=]() {
+        for (int b = 0; b < batch; b++)
+            gemm_now(ta, tb, m, n, k, alpha, (const char *)A + (size_t)b * stride_a * es, lda,
+                     (const char *)B + (size_t)b * stride_b * es, ldb, ab, beta, C + (size_t)b * stride_c, ldc);
+    });
+}
+
 static void sort_now(const float *keys_in, float *keys_out, const int *ids_in, int *ids_out, int n, int V) {
     std::vector<int> order((size_t)V);
     for (int r = 0; r < n; r++) {

@@ -439,7 +439,7 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
         engine_linear(e, l, 2, la->v, la->lora_h[2], la->xn1, N, 0);
         BE->rope_forward(la->q, pos, e->inv_freq, N, Hq, D);
         BE->rope_forward(la->k, pos, e->inv_freq, N, Hkv, D);
-        BE->attention_forward_train(la->att, la->q, la->k, la->v, kv_start, kv_len, N, Hq, Hkv, D, max_seq);
+        BE->attention_forward_train(la->att, la->q, la->k, la->v, kv_start, kv_len, N, Hq, Hkv, D, max_seq, e->wt);
         engine_linear(e, l, 3, a->dx, la->lora_h[3], la->att, N, 0);  // dx: scratch for o_proj's output
         BE->residual_forward(la->resid_mid, la->resid_in, a->dx, (size_t)N * C);
         BE->rmsnorm_forward(la->xn2, la->rstd2, la->resid_mid, w->mlp_norm, N, C, c->rms_norm_eps);
@@ -497,7 +497,7 @@ void engine_backward(engine *e, const packed_batch *b, const float *dlogp) {
         BE->zero(a->dk, (size_t)N * KV * fs);
         BE->zero(a->dv, (size_t)N * KV * fs);
         BE->attention_backward(a->dq, a->dk, a->dv, a->datt, la->q, la->k, la->v, kv_start, kv_len, N, Hq, Hkv, D,
-                               a->max_seq);
+                               a->max_seq, e->wt);
         BE->rope_backward(a->dq, pos, e->inv_freq, N, Hq, D);
         BE->rope_backward(a->dk, pos, e->inv_freq, N, Hkv, D);
         BE->zero(a->dx, (size_t)N * C * fs);

@@ -199,6 +199,17 @@ void mg_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const v
                              CUBLAS_GEMM_DEFAULT));
 }
 
+void mg_gemm_strided_batched(int trans_a, int trans_b, int m, int n, int k, float alpha, const void *A, int lda,
+                             long long stride_a, const void *B, int ldb, long long stride_b, mg_dtype ab, float beta,
+                             float *C, int ldc, long long stride_c, int batch) {
+    if (m <= 0 || n <= 0 || batch <= 0) return;
+    cudaDataType_t t = ab == MG_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+    cublasCheck(cublasGemmStridedBatchedEx(g.cublas, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                           trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, A, t, lda, stride_a,
+                                           B, t, ldb, stride_b, &beta, C, CUDA_R_32F, ldc, stride_c, batch,
+                                           CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
 // ---- bandwidth floor ----
 extern "C" double cuda_copy_bandwidth_gbs(size_t bytes, int repeats) {
     void *a = cuda_malloc(bytes), *b = cuda_malloc(bytes);
