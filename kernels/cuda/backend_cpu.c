@@ -139,9 +139,11 @@ static void cpu_swiglu_forward_parts(void *out, mg_dtype ot, float *out32, const
     if (out32 && out32 != out) memcpy(out32, out, (size_t)N * F * sizeof(float));
 }
 
+// fp32 only: the precision `at` of the GPU's products does not apply to the CPU reference.
 static void cpu_attention_forward_train(float *out, const float *q, const float *k, const float *v,
                                         const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                                        int max_kv_len) {
+                                        int max_kv_len, mg_dtype at) {
+    (void)at;
     attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
                       scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
 }
@@ -151,15 +153,8 @@ static void cpu_attention_forward(void *out, mg_dtype ot, float *out32, const fl
                                   const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
                                   int max_kv_len) {
     need_f32(ot);
-    cpu_attention_forward_train(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, max_kv_len);
+    cpu_attention_forward_train(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, max_kv_len, MG_F32);
     if (out32 && out32 != out) memcpy(out32, out, (size_t)N * Hq * D * sizeof(float));
-}
-
-static void cpu_attention_forward_train(float *out, const float *q, const float *k, const float *v,
-                                        const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                                        int max_kv_len, mg_dtype at) {
-    (void)at;  // fp32 only here
-    cpu_attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, max_kv_len);
 }
 
 static void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
