@@ -22,6 +22,7 @@
 #include "kernels/cuda/attention_gemm.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "kernels/ops.h"
+#include "gpu/gpu_test.h"
 #include "testing.h"
 
 static uint64_t g_seed = 1;
@@ -238,16 +239,8 @@ static void test_plan(void) {
 
 int main(void) {
     test_plan();
-    if (cuda_device_count() == 0) {
-        printf("no CUDA device\n");
-        return 77;
-    }
-    char err[256];
-    if (cuda_init(0, err, sizeof err)) {
-        fprintf(stderr, "test_attention_gemm: %s\n", err);
-        return 1;
-    }
-    printf("device: %s\n", cuda_device_name());
+    int rc = gpu_test_start("test_attention_gemm", "");
+    if (rc) return rc;
     test_layouts();
     cuda_shutdown();
     return test_summary("test_attention_gemm");

@@ -33,6 +33,7 @@
 #include "model/model.h"
 #include "model/optimizer.h"
 #include "model/sampler.h"
+#include "gpu/gpu_test.h"
 #include "testing.h"
 
 static int g_quick;
@@ -1030,16 +1031,8 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (cuda_device_count() == 0) {
-        printf("no CUDA device\n");
-        return 77;
-    }
-    char err[256];
-    if (cuda_init(0, err, sizeof err)) {
-        fprintf(stderr, "test_cuda_parity: %s\n", err);
-        return 1;
-    }
-    printf("device: %s%s\n", cuda_device_name(), g_quick ? " (quick)" : "");
+    int rc = gpu_test_start("test_cuda_parity", g_quick ? " (quick)" : "");
+    if (rc) return rc;
     printf("ops\n");
     test_rng();
     test_encoder();
