@@ -2,8 +2,11 @@
 // counts as skipped (SKIP_RETURN_CODE); a device that cannot be set up is one line naming it and 1; otherwise the
 // device is set up, named on stdout, and the result is 0.
 #pragma once
+#include <stdint.h>
 #include <stdio.h>
 
+#include "common/error.h"
+#include "common/rng.h"
 #include "kernels/cuda/ops_cuda.h"
 
 static inline int gpu_test_start(const char *prog, const char *note) {
@@ -18,4 +21,29 @@ static inline int gpu_test_start(const char *prog, const char *note) {
     }
     printf("device: %s%s\n", cuda_device_name(), note);
     return 0;
+}
+
+// Test data: n host floats uniform in [-scale, scale), a new stream of the counter-based generator per call.
+static uint64_t g_gpu_test_seed = 1;
+static inline float *hrand(size_t n, float scale) {
+    float *a = mallocCheck(n * sizeof(float));
+    uint64_t s = g_gpu_test_seed++;
+    for (size_t i = 0; i < n; i++) a[i] = scale * (2.0f * rng_uniform(s, 0, i) - 1.0f);
+    return a;
+}
+// Device copies of host arrays and back (the caller frees with cuda_free / free).
+static inline float *dputf(const float *h, size_t n) {
+    float *d = cuda_malloc(n * sizeof(float));
+    cuda_h2d(d, h, n * sizeof(float));
+    return d;
+}
+static inline int *dputi(const int *h, size_t n) {
+    int *d = cuda_malloc(n * sizeof(int));
+    cuda_h2d(d, h, n * sizeof(int));
+    return d;
+}
+static inline float *dget(const float *d, size_t n) {
+    float *h = mallocCheck(n * sizeof(float));
+    cuda_d2h(h, d, n * sizeof(float));
+    return h;
 }

@@ -25,30 +25,6 @@
 #include "gpu/gpu_test.h"
 #include "testing.h"
 
-static uint64_t g_seed = 1;
-
-static float *hrand(size_t n, float scale) {
-    float *a = mallocCheck(n * sizeof(float));
-    uint64_t s = g_seed++;
-    for (size_t i = 0; i < n; i++) a[i] = scale * (2.0f * rng_uniform(s, 0, i) - 1.0f);
-    return a;
-}
-static float *dput(const float *h, size_t n) {
-    float *d = cuda_malloc(n * sizeof(float));
-    cuda_h2d(d, h, n * sizeof(float));
-    return d;
-}
-static int *dputi(const int *h, size_t n) {
-    int *d = cuda_malloc(n * sizeof(int));
-    cuda_h2d(d, h, n * sizeof(int));
-    return d;
-}
-static float *dget(const float *d, size_t n) {
-    float *h = mallocCheck(n * sizeof(float));
-    cuda_d2h(h, d, n * sizeof(float));
-    return h;
-}
-
 // The worst relative error of device result d against want, printed and checked.
 static float expect(const char *what, const char *name, const float *d, const float *want, size_t n, float tol) {
     float *got = dget(d, n), err = max_rel_diff(got, want, (long)n, 1e-6f);
@@ -93,7 +69,7 @@ static void check_case(const layout *L, heads h, int gemm, int null_grads, int t
     float *q = hrand(nq, 2.0f), *k = hrand(nk, 2.0f), *v = hrand(nk, 1.0f), *g = hrand(nq, 1.0f);
     float *out = mallocCheck(nq * sizeof(float)), *scr = mallocCheck(attention_scratch_floats(maxlen) * sizeof(float));
     float *gq = hrand(nq, 0.3f), *gk = hrand(nk, 0.3f), *gv = hrand(nk, 0.3f);  // += onto these
-    float *dq = dput(q, nq), *dk = dput(k, nk), *dv = dput(v, nk), *dg = dput(g, nq), *dout = cuda_malloc(nq * 4);
+    float *dq = dputf(q, nq), *dk = dputf(k, nk), *dv = dputf(v, nk), *dg = dputf(g, nq), *dout = cuda_malloc(nq * 4);
     int *ds = dputi(L->start, (size_t)N), *dl = dputi(L->len, (size_t)N);
     attention_forward(out, q, k, v, L->start, L->len, N, Hq, Hkv, D, scr);
     char name[128];
@@ -118,7 +94,7 @@ static void check_case(const layout *L, heads h, int gemm, int null_grads, int t
         int want_q = null_grads != 1, want_kv = null_grads != 2;
         attention_backward(want_q ? rq : NULL, want_kv ? rk : NULL, want_kv ? rv : NULL, g, q, k, v, L->start,
                            L->len, N, Hq, Hkv, D, scr);
-        float *eq = dput(gq, nq), *ek = dput(gk, nk), *ev = dput(gv, nk);
+        float *eq = dputf(gq, nq), *ek = dputf(gk, nk), *ev = dputf(gv, nk);
         float *runs[2][3];
         for (int rep = 0; rep < 1 + twice; rep++) {
             cuda_h2d(eq, gq, nq * 4), cuda_h2d(ek, gk, nk * 4), cuda_h2d(ev, gv, nk * 4);

@@ -37,15 +37,8 @@
 #include "testing.h"
 
 static int g_quick;
-static uint64_t g_seed = 1;
 
-// ---- helpers ----
-static float *hrand(size_t n, float scale) {
-    float *a = mallocCheck(n * sizeof(float));
-    uint64_t s = g_seed++;
-    for (size_t i = 0; i < n; i++) a[i] = scale * (2.0f * rng_uniform(s, 0, i) - 1.0f);
-    return a;
-}
+// ---- helpers (hrand, dputf, dputi, dget: gpu/gpu_test.h) ----
 static float *hzeros(size_t n) { return callocCheck(n, sizeof(float)); }
 static float *hcopy(const float *a, size_t n) {
     float *b = mallocCheck(n * sizeof(float));
@@ -56,13 +49,6 @@ static void *dput(const void *h, size_t bytes) {
     void *d = cuda_malloc(bytes);
     cuda_h2d(d, h, bytes);
     return d;
-}
-static float *dputf(const float *h, size_t n) { return dput(h, n * sizeof(float)); }
-static int *dputi(const int *h, size_t n) { return dput(h, n * sizeof(int)); }
-static float *dget(const float *d, size_t n) {
-    float *h = mallocCheck(n * sizeof(float));
-    cuda_d2h(h, d, n * sizeof(float));
-    return h;
 }
 // Device copy of fp32 host weights as bf16.
 static void *dput_bf16(const float *h, size_t n) {
