@@ -14,13 +14,18 @@
 
 enum { KT = 32, MAX_DT = 8 };  // keys per tile; D <= 32 * MAX_DT
 
-// Shared memory (floats): sQ (G, D), sK (KT, D + 1), sV (KT, D + 1), sP (G, KT); backward adds sDO (G, D) and
+// The backward's shared memory (floats): sQ (G, D), sK (KT, D + 1), sV (KT, D + 1), sP (G, KT), sDO (G, D),
 // sDS (G, KT). Rows of K and V are padded to D + 1 so that lanes reading different keys hit different banks.
-static size_t attn_smem_floats(int G, int D, int backward) {
-    size_t f = (size_t)G * D + 2 * (size_t)KT * (D + 1) + (size_t)G * KT;
-    if (backward) f += (size_t)G * D + (size_t)G * KT;
-    return f;
+static size_t attn_bwd_smem_floats(int G, int D) {
+    return 2 * (size_t)G * D + 2 * (size_t)KT * (D + 1) + 2 * (size_t)G * KT;
 }
+
+// The forward's shared memory (floats): sQ (G, D), two buffers of sK and sV (KT, D + 4 each), sP (G, KT). Two
+// buffers let the next tile load while this one is consumed, with one barrier per tile; rows padded by 4 floats
+// keep float4 rows 16-byte aligned, and 8 lanes reading float4 of 8 different keys (one phase of a 128-bit shared
+// load) then hit 32 different banks when D is a multiple of 8. The scalar fallback keeps rows of D + 1 in the
+// same space.
+static size_t attn_fwd_smem_floats(int G, int D) { return (size_t)G * D + 4 * (size_t)KT * (D + 4) + (size_t)G * KT; }
 
 // Loads keys start + t0 .. + nk - 1 of KV head hk into sK and sV (sV may be NULL).
 static __device__ void load_tile(float *sK, float *sV, const float *k, const float *v, int row0, int nk, int hk,
@@ -32,6 +37,64 @@ static __device__ void load_tile(float *sK, float *sV, const float *k, const flo
         sK[j * DP + d] = k[at];
         if (sV) sV[j * DP + d] = v[at];
     }
+}
+
+// load_tile with whole rows as float4 (D a multiple of 4, k and v 16-byte aligned) into rows of D + 4 floats: a
+// quarter of the loads and of the index divisions. A thread moves LDV float4 of K and of V per round (elements
+// e0, e0 + blockDim.x, ... of the tile's n = nk * D / 4): fetch4 issues all of its global loads before put4 stores
+// any, so they are in flight together; the forward also keeps one round in registers across a tile's arithmetic.
+enum { LDV = 4 };
+static __device__ __forceinline__ void fetch4(float4 *rk, float4 *rv, const float *k, const float *v, int e0, int n,
+                                              int row0, int hk, int Hkv, int D4) {
+    MG_UNROLL
+    for (int u = 0; u < LDV; u++) {
+        int e = e0 + u * blockDim.x;
+        if (e < n) {
+            int j = e / D4, d = e - j * D4;
+            size_t at = ((size_t)(row0 + j) * Hkv + hk) * D4 + d;
+            rk[u] = ((const float4 *)k)[at];
+            rv[u] = ((const float4 *)v)[at];
+        }
+    }
+}
+static __device__ __forceinline__ void put4(float *sK, float *sV, const float4 *rk, const float4 *rv, int e0, int n,
+                                            int D4) {
+    MG_UNROLL
+    for (int u = 0; u < LDV; u++) {
+        int e = e0 + u * blockDim.x;
+        if (e < n) {
+            int j = e / D4, d = e - j * D4;
+            ((float4 *)sK)[j * (D4 + 1) + d] = rk[u];
+            ((float4 *)sV)[j * (D4 + 1) + d] = rv[u];
+        }
+    }
+}
+// Rounds from element e0 on (e0 = threadIdx.x: the whole tile).
+static __device__ void load_tile4(float *sK, float *sV, const float *k, const float *v, int e0, int row0, int nk,
+                                  int hk, int Hkv, int D) {
+    int D4 = D >> 2, n = nk * D4;
+    for (; e0 < n; e0 += LDV * blockDim.x) {
+        float4 rk[LDV], rv[LDV];
+        fetch4(rk, rv, k, v, e0, n, row0, hk, Hkv, D4);
+        put4(sK, sV, rk, rv, e0, n, D4);
+    }
+}
+
+// score() over float4 rows of D + 4 floats: the same fmaf chain in the same order (the same result), with a
+// quarter of the shared loads (sq's are broadcasts).
+static __device__ __forceinline__ float score4(const float *sq, const float *sK, int lane, int nk, int D,
+                                               float scale) {
+    if (lane >= nk) return -INFINITY;
+    const float4 *kr = (const float4 *)(sK + lane * (D + 4)), *q4 = (const float4 *)sq;
+    float a = 0.0f;
+    for (int d = 0; d < (D >> 2); d++) {
+        float4 x = q4[d], y = kr[d];
+        a = fmaf(x.x, y.x, a);
+        a = fmaf(x.y, y.y, a);
+        a = fmaf(x.z, y.z, a);
+        a = fmaf(x.w, y.w, a);
+    }
+    return a * scale;
 }
 
 // Lane `lane` < nk: q . k_lane * scale; other lanes -inf.
@@ -46,15 +109,19 @@ static __device__ __forceinline__ float score(const float *sq, const float *sK, 
 static __device__ __forceinline__ void store(float *p, int i, float x) { p[i] = x; }
 static __device__ __forceinline__ void store(__nv_bfloat16 *p, int i, float x) { p[i] = __float2bfloat16_rn(x); }
 
-// out as T (fp32, or o_proj's bf16 operand in the decode step) and, unless NULL, out32 in fp32.
+// out as T (fp32, or o_proj's bf16 operand in the decode step) and, unless NULL, out32 in fp32. vec: D a multiple
+// of 4 and k, v 16-byte aligned, so tiles load as float4 rows (load_tile4, score4); otherwise load_tile, score.
+// Tile t lives in buffer t & 1: the loads of tile t + 1 are issued before tile t is consumed (vec: its first round
+// stays in registers, so a thread's global latency overlaps its own arithmetic, and is stored after), and the one
+// barrier per tile both publishes tile t + 1 and retires the reads of tile t - 1 from the buffer it overwrites.
 template <typename T>
 static __global__ void __launch_bounds__(512)
     attn_fwd_kernel(T *out, float *out32, const float *q, const float *k, const float *v, const int *kv_start,
-                    const int *kv_len, int Hq, int Hkv, int D, float scale) {
+                    const int *kv_len, int Hq, int Hkv, int D, float scale, int vec) {
     MG_DYN_SMEM(float, smem);
-    int i = blockIdx.x, hk = blockIdx.y, G = Hq / Hkv, DP = D + 1;
+    int i = blockIdx.x, hk = blockIdx.y, G = Hq / Hkv, DP = vec ? D + 4 : D + 1, TS = KT * (D + 4);
     int w = threadIdx.x >> 5, lane = threadIdx.x & 31, h = hk * G + w;
-    float *sQ = smem, *sK = sQ + G * D, *sV = sK + KT * DP, *sP = sV + KT * DP;
+    float *sQ = smem, *sKV = sQ + G * D, *sP = sKV + 4 * TS;  // sKV: K0, V0, K1, V1
     float *sq = sQ + w * D, *sp = sP + w * KT;
     int start = kv_start[i], len = kv_len[i];
     const float *qh = q + ((size_t)i * Hq + h) * D;
@@ -62,15 +129,29 @@ static __global__ void __launch_bounds__(512)
     float m = -INFINITY, l = 0.0f, acc[MAX_DT];
     MG_UNROLL
     for (int t = 0; t < MAX_DT; t++) acc[t] = 0.0f;
-    for (int t0 = 0; t0 < len; t0 += KT) {
-        int nk = min(KT, len - t0);
-        __syncthreads();  // the previous tile is consumed (and, the first time, sQ is written)
-        load_tile(sK, sV, k, v, start + t0, nk, hk, Hkv, D);
-        __syncthreads();
-        float s = score(sq, sK, lane, nk, D, scale);
+    if (len > 0) {
+        if (vec) load_tile4(sKV, sKV + TS, k, v, threadIdx.x, start, min(KT, len), hk, Hkv, D);
+        else load_tile(sKV, sKV + TS, k, v, start, min(KT, len), hk, Hkv, D);
+    }
+    float4 pk[LDV], pv[LDV];  // vec: the next tile's first round, in flight during this tile's arithmetic
+    for (int t0 = 0, b = 0; t0 < len; t0 += KT, b ^= 1) {
+        int nk = min(KT, len - t0), nn = min(KT, len - t0 - KT);  // nn > 0: keys of the next tile
+        const float *sK = sKV + 2 * b * TS, *sV = sK + TS;
+        float *nK = sKV + 2 * (b ^ 1) * TS;
+        __syncthreads();  // tile t0 (and, the first time, sQ) is visible; every warp is done with the other buffer
+        if (nn > 0) {
+            if (vec) {
+                fetch4(pk, pv, k, v, threadIdx.x, nn * (D >> 2), start + t0 + KT, hk, Hkv, D >> 2);
+                load_tile4(nK, nK + TS, k, v, threadIdx.x + LDV * blockDim.x, start + t0 + KT, nn, hk, Hkv, D);
+            } else {
+                load_tile(nK, nK + TS, k, v, start + t0 + KT, nn, hk, Hkv, D);
+            }
+        }
+        float s = vec ? score4(sq, sK, lane, nk, D, scale) : score(sq, sK, lane, nk, D, scale);
         float mnew = fmaxf(m, warp_max(s));
         float p = lane < nk ? expf(s - mnew) : 0.0f, corr = expf(m - mnew);  // corr = 0 on the first tile
         l = l * corr + warp_sum(p);
+        __syncwarp();  // every lane is done reading the previous tile's sp
         sp[lane] = p;
         __syncwarp();
         MG_UNROLL
@@ -82,6 +163,7 @@ static __global__ void __launch_bounds__(512)
                 acc[t] = a;
             }
         }
+        if (vec && nn > 0) put4(nK, nK + TS, pk, pv, threadIdx.x, nn * (D >> 2), D >> 2);
         m = mnew;
     }
     float inv = l > 0.0f ? 1.0f / l : 0.0f;
@@ -206,11 +288,11 @@ static void attn_fwd_launch(T *out, float *out32, const float *q, const float *k
                             const int *kv_len, int N, int Hq, int Hkv, int D) {
     if (N <= 0) return;
     check_shape(Hq, Hkv, D);
-    int G = Hq / Hkv;
-    size_t smem = attn_smem_floats(G, D, 0) * sizeof(float);
+    int G = Hq / Hkv, vec = D % 4 == 0 && mg_aligned16(k) && mg_aligned16(v);
+    size_t smem = attn_fwd_smem_floats(G, D) * sizeof(float);
     MG_ALLOW_SMEM(attn_fwd_kernel<T>, smem);
     MG_LAUNCH(attn_fwd_kernel<T>, dim3(N, Hkv), 32 * G, smem, out, out32, q, k, v, kv_start, kv_len, Hq, Hkv, D,
-              1.0f / sqrtf((float)D));
+              1.0f / sqrtf((float)D), vec);
 }
 
 extern "C" void attention_forward_cuda(float *out, const float *q, const float *k, const float *v,
@@ -232,7 +314,7 @@ extern "C" void attention_backward_cuda(float *dq, float *dk, float *dv, const f
     check_shape(Hq, Hkv, D);
     if (attention_backward_tiled_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D)) return;
     int G = Hq / Hkv;
-    size_t smem = attn_smem_floats(G, D, 1) * sizeof(float);
+    size_t smem = attn_bwd_smem_floats(G, D) * sizeof(float);
     MG_ALLOW_SMEM(attn_bwd_kernel, smem);
     MG_LAUNCH(attn_bwd_kernel, dim3(N, Hkv), 32 * G, smem, dq, dk, dv, dout, q, k, v, kv_start, kv_len, Hq, Hkv, D,
               1.0f / sqrtf((float)D));

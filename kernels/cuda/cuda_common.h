@@ -112,6 +112,14 @@ void mg_sort_rows_desc(const float *keys_in, float *keys_out, const int *ids_in,
 const void *mg_gemm_operand(const float *x, size_t n, mg_dtype ab, int slot);
 
 // ---- device helpers ----
+#ifdef MG_CUDA_EMULATE
+struct alignas(16) float4 {  // CUDA's vector type, for 16-byte loads of fp32 rows
+    float x, y, z, w;
+};
+#endif
+// Whether p may be read as float4 (16-byte aligned).
+static inline int mg_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
 static __device__ __forceinline__ float to_f32(float x) { return x; }
 static __device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
 

@@ -3,10 +3,15 @@
 // decode step has it write the next GEMM's bf16 operand directly, which saves that GEMM's cast.
 #include "kernels/cuda/cuda_common.h"
 
-enum { NORM_THREADS = 256 };
+enum { NORM_THREADS = 256, NORM_VEC_THREADS = 128, NORM_VEC = 8 };
 
 static __device__ __forceinline__ void store(float *p, int i, float x) { p[i] = x; }
 static __device__ __forceinline__ void store(__nv_bfloat16 *p, int i, float x) { p[i] = __float2bfloat16_rn(x); }
+// Elements 4 c .. 4 c + 3 (p 16-byte aligned for fp32).
+static __device__ __forceinline__ void store4(float *p, int c, float4 o) { ((float4 *)p)[c] = o; }
+static __device__ __forceinline__ void store4(__nv_bfloat16 *p, int c, float4 o) {
+    store(p, 4 * c, o.x), store(p, 4 * c + 1, o.y), store(p, 4 * c + 2, o.z), store(p, 4 * c + 3, o.w);
+}
 
 // out (as T) and, unless NULL, out32 (fp32) get the same normed row.
 template <typename T>
@@ -24,6 +29,49 @@ static __global__ void rmsnorm_fwd_kernel(T *out, float *out32, float *rstd, con
         float yc = x[c] * r * weight[c];
         store(y, c, yc);
         if (y32) y32[c] = yc;
+    }
+}
+
+// The same row by a block of NORM_VEC_THREADS, x read once as float4 and kept in registers (C a multiple of 4,
+// C / 4 <= NORM_VEC * NORM_VEC_THREADS, 16-byte aligned rows): every load of a thread is issued before the first
+// is used, and there is no second pass over x. Thread t owns float4 t, t + 128, ...: ss adds its own terms in that
+// order, then block_sum's fixed order (deterministic).
+template <typename T>
+static __global__ void __launch_bounds__(NORM_VEC_THREADS)
+    rmsnorm_fwd_vec_kernel(T *out, float *out32, float *rstd, const float *inp, const float *weight, int C,
+                           float eps) {
+    int C4 = C >> 2;
+    const float4 *x = (const float4 *)(inp + (size_t)blockIdx.x * C), *w4 = (const float4 *)weight;
+    T *y = out + (size_t)blockIdx.x * C;
+    float *y32 = out32 ? out32 + (size_t)blockIdx.x * C : NULL;
+    float4 xr[NORM_VEC];
+    float ss = 0.0f;
+    MG_UNROLL
+    for (int u = 0; u < NORM_VEC; u++) {
+        int c = threadIdx.x + u * NORM_VEC_THREADS;
+        if (c < C4) {
+            xr[u] = x[c];
+            ss += xr[u].x * xr[u].x;
+            ss += xr[u].y * xr[u].y;
+            ss += xr[u].z * xr[u].z;
+            ss += xr[u].w * xr[u].w;
+        }
+    }
+    ss = block_sum(ss);  // its barriers also order every read of x before any write of an aliased out
+    float r = 1.0f / sqrtf(ss / C + eps);
+    if (rstd && threadIdx.x == 0) rstd[blockIdx.x] = r;
+    MG_UNROLL
+    for (int u = 0; u < NORM_VEC; u++) {
+        int c = threadIdx.x + u * NORM_VEC_THREADS;
+        if (c < C4) {
+            float4 wv = w4[c], o;
+            o.x = xr[u].x * r * wv.x;
+            o.y = xr[u].y * r * wv.y;
+            o.z = xr[u].z * r * wv.z;
+            o.w = xr[u].w * r * wv.w;
+            store4(y, c, o);
+            if (y32) ((float4 *)y32)[c] = o;
+        }
     }
 }
 
@@ -50,21 +98,30 @@ static __global__ void rmsnorm_bwd_dw_kernel(float *dweight, const float *dout, 
     dweight[c] += acc;
 }
 
+// The float4 kernel where the shapes and pointers allow it (out only when it is fp32), else one block of 256 per row.
+template <typename T>
+static void rmsnorm_fwd_launch(T *out, float *out32, float *rstd, const float *inp, const float *weight, int N, int C,
+                               float eps, int out_vec) {
+    int vec = C % 4 == 0 && C / 4 <= NORM_VEC * NORM_VEC_THREADS && mg_aligned16(inp) && mg_aligned16(weight) &&
+              (!out_vec || mg_aligned16(out)) && (!out32 || mg_aligned16(out32));
+    if (vec)
+        MG_LAUNCH(rmsnorm_fwd_vec_kernel<T>, N, NORM_VEC_THREADS, 0, out, out32, rstd, inp, weight, C, eps);
+    else
+        MG_LAUNCH(rmsnorm_fwd_kernel<T>, N, NORM_THREADS, 0, out, out32, rstd, inp, weight, C, eps);
+}
+
 extern "C" void rmsnorm_forward_cuda(float *out, float *rstd, const float *inp, const float *weight, int N, int C,
                                      float eps) {
-    if (N > 0)
-        MG_LAUNCH(rmsnorm_fwd_kernel<float>, N, NORM_THREADS, 0, out, (float *)NULL, rstd, inp, weight, C, eps);
+    if (N > 0) rmsnorm_fwd_launch(out, (float *)NULL, rstd, inp, weight, N, C, eps, 1);
 }
 
 extern "C" void rmsnorm_forward_as_cuda(void *out, mg_dtype ot, float *out32, const float *inp, const float *weight,
                                         int N, int C, float eps) {
     if (N <= 0) return;
     if (ot == MG_BF16)
-        MG_LAUNCH(rmsnorm_fwd_kernel<__nv_bfloat16>, N, NORM_THREADS, 0, (__nv_bfloat16 *)out, out32, (float *)NULL,
-                  inp, weight, C, eps);
+        rmsnorm_fwd_launch((__nv_bfloat16 *)out, out32, (float *)NULL, inp, weight, N, C, eps, 0);
     else
-        MG_LAUNCH(rmsnorm_fwd_kernel<float>, N, NORM_THREADS, 0, (float *)out, out32, (float *)NULL, inp, weight, C,
-                  eps);
+        rmsnorm_fwd_launch((float *)out, out32, (float *)NULL, inp, weight, N, C, eps, 1);
 }
 
 extern "C" void rmsnorm_backward_cuda(float *dinp, float *dweight, const float *dout, const float *inp,
