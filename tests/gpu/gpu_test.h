@@ -4,10 +4,13 @@
 #pragma once
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/error.h"
 #include "common/rng.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "testing.h"
 
 static inline int gpu_test_start(const char *prog, const char *note) {
     if (cuda_device_count() == 0) {
@@ -30,6 +33,16 @@ static inline float *hrand(size_t n, float scale) {
     uint64_t s = g_gpu_test_seed++;
     for (size_t i = 0; i < n; i++) a[i] = scale * (2.0f * rng_uniform(s, 0, i) - 1.0f);
     return a;
+}
+static inline float *hzeros(size_t n) { return callocCheck(n, sizeof(float)); }
+static inline float *hcopy(const float *a, size_t n) {
+    float *b = mallocCheck(n * sizeof(float));
+    memcpy(b, a, n * sizeof(float));
+    return b;
+}
+// The parity tests' error measure: max|got - want| / max(max|want|, 1e-6).
+static inline float rel(const float *got, const float *want, size_t n) {
+    return max_rel_diff(got, want, (long)n, 1e-6f);
 }
 // Device copies of host arrays and back (the caller frees with cuda_free / free).
 static inline float *dputf(const float *h, size_t n) {
