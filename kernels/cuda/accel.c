@@ -99,7 +99,7 @@ static void acc_sum_kept(model_accel *base, model *m, const int *mine, int n_min
     const mg_backend *be = a->e.be;
     size_t n = a->e.lora_n;
     mgCheck(m->lora && m->lora->n_params == n, "the adapter changed between the backward and the gradient sum");
-    if (n_mine > 0) ensure_slots(a, n_shards);
+    ensure_slots(a, n_shards);  // a learner without shards still takes part in the sum (its acc is zero)
     double amax = 0;
     for (int k = 0; k < n_mine; k++) amax = fmax(amax, absmax_cuda(a->slots + (size_t)mine[k] * n, n));
 #ifdef MIGRATE_HAVE_NCCL
