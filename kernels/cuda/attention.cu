@@ -106,8 +106,6 @@ static __device__ __forceinline__ float score(const float *sq, const float *sK, 
     return a * scale;
 }
 
-static __device__ __forceinline__ void store(float *p, int i, float x) { p[i] = x; }
-static __device__ __forceinline__ void store(__nv_bfloat16 *p, int i, float x) { p[i] = __float2bfloat16_rn(x); }
 
 // out as T (fp32, or o_proj's bf16 operand in the decode step) and, unless NULL, out32 in fp32. vec: D a multiple
 // of 4 and k, v 16-byte aligned, so tiles load as float4 rows (load_tile4, score4); otherwise load_tile, score.
@@ -172,7 +170,7 @@ static __global__ void __launch_bounds__(512)
     for (int t = 0; t < MAX_DT; t++) {
         int d = lane + 32 * t;
         if (d < D) {
-            store(out + at, d, acc[t] * inv);
+            store_as(out + at, d, acc[t] * inv);
             if (out32) out32[at + d] = acc[t] * inv;
         }
     }

@@ -40,8 +40,6 @@ struct attn_segs {
     int q0[MAX_SEGS], nq[MAX_SEGS], k0[MAX_SEGS], nk[MAX_SEGS];
 };
 
-static __device__ __forceinline__ void put(float *p, float x) { *p = x; }
-static __device__ __forceinline__ void put(__nv_bfloat16 *p, float x) { *p = __float2bfloat16_rn(x); }
 
 // The copy kernels move V consecutive floats per access: V = 4 (16-byte loads and stores) when D % 4 == 0 and
 // every pointer is 16-byte aligned, else 1. One float per thread left them waiting on memory latency (a pack of one
@@ -131,7 +129,7 @@ static __global__ void __launch_bounds__(32 * ROW_WARPS)
     for (int j = lane; j < see; j += 32) l += expf(sr[j] - m);
     l = warp_sum(l);
     float inv = see > 0 ? 1.0f / l : 0.0f;
-    for (int j = lane; j < lk; j += 32) put(pr + j, j < see ? expf(sr[j] - m) * inv : 0.0f);
+    for (int j = lane; j < lk; j += 32) store_as(pr, j, j < see ? expf(sr[j] - m) * inv : 0.0f);
 }
 
 // The backward's: P as above, u = sum_j p_j dP_j, dS_j = p_j (dP_j - u) scale (the CPU op's formulas). T = float:
@@ -159,8 +157,8 @@ static __global__ void __launch_bounds__(32 * ROW_WARPS)
             p = expf(sr[j] - m) * inv;
             ds = p * (dpr[j] - u) * scale;
         }
-        put(pr + j, p);
-        put(dsr + j, ds);
+        store_as(pr, j, p);
+        store_as(dsr, j, ds);
     }
 }
 

@@ -120,6 +120,10 @@ struct alignas(16) float4 {  // CUDA's vector type, for 16-byte loads of fp32 ro
 // Whether p may be read as float4 (16-byte aligned).
 static inline int mg_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
+// p[i] = x as T: fp32, or bf16 rounded to nearest even (a GEMM operand written by its producer).
+static __device__ __forceinline__ void store_as(float *p, size_t i, float x) { p[i] = x; }
+static __device__ __forceinline__ void store_as(__nv_bfloat16 *p, size_t i, float x) { p[i] = __float2bfloat16_rn(x); }
+
 static __device__ __forceinline__ float to_f32(float x) { return x; }
 static __device__ __forceinline__ float to_f32(__nv_bfloat16 x) { return __bfloat162float(x); }
 

@@ -8,12 +8,6 @@ enum { EW_THREADS = 256 };
 #define GRID_STRIDE(i, n)                                                                                          \
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
-// p[i] = x as T: fp32, or bf16 rounded to nearest even (a GEMM operand written by its producer)
-template <typename T> static __device__ __forceinline__ void store_as(T *p, size_t i, float x);
-template <> __device__ __forceinline__ void store_as<float>(float *p, size_t i, float x) { p[i] = x; }
-template <> __device__ __forceinline__ void store_as<__nv_bfloat16>(__nv_bfloat16 *p, size_t i, float x) {
-    p[i] = __float2bfloat16_rn(x);
-}
 
 // ---- SwiGLU: out = silu(gate) * up, silu(g) = g * sigmoid(g) ----
 static __global__ void swiglu_fwd_kernel(float *out, const float *gate, const float *up, size_t n) {

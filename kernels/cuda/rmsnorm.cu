@@ -5,12 +5,11 @@
 
 enum { NORM_THREADS = 256, NORM_VEC_THREADS = 128, NORM_VEC = 8 };
 
-static __device__ __forceinline__ void store(float *p, int i, float x) { p[i] = x; }
-static __device__ __forceinline__ void store(__nv_bfloat16 *p, int i, float x) { p[i] = __float2bfloat16_rn(x); }
 // Elements 4 c .. 4 c + 3 (p 16-byte aligned for fp32).
 static __device__ __forceinline__ void store4(float *p, int c, float4 o) { ((float4 *)p)[c] = o; }
 static __device__ __forceinline__ void store4(__nv_bfloat16 *p, int c, float4 o) {
-    store(p, 4 * c, o.x), store(p, 4 * c + 1, o.y), store(p, 4 * c + 2, o.z), store(p, 4 * c + 3, o.w);
+    store_as(p, 4 * c, o.x), store_as(p, 4 * c + 1, o.y);
+    store_as(p, 4 * c + 2, o.z), store_as(p, 4 * c + 3, o.w);
 }
 
 // out (as T) and, unless NULL, out32 (fp32) get the same normed row.
@@ -27,7 +26,7 @@ static __global__ void rmsnorm_fwd_kernel(T *out, float *out32, float *rstd, con
     if (rstd && threadIdx.x == 0) rstd[blockIdx.x] = r;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float yc = x[c] * r * weight[c];
-        store(y, c, yc);
+        store_as(y, c, yc);
         if (y32) y32[c] = yc;
     }
 }
