@@ -134,32 +134,38 @@ static void report(const char *name, const char *unit_name, double units, const 
 }
 
 // ---- (c) sgemm ----
-// C (M, N) = A (M, K) @ B^T with B stored (N, K): the layout every engine linear layer uses.
-static void bench_sgemm(const char *name, int M, int N, int K, int transb, double min_seconds) {
+// C (M, N) = A (M, K) @ B^T with B stored (N, K): the layout every engine linear layer uses (NT), or B stored (K, N)
+// (NN); INVARIANT is the engine's own batch-invariant GEMM (kernels/cpu/matmul_invariant.c) on the NT layout.
+enum { GEMM_NN, GEMM_NT, GEMM_INVARIANT };
+
+static void run_gemm(int kind, const float *A, const float *B, float *Cm, int M, int N, int K) {
+    if (kind == GEMM_INVARIANT) matmul_forward_invariant(Cm, A, B, NULL, M, K, N);
+    else cblas_sgemm(CblasRowMajor, CblasNoTrans, kind == GEMM_NT ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, K, B,
+                     kind == GEMM_NT ? K : N, 0.0f, Cm, N);
+}
+
+static void bench_sgemm(const char *name, int M, int N, int K, int kind, double min_seconds) {
     float *A = mallocCheck((size_t)M * K * sizeof(float)), *B = mallocCheck((size_t)N * K * sizeof(float));
     float *Cm = mallocCheck((size_t)M * N * sizeof(float));
     for (size_t i = 0; i < (size_t)M * K; i++) A[i] = rng_uniform(1, 0, i) - 0.5f;
     for (size_t i = 0; i < (size_t)N * K; i++) B[i] = rng_uniform(1, 1, i) - 0.5f;
-    CBLAS_TRANSPOSE tb = transb ? CblasTrans : CblasNoTrans;
-    int ldb = transb ? K : N;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, N, K, 1.0f, A, K, B, ldb, 0.0f, Cm, N);  // warm-up
+    run_gemm(kind, A, B, Cm, M, N, K);  // warm-up
     double t0 = now();
     int iters = 1;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, N, K, 1.0f, A, K, B, ldb, 0.0f, Cm, N);
+    run_gemm(kind, A, B, Cm, M, N, K);
     double one = now() - t0;
     iters = one > 0 ? (int)(min_seconds / 5 / one) : 1000;
     if (iters < 1) iters = 1;
     double times[5];
     for (int r = 0; r < 5; r++) {
         t0 = now();
-        for (int i = 0; i < iters; i++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, N, K, 1.0f, A, K, B, ldb, 0.0f, Cm, N);
+        for (int i = 0; i < iters; i++) run_gemm(kind, A, B, Cm, M, N, K);
         times[r] = (now() - t0) / iters;
     }
     char label[64];
-    snprintf(label, sizeof label, "sgemm %s", name);
+    snprintf(label, sizeof label, "%s %s", kind == GEMM_INVARIANT ? "invariant" : "sgemm", name);
     char note[64];
-    snprintf(note, sizeof note, "%dx%dx%d %s", M, N, K, transb ? "NT" : "NN");
+    snprintf(note, sizeof note, "%dx%dx%d %s", M, N, K, kind == GEMM_NN ? "NN" : "NT");
     report(label, "calls/s", 1.0, times, 5, 2.0 * M * N * K, note);
     free(A);
     free(B);
@@ -171,15 +177,21 @@ static void run_sgemm(const model *m, int quick) {
     int C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size;
     int N = TRAIN_SEQS * (PROMPT_LEN + NEW_TOKENS);
     double t = quick ? 0.1 : 0.4;
-    printf("sgemm (cblas_sgemm, fp32):\n");
-    bench_sgemm("square 2048", 2048, 2048, 2048, 0, 4 * t);
-    bench_sgemm("train q/o", N, C, C, 1, t);
-    bench_sgemm("train gate/up", N, F, C, 1, t);
-    bench_sgemm("train down", N, C, F, 1, t);
-    bench_sgemm("train lora A", N, LORA_RANK, C, 1, t);
-    bench_sgemm("lm head chunk", 64, V, C, 1, t);
-    bench_sgemm("decode tile gate/up", MATMUL_TILE, F, C, 1, t);
-    bench_sgemm("decode tile down", MATMUL_TILE, C, F, 1, t);
+    printf("sgemm (cblas_sgemm, fp32) and the engine's batch-invariant GEMM:\n");
+    bench_sgemm("square 2048", 2048, 2048, 2048, GEMM_NN, 4 * t);
+    bench_sgemm("train q/o", N, C, C, GEMM_NT, t);
+    bench_sgemm("train gate/up", N, F, C, GEMM_NT, t);
+    bench_sgemm("train down", N, C, F, GEMM_NT, t);
+    bench_sgemm("train lora A", N, LORA_RANK, C, GEMM_NT, t);
+    bench_sgemm("lm head chunk", 64, V, C, GEMM_NT, t);
+    bench_sgemm("decode 16 gate/up", 16, F, C, GEMM_NT, t);
+    bench_sgemm("decode 16 down", 16, C, F, GEMM_NT, t);
+    bench_sgemm("decode 1 gate/up", 1, F, C, GEMM_INVARIANT, t);
+    bench_sgemm("decode 16 gate/up", 16, F, C, GEMM_INVARIANT, t);
+    bench_sgemm("decode 16 down", 16, C, F, GEMM_INVARIANT, t);
+    bench_sgemm("decode 64 gate/up", 64, F, C, GEMM_INVARIANT, t);
+    bench_sgemm("lm head 16", 16, V, C, GEMM_INVARIANT, t);
+    bench_sgemm("prefill 512 gate/up", 512, F, C, GEMM_INVARIANT, t);
 }
 
 // ---- (a) batched sampling ----
@@ -478,20 +490,20 @@ static void profile_sample(model *m) {
     sampling_params_default(&sp);
     float lp;
 
-    TIME_OP("decode: linear (16-row sgemm tiles)", L * steps,
-            for (int j = 0; j < 7; j++) matmul_forward_tiled(y, x, Ws[j], NULL, B, ins[j], outs[j]));
+    TIME_OP("decode: linear (invariant GEMM)", L * steps,
+            for (int j = 0; j < 7; j++) matmul_forward_invariant(y, x, Ws[j], NULL, B, ins[j], outs[j]));
     TIME_OP("decode: attention over the cache", L * steps,
             attention_forward(y, x, kc, vc, kv_start, kv_len, B, Hq, Hkv, D, att_scratch));
     TIME_OP("decode: norms/rope/swiglu/residual", L * steps,
             rmsnorm_forward(y, NULL, x, norm_w, B, C, 1e-5f); rmsnorm_forward(y, NULL, x, norm_w, B, C, 1e-5f);
             rope_forward(x, pos, m->inv_freq, B, Hq, D); rope_forward(y, pos, m->inv_freq, B, Hkv, D);
             swiglu_forward(z, x, y, B, F); add_inplace(z, x, (size_t)B * C); add_inplace(z, x, (size_t)B * C));
-    TIME_OP("decode+prefill: lm head (16-row tile)", steps + 1,
-            matmul_forward_tiled(z, x, m->w.lm_head, NULL, B, C, V));
+    TIME_OP("decode+prefill: lm head (invariant)", steps + 1,
+            matmul_forward_invariant(z, x, m->w.lm_head, NULL, B, C, V));
     TIME_OP("decode+prefill: sample_token x16", steps + 1,
             for (int i = 0; i < B; i++) sample_token(z + (size_t)i * V, V, &sp, 0.5f, &lp, scratch));
-    TIME_OP("prefill: linear (512 rows in tiles)", L,
-            for (int j = 0; j < 7; j++) matmul_forward_tiled(y, x, Ws[j], NULL, P, ins[j], outs[j]));
+    TIME_OP("prefill: linear (512 rows, invariant)", L,
+            for (int j = 0; j < 7; j++) matmul_forward_invariant(y, x, Ws[j], NULL, P, ins[j], outs[j]));
     for (int i = 0; i < P; i++) kv_start[i] = i / PROMPT_LEN * maxlen, pos[i] = i % PROMPT_LEN, kv_len[i] = pos[i] + 1;
     TIME_OP("prefill: attention", L, attention_forward(y, x, kc, vc, kv_start, kv_len, P, Hq, Hkv, D, att_scratch));
     print_phases("profile: sample batch 16", measured_ms("sample batch 16"));

@@ -170,7 +170,7 @@ def main():
 
     if "sgemm" in a.only:
         for name, shape in (("square 2048", (2048, 2048, 2048)), ("train gate/up", (1536, 1024, 384)),
-                            ("decode tile gate/up", (16, 1024, 384))):
+                            ("decode 16 gate/up", (16, 1024, 384))):
             r = bench_sgemm(*shape)
             res["sgemm " + name] = r
             print(f"  sgemm {name:<22} {r['median_s'] * 1e3:9.3f} ms  {r['gflops']:8.1f} GFLOP/s (torch.mm)")

@@ -32,14 +32,14 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 
 // Batch-invariant forms for inference. BLAS libraries pick kernels by matrix size (OpenBLAS: a GEMV path for
 // one row, other blockings for other row counts), so a row's result can change with the number of rows beside it.
-// These run every GEMM over fixed tiles of MATMUL_TILE rows (the last tile zero-padded): a sampled completion then
-// depends only on its own tokens, never on what else was in the batch.
-#define MATMUL_TILE 16
+// These compute every output element as one dot product in an order fixed in kernels/cpu/matmul_invariant.c: a
+// sampled completion then depends only on its own tokens, never on what else was in the batch.
 // out (N, OC) = inp (N, IC) @ weight^T + bias
-void matmul_forward_tiled(float *out, const float *inp, const float *weight, const float *bias, int N, int IC, int OC);
-// out (N, OC) += scale * (inp @ A^T) @ B^T; h (N, R) is scratch
-void lora_forward_tiled(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC, int OC,
-                        int R, float scale);
+void matmul_forward_invariant(float *out, const float *inp, const float *weight, const float *bias, int N, int IC,
+                              int OC);
+// out (N, OC) += scale * (inp @ A^T) @ B^T (each element one fmaf onto out); h (N, R) is scratch
+void lora_forward_invariant(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
+                            int OC, int R, float scale);
 
 // ---- LoRA adapter on a linear layer: out += scale * (inp @ A^T) @ B^T, scale = alpha / R ----
 // h (N, R) = inp @ A^T is saved for backward; A (R, IC), B (OC, R); out (N, OC) +=

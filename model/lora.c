@@ -30,12 +30,12 @@ void linear_forward(const model *m, int l, int module, float *out, float *h, con
                     const float *b, int N, int batch_invariant) {
     int in, outd;
     linear_shape(&m->cfg, module, &in, &outd);
-    if (batch_invariant) matmul_forward_tiled(out, inp, W, b, N, in, outd);
+    if (batch_invariant) matmul_forward_invariant(out, inp, W, b, N, in, outd);
     else matmul_forward(out, inp, W, b, N, in, outd);
     if (!lora_active(m, module)) return;
     const lora_adapter *a = m->lora;
     const float *A = a->layers[l].A[module], *B = a->layers[l].B[module];
-    if (batch_invariant) lora_forward_tiled(out, h, inp, A, B, N, in, outd, a->cfg.rank, a->scale);
+    if (batch_invariant) lora_forward_invariant(out, h, inp, A, B, N, in, outd, a->cfg.rank, a->scale);
     else lora_forward(out, h, inp, A, B, N, in, outd, a->cfg.rank, a->scale);
 }
 

@@ -9,6 +9,6 @@ void linear_shape(const hf_config *c, int module, int *in, int *out);
 // The LoRA pieces of one module of one layer, or NULL A when the module is not adapted (or adapters are off).
 int lora_active(const model *m, int module);
 // One linear layer of layer l with its adapter when active: out (N, OC) = inp @ W^T + b (+ scale inp A^T B^T).
-// h (N, R) receives inp @ A^T for the backward pass. batch_invariant selects the fixed-tile GEMMs (inference).
+// h (N, R) receives inp @ A^T for the backward pass. batch_invariant selects the fixed-order GEMMs (inference).
 void linear_forward(const model *m, int l, int module, float *out, float *h, const float *inp, const float *W,
                     const float *b, int N, int batch_invariant);

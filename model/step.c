@@ -133,6 +133,6 @@ int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot
         if (!want_logits || want_logits[i]) s.rows[nw++] = i;
     for (int r = 0; r < nw; r++) memcpy(s.xn + (size_t)r * C, s.x + (size_t)s.rows[r] * C, (size_t)C * sizeof(float));
     rmsnorm_forward(s.xn, NULL, s.xn, m->w.norm, nw, C, c->rms_norm_eps);
-    if (nw) matmul_forward_tiled(logits, s.xn, m->w.lm_head, NULL, nw, C, c->vocab_size);
+    if (nw) matmul_forward_invariant(logits, s.xn, m->w.lm_head, NULL, nw, C, c->vocab_size);
     return 0;
 }

@@ -58,7 +58,7 @@ static void cpu_encoder_forward(float *out, const int *tokens, const void *wte, 
 static void cpu_matmul_forward(float *out, const float *inp, const void *W, mg_dtype wt, const float *bias, int N,
                                int IC, int OC, int batch_invariant) {
     need_f32(wt);
-    if (batch_invariant) matmul_forward_tiled(out, inp, W, bias, N, IC, OC);
+    if (batch_invariant) matmul_forward_invariant(out, inp, W, bias, N, IC, OC);
     else matmul_forward(out, inp, W, bias, N, IC, OC);
 }
 
@@ -78,7 +78,7 @@ static void cpu_lora_forward(float *out, float *h, const float *inp, const float
     // A module's columns of a fused output go through a dense copy: the op itself (and so its rounding) unchanged.
     float *o = ldo == OC ? out : scratch(SCR_STAGE, (size_t)N * OC);
     if (o != out) copy_cols(o, OC, out, ldo, N, OC);
-    if (batch_invariant) lora_forward_tiled(o, h, inp, A, B, N, IC, OC, R, scale);
+    if (batch_invariant) lora_forward_invariant(o, h, inp, A, B, N, IC, OC, R, scale);
     else lora_forward(o, h, inp, A, B, N, IC, OC, R, scale);
     if (o != out) copy_cols(out, ldo, o, OC, N, OC);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "kernels/cpu/matmul_invariant.h"
 #include "kernels/ops.h"
 #include "testing.h"
 
@@ -158,37 +159,64 @@ static void check_lora(void) {
     free(inp), free(A), free(B), free(out), free(h), free(ref), free(ref_h);
 }
 
-// ---- batch-invariant (tiled) forms: the right values, and each row bit-identical whatever rows are beside it ----
-static void check_tiled(void) {
-    printf("matmul / lora, 16-row tiles\n");
-    int N = 37, IC = 29, OC = 23, R = 4;  // two full tiles and a partial one
+// ---- batch-invariant forms: the right values, each row bit-identical whatever rows are beside it, and the
+// AVX-512 code bit-identical to the portable definition ----
+static void check_invariant_gemm(void) {
+    printf("matmul / lora, batch-invariant\n");
+    int N = 37, IC = 29, OC = 23, R = 4;  // several 4x4 tiles, and edges in every direction
     float *inp = rand_array(N * IC, 1.0f), *w = rand_array(OC * IC, 1.0f), *bias = rand_array(OC, 1.0f);
     float *A = rand_array(R * IC, 0.5f), *B = rand_array(OC * R, 0.5f), scale = 2.0f;
     float *all = garbage(N * OC), *h = garbage(N * R), *part = garbage(N * OC), *hp = garbage(N * R);
     double *ref = dzeros(N * OC);
     for (int i = 0; i < N; i++)
         for (int o = 0; o < OC; o++) ref[i * OC + o] = bias[o] + dot_fd(inp + i * IC, w + o * IC, IC);
-    matmul_forward_tiled(all, inp, w, bias, N, IC, OC);
-    report("matmul_forward_tiled N=37 IC=29 OC=23", rel_err(all, ref, N * OC), TOL);
+    matmul_forward_invariant(all, inp, w, bias, N, IC, OC);
+    report("matmul_forward_invariant N=37 IC=29 OC=23", rel_err(all, ref, N * OC), TOL);
     for (int i = 0; i < N; i++)
         for (int o = 0; o < OC; o++) {
             double s = 0.0;
             for (int r = 0; r < R; r++) s += dot_fd(inp + i * IC, A + r * IC, IC) * B[o * R + r];
             ref[i * OC + o] += scale * s;
         }
-    lora_forward_tiled(all, h, inp, A, B, N, IC, OC, R, scale);
-    report("lora_forward_tiled (+= onto the base output)", rel_err(all, ref, N * OC), TOL);
-    // Rows 5.. alone, at other tile positions, and after bigger calls left the tail scratch dirty.
-    static const int starts[] = {5, 30, 36, 16, 0};
+    lora_forward_invariant(all, h, inp, A, B, N, IC, OC, R, scale);
+    report("lora_forward_invariant (+= onto the base output)", rel_err(all, ref, N * OC), TOL);
+    // Rows r0.. alone: every position inside a 4-row tile, and a single row (the batch-1 decode).
+    static const int starts[] = {5, 30, 36, 16, 0, 1, 2, 3, 34};
     int worst = 0;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < (int)(sizeof starts / sizeof *starts); k++) {
         int r0 = starts[k], n = N - r0;
-        matmul_forward_tiled(part, inp + r0 * IC, w, bias, n, IC, OC);
-        lora_forward_tiled(part, hp, inp + r0 * IC, A, B, n, IC, OC, R, scale);
+        matmul_forward_invariant(part, inp + r0 * IC, w, bias, n, IC, OC);
+        lora_forward_invariant(part, hp, inp + r0 * IC, A, B, n, IC, OC, R, scale);
         if (memcmp(part, all + r0 * OC, sizeof(float) * n * OC)) worst = r0 + 1;
     }
     CHECK(!worst, "rows from %d on differ when computed without the rows before them", worst - 1);
     free(inp), free(w), free(bias), free(A), free(B), free(all), free(h), free(part), free(hp), free(ref);
+
+    // The fast path against the definition, bit for bit: K below, at and past one 16-lane chunk, with and without a
+    // tail; row and column counts around the 4x4 tile; both epilogues; values of mixed magnitude so rounding bites.
+    static const int Ks[] = {1, 7, 16, 17, 31, 64, 100, 384};
+    static const int Ms[] = {1, 3, 4, 5, 16, 33};
+    static const int OCs[] = {1, 4, 6, 64, 130};
+    long mismatches = 0, compared = 0;
+    for (int ki = 0; ki < 8; ki++)
+        for (int mi = 0; mi < 6; mi++)
+            for (int oi = 0; oi < 5; oi++) {
+                int K = Ks[ki], M = Ms[mi], O = OCs[oi];
+                float *x = rand_array((long)M * K, 3.0f), *W = rand_array((long)O * K, 1.0f);
+                float *b = rand_array(O, 1.0f), *fast = rand_array((long)M * O, 1.0f);
+                float *slow = callocCheck((size_t)M * O, sizeof(float));
+                for (int mode = 0; mode < 2; mode++) {  // 0: = dot + bias, 1: = fmaf(alpha, dot, out)
+                    memcpy(slow, fast, sizeof(float) * M * O);
+                    gemm_invariant(fast, O, x, W, b, M, K, O, 0.37f, mode, 0);
+                    gemm_invariant(slow, O, x, W, b, M, K, O, 0.37f, mode, 1);
+                    for (long i = 0; i < (long)M * O; i++) mismatches += memcmp(fast + i, slow + i, sizeof(float)) != 0;
+                    compared += (long)M * O;
+                }
+                free(x), free(W), free(b), free(fast), free(slow);
+            }
+    printf("  %-44s %ld of %ld\n", "fast path != portable definition", mismatches, compared);
+    CHECK(mismatches == 0, "the batch-invariant GEMM's fast path differs from its portable form in %ld outputs",
+          mismatches);
 }
 
 // ---- rope, HF rotate_half: for j < D/2, x'[j] = x[j] cos - x[j+D/2] sin, x'[j+D/2] = x[j+D/2] cos + x[j] sin ----
@@ -478,7 +506,7 @@ int main(void) {
     check_matmul_case(1, 13, 5, 1);
     check_matmul_case(33, 67, 31, 1);
     check_lora();
-    check_tiled();
+    check_invariant_gemm();
     check_rope();
     check_attention();
     check_swiglu();
