@@ -37,6 +37,14 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 // out (N, OC) = inp (N, IC) @ weight^T + bias
 void matmul_forward_invariant(float *out, const float *inp, const float *weight, const float *bias, int N, int IC,
                               int OC);
+// Several products of one input in one pass (q|k|v, gate|up): part j's out (N, OC_j), row stride ldo_j,
+// = inp @ weight_j^T + bias_j, each value exactly what matmul_forward_invariant gives for that part alone.
+typedef struct {
+    float *out;
+    const float *weight, *bias;  // (OC, IC), (OC) or NULL
+    int OC, ldo;
+} matmul_part;
+void matmul_forward_invariant_parts(const matmul_part *parts, int n_parts, const float *inp, int N, int IC);
 // out (N, OC) += scale * (inp @ A^T) @ B^T (each element one fmaf onto out); h (N, R) is scratch
 void lora_forward_invariant(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
                             int OC, int R, float scale);

@@ -39,6 +39,23 @@ void linear_forward(const model *m, int l, int module, float *out, float *h, con
     else lora_forward(out, h, inp, A, B, N, in, outd, a->cfg.rank, a->scale);
 }
 
+void linear_forward_invariant_group(const model *m, int l, int n, const int *modules, float *const *outs,
+                                    const float *const *W, const float *const *b, float *h, const float *inp, int N) {
+    matmul_part parts[LORA_N_MODULES] = {{0}};
+    int in = 0;
+    for (int j = 0; j < n; j++) {
+        linear_shape(&m->cfg, modules[j], &in, &parts[j].OC);
+        parts[j].out = outs[j], parts[j].weight = W[j], parts[j].bias = b[j], parts[j].ldo = parts[j].OC;
+    }
+    matmul_forward_invariant_parts(parts, n, inp, N, in);
+    for (int j = 0; j < n; j++) {
+        if (!lora_active(m, modules[j])) continue;
+        const lora_adapter *a = m->lora;
+        lora_forward_invariant(outs[j], h, inp, a->layers[l].A[modules[j]], a->layers[l].B[modules[j]], N, in,
+                               parts[j].OC, a->cfg.rank, a->scale);
+    }
+}
+
 int lora_parse_targets(const char *list, unsigned *targets, mg_err *e) {
     *targets = 0;
     if (strcmp(list, "all-linear") == 0) {

@@ -12,3 +12,7 @@ int lora_active(const model *m, int module);
 // h (N, R) receives inp @ A^T for the backward pass. batch_invariant selects the fixed-order GEMMs (inference).
 void linear_forward(const model *m, int l, int module, float *out, float *h, const float *inp, const float *W,
                     const float *b, int N, int batch_invariant);
+// Modules of layer l that read the same input (q, k, v; gate, up), for inference: the base products in one pass
+// of the threads, then each adapter; every value equals linear_forward(..., batch_invariant = 1)'s.
+void linear_forward_invariant_group(const model *m, int l, int n, const int *modules, float *const *outs,
+                                    const float *const *W, const float *const *b, float *h, const float *inp, int N);

@@ -5,6 +5,9 @@
 
 #include <math.h>
 #include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <string.h>
 
 #include "common/rng.h"
@@ -236,7 +239,13 @@ int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, c
         return -1;
     }
     float *logits = mallocCheck((size_t)b.slots * V * sizeof(float));
-    float *scratch = mallocCheck(SAMPLE_SCRATCH(V) * sizeof(float));
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    float *scratch = mallocCheck((size_t)threads * SAMPLE_SCRATCH(V) * sizeof(float));
+    int *drawn = mallocCheck((size_t)b.slots * sizeof(int));
+    float *drawn_lp = mallocCheck((size_t)b.slots * sizeof(float));
     int rc = 0;
     while (!gen_batch_done(&b)) {
         int rows = gen_batch_next(&b, reset_kv_slot, &kv);
@@ -244,16 +253,22 @@ int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, c
             rc = -1;
             break;
         }
+        // Rows draw in parallel (each from its own counter-based uniform), then are accepted in order.
+        #pragma omp parallel for schedule(static) if (rows > 1)
         for (int r = 0; r < rows; r++) {
-            int i = gen_batch_prompt(&b, r);
-            float lp;
+            int i = gen_batch_prompt(&b, r), th = 0;
+#ifdef _OPENMP
+            th = omp_get_thread_num();
+#endif
             float u = rng_uniform(p->seed, seq_ids[i], (uint64_t)out[i].n);
-            int tok_id = sample_token(logits + (size_t)r * V, V, p, u, &lp, scratch);
-            gen_batch_accept(&b, r, tok_id, lp, is_eos(m, tok, tok_id), tok);
+            drawn[r] = sample_token(logits + (size_t)r * V, V, p, u, &drawn_lp[r], scratch + (size_t)th * SAMPLE_SCRATCH(V));
         }
+        for (int r = 0; r < rows; r++) gen_batch_accept(&b, r, drawn[r], drawn_lp[r], is_eos(m, tok, drawn[r]), tok);
     }
     free(logits);
     free(scratch);
+    free(drawn);
+    free(drawn_lp);
     kv_cache_free(&kv);
     gen_batch_free(&b, rc != 0);
     return rc;

@@ -105,9 +105,9 @@ int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot
         float *kc = kv->k + (size_t)l * kv->n_slots * kv->max_len * KV;
         float *vc = kv->v + (size_t)l * kv->n_slots * kv->max_len * KV;
         rmsnorm_forward(s.xn, NULL, s.x, w->attn_norm, n, C, c->rms_norm_eps);
-        linear_forward(m, l, 0, s.q, s.h, s.xn, w->wq, w->bq, n, 1);
-        linear_forward(m, l, 1, s.k, s.h, s.xn, w->wk, w->bk, n, 1);
-        linear_forward(m, l, 2, s.v, s.h, s.xn, w->wv, w->bv, n, 1);
+        linear_forward_invariant_group(m, l, 3, (const int[]){0, 1, 2}, (float *const[]){s.q, s.k, s.v},
+                                       (const float *const[]){w->wq, w->wk, w->wv},
+                                       (const float *const[]){w->bq, w->bk, w->bv}, s.h, s.xn, n);
         rope_forward(s.q, s.pos, m->inv_freq, n, Hq, D);
         rope_forward(s.k, s.pos, m->inv_freq, n, Hkv, D);
         for (int i = 0; i < n; i++) {
@@ -119,8 +119,9 @@ int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot
         linear_forward(m, l, 3, s.tmp, s.h, s.att, w->wo, w->bo, n, 1);
         add_inplace(s.x, s.tmp, (size_t)n * C);
         rmsnorm_forward(s.xn, NULL, s.x, w->mlp_norm, n, C, c->rms_norm_eps);
-        linear_forward(m, l, 4, s.gate, s.h, s.xn, w->wgate, w->bgate, n, 1);
-        linear_forward(m, l, 5, s.up, s.h, s.xn, w->wup, w->bup, n, 1);
+        linear_forward_invariant_group(m, l, 2, (const int[]){4, 5}, (float *const[]){s.gate, s.up},
+                                       (const float *const[]){w->wgate, w->wup},
+                                       (const float *const[]){w->bgate, w->bup}, s.h, s.xn, n);
         swiglu_forward(s.gate, s.gate, s.up, n, F);
         linear_forward(m, l, 6, s.tmp, s.h, s.gate, w->wdown, w->bdown, n, 1);
         add_inplace(s.x, s.tmp, (size_t)n * C);

@@ -156,9 +156,11 @@ static void row_pointers(const float **p, const float *base, int first, int n, i
     for (int i = 0; i < n; i++) p[i] = base + (size_t)(first + i < count ? first + i : count - 1) * ld;
 }
 
-static void run_block(float *out, int ldo, const float *inp, const float *W, const float *bias, int M, int K, int OC,
-                      int m_lo, int m_hi, int n0, float alpha, int accumulate, int portable) {
-    int n_hi = n0 + BLOCK_N < OC ? n0 + BLOCK_N : OC;
+static void run_block(const matmul_part *part, const float *inp, int M, int K, int m_lo, int m_hi, int n0, float alpha,
+                      int accumulate, int portable) {
+    const float *W = part->weight, *bias = part->bias;
+    float *out = part->out;
+    int OC = part->OC, ldo = part->ldo, n_hi = n0 + BLOCK_N < OC ? n0 + BLOCK_N : OC;
     // Rows in 4-row tiles, except a last single row, which runs alone (1 x 16) instead of as a 4-row duplicate.
     int m_tiles_end = (m_hi - m_lo) % TM == 1 ? m_hi - 1 : m_hi;
     for (int n = n0; n < n_hi; n += TN) {
@@ -195,24 +197,52 @@ static void run_block(float *out, int ldo, const float *inp, const float *W, con
     tile_portable(o, ldo, &x, 1, w, n_hi - n0, K, b, alpha, accumulate);
 }
 
-void gemm_invariant(float *out, int ldo, const float *inp, const float *W, const float *bias, int M, int K, int OC,
-                    float alpha, int accumulate, int portable) {
-    if (M <= 0 || OC <= 0) return;
-    int n_blocks = (OC + BLOCK_N - 1) / BLOCK_N;
-    // Threads split the weight rows (each output written by one thread, so the split changes nothing); within a
-    // thread, blocks of ROW_BLOCK input rows stay in cache while its weight rows stream past them.
-    #pragma omp parallel if ((size_t)M * K * OC > 32768)
+void gemm_invariant_parts(const matmul_part *parts, int n_parts, const float *inp, int M, int K, float alpha,
+                          int accumulate, int portable) {
+    if (M <= 0 || n_parts <= 0) return;
+    // Work items are 16-column blocks of all parts in turn; each costs the same (M x K), so an even split of their
+    // count balances the threads. Each output is written by one thread, so the split changes nothing.
+    enum { MAX_PARTS = 8 };
+    if (n_parts > MAX_PARTS) {  // more parts than one pass takes: run them in passes of MAX_PARTS
+        gemm_invariant_parts(parts, MAX_PARTS, inp, M, K, alpha, accumulate, portable);
+        gemm_invariant_parts(parts + MAX_PARTS, n_parts - MAX_PARTS, inp, M, K, alpha, accumulate, portable);
+        return;
+    }
+    int first_block[MAX_PARTS + 1] = {0};
+    size_t flops = 0;
+    for (int p = 0; p < n_parts; p++) {
+        first_block[p + 1] = first_block[p] + (parts[p].OC + BLOCK_N - 1) / BLOCK_N;
+        flops += (size_t)M * K * parts[p].OC;
+    }
+    int n_blocks = first_block[n_parts];
+    // Within a thread, blocks of ROW_BLOCK input rows stay in cache while its weight rows stream past them.
+    #pragma omp parallel if (flops > 32768)
     {
         int nth = 1, th = 0;
 #ifdef _OPENMP
         nth = omp_get_num_threads(), th = omp_get_thread_num();
 #endif
         int b0 = (int)((long)n_blocks * th / nth), b1 = (int)((long)n_blocks * (th + 1) / nth);
-        for (int mb = 0; mb < M; mb += ROW_BLOCK)
-            for (int b = b0; b < b1; b++)
-                run_block(out, ldo, inp, W, bias, M, K, OC, mb, mb + ROW_BLOCK < M ? mb + ROW_BLOCK : M, b * BLOCK_N,
-                          alpha, accumulate, portable);
+        for (int mb = 0; mb < M; mb += ROW_BLOCK) {
+            int p = 0;
+            for (int blk = b0; blk < b1; blk++) {
+                while (blk >= first_block[p + 1]) p++;
+                run_block(&parts[p], inp, M, K, mb, mb + ROW_BLOCK < M ? mb + ROW_BLOCK : M,
+                          (blk - first_block[p]) * BLOCK_N, alpha, accumulate, portable);
+            }
+        }
     }
+}
+
+void gemm_invariant(float *out, int ldo, const float *inp, const float *W, const float *bias, int M, int K, int OC,
+                    float alpha, int accumulate, int portable) {
+    if (OC <= 0) return;
+    matmul_part part = {out, W, bias, OC, ldo};
+    gemm_invariant_parts(&part, 1, inp, M, K, alpha, accumulate, portable);
+}
+
+void matmul_forward_invariant_parts(const matmul_part *parts, int n_parts, const float *inp, int N, int IC) {
+    gemm_invariant_parts(parts, n_parts, inp, N, IC, 1.0f, 0, 0);
 }
 
 void matmul_forward_invariant(float *out, const float *inp, const float *weight, const float *bias, int N, int IC,

@@ -83,14 +83,23 @@ static void cpu_lora_forward(float *out, float *h, const float *inp, const float
     if (o != out) copy_cols(out, ldo, o, OC, N, OC);
 }
 
-// One product per part, as the unfused layers run: the BLAS picks kernels by shape, so one GEMM over the joined
-// matrix could round differently from the CPU engine's separate ones.
+// Batch-invariant: one pass over all parts, each value what its own product gives. Otherwise one BLAS product per
+// part, as the unfused layers run: BLAS picks kernels by shape, so one GEMM over the joined matrix could round
+// differently from the CPU engine's separate ones.
 static void cpu_matmul_forward_parts(float *out, const void *inp, mg_dtype it, const void *const *W,
                                      const float *const *b, const int *parts, int n_parts, mg_dtype wt, int N, int IC,
                                      int batch_invariant) {
     need_f32(it);
+    need_f32(wt);
     int OC = 0, widest = 0;
     for (int j = 0; j < n_parts; j++) OC += parts[j], widest = parts[j] > widest ? parts[j] : widest;
+    if (batch_invariant && n_parts <= 8) {
+        matmul_part mp[8];
+        for (int j = 0, off = 0; j < n_parts; off += parts[j++])
+            mp[j] = (matmul_part){out + off, W[j], b ? b[j] : NULL, parts[j], OC};
+        matmul_forward_invariant_parts(mp, n_parts, inp, N, IC);
+        return;
+    }
     float *part = n_parts > 1 ? scratch(SCR_STAGE, (size_t)N * widest) : out;
     for (int j = 0, off = 0; j < n_parts; off += parts[j++]) {
         cpu_matmul_forward(part, inp, W[j], wt, b ? b[j] : NULL, N, IC, parts[j], batch_invariant);

@@ -214,6 +214,30 @@ static void check_invariant_gemm(void) {
                 }
                 free(x), free(W), free(b), free(fast), free(slow);
             }
+    // Parts in one pass (q|k|v into one wide output, or ten separate ones): each part's bits are its own call's.
+    {
+        enum { NP = 10, M = 7, K = 40 };
+        int ocs[NP] = {24, 8, 8, 1, 17, 33, 4, 16, 5, 64}, total = 0;
+        for (int j = 0; j < NP; j++) total += ocs[j];
+        float *x = rand_array(M * K, 1.0f), *joined = garbage(M * total), *alone = garbage(M * total);
+        float *Ws[NP], *bs[NP];
+        matmul_part parts[NP];
+        for (int j = 0, off = 0; j < NP; off += ocs[j++]) {
+            Ws[j] = rand_array((long)ocs[j] * K, 1.0f), bs[j] = j % 3 ? rand_array(ocs[j], 1.0f) : NULL;
+            parts[j] = (matmul_part){joined + off, Ws[j], bs[j], ocs[j], total};
+            float *one = garbage(M * ocs[j]);
+            matmul_forward_invariant(one, x, Ws[j], bs[j], M, K, ocs[j]);
+            for (int i = 0; i < M; i++) memcpy(alone + i * total + off, one + i * ocs[j], sizeof(float) * ocs[j]);
+            free(one);
+        }
+        matmul_forward_invariant_parts(parts, 3, x, M, K);  // the first three, then all ten (two passes)
+        matmul_forward_invariant_parts(parts, NP, x, M, K);
+        CHECK(!memcmp(joined, alone, sizeof(float) * M * total),
+              "matmul_forward_invariant_parts differs from one matmul_forward_invariant per part");
+        printf("  %-44s %s\n", "parts in one pass == one call per part", "yes");
+        for (int j = 0; j < NP; j++) free(Ws[j]), free(bs[j]);
+        free(x), free(joined), free(alone);
+    }
     printf("  %-44s %ld of %ld\n", "fast path != portable definition", mismatches, compared);
     CHECK(mismatches == 0, "the batch-invariant GEMM's fast path differs from its portable form in %ld outputs",
           mismatches);
