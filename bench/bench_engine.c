@@ -493,7 +493,7 @@ static void profile_sample(model *m) {
     TIME_OP("decode: linear (invariant GEMM)", L * steps,
             for (int j = 0; j < 7; j++) matmul_forward_invariant(y, x, Ws[j], NULL, B, ins[j], outs[j]));
     TIME_OP("decode: attention over the cache", L * steps,
-            attention_forward(y, x, kc, vc, kv_start, kv_len, B, Hq, Hkv, D, att_scratch));
+            attention_forward_pairwise(y, x, kc, vc, kv_start, kv_len, B, Hq, Hkv, D, att_scratch));
     TIME_OP("decode: norms/rope/swiglu/residual", L * steps,
             rmsnorm_forward(y, NULL, x, norm_w, B, C, 1e-5f); rmsnorm_forward(y, NULL, x, norm_w, B, C, 1e-5f);
             rope_forward(x, pos, m->inv_freq, B, Hq, D); rope_forward(y, pos, m->inv_freq, B, Hkv, D);
@@ -505,7 +505,8 @@ static void profile_sample(model *m) {
     TIME_OP("prefill: linear (512 rows, invariant)", L,
             for (int j = 0; j < 7; j++) matmul_forward_invariant(y, x, Ws[j], NULL, P, ins[j], outs[j]));
     for (int i = 0; i < P; i++) kv_start[i] = i / PROMPT_LEN * maxlen, pos[i] = i % PROMPT_LEN, kv_len[i] = pos[i] + 1;
-    TIME_OP("prefill: attention", L, attention_forward(y, x, kc, vc, kv_start, kv_len, P, Hq, Hkv, D, att_scratch));
+    TIME_OP("prefill: attention", L,
+            attention_forward_pairwise(y, x, kc, vc, kv_start, kv_len, P, Hq, Hkv, D, att_scratch));
     print_phases("profile: sample batch 16", measured_ms("sample batch 16"));
     free(x), free(y), free(z), free(kc), free(vc), free(att_scratch), free(scratch);
 }

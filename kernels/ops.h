@@ -70,12 +70,24 @@ void rope_backward(float *dx, const int *pos, const float *inv_freq, int N, int 
 // which is how causality and sequence boundaries are expressed. Query head h uses kv head h / (Hq / Hkv).
 // out (N, Hq, D). Softmax scale is 1/sqrt(D). scratch: at least max(kv_len) floats per thread,
 // see attention_scratch_floats().
+// Tokens of a causal block, i0 .. i1 with kv_start[i] = i0 and kv_len[i] = i - i0 + 1 (each sequence of a packed
+// training batch: its keys are its own rows), run as GEMMs per (block, KV head); all other tokens one (query,
+// head) at a time. The two round differently, so these are NOT batch-invariant: a KV-cache prefill into rows
+// 0.. at token 0 looks like a block. Decoding uses attention_forward_pairwise.
 void attention_forward(float *out, const float *q, const float *k, const float *v, const int *kv_start,
                        const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch);
 // dq (N, Hq, D) +=, dk, dv (rows, Hkv, D) +=. Recomputes the probabilities (nothing saved from forward).
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                         const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
                         float *scratch);
+// The same ops one (query, head) at a time for every token, whatever its range: a token's result depends on its
+// own query and key range only, bit for bit (batch-invariant, for inference; model/step.c). The backward is the
+// reference the GEMM path is tested against.
+void attention_forward_pairwise(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                                const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch);
+void attention_backward_pairwise(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                                 const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv,
+                                 int D, float *scratch);
 size_t attention_scratch_floats(int max_kv_len);
 
 // ---- SwiGLU MLP activation: out = silu(gate) * up ----

@@ -115,7 +115,9 @@ int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot
             memcpy(kc + row * KV, s.k + (size_t)i * KV, (size_t)KV * sizeof(float));
             memcpy(vc + row * KV, s.v + (size_t)i * KV, (size_t)KV * sizeof(float));
         }
-        attention_forward(s.att, s.q, kc, vc, s.kv_start, s.kv_len, n, Hq, Hkv, D, s.att_scratch);
+        // Pairwise: a prefill into slot 0 would look like a training block to attention_forward and take its GEMMs,
+        // and a token's result must not depend on its slot or on what else is in the batch.
+        attention_forward_pairwise(s.att, s.q, kc, vc, s.kv_start, s.kv_len, n, Hq, Hkv, D, s.att_scratch);
         linear_forward(m, l, 3, s.tmp, s.h, s.att, w->wo, w->bo, n, 1);
         add_inplace(s.x, s.tmp, (size_t)n * C);
         rmsnorm_forward(s.xn, NULL, s.x, w->mlp_norm, n, C, c->rms_norm_eps);

@@ -1,10 +1,16 @@
 // Causal grouped-query attention where each query token names its own key range [kv_start, kv_start + kv_len).
-// One kernel serves training (keys are the packed batch itself; the range is "my sequence up to me") and decoding
-// (keys are a KV cache slot). Probabilities are recomputed in the backward pass instead of stored: O(T) memory
-// per token instead of O(T^2) per sequence, at the price of a second pass of dot products.
+// Two paths. The pairwise code here takes one (query, head) at a time over its key range: it serves any ranges,
+// and a token's result depends on nothing else in the call, which decoding needs (batch invariance). The causal
+// blocks of a training batch (a sequence's tokens, each seeing its own sequence up to itself) go through GEMMs
+// instead (attention_gemm.c). attention_forward / attention_backward send each token to one of them;
+// attention_forward_pairwise is the pairwise code alone, for decoding. Probabilities are recomputed in the backward
+// pass instead of stored (both paths).
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 
+#include "common/error.h"
+#include "kernels/cpu/attention_gemm.h"
 #include "kernels/ops.h"
 
 // Two rows per thread: the backward pass keeps probabilities and do.v side by side.
@@ -53,13 +59,16 @@ static int max_len(const int *kv_len, int N) {
     return m;
 }
 
-void attention_forward(float *out, const float *q, const float *k, const float *v, const int *kv_start,
-                       const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch) {
+// The pairwise forward over the tokens with skip[i] == 0 (all when skip is NULL).
+static void forward_pairwise(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                             const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch,
+                             const unsigned char *skip) {
     int group = Hq / Hkv, kv_stride = Hkv * D, stride = max_len(kv_len, N);
     float scale = 1.0f / sqrtf((float)D);
     #pragma omp parallel for collapse(2)
     for (int i = 0; i < N; i++) {
         for (int h = 0; h < Hq; h++) {
+            if (skip && skip[i]) continue;
             float *p = scratch + (size_t)omp_get_thread_num() * stride;
             const float *qh = q + ((size_t)i * Hq + h) * D;
             int hk = h / group, start = kv_start[i], len = kv_len[i];
@@ -78,10 +87,10 @@ void attention_forward(float *out, const float *q, const float *k, const float *
 //   dv_j += p_j do;  dp_j = do . v_j;  ds_j = p_j (dp_j - sum_k p_k dp_k);  dq += scale sum ds_j k_j;
 //   dk_j += scale ds_j q.
 // Threads split the KV heads: every dk/dv row of one KV head is written by one thread, so no two threads ever add
-// into the same element and the result is deterministic.
-void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
-                        const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                        float *scratch) {
+// into the same element and the result is deterministic. skip as in forward_pairwise.
+static void backward_pairwise(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                              const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                              float *scratch, const unsigned char *skip) {
     int group = Hq / Hkv, kv_stride = Hkv * D, stride = max_len(kv_len, N);
     float scale = 1.0f / sqrtf((float)D);
     #pragma omp parallel for
@@ -89,6 +98,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
         float *p = scratch + (size_t)omp_get_thread_num() * 2 * stride;  // (len) probabilities
         float *dp = p + stride;                                            // (len) do . v_j
         for (int i = 0; i < N; i++) {
+            if (skip && skip[i]) continue;
             int start = kv_start[i], len = kv_len[i];
             const float *kh = k + (size_t)start * kv_stride + (size_t)hk * D;
             const float *vh = v + (size_t)start * kv_stride + (size_t)hk * D;
@@ -119,4 +129,54 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
             }
         }
     }
+}
+
+void attention_forward_pairwise(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                                const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch) {
+    forward_pairwise(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch, NULL);
+}
+
+void attention_backward_pairwise(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                                 const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv,
+                                 int D, float *scratch) {
+    backward_pairwise(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch, NULL);
+}
+
+// The call's causal blocks (attention_gemm.h): the blocks (room for N), the in_block mask (N) and how many tokens
+// the blocks hold. A call without blocks (decoding, odd ranges) leaves everything to the pairwise code.
+typedef struct {
+    attention_block *blocks;
+    unsigned char *in_block;
+    int n, tokens;
+} block_split;
+
+static block_split split_blocks(const int *kv_start, const int *kv_len, int N) {
+    size_t n = N > 0 ? (size_t)N : 1;
+    block_split b = {mallocCheck(n * sizeof(attention_block)), mallocCheck(n), 0, 0};
+    b.n = attention_find_blocks(b.blocks, b.in_block, kv_start, kv_len, N);
+    for (int i = 0; i < b.n; i++) b.tokens += b.blocks[i].end - b.blocks[i].start;
+    return b;
+}
+
+void attention_forward(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                       const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch) {
+    block_split b = split_blocks(kv_start, kv_len, N);
+    attention_forward_blocks(out, q, k, v, b.blocks, b.n, Hq, Hkv, D);
+    if (b.tokens < N) forward_pairwise(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch, b.n ? b.in_block : NULL);
+    free(b.blocks);
+    free(b.in_block);
+}
+
+// The blocks first, then the other tokens: both add into dk and dv (a pairwise token's range may cover rows of a
+// block), always in this order, so the sums do not depend on scheduling.
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                        const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                        float *scratch) {
+    block_split b = split_blocks(kv_start, kv_len, N);
+    attention_backward_blocks(dq, dk, dv, dout, q, k, v, b.blocks, b.n, Hq, Hkv, D);
+    if (b.tokens < N)
+        backward_pairwise(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch,
+                          b.n ? b.in_block : NULL);
+    free(b.blocks);
+    free(b.in_block);
 }

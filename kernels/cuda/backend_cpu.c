@@ -157,12 +157,14 @@ static void cpu_attention_forward_train(float *out, const float *q, const float 
                       scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
 }
 
-// fp32 only: out is the fp32 result, and out32 (an adapter's copy) the same values.
+// fp32 only: out is the fp32 result, and out32 (an adapter's copy) the same values. Decoding: the batch-invariant
+// pairwise form, as model/step.c (a prefill into slot 0 would otherwise take the training GEMMs).
 static void cpu_attention_forward(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
                                   const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
                                   int max_kv_len) {
     need_f32(ot);
-    cpu_attention_forward_train(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, max_kv_len, MG_F32);
+    attention_forward_pairwise(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
+                               scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
     if (out32 && out32 != out) memcpy(out32, out, (size_t)N * Hq * D * sizeof(float));
 }
 

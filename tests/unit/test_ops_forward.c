@@ -330,7 +330,11 @@ static void attention_case(const char *what, const float *q, const float *k, con
     attention_ref(ref, q, kref ? kref : k, vref ? vref : v, kv_start, kv_len, N, Hq, Hkv, D);
     attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch);
     report(what, rel_err(out, ref, (long)N * Hq * D), TOL);
-    free(scratch), free(out), free(ref);
+    // The pairwise form (decoding's; attention_forward takes GEMMs for causal blocks) on the same ranges.
+    float *pair = garbage((long)N * Hq * D);
+    attention_forward_pairwise(pair, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch);
+    report("  same, attention_forward_pairwise", rel_err(pair, ref, (long)N * Hq * D), TOL);
+    free(scratch), free(out), free(pair), free(ref);
 }
 static void check_attention(void) {
     printf("attention\n");
@@ -351,10 +355,13 @@ static void check_attention(void) {
         for (int i = 0; i < N; i++) kv_start[i] = 0, kv_len[i] = i + 1;
         float *q = rand_array(N * Hq * D, 0.5f), *k = rand_array(N * Hkv * D, 1.0f), *v = rand_array(N * Hkv * D, 1.0f);
         attention_case("causal N=40 Hq=8 Hkv=2 D=64", q, k, v, kv_start, kv_len, N, Hq, Hkv, D, NULL, NULL);
-        // The last token alone (as when decoding) gives bit-identical output to the whole sequence's pass.
+        // Decoding's form: the last token alone gives bit-identical output to the whole sequence's pass. (Not
+        // attention_forward: it runs this causal sequence as GEMMs, which round differently, and the lone last
+        // token pairwise; test_ops_attention compares the two paths.)
         float *all = garbage(N * Hq * D), *last = garbage(Hq * D), *scr = garbage((long)attention_scratch_floats(N));
-        attention_forward(all, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scr);
-        attention_forward(last, q + (N - 1) * Hq * D, k, v, kv_start + N - 1, kv_len + N - 1, 1, Hq, Hkv, D, scr);
+        attention_forward_pairwise(all, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scr);
+        attention_forward_pairwise(last, q + (N - 1) * Hq * D, k, v, kv_start + N - 1, kv_len + N - 1, 1, Hq, Hkv, D,
+                                   scr);
         CHECK(!memcmp(last, all + (N - 1) * Hq * D, sizeof(float) * Hq * D), "attention output depends on the batch");
         free(all), free(last), free(scr);
         free(q), free(k), free(v);

@@ -588,6 +588,13 @@ int main(void) {
         check_attention("attention", kv_start, kv_len, 8, 8);
     }
     {
+        // Causal blocks [0, 3), [4, 6), [6, 7) (attention_forward runs them as GEMMs) and two other ranges in the
+        // same call (pairwise): token 3 sees rows 0..1, inside the first block's rows, and token 7 rows 2..6.
+        static const int kv_start[] = {0, 0, 0, 0, 4, 4, 6, 2};
+        static const int kv_len[] = {1, 2, 3, 2, 1, 2, 1, 5};
+        check_attention("attention_mixed", kv_start, kv_len, 8, 8);
+    }
+    {
         // Decode-shaped: 3 queries into a 12-row cache; rows 4..5 and 11 are attended by nobody (zero gradient).
         static const int kv_start[] = {0, 6, 6};
         static const int kv_len[] = {4, 4, 5};
