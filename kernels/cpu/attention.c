@@ -11,6 +11,8 @@
 
 #include "common/error.h"
 #include "kernels/cpu/attention_gemm.h"
+#include "kernels/cpu/fast_exp.h"
+#include "kernels/cpu/matmul_invariant.h"
 #include "kernels/ops.h"
 
 // Two rows per thread: the backward pass keeps probabilities and do.v side by side.
@@ -35,19 +37,20 @@ static inline float dot(const float *a, const float *b, int n) {
     return acc[0];
 }
 
-// p (len) = softmax(q . k_j * scale) over the token's key range.
+// p (len) = softmax(q . k_j * scale) over the token's key range. The scores are dot()'s arithmetic, 16 keys at a
+// time (dots_fixed_order), and the exp is the vectorisable one: libm's expf kept this loop scalar.
 static void attention_probs(float *p, const float *qh, const float *k, int start, int len, int kv_stride, int D,
                             float scale) {
+    dots_fixed_order(p, qh, k + (size_t)start * kv_stride, len, (size_t)kv_stride, D);
     float mx = -INFINITY;
     for (int j = 0; j < len; j++) {
-        p[j] = dot(qh, k + (size_t)(start + j) * kv_stride, D) * scale;
-        if (p[j] > mx) mx = p[j];
+        p[j] *= scale;
+        mx = p[j] > mx ? p[j] : mx;
     }
-    float sum = 0.0f;
-    for (int j = 0; j < len; j++) {
-        p[j] = expf(p[j] - mx);
-        sum += p[j];
-    }
+    #pragma omp simd
+    for (int j = 0; j < len; j++) p[j] = exp_nonpos(p[j] - mx);
+    float sum = 0.0f;  // in order: a vector sum would make the order the compiler's
+    for (int j = 0; j < len; j++) sum += p[j];
     float inv = 1.0f / sum;
     for (int j = 0; j < len; j++) p[j] *= inv;
 }

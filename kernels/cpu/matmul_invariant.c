@@ -197,6 +197,19 @@ static void run_block(const matmul_part *part, const float *inp, int M, int K, i
     tile_portable(o, ldo, &x, 1, w, n_hi - n0, K, b, alpha, accumulate);
 }
 
+void dots_fixed_order(float *out, const float *x, const float *rows, int n_rows, size_t stride, int K) {
+    for (int j0 = 0; j0 < n_rows; j0 += BLOCK_N) {
+        const float *w[BLOCK_N];
+        int n = n_rows - j0 < BLOCK_N ? n_rows - j0 : BLOCK_N;
+        for (int j = 0; j < BLOCK_N; j++) w[j] = rows + (size_t)(j0 + (j < n ? j : n - 1)) * stride;
+#ifdef __AVX512F__
+        tile1x16_avx512(out + j0, x, w, n, K, NULL, 1.0f, 0);
+#else
+        tile_portable(out + j0, 0, &x, 1, w, n, K, NULL, 1.0f, 0);
+#endif
+    }
+}
+
 void gemm_invariant_parts(const matmul_part *parts, int n_parts, const float *inp, int M, int K, float alpha,
                           int accumulate, int portable) {
     if (M <= 0 || n_parts <= 0) return;
