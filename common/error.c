@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 int mg_fail(mg_err *e, const char *fmt, ...) {
@@ -43,6 +44,18 @@ void *calloc_check(size_t n, size_t size, const char *file, int line) {
         exit(1);
     }
     return p;
+}
+
+void *aligned_calloc_check(size_t n, size_t size, const char *file, int line) {
+    size_t bytes = (n ? n : 1) * (size ? size : 1);
+    void *p = NULL;
+    if (n && size && bytes / n != size) bytes = 0;  // overflow: fail below
+    if (!bytes || posix_memalign(&p, 64, bytes) != 0) {
+        fprintf(stderr, "migrate: out of memory allocating %zu x %zu bytes at %s:%d\n  hint: a smaller batch or model\n",
+                n, size, file, line);
+        exit(1);
+    }
+    return memset(p, 0, bytes);
 }
 
 FILE *fopen_check(const char *path, const char *mode, const char *file, int line) {

@@ -112,7 +112,7 @@ int model_lora_init(model *m, const lora_config *lc, uint64_t seed, mg_err *e) {
     a->layers = callocCheck((size_t)L, sizeof(lora_layer));
     a->dlayers = callocCheck((size_t)L, sizeof(lora_layer));
     a->n_params = lora_layout(&m->cfg, lc, NULL, NULL);
-    a->params = callocCheck(a->n_params, sizeof(float));
+    a->params = alignedCallocCheck(a->n_params, sizeof(float));  // rows on cache lines, like the weights
     a->grads = callocCheck(a->n_params, sizeof(float));
     lora_layout(&m->cfg, lc, a->layers, a->params);
     lora_layout(&m->cfg, lc, a->dlayers, a->grads);

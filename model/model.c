@@ -162,7 +162,8 @@ static void model_alloc(model *m, const hf_config *cfg, int weights) {
     m->g.layers = callocCheck((size_t)cfg->num_hidden_layers, sizeof(layer_weights));
     m->n_params = layout_weights(cfg, &m->w, NULL);
     if (weights) {
-        m->params = callocCheck(m->n_params, sizeof(float));
+        // Aligned: with the usual dims (multiples of 16) every tensor then starts on a cache line.
+        m->params = alignedCallocCheck(m->n_params, sizeof(float));
         layout_weights(cfg, &m->w, m->params);
     }
     m->inv_freq = mallocCheck((size_t)cfg->head_dim / 2 * sizeof(float));

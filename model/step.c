@@ -15,8 +15,9 @@ int kv_cache_init(kv_cache *kv, const model *m, int n_slots, int max_len, mg_err
     kv->max_len = max_len;
     kv->kv_dim = c->num_key_value_heads * c->head_dim;
     size_t n = (size_t)c->num_hidden_layers * n_slots * max_len * kv->kv_dim;
-    kv->k = malloc(n * sizeof(float));
-    kv->v = malloc(n * sizeof(float));
+    // 64-byte aligned, like the weights: attention reads whole rows of the cache.
+    if (posix_memalign((void **)&kv->k, 64, n * sizeof(float))) kv->k = NULL;
+    if (posix_memalign((void **)&kv->v, 64, n * sizeof(float))) kv->v = NULL;
     kv->len = calloc((size_t)n_slots, sizeof(int));
     if (!kv->k || !kv->v || !kv->len) {
         kv_cache_free(kv);
@@ -49,7 +50,7 @@ static void step_carve(const model *m, const kv_cache *kv, int n, step_buffers *
                       attention_scratch_floats(kv->max_len)};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         if (base) *bufs[i] = base + off;
-        off += sizes[i];
+        off += (sizes[i] + 15) / 16 * 16;  // each buffer on a cache line (kv->work is 64-byte aligned)
     }
     int **ibufs[] = {&s->pos, &s->kv_start, &s->kv_len, &s->rows};
     for (int i = 0; i < 4; i++) {
@@ -90,7 +91,7 @@ int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot
     step_carve(m, kv, n, &s, NULL, &need);
     if (need > kv->work_cap) {
         free(kv->work);
-        kv->work = mallocCheck(need * sizeof(float));
+        kv->work = alignedCallocCheck(need, sizeof(float));
         kv->work_cap = need;
     }
     step_carve(m, kv, n, &s, kv->work, &need);
