@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "kernels/cpu/attention_gemm.h"
+#include "kernels/cpu/dot_fixed.h"
 #include "kernels/cpu/fast_exp.h"
 #include "kernels/cpu/matmul_invariant.h"
 #include "kernels/ops.h"
@@ -18,26 +19,7 @@
 // Two rows per thread: the backward pass keeps probabilities and do.v side by side.
 size_t attention_scratch_floats(int max_kv_len) { return 2 * (size_t)omp_get_max_threads() * (size_t)max_kv_len; }
 
-// a . b over DOT_LANES independent partial sums, then a fixed pairwise fold. A plain `s += a[i] * b[i]` is one
-// chain of dependent adds (the compiler may not reorder float sums); a `simd reduction` would leave the order to
-// the compiler and to the pointers' alignment. Here the order is the source's, the same for every (query, key)
-// pair whatever the batch, and the lane loop maps onto vector registers.
-enum { DOT_LANES = 16 };
-
-static inline float dot(const float *a, const float *b, int n) {
-    float acc[DOT_LANES] = {0};
-    int i = 0;
-    for (; i + DOT_LANES <= n; i += DOT_LANES) {
-        #pragma omp simd
-        for (int l = 0; l < DOT_LANES; l++) acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
-    }
-    for (int l = 0; i + l < n; l++) acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
-    for (int w = DOT_LANES / 2; w > 0; w /= 2)
-        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
-    return acc[0];
-}
-
-// p (len) = softmax(q . k_j * scale) over the token's key range. The scores are dot()'s arithmetic, 16 keys at a
+// p (len) = softmax(q . k_j * scale) over the token's key range. The scores are dot_fixed's arithmetic, 16 keys at a
 // time (dots_fixed_order), and the exp is the vectorisable one: libm's expf kept this loop scalar.
 static void attention_probs(float *p, const float *qh, const float *k, int start, int len, int kv_stride, int D,
                             float scale) {
@@ -111,7 +93,7 @@ static void backward_pairwise(float *dq, float *dk, float *dv, const float *dout
                 attention_probs(p, qh, k + (size_t)hk * D, start, len, kv_stride, D, scale);
                 float pdp = 0.0f;
                 for (int j = 0; j < len; j++) {
-                    dp[j] = dot(doh, vh + (size_t)j * kv_stride, D);
+                    dp[j] = dot_fixed(doh, vh + (size_t)j * kv_stride, D);
                     pdp += p[j] * dp[j];
                 }
                 float *dqh = dq ? dq + ((size_t)i * Hq + h) * D : NULL;

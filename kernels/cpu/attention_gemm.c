@@ -22,9 +22,10 @@
 
 #include "common/error.h"
 #include "kernels/cpu/attention_gemm.h"
+#include "kernels/cpu/dot_fixed.h"
 #include "kernels/cpu/fast_exp.h"
 
-enum { ROWS = 64, LANES = 16 };
+enum { ROWS = 64, LANES = DOT_LANES };
 
 int attention_find_blocks(attention_block *blocks, unsigned char *in_block, const int *kv_start, const int *kv_len,
                           int N) {
@@ -74,26 +75,7 @@ static void scatter_heads(float *dst, const float *src, int t0, int T, int hk, c
         }
 }
 
-// a . b and the sum of a, over LANES partial sums folded pairwise: an order fixed by the source, not by the compiler
-// or the pointers' alignment (as attention.c's dot; a `simd reduction` would leave it open).
-static float fold(float *acc) {
-    for (int w = LANES / 2; w > 0; w /= 2)
-        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
-    return acc[0];
-}
-
-static float dot_lanes(const float *a, const float *b, int n) {
-    float acc[LANES] = {0};
-    int i = 0;
-    for (; i + LANES <= n; i += LANES) {
-        #pragma omp simd
-        for (int l = 0; l < LANES; l++) acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
-    }
-    for (int l = 0; i + l < n; l++) acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
-    return fold(acc);
-}
-
-// max of a (n >= 1) the same way: a scalar max is one chain of dependent instructions, the slowest part of the
+// max of a (n >= 1) over lanes like dot_fixed (kernels/cpu/dot_fixed.h): a scalar max is one chain of dependent instructions, the slowest part of the
 // softmax. (Any order gives the same max; the lanes are for speed.)
 static float max_lanes(const float *a, int n) {
     float acc[LANES];
@@ -117,7 +99,7 @@ static float sum_lanes(const float *a, int n) {
         for (int l = 0; l < LANES; l++) acc[l] += a[i + l];
     }
     for (int l = 0; i + l < n; l++) acc[l] += a[i + l];
-    return fold(acc);
+    return fold_lanes(acc);
 }
 
 // S (G*T, nk) -> P in place. Row (g, t) is the block's query r0 + t: it sees keys 0 .. r0+t, the rest is set to 0.
@@ -172,7 +154,7 @@ static void backward_item(float *dq, float *dk, float *dv, const float *dout, co
             for (int r = 0; r < GT; r++) {  // dP -> dS in place; masked keys have P = 0, so dS = 0 there
                 float *p = P + (size_t)r * nk, *ds = dS + (size_t)r * nk;
                 int valid = r0 + r % T + 1;
-                float pdp = dot_lanes(p, ds, valid);
+                float pdp = dot_fixed(p, ds, valid);
                 #pragma omp simd
                 for (int j = 0; j < valid; j++) ds[j] = p[j] * (ds[j] - pdp) * s->scale;
                 for (int j = valid; j < nk; j++) ds[j] = 0.0f;

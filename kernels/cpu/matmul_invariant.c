@@ -22,25 +22,13 @@
 #include <omp.h>
 #endif
 
+#include "kernels/cpu/dot_fixed.h"
 #include "kernels/cpu/matmul_invariant.h"
 #include "kernels/ops.h"
 
 enum { LANES = 16, TM = 4, TN = 4, BLOCK_N = 16, ROW_BLOCK = 32 };
 
 // ---- the portable form: the definition of the result ----
-
-static float dot_fixed_order(const float *x, const float *w, int K) {
-    float l[LANES] = {0};
-    for (int k0 = 0; k0 < K; k0 += LANES)
-        for (int j = 0; j < LANES; j++) {
-            int k = k0 + j;
-            l[j] = k < K ? fmaf(x[k], w[k], l[j]) : fmaf(0.0f, 0.0f, l[j]);
-        }
-    for (int j = 0; j < 8; j++) l[j] += l[j + 8];
-    for (int j = 0; j < 4; j++) l[j] += l[j + 4];
-    for (int j = 0; j < 2; j++) l[j] += l[j + 2];
-    return l[0] + l[1];
-}
 
 static void store_one(float *o, float d, const float *bias, float alpha, int accumulate) {
     *o = accumulate ? fmaf(alpha, d, *o) : bias ? d + *bias : d;
@@ -51,7 +39,7 @@ static void tile_portable(float *out, int ldo, const float *const *x, int rows, 
                           const float *bias, float alpha, int accumulate) {
     for (int m = 0; m < rows; m++)
         for (int n = 0; n < cols; n++)
-            store_one(out + (size_t)m * ldo + n, dot_fixed_order(x[m], w[n], K), bias ? bias + n : NULL, alpha,
+            store_one(out + (size_t)m * ldo + n, dot_fixed(x[m], w[n], K), bias ? bias + n : NULL, alpha,
                       accumulate);
 }
 
