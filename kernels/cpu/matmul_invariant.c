@@ -2,15 +2,15 @@
 //
 // A sampled completion must depend only on its own tokens, never on what else was in the batch. BLAS cannot promise
 // that: it picks kernels and blockings by matrix shape, so a row's rounding changes with the row count. Here every
-// output element is one dot product with an order of operations fixed in this file:
+// output element is one dot product in the order of dot_fixed (kernels/cpu/dot_fixed.h):
 //
 //   dot(x, w) over K: 16 lanes; lane j accumulates fmaf(x[k], w[k], acc) for k = j, j + 16, j + 32, ... (positions
 //   past K count as 0 * 0), then the lanes fold: j += j + 8 (j < 8), j += j + 4, j += j + 2, lane 0 + lane 1.
 //
 // Which rows share a tile, how many threads run, and whether the AVX-512 or the portable code runs cannot change a
 // result, because fmaf is exactly rounded and the fold order is the same in both. So invariance is structural, and
-// the weights are read in place (nn.Linear layout, no packing): each call streams every weight row once for all
-// rows of the batch, which is what the decode step (16-64 rows against megabytes of weights) needs.
+// the weights are read in place (nn.Linear layout, no packing): each call streams every weight row once per
+// ROW_BLOCK rows of the batch, which is what the decode step (16-64 rows against megabytes of weights) needs.
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -26,7 +26,7 @@
 #include "kernels/cpu/matmul_invariant.h"
 #include "kernels/ops.h"
 
-enum { LANES = 16, TM = 4, TN = 4, BLOCK_N = 16, ROW_BLOCK = 32 };
+enum { LANES = DOT_LANES, TM = 4, TN = 4, BLOCK_N = 16, ROW_BLOCK = 32 };
 
 // ---- the portable form: the definition of the result ----
 
