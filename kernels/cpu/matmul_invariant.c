@@ -7,15 +7,15 @@
 //   dot(x, w) over K: 16 lanes; lane j accumulates fmaf(x[k], w[k], acc) for k = j, j + 16, j + 32, ... (positions
 //   past K count as 0 * 0), then the lanes fold: j += j + 8 (j < 8), j += j + 4, j += j + 2, lane 0 + lane 1.
 //
-// Which rows share a tile, how many threads run, and whether the AVX-512 or the portable code runs cannot change a
-// result, because fmaf is exactly rounded and the fold order is the same in both. So invariance is structural, and
-// the weights are read in place (nn.Linear layout, no packing): each call streams every weight row once per
+// Which rows share a tile, how many threads run, and whether the AVX-512, the AVX2 or the portable code runs cannot
+// change a result, because fmaf is exactly rounded and the fold order is the same in all three. So invariance is
+// structural, and the weights are read in place (nn.Linear layout, no packing): each call streams every weight row once per
 // ROW_BLOCK rows of the batch, which is what the decode step (16-64 rows against megabytes of weights) needs.
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
 
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 #ifdef _OPENMP
@@ -134,6 +134,84 @@ static void tile1x16_avx512(float *out, const float *x, const float *const w[BLO
     else if (bias) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mask, bias));
     _mm512_mask_storeu_ps(out, mask, r);
 }
+#define HAVE_FAST_TILES 1
+#define tile4x4_fast tile4x4_avx512
+#define tile1x16_fast tile1x16_avx512
+#elif defined(__AVX2__) && defined(__FMA__)
+// ---- AVX2 + FMA (machines without AVX-512): the same arithmetic, a 16-lane accumulator as two ymm registers ----
+
+// One accumulator's fold: lo + hi is j + 8, then j + 4 across the 128-bit halves, j + 2, lane 0 + lane 1.
+static inline float fold_avx2(__m256 lo, __m256 hi) {
+    __m256 s = _mm256_add_ps(lo, hi);
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+// Elements k.. k+15 of p as two ymm, past n (< 16 left) zero: a masked load, as the AVX-512 tail.
+static inline void load16_tail(__m256 *lo, __m256 *hi, const float *p, int n) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    *lo = _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx));
+    *hi = _mm256_maskload_ps(p + 8, _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), idx));
+}
+
+// r[nw m + n] = dot(x[m], w[n]) for NX x NW <= 4 accumulators (8 ymm) in flight; inlined with constant NX, NW.
+// prefetch as in tile4x4_avx512: the next NW x K weight rows, a line per weight row per chunk.
+static inline __attribute__((always_inline)) void dots_avx2(float *r, const float *const *x, int NX,
+                                                             const float *const *w, int NW, int K,
+                                                             const float *prefetch) {
+    __m256 lo[4], hi[4];
+    for (int a = 0; a < NX * NW; a++) lo[a] = hi[a] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + LANES <= K; k += LANES) {
+        if (prefetch)
+            for (int line = 0; line < NW; line++)
+                _mm_prefetch((const char *)(prefetch + NW * k + LANES * line), _MM_HINT_T0);
+        for (int m = 0; m < NX; m++) {
+            __m256 xl = _mm256_loadu_ps(x[m] + k), xh = _mm256_loadu_ps(x[m] + k + 8);
+            for (int n = 0; n < NW; n++) {
+                lo[NW * m + n] = _mm256_fmadd_ps(xl, _mm256_loadu_ps(w[n] + k), lo[NW * m + n]);
+                hi[NW * m + n] = _mm256_fmadd_ps(xh, _mm256_loadu_ps(w[n] + k + 8), hi[NW * m + n]);
+            }
+        }
+    }
+    if (k < K)
+        for (int m = 0; m < NX; m++) {
+            __m256 xl, xh, wl, wh;
+            load16_tail(&xl, &xh, x[m] + k, K - k);
+            for (int n = 0; n < NW; n++) {
+                load16_tail(&wl, &wh, w[n] + k, K - k);
+                lo[NW * m + n] = _mm256_fmadd_ps(xl, wl, lo[NW * m + n]);
+                hi[NW * m + n] = _mm256_fmadd_ps(xh, wh, hi[NW * m + n]);
+            }
+        }
+    for (int a = 0; a < NX * NW; a++) r[a] = fold_avx2(lo[a], hi[a]);
+}
+
+static void tile4x4_avx2(float *out, int ldo, const float *const x[TM], int rows, const float *const w[TN], int cols,
+                         int K, const float *bias, float alpha, int accumulate, const float *prefetch) {
+    // Row by row, 1 x 4: 10 loads feed 8 FMAs (2 x 2 would need 16 registers for accumulators and operands, and
+    // gcc then loads the inputs twice).
+    float r[TN];
+    for (int m = 0; m < rows; m++) {
+        dots_avx2(r, x + m, 1, w, TN, K, m == 0 ? prefetch : NULL);
+        for (int n = 0; n < cols; n++)
+            store_one(out + (size_t)m * ldo + n, r[n], bias ? bias + n : NULL, alpha, accumulate);
+    }
+}
+
+static void tile1x16_avx2(float *out, const float *x, const float *const w[BLOCK_N], int cols, int K,
+                          const float *bias, float alpha, int accumulate) {
+    float r[4];
+    for (int n = 0; n < BLOCK_N && n < cols; n += 4) {
+        dots_avx2(r, &x, 1, w + n, 4, K, NULL);
+        for (int j = 0; j < 4 && n + j < cols; j++)
+            store_one(out + n + j, r[j], bias ? bias + n + j : NULL, alpha, accumulate);
+    }
+}
+#define HAVE_FAST_TILES 1
+#define tile4x4_fast tile4x4_avx2
+#define tile1x16_fast tile1x16_avx2
 #endif
 
 // ---- the driver: tiles, edges, threads ----
@@ -144,8 +222,11 @@ static void row_pointers(const float **p, const float *base, int first, int n, i
     for (int i = 0; i < n; i++) p[i] = base + (size_t)(first + i < count ? first + i : count - 1) * ld;
 }
 
-static void run_block(const matmul_part *part, const float *inp, int M, int K, int m_lo, int m_hi, int n0, float alpha,
+static void run_block(const matmul_part *part, const float *inp, int K, int m_lo, int m_hi, int n0, float alpha,
                       int accumulate, int portable) {
+#ifndef HAVE_FAST_TILES
+    (void)portable;  // nothing but the portable form here
+#endif
     const float *W = part->weight, *bias = part->bias;
     float *out = part->out;
     int OC = part->OC, ldo = part->ldo, n_hi = n0 + BLOCK_N < OC ? n0 + BLOCK_N : OC;
@@ -161,10 +242,10 @@ static void run_block(const matmul_part *part, const float *inp, int M, int K, i
             int rows = m_tiles_end - m < TM ? m_tiles_end - m : TM;
             float *o = out + (size_t)m * ldo + n;
             const float *b = bias ? bias + n : NULL;
-#ifdef __AVX512F__
+#ifdef HAVE_FAST_TILES
             if (!portable) {
                 const float *next = m == m_lo && n + TN < OC ? W + (size_t)(n + TN) * K : NULL;
-                tile4x4_avx512(o, ldo, x, rows, w, cols, K, b, alpha, accumulate, next);
+                tile4x4_fast(o, ldo, x, rows, w, cols, K, b, alpha, accumulate, next);
                 continue;
             }
 #endif
@@ -176,13 +257,23 @@ static void run_block(const matmul_part *part, const float *inp, int M, int K, i
     row_pointers(w, W, n0, BLOCK_N, OC, K);
     float *o = out + (size_t)(m_hi - 1) * ldo + n0;
     const float *b = bias ? bias + n0 : NULL;
-#ifdef __AVX512F__
+#ifdef HAVE_FAST_TILES
     if (!portable) {
-        tile1x16_avx512(o, x, w, n_hi - n0, K, b, alpha, accumulate);
+        tile1x16_fast(o, x, w, n_hi - n0, K, b, alpha, accumulate);
         return;
     }
 #endif
     tile_portable(o, ldo, &x, 1, w, n_hi - n0, K, b, alpha, accumulate);
+}
+
+const char *gemm_invariant_isa(void) {
+#if defined(__AVX512F__)
+    return "AVX-512";
+#elif defined(HAVE_FAST_TILES)
+    return "AVX2 + FMA";
+#else
+    return "none (portable C only)";
+#endif
 }
 
 void dots_fixed_order(float *out, const float *x, const float *rows, int n_rows, size_t stride, int K) {
@@ -190,8 +281,8 @@ void dots_fixed_order(float *out, const float *x, const float *rows, int n_rows,
         const float *w[BLOCK_N];
         int n = n_rows - j0 < BLOCK_N ? n_rows - j0 : BLOCK_N;
         for (int j = 0; j < BLOCK_N; j++) w[j] = rows + (size_t)(j0 + (j < n ? j : n - 1)) * stride;
-#ifdef __AVX512F__
-        tile1x16_avx512(out + j0, x, w, n, K, NULL, 1.0f, 0);
+#ifdef HAVE_FAST_TILES
+        tile1x16_fast(out + j0, x, w, n, K, NULL, 1.0f, 0);
 #else
         tile_portable(out + j0, 0, &x, 1, w, n, K, NULL, 1.0f, 0);
 #endif
@@ -228,7 +319,7 @@ void gemm_invariant_parts(const matmul_part *parts, int n_parts, const float *in
             int p = 0;
             for (int blk = b0; blk < b1; blk++) {
                 while (blk >= first_block[p + 1]) p++;
-                run_block(&parts[p], inp, M, K, mb, mb + ROW_BLOCK < M ? mb + ROW_BLOCK : M,
+                run_block(&parts[p], inp, K, mb, mb + ROW_BLOCK < M ? mb + ROW_BLOCK : M,
                           (blk - first_block[p]) * BLOCK_N, alpha, accumulate, portable);
             }
         }

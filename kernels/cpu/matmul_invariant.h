@@ -16,3 +16,5 @@ void gemm_invariant_parts(const matmul_part *parts, int n_parts, const float *in
 // out[j] = x (K) . row j (K) for n_rows rows stride floats apart, in the same fixed order, on the calling thread
 // (attention's scores over a KV cache).
 void dots_fixed_order(float *out, const float *x, const float *rows, int n_rows, size_t stride, int K);
+// Which vector code this build runs: "AVX-512", "AVX2 + FMA" or "none (portable C only)".
+const char *gemm_invariant_isa(void);
