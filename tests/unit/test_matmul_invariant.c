@@ -13,17 +13,7 @@
 #include "testing.h"
 
 static uint64_t g_rng = 0x2545F4914F6CDD1Dull;
-static float *rand_array(long n, float scale) {  // uniform in [-scale, scale), splitmix64
-    float *a = callocCheck((size_t)n, sizeof(float));
-    for (long i = 0; i < n; i++) {
-        uint64_t z = (g_rng += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        a[i] = (float)((2.0 * ((double)(z >> 11) * 0x1.0p-53) - 1.0) * scale);
-    }
-    return a;
-}
+static float *rand_array(long n, float scale) { return rand_uniform_array(&g_rng, n, scale); }
 
 int main(void) {
     printf("batch-invariant GEMM, vector code: %s\n", gemm_invariant_isa());

@@ -25,17 +25,7 @@
 #define TOL 1e-5f
 
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
-static float *rand_array(long n, float scale) {  // uniform in [-scale, scale), splitmix64
-    float *a = mallocCheck((size_t)(n > 0 ? n : 1) * sizeof(float));
-    for (long i = 0; i < n; i++) {
-        uint64_t z = (g_rng += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        a[i] = (float)((2.0 * ((double)(z >> 11) * 0x1.0p-53) - 1.0) * scale);
-    }
-    return a;
-}
+static float *rand_array(long n, float scale) { return rand_uniform_array(&g_rng, n, scale); }
 static float *copy_of(const float *a, long n) {
     float *c = mallocCheck((size_t)(n > 0 ? n : 1) * sizeof(float));
     memcpy(c, a, (size_t)n * sizeof(float));
