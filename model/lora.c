@@ -28,15 +28,16 @@ int lora_active(const model *m, int module) {
 
 void linear_forward(const model *m, int l, int module, float *out, float *h, const float *inp, const float *W,
                     const float *b, int N, int batch_invariant) {
+    if (batch_invariant) {
+        linear_forward_invariant_group(m, l, 1, &module, &out, &W, &b, h, inp, N);
+        return;
+    }
     int in, outd;
     linear_shape(&m->cfg, module, &in, &outd);
-    if (batch_invariant) matmul_forward_invariant(out, inp, W, b, N, in, outd);
-    else matmul_forward(out, inp, W, b, N, in, outd);
+    matmul_forward(out, inp, W, b, N, in, outd);
     if (!lora_active(m, module)) return;
     const lora_adapter *a = m->lora;
-    const float *A = a->layers[l].A[module], *B = a->layers[l].B[module];
-    if (batch_invariant) lora_forward_invariant(out, h, inp, A, B, N, in, outd, a->cfg.rank, a->scale);
-    else lora_forward(out, h, inp, A, B, N, in, outd, a->cfg.rank, a->scale);
+    lora_forward(out, h, inp, a->layers[l].A[module], a->layers[l].B[module], N, in, outd, a->cfg.rank, a->scale);
 }
 
 void linear_forward_invariant_group(const model *m, int l, int n, const int *modules, float *const *outs,

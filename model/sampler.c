@@ -261,7 +261,8 @@ int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, c
             th = omp_get_thread_num();
 #endif
             float u = rng_uniform(p->seed, seq_ids[i], (uint64_t)out[i].n);
-            drawn[r] = sample_token(logits + (size_t)r * V, V, p, u, &drawn_lp[r], scratch + (size_t)th * SAMPLE_SCRATCH(V));
+            float *mine = scratch + (size_t)th * SAMPLE_SCRATCH(V);
+            drawn[r] = sample_token(logits + (size_t)r * V, V, p, u, &drawn_lp[r], mine);
         }
         for (int r = 0; r < rows; r++) gen_batch_accept(&b, r, drawn[r], drawn_lp[r], is_eos(m, tok, drawn[r]), tok);
     }

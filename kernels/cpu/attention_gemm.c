@@ -75,8 +75,8 @@ static void scatter_heads(float *dst, const float *src, int t0, int T, int hk, c
         }
 }
 
-// max of a (n >= 1) over lanes like dot_fixed (kernels/cpu/dot_fixed.h): a scalar max is one chain of dependent instructions, the slowest part of the
-// softmax. (Any order gives the same max; the lanes are for speed.)
+// max of a (n >= 1) over lanes like dot_fixed (kernels/cpu/dot_fixed.h): a scalar max is one chain of dependent
+// instructions, the slowest part of the softmax. (Any order gives the same max; the lanes are for speed.)
 static float max_lanes(const float *a, int n) {
     float acc[LANES];
     for (int l = 0; l < LANES; l++) acc[l] = a[0];

@@ -24,6 +24,7 @@ static inline float dot_fixed(const float *a, const float *b, int n) {
         for (int l = 0; l < DOT_LANES; l++) acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
     }
     if (i < n)
-        for (int l = 0; l < DOT_LANES; l++) acc[l] = i + l < n ? fmaf(a[i + l], b[i + l], acc[l]) : fmaf(0.0f, 0.0f, acc[l]);
+        for (int l = 0; l < DOT_LANES; l++)
+            acc[l] = i + l < n ? fmaf(a[i + l], b[i + l], acc[l]) : fmaf(0.0f, 0.0f, acc[l]);
     return fold_lanes(acc);
 }

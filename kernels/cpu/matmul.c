@@ -2,8 +2,6 @@
 // inp @ W^T and no weight is ever transposed in memory.
 #include <cblas.h>
 
-#include "common/error.h"
-
 #include "kernels/ops.h"
 
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias, int N, int IC, int OC) {

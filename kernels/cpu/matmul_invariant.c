@@ -9,8 +9,8 @@
 //
 // Which rows share a tile, how many threads run, and whether the AVX-512, the AVX2 or the portable code runs cannot
 // change a result, because fmaf is exactly rounded and the fold order is the same in all three. So invariance is
-// structural, and the weights are read in place (nn.Linear layout, no packing): each call streams every weight row once per
-// ROW_BLOCK rows of the batch, which is what the decode step (16-64 rows against megabytes of weights) needs.
+// structural, and the weights are read in place (nn.Linear layout, no packing): each call streams every weight row
+// once per ROW_BLOCK rows of the batch, which is what the decode step (16-64 rows against megabytes of weights) needs.
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -88,7 +88,8 @@ static void tile4x4_avx512(float *out, int ldo, const float *const x[TM], int ro
     int k = 0;
     for (; k + LANES <= K; k += LANES) {
         if (prefetch)
-            for (int line = 0; line < TN; line++) _mm_prefetch((const char *)(prefetch + TN * k + LANES * line), _MM_HINT_T0);
+            for (int line = 0; line < TN; line++)
+                _mm_prefetch((const char *)(prefetch + TN * k + LANES * line), _MM_HINT_T0);
         __m512 wv[TN];
         for (int n = 0; n < TN; n++) wv[n] = _mm512_loadu_ps(w[n] + k);
         for (int m = 0; m < TM; m++) {

@@ -43,7 +43,8 @@ int main(void) {
     for (int ki = 0; ki < 2; ki++)
         for (int n_rows = 1; n_rows <= 40; n_rows += 13) {
             int K = ki ? 64 : 7, stride = K + 3;
-            float *x = rand_array(K, 1.0f), *rows = rand_array((long)n_rows * stride, 1.0f), *d = rand_array(n_rows, 1e3f);
+            float *x = rand_array(K, 1.0f), *rows = rand_array((long)n_rows * stride, 1.0f);
+            float *d = rand_array(n_rows, 1e3f);
             dots_fixed_order(d, x, rows, n_rows, (size_t)stride, K);
             for (int j = 0; j < n_rows; j++) {
                 float want = dot_fixed(x, rows + (size_t)j * stride, K);
