@@ -10,7 +10,8 @@
 #    itself (kernels/cpu/blas_setup.h), and that PyTorch's logits agree with the engine's on the same weights;
 # 4. runs the engine as shipped (OpenMP OpenBLAS, kernels selected at start), then with OpenBLAS's own choice of
 #    kernels (batch 16 and the LoRA step only), then bench_torch.py, all with N threads (default: nproc);
-# 5. prints one table: tokens/s, achieved GFLOP/s, PyTorch time / engine time, and the sgemm floor of each side.
+# 5. prints one table: tokens/s, achieved GFLOP/s, PyTorch time / engine time, the sgemm floor of each side and
+#    the fp32 FMA peak (the ceiling no fp32 GEMM can pass).
 # The machine should be quiet: each run waits (up to QUIET_WAIT seconds, default 60) for the CPUs to go idle,
 # prints how idle they were, and afterwards how much of the machine other processes took while it ran.
 # --profile adds the engine's per-kernel breakdown of a decode run and a LoRA step.
@@ -158,9 +159,9 @@ for w in ("sample batch 1", "sample batch 16", "sample batch 64", "train step lo
         line += f"{e['per_s']:7.0f} tok/s {ref['flops'] / e['median_s'] / 1e9:5.1f} GF{ratio}".rjust(W)
     print(line)
 print("tok/s: new tokens for sampling, all tokens for training; GF: achieved model GFLOP/s (docs/benchmarks.md)")
-print("sgemm floor and the engine's batch-invariant GEMM, GFLOP/s:")
+print("fp32 FMA peak (the ceiling), sgemm floor and the engine's batch-invariant GEMM, GFLOP/s:")
 for n, r in cols:
-    sg = {k: v.get("gflops", 0) for k, v in r.items() if k.startswith(("sgemm ", "invariant "))}
+    sg = {k: v.get("gflops", 0) for k, v in r.items() if k.startswith(("fma ", "sgemm ", "invariant "))}
     print(f"  {n:<18} " + ", ".join(f"{k} {g:.0f}" for k, g in sg.items()))
 PY
 echo "(JSON results in $out)"
