@@ -426,17 +426,22 @@ static void phase_add(const char *name, double seconds) {
 
 // Median time of 7 runs of the statement (after one untimed run), times `count` calls per step, added to phase
 // `name`.
-#define TIME_OP(name, count, stmt)                                                                                   \
+// stmt timed 7 times after one warm-up; setup runs untimed before each (what stmt consumes, such as the LM head's
+// kept softmax).
+#define TIME_OP_AFTER(name, count, setup, stmt)                                                                      \
     do {                                                                                                             \
         double t_[7];                                                                                                \
+        setup;                                                                                                       \
         stmt;                                                                                                        \
         for (int r_ = 0; r_ < 7; r_++) {                                                                             \
+            setup;                                                                                                   \
             double t0_ = now();                                                                                      \
             stmt;                                                                                                    \
             t_[r_] = now() - t0_;                                                                                    \
         }                                                                                                            \
         phase_add((name), (count) * median(t_, 7));                                                                  \
     } while (0)
+#define TIME_OP(name, count, stmt) TIME_OP_AFTER(name, count, (void)0, stmt)
 
 static float *random_buffer(size_t n, uint64_t stream) {
     float *x = mallocCheck(n * sizeof(float));
@@ -507,10 +512,15 @@ static void profile_train(model *m) {
     TIME_OP("norm/swiglu/residual fwd", 2 * L + 1, rmsnorm_forward(y, rstd, x, eps_w, N, C, 1e-5f));
     TIME_OP("norm/swiglu/residual fwd", L, swiglu_forward(z, x, y, N, F));
     TIME_OP("norm/swiglu/residual fwd", 2 * L, residual_forward(z, x, y, (size_t)N * C));
-    TIME_OP("lm head + log-softmax fwd", 1, logprob_forward(logp, NULL, x, lm, b.targets, N, C, V, 1.0f, lm_scratch));
+    // The model keeps the forward's softmax for the backward (model/forward.c: all of it at this vocabulary).
+    logprob_keep *keep = logprob_keep_new(N, V, (size_t)N * V * sizeof(double));
+    TIME_OP("lm head + log-softmax fwd", 1,
+            logprob_forward(logp, NULL, x, lm, b.targets, N, C, V, 1.0f, lm_scratch, keep));
     // backward (LoRA mode: frozen weights get no gradient, only the input gradient flows)
-    TIME_OP("lm head + log-softmax bwd", 1,
-            logprob_backward(y, NULL, dlogp, x, lm, b.targets, N, C, V, 1.0f, lm_scratch));
+    TIME_OP_AFTER("lm head + log-softmax bwd", 1,
+                  logprob_forward(logp, NULL, x, lm, b.targets, N, C, V, 1.0f, lm_scratch, keep),
+                  logprob_backward(y, NULL, dlogp, x, lm, b.targets, N, C, V, 1.0f, lm_scratch, keep));
+    logprob_keep_free(keep);
     TIME_OP("linear bwd dinp (sgemm)", L,
             for (int j = 0; j < 4; j++) matmul_backward(x, NULL, NULL, y, z, Ws[j], N, ins[j], outs[j]));
     TIME_OP("linear bwd dinp (sgemm)", 2 * L, matmul_backward(x, NULL, NULL, y, z, w->wgate, N, C, F));

@@ -105,12 +105,21 @@ void add_inplace(float *acc, const float *x, size_t n);                       //
 //   logp[i] = log_softmax(x[i] @ wlm^T * inv_temp)[targets[i]], entropy[i] = entropy of that distribution.
 // Tokens with targets[i] < 0 get logp = entropy = 0. entropy may be NULL.
 // scratch: logprob_scratch_floats(V) floats.
+// keep (may be NULL): room where the forward leaves its softmax for the backward (below).
+typedef struct logprob_keep logprob_keep;
 void logprob_forward(float *logp, float *entropy, const float *x, const float *wlm, const int *targets, int N, int C,
-                     int V, float inv_temp, float *scratch);
-// Given dL/dlogp (N) (0 where targets < 0): dx (N, C) +=, dwlm (V, C) += (may be NULL).
+                     int V, float inv_temp, float *scratch, logprob_keep *keep);
+// Given dL/dlogp (N) (0 where targets < 0): dx (N, C) +=, dwlm (V, C) += (may be NULL). Same x, targets, inv_temp
+// and keep as the forward before it.
 void logprob_backward(float *dx, float *dwlm, const float *dlogp, const float *x, const float *wlm, const int *targets,
-                      int N, int C, int V, float inv_temp, float *scratch);
+                      int N, int C, int V, float inv_temp, float *scratch, logprob_keep *keep);
 size_t logprob_scratch_floats(int V);
+// The backward's head GEMM and softmax are the forward's again. A keep holds them for the first `rows` scored
+// tokens (whole chunks), so the backward starts from there instead: the same values bit for bit, a third of the LM
+// head's FLOPs saved. The backward consumes it (a second backward recomputes). NULL from logprob_keep_new when not
+// even one chunk fits in max_bytes.
+logprob_keep *logprob_keep_new(int max_tokens, int V, size_t max_bytes);
+void logprob_keep_free(logprob_keep *keep);
 // Full logits, for inference: logits (N, V) = x @ wlm^T (no temperature).
 void logits_forward(float *logits, const float *x, const float *wlm, int N, int C, int V);
 

@@ -36,6 +36,7 @@ struct model_acts {
     // backward scratch
     float *dresid, *dx, *dq, *dk, *dv, *datt, *dgate, *dup, *dact, *dh;
     float *lm_scratch;  // logprob_scratch_floats(V)
+    logprob_keep *lm_keep;  // the forward's softmax, for the backward (NULL when not even one chunk fits)
     float *att_scratch;
     size_t att_scratch_n;
     int *kv_start, *kv_len;  // (N)
@@ -47,6 +48,7 @@ void model_acts_free(model_acts *a) {
     free(a->slab);
     free(a->layers);
     free(a->lm_scratch);
+    logprob_keep_free(a->lm_keep);
     free(a->att_scratch);
     free(a->kv_start);
     free(a->kv_len);
@@ -104,6 +106,11 @@ static size_t carve(const model *m, model_acts *a, float *base, int N) {
     return off;
 }
 
+// At most this much memory keeps the LM head's softmax from the forward for the backward (all 1024 scored tokens of
+// the benchmark's step at V = 8192 take 32 MB; at Llama-3's V = 128k, 256 MB holds the first 448 and the rest
+// are computed again).
+#define LM_KEEP_BYTES ((size_t)256 << 20)
+
 static model_acts *ensure_acts(model *m, int N, int max_seq) {
     model_acts *a = m->acts;
     int rank = m->lora ? m->lora->cfg.rank : 0;
@@ -114,6 +121,7 @@ static model_acts *ensure_acts(model *m, int N, int max_seq) {
             free(a->slab);
             free(a->kv_start);
             free(a->kv_len);
+            logprob_keep_free(a->lm_keep);
         } else {
             a = callocCheck(1, sizeof *a);
             a->layers = callocCheck((size_t)m->cfg.num_hidden_layers, sizeof(layer_acts));
@@ -126,6 +134,7 @@ static model_acts *ensure_acts(model *m, int N, int max_seq) {
         carve(m, a, a->slab, cap);
         a->kv_start = mallocCheck((size_t)cap * sizeof(int));
         a->kv_len = mallocCheck((size_t)cap * sizeof(int));
+        a->lm_keep = logprob_keep_new(cap, m->cfg.vocab_size, LM_KEEP_BYTES);
         m->acts = a;
     }
     size_t need = attention_scratch_floats(max_seq);
@@ -186,7 +195,7 @@ double model_forward(model *m, const packed_batch *b, float temperature, float *
     }
     rmsnorm_forward(a->xf, a->rstdf, a->resid_out, m->w.norm, N, C, c->rms_norm_eps);
     logprob_forward(logp, entropy, a->xf, m->w.lm_head, b->targets, N, C, c->vocab_size, 1.0f / temperature,
-                    a->lm_scratch);
+                    a->lm_scratch, a->lm_keep);
     double total = 0.0;
     for (int i = 0; i < N; i++) total += logp[i];
     // Remember the temperature for the backward pass.
@@ -211,7 +220,7 @@ void model_backward(model *m, const packed_batch *b, const float *dlogp) {
 
     memset(a->dx, 0, (size_t)N * C * sizeof(float));
     logprob_backward(a->dx, full ? g->lm_head : NULL, dlogp, a->xf, m->w.lm_head, b->targets, N, C, c->vocab_size,
-                     1.0f / a->lm_temp, a->lm_scratch);
+                     1.0f / a->lm_temp, a->lm_scratch, a->lm_keep);
     memset(a->dresid, 0, (size_t)N * C * sizeof(float));
     rmsnorm_backward(a->dresid, full ? g->norm : NULL, a->dx, a->resid_out, m->w.norm, a->rstdf, N, C);
 

@@ -21,6 +21,40 @@ static int chunk_rows(int V) {
 
 size_t logprob_scratch_floats(int V) { return (size_t)chunk_rows(V) * V; }
 
+struct logprob_keep {
+    float *e;     // (rows, V): exp(z - max z) of the scored tokens in order, as the forward left them
+    double *sum;  // (rows): their sums
+    int rows, V;  // capacity: whole chunks
+    int filled;   // rows the last forward left; 0 once a backward has used them
+};
+
+logprob_keep *logprob_keep_new(int max_tokens, int V, size_t max_bytes) {
+    int chunk = chunk_rows(V);
+    size_t per_row = (size_t)V * sizeof(float) + sizeof(double);
+    size_t chunks = max_bytes / per_row / (size_t)chunk, need = ((size_t)max_tokens + chunk - 1) / chunk;
+    if (chunks > need) chunks = need;
+    if (chunks == 0) return NULL;
+    logprob_keep *k = callocCheck(1, sizeof *k);
+    k->rows = (int)chunks * chunk;
+    k->V = V;
+    k->e = alignedCallocCheck((size_t)k->rows * V, sizeof(float));
+    k->sum = mallocCheck((size_t)k->rows * sizeof(double));
+    return k;
+}
+
+void logprob_keep_free(logprob_keep *k) {
+    if (!k) return;
+    free(k->e);
+    free(k->sum);
+    free(k);
+}
+
+// Where the chunk of n scored rows starting at scored row `at` lives: in the keep when it fits there (a keep
+// holds a prefix of whole chunks), else in scratch.
+static float *chunk_home(logprob_keep *keep, int at, int n, int V, float *scratch) {
+    return keep && keep->V == V && at + n <= keep->rows ? keep->e + (size_t)at * V : scratch;
+}
+
 void logits_forward(float *logits, const float *x, const float *wlm, int N, int C, int V) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, V, C, 1.0f, x, C, wlm, C, 0.0f, logits, V);
 }
@@ -90,25 +124,31 @@ static double exp_sum(float *z, int V, float mx, double *wsum) {
 }
 
 void logprob_forward(float *logp, float *entropy, const float *x, const float *wlm, const int *targets, int N, int C,
-                     int V, float inv_temp, float *scratch) {
-    int chunk = chunk_rows(V), rows[CHUNK_MAX], cursor = 0, n;
+                     int V, float inv_temp, float *scratch, logprob_keep *keep) {
+    int chunk = chunk_rows(V), rows[CHUNK_MAX], cursor = 0, n, at = 0;
     float *xs = mallocCheck((size_t)chunk * C * sizeof(float));
     for (int i = 0; i < N; i++) {
         logp[i] = 0.0f;
         if (entropy) entropy[i] = 0.0f;
     }
+    if (keep) keep->filled = 0;
     while ((n = gather_rows(xs, rows, chunk, x, targets, N, C, &cursor)) > 0) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f, xs, C, wlm, C, 0.0f, scratch, V);
+        float *zs = chunk_home(keep, at, n, V, scratch);
+        double *sums = zs != scratch ? keep->sum + at : NULL;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f, xs, C, wlm, C, 0.0f, zs, V);
         #pragma omp parallel for
         for (int r = 0; r < n; r++) {
-            float *z = scratch + (size_t)r * V;
+            float *z = zs + (size_t)r * V;
             int i = rows[r];
             float mx = scale_max(z, V, inv_temp), zt = z[targets[i]];
             double wsum, sum = exp_sum(z, V, mx, &wsum);
             double lse = mx + log(sum);
             logp[i] = (float)(zt - lse);
             if (entropy) entropy[i] = (float)(log(sum) - wsum / sum);  // H = lse - E[z]
+            if (sums) sums[r] = sum;
         }
+        if (sums) keep->filled = at + n;
+        at += n;
     }
     free(xs);
 }
@@ -116,33 +156,39 @@ void logprob_forward(float *logp, float *entropy, const float *x, const float *w
 // d logp_i / d z_v = inv_temp * (1[v = target] - softmax_v). With g = dlogp_i * that:
 // dx_i += g @ wlm, dwlm += g^T x_i.
 void logprob_backward(float *dx, float *dwlm, const float *dlogp, const float *x, const float *wlm, const int *targets,
-                      int N, int C, int V, float inv_temp, float *scratch) {
-    int chunk = chunk_rows(V), rows[CHUNK_MAX], cursor = 0, n;
+                      int N, int C, int V, float inv_temp, float *scratch, logprob_keep *keep) {
+    int chunk = chunk_rows(V), rows[CHUNK_MAX], cursor = 0, n, at = 0;
+    int kept = keep && keep->V == V ? keep->filled : 0;
     float *xs = mallocCheck((size_t)chunk * C * sizeof(float));
     float *dxs = mallocCheck((size_t)chunk * C * sizeof(float));
     while ((n = gather_rows(xs, rows, chunk, x, targets, N, C, &cursor)) > 0) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f, xs, C, wlm, C, 0.0f, scratch, V);
+        // z = e (exp(z - max)) and its sum: from the forward when it kept them, else computed again
+        float *zs = at + n <= kept ? keep->e + (size_t)at * V : scratch;
+        const double *sums = zs != scratch ? keep->sum + at : NULL;
+        if (!sums) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f, xs, C, wlm, C, 0.0f, zs, V);
         #pragma omp parallel for
         for (int r = 0; r < n; r++) {
-            float *z = scratch + (size_t)r * V;
+            float *z = zs + (size_t)r * V;
             int i = rows[r];
-            float mx = scale_max(z, V, inv_temp);
-            float g = dlogp[i] * inv_temp, a = (float)(-g / exp_sum(z, V, mx, NULL));  // z = e, softmax = e / sum
+            double sum = sums ? sums[r] : exp_sum(z, V, scale_max(z, V, inv_temp), NULL);
+            float g = dlogp[i] * inv_temp, a = (float)(-g / sum);  // softmax = e / sum
             #pragma omp simd
             for (int v = 0; v < V; v++) z[v] *= a;
             z[targets[i]] += g;
         }
         if (dx) {
             // dxs (n, C) = dlogits (n, V) @ wlm (V, C)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, V, 1.0f, scratch, V, wlm, C, 0.0f, dxs, C);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, C, V, 1.0f, zs, V, wlm, C, 0.0f, dxs, C);
             for (int r = 0; r < n; r++) {
                 float *d = dx + (size_t)rows[r] * C;
                 for (int c = 0; c < C; c++) d[c] += dxs[(size_t)r * C + c];
             }
         }
         // dwlm (V, C) += dlogits^T (V, n) @ xs (n, C)
-        if (dwlm) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, n, 1.0f, scratch, V, xs, C, 1.0f, dwlm, C);
+        if (dwlm) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, V, C, n, 1.0f, zs, V, xs, C, 1.0f, dwlm, C);
+        at += n;
     }
+    if (keep) keep->filled = 0;  // overwritten with dlogits above
     free(xs);
     free(dxs);
 }

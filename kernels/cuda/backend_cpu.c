@@ -179,13 +179,15 @@ static void cpu_attention_backward(float *dq, float *dk, float *dv, const float 
 static void cpu_logprob_forward(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
                                 const int *targets, int N, int C, int V, float inv_temp) {
     need_f32(wt);
-    logprob_forward(logp, entropy, x, wlm, targets, N, C, V, inv_temp, scratch(SCR_LOGPROB, logprob_scratch_floats(V)));
+    float *scr = scratch(SCR_LOGPROB, logprob_scratch_floats(V));
+    logprob_forward(logp, entropy, x, wlm, targets, N, C, V, inv_temp, scr, NULL);
 }
 
 static void cpu_logprob_backward(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm,
                                  mg_dtype wt, const int *targets, int N, int C, int V, float inv_temp) {
     need_f32(wt);
-    logprob_backward(dx, dwlm, dlogp, x, wlm, targets, N, C, V, inv_temp, scratch(SCR_LOGPROB, logprob_scratch_floats(V)));
+    float *scr = scratch(SCR_LOGPROB, logprob_scratch_floats(V));
+    logprob_backward(dx, dwlm, dlogp, x, wlm, targets, N, C, V, inv_temp, scr, NULL);
 }
 
 static void cpu_gather_rows(float *dst, const float *src, const int *rows, int n, int width) {

@@ -526,11 +526,11 @@ static void test_logprob(void) {
     float *gx = dputf(x, nx), *gw = dputf(w, nw), *glp = cuda_malloc(N * 4), *gent = cuda_malloc(N * 4);
     int *gtg = dputi(tg, N);
     float *gdlp = dputf(dlp, N), *gdx = dputf(dx, nx), *gdw = dputf(dw, nw);
-    logprob_forward(lp, ent, x, w, tg, N, C, V, it, scr);
+    logprob_forward(lp, ent, x, w, tg, N, C, V, it, scr, NULL);
     logprob_forward_cuda(glp, gent, gx, gw, MG_F32, gtg, N, C, V, it);
     expect("logprob_forward logp fp32", glp, lp, N, 2e-5f);
     expect("logprob_forward entropy fp32", gent, ent, N, 2e-5f);
-    logprob_backward(dx, dw, dlp, x, w, tg, N, C, V, it, scr);
+    logprob_backward(dx, dw, dlp, x, w, tg, N, C, V, it, scr, NULL);
     logprob_backward_cuda(gdx, gdw, gdlp, gx, gw, MG_F32, gtg, N, C, V, it);
     expect("logprob_backward dx fp32 (+=)", gdx, dx, nx, 2e-5f);
     expect("logprob_backward dwlm fp32 (+=)", gdw, dw, nw, 2e-5f);
@@ -538,10 +538,10 @@ static void test_logprob(void) {
     float *wr = hround(w, nw), *dx16 = hrand(nx, 0.2f);
     void *gw16 = dput_bf16(w, nw);
     float *gdx16 = dputf(dx16, nx);
-    logprob_forward(lp, ent, x, wr, tg, N, C, V, it, scr);
+    logprob_forward(lp, ent, x, wr, tg, N, C, V, it, scr, NULL);
     logprob_forward_cuda(glp, NULL, gx, gw16, MG_BF16, gtg, N, C, V, it);
     expect("logprob_forward logp bf16", glp, lp, N, 1e-2f);
-    logprob_backward(dx16, NULL, dlp, x, wr, tg, N, C, V, it, scr);
+    logprob_backward(dx16, NULL, dlp, x, wr, tg, N, C, V, it, scr, NULL);
     logprob_backward_cuda(gdx16, NULL, gdlp, gx, gw16, MG_BF16, gtg, N, C, V, it);
     expect("logprob_backward dx bf16 (+=)", gdx16, dx16, nx, 1e-2f);
     // full logits

@@ -414,7 +414,7 @@ static void logprob_case(const char *name, const int *targets, int N, int C, int
     float *scratch = garbage((long)nscratch), *logp = garbage(N), *ent = garbage(N), *logp2 = garbage(N);
     double *rlogp = dzeros(N), *rent = dzeros(N);
     logprob_ref(rlogp, rent, x, wlm, targets, N, C, V, inv_temp);
-    logprob_forward(logp, ent, x, wlm, targets, N, C, V, inv_temp, scratch);
+    logprob_forward(logp, ent, x, wlm, targets, N, C, V, inv_temp, scratch, NULL);
     char what[96];
     snprintf(what, sizeof what, "%s logp", name);
     report(what, rel_err(logp, rlogp, N), TOL);
@@ -426,7 +426,7 @@ static void logprob_case(const char *name, const int *targets, int N, int C, int
     CHECK(masked_zero, "%s: tokens with target < 0 must get logp = entropy = 0", name);
     // entropy == NULL is allowed and must not change logp.
     float *scratch2 = garbage((long)nscratch);
-    logprob_forward(logp2, NULL, x, wlm, targets, N, C, V, inv_temp, scratch2);
+    logprob_forward(logp2, NULL, x, wlm, targets, N, C, V, inv_temp, scratch2, NULL);
     CHECK(memcmp(logp, logp2, sizeof(float) * N) == 0, "%s: logp differs when entropy is NULL", name);
     free(x), free(wlm), free(scratch), free(scratch2), free(logp), free(ent), free(logp2), free(rlogp), free(rent);
 }
@@ -449,6 +449,53 @@ static void check_logprob(void) {
     logits_forward(logits, x, wlm, N, C, V);
     report("logits_forward N=5 C=13 V=37", rel_err(logits, ref, N * V), TOL);
     free(x), free(wlm), free(logits), free(ref);
+}
+
+// ---- the LM head's kept softmax: the backward from the forward's values equals the backward that recomputes ----
+// One backward of (dx, dwlm) after a forward with keep (NULL: recompute everything).
+static void logprob_fwd_bwd(float *logp, float *dx, float *dwlm, const float *dlogp, const float *x, const float *wlm,
+                            const int *targets, int N, int C, int V, logprob_keep *keep, int forward) {
+    float *scratch = garbage((long)logprob_scratch_floats(V));
+    if (forward) logprob_forward(logp, NULL, x, wlm, targets, N, C, V, 1.0f / 0.8f, scratch, keep);
+    for (size_t i = 0; i < logprob_scratch_floats(V); i++) scratch[i] = 1e30f;  // nothing may come from scratch
+    memset(dx, 0, sizeof(float) * N * C);
+    memset(dwlm, 0, sizeof(float) * V * C);
+    logprob_backward(dx, dwlm, dlogp, x, wlm, targets, N, C, V, 1.0f / 0.8f, scratch, keep);
+    free(scratch);
+}
+static void check_logprob_keep(void) {
+    // V = 33000: 254-row chunks, so 600 scored tokens are two whole chunks and a partial one; a keep of one chunk
+    // holds a prefix and the rest is recomputed.
+    int N = 640, C = 8, V = 33000, *targets = callocCheck((size_t)N, sizeof(int));
+    for (int i = 0; i < N; i++) targets[i] = i % 16 == 3 ? -1 : (i * 7919) % V;
+    float *x = rand_array(N * C, 1.0f), *wlm = rand_array((long)V * C, 1.0f), *dlogp = rand_array(N, 1.0f);
+    for (int i = 0; i < N; i++)
+        if (targets[i] < 0) dlogp[i] = 0.0f;
+    float *logp0 = garbage(N), *dx0 = garbage(N * C), *dw0 = garbage((long)V * C);
+    float *logp = garbage(N), *dx = garbage(N * C), *dw = garbage((long)V * C);
+    logprob_fwd_bwd(logp0, dx0, dw0, dlogp, x, wlm, targets, N, C, V, NULL, 1);
+    size_t all = (size_t)N * V * sizeof(double), one_chunk = (size_t)300 * V * sizeof(float);
+    const char *names[] = {"every scored token kept", "one chunk kept"};
+    size_t budgets[] = {all, one_chunk};
+    for (int k = 0; k < 2; k++) {
+        logprob_keep *keep = logprob_keep_new(N, V, budgets[k]);
+        CHECK(keep != NULL, "logprob_keep_new(%d, %d, %zu) gave no keep", N, V, budgets[k]);
+        if (!keep) continue;
+        logprob_fwd_bwd(logp, dx, dw, dlogp, x, wlm, targets, N, C, V, keep, 1);
+        CHECK(!memcmp(logp, logp0, sizeof(float) * N) && !memcmp(dx, dx0, sizeof(float) * N * C) &&
+                  !memcmp(dw, dw0, sizeof(float) * V * C),
+              "logprob, %s: logp, dx or dwlm differ from the backward that recomputes", names[k]);
+        // The backward overwrote what it kept with dlogits: a second one must recompute, not reuse it.
+        logprob_fwd_bwd(logp, dx, dw, dlogp, x, wlm, targets, N, C, V, keep, 0);
+        CHECK(!memcmp(dx, dx0, sizeof(float) * N * C) && !memcmp(dw, dw0, sizeof(float) * V * C),
+              "logprob, %s: a second backward after one forward differs", names[k]);
+        logprob_keep_free(keep);
+    }
+    CHECK(logprob_keep_new(N, V, (size_t)V * sizeof(float)) == NULL, "a keep smaller than one chunk must be NULL");
+    printf("  logprob keep: backward from the kept softmax equals the recomputing one bit for bit (%d tokens, V %d)\n",
+           N, V);
+    free(targets), free(x), free(wlm), free(dlogp);
+    free(logp0), free(dx0), free(dw0), free(logp), free(dx), free(dw);
 }
 
 // ---- AdamW, written out as torch.optim.AdamW (amsgrad off) computes it ----
@@ -516,6 +563,7 @@ int main(void) {
     check_attention();
     check_swiglu();
     check_logprob();
+    check_logprob_keep();
     check_adamw();
     check_sumsq();
     return test_summary("test_ops_forward");

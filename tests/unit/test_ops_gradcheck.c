@@ -522,7 +522,7 @@ static double lp_loss(const Op *op, int ref) {
     const float *x = op->p[0], *wlm = op->p[1];
     if (!ref) {
         fill_garbage(c->scratch, c->nscratch);
-        logprob_forward(c->logp, NULL, x, wlm, c->targets, c->N, c->C, c->V, c->inv_temp, c->scratch);
+        logprob_forward(c->logp, NULL, x, wlm, c->targets, c->N, c->C, c->V, c->inv_temp, c->scratch, NULL);
         return dot_fd(c->logp, c->w, c->N);
     }
     double L = 0.0;
@@ -543,7 +543,8 @@ static double lp_loss(const Op *op, int ref) {
 static void lp_backward(const Op *op, float **g) {
     LpCtx *c = op->ctx;
     fill_garbage(c->scratch, c->nscratch);
-    logprob_backward(g[0], g[1], c->w, op->p[0], op->p[1], c->targets, c->N, c->C, c->V, c->inv_temp, c->scratch);
+    logprob_backward(g[0], g[1], c->w, op->p[0], op->p[1], c->targets, c->N, c->C, c->V, c->inv_temp, c->scratch,
+                     NULL);
 }
 static void check_logprob(const char *name, const int *targets, int N, int C, int V, int sample_wlm) {
     size_t nscratch = logprob_scratch_floats(V);
