@@ -15,7 +15,8 @@
 // Layout: a sequence is a run of queries i .. i + L - 1 that share kv_start and whose kv_len grows by one (query t
 // of the run sees key rows kv_start .. kv_start + kv_len[i] - 1 + t). The runs' key ranges must increase without
 // overlapping (disjoint dk/dv rows within a chunk) and runs must average >= 4 queries; anything else stays with
-// the tiled kernels. The host reads kv_start and kv_len once per call: the GEMMs' shapes depend on them.
+// the tiled kernels. The plan comes from the caller's host copy of kv_start and kv_len (the GEMMs' shapes depend on
+// them): reading the device's copy back would wait for the stream twice per layer and step.
 //
 // Memory: a chunk's scratch (S, dP, bf16 P and dS, packed operands) stays under a budget (256 MiB): a chunk takes
 // as many sequences as fit with all heads; a sequence too long for that alone is split by heads, and one too long
@@ -346,18 +347,14 @@ extern "C" void attention_gemm_plan(attention_gemm_plan_info *info, const int *k
 }
 
 // ---- running a plan ----
-static std::vector<int> g_host;
 static std::vector<run_t> g_runs;
 static std::vector<unit> g_units;
 
-// Reads the layout (one wait for the stream), plans, sizes the scratch; NULL when the GEMMs do not take it.
-static char *plan_call(const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D, mg_dtype at) {
+// Plans from the host's layout and sizes the scratch; NULL when the GEMMs do not take it.
+static char *plan_call(const int *kv_start_host, const int *kv_len_host, int N, int Hq, int Hkv, int D, mg_dtype at) {
     cudaRequire(Hkv > 0 && Hq % Hkv == 0, "query heads must be a multiple of the KV heads");
     cudaRequire(D > 0, "head_dim must be positive");
-    g_host.resize(2 * (size_t)N);
-    cuda_d2h(g_host.data(), kv_start, (size_t)N * sizeof(int));
-    cuda_d2h(g_host.data() + N, kv_len, (size_t)N * sizeof(int));
-    if (!find_runs(g_runs, g_host.data(), g_host.data() + N, N)) return NULL;
+    if (!find_runs(g_runs, kv_start_host, kv_len_host, N)) return NULL;
     size_t ob = mg_dtype_size(at), need = 0;
     plan(g_units, g_runs, Hq, Hq / Hkv, D, ob, g_budget);
     for (const unit &u : g_units) {
@@ -476,10 +473,10 @@ static void backward_unit(const unit &u, char *scr, float *dq, float *dk, float 
 }
 
 extern "C" int attention_forward_gemm_cuda(float *out, const float *q, const float *k, const float *v,
-                                           const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                                           mg_dtype at) {
+                                           const int *kv_start_host, const int *kv_len_host, int N, int Hq, int Hkv,
+                                           int D, mg_dtype at) {
     if (N <= 0) return 1;
-    char *scr = plan_call(kv_start, kv_len, N, Hq, Hkv, D, at);
+    char *scr = plan_call(kv_start_host, kv_len_host, N, Hq, Hkv, D, at);
     if (!scr) return 0;
     for (const unit &u : g_units) {
         if (at == MG_BF16) forward_unit<__nv_bfloat16>(u, scr, out, q, k, v, Hq, Hkv, D, at);
@@ -489,10 +486,10 @@ extern "C" int attention_forward_gemm_cuda(float *out, const float *q, const flo
 }
 
 extern "C" int attention_backward_gemm_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                                            const float *k, const float *v, const int *kv_start, const int *kv_len,
-                                            int N, int Hq, int Hkv, int D, mg_dtype at) {
+                                            const float *k, const float *v, const int *kv_start_host,
+                                            const int *kv_len_host, int N, int Hq, int Hkv, int D, mg_dtype at) {
     if (N <= 0 || (!dq && !dk && !dv)) return 1;
-    char *scr = plan_call(kv_start, kv_len, N, Hq, Hkv, D, at);
+    char *scr = plan_call(kv_start_host, kv_len_host, N, Hq, Hkv, D, at);
     if (!scr) return 0;
     for (const unit &u : g_units) {
         if (at == MG_BF16) backward_unit<__nv_bfloat16>(u, scr, dq, dk, dv, dout, q, k, v, Hq, Hkv, D, at);
@@ -511,17 +508,20 @@ static int gemm_on(void) {
     return on;
 }
 
-// The table's training entries: GEMMs where the layout is a packed causal batch, the tiled kernels elsewhere.
+// The table's training entries: GEMMs where the layout is a packed causal batch, the tiled kernels (which read the
+// device's copy of the layout) elsewhere.
 extern "C" void attention_forward_train_cuda(float *out, const float *q, const float *k, const float *v,
-                                             const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                                             mg_dtype at) {
-    if (!gemm_on() || !attention_forward_gemm_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, at))
+                                             const int *kv_start, const int *kv_len, const int *kv_start_host,
+                                             const int *kv_len_host, int N, int Hq, int Hkv, int D, mg_dtype at) {
+    if (!gemm_on() || !attention_forward_gemm_cuda(out, q, k, v, kv_start_host, kv_len_host, N, Hq, Hkv, D, at))
         attention_forward_tiled_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
 }
 
 extern "C" void attention_backward_train_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
                                               const float *k, const float *v, const int *kv_start, const int *kv_len,
-                                              int N, int Hq, int Hkv, int D, mg_dtype at) {
-    if (!gemm_on() || !attention_backward_gemm_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, at))
+                                              const int *kv_start_host, const int *kv_len_host, int N, int Hq,
+                                              int Hkv, int D, mg_dtype at) {
+    if (!gemm_on() ||
+        !attention_backward_gemm_cuda(dq, dk, dv, dout, q, k, v, kv_start_host, kv_len_host, N, Hq, Hkv, D, at))
         attention_backward_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
 }
