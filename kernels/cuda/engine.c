@@ -213,6 +213,7 @@ int engine_lora_create(engine *e, const lora_config *lc, float std, uint64_t see
     e->lora = *lc;
     e->lora_scale = lc->alpha / (float)lc->rank;
     e->lora_enabled = 1;
+    e->lora_gen++;
     e->A = callocCheck(slots, sizeof(float *));
     e->B = callocCheck(slots, sizeof(float *));
     e->dA = callocCheck(slots, sizeof(float *));
@@ -257,6 +258,7 @@ void engine_lora_drop(engine *e) {
     e->A = e->B = e->dA = e->dB = NULL;
     e->lora_n = 0;
     memset(&e->lora, 0, sizeof e->lora);
+    e->lora_gen++;
 }
 
 void engine_lora_upload(engine *e, const float *host) { BE->upload(e->lora_params, host, e->lora_n * sizeof(float)); }
