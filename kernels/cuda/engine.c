@@ -249,16 +249,22 @@ int engine_lora_create(engine *e, const lora_config *lc, float std, uint64_t see
     return 0;
 }
 
-void engine_lora_drop(engine *e) {
-    mgCheck(!e->borrowed, "engine_lora_drop: a wrapped engine's adapter belongs to the model");
-    acts_free(e);  // carved for the adapter's shape
-    BE->free(e->lora_params), BE->free(e->lora_grads), BE->free(e->opt_m), BE->free(e->opt_v);
+// What the engine holds of its adapter: all of it, but a wrapped engine's values and gradients are the model's.
+static void adapter_free(engine *e) {
+    if (!e->borrowed) BE->free(e->lora_params), BE->free(e->lora_grads);
+    BE->free(e->opt_m), BE->free(e->opt_v);
     free(e->A), free(e->B), free(e->dA), free(e->dB);
     e->lora_params = e->lora_grads = e->opt_m = e->opt_v = NULL;
     e->A = e->B = e->dA = e->dB = NULL;
     e->lora_n = 0;
     memset(&e->lora, 0, sizeof e->lora);
     e->lora_gen++;
+}
+
+void engine_lora_drop(engine *e) {
+    mgCheck(!e->borrowed, "engine_lora_drop: a wrapped engine's adapter belongs to the model");
+    acts_free(e);  // carved for the adapter's shape
+    adapter_free(e);
 }
 
 void engine_lora_upload(engine *e, const float *host) { BE->upload(e->lora_params, host, e->lora_n * sizeof(float)); }
@@ -533,18 +539,8 @@ void engine_free(engine *e) {
     if (!e->be) return;
     acts_free(e);
     engine_kv_free(e);
-    if (!e->borrowed) {
-        BE->free(e->wmat);
-        BE->free(e->wvec);
-        BE->free(e->lora_params);
-        BE->free(e->lora_grads);
-    }
-    BE->free(e->opt_m);
-    BE->free(e->opt_v);
+    adapter_free(e);
+    if (!e->borrowed) BE->free(e->wmat), BE->free(e->wvec);
     free(e->layers);
-    free(e->A);
-    free(e->B);
-    free(e->dA);
-    free(e->dB);
     memset(e, 0, sizeof *e);
 }
