@@ -73,12 +73,15 @@ typedef struct mg_backend {
                               const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
     // fp32 out for a packed training batch (neighbouring queries share keys): a GPU tiles it differently. at: the
     // precision of attention's products, the engine's weight dtype (bf16: bf16 operands on tensor cores, fp32
-    // accumulation; the CPU computes in fp32 whatever it says)
+    // accumulation; the CPU computes in fp32 whatever it says). kv_start_host, kv_len_host: the same layout in host
+    // memory (the caller built it), the one exception to backend pointers: a GPU sizes its products from it
+    // instead of waiting for a copy back.
     void (*attention_forward_train)(float *out, const float *q, const float *k, const float *v, const int *kv_start,
-                                    const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len, mg_dtype at);
+                                    const int *kv_len, const int *kv_start_host, const int *kv_len_host, int N,
+                                    int Hq, int Hkv, int D, int max_kv_len, mg_dtype at);
     void (*attention_backward)(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
-                               const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                               int max_kv_len, mg_dtype at);
+                               const float *v, const int *kv_start, const int *kv_len, const int *kv_start_host,
+                               const int *kv_len_host, int N, int Hq, int Hkv, int D, int max_kv_len, mg_dtype at);
     void (*swiglu_forward)(float *out, const float *gate, const float *up, int N, int F);
     void (*swiglu_backward)(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int N,
                             int F);

@@ -12,14 +12,9 @@
 // unpack into dq, dk, dv with +=; dk and dv add a KV head's query heads in head order: no float atomics, so
 // results do not depend on scheduling.
 //
-// Layout: a sequence is a run of queries i .. i + L - 1 that share kv_start and whose kv_len grows by one (query t
-// of the run sees key rows kv_start .. kv_start + kv_len[i] - 1 + t). The runs' key ranges must increase without
-// overlapping (disjoint dk/dv rows within a chunk) and runs must average >= 4 queries; anything else stays with
-// the tiled kernels. The host reads kv_start and kv_len once per call: the GEMMs' shapes depend on them.
-//
-// Memory: a chunk's scratch (S, dP, bf16 P and dS, packed operands) stays under a budget (256 MiB): a chunk takes
-// as many sequences as fit with all heads; a sequence too long for that alone is split by heads, and one too long
-// for a single head by query rows (a block of rows sees a prefix of the keys, so its dk/dv add up across chunks).
+// Which layouts the GEMMs take and how they are cut into chunks under a scratch budget: attention_gemm_plan.cu. The
+// plan comes from the caller's host copy of kv_start and kv_len (the GEMMs' shapes depend on them): reading the
+// device's copy back would wait for the stream twice per layer and step.
 #include <string.h>
 
 #include <algorithm>
@@ -27,19 +22,10 @@
 #include <vector>
 
 #include "kernels/cuda/attention_gemm.h"
+#include "kernels/cuda/attention_gemm_plan.h"
 #include "kernels/cuda/cuda_common.h"
 
-enum { MAX_SEGS = 64, PAD = 8, ROW_WARPS = 4, COPY_THREADS = 256, MIN_RUN = 4 };
-static const size_t DEFAULT_BUDGET = (size_t)256 << 20;
-static size_t g_budget = DEFAULT_BUDGET;
-
-// A chunk's segments (sequences or row blocks of one), passed to its kernels by value. Segment s: queries
-// q0 .. q0 + nq - 1, key rows k0 .. k0 + nk - 1; its query t sees keys 0 .. nk - nq + t.
-struct attn_segs {
-    int n;
-    int q0[MAX_SEGS], nq[MAX_SEGS], k0[MAX_SEGS], nk[MAX_SEGS];
-};
-
+enum { ROW_WARPS = 4, COPY_THREADS = 256 };
 
 // The copy kernels move V consecutive floats per access: V = 4 (16-byte loads and stores) when D % 4 == 0 and
 // every pointer is 16-byte aligned, else 1. One float per thread left them waiting on memory latency (a pack of one
@@ -204,165 +190,18 @@ static __global__ void attn_unpack_kv_kernel(float *dk, float *dv, const float *
     }
 }
 
-// ---- the plan (host) ----
-struct run_t {
-    int q0, nq, k0, nk;
-};
-struct seg_t {
-    int q0, nq, k0, nk, run;
-};
-// One chunk: segments x query heads [h0, h0 + nh), padded to lq query rows and lk key rows; batch index
-// b = segment * nh + (head - h0).
-struct unit {
-    attn_segs s;
-    int run[MAX_SEGS];
-    int h0, nh, lq, lk;
-};
-
-static int pad(int x) { return (x + PAD - 1) / PAD * PAD; }
-
-// Byte offsets of a chunk's buffers in its scratch, each 256-byte aligned. fp32 mode writes P over S and dS over dP.
-struct layout {
-    size_t S, dP, P, dS, Q, dO, dQ, K, V, dK, dV, total;
-};
-static layout carve(const unit &u, int D, size_t ob) {
-    size_t B = (size_t)u.s.n * u.nh, ns = B * u.lq * u.lk, nq = B * u.lq * D, nk = B * u.lk * D, at = 0;
-    auto take = [&at](size_t bytes) {
-        size_t o = at;
-        at += (bytes + 255) & ~(size_t)255;
-        return o;
-    };
-    layout c;
-    c.S = take(ns * 4), c.dP = take(ns * 4);
-    if (ob == 2) c.P = take(ns * 2), c.dS = take(ns * 2);
-    else c.P = c.S, c.dS = c.dP;
-    c.Q = take(nq * ob), c.dO = take(nq * ob), c.dQ = take(nq * 4);
-    c.K = take(nk * ob), c.V = take(nk * ob), c.dK = take(nk * 4), c.dV = take(nk * 4);
-    c.total = at;
-    return c;
-}
-
-static void add_seg(unit &u, const seg_t &g) {
-    int i = u.s.n++;
-    u.s.q0[i] = g.q0, u.s.nq[i] = g.nq, u.s.k0[i] = g.k0, u.s.nk[i] = g.nk, u.run[i] = g.run;
-    u.lq = std::max(u.lq, pad(g.nq)), u.lk = std::max(u.lk, pad(g.nk));
-}
-
-static unit single(const seg_t &g, int h0, int nh) {
-    unit u;
-    memset(&u, 0, sizeof u);
-    u.h0 = h0, u.nh = nh;
-    add_seg(u, g);
-    return u;
-}
-
-// The runs of a layout; false when the GEMMs do not take it.
-static bool find_runs(std::vector<run_t> &runs, const int *ks, const int *kl, int N) {
-    runs.clear();
-    for (int i = 0; i < N;) {
-        if (kl[i] < 1 || ks[i] < 0) return false;
-        int j = i + 1;
-        while (j < N && ks[j] == ks[i] && kl[j] == kl[j - 1] + 1) j++;
-        run_t r = {i, j - i, ks[i], kl[j - 1]};
-        if (!runs.empty() && r.k0 < runs.back().k0 + runs.back().nk) return false;  // keys go back or overlap
-        runs.push_back(r);
-        i = j;
-    }
-    return N >= MIN_RUN * (long)runs.size();
-}
-
-// Chunks of the runs under the budget (see the top of the file). Deterministic: the layout alone decides it.
-static void plan(std::vector<unit> &units, const std::vector<run_t> &runs, int Hq, int G, int D, size_t ob,
-                 size_t budget) {
-    std::vector<seg_t> segs;
-    for (size_t r = 0; r < runs.size(); r++) {
-        const run_t &x = runs[r];
-        seg_t whole = {x.q0, x.nq, x.k0, x.nk, (int)r};
-        int rows = x.nq;
-        if (carve(single(whole, 0, 1), D, ob).total > budget) {  // rows per block: one head with all keys fits
-            int lo = 1, hi = (x.nq + PAD - 1) / PAD;               // in PAD rows
-            while (lo < hi) {
-                int mid = (lo + hi + 1) / 2;
-                seg_t t = whole;
-                t.nq = mid * PAD;
-                if (carve(single(t, 0, 1), D, ob).total <= budget) lo = mid;
-                else hi = mid - 1;
-            }
-            rows = lo * PAD;
-        }
-        for (int a = 0; a < x.nq; a += rows) {
-            int b = std::min(x.nq, a + rows);
-            segs.push_back({x.q0 + a, b - a, x.k0, x.nk - x.nq + b, (int)r});
-        }
-    }
-    // longest first: neighbours in this order pad each other little
-    std::stable_sort(segs.begin(), segs.end(),
-                     [](const seg_t &a, const seg_t &b) { return a.nk != b.nk ? a.nk > b.nk : a.nq > b.nq; });
-    units.clear();
-    for (size_t i = 0; i < segs.size();) {
-        unit u = single(segs[i], 0, Hq);
-        if (carve(u, D, ob).total > budget) {  // this segment alone, its heads in slices of whole KV groups if any
-            int nh = Hq;
-            while (nh > 1 && carve(single(segs[i], 0, nh), D, ob).total > budget) nh--;
-            if (nh >= G) nh -= nh % G;
-            for (int h0 = 0; h0 < Hq; h0 += nh) units.push_back(single(segs[i], h0, std::min(nh, Hq - h0)));
-            i++;
-            continue;
-        }
-        size_t j = i + 1;
-        for (; j < segs.size() && u.s.n < MAX_SEGS; j++) {
-            int same = 0;  // row blocks of one run share key rows: never in one chunk
-            for (int t = 0; t < u.s.n; t++) same |= u.run[t] == segs[j].run;
-            unit w = u;
-            add_seg(w, segs[j]);
-            if (same || carve(w, D, ob).total > budget) break;
-            u = w;
-        }
-        units.push_back(u);
-        i = j;
-    }
-}
-
-extern "C" void attention_gemm_set_budget(size_t bytes) { g_budget = bytes ? bytes : DEFAULT_BUDGET; }
-
-extern "C" void attention_gemm_plan(attention_gemm_plan_info *info, const int *kv_start, const int *kv_len, int N,
-                                    int Hq, int Hkv, int D, mg_dtype at) {
-    memset(info, 0, sizeof *info);
-    std::vector<run_t> runs;
-    std::vector<unit> units;
-    if (N <= 0 || Hkv <= 0 || Hq % Hkv || !find_runs(runs, kv_start, kv_len, N)) return;
-    plan(units, runs, Hq, Hq / Hkv, D, mg_dtype_size(at), g_budget);
-    info->taken = 1;
-    info->runs = (int)runs.size();
-    info->units = (int)units.size();
-    for (const unit &u : units) {
-        info->scratch_bytes = std::max(info->scratch_bytes, carve(u, D, mg_dtype_size(at)).total);
-        double f = 2.0 * u.s.n * u.nh * u.lq * u.lk * D;  // one product
-        info->flops_fwd += 2 * f;                         // S, O
-        info->flops_bwd += 5 * f;                         // S, dP, dV, dK, dQ
-        info->launches_fwd += 6;                          // 2 packs, 2 GEMMs, softmax, unpack
-        info->launches_bwd += 10;                         // 2 packs, 5 GEMMs, row kernel, 2 unpacks
-    }
-}
-
 // ---- running a plan ----
-static std::vector<int> g_host;
-static std::vector<run_t> g_runs;
 static std::vector<unit> g_units;
 
-// Reads the layout (one wait for the stream), plans, sizes the scratch; NULL when the GEMMs do not take it.
-static char *plan_call(const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D, mg_dtype at) {
+// Plans from the host's layout and sizes the scratch; NULL when the GEMMs do not take it.
+static char *plan_call(const int *kv_start_host, const int *kv_len_host, int N, int Hq, int Hkv, int D, mg_dtype at) {
     cudaRequire(Hkv > 0 && Hq % Hkv == 0, "query heads must be a multiple of the KV heads");
     cudaRequire(D > 0, "head_dim must be positive");
-    g_host.resize(2 * (size_t)N);
-    cuda_d2h(g_host.data(), kv_start, (size_t)N * sizeof(int));
-    cuda_d2h(g_host.data() + N, kv_len, (size_t)N * sizeof(int));
-    if (!find_runs(g_runs, g_host.data(), g_host.data() + N, N)) return NULL;
     size_t ob = mg_dtype_size(at), need = 0;
-    plan(g_units, g_runs, Hq, Hq / Hkv, D, ob, g_budget);
+    if (!plan_chunks(g_units, kv_start_host, kv_len_host, N, Hq, Hkv, D, ob)) return NULL;
     for (const unit &u : g_units) {
         cudaRequire(u.s.n * u.nh <= 65535, "too many (sequence, head) pairs in one chunk");
-        need = std::max(need, carve(u, D, ob).total);
+        need = std::max(need, carve_scratch(u, D, ob).total);
     }
     return (char *)cuda_scratch(SCR_ATTN_GEMM, need);
 }
@@ -421,7 +260,7 @@ template <typename T> struct bufs {
     float *S, *dP, *dQ, *dK, *dV;
     T *P, *dS, *Q, *dO, *K, *V;
     bufs(char *scr, const unit &u, int D) {
-        layout c = carve(u, D, sizeof(T));
+        chunk_scratch c = carve_scratch(u, D, sizeof(T));
         S = (float *)(scr + c.S), dP = (float *)(scr + c.dP), dQ = (float *)(scr + c.dQ);
         dK = (float *)(scr + c.dK), dV = (float *)(scr + c.dV);
         P = (T *)(scr + c.P), dS = (T *)(scr + c.dS), Q = (T *)(scr + c.Q), dO = (T *)(scr + c.dO);
@@ -476,10 +315,10 @@ static void backward_unit(const unit &u, char *scr, float *dq, float *dk, float 
 }
 
 extern "C" int attention_forward_gemm_cuda(float *out, const float *q, const float *k, const float *v,
-                                           const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                                           mg_dtype at) {
+                                           const int *kv_start_host, const int *kv_len_host, int N, int Hq, int Hkv,
+                                           int D, mg_dtype at) {
     if (N <= 0) return 1;
-    char *scr = plan_call(kv_start, kv_len, N, Hq, Hkv, D, at);
+    char *scr = plan_call(kv_start_host, kv_len_host, N, Hq, Hkv, D, at);
     if (!scr) return 0;
     for (const unit &u : g_units) {
         if (at == MG_BF16) forward_unit<__nv_bfloat16>(u, scr, out, q, k, v, Hq, Hkv, D, at);
@@ -489,10 +328,10 @@ extern "C" int attention_forward_gemm_cuda(float *out, const float *q, const flo
 }
 
 extern "C" int attention_backward_gemm_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                                            const float *k, const float *v, const int *kv_start, const int *kv_len,
-                                            int N, int Hq, int Hkv, int D, mg_dtype at) {
+                                            const float *k, const float *v, const int *kv_start_host,
+                                            const int *kv_len_host, int N, int Hq, int Hkv, int D, mg_dtype at) {
     if (N <= 0 || (!dq && !dk && !dv)) return 1;
-    char *scr = plan_call(kv_start, kv_len, N, Hq, Hkv, D, at);
+    char *scr = plan_call(kv_start_host, kv_len_host, N, Hq, Hkv, D, at);
     if (!scr) return 0;
     for (const unit &u : g_units) {
         if (at == MG_BF16) backward_unit<__nv_bfloat16>(u, scr, dq, dk, dv, dout, q, k, v, Hq, Hkv, D, at);
@@ -511,17 +350,20 @@ static int gemm_on(void) {
     return on;
 }
 
-// The table's training entries: GEMMs where the layout is a packed causal batch, the tiled kernels elsewhere.
+// The table's training entries: GEMMs where the layout is a packed causal batch, the tiled kernels (which read the
+// device's copy of the layout) elsewhere.
 extern "C" void attention_forward_train_cuda(float *out, const float *q, const float *k, const float *v,
-                                             const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                                             mg_dtype at) {
-    if (!gemm_on() || !attention_forward_gemm_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, at))
+                                             const int *kv_start, const int *kv_len, const int *kv_start_host,
+                                             const int *kv_len_host, int N, int Hq, int Hkv, int D, mg_dtype at) {
+    if (!gemm_on() || !attention_forward_gemm_cuda(out, q, k, v, kv_start_host, kv_len_host, N, Hq, Hkv, D, at))
         attention_forward_tiled_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
 }
 
 extern "C" void attention_backward_train_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
                                               const float *k, const float *v, const int *kv_start, const int *kv_len,
-                                              int N, int Hq, int Hkv, int D, mg_dtype at) {
-    if (!gemm_on() || !attention_backward_gemm_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, at))
+                                              const int *kv_start_host, const int *kv_len_host, int N, int Hq,
+                                              int Hkv, int D, mg_dtype at) {
+    if (!gemm_on() ||
+        !attention_backward_gemm_cuda(dq, dk, dv, dout, q, k, v, kv_start_host, kv_len_host, N, Hq, Hkv, D, at))
         attention_backward_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
 }

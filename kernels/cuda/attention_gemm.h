@@ -1,7 +1,8 @@
 // Attention of a packed causal training batch as batched GEMMs on the tensor cores (attention_gemm.cu): the path
-// attention_forward_train_cuda and attention_backward_train_cuda (ops_cuda.h) take first. All pointers but the
-// plan's host arrays are device pointers; `at` is the GEMM operands' type (MG_BF16: bf16 operands, fp32
-// accumulation and results; MG_F32: true fp32).
+// attention_forward_train_cuda and attention_backward_train_cuda (ops_cuda.h) take first. The layout (kv_start,
+// kv_len) is HOST arrays everywhere here: the GEMMs' shapes depend on it and the kernels get it by value, so nothing
+// waits for the device. Every other pointer is a device pointer; `at` is the GEMM operands' type (MG_BF16: bf16
+// operands, fp32 accumulation and results; MG_F32: true fp32).
 #pragma once
 #include <stddef.h>
 
@@ -12,13 +13,13 @@ extern "C" {
 #endif
 
 // out (N, Hq, D) = attention (ops.h semantics) and returns 1; returns 0, having changed nothing, when the layout is
-// not one the GEMMs take (attention_gemm_plan). Waits for the stream once: the layout sizes the GEMMs.
-int attention_forward_gemm_cuda(float *out, const float *q, const float *k, const float *v, const int *kv_start,
-                                const int *kv_len, int N, int Hq, int Hkv, int D, mg_dtype at);
+// not one the GEMMs take (attention_gemm_plan). Queues work only (capturable in a CUDA graph).
+int attention_forward_gemm_cuda(float *out, const float *q, const float *k, const float *v, const int *kv_start_host,
+                                const int *kv_len_host, int N, int Hq, int Hkv, int D, mg_dtype at);
 // dq, dk, dv += the gradients (NULL: not wanted) and returns 1; 0 as above.
 int attention_backward_gemm_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
-                                 const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                                 mg_dtype at);
+                                 const float *v, const int *kv_start_host, const int *kv_len_host, int N, int Hq,
+                                 int Hkv, int D, mg_dtype at);
 
 // What the GEMM path does with a layout (host arrays kv_start, kv_len): counted, nothing run, no device needed.
 typedef struct {

@@ -148,11 +148,13 @@ static void cpu_swiglu_forward_parts(void *out, mg_dtype ot, float *out32, const
     if (out32 && out32 != out) memcpy(out32, out, (size_t)N * F * sizeof(float));
 }
 
-// fp32 only: the precision `at` of the GPU's products does not apply to the CPU reference.
+// fp32 only: the precision `at` of the GPU's products does not apply to the CPU reference, and kv_start already is
+// the host's layout.
 static void cpu_attention_forward_train(float *out, const float *q, const float *k, const float *v,
-                                        const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                                        int max_kv_len, mg_dtype at) {
-    (void)at;
+                                        const int *kv_start, const int *kv_len, const int *kv_start_host,
+                                        const int *kv_len_host, int N, int Hq, int Hkv, int D, int max_kv_len,
+                                        mg_dtype at) {
+    (void)kv_start_host, (void)kv_len_host, (void)at;
     attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
                       scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
 }
@@ -169,9 +171,10 @@ static void cpu_attention_forward(void *out, mg_dtype ot, float *out32, const fl
 }
 
 static void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
-                                   const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv,
-                                   int D, int max_kv_len, mg_dtype at) {
-    (void)at;
+                                   const float *v, const int *kv_start, const int *kv_len, const int *kv_start_host,
+                                   const int *kv_len_host, int N, int Hq, int Hkv, int D, int max_kv_len,
+                                   mg_dtype at) {
+    (void)kv_start_host, (void)kv_len_host, (void)at;
     attention_backward(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
                        scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
 }

@@ -30,17 +30,20 @@ static void cuda_attention_forward_t(void *out, mg_dtype ot, float *out32, const
 }
 
 static void cuda_attention_forward_train_t(float *out, const float *q, const float *k, const float *v,
-                                           const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                                           int max_kv_len, mg_dtype at) {
+                                           const int *kv_start, const int *kv_len, const int *kv_start_host,
+                                           const int *kv_len_host, int N, int Hq, int Hkv, int D, int max_kv_len,
+                                           mg_dtype at) {
     (void)max_kv_len;
-    attention_forward_train_cuda(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, at);
+    attention_forward_train_cuda(out, q, k, v, kv_start, kv_len, kv_start_host, kv_len_host, N, Hq, Hkv, D, at);
 }
 
 static void cuda_attention_backward_t(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                                      const float *k, const float *v, const int *kv_start, const int *kv_len, int N,
-                                      int Hq, int Hkv, int D, int max_kv_len, mg_dtype at) {
+                                      const float *k, const float *v, const int *kv_start, const int *kv_len,
+                                      const int *kv_start_host, const int *kv_len_host, int N, int Hq, int Hkv, int D,
+                                      int max_kv_len, mg_dtype at) {
     (void)max_kv_len;
-    attention_backward_train_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, at);
+    attention_backward_train_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, kv_start_host, kv_len_host, N, Hq, Hkv,
+                                  D, at);
 }
 
 static void cuda_matmul_forward_acc_t(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N,

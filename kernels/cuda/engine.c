@@ -213,6 +213,7 @@ int engine_lora_create(engine *e, const lora_config *lc, float std, uint64_t see
     e->lora = *lc;
     e->lora_scale = lc->alpha / (float)lc->rank;
     e->lora_enabled = 1;
+    e->lora_gen++;
     e->A = callocCheck(slots, sizeof(float *));
     e->B = callocCheck(slots, sizeof(float *));
     e->dA = callocCheck(slots, sizeof(float *));
@@ -248,15 +249,22 @@ int engine_lora_create(engine *e, const lora_config *lc, float std, uint64_t see
     return 0;
 }
 
-void engine_lora_drop(engine *e) {
-    mgCheck(!e->borrowed, "engine_lora_drop: a wrapped engine's adapter belongs to the model");
-    acts_free(e);  // carved for the adapter's shape
-    BE->free(e->lora_params), BE->free(e->lora_grads), BE->free(e->opt_m), BE->free(e->opt_v);
+// What the engine holds of its adapter: all of it, but a wrapped engine's values and gradients are the model's.
+static void adapter_free(engine *e) {
+    if (!e->borrowed) BE->free(e->lora_params), BE->free(e->lora_grads);
+    BE->free(e->opt_m), BE->free(e->opt_v);
     free(e->A), free(e->B), free(e->dA), free(e->dB);
     e->lora_params = e->lora_grads = e->opt_m = e->opt_v = NULL;
     e->A = e->B = e->dA = e->dB = NULL;
     e->lora_n = 0;
     memset(&e->lora, 0, sizeof e->lora);
+    e->lora_gen++;
+}
+
+void engine_lora_drop(engine *e) {
+    mgCheck(!e->borrowed, "engine_lora_drop: a wrapped engine's adapter belongs to the model");
+    acts_free(e);  // carved for the adapter's shape
+    adapter_free(e);
 }
 
 void engine_lora_upload(engine *e, const float *host) { BE->upload(e->lora_params, host, e->lora_n * sizeof(float)); }
@@ -319,8 +327,8 @@ struct engine_acts {
     acts_layer *layers;
     float *resid_out, *xf, *rstdf, *dresid, *dx, *dq, *dk, *dv, *datt, *dgate, *dup, *dact, *dh;
     float *logp, *entropy, *dlogp;
-    int *ints;  // tokens, targets, pos, kv_start, kv_len: (5, capacity)
-    int *host_ints;
+    int *ints;       // tokens, targets, pos, kv_start, kv_len: (5, capacity)
+    int *host_ints;  // the same on the host, kept until the next forward: the backward's attention plans from it
     float temp;
     int max_seq;
 };
@@ -426,6 +434,7 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
     BE->upload(a->ints, h, (size_t)5 * cap * sizeof(int));
     const int *tokens = a->ints, *targets = a->ints + cap, *pos = a->ints + 2 * cap;
     const int *kv_start = a->ints + 3 * cap, *kv_len = a->ints + 4 * cap;
+    const int *kv_start_host = h + 3 * cap, *kv_len_host = h + 4 * cap;
     a->max_seq = max_seq;
 
     BE->encoder_forward(a->layers[0].resid_in, tokens, e->wte, e->wt, N, C);
@@ -439,7 +448,8 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
         engine_linear(e, l, 2, la->v, la->lora_h[2], la->xn1, N, 0);
         BE->rope_forward(la->q, pos, e->inv_freq, N, Hq, D);
         BE->rope_forward(la->k, pos, e->inv_freq, N, Hkv, D);
-        BE->attention_forward_train(la->att, la->q, la->k, la->v, kv_start, kv_len, N, Hq, Hkv, D, max_seq, e->wt);
+        BE->attention_forward_train(la->att, la->q, la->k, la->v, kv_start, kv_len, kv_start_host, kv_len_host, N, Hq,
+                                    Hkv, D, max_seq, e->wt);
         engine_linear(e, l, 3, a->dx, la->lora_h[3], la->att, N, 0);  // dx: scratch for o_proj's output
         BE->residual_forward(la->resid_mid, la->resid_in, a->dx, (size_t)N * C);
         BE->rmsnorm_forward(la->xn2, la->rstd2, la->resid_mid, w->mlp_norm, N, C, c->rms_norm_eps);
@@ -469,6 +479,7 @@ void engine_backward(engine *e, const packed_batch *b, const float *dlogp) {
     int D = c->head_dim, F = c->intermediate_size, Q = Hq * D, KV = Hkv * D, cap = a->capacity;
     const int *targets = a->ints + cap, *pos = a->ints + 2 * cap;
     const int *kv_start = a->ints + 3 * cap, *kv_len = a->ints + 4 * cap;
+    const int *kv_start_host = a->host_ints + 3 * cap, *kv_len_host = a->host_ints + 4 * cap;
     size_t fs = sizeof(float);
     BE->upload(a->dlogp, dlogp, (size_t)N * fs);
 
@@ -496,8 +507,8 @@ void engine_backward(engine *e, const packed_batch *b, const float *dlogp) {
         BE->zero(a->dq, (size_t)N * Q * fs);
         BE->zero(a->dk, (size_t)N * KV * fs);
         BE->zero(a->dv, (size_t)N * KV * fs);
-        BE->attention_backward(a->dq, a->dk, a->dv, a->datt, la->q, la->k, la->v, kv_start, kv_len, N, Hq, Hkv, D,
-                               a->max_seq, e->wt);
+        BE->attention_backward(a->dq, a->dk, a->dv, a->datt, la->q, la->k, la->v, kv_start, kv_len, kv_start_host,
+                               kv_len_host, N, Hq, Hkv, D, a->max_seq, e->wt);
         BE->rope_backward(a->dq, pos, e->inv_freq, N, Hq, D);
         BE->rope_backward(a->dk, pos, e->inv_freq, N, Hkv, D);
         BE->zero(a->dx, (size_t)N * C * fs);
@@ -528,18 +539,8 @@ void engine_free(engine *e) {
     if (!e->be) return;
     acts_free(e);
     engine_kv_free(e);
-    if (!e->borrowed) {
-        BE->free(e->wmat);
-        BE->free(e->wvec);
-        BE->free(e->lora_params);
-        BE->free(e->lora_grads);
-    }
-    BE->free(e->opt_m);
-    BE->free(e->opt_v);
+    adapter_free(e);
+    if (!e->borrowed) BE->free(e->wmat), BE->free(e->wvec);
     free(e->layers);
-    free(e->A);
-    free(e->B);
-    free(e->dA);
-    free(e->dB);
     memset(e, 0, sizeof *e);
 }

@@ -40,6 +40,7 @@ typedef struct {
     float *lora_params, *lora_grads, *opt_m, *opt_v;
     int opt_t;
     float **A, **B, **dA, **dB;
+    unsigned long lora_gen;  // +1 whenever the adapter is made or dropped (its buffers move: captured graphs go)
     engine_acts *acts;
     engine_kv *kv;
     int use_graphs;  // capture decode steps as CUDA graphs (backends that support it)

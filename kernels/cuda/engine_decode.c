@@ -36,7 +36,8 @@ struct engine_kv {
     int last_rows;
     graph_entry graphs[GRAPH_SLOTS];
     int n_graphs;
-    unsigned long epoch;  // the backend's graph_epoch when the graphs were captured
+    unsigned long epoch;     // the backend's graph_epoch when the graphs were captured
+    unsigned long lora_gen;  // and the engine's adapter generation (its buffers, rank, targets and scale)
 };
 
 static void graphs_clear(engine *e) {
@@ -212,9 +213,11 @@ static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
 static graph_entry *graph_for(engine *e, int n, int nw, const mg_sample_params *sp) {
     engine_kv *kv = e->kv;
     unsigned long epoch = BE->graph_epoch();
-    if (epoch != kv->epoch) {  // a scratch buffer moved: every captured graph may point at freed memory
+    // A scratch buffer moved, or the adapter was made again or dropped: every captured graph may point at freed
+    // memory (and holds the old adapter's shape and scale).
+    if (epoch != kv->epoch || e->lora_gen != kv->lora_gen) {
         graphs_clear(e);
-        kv->epoch = epoch;
+        kv->epoch = epoch, kv->lora_gen = e->lora_gen;
     }
     mg_sample_params none;
     memset(&none, 0, sizeof none);

@@ -111,11 +111,13 @@ void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout,
 // Training (the table's attention_forward_train / attention_backward): a packed causal batch as batched GEMMs
 // (attention_gemm.cu), operands of type `at` (bf16: tensor cores, fp32 accumulation; fp32: true fp32); any other
 // layout through the tiled kernels above. Deterministic (no float atomics) on both paths' training layouts.
+// kv_start_host, kv_len_host: the layout's host copy (HOST arrays), from which the GEMMs are planned: no wait.
 void attention_forward_train_cuda(float *out, const float *q, const float *k, const float *v, const int *kv_start,
-                                  const int *kv_len, int N, int Hq, int Hkv, int D, mg_dtype at);
+                                  const int *kv_len, const int *kv_start_host, const int *kv_len_host, int N, int Hq,
+                                  int Hkv, int D, mg_dtype at);
 void attention_backward_train_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
-                                   const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv,
-                                   int D, mg_dtype at);
+                                   const float *v, const int *kv_start, const int *kv_len, const int *kv_start_host,
+                                   const int *kv_len_host, int N, int Hq, int Hkv, int D, mg_dtype at);
 void swiglu_forward_cuda(float *out, const float *gate, const float *up, int N, int F);
 void swiglu_backward_cuda(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int N,
                           int F);
