@@ -207,6 +207,7 @@ int engine_create_random(engine *e, const hf_config *cfg, const mg_backend *be, 
 static void acts_free(engine *e);
 int engine_lora_create(engine *e, const lora_config *lc, float std, uint64_t seed, mg_err *err) {
     if (lc->rank <= 0 || !lc->targets) return mg_fail(err, "LoRA needs a positive rank and a target module");
+    if (e->A) return mg_fail(err, "the engine already has an adapter: engine_lora_drop it first");
     const hf_config *c = &e->cfg;
     int L = c->num_hidden_layers;
     size_t slots = (size_t)L * LORA_N_MODULES, n = 0;

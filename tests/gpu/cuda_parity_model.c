@@ -385,6 +385,8 @@ static void check_graphs_new_adapter(model *m, const train_batch *t) {
     run_steps_engine(&en, t, before);  // its 2-token decode step: eager, captured, replayed
     lora_config lc = en.lora;
     lc.alpha *= 2.0f;
+    CHECK(engine_lora_create(&en, &lc, 0.0f, 0, &e) != 0 && strstr(e.msg, "already has an adapter"),
+          "%s: a second adapter without dropping the first must be refused, not leak it", label);
     engine_lora_drop(&en);
     CHECK(engine_lora_create(&en, &lc, 0.0f, 0, &e) == 0, "%s: %s", label, e.msg);
     engine_lora_upload(&en, m->lora->params);
