@@ -8,6 +8,9 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "common/error.h"
 #include "kernels/cpu/attention_gemm.h"
@@ -37,6 +40,43 @@ static void attention_probs(float *p, const float *qh, const float *k, int start
     for (int j = 0; j < len; j++) p[j] *= inv;
 }
 
+// o (D) = sum_j p[j] v_j, each element summed in key order from 0: the same bits as o[d] += p[j] * v_j[d]
+// (separate multiply and add). The sums live in registers, 16 dimensions at a time: accumulating into o itself made
+// every key wait for the store of the key before it, which was most of the decode attention's time.
+static void weighted_sum(float *o, const float *p, const float *v, int len, int kv_stride, int D) {
+    int d0 = 0;
+#ifdef __AVX512F__
+    for (; d0 + 32 <= D; d0 += 32) {  // two independent accumulators: the adds' latency overlaps
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        for (int j = 0; j < len; j++) {
+            const float *vj = v + (size_t)j * kv_stride + d0;
+            __m512 pj = _mm512_set1_ps(p[j]);
+            a0 = _mm512_add_ps(a0, _mm512_mul_ps(pj, _mm512_loadu_ps(vj)));
+            a1 = _mm512_add_ps(a1, _mm512_mul_ps(pj, _mm512_loadu_ps(vj + 16)));
+        }
+        _mm512_storeu_ps(o + d0, a0);
+        _mm512_storeu_ps(o + d0 + 16, a1);
+    }
+#elif defined(__AVX2__)
+    for (; d0 + 16 <= D; d0 += 16) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        for (int j = 0; j < len; j++) {
+            const float *vj = v + (size_t)j * kv_stride + d0;
+            __m256 pj = _mm256_set1_ps(p[j]);
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(pj, _mm256_loadu_ps(vj)));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(pj, _mm256_loadu_ps(vj + 8)));
+        }
+        _mm256_storeu_ps(o + d0, a0);
+        _mm256_storeu_ps(o + d0 + 8, a1);
+    }
+#endif
+    for (; d0 < D; d0++) {
+        float acc = 0.0f;
+        for (int j = 0; j < len; j++) acc += p[j] * v[(size_t)j * kv_stride + d0];
+        o[d0] = acc;
+    }
+}
+
 static int max_len(const int *kv_len, int N) {
     int m = 1;
     for (int i = 0; i < N; i++)
@@ -58,12 +98,8 @@ static void forward_pairwise(float *out, const float *q, const float *k, const f
             const float *qh = q + ((size_t)i * Hq + h) * D;
             int hk = h / group, start = kv_start[i], len = kv_len[i];
             attention_probs(p, qh, k + (size_t)hk * D, start, len, kv_stride, D, scale);
-            float *o = out + ((size_t)i * Hq + h) * D;
-            for (int d = 0; d < D; d++) o[d] = 0.0f;
-            for (int j = 0; j < len; j++) {
-                const float *vj = v + (size_t)(start + j) * kv_stride + (size_t)hk * D;
-                for (int d = 0; d < D; d++) o[d] += p[j] * vj[d];
-            }
+            weighted_sum(out + ((size_t)i * Hq + h) * D, p, v + (size_t)start * kv_stride + (size_t)hk * D, len,
+                         kv_stride, D);
         }
     }
 }
