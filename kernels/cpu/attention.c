@@ -40,36 +40,50 @@ static void attention_probs(float *p, const float *qh, const float *k, int start
     for (int j = 0; j < len; j++) p[j] *= inv;
 }
 
+// The widest float vector this build has, for weighted_sum: VW lanes (1 when neither AVX-512 nor AVX2).
+#if defined(__AVX512F__)
+typedef __m512 vfloat;
+enum { VW = 16 };
+#define V_ZERO() _mm512_setzero_ps()
+#define V_SET1(x) _mm512_set1_ps(x)
+#define V_LOAD(p) _mm512_loadu_ps(p)
+#define V_STORE(p, a) _mm512_storeu_ps(p, a)
+#define V_MULADD(acc, a, b) _mm512_add_ps(acc, _mm512_mul_ps(a, b))
+#elif defined(__AVX2__)
+typedef __m256 vfloat;
+enum { VW = 8 };
+#define V_ZERO() _mm256_setzero_ps()
+#define V_SET1(x) _mm256_set1_ps(x)
+#define V_LOAD(p) _mm256_loadu_ps(p)
+#define V_STORE(p, a) _mm256_storeu_ps(p, a)
+#define V_MULADD(acc, a, b) _mm256_add_ps(acc, _mm256_mul_ps(a, b))
+#else
+typedef float vfloat;
+enum { VW = 1 };
+#define V_ZERO() 0.0f
+#define V_SET1(x) (x)
+#define V_LOAD(p) (*(p))
+#define V_STORE(p, a) (*(p) = (a))
+#define V_MULADD(acc, a, b) ((acc) + (a) * (b))
+#endif
+
 // o (D) = sum_j p[j] v_j, each element summed in key order from 0: the same bits as o[d] += p[j] * v_j[d]
-// (separate multiply and add). The sums live in registers, 16 dimensions at a time: accumulating into o itself made
-// every key wait for the store of the key before it, which was most of the decode attention's time.
+// (a multiply, then an add). The sums live in registers, 2 VW dimensions at a time (two independent chains, so
+// the adds' latency overlaps): accumulating into o itself made every key wait for the store of the key before it,
+// which was most of the decode attention's time.
 static void weighted_sum(float *o, const float *p, const float *v, int len, int kv_stride, int D) {
     int d0 = 0;
-#ifdef __AVX512F__
-    for (; d0 + 32 <= D; d0 += 32) {  // two independent accumulators: the adds' latency overlaps
-        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    for (; d0 + 2 * VW <= D; d0 += 2 * VW) {
+        vfloat a0 = V_ZERO(), a1 = V_ZERO();
         for (int j = 0; j < len; j++) {
             const float *vj = v + (size_t)j * kv_stride + d0;
-            __m512 pj = _mm512_set1_ps(p[j]);
-            a0 = _mm512_add_ps(a0, _mm512_mul_ps(pj, _mm512_loadu_ps(vj)));
-            a1 = _mm512_add_ps(a1, _mm512_mul_ps(pj, _mm512_loadu_ps(vj + 16)));
+            vfloat pj = V_SET1(p[j]);
+            a0 = V_MULADD(a0, pj, V_LOAD(vj));
+            a1 = V_MULADD(a1, pj, V_LOAD(vj + VW));
         }
-        _mm512_storeu_ps(o + d0, a0);
-        _mm512_storeu_ps(o + d0 + 16, a1);
+        V_STORE(o + d0, a0);
+        V_STORE(o + d0 + VW, a1);
     }
-#elif defined(__AVX2__)
-    for (; d0 + 16 <= D; d0 += 16) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-        for (int j = 0; j < len; j++) {
-            const float *vj = v + (size_t)j * kv_stride + d0;
-            __m256 pj = _mm256_set1_ps(p[j]);
-            a0 = _mm256_add_ps(a0, _mm256_mul_ps(pj, _mm256_loadu_ps(vj)));
-            a1 = _mm256_add_ps(a1, _mm256_mul_ps(pj, _mm256_loadu_ps(vj + 8)));
-        }
-        _mm256_storeu_ps(o + d0, a0);
-        _mm256_storeu_ps(o + d0 + 8, a1);
-    }
-#endif
     for (; d0 < D; d0++) {
         float acc = 0.0f;
         for (int j = 0; j < len; j++) acc += p[j] * v[(size_t)j * kv_stride + d0];
