@@ -91,8 +91,7 @@ enum {
     SCR_SAMPLE_INFO,
     SCR_SORT_TEMP,
     SCR_UPLOAD,
-    SCR_ATTN_LAYOUT,  // attention backward (training): layout check, then lse/delta and key ranges
-    SCR_ATTN_TRAIN,
+    SCR_ATTN_TRAIN,   // attention backward (training): lse/delta and key ranges
     SCR_ATTN_GEMM,    // attention as GEMMs (training): scores, probabilities, packed operands of one chunk
     SCR_COUNT
 };

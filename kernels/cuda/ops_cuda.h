@@ -106,8 +106,10 @@ void attention_forward_tiled_cuda(float *out, const float *q, const float *k, co
                                   const int *kv_len, int N, int Hq, int Hkv, int D);
 // Tiled (attention_train.cu) for training layouts, with no float atomics: deterministic. Query ranges whose starts
 // or ends decrease go to a query-major kernel whose dk/dv atomics make the last bits depend on the order of adds.
+// kv_start_host, kv_len_host: the layout's host copy (HOST arrays), which picks the kernel and sizes it: no wait.
 void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
-                             const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D);
+                             const float *v, const int *kv_start, const int *kv_len, const int *kv_start_host,
+                             const int *kv_len_host, int N, int Hq, int Hkv, int D);
 // Training (the table's attention_forward_train / attention_backward): a packed causal batch as batched GEMMs
 // (attention_gemm.cu), operands of type `at` (bf16: tensor cores, fp32 accumulation; fp32: true fp32); any other
 // layout through the tiled kernels above. Deterministic (no float atomics) on both paths' training layouts.

@@ -296,7 +296,7 @@ static void attention_case(const char *name, int N, int rows, const int *kv_star
     float *g = hrand(nq, 1.0f), *gq = hrand(nq, 0.3f), *gk = hrand(nk, 0.3f), *gv = hrand(nk, 0.3f);
     float *dg = dputf(g, nq), *dgq = dputf(gq, nq), *dgk = dputf(gk, nk), *dgv = dputf(gv, nk);
     attention_backward(gq, gk, gv, g, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scr);
-    attention_backward_cuda(dgq, dgk, dgv, dg, dq, dk, dv, ds, dl, N, Hq, Hkv, D);
+    attention_backward_cuda(dgq, dgk, dgv, dg, dq, dk, dv, ds, dl, kv_start, kv_len, N, Hq, Hkv, D);
     snprintf(label, sizeof label, "attention_backward dq %s", name);
     expect(label, dgq, gq, nq, 2e-5f);
     snprintf(label, sizeof label, "attention_backward dk %s", name);
