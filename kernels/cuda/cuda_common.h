@@ -82,7 +82,7 @@ enum {
     SCR_CAST_B,
     SCR_LOGITS,      // logprob: (chunk, V) logits, then their gradient
     SCR_LOGITS_BF16,
-    SCR_ROWS,        // logprob: scored row indices + count
+    SCR_ROWS,        // logprob: scored row indices
     SCR_XS,          // logprob: gathered rows of x, and dx rows
     SCR_DXS,
     SCR_SUMSQ,

@@ -132,11 +132,12 @@ double sumsq_cuda(const float *g, size_t n);  // fixed-order double accumulation
 double absmax_cuda(const float *g, size_t n);
 void fixed_accumulate_cuda(int64_t *acc, const float *g, size_t n, double scale);  // acc += llrint(g * scale)
 void fixed_to_float_cuda(float *out, const int64_t *acc, size_t n, double scale);  // out = acc / scale
-// targets: device ints (N). Rows are processed in chunks (logits of a chunk only ever exist at once).
+// targets: device ints (N); targets_host: the same in HOST memory, which sizes the chunk loop (no wait). Rows are
+// processed in chunks (logits of a chunk only ever exist at once).
 void logprob_forward_cuda(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
-                          const int *targets, int N, int C, int V, float inv_temp);
+                          const int *targets, const int *targets_host, int N, int C, int V, float inv_temp);
 void logprob_backward_cuda(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm, mg_dtype wt,
-                           const int *targets, int N, int C, int V, float inv_temp);
+                           const int *targets, const int *targets_host, int N, int C, int V, float inv_temp);
 void logits_forward_cuda(float *logits, const float *x, const void *wlm, mg_dtype wt, int N, int C, int V);
 void adamw_update_cuda(float *param, const float *grad, float *m, float *v, size_t n, float lr, float beta1,
                        float beta2, float eps, float weight_decay, int t);
