@@ -89,10 +89,12 @@ typedef struct mg_backend {
     void (*add_inplace)(float *acc, const float *x, size_t n);
     void (*scale_inplace)(float *x, float s, size_t n);
     double (*sumsq)(const float *g, size_t n);
+    // targets_host: the same targets in host memory (the caller has them; like kv_start_host above): a GPU counts
+    // the scored rows from it instead of waiting for a copy back. The CPU ignores it.
     void (*logprob_forward)(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
-                            const int *targets, int N, int C, int V, float inv_temp);
+                            const int *targets, const int *targets_host, int N, int C, int V, float inv_temp);
     void (*logprob_backward)(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm, mg_dtype wt,
-                             const int *targets, int N, int C, int V, float inv_temp);
+                             const int *targets, const int *targets_host, int N, int C, int V, float inv_temp);
     void (*adamw_update)(float *param, const float *grad, float *m, float *v, size_t n, float lr, float beta1,
                          float beta2, float eps, float weight_decay, int t);
     // ---- inference helpers ----

@@ -306,11 +306,14 @@ extern "C" void attention_forward_as_cuda(void *out, mg_dtype ot, float *out32, 
 }
 
 extern "C" void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
-                                        const float *k, const float *v, const int *kv_start, const int *kv_len, int N,
-                                        int Hq, int Hkv, int D) {
+                                        const float *k, const float *v, const int *kv_start, const int *kv_len,
+                                        const int *kv_start_host, const int *kv_len_host, int N, int Hq, int Hkv,
+                                        int D) {
     if (N <= 0 || (!dq && !dk && !dv)) return;
     check_shape(Hq, Hkv, D);
-    if (attention_backward_tiled_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D)) return;
+    if (attention_backward_tiled_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, kv_start_host, kv_len_host, N, Hq,
+                                      Hkv, D))
+        return;
     int G = Hq / Hkv;
     size_t smem = attn_bwd_smem_floats(G, D) * sizeof(float);
     MG_ALLOW_SMEM(attn_bwd_kernel, smem);

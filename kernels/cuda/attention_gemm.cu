@@ -350,8 +350,8 @@ static int gemm_on(void) {
     return on;
 }
 
-// The table's training entries: GEMMs where the layout is a packed causal batch, the tiled kernels (which read the
-// device's copy of the layout) elsewhere.
+// The table's training entries: GEMMs where the layout is a packed causal batch, the tiled kernels elsewhere. Both
+// decide from the host's copy of the layout: neither waits for the stream.
 extern "C" void attention_forward_train_cuda(float *out, const float *q, const float *k, const float *v,
                                              const int *kv_start, const int *kv_len, const int *kv_start_host,
                                              const int *kv_len_host, int N, int Hq, int Hkv, int D, mg_dtype at) {
@@ -365,5 +365,6 @@ extern "C" void attention_backward_train_cuda(float *dq, float *dk, float *dv, c
                                               int Hkv, int D, mg_dtype at) {
     if (!gemm_on() ||
         !attention_backward_gemm_cuda(dq, dk, dv, dout, q, k, v, kv_start_host, kv_len_host, N, Hq, Hkv, D, at))
-        attention_backward_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
+        attention_backward_cuda(dq, dk, dv, dout, q, k, v, kv_start, kv_len, kv_start_host, kv_len_host, N, Hq, Hkv,
+                                D);
 }

@@ -11,8 +11,9 @@
 //   3. attn_dkdv_kernel (key tile x KV head, the group's query heads in turn): dv_j += sum_i p_ij do_i,
 //      dk_j += sum_i ds_ij q_i, over the queries that see key j. Those form the range [qlo_j, qhi_j) when the
 //      query ranges [kv_start_i, kv_start_i + kv_len_i) have nondecreasing starts and ends, as in a packed causal
-//      batch: attn_key_ranges_kernel finds it by binary search. attn_layout_kernel checks that (and the number of
-//      key rows); a layout that breaks it goes to the query-major kernel.
+//      batch: attn_key_ranges_kernel finds it by binary search. The host checks that (and counts the key rows) on
+//      its copy of the layout, which the caller passes: a copy back would make every call wait for the stream. A
+//      layout that breaks it goes to the query-major kernel.
 // Threads: 256 per block, 8 per tile row; a row's thread c0 takes columns c0, c0 + 8, c0 + 16, c0 + 24 of a score
 // tile, and dims c0, c0 + 8, ... of an output row (DT of them). Rows of shared tiles are padded to D + 1 floats.
 #include "kernels/cuda/attention_train.h"
@@ -51,13 +52,16 @@ static size_t train_smem_bytes(int D) {
     return ((size_t)4 * TILE * (D + 1) + 2 * TILE * (TILE + 1) + 4 * TILE) * sizeof(float);
 }
 
-// out[0] = max(kv_start + kv_len) (the key rows), out[1] = 1 when starts or ends decrease somewhere.
-static __global__ void attn_layout_kernel(int *out, const int *kv_start, const int *kv_len, int N) {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < N; i += gridDim.x * blockDim.x) {
+// The key rows (max of kv_start + kv_len, at least 0) of a layout whose starts and ends never decrease; -1 for any
+// other layout. Host arrays.
+static int monotone_key_rows(const int *kv_start, const int *kv_len, int N) {
+    int rows = 0;
+    for (int i = 0; i < N; i++) {
         int e = kv_start[i] + kv_len[i];
-        atomicMax(&out[0], e);
-        if (i + 1 < N && (kv_start[i + 1] < kv_start[i] || kv_start[i + 1] + kv_len[i + 1] < e)) out[1] = 1;
+        rows = e > rows ? e : rows;
+        if (i + 1 < N && (kv_start[i + 1] < kv_start[i] || kv_start[i + 1] + kv_len[i + 1] < e)) return -1;
     }
+    return rows;
 }
 
 // qlo[j] = first query whose range ends after j, qhi[j] = first query whose range starts after j (monotone layout).
@@ -363,14 +367,11 @@ static void launch_dq_dkdv(float *dq, float *dk, float *dv, const int *qlo, cons
 
 extern "C" int attention_backward_tiled_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,
                                              const float *k, const float *v, const int *kv_start, const int *kv_len,
-                                             int N, int Hq, int Hkv, int D) {
+                                             const int *kv_start_host, const int *kv_len_host, int N, int Hq, int Hkv,
+                                             int D) {
     if (D > ROW_THREADS * 32) return 0;
-    int *layout = (int *)cuda_scratch(SCR_ATTN_LAYOUT, 2 * sizeof(int)), host[2];
-    cuda_zero(layout, 2 * sizeof(int));
-    MG_LAUNCH(attn_layout_kernel, mg_blocks((size_t)N, 256), 256, 0, layout, kv_start, kv_len, N);
-    cuda_d2h(host, layout, sizeof host);  // one small wait per layer: the launch shapes depend on it
-    int rows = host[0];
-    if (host[1] || rows <= 0) return 0;
+    int rows = monotone_key_rows(kv_start_host, kv_len_host, N);  // the launch shapes depend on it
+    if (rows <= 0) return 0;
     char *buf = (char *)cuda_scratch(SCR_ATTN_TRAIN, (size_t)2 * N * Hq * sizeof(float) + (size_t)2 * rows * sizeof(int));
     float *lse = (float *)buf, *delta = lse + (size_t)N * Hq;
     int *qlo = (int *)(delta + (size_t)N * Hq), *qhi = qlo + rows;

@@ -180,14 +180,17 @@ static void cpu_attention_backward(float *dq, float *dk, float *dv, const float 
 }
 
 static void cpu_logprob_forward(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
-                                const int *targets, int N, int C, int V, float inv_temp) {
+                                const int *targets, const int *targets_host, int N, int C, int V, float inv_temp) {
+    (void)targets_host;
     need_f32(wt);
     float *scr = scratch(SCR_LOGPROB, logprob_scratch_floats(V));
     logprob_forward(logp, entropy, x, wlm, targets, N, C, V, inv_temp, scr, NULL);
 }
 
 static void cpu_logprob_backward(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm,
-                                 mg_dtype wt, const int *targets, int N, int C, int V, float inv_temp) {
+                                 mg_dtype wt, const int *targets, const int *targets_host, int N, int C, int V,
+                                 float inv_temp) {
+    (void)targets_host;
     need_f32(wt);
     float *scr = scratch(SCR_LOGPROB, logprob_scratch_floats(V));
     logprob_backward(dx, dwlm, dlogp, x, wlm, targets, N, C, V, inv_temp, scr, NULL);

@@ -82,7 +82,7 @@ enum {
     SCR_CAST_B,
     SCR_LOGITS,      // logprob: (chunk, V) logits, then their gradient
     SCR_LOGITS_BF16,
-    SCR_ROWS,        // logprob: scored row indices + count
+    SCR_ROWS,        // logprob: scored row indices
     SCR_XS,          // logprob: gathered rows of x, and dx rows
     SCR_DXS,
     SCR_SUMSQ,
@@ -91,8 +91,7 @@ enum {
     SCR_SAMPLE_INFO,
     SCR_SORT_TEMP,
     SCR_UPLOAD,
-    SCR_ATTN_LAYOUT,  // attention backward (training): layout check, then lse/delta and key ranges
-    SCR_ATTN_TRAIN,
+    SCR_ATTN_TRAIN,   // attention backward (training): lse/delta and key ranges
     SCR_ATTN_GEMM,    // attention as GEMMs (training): scores, probabilities, packed operands of one chunk
     SCR_COUNT
 };

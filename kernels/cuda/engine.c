@@ -435,7 +435,7 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
     BE->upload(a->ints, h, (size_t)5 * cap * sizeof(int));
     const int *tokens = a->ints, *targets = a->ints + cap, *pos = a->ints + 2 * cap;
     const int *kv_start = a->ints + 3 * cap, *kv_len = a->ints + 4 * cap;
-    const int *kv_start_host = h + 3 * cap, *kv_len_host = h + 4 * cap;
+    const int *targets_host = h + cap, *kv_start_host = h + 3 * cap, *kv_len_host = h + 4 * cap;
     a->max_seq = max_seq;
 
     BE->encoder_forward(a->layers[0].resid_in, tokens, e->wte, e->wt, N, C);
@@ -461,8 +461,8 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
         BE->residual_forward(out, la->resid_mid, a->dx, (size_t)N * C);
     }
     BE->rmsnorm_forward(a->xf, a->rstdf, a->resid_out, e->norm, N, C, c->rms_norm_eps);
-    BE->logprob_forward(a->logp, entropy ? a->entropy : NULL, a->xf, e->lm_head, e->wt, targets, N, C, c->vocab_size,
-                        1.0f / temperature);
+    BE->logprob_forward(a->logp, entropy ? a->entropy : NULL, a->xf, e->lm_head, e->wt, targets, targets_host, N, C,
+                        c->vocab_size, 1.0f / temperature);
     BE->download(logp, a->logp, (size_t)N * sizeof(float));
     if (entropy) BE->download(entropy, a->entropy, (size_t)N * sizeof(float));
     double total = 0.0;
@@ -480,12 +480,13 @@ void engine_backward(engine *e, const packed_batch *b, const float *dlogp) {
     int D = c->head_dim, F = c->intermediate_size, Q = Hq * D, KV = Hkv * D, cap = a->capacity;
     const int *targets = a->ints + cap, *pos = a->ints + 2 * cap;
     const int *kv_start = a->ints + 3 * cap, *kv_len = a->ints + 4 * cap;
+    const int *targets_host = a->host_ints + cap;
     const int *kv_start_host = a->host_ints + 3 * cap, *kv_len_host = a->host_ints + 4 * cap;
     size_t fs = sizeof(float);
     BE->upload(a->dlogp, dlogp, (size_t)N * fs);
 
     BE->zero(a->dx, (size_t)N * C * fs);
-    BE->logprob_backward(a->dx, NULL, a->dlogp, a->xf, e->lm_head, e->wt, targets, N, C, c->vocab_size,
+    BE->logprob_backward(a->dx, NULL, a->dlogp, a->xf, e->lm_head, e->wt, targets, targets_host, N, C, c->vocab_size,
                          1.0f / a->temp);
     BE->zero(a->dresid, (size_t)N * C * fs);
     BE->rmsnorm_backward(a->dresid, NULL, a->dx, a->resid_out, e->norm, a->rstdf, N, C);

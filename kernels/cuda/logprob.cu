@@ -5,8 +5,8 @@
 
 enum { CHUNK = 256, SM_THREADS = 512, SCAN_THREADS = 1024 };
 
-// rows (count) = indices i with targets[i] >= 0, in order; rows[N] = count. One block: each thread takes a
-// contiguous run of indices, so an exclusive scan of the per-thread counts gives every thread its output offset.
+// rows = indices i with targets[i] >= 0, in order. One block: each thread takes a contiguous run of indices, so an
+// exclusive scan of the per-thread counts gives every thread its output offset.
 static __global__ void __launch_bounds__(1024) scored_rows_kernel(int *rows, const int *targets, int N) {
     int per = (N + blockDim.x - 1) / blockDim.x, lo = threadIdx.x * per, hi = min(N, lo + per);
     int cnt = 0;
@@ -14,7 +14,6 @@ static __global__ void __launch_bounds__(1024) scored_rows_kernel(int *rows, con
     int total, at = block_exclusive_scan(cnt, &total);
     for (int i = lo; i < hi; i++)
         if (targets[i] >= 0) rows[at++] = i;
-    if (threadIdx.x == 0) rows[N] = total;
 }
 
 // Gathers x rows rows[r] (r < n) into xs (n, C) as fp32 and, for bf16 heads, xb.
@@ -80,12 +79,13 @@ static __global__ void scatter_add_kernel(float *dx, const float *dxs, const int
     for (int c = threadIdx.x; c < C; c += blockDim.x) d[c] += s[c];
 }
 
-// Scored rows on the device, their count on the host (the chunk loop needs it).
-static int scored_rows(int **rows, const int *targets, int N) {
-    *rows = (int *)cuda_scratch(SCR_ROWS, ((size_t)N + 1) * sizeof(int));
+// Scored rows on the device; their count (the chunk loop's bound) from the caller's host copy of the targets: a
+// copy back of the device's count would make every call wait for the stream.
+static int scored_rows(int **rows, const int *targets, const int *targets_host, int N) {
+    *rows = (int *)cuda_scratch(SCR_ROWS, (size_t)N * sizeof(int));
     MG_LAUNCH(scored_rows_kernel, 1, SCAN_THREADS, 0, *rows, targets, N);
     int count = 0;
-    cuda_d2h(&count, *rows + N, sizeof count);
+    for (int i = 0; i < N; i++) count += targets_host[i] >= 0;
     return count;
 }
 
@@ -103,11 +103,12 @@ static float *chunk_logits(float **xs_out, const float *x, const void *wlm, mg_d
 }
 
 extern "C" void logprob_forward_cuda(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
-                                     const int *targets, int N, int C, int V, float inv_temp) {
+                                     const int *targets, const int *targets_host, int N, int C, int V,
+                                     float inv_temp) {
     if (N <= 0) return;
     cuda_zero(logp, (size_t)N * sizeof(float));
     if (entropy) cuda_zero(entropy, (size_t)N * sizeof(float));
-    int *rows, count = scored_rows(&rows, targets, N);
+    int *rows, count = scored_rows(&rows, targets, targets_host, N);
     for (int r0 = 0; r0 < count; r0 += CHUNK) {
         int n = min(CHUNK, count - r0);
         float *xs, *z = chunk_logits(&xs, x, wlm, wt, rows + r0, n, C, V);
@@ -116,10 +117,11 @@ extern "C" void logprob_forward_cuda(float *logp, float *entropy, const float *x
 }
 
 extern "C" void logprob_backward_cuda(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm,
-                                      mg_dtype wt, const int *targets, int N, int C, int V, float inv_temp) {
+                                      mg_dtype wt, const int *targets, const int *targets_host, int N, int C, int V,
+                                      float inv_temp) {
     if (N <= 0 || (!dx && !dwlm)) return;
     cudaRequire(!dwlm || wt == MG_F32, "LM-head gradients need fp32 weights (full-parameter training)");
-    int *rows, count = scored_rows(&rows, targets, N);
+    int *rows, count = scored_rows(&rows, targets, targets_host, N);
     float *dxs = (float *)cuda_scratch(SCR_DXS, (size_t)CHUNK * C * sizeof(float));
     for (int r0 = 0; r0 < count; r0 += CHUNK) {
         int n = min(CHUNK, count - r0);

@@ -106,8 +106,10 @@ void attention_forward_tiled_cuda(float *out, const float *q, const float *k, co
                                   const int *kv_len, int N, int Hq, int Hkv, int D);
 // Tiled (attention_train.cu) for training layouts, with no float atomics: deterministic. Query ranges whose starts
 // or ends decrease go to a query-major kernel whose dk/dv atomics make the last bits depend on the order of adds.
+// kv_start_host, kv_len_host: the layout's host copy (HOST arrays), which picks the kernel and sizes it: no wait.
 void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
-                             const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D);
+                             const float *v, const int *kv_start, const int *kv_len, const int *kv_start_host,
+                             const int *kv_len_host, int N, int Hq, int Hkv, int D);
 // Training (the table's attention_forward_train / attention_backward): a packed causal batch as batched GEMMs
 // (attention_gemm.cu), operands of type `at` (bf16: tensor cores, fp32 accumulation; fp32: true fp32); any other
 // layout through the tiled kernels above. Deterministic (no float atomics) on both paths' training layouts.
@@ -130,11 +132,12 @@ double sumsq_cuda(const float *g, size_t n);  // fixed-order double accumulation
 double absmax_cuda(const float *g, size_t n);
 void fixed_accumulate_cuda(int64_t *acc, const float *g, size_t n, double scale);  // acc += llrint(g * scale)
 void fixed_to_float_cuda(float *out, const int64_t *acc, size_t n, double scale);  // out = acc / scale
-// targets: device ints (N). Rows are processed in chunks (logits of a chunk only ever exist at once).
+// targets: device ints (N); targets_host: the same in HOST memory, which sizes the chunk loop (no wait). Rows are
+// processed in chunks (logits of a chunk only ever exist at once).
 void logprob_forward_cuda(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
-                          const int *targets, int N, int C, int V, float inv_temp);
+                          const int *targets, const int *targets_host, int N, int C, int V, float inv_temp);
 void logprob_backward_cuda(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm, mg_dtype wt,
-                           const int *targets, int N, int C, int V, float inv_temp);
+                           const int *targets, const int *targets_host, int N, int C, int V, float inv_temp);
 void logits_forward_cuda(float *logits, const float *x, const void *wlm, mg_dtype wt, int N, int C, int V);
 void adamw_update_cuda(float *param, const float *grad, float *m, float *v, size_t n, float lr, float beta1,
                        float beta2, float eps, float weight_decay, int t);

@@ -296,7 +296,7 @@ static void attention_case(const char *name, int N, int rows, const int *kv_star
     float *g = hrand(nq, 1.0f), *gq = hrand(nq, 0.3f), *gk = hrand(nk, 0.3f), *gv = hrand(nk, 0.3f);
     float *dg = dputf(g, nq), *dgq = dputf(gq, nq), *dgk = dputf(gk, nk), *dgv = dputf(gv, nk);
     attention_backward(gq, gk, gv, g, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scr);
-    attention_backward_cuda(dgq, dgk, dgv, dg, dq, dk, dv, ds, dl, N, Hq, Hkv, D);
+    attention_backward_cuda(dgq, dgk, dgv, dg, dq, dk, dv, ds, dl, kv_start, kv_len, N, Hq, Hkv, D);
     snprintf(label, sizeof label, "attention_backward dq %s", name);
     expect(label, dgq, gq, nq, 2e-5f);
     snprintf(label, sizeof label, "attention_backward dk %s", name);
@@ -510,6 +510,43 @@ static void test_fused(void) {
     cuda_free(dpos), cuda_free(dcrow), cuda_free(dq2), cuda_free(dgu), cuda_free(dsw);
 }
 
+// logprob's forward (logp, entropy) and backward (dx; dwlm with an fp32 head) run eagerly (which also sizes the
+// scratch: a capture may not allocate), then captured as a CUDA graph and replayed: a copy back or a stream wait
+// inside either fails the capture (emulation: the program stops), and the replay must give the eager run's bits.
+static void logprob_capture(const char *what, const float *gx, const void *gw, mg_dtype wt, const int *gtg,
+                            const int *tg, const float *gdlp, int N, int C, int V, float it) {
+    size_t n[4] = {(size_t)N, (size_t)N, (size_t)N * C, wt == MG_F32 ? (size_t)V * C : 0};
+    float *res[2][4] = {{NULL}};  // logp, entropy, dx, dwlm of the eager run and the replay
+    int replayed = 0;
+    for (int rep = 0; rep < 2; rep++) {
+        for (int t = 0; t < 4; t++)
+            if (n[t]) res[rep][t] = cuda_malloc(n[t] * 4), cuda_zero(res[rep][t], n[t] * 4);
+        if (rep && !cuda_graph_begin()) break;
+        float **r = res[rep];
+        logprob_forward_cuda(r[0], r[1], gx, gw, wt, gtg, tg, N, C, V, it);
+        logprob_backward_cuda(r[2], r[3], gdlp, gx, gw, wt, gtg, tg, N, C, V, it);
+        if (!rep) continue;
+        void *graph = cuda_graph_end();
+        CHECK(graph != NULL, "%s: capturing logprob failed", what);
+        if (!graph) break;
+        cuda_graph_launch(graph);
+        cuda_sync();
+        cuda_graph_free(graph);
+        replayed = 1;
+    }
+    int same = replayed;
+    for (int t = 0; t < 4 && replayed; t++) {
+        if (!n[t]) continue;
+        float *a = dget(res[0][t], n[t]), *b = dget(res[1][t], n[t]);
+        same &= !memcmp(a, b, n[t] * sizeof(float));
+        free(a), free(b);
+    }
+    printf("  %-44s %s\n", what, !replayed ? "no graphs here: not checked" : same ? "replay = eager bits" : "DIFFER");
+    CHECK(!replayed || same, "%s: the captured logprob gives other results than the eager one", what);
+    for (int rep = 0; rep < 2; rep++)
+        for (int t = 0; t < 4; t++) cuda_free(res[rep][t]);
+}
+
 static void test_logprob(void) {
     // N above the CUDA op's 256-row chunk (when not quick); every 4th position unscored, as prompt tokens are
     int N = g_quick ? 40 : 300, C = 64, V = g_quick ? 300 : 700;
@@ -527,11 +564,11 @@ static void test_logprob(void) {
     int *gtg = dputi(tg, N);
     float *gdlp = dputf(dlp, N), *gdx = dputf(dx, nx), *gdw = dputf(dw, nw);
     logprob_forward(lp, ent, x, w, tg, N, C, V, it, scr, NULL);
-    logprob_forward_cuda(glp, gent, gx, gw, MG_F32, gtg, N, C, V, it);
+    logprob_forward_cuda(glp, gent, gx, gw, MG_F32, gtg, tg, N, C, V, it);
     expect("logprob_forward logp fp32", glp, lp, N, 2e-5f);
     expect("logprob_forward entropy fp32", gent, ent, N, 2e-5f);
     logprob_backward(dx, dw, dlp, x, w, tg, N, C, V, it, scr, NULL);
-    logprob_backward_cuda(gdx, gdw, gdlp, gx, gw, MG_F32, gtg, N, C, V, it);
+    logprob_backward_cuda(gdx, gdw, gdlp, gx, gw, MG_F32, gtg, tg, N, C, V, it);
     expect("logprob_backward dx fp32 (+=)", gdx, dx, nx, 2e-5f);
     expect("logprob_backward dwlm fp32 (+=)", gdw, dw, nw, 2e-5f);
     // bf16 head against the CPU op on the rounded head
@@ -539,16 +576,19 @@ static void test_logprob(void) {
     void *gw16 = dput_bf16(w, nw);
     float *gdx16 = dputf(dx16, nx);
     logprob_forward(lp, ent, x, wr, tg, N, C, V, it, scr, NULL);
-    logprob_forward_cuda(glp, NULL, gx, gw16, MG_BF16, gtg, N, C, V, it);
+    logprob_forward_cuda(glp, NULL, gx, gw16, MG_BF16, gtg, tg, N, C, V, it);
     expect("logprob_forward logp bf16", glp, lp, N, 1e-2f);
     logprob_backward(dx16, NULL, dlp, x, wr, tg, N, C, V, it, scr, NULL);
-    logprob_backward_cuda(gdx16, NULL, gdlp, gx, gw16, MG_BF16, gtg, N, C, V, it);
+    logprob_backward_cuda(gdx16, NULL, gdlp, gx, gw16, MG_BF16, gtg, tg, N, C, V, it);
     expect("logprob_backward dx bf16 (+=)", gdx16, dx16, nx, 1e-2f);
     // full logits
     float *logits = hzeros((size_t)N * V), *glog = cuda_malloc((size_t)N * V * 4);
     logits_forward(logits, x, w, N, C, V);
     logits_forward_cuda(glog, gx, gw, MG_F32, N, C, V);
     expect("logits_forward fp32", glog, logits, (size_t)N * V, 2e-5f);
+    // The scored rows are counted from the host's targets: forward and backward wait for nothing.
+    logprob_capture("logprob fwd + bwd fp32, as a CUDA graph", gx, gw, MG_F32, gtg, tg, gdlp, N, C, V, it);
+    logprob_capture("logprob fwd + bwd bf16, as a CUDA graph", gx, gw16, MG_BF16, gtg, tg, gdlp, N, C, V, it);
     (void)ddx;
     free(x), free(w), free(tg), free(scr), free(lp), free(ent), free(dlp), free(dx), free(dw), free(wr), free(dx16);
     free(logits);
