@@ -26,6 +26,18 @@ static inline int gpu_test_start(const char *prog, const char *note) {
     return 0;
 }
 
+// Ends a capture begun with cuda_graph_begin, replays the graph once and waits for it: 1 when it ran, 0 when the
+// capture failed (a failed check naming `what`: the captured calls copied back or waited).
+static inline int replay_capture(const char *what) {
+    void *graph = cuda_graph_end();
+    CHECK(graph != NULL, "%s: capturing failed", what);
+    if (!graph) return 0;
+    cuda_graph_launch(graph);
+    cuda_sync();
+    cuda_graph_free(graph);
+    return 1;
+}
+
 // Test data: n host floats uniform in [-scale, scale), a new stream of the counter-based generator per call.
 static uint64_t g_gpu_test_seed = 1;
 static inline float *hrand(size_t n, float scale) {

@@ -161,13 +161,7 @@ static void check_capturable(const layout *L, heads h, mg_dtype at, int via, flo
             attention_backward_cuda(r[1], r[2], r[3], g, q, k, v, ds, dl, L->start, L->len, N, Hq, Hkv, D);
         }
         if (!rep) continue;
-        void *graph = cuda_graph_end();
-        CHECK(graph != NULL, "%s: capturing the%s path failed", name, via == VIA_GEMM ? " GEMM" : paths[via]);
-        if (!graph) break;
-        cuda_graph_launch(graph);
-        cuda_sync();
-        cuda_graph_free(graph);
-        replayed = 1;
+        if (!(replayed = replay_capture(name))) break;
     }
     int same = replayed;
     float err = 0.0f;

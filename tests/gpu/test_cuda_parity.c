@@ -526,13 +526,7 @@ static void logprob_capture(const char *what, const float *gx, const void *gw, m
         logprob_forward_cuda(r[0], r[1], gx, gw, wt, gtg, tg, N, C, V, it);
         logprob_backward_cuda(r[2], r[3], gdlp, gx, gw, wt, gtg, tg, N, C, V, it);
         if (!rep) continue;
-        void *graph = cuda_graph_end();
-        CHECK(graph != NULL, "%s: capturing logprob failed", what);
-        if (!graph) break;
-        cuda_graph_launch(graph);
-        cuda_sync();
-        cuda_graph_free(graph);
-        replayed = 1;
+        if (!(replayed = replay_capture(what))) break;
     }
     int same = replayed;
     for (int t = 0; t < 4 && replayed; t++) {
