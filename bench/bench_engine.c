@@ -505,7 +505,8 @@ static void profile_train(model *m) {
     TIME_OP("linear fwd (sgemm)", 2 * L, matmul_forward(y, x, w->wgate, NULL, N, C, F));  // gate and up
     TIME_OP("linear fwd (sgemm)", L, matmul_forward(y, x, w->wdown, NULL, N, F, C));
     TIME_OP("lora fwd (sgemm)", L,
-            for (int j = 0; j < 4; j++) lora_forward(y, h, x, la->A[j], la->B[j], N, ins[j], outs[j], R, scale));
+            for (int j = 0; j < 4; j++)
+                lora_forward(y, h, x, la->A[j], la->B[j], N, ins[j], outs[j], outs[j], R, scale));
     TIME_OP("attention fwd", L, attention_forward(y, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, att_scratch));
     TIME_OP("rope fwd+bwd", L,
             rope_forward(q, b.pos, m->inv_freq, N, Hq, D); rope_forward(k, b.pos, m->inv_freq, N, Hkv, D));

@@ -26,23 +26,23 @@ void mg_die(const mg_err *e) {
     exit(1);
 }
 
+// The message every failed allocation prints (n x size bytes, or size bytes for malloc), then exit 1.
+static _Noreturn void out_of_memory(int counted, size_t n, size_t size, const char *file, int line) {
+    if (counted) fprintf(stderr, "migrate: out of memory allocating %zu x %zu bytes at %s:%d\n", n, size, file, line);
+    else fprintf(stderr, "migrate: out of memory allocating %zu bytes at %s:%d\n", size, file, line);
+    fprintf(stderr, "  hint: a smaller batch or model\n");
+    exit(1);
+}
+
 void *malloc_check(size_t size, const char *file, int line) {
     void *p = malloc(size ? size : 1);
-    if (!p) {
-        fprintf(stderr, "migrate: out of memory allocating %zu bytes at %s:%d\n  hint: a smaller batch or model\n",
-                size, file, line);
-        exit(1);
-    }
+    if (!p) out_of_memory(0, 0, size, file, line);
     return p;
 }
 
 void *calloc_check(size_t n, size_t size, const char *file, int line) {
     void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p) {
-        fprintf(stderr, "migrate: out of memory allocating %zu x %zu bytes at %s:%d\n  hint: a smaller batch or model\n",
-                n, size, file, line);
-        exit(1);
-    }
+    if (!p) out_of_memory(1, n, size, file, line);
     return p;
 }
 
@@ -50,11 +50,7 @@ void *aligned_calloc_check(size_t n, size_t size, const char *file, int line) {
     size_t bytes = (n ? n : 1) * (size ? size : 1);
     void *p = NULL;
     if (n && size && bytes / n != size) bytes = 0;  // overflow: fail below
-    if (!bytes || posix_memalign(&p, 64, bytes) != 0) {
-        fprintf(stderr, "migrate: out of memory allocating %zu x %zu bytes at %s:%d\n  hint: a smaller batch or model\n",
-                n, size, file, line);
-        exit(1);
-    }
+    if (!bytes || posix_memalign(&p, 64, bytes) != 0) out_of_memory(1, n, size, file, line);
     return memset(p, 0, bytes);
 }
 

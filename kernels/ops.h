@@ -45,14 +45,15 @@ typedef struct {
     int OC, ldo;
 } matmul_part;
 void matmul_forward_invariant_parts(const matmul_part *parts, int n_parts, const float *inp, int N, int IC);
-// out (N, OC) += scale * (inp @ A^T) @ B^T (each element one fmaf onto out); h (N, R) is scratch
+// out (N, OC), row stride ldo, += scale * (inp @ A^T) @ B^T (each element one fmaf onto out); h (N, R) is scratch
 void lora_forward_invariant(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
-                            int OC, int R, float scale);
+                            int OC, int ldo, int R, float scale);
 
 // ---- LoRA adapter on a linear layer: out += scale * (inp @ A^T) @ B^T, scale = alpha / R ----
-// h (N, R) = inp @ A^T is saved for backward; A (R, IC), B (OC, R); out (N, OC) +=
+// h (N, R) = inp @ A^T is saved for backward; A (R, IC), B (OC, R); out (N, OC) +=, row stride ldo >= OC (an
+// adapter adding into its module's columns of a fused q|k|v or gate|up output; ldo = OC otherwise)
 void lora_forward(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC, int OC,
-                  int R, float scale);
+                  int ldo, int R, float scale);
 // dinp (N, IC) +=, dA (R, IC) +=, dB (OC, R) +=; dh (N, R) is scratch the caller provides
 void lora_backward(float *dinp, float *dA, float *dB, float *dh, const float *dout, const float *inp,
                    const float *h, const float *A, const float *B, int N, int IC, int OC, int R, float scale);

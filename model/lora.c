@@ -37,7 +37,8 @@ void linear_forward(const model *m, int l, int module, float *out, float *h, con
     matmul_forward(out, inp, W, b, N, in, outd);
     if (!lora_active(m, module)) return;
     const lora_adapter *a = m->lora;
-    lora_forward(out, h, inp, a->layers[l].A[module], a->layers[l].B[module], N, in, outd, a->cfg.rank, a->scale);
+    lora_forward(out, h, inp, a->layers[l].A[module], a->layers[l].B[module], N, in, outd, outd, a->cfg.rank,
+                 a->scale);
 }
 
 void linear_forward_invariant_group(const model *m, int l, int n, const int *modules, float *const *outs,
@@ -53,7 +54,7 @@ void linear_forward_invariant_group(const model *m, int l, int n, const int *mod
         if (!lora_active(m, modules[j])) continue;
         const lora_adapter *a = m->lora;
         lora_forward_invariant(outs[j], h, inp, a->layers[l].A[modules[j]], a->layers[l].B[modules[j]], N, in,
-                               parts[j].OC, a->cfg.rank, a->scale);
+                               parts[j].OC, parts[j].ldo, a->cfg.rank, a->scale);
     }
 }
 

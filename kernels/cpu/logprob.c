@@ -49,10 +49,11 @@ void logprob_keep_free(logprob_keep *k) {
     free(k);
 }
 
-// Where the chunk of n scored rows starting at scored row `at` lives: in the keep when it fits there (a keep
-// holds a prefix of whole chunks), else in scratch.
-static float *chunk_home(logprob_keep *keep, int at, int n, int V, float *scratch) {
-    return keep && keep->V == V && at + n <= keep->rows ? keep->e + (size_t)at * V : scratch;
+// The keep's rows for the chunk of n scored rows starting at scored row `at` when they lie within its first
+// `limit` rows (the forward: its capacity; the backward: what the forward filled), else NULL. A keep holds a
+// prefix of whole chunks.
+static float *kept_rows(const logprob_keep *keep, int at, int n, int V, int limit) {
+    return keep && keep->V == V && at + n <= limit ? keep->e + (size_t)at * V : NULL;
 }
 
 void logits_forward(float *logits, const float *x, const float *wlm, int N, int C, int V) {
@@ -133,8 +134,8 @@ void logprob_forward(float *logp, float *entropy, const float *x, const float *w
     }
     if (keep) keep->filled = 0;
     while ((n = gather_rows(xs, rows, chunk, x, targets, N, C, &cursor)) > 0) {
-        float *zs = chunk_home(keep, at, n, V, scratch);
-        double *sums = zs != scratch ? keep->sum + at : NULL;
+        float *kept = kept_rows(keep, at, n, V, keep ? keep->rows : 0), *zs = kept ? kept : scratch;
+        double *sums = kept ? keep->sum + at : NULL;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f, xs, C, wlm, C, 0.0f, zs, V);
         #pragma omp parallel for
         for (int r = 0; r < n; r++) {
@@ -158,13 +159,12 @@ void logprob_forward(float *logp, float *entropy, const float *x, const float *w
 void logprob_backward(float *dx, float *dwlm, const float *dlogp, const float *x, const float *wlm, const int *targets,
                       int N, int C, int V, float inv_temp, float *scratch, logprob_keep *keep) {
     int chunk = chunk_rows(V), rows[CHUNK_MAX], cursor = 0, n, at = 0;
-    int kept = keep && keep->V == V ? keep->filled : 0;
     float *xs = mallocCheck((size_t)chunk * C * sizeof(float));
     float *dxs = mallocCheck((size_t)chunk * C * sizeof(float));
     while ((n = gather_rows(xs, rows, chunk, x, targets, N, C, &cursor)) > 0) {
         // z = e (exp(z - max)) and its sum: from the forward when it kept them, else computed again
-        float *zs = at + n <= kept ? keep->e + (size_t)at * V : scratch;
-        const double *sums = zs != scratch ? keep->sum + at : NULL;
+        float *kept = kept_rows(keep, at, n, V, keep ? keep->filled : 0), *zs = kept ? kept : scratch;
+        const double *sums = kept ? keep->sum + at : NULL;
         if (!sums) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, V, C, 1.0f, xs, C, wlm, C, 0.0f, zs, V);
         #pragma omp parallel for
         for (int r = 0; r < n; r++) {

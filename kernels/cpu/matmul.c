@@ -31,11 +31,11 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 }
 
 void lora_forward(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC, int OC,
-                  int R, float scale) {
+                  int ldo, int R, float scale) {
     // h (N, R) = inp (N, IC) @ A^T (IC, R)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, R, IC, 1.0f, inp, IC, A, IC, 0.0f, h, R);
-    // out (N, OC) += scale * h (N, R) @ B^T (R, OC)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, R, scale, h, R, B, R, 1.0f, out, OC);
+    // out (N, OC; stride ldo) += scale * h (N, R) @ B^T (R, OC)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, R, scale, h, R, B, R, 1.0f, out, ldo);
 }
 
 void lora_backward(float *dinp, float *dA, float *dB, float *dh, const float *dout, const float *inp,

@@ -344,7 +344,7 @@ void matmul_forward_invariant(float *out, const float *inp, const float *weight,
 }
 
 void lora_forward_invariant(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
-                            int OC, int R, float scale) {
+                            int OC, int ldo, int R, float scale) {
     gemm_invariant(h, R, inp, A, NULL, N, IC, R, 1.0f, 0, 0);       // h (N, R) = inp @ A^T
-    gemm_invariant(out, OC, h, B, NULL, N, R, OC, scale, 1, 0);     // out (N, OC) = fmaf(scale, h @ B^T, out)
+    gemm_invariant(out, ldo, h, B, NULL, N, R, OC, scale, 1, 0);    // out (N, OC) = fmaf(scale, h @ B^T, out)
 }

@@ -20,25 +20,28 @@ void swiglu_forward(float *out, const float *gate, const float *up, int N, int F
     }
 }
 
-// d silu(g) / dg = sig(g) * (1 + g * (1 - sig(g))). The training step always wants both gradients; the one-sided
-// calls keep a loop of their own so that the common one has no branch to stop it vectorising.
+// The two gradients of out = silu(g) * u at one element, sig = sigmoid(g): d silu(g) / dg = sig (1 + g (1 - sig)).
+static inline float dgate_of(float dout, float g, float u, float sig) {
+    return dout * u * sig * (1.0f + g * (1.0f - sig));
+}
+static inline float dup_of(float dout, float g, float sig) { return dout * g * sig; }
+
+// The training step always wants both gradients; the one-sided calls keep a loop of their own so that the common
+// one has no branch to stop it vectorising.
 void swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int N, int F) {
     size_t n = (size_t)N * F;
     if (dgate && dup) {
         #pragma omp parallel for simd
         for (size_t i = 0; i < n; i++) {
-            float g = gate[i], sig = sigmoid(g);
-            dgate[i] += dout[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
-            dup[i] += dout[i] * g * sig;
+            float sig = sigmoid(gate[i]);
+            dgate[i] += dgate_of(dout[i], gate[i], up[i], sig);
+            dup[i] += dup_of(dout[i], gate[i], sig);
         }
     } else if (dgate) {
         #pragma omp parallel for simd
-        for (size_t i = 0; i < n; i++) {
-            float g = gate[i], sig = sigmoid(g);
-            dgate[i] += dout[i] * up[i] * sig * (1.0f + g * (1.0f - sig));
-        }
+        for (size_t i = 0; i < n; i++) dgate[i] += dgate_of(dout[i], gate[i], up[i], sigmoid(gate[i]));
     } else if (dup) {
         #pragma omp parallel for simd
-        for (size_t i = 0; i < n; i++) dup[i] += dout[i] * gate[i] * sigmoid(gate[i]);
+        for (size_t i = 0; i < n; i++) dup[i] += dup_of(dout[i], gate[i], sigmoid(gate[i]));
     }
 }

@@ -75,12 +75,8 @@ static void copy_cols(float *dst, int ldd, const float *src, int lds, int N, int
 
 static void cpu_lora_forward(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
                              int OC, int ldo, int R, float scale, int batch_invariant) {
-    // A module's columns of a fused output go through a dense copy: the op itself (and so its rounding) unchanged.
-    float *o = ldo == OC ? out : scratch(SCR_STAGE, (size_t)N * OC);
-    if (o != out) copy_cols(o, OC, out, ldo, N, OC);
-    if (batch_invariant) lora_forward_invariant(o, h, inp, A, B, N, IC, OC, R, scale);
-    else lora_forward(o, h, inp, A, B, N, IC, OC, R, scale);
-    if (o != out) copy_cols(out, ldo, o, OC, N, OC);
+    if (batch_invariant) lora_forward_invariant(out, h, inp, A, B, N, IC, OC, ldo, R, scale);
+    else lora_forward(out, h, inp, A, B, N, IC, OC, ldo, R, scale);
 }
 
 // Batch-invariant: one pass over all parts, each value what its own product gives. Otherwise one BLAS product per
@@ -93,11 +89,12 @@ static void cpu_matmul_forward_parts(float *out, const void *inp, mg_dtype it, c
     need_f32(wt);
     int OC = 0, widest = 0;
     for (int j = 0; j < n_parts; j++) OC += parts[j], widest = parts[j] > widest ? parts[j] : widest;
-    if (batch_invariant && n_parts <= 8) {
-        matmul_part mp[8];
+    if (batch_invariant) {
+        matmul_part *mp = mallocCheck((size_t)n_parts * sizeof *mp);
         for (int j = 0, off = 0; j < n_parts; off += parts[j++])
             mp[j] = (matmul_part){out + off, W[j], b ? b[j] : NULL, parts[j], OC};
         matmul_forward_invariant_parts(mp, n_parts, inp, N, IC);
+        free(mp);
         return;
     }
     float *part = n_parts > 1 ? scratch(SCR_STAGE, (size_t)N * widest) : out;

@@ -209,7 +209,7 @@ static void test_lora(void) {
     float *out = hrand(no, 1.0f), *h = hzeros((size_t)N * R);
     float *dx = dputf(x, ni), *dA = dputf(A, (size_t)R * IC), *dB = dputf(B, (size_t)OC * R), *dout = dputf(out, no);
     float *dh = cuda_malloc((size_t)N * R * 4);
-    lora_forward(out, h, x, A, B, N, IC, OC, R, scale);
+    lora_forward(out, h, x, A, B, N, IC, OC, OC, R, scale);
     lora_forward_cuda(dout, dh, dx, dA, dB, N, IC, OC, R, scale);
     expect("lora_forward out (+=)", dout, out, no, 2e-5f);
     expect("lora_forward h", dh, h, (size_t)N * R, 2e-5f);
@@ -444,7 +444,7 @@ static void test_fused(void) {
     float *dA = dputf(A, (size_t)R * IC), *dB = dputf(B, (size_t)KV * R), *dh = cuda_malloc((size_t)N * R * 4);
     float *dense = hzeros((size_t)N * KV);
     for (int i = 0; i < N; i++) memcpy(dense + (size_t)i * KV, ref + (size_t)i * OC + Q, KV * 4);
-    lora_forward(dense, h, x, A, B, N, IC, KV, R, 2.0f);
+    lora_forward(dense, h, x, A, B, N, IC, KV, KV, R, 2.0f);
     for (int i = 0; i < N; i++) memcpy(ref + (size_t)i * OC + Q, dense + (size_t)i * KV, KV * 4);
     matmul_forward_parts_cuda(dout, dx, MG_F32, Wj, bj, parts, 3, MG_F32, N, IC);
     lora_forward_ld_cuda(dout + Q, OC, dh, dx, dA, dB, N, IC, KV, R, 2.0f);

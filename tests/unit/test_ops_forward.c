@@ -152,7 +152,7 @@ static void check_lora(void) {
             ref[i * OC + o] += scale * s;
         }
     }
-    lora_forward(out, h, inp, A, B, N, IC, OC, R, scale);
+    lora_forward(out, h, inp, A, B, N, IC, OC, OC, R, scale);
     report("lora out (+= onto the base output)", rel_err(out, ref, N * OC), TOL);
     report("lora h = inp @ A^T", rel_err(h, ref_h, N * R), TOL);
     free(inp), free(A), free(B), free(out), free(h), free(ref), free(ref_h);
@@ -177,7 +177,7 @@ static void check_invariant_gemm(void) {
             for (int r = 0; r < R; r++) s += dot_fd(inp + i * IC, A + r * IC, IC) * B[o * R + r];
             ref[i * OC + o] += scale * s;
         }
-    lora_forward_invariant(all, h, inp, A, B, N, IC, OC, R, scale);
+    lora_forward_invariant(all, h, inp, A, B, N, IC, OC, OC, R, scale);
     report("lora_forward_invariant (+= onto the base output)", rel_err(all, ref, N * OC), TOL);
     // Rows r0.. alone: every position inside a 4-row tile, and a single row (the batch-1 decode).
     static const int starts[] = {5, 30, 36, 16, 0, 1, 2, 3, 34};
@@ -185,7 +185,7 @@ static void check_invariant_gemm(void) {
     for (int k = 0; k < (int)(sizeof starts / sizeof *starts); k++) {
         int r0 = starts[k], n = N - r0;
         matmul_forward_invariant(part, inp + r0 * IC, w, bias, n, IC, OC);
-        lora_forward_invariant(part, hp, inp + r0 * IC, A, B, n, IC, OC, R, scale);
+        lora_forward_invariant(part, hp, inp + r0 * IC, A, B, n, IC, OC, OC, R, scale);
         if (memcmp(part, all + r0 * OC, sizeof(float) * n * OC)) worst = r0 + 1;
     }
     CHECK(!worst, "rows from %d on differ when computed without the rows before them", worst - 1);

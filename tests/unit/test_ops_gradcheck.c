@@ -317,7 +317,7 @@ static double lora_loss(const Op *op, int ref) {
     const float *inp = op->p[0], *A = op->p[1], *B = op->p[2];
     if (!ref) {
         memset(c->out, 0, sizeof(float) * (size_t)c->N * c->OC);
-        lora_forward(c->out, c->h, inp, A, B, c->N, c->IC, c->OC, c->R, c->scale);
+        lora_forward(c->out, c->h, inp, A, B, c->N, c->IC, c->OC, c->OC, c->R, c->scale);
         return dot_fd(c->out, c->proj, (long)c->N * c->OC);
     }
     double L = 0.0;
@@ -339,7 +339,7 @@ static double lora_loss(const Op *op, int ref) {
 static void lora_backward_call(const Op *op, float **g) {
     LoraCtx *c = op->ctx;
     memset(c->out, 0, sizeof(float) * (size_t)c->N * c->OC);
-    lora_forward(c->out, c->h, op->p[0], op->p[1], op->p[2], c->N, c->IC, c->OC, c->R, c->scale);
+    lora_forward(c->out, c->h, op->p[0], op->p[1], op->p[2], c->N, c->IC, c->OC, c->OC, c->R, c->scale);
     fill_garbage(c->dh, (size_t)c->N * c->R);
     lora_backward(g[0], g[1], g[2], c->dh, c->proj, op->p[0], c->h, op->p[1], op->p[2], c->N, c->IC, c->OC, c->R,
                   c->scale);
