@@ -26,7 +26,7 @@
 
 extern "C" {
 #include "bench/bench_util.h"
-#include "kernels/cuda/engine.h"
+#include "model/engine.h"
 #include "kernels/cuda/ops_cuda.h"
 }
 

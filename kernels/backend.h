@@ -1,6 +1,6 @@
 // A compute backend as a table of function pointers: the op set of kernels/ops.h plus the memory operations the
 // model loop needs (allocate, zero, copy in and out). The model logic is written once against this table
-// (kernels/cuda/engine.c) and runs on the CPU (mg_backend_cpu: the ops of kernels/cpu/) or on a GPU
+// (model/engine.c) and runs on the CPU (mg_backend_cpu: the ops of kernels/cpu/) or on a GPU
 // (mg_backend_cuda(): the ops of kernels/cuda/). kernels/README.md explains why a table rather than macros or
 // link-time substitution.
 //
@@ -90,11 +90,18 @@ typedef struct mg_backend {
     void (*scale_inplace)(float *x, float s, size_t n);
     double (*sumsq)(const float *g, size_t n);
     // targets_host: the same targets in host memory (the caller has them; like kv_start_host above): a GPU counts
-    // the scored rows from it instead of waiting for a copy back. The CPU ignores it.
+    // the scored rows from it instead of waiting for a copy back. The CPU ignores it. keep: NULL, or what
+    // logprob_keep_new made, one per caller: the forward leaves its softmax there and the backward after it starts
+    // from that instead of recomputing the head (ops.h's logprob_keep; a GPU has none and recomputes).
     void (*logprob_forward)(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
-                            const int *targets, const int *targets_host, int N, int C, int V, float inv_temp);
+                            const int *targets, const int *targets_host, int N, int C, int V, float inv_temp,
+                            void *keep);
     void (*logprob_backward)(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm, mg_dtype wt,
-                             const int *targets, const int *targets_host, int N, int C, int V, float inv_temp);
+                             const int *targets, const int *targets_host, int N, int C, int V, float inv_temp,
+                             void *keep);
+    // Room for up to max_tokens rows of a V-wide head's softmax (the backend bounds its size), or NULL.
+    void *(*logprob_keep_new)(int max_tokens, int V);
+    void (*logprob_keep_free)(void *keep);
     void (*adamw_update)(float *param, const float *grad, float *m, float *v, size_t n, float lr, float beta1,
                          float beta2, float eps, float weight_decay, int t);
     // ---- inference helpers ----
@@ -137,7 +144,7 @@ typedef struct mg_backend {
     void (*release)(void);  // frees the backend's scratch buffers
 } mg_backend;
 
-// The CPU reference ops behind the table (fp32 weights only). Defined in kernels/cuda/backend_cpu.c.
+// The CPU reference ops behind the table (fp32 weights only). Defined in kernels/cpu/backend_cpu.c.
 extern const mg_backend mg_backend_cpu;
 // The CUDA ops (kernels/cuda/backend_cuda.c); the device must be set up first (cuda_init, kernels/cuda/ops_cuda.h).
 const mg_backend *mg_backend_cuda(void);

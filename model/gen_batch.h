@@ -1,5 +1,5 @@
 // The continuous-batching loop of generate(), shared by the CPU sampler (model/sampler.c) and the GPU engine
-// (kernels/cuda/engine_decode.c): which prompt sits in which KV-cache slot, the tokens each step feeds, and when a
+// (model/engine_decode.c): which prompt sits in which KV-cache slot, the tokens each step feeds, and when a
 // completion ends (EOS, a stop string, max_new_tokens, the context). The caller runs the model and draws tokens.
 //
 //   gen_batch b;

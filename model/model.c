@@ -10,6 +10,7 @@
 
 #include "common/rng.h"
 #include "model/accel.h"
+#include "model/engine.h"
 #include "model/model_internal.h"
 #include "model/safetensors.h"
 
@@ -201,6 +202,7 @@ int model_load_shape(model *m, const char *dir, mg_err *e) {
 }
 
 void model_drop_host_weights(model *m) {
+    if (m->cpu_engine) engine_free(m->cpu_engine), free(m->cpu_engine), m->cpu_engine = NULL;  // it wrapped them
     free(m->params);
     m->params = NULL;
     int L = m->cfg.num_hidden_layers;
@@ -259,7 +261,7 @@ int model_save(const model *m, const char *dir, int as_bf16, mg_err *e) {
 void model_free(model *m) {
     if (!m) return;
     if (m->accel) m->accel->ops->destroy(m->accel);
-    model_acts_free(m->acts);
+    if (m->cpu_engine) engine_free(m->cpu_engine), free(m->cpu_engine);
     if (m->lora) lora_free(m->lora);
     free(m->params);
     free(m->grads);

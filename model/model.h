@@ -61,7 +61,7 @@ typedef struct {
 
 typedef enum { TRAIN_NONE = 0, TRAIN_LORA, TRAIN_FULL } train_mode;
 
-typedef struct model_acts model_acts;  // activations saved by the training forward (private)
+typedef struct engine engine;           // the model loop over a compute backend (model/engine.h)
 typedef struct model_accel model_accel; // another backend running this model (model/accel.h), or NULL
 
 typedef struct {
@@ -74,7 +74,7 @@ typedef struct {
     float *inv_freq;      // (D/2) rotary frequencies incl. llama3 scaling
     lora_adapter *lora;   // NULL when no adapter
     train_mode mode;
-    model_acts *acts;     // grown on demand
+    engine *cpu_engine;   // the engine over these buffers on the CPU table (model_engine), made on first use
     model_accel *accel;   // when set, forward, backward and generation run there (model/accel.h)
 } model;
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/local_rank.h"
-#include "kernels/cuda/engine.h"
+#include "model/engine.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "model/accel.h"
 #ifdef MIGRATE_HAVE_NCCL

@@ -52,6 +52,21 @@ static void cuda_matmul_forward_acc_t(float *out, const void *inp, mg_dtype it, 
     matmul_forward_acc_cuda(out, inp, it, W, wt, N, IC, OC);
 }
 
+// No kept softmax on the GPU (logprob_keep_new is NULL there): the backward's head GEMM is cheap next to the step.
+static void cuda_logprob_forward_t(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
+                                   const int *targets, const int *targets_host, int N, int C, int V, float inv_temp,
+                                   void *keep) {
+    (void)keep;
+    logprob_forward_cuda(logp, entropy, x, wlm, wt, targets, targets_host, N, C, V, inv_temp);
+}
+
+static void cuda_logprob_backward_t(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm,
+                                    mg_dtype wt, const int *targets, const int *targets_host, int N, int C, int V,
+                                    float inv_temp, void *keep) {
+    (void)keep;
+    logprob_backward_cuda(dx, dwlm, dlogp, x, wlm, wt, targets, targets_host, N, C, V, inv_temp);
+}
+
 static void cuda_release(void) {}  // scratch is freed by cuda_shutdown
 
 static const mg_backend table = {
@@ -84,8 +99,8 @@ static const mg_backend table = {
     .add_inplace = add_inplace_cuda,
     .scale_inplace = scale_inplace_cuda,
     .sumsq = sumsq_cuda,
-    .logprob_forward = logprob_forward_cuda,
-    .logprob_backward = logprob_backward_cuda,
+    .logprob_forward = cuda_logprob_forward_t,
+    .logprob_backward = cuda_logprob_backward_t,
     .adamw_update = adamw_update_cuda,
     .gather_rows = gather_rows_cuda,
     .scatter_rows = scatter_rows_cuda,

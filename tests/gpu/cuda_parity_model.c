@@ -11,7 +11,7 @@
 #include "common/rng.h"
 #include "gpu/cuda_parity.h"
 #include "gpu/gpu_test.h"
-#include "kernels/cuda/engine.h"
+#include "model/engine.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "model/model.h"
 #include "model/optimizer.h"

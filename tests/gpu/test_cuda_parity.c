@@ -18,7 +18,7 @@
 //    the fp32 values differ in their last bits).
 //  * Sampling: the same token ids as the CPU sampler with the same Philox draws (fp32), log-probs within 1e-4.
 //  * The Philox draws on the device are bit-identical to rng_uniform on the host.
-//  * The backend-table engine (kernels/cuda/engine.c) on the CPU table equals model_forward / model_backward /
+//  * The backend-table engine (model/engine.c) on the CPU table equals model_forward / model_backward /
 //    model_step / generate bit for bit: the model logic is checked apart from the kernels. Decoding also runs with
 //    an adapter on v and down_proj only and with the adapter off: the fused decode step's other paths.
 //  * The emulated build prints the kernels and GEMMs a decode step issues (cuda_emu_launches).
@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "common/rng.h"
-#include "kernels/cuda/engine.h"
+#include "model/engine.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "kernels/ops.h"
 #include "model/model.h"

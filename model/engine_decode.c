@@ -1,7 +1,7 @@
 // The transformer over a backend table, part 2: model/step.c's KV-cache steps op for op, CUDA graphs of decode
 // steps, and generate() with sampling on the backend (model/sampler.c's loop). Part 1 (weights, adapter,
 // training) is engine.c.
-#include "kernels/cuda/engine_internal.h"
+#include "model/engine_internal.h"
 #include "model/gen_batch.h"
 
 #include <math.h>

@@ -2,7 +2,7 @@
 // training forward and backward over a packed batch, op for op (the KV-cache steps and generate() are in
 // engine_decode.c). Same calls in the same order with the same buffers' contents: on mg_backend_cpu the results
 // equal the CPU engine's bit for bit.
-#include "kernels/cuda/engine_internal.h"
+#include "model/engine_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -69,7 +69,7 @@ static void alloc_weights(engine *e, const mg_backend *be, const hf_config *cfg,
     weight_layout(e, e->wmat, e->wvec, &nm, &nv);
 }
 
-static int check_shape(const hf_config *c, const mg_backend *be, mg_dtype wt, mg_err *err) {
+int engine_check_shape(const hf_config *c, const mg_backend *be, mg_dtype wt, mg_err *err) {
     if (wt == MG_BF16 && !strcmp(be->name, "cpu")) return mg_fail(err, "the CPU backend takes fp32 weights only");
     if (c->num_key_value_heads <= 0 || c->num_attention_heads % c->num_key_value_heads)
         return mg_fail(err, "%d query heads are not a multiple of %d KV heads", c->num_attention_heads,
@@ -78,7 +78,7 @@ static int check_shape(const hf_config *c, const mg_backend *be, mg_dtype wt, mg
 }
 
 int engine_create(engine *e, const model *m, const mg_backend *be, mg_dtype wt, mg_err *err) {
-    if (check_shape(&m->cfg, be, wt, err)) return -1;
+    if (engine_check_shape(&m->cfg, be, wt, err)) return -1;
     hf_config cfg = m->cfg;
     cfg.tie_word_embeddings = m->w.lm_head == m->w.wte;
     alloc_weights(e, be, &cfg, wt);
@@ -117,53 +117,6 @@ int engine_create(engine *e, const model *m, const mg_backend *be, mg_dtype wt, 
     return 0;
 }
 
-int engine_wrap(engine *e, model *m, mg_err *err) {
-    if (check_shape(&m->cfg, &mg_backend_cpu, MG_F32, err)) return -1;
-    memset(e, 0, sizeof *e);
-    e->be = &mg_backend_cpu;
-    e->cfg = m->cfg;
-    e->cfg.tie_word_embeddings = m->w.lm_head == m->w.wte;
-    e->wt = MG_F32;
-    e->borrowed = 1;
-    e->wte = m->w.wte;
-    e->lm_head = m->w.lm_head;
-    e->norm = m->w.norm;
-    e->inv_freq = m->inv_freq;
-    int L = m->cfg.num_hidden_layers;
-    e->layers = callocCheck((size_t)L, sizeof(engine_layer));
-    for (int l = 0; l < L; l++) {
-        const layer_weights *w = &m->w.layers[l];
-        engine_layer *el = &e->layers[l];
-        float *W[LORA_N_MODULES] = {w->wq, w->wk, w->wv, w->wo, w->wgate, w->wup, w->wdown};
-        float *b[LORA_N_MODULES] = {w->bq, w->bk, w->bv, w->bo, w->bgate, w->bup, w->bdown};
-        el->attn_norm = w->attn_norm;
-        el->mlp_norm = w->mlp_norm;
-        for (int k = 0; k < LORA_N_MODULES; k++) el->W[k] = W[k], el->b[k] = b[k];
-    }
-    lora_adapter *a = m->lora;
-    if (!a) return 0;
-    size_t slots = (size_t)L * LORA_N_MODULES;
-    e->lora = a->cfg;
-    e->lora_scale = a->scale;
-    e->lora_enabled_src = &a->enabled;
-    e->lora_n = a->n_params;
-    e->lora_params = a->params;
-    e->lora_grads = a->grads;
-    e->A = callocCheck(slots, sizeof(float *));
-    e->B = callocCheck(slots, sizeof(float *));
-    e->dA = callocCheck(slots, sizeof(float *));
-    e->dB = callocCheck(slots, sizeof(float *));
-    for (int l = 0; l < L; l++)
-        for (int k = 0; k < LORA_N_MODULES; k++) {
-            size_t s = (size_t)l * LORA_N_MODULES + k;
-            e->A[s] = a->layers[l].A[k], e->B[s] = a->layers[l].B[k];
-            e->dA[s] = a->dlayers[l].A[k], e->dB[s] = a->dlayers[l].B[k];
-        }
-    e->opt_m = callocCheck(e->lora_n, sizeof(float));
-    e->opt_v = callocCheck(e->lora_n, sizeof(float));
-    return 0;
-}
-
 // inv_freq (incl. llama3 scaling) as the model code computes it, from a one-layer stand-in with the same rope
 // settings: the formula stays in one place (model/model.c).
 static void rope_inv_freq(const hf_config *c, float *out) {
@@ -183,7 +136,7 @@ static void rope_inv_freq(const hf_config *c, float *out) {
 
 int engine_create_random(engine *e, const hf_config *cfg, const mg_backend *be, mg_dtype wt, uint64_t seed,
                          mg_err *err) {
-    if (check_shape(cfg, be, wt, err)) return -1;
+    if (engine_check_shape(cfg, be, wt, err)) return -1;
     alloc_weights(e, be, cfg, wt);
     const hf_config *c = &e->cfg;
     size_t C = c->hidden_size, V = c->vocab_size, nm, nv;
@@ -251,7 +204,7 @@ int engine_lora_create(engine *e, const lora_config *lc, float std, uint64_t see
 }
 
 // What the engine holds of its adapter: all of it, but a wrapped engine's values and gradients are the model's.
-static void adapter_free(engine *e) {
+void engine_adapter_free(engine *e) {
     if (!e->borrowed) BE->free(e->lora_params), BE->free(e->lora_grads);
     BE->free(e->opt_m), BE->free(e->opt_v);
     free(e->A), free(e->B), free(e->dA), free(e->dB);
@@ -265,7 +218,7 @@ static void adapter_free(engine *e) {
 void engine_lora_drop(engine *e) {
     mgCheck(!e->borrowed, "engine_lora_drop: a wrapped engine's adapter belongs to the model");
     acts_free(e);  // carved for the adapter's shape
-    adapter_free(e);
+    engine_adapter_free(e);
 }
 
 void engine_lora_upload(engine *e, const float *host) { BE->upload(e->lora_params, host, e->lora_n * sizeof(float)); }
@@ -303,12 +256,14 @@ void engine_linear(engine *e, int l, int k, float *out, float *h, const float *i
     engine_lora_add(e, l, k, out, outd, h, inp, N, batch_invariant);
 }
 
-// linear_bwd of model/forward.c in LoRA mode: the frozen weight passes the gradient through, the adapter learns.
+// The backward of engine_linear: the weight and bias learn in full-parameter training (dW, db set), otherwise the
+// frozen weight passes the gradient through; a live adapter passes it through too and learns unless dA is NULL.
 static void linear_bwd(engine *e, int l, int k, float *dinp, const float *dout, const float *inp, const float *h,
                        float *dh, int N) {
     int in, outd;
     linear_shape(&e->cfg, k, &in, &outd);
-    BE->matmul_backward(dinp, NULL, NULL, dout, inp, e->layers[l].W[k], e->wt, N, in, outd);
+    const engine_layer *L = &e->layers[l];
+    BE->matmul_backward(dinp, L->dW[k], L->db[k], dout, inp, L->W[k], e->wt, N, in, outd);
     if (!engine_lora_on(e, k)) return;
     size_t s = (size_t)l * LORA_N_MODULES + k;
     BE->lora_backward(dinp, e->dA[s], e->dB[s], dh, dout, inp, h, e->A[s], e->B[s], N, in, outd, e->lora.rank,
@@ -330,6 +285,7 @@ struct engine_acts {
     float *logp, *entropy, *dlogp;
     int *ints;       // tokens, targets, pos, kv_start, kv_len: (5, capacity)
     int *host_ints;  // the same on the host, kept until the next forward: the backward's attention plans from it
+    void *lm_keep;   // the LM head's softmax from the forward for the backward (logprob_keep_new; NULL: none)
     float temp;
     int max_seq;
 };
@@ -392,6 +348,7 @@ static void acts_free(engine *e) {
     BE->free(a->slab);
     BE->free(a->ints);
     free(a->host_ints);
+    if (a->lm_keep) BE->logprob_keep_free(a->lm_keep);
     free(a->layers);
     free(a);
     e->acts = NULL;
@@ -413,6 +370,7 @@ static engine_acts *ensure_acts(engine *e, int N) {
     acts_carve(e, a, a->slab, cap);
     a->ints = BE->alloc((size_t)5 * cap * sizeof(int));
     a->host_ints = mallocCheck((size_t)5 * cap * sizeof(int));
+    if (BE->logprob_keep_new) a->lm_keep = BE->logprob_keep_new(cap, e->cfg.vocab_size);
     e->acts = a;
     return a;
 }
@@ -462,7 +420,7 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
     }
     BE->rmsnorm_forward(a->xf, a->rstdf, a->resid_out, e->norm, N, C, c->rms_norm_eps);
     BE->logprob_forward(a->logp, entropy ? a->entropy : NULL, a->xf, e->lm_head, e->wt, targets, targets_host, N, C,
-                        c->vocab_size, 1.0f / temperature);
+                        c->vocab_size, 1.0f / temperature, a->lm_keep);
     BE->download(logp, a->logp, (size_t)N * sizeof(float));
     if (entropy) BE->download(entropy, a->entropy, (size_t)N * sizeof(float));
     double total = 0.0;
@@ -473,7 +431,7 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
 
 void engine_backward(engine *e, const packed_batch *b, const float *dlogp) {
     engine_acts *a = e->acts;
-    mgCheck(e->lora_n > 0, "engine_backward trains a LoRA adapter: create one first (engine_lora_create)");
+    mgCheck(e->lora_n > 0 || e->dwte, "engine_backward has nothing to train: create an adapter (engine_lora_create)");
     mgCheck(a != NULL && a->capacity >= b->n_tokens, "engine_backward must follow engine_forward on the same batch");
     const hf_config *c = &e->cfg;
     int N = b->n_tokens, C = c->hidden_size, Hq = c->num_attention_heads, Hkv = c->num_key_value_heads;
@@ -486,10 +444,10 @@ void engine_backward(engine *e, const packed_batch *b, const float *dlogp) {
     BE->upload(a->dlogp, dlogp, (size_t)N * fs);
 
     BE->zero(a->dx, (size_t)N * C * fs);
-    BE->logprob_backward(a->dx, NULL, a->dlogp, a->xf, e->lm_head, e->wt, targets, targets_host, N, C, c->vocab_size,
-                         1.0f / a->temp);
+    BE->logprob_backward(a->dx, e->dlm_head, a->dlogp, a->xf, e->lm_head, e->wt, targets, targets_host, N, C, c->vocab_size,
+                         1.0f / a->temp, a->lm_keep);
     BE->zero(a->dresid, (size_t)N * C * fs);
-    BE->rmsnorm_backward(a->dresid, NULL, a->dx, a->resid_out, e->norm, a->rstdf, N, C);
+    BE->rmsnorm_backward(a->dresid, e->dnorm, a->dx, a->resid_out, e->norm, a->rstdf, N, C);
     for (int l = c->num_hidden_layers - 1; l >= 0; l--) {
         acts_layer *la = &a->layers[l];
         const engine_layer *w = &e->layers[l];
@@ -502,7 +460,7 @@ void engine_backward(engine *e, const packed_batch *b, const float *dlogp) {
         BE->zero(a->dx, (size_t)N * C * fs);
         linear_bwd(e, l, 4, a->dx, a->dgate, la->xn2, la->lora_h[4], a->dh, N);
         linear_bwd(e, l, 5, a->dx, a->dup, la->xn2, la->lora_h[5], a->dh, N);
-        BE->rmsnorm_backward(a->dresid, NULL, a->dx, la->resid_mid, w->mlp_norm, la->rstd2, N, C);
+        BE->rmsnorm_backward(a->dresid, w->dmlp_norm, a->dx, la->resid_mid, w->mlp_norm, la->rstd2, N, C);
         // Attention block: resid_mid = resid_in + o_proj(att).
         BE->zero(a->datt, (size_t)N * Q * fs);
         linear_bwd(e, l, 3, a->datt, a->dresid, la->att, la->lora_h[3], a->dh, N);
@@ -517,14 +475,19 @@ void engine_backward(engine *e, const packed_batch *b, const float *dlogp) {
         linear_bwd(e, l, 0, a->dx, a->dq, la->xn1, la->lora_h[0], a->dh, N);
         linear_bwd(e, l, 1, a->dx, a->dk, la->xn1, la->lora_h[1], a->dh, N);
         linear_bwd(e, l, 2, a->dx, a->dv, la->xn1, la->lora_h[2], a->dh, N);
-        BE->rmsnorm_backward(a->dresid, NULL, a->dx, la->resid_in, w->attn_norm, la->rstd1, N, C);
+        BE->rmsnorm_backward(a->dresid, w->dattn_norm, a->dx, la->resid_in, w->attn_norm, la->rstd1, N, C);
     }
+    if (e->dwte) BE->encoder_backward(e->dwte, a->dresid, a->ints, N, C);
 }
 
 float engine_optimizer_step(engine *e, float lr, float beta1, float beta2, float eps, float weight_decay,
                             float max_grad_norm) {
     mgCheck(e->lora_n > 0, "engine_optimizer_step needs a LoRA adapter");
     size_t n = e->lora_n;
+    if (!e->opt_m) {  // a wrapped engine's moments, made on its first step (the model's own optimizer has its own)
+        e->opt_m = BE->alloc(n * sizeof(float)), e->opt_v = BE->alloc(n * sizeof(float));
+        BE->zero(e->opt_m, n * sizeof(float)), BE->zero(e->opt_v, n * sizeof(float));
+    }
     float norm = (float)sqrt(BE->sumsq(e->lora_grads, n));
     // torch: clip_coef = max_norm / (total_norm + 1e-6), applied only when below 1
     if (max_grad_norm > 0.0f) {
@@ -541,7 +504,7 @@ void engine_free(engine *e) {
     if (!e->be) return;
     acts_free(e);
     engine_kv_free(e);
-    adapter_free(e);
+    engine_adapter_free(e);
     if (!e->borrowed) BE->free(e->wmat), BE->free(e->wvec);
     free(e->layers);
     memset(e, 0, sizeof *e);

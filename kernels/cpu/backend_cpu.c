@@ -176,21 +176,30 @@ static void cpu_attention_backward(float *dq, float *dk, float *dv, const float 
                        scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
 }
 
+// At most this much memory keeps the LM head's softmax for the backward, per engine (all 1024 scored tokens of the
+// benchmark's step at V = 8192 take 32 MB; at Llama-3's V = 128k, 256 MB holds the first 448 and the rest are
+// computed again).
+#define LM_KEEP_BYTES ((size_t)256 << 20)
+
+static void *cpu_logprob_keep_new(int max_tokens, int V) { return logprob_keep_new(max_tokens, V, LM_KEEP_BYTES); }
+static void cpu_logprob_keep_free(void *keep) { logprob_keep_free(keep); }
+
 static void cpu_logprob_forward(float *logp, float *entropy, const float *x, const void *wlm, mg_dtype wt,
-                                const int *targets, const int *targets_host, int N, int C, int V, float inv_temp) {
+                                const int *targets, const int *targets_host, int N, int C, int V, float inv_temp,
+                                void *keep) {
     (void)targets_host;
     need_f32(wt);
     float *scr = scratch(SCR_LOGPROB, logprob_scratch_floats(V));
-    logprob_forward(logp, entropy, x, wlm, targets, N, C, V, inv_temp, scr, NULL);
+    logprob_forward(logp, entropy, x, wlm, targets, N, C, V, inv_temp, scr, keep);
 }
 
 static void cpu_logprob_backward(float *dx, float *dwlm, const float *dlogp, const float *x, const void *wlm,
                                  mg_dtype wt, const int *targets, const int *targets_host, int N, int C, int V,
-                                 float inv_temp) {
+                                 float inv_temp, void *keep) {
     (void)targets_host;
     need_f32(wt);
     float *scr = scratch(SCR_LOGPROB, logprob_scratch_floats(V));
-    logprob_backward(dx, dwlm, dlogp, x, wlm, targets, N, C, V, inv_temp, scr, NULL);
+    logprob_backward(dx, dwlm, dlogp, x, wlm, targets, N, C, V, inv_temp, scr, keep);
 }
 
 static void cpu_gather_rows(float *dst, const float *src, const int *rows, int n, int width) {
@@ -250,6 +259,8 @@ const mg_backend mg_backend_cpu = {
     .sumsq = sumsq,
     .logprob_forward = cpu_logprob_forward,
     .logprob_backward = cpu_logprob_backward,
+    .logprob_keep_new = cpu_logprob_keep_new,
+    .logprob_keep_free = cpu_logprob_keep_free,
     .adamw_update = adamw_update,
     .gather_rows = cpu_gather_rows,
     .scatter_rows = cpu_scatter_rows,

@@ -1,7 +1,7 @@
 // Shared by the engine's two files (engine.c: weights, adapter, training; engine_decode.c: KV cache, steps,
 // generation). Not part of the engine's API.
 #pragma once
-#include "kernels/cuda/engine.h"
+#include "model/engine.h"
 #include "model/model_internal.h"
 
 #define BE (e->be)
@@ -16,5 +16,9 @@ void engine_linear(engine *e, int l, int k, float *out, float *h, const float *i
 // module's columns of a fused q|k|v or gate|up output).
 void engine_lora_add(engine *e, int l, int k, float *out, int ldo, float *h, const float *inp, int N,
                      int batch_invariant);
+// Refuses a model shape the engine cannot run, or bf16 weights on the CPU table.
+int engine_check_shape(const hf_config *c, const mg_backend *be, mg_dtype wt, mg_err *err);
+// Frees what the engine holds of its adapter (a wrapped engine's values and gradients are the model's).
+void engine_adapter_free(engine *e);
 // Frees the KV cache with its step buffers and graphs (engine_free calls it).
 void engine_kv_free(engine *e);

@@ -18,12 +18,14 @@ typedef struct {
     void *W[LORA_N_MODULES];   // q, k, v, o, gate, up, down (out, in), dtype wt
     float *b[LORA_N_MODULES];  // biases or NULL
     float *attn_norm, *mlp_norm;
+    // full-parameter gradients (fp32, +=): a wrapped model in TRAIN_FULL only, NULL otherwise
+    float *dW[LORA_N_MODULES], *db[LORA_N_MODULES], *dattn_norm, *dmlp_norm;
 } engine_layer;
 
 typedef struct engine_acts engine_acts;
 typedef struct engine_kv engine_kv;
 
-typedef struct {
+typedef struct engine {
     const mg_backend *be;
     hf_config cfg;
     mg_dtype wt;
@@ -32,6 +34,7 @@ typedef struct {
     void *wte, *lm_head;  // lm_head == wte when tied
     float *norm, *inv_freq;
     engine_layer *layers;
+    float *dwte, *dlm_head, *dnorm;  // full-parameter gradients, as engine_layer's dW (dlm_head == dwte when tied)
     // LoRA (lora_n == 0: none). Pointers index [layer * LORA_N_MODULES + module]; NULL where not adapted.
     lora_config lora;
     float lora_scale;
@@ -51,10 +54,15 @@ typedef struct {
 // Copies m (and its adapter, if any, with its current values and enabled flag) onto the backend.
 int engine_create(engine *e, const model *m, const mg_backend *be, mg_dtype wt, mg_err *err);
 // The CPU backend over m's own buffers, nothing copied: weights, the adapter, its gradients and its on/off switch
-// are the model's, so model_lora_init, optimizer_step, checkpoints and PEFT export see what the engine trains.
-// This is the hook that lets model_forward / model_backward / model_step run through the engine (one model logic
-// for every backend). m must outlive e; call again after model_lora_init (the adapter's buffers change).
+// are the model's, so model_lora_init, optimizer_step, checkpoints and PEFT export see what the engine trains. In
+// TRAIN_FULL the backward adds into m's full gradients (m->g) and the adapter, if one is live, passes gradients
+// through without learning. This is how model_forward / model_backward / model_step run (model_engine below).
+// m must outlive e; engine_wrap_sync picks up a changed adapter or training mode.
 int engine_wrap(engine *e, model *m, mg_err *err);
+void engine_wrap_sync(engine *e, model *m);
+// The engine over m's own buffers (made on first use, kept in m, synced with m's adapter and mode at each call):
+// model_forward, model_backward and model_step are this engine's calls.
+engine *model_engine(model *m);
 // Random weights made on the backend (normal(0, 0.02), norms 1, biases 0): benchmark models too large to build on
 // the host first.
 int engine_create_random(engine *e, const hf_config *cfg, const mg_backend *be, mg_dtype wt, uint64_t seed,
@@ -71,7 +79,8 @@ void engine_lora_download(const engine *e, float *host_params);
 void engine_lora_download_grads(const engine *e, float *host_grads);
 void engine_zero_grad(engine *e);
 
-// model_forward / model_backward semantics (LoRA training only: frozen base weights get no gradients).
+// model_forward / model_backward semantics. An engine of its own (engine_create) trains LoRA only: frozen base
+// weights get no gradients; a wrapped one follows its model's training mode.
 double engine_forward(engine *e, const packed_batch *b, float temperature, float *logp, float *entropy);
 void engine_backward(engine *e, const packed_batch *b, const float *dlogp);
 // optimizer_step semantics: global-norm clipping, then AdamW on the adapter. Returns the norm before clipping.
