@@ -36,6 +36,9 @@ typedef struct mg_backend {
     const char *name;  // "cpu" or "cuda"
     // ---- memory ----
     void *(*alloc)(size_t bytes);  // never NULL (checked inside)
+    // NULL when the memory is not there, for large buffers whose failure the caller reports as its own one-line
+    // error (a KV cache). Optional: where it is NULL, alloc.
+    void *(*try_alloc)(size_t bytes);
     void (*free)(void *p);
     void (*zero)(void *p, size_t bytes);
     void (*upload)(void *dst, const void *host_src, size_t bytes);

@@ -24,6 +24,7 @@ struct engine_kv {
     int n_slots, max_len, kv_dim;
     float *k, *v;  // (L, n_slots, max_len, KV)
     int *len;      // host (n_slots)
+    int borrowed;  // k, v and len are a caller's (engine_kv_attach)
     int cap, rank;  // tokens per step the buffers hold, and the adapter rank h holds
     float *slab;
     float *x, *xn, *qkv, *q, *att, *tmp, *gu, *act, *h, *logits;  // qkv: q|k|v rows, gu: gate|up rows
@@ -108,30 +109,57 @@ static void ensure_step(engine *e, int n) {
     kv->cap = cap;
 }
 
+// Lets go of the cache's k, v and len (freed when they are the engine's own); the step buffers stay.
+static void cache_release(engine *e) {
+    engine_kv *kv = e->kv;
+    if (!kv->borrowed) BE->free(kv->k), BE->free(kv->v), free(kv->len);
+    kv->k = kv->v = NULL;
+    kv->len = NULL;
+    kv->n_slots = kv->max_len = kv->borrowed = 0;
+    graphs_clear(e);  // the graphs point at the old cache
+}
+
+static engine_kv *kv_state(engine *e) {
+    if (!e->kv) {
+        e->kv = callocCheck(1, sizeof *e->kv);
+        e->kv->kv_dim = e->cfg.num_key_value_heads * e->cfg.head_dim;
+    }
+    return e->kv;
+}
+
 int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err) {
     if (n_slots <= 0 || max_len <= 0)
         return mg_fail(err, "kv cache needs positive slots and length (%d, %d)", n_slots, max_len);
-    engine_kv *kv = e->kv;
-    if (kv && kv->n_slots == n_slots && kv->max_len == max_len) {
+    engine_kv *kv = kv_state(e);
+    if (!kv->borrowed && kv->n_slots == n_slots && kv->max_len == max_len) {
         memset(kv->len, 0, (size_t)n_slots * sizeof(int));
         return 0;
     }
-    if (!kv) kv = e->kv = callocCheck(1, sizeof *kv);
-    else {
+    cache_release(e);
+    size_t n = (size_t)e->cfg.num_hidden_layers * n_slots * max_len * kv->kv_dim, bytes = n * sizeof(float);
+    void *(*try_alloc)(size_t) = BE->try_alloc ? BE->try_alloc : BE->alloc;
+    kv->k = try_alloc(bytes);
+    kv->v = kv->k ? try_alloc(bytes) : NULL;
+    if (!kv->v) {
         BE->free(kv->k);
-        BE->free(kv->v);
-        free(kv->len);
-        graphs_clear(e);  // the graphs point at the old cache
+        kv->k = NULL;
+        return mg_fail(err, "cannot allocate a KV cache of %d slots x %d tokens (%.1f GB)", n_slots, max_len,
+                       2.0 * bytes / 1e9);
     }
-    const hf_config *c = &e->cfg;
+    kv->len = callocCheck((size_t)n_slots, sizeof(int));
     kv->n_slots = n_slots;
     kv->max_len = max_len;
-    kv->kv_dim = c->num_key_value_heads * c->head_dim;
-    size_t n = (size_t)c->num_hidden_layers * n_slots * max_len * kv->kv_dim;
-    kv->k = BE->alloc(n * sizeof(float));
-    kv->v = BE->alloc(n * sizeof(float));
-    kv->len = callocCheck((size_t)n_slots, sizeof(int));
     return 0;
+}
+
+void engine_kv_attach(engine *e, float *k, float *v, int *len, int n_slots, int max_len) {
+    engine_kv *kv = kv_state(e);
+    if (kv->borrowed && kv->k == k && kv->v == v && kv->len == len && kv->n_slots == n_slots && kv->max_len == max_len)
+        return;
+    cache_release(e);
+    kv->k = k, kv->v = v, kv->len = len;
+    kv->n_slots = n_slots, kv->max_len = max_len;
+    kv->borrowed = 1;
 }
 
 void engine_kv_reset_slot(engine *e, int slot) { e->kv->len[slot] = 0; }
@@ -239,7 +267,7 @@ int engine_step(engine *e, int n, const int *tokens, const int *slot_of, const c
                 const mg_sample_params *sp, const uint64_t *seq_ids, const uint64_t *counters, int *ids, float *logp,
                 mg_err *err) {
     engine_kv *kv = e->kv;
-    if (!kv) return mg_fail(err, "engine_step before engine_kv_init");
+    if (!kv || !kv->k) return mg_fail(err, "engine_step before engine_kv_init");
     if (n <= 0) return mg_fail(err, "engine_step needs at least one token");
     const hf_config *c = &e->cfg;
     ensure_step(e, n);
@@ -331,10 +359,8 @@ int engine_generate(engine *e, const tokenizer *tok, int n, const int *const *pr
 
 void engine_kv_free(engine *e) {
     if (!e->kv) return;
+    cache_release(e);
     step_buffers_free(e);
-    BE->free(e->kv->k);
-    BE->free(e->kv->v);
-    free(e->kv->len);
     free(e->kv);
     e->kv = NULL;
 }

@@ -10,7 +10,7 @@
 int engine_lora_live(const engine *e);
 // The adapter is live on module k (0..6: q, k, v, o, gate, up, down).
 int engine_lora_on(const engine *e, int module);
-// linear_forward of model/lora.c: out (N, OC) = inp @ W^T + b (+ scale (inp A^T) B^T), h (N, R) = inp A^T.
+// One linear layer with its adapter when live: out (N, OC) = inp @ W^T + b (+ scale (inp A^T) B^T), h (N, R) = inp A^T.
 void engine_linear(engine *e, int l, int k, float *out, float *h, const float *inp, int N, int batch_invariant);
 // Its adapter part alone, if module k of layer l has one: out (N, ldo) += scale (inp A^T) B^T, ldo >= OC (a
 // module's columns of a fused q|k|v or gate|up output).

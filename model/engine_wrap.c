@@ -57,7 +57,9 @@ void engine_wrap_sync(engine *e, model *m) {
     mgCheck(e->borrowed && e->be == &mg_backend_cpu, "engine_wrap_sync: the engine does not wrap a model");
     mgCheck(m->params != NULL, "the model has no host weights (model_load_shape, or dropped for another backend)");
     int L = m->cfg.num_hidden_layers, full = m->mode == TRAIN_FULL;
+    mgCheck(L == e->cfg.num_hidden_layers, "engine_wrap_sync: the model's shape changed under its engine");
     const model_weights *w = &m->w, *g = &m->g;
+    e->cfg = m->cfg;  // the settings a caller may change between calls (EOS ids) with it
     e->cfg.tie_word_embeddings = w->lm_head == w->wte;
     e->wte = w->wte, e->lm_head = w->lm_head, e->norm = w->norm, e->inv_freq = m->inv_freq;
     e->dwte = full ? g->wte : NULL, e->dlm_head = full ? g->lm_head : NULL, e->dnorm = full ? g->norm : NULL;

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "common/rng.h"
-#include "kernels/ops.h"
 #include "model/model_internal.h"
 
 const char *const lora_module_names[LORA_N_MODULES] = {"q_proj", "k_proj", "v_proj", "o_proj",
@@ -20,42 +19,6 @@ void linear_shape(const hf_config *c, int module, int *in, int *out) {
     int dims[4] = {C, Q, F, KV};
     *in = dims[ins[module]];
     *out = dims[outs[module]];
-}
-
-int lora_active(const model *m, int module) {
-    return m->lora && m->lora->enabled && (m->lora->cfg.targets & (1u << module));
-}
-
-void linear_forward(const model *m, int l, int module, float *out, float *h, const float *inp, const float *W,
-                    const float *b, int N, int batch_invariant) {
-    if (batch_invariant) {
-        linear_forward_invariant_group(m, l, 1, &module, &out, &W, &b, h, inp, N);
-        return;
-    }
-    int in, outd;
-    linear_shape(&m->cfg, module, &in, &outd);
-    matmul_forward(out, inp, W, b, N, in, outd);
-    if (!lora_active(m, module)) return;
-    const lora_adapter *a = m->lora;
-    lora_forward(out, h, inp, a->layers[l].A[module], a->layers[l].B[module], N, in, outd, outd, a->cfg.rank,
-                 a->scale);
-}
-
-void linear_forward_invariant_group(const model *m, int l, int n, const int *modules, float *const *outs,
-                                    const float *const *W, const float *const *b, float *h, const float *inp, int N) {
-    matmul_part parts[LORA_N_MODULES] = {{0}};
-    int in = 0;
-    for (int j = 0; j < n; j++) {
-        linear_shape(&m->cfg, modules[j], &in, &parts[j].OC);
-        parts[j].out = outs[j], parts[j].weight = W[j], parts[j].bias = b[j], parts[j].ldo = parts[j].OC;
-    }
-    matmul_forward_invariant_parts(parts, n, inp, N, in);
-    for (int j = 0; j < n; j++) {
-        if (!lora_active(m, modules[j])) continue;
-        const lora_adapter *a = m->lora;
-        lora_forward_invariant(outs[j], h, inp, a->layers[l].A[modules[j]], a->layers[l].B[modules[j]], N, in,
-                               parts[j].OC, parts[j].ldo, a->cfg.rank, a->scale);
-    }
 }
 
 int lora_parse_targets(const char *list, unsigned *targets, mg_err *e) {

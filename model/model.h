@@ -153,8 +153,6 @@ typedef struct {
     int kv_dim;       // Hkv * D
     float *k, *v;     // (L, n_slots, max_len, Hkv*D)
     int *len;         // (n_slots) tokens already in each slot
-    float *work;      // step buffers, grown on demand
-    size_t work_cap;
 } kv_cache;
 
 int kv_cache_init(kv_cache *kv, const model *m, int n_slots, int max_len, mg_err *e);

@@ -1,19 +1,17 @@
-// Batched generation with continuous batching: up to max_batch sequences live in KV-cache slots; each model_step
-// prefills newly admitted prompts and decodes one token for every live sequence together. The uniform draw for
-// the t-th generated token of sequence seq_id is rng_uniform(seed, seq_id, t): nothing else feeds the choice.
+// Sampling one token from a row of logits, stop strings, and generate(): batched generation with continuous
+// batching, the engine's loop (engine_generate in model/engine_decode.c, with model/gen_batch.h's bookkeeping). Up
+// to max_batch sequences live in KV-cache slots; each step prefills newly admitted prompts and decodes one token
+// for every live sequence together. The uniform draw for the t-th generated token of sequence seq_id is
+// rng_uniform(seed, seq_id, t): nothing else feeds the choice.
 #include "model/sampler.h"
 
 #include <math.h>
 #include <stdlib.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include <string.h>
 
-#include "common/rng.h"
 #include "kernels/cpu/fast_exp.h"
 #include "model/accel.h"
-#include "model/gen_batch.h"
+#include "model/engine.h"
 
 void sampling_params_default(sampling_params *p) {
     memset(p, 0, sizeof *p);
@@ -139,14 +137,6 @@ int sample_token(const float *logits, int V, const sampling_params *p, float u, 
     return choice;
 }
 
-static void reset_kv_slot(void *kv, int slot) { ((kv_cache *)kv)->len[slot] = 0; }
-
-static int is_eos(const model *m, const tokenizer *tok, int id) {
-    for (int i = 0; i < m->cfg.n_eos; i++)
-        if (m->cfg.eos_token_ids[i] == id) return 1;
-    return tok && tokenizer_eos_id(tok) == id;
-}
-
 void stop_scan_init(stop_scan *s, const sampling_params *p) {
     memset(s, 0, sizeof *s);
     for (int k = 0; k < SAMPLER_MAX_STOPS && p->stop[k]; k++) {
@@ -229,48 +219,5 @@ int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, c
              const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *e) {
     if (m->accel) return m->accel->ops->generate(m->accel, m, tok, n, prompts, prompt_lens, seq_ids, p, max_batch, out, e);
     if (!m->params) return mg_fail(e, "generate: this model holds no host weights (loaded as its shape only)");
-    int V = m->cfg.vocab_size;
-    gen_batch b;
-    if (gen_batch_init(&b, n, prompts, prompt_lens, p, max_batch, m->cfg.max_position_embeddings, out, e)) return -1;
-    if (b.slots == 0) return 0;
-    kv_cache kv;
-    if (kv_cache_init(&kv, m, b.slots, b.max_len, e)) {
-        gen_batch_free(&b, 0);
-        return -1;
-    }
-    float *logits = mallocCheck((size_t)b.slots * V * sizeof(float));
-    int threads = 1;
-#ifdef _OPENMP
-    threads = omp_get_max_threads();
-#endif
-    float *scratch = mallocCheck((size_t)threads * SAMPLE_SCRATCH(V) * sizeof(float));
-    int *drawn = mallocCheck((size_t)b.slots * sizeof(int));
-    float *drawn_lp = mallocCheck((size_t)b.slots * sizeof(float));
-    int rc = 0;
-    while (!gen_batch_done(&b)) {
-        int rows = gen_batch_next(&b, reset_kv_slot, &kv);
-        if (model_step(m, &kv, b.n_tokens, b.tokens, b.slot_of, b.want, logits, e)) {
-            rc = -1;
-            break;
-        }
-        // Rows draw in parallel (each from its own counter-based uniform), then are accepted in order.
-        #pragma omp parallel for schedule(static) if (rows > 1)
-        for (int r = 0; r < rows; r++) {
-            int i = gen_batch_prompt(&b, r), th = 0;
-#ifdef _OPENMP
-            th = omp_get_thread_num();
-#endif
-            float u = rng_uniform(p->seed, seq_ids[i], (uint64_t)out[i].n);
-            float *mine = scratch + (size_t)th * SAMPLE_SCRATCH(V);
-            drawn[r] = sample_token(logits + (size_t)r * V, V, p, u, &drawn_lp[r], mine);
-        }
-        for (int r = 0; r < rows; r++) gen_batch_accept(&b, r, drawn[r], drawn_lp[r], is_eos(m, tok, drawn[r]), tok);
-    }
-    free(logits);
-    free(scratch);
-    free(drawn);
-    free(drawn_lp);
-    kv_cache_free(&kv);
-    gen_batch_free(&b, rc != 0);
-    return rc;
+    return engine_generate(model_engine(m), tok, n, prompts, prompt_lens, seq_ids, p, max_batch, out, e);
 }

@@ -1,5 +1,5 @@
 // The CPU reference ops (kernels/cpu/, model/sampler.c) behind the backend table. fp32 weights only. Scratch the
-// ops need (attention, LM head, sampler) lives in buffers grown on demand; one thread uses the table at a time.
+// ops need (attention, LM head, sampler) lives in buffers grown on demand, one set per calling thread.
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,10 +8,13 @@
 #include "kernels/backend.h"
 #include "kernels/ops.h"
 #include "model/sampler.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 enum { SCR_ATTENTION, SCR_LOGPROB, SCR_SAMPLER, SCR_STAGE, SCR_SLOTS };  // SCR_STAGE: the fused ops' staging
 
-static struct {
+static _Thread_local struct {
     float *p;
     size_t n;
 } g_scratch[SCR_SLOTS];
@@ -25,6 +28,7 @@ static float *scratch(int slot, size_t n) {
     return g_scratch[slot].p;
 }
 
+// The calling thread's scratch.
 static void cpu_release(void) {
     for (int i = 0; i < SCR_SLOTS; i++) {
         free(g_scratch[i].p);
@@ -35,7 +39,16 @@ static void cpu_release(void) {
 
 static void need_f32(mg_dtype wt) { mgCheck(wt == MG_F32, "the CPU backend takes fp32 weights only"); }
 
-static void *cpu_alloc(size_t bytes) { return mallocCheck(bytes); }
+// 64-byte aligned, like the weights: the GEMMs and attention read whole cache lines of activations and the cache.
+static void *cpu_try_alloc(size_t bytes) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 1) ? NULL : p;
+}
+static void *cpu_alloc(size_t bytes) {
+    void *p = cpu_try_alloc(bytes);
+    mgCheck(p != NULL, "out of memory for the CPU engine's buffers: a smaller batch or shorter sequences");
+    return p;
+}
 static void cpu_free(void *p) { free(p); }
 static void cpu_zero(void *p, size_t bytes) { memset(p, 0, bytes); }
 static void cpu_copy(void *dst, const void *src, size_t bytes) { memmove(dst, src, bytes); }
@@ -120,28 +133,36 @@ static void cpu_matmul_forward_acc(float *out, const void *inp, mg_dtype it, con
     add_inplace(out, tmp, (size_t)N * OC);
 }
 
-// model_step's sequence: bias added to the product, rope_forward, cache rows written.
+// The unfused sequence: the bias added to the product, rope_forward over all rows at once (one parallel region,
+// not one per row), then the cache rows written.
 static void cpu_qkv_rope_cache(float *q, float *kc, float *vc, const float *qkv, const float *const *b, const int *pos,
                                const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D) {
     int Q = Hq * D, KV = Hkv * D, W = Q + 2 * KV;
+    float *k = scratch(SCR_STAGE, (size_t)N * KV);
     for (int i = 0; i < N; i++) {
         const float *t = qkv + (size_t)i * W;
-        float *dst[3] = {q + (size_t)i * Q, kc + (size_t)cache_row[i] * KV, vc + (size_t)cache_row[i] * KV};
+        float *dst[3] = {q + (size_t)i * Q, k + (size_t)i * KV, vc + (size_t)cache_row[i] * KV};
         int width[3] = {Q, KV, KV}, off[3] = {0, Q, Q + KV};
-        for (int k = 0; k < 3; k++) {
-            memcpy(dst[k], t + off[k], (size_t)width[k] * sizeof(float));
-            if (b && b[k])
-                for (int c = 0; c < width[k]; c++) dst[k][c] += b[k][c];
+        for (int p = 0; p < 3; p++) {
+            memcpy(dst[p], t + off[p], (size_t)width[p] * sizeof(float));
+            if (b && b[p])
+                for (int c = 0; c < width[p]; c++) dst[p][c] += b[p][c];
         }
-        rope_forward(dst[0], pos + i, inv_freq, 1, Hq, D);
-        rope_forward(dst[1], pos + i, inv_freq, 1, Hkv, D);
     }
+    rope_forward(q, pos, inv_freq, N, Hq, D);
+    rope_forward(k, pos, inv_freq, N, Hkv, D);
+    for (int i = 0; i < N; i++) memcpy(kc + (size_t)cache_row[i] * KV, k + (size_t)i * KV, (size_t)KV * sizeof(float));
 }
 
+// The gate and up halves of each row apart, then one swiglu_forward over all rows (in place over the gates).
 static void cpu_swiglu_forward_parts(void *out, mg_dtype ot, float *out32, const float *gu, int N, int F) {
     need_f32(ot);
-    for (int i = 0; i < N; i++)
-        swiglu_forward((float *)out + (size_t)i * F, gu + (size_t)i * 2 * F, gu + (size_t)i * 2 * F + F, 1, F);
+    float *gate = out, *up = scratch(SCR_STAGE, (size_t)N * F);
+    for (int i = 0; i < N; i++) {
+        memcpy(gate + (size_t)i * F, gu + (size_t)i * 2 * F, (size_t)F * sizeof(float));
+        memcpy(up + (size_t)i * F, gu + (size_t)i * 2 * F + F, (size_t)F * sizeof(float));
+    }
+    swiglu_forward(gate, gate, up, N, F);
     if (out32 && out32 != out) memcpy(out32, out, (size_t)N * F * sizeof(float));
 }
 
@@ -212,7 +233,8 @@ static void cpu_scatter_rows(float *dst, const float *src, const int *rows, int 
         memcpy(dst + (size_t)rows[r] * width, src + (size_t)r * width, (size_t)width * sizeof(float));
 }
 
-// sample_token with the CPU sampler's own draw for each row.
+// sample_token with the CPU sampler's own draw for each row. Rows draw in parallel, each from its own
+// counter-based uniform, so the threads change nothing.
 static void cpu_sample(int *ids, float *logp, const float *logits, int n, int V, const mg_sample_params *p,
                        const uint64_t *seq_ids, const uint64_t *counters) {
     sampling_params sp;
@@ -222,14 +244,27 @@ static void cpu_sample(int *ids, float *logp, const float *logits, int n, int V,
     sp.top_p = p->top_p;
     sp.min_p = p->min_p;
     sp.seed = p->seed;
-    float *s = scratch(SCR_SAMPLER, SAMPLE_SCRATCH(V));
-    for (int r = 0; r < n; r++)
-        ids[r] = sample_token(logits + (size_t)r * V, V, &sp, rng_uniform(p->seed, seq_ids[r], counters[r]), &logp[r], s);
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    float *s = scratch(SCR_SAMPLER, (size_t)threads * SAMPLE_SCRATCH(V));
+#pragma omp parallel for schedule(static) if (n > 1)
+    for (int r = 0; r < n; r++) {
+        int th = 0;
+#ifdef _OPENMP
+        th = omp_get_thread_num();
+#endif
+        float *mine = s + (size_t)th * SAMPLE_SCRATCH(V);
+        ids[r] = sample_token(logits + (size_t)r * V, V, &sp, rng_uniform(p->seed, seq_ids[r], counters[r]), &logp[r],
+                              mine);
+    }
 }
 
 const mg_backend mg_backend_cpu = {
     .name = "cpu",
     .alloc = cpu_alloc,
+    .try_alloc = cpu_try_alloc,
     .free = cpu_free,
     .zero = cpu_zero,
     .upload = cpu_copy,
