@@ -82,7 +82,7 @@ void attention_backward(float *dq, float *dk, float *dv, const float *dout, cons
                         const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
                         float *scratch);
 // The same ops one (query, head) at a time for every token, whatever its range: a token's result depends on its
-// own query and key range only, bit for bit (batch-invariant, for inference; model/step.c). The backward is the
+// own query and key range only, bit for bit (batch-invariant, for inference: the decode step). The backward is the
 // reference the GEMM path is tested against.
 void attention_forward_pairwise(float *out, const float *q, const float *k, const float *v, const int *kv_start,
                                 const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch);

@@ -1,7 +1,7 @@
-// The transformer over a backend table, part 1: the weights and the adapter on the backend, and model/forward.c's
-// training forward and backward over a packed batch, op for op (the KV-cache steps and generate() are in
-// engine_decode.c). Same calls in the same order with the same buffers' contents: on mg_backend_cpu the results
-// equal the CPU engine's bit for bit.
+// The transformer over a backend table, part 1: the weights and the adapter on the backend, and the training
+// forward and backward over a packed batch (the KV-cache steps and generate() are in engine_decode.c, the engine
+// over a model's own buffers in engine_wrap.c). An engine of its own on mg_backend_cpu and a wrapped one make the
+// same calls in the same order on the same values, so their results are the same bits.
 #include "model/engine_internal.h"
 
 #include <math.h>

@@ -1,8 +1,8 @@
 // A model placed on a compute backend (kernels/backend.h): its weights in the backend's memory (matrices fp32 or
 // bf16, vectors fp32), the LoRA adapter with its gradients and AdamW moments (fp32), training activations and a
-// KV cache. The forward/backward and the KV-cache step here are model/forward.c and model/step.c written once
-// against the backend table, op for op: with mg_backend_cpu they give the CPU engine's results bit for bit
-// (tests/gpu/test_cuda_parity.c checks it), with mg_backend_cuda() they run on the GPU.
+// KV cache. The transformer's loop, written once against the backend table: on mg_backend_cpu over a model's own
+// buffers it is model_forward / model_backward / model_step / generate (engine_wrap), with mg_backend_cuda() it
+// runs on the GPU (tests/gpu/test_cuda_parity.c compares them).
 //
 // Host-facing conventions: batches (packed_batch), logp, dlogp, tokens and sampled ids are host arrays; everything
 // else stays in backend memory. One engine is used by one thread at a time.

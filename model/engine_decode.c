@@ -1,6 +1,6 @@
-// The transformer over a backend table, part 2: model/step.c's KV-cache steps op for op, CUDA graphs of decode
-// steps, and generate() with sampling on the backend (model/sampler.c's loop). Part 1 (weights, adapter,
-// training) is engine.c.
+// The transformer over a backend table, part 2: KV-cache steps (prefill and batched decode are the same call),
+// CUDA graphs of decode steps, and generate()'s loop (model/gen_batch.h) with sampling on the backend. Part 1
+// (weights, adapter, training) is engine.c.
 #include "model/engine_internal.h"
 #include "model/gen_batch.h"
 
@@ -165,7 +165,7 @@ void engine_kv_attach(engine *e, float *k, float *v, int *len, int n_slots, int 
 void engine_kv_reset_slot(engine *e, int slot) { e->kv->len[slot] = 0; }
 
 // o_proj and down_proj add into the residual stream inside their GEMM unless the module has an adapter or a bias
-// (model_step adds those to the product before the residual add; adding them after would round differently).
+// (a linear layer adds those to its product before the residual add; adding them after would round differently).
 static int folds(const engine *e, int l, int k) { return !engine_lora_on(e, k) && !e->layers[l].b[k]; }
 
 // x += linear k of layer l (3: o_proj, 6: down_proj) of the n rows whose GEMM operand (e->wt) is op and, when the
@@ -186,11 +186,11 @@ static void residual_linear(engine *e, int l, int k, const void *op, const float
     BE->add_inplace(kv->x, kv->tmp, (size_t)n * out);
 }
 
-// The backend work of one step after its inputs are uploaded (what a CUDA graph captures): model_step's layers with
-// the table's fused ops. q|k|v and gate|up are one product each (the engine's weights lie one after another), bias
+// The backend work of one step after its inputs are uploaded (what a CUDA graph captures): the layers with the
+// table's fused ops. q|k|v and gate|up are one product each (the engine's weights lie one after another), bias
 // + RoPE + cache writes one op, o_proj and down_proj add into the residual stream inside their GEMM, and whatever
 // feeds a GEMM writes it in the weights' dtype (no casts). Adapters add into their module's columns: before the
-// bias-free RoPE op when a q/k/v module has one, since model_step adds the bias before the adapter.
+// bias-free RoPE op when a q/k/v module has one, since a linear layer adds its bias before its adapter.
 static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
     engine_kv *kv = e->kv;
     const hf_config *c = &e->cfg;

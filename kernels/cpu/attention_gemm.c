@@ -182,7 +182,7 @@ static shape make_shape(const attention_block *blocks, int nblocks, int Hq, int 
 
 // Scratch is allocated per call, not taken from the op's `scratch` argument: that contract is sized by max(kv_len)
 // alone (attention_scratch_floats), while these buffers also scale with the heads per group and D, and the decode
-// callers (model/step.c sizes its workspace by the cache length) would carry them for nothing. One allocation per
+// callers (the decode step sizes its workspace by the cache length) would carry them for nothing. One allocation per
 // call (12 per training step here) costs nothing next to the call's GEMMs.
 void attention_forward_blocks(float *out, const float *q, const float *k, const float *v,
                               const attention_block *blocks, int nblocks, int Hq, int Hkv, int D) {

@@ -124,7 +124,7 @@ static void cpu_rmsnorm_forward_as(void *out, mg_dtype ot, float *out32, const f
     if (out32 && out32 != out) memcpy(out32, out, (size_t)N * C * sizeof(float));
 }
 
-// The product, then the add: model_step's two ops.
+// The product, then the add: the unfused linear layer and residual add.
 static void cpu_matmul_forward_acc(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
                                    int OC, int batch_invariant) {
     need_f32(it);
@@ -178,7 +178,8 @@ static void cpu_attention_forward_train(float *out, const float *q, const float 
 }
 
 // fp32 only: out is the fp32 result, and out32 (an adapter's copy) the same values. Decoding: the batch-invariant
-// pairwise form, as model/step.c (a prefill into slot 0 would otherwise take the training GEMMs).
+// pairwise form (a prefill into slot 0 would otherwise look like a training block and take the GEMMs, and a token's
+// result must not depend on its slot or on what else is in the batch).
 static void cpu_attention_forward(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
                                   const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
                                   int max_kv_len) {

@@ -282,9 +282,8 @@ static void check_engine(const char *label, const mg_backend *be, mg_dtype wt, m
     engine_free(&en);
 }
 
-// engine_wrap: the engine over the model's own buffers (the hook for model_forward & co): bit-identical, and the
-// gradients land in the model's own adapter gradient buffer; switching the model's adapter off switches the
-// engine's off.
+// engine_wrap by hand, beside the model's own wrapped engine (model_forward & co): bit-identical, the gradients land
+// in the model's own adapter gradient buffer, and switching the model's adapter off switches the engine's off.
 static void check_wrap(model *m, const train_batch *t, const reference *r) {
     engine en;
     mg_err e;

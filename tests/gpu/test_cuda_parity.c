@@ -18,9 +18,11 @@
 //    the fp32 values differ in their last bits).
 //  * Sampling: the same token ids as the CPU sampler with the same Philox draws (fp32), log-probs within 1e-4.
 //  * The Philox draws on the device are bit-identical to rng_uniform on the host.
-//  * The backend-table engine (model/engine.c) on the CPU table equals model_forward / model_backward /
-//    model_step / generate bit for bit: the model logic is checked apart from the kernels. Decoding also runs with
-//    an adapter on v and down_proj only and with the adapter off: the fused decode step's other paths.
+//  * model_forward / model_backward / model_step / generate are the engine (model/engine.c) over the model's own
+//    buffers (engine_wrap). An engine of its own on the CPU table (engine_create: weights and adapter copied in,
+//    its own optimizer) must give the same bits, and so must an engine wrapped by hand: the copies, the adapter
+//    layout and the optimizer are checked apart from the kernels. Decoding also runs with an adapter on v and
+//    down_proj only and with the adapter off: the fused decode step's other paths.
 //  * The emulated build prints the kernels and GEMMs a decode step issues (cuda_emu_launches).
 #include <math.h>
 #include <stdint.h>
