@@ -1,5 +1,7 @@
 // Whole-model checks on a random tiny config (no fixtures needed):
 //  * model_backward against central finite differences of model_forward, in LoRA and full-parameter mode;
+//  * switching the training mode or the attached adapter between calls: only the current trainable buffer gets a
+//    gradient, and a second adapter of another shape is trained as itself;
 //  * the KV-cache path (prefill and token-by-token decode) against the training forward;
 //  * sampling does not depend on what else is in the batch (the counter-based RNG contract).
 #include <math.h>
@@ -85,6 +87,48 @@ static void gradcheck(model *m, const packed_batch *b, const char *what) {
     CHECK(worst / scale < 2e-2, "%s gradient mismatch %.3e relative", what, worst / scale);
     free(w);
     free(logp);
+}
+
+static int all_zero(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != 0.0f) return 0;
+    return 1;
+}
+
+// The model's engine re-reads the mode and the adapter at every call: after TRAIN_FULL, a LoRA backward leaves the
+// full gradients alone; a full backward with a live adapter passes through it without training it (and matches
+// finite differences); another search's adapter, attached in place of this one, is the one trained.
+static void check_mode_switch(model *m, const packed_batch *b) {
+    int N = b->n_tokens;
+    float *logp = malloc(N * sizeof(float)), *w = malloc(N * sizeof(float));
+    for (int i = 0; i < N; i++) w[i] = b->targets[i] >= 0 ? 1.0f : 0.0f;
+    model_zero_grad(m);
+    model_forward(m, b, 1.0f, logp, NULL);
+    model_backward(m, b, w);
+    CHECK(m->grads && all_zero(m->grads, m->n_params), "a LoRA backward wrote full-parameter gradients");
+    CHECK(!all_zero(m->lora->grads, m->lora->n_params), "a LoRA backward left the adapter's gradient zero");
+
+    model_set_train_mode(m, TRAIN_FULL);
+    model_zero_grad(m);
+    model_forward(m, b, 1.0f, logp, NULL);
+    model_backward(m, b, w);
+    CHECK(all_zero(m->lora->grads, m->lora->n_params), "a full-parameter backward trained the adapter");
+    CHECK(!all_zero(m->grads, m->n_params), "a full-parameter backward left the gradients zero");
+    gradcheck(m, b, "full-parameter through a live adapter");
+
+    lora_adapter *mine = m->lora;
+    lora_config other = {.rank = 2, .alpha = 4, .targets = (1u << 1) | (1u << 6)};  // k_proj, down_proj
+    mg_err e;
+    m->lora = NULL;
+    CHECK(model_lora_init(m, &other, 11, &e) == 0, "%s", e.msg);
+    for (size_t i = 0; i < m->lora->n_params; i++)
+        if (m->lora->params[i] == 0.0f) m->lora->params[i] = 0.1f * rng_normal(6, 0, i);
+    model_set_train_mode(m, TRAIN_LORA);
+    gradcheck(m, b, "a second adapter (r 2 on k_proj, down_proj)");
+    CHECK(all_zero(mine->grads, mine->n_params), "the detached adapter got a gradient");
+    lora_free(m->lora);
+    m->lora = mine;
+    free(logp), free(w);
 }
 
 static void check_cache_paths(model *m, const char *what) {
@@ -198,6 +242,8 @@ int main(void) {
             if (m.lora->params[i] == 0.0f) m.lora->params[i] = 0.1f * rng_normal(5, 0, i);
         model_set_train_mode(&m, TRAIN_LORA);
         gradcheck(&m, &b, "lora");
+        check_mode_switch(&m, &b);
+        gradcheck(&m, &b, "lora, the first adapter attached again");
         check_cache_paths(&m, "with adapter");
         m.lora->enabled = 0;
         check_cache_paths(&m, "adapter disabled");
