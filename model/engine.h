@@ -91,6 +91,8 @@ float engine_optimizer_step(engine *e, float lr, float beta1, float beta2, float
 // (Re)sizes the KV cache; keeps the one it has when the size matches. All slots start empty.
 int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err);
 void engine_kv_reset_slot(engine *e, int slot);
+// Frees the KV cache with its step buffers and graphs (engine_free calls it; engine_kv_init makes it again).
+void engine_kv_free(engine *e);
 // Steps into a caller's cache instead (model_step's kv_cache: k, v (L, n_slots, max_len, KV) and len (n_slots) in
 // backend memory and on the host); the engine's own is freed. Kept until engine_kv_init or another attach.
 void engine_kv_attach(engine *e, float *k, float *v, int *len, int n_slots, int max_len);

@@ -20,5 +20,3 @@ void engine_lora_add(engine *e, int l, int k, float *out, int ldo, float *h, con
 int engine_check_shape(const hf_config *c, const mg_backend *be, mg_dtype wt, mg_err *err);
 // Frees what the engine holds of its adapter (a wrapped engine's values and gradients are the model's).
 void engine_adapter_free(engine *e);
-// Frees the KV cache with its step buffers and graphs (engine_free calls it).
-void engine_kv_free(engine *e);

@@ -219,5 +219,10 @@ int generate(model *m, const tokenizer *tok, int n, const int *const *prompts, c
              const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *e) {
     if (m->accel) return m->accel->ops->generate(m->accel, m, tok, n, prompts, prompt_lens, seq_ids, p, max_batch, out, e);
     if (!m->params) return mg_fail(e, "generate: this model holds no host weights (loaded as its shape only)");
-    return engine_generate(model_engine(m), tok, n, prompts, prompt_lens, seq_ids, p, max_batch, out, e);
+    engine *en = model_engine(m);
+    int rc = engine_generate(en, tok, n, prompts, prompt_lens, seq_ids, p, max_batch, out, e);
+    // The cache goes with the call, so that it and the training step's activations are never held at once (host
+    // memory: on an 8B model, 64 slots of 1k tokens are 17 GB).
+    engine_kv_free(en);
+    return rc;
 }
