@@ -80,6 +80,30 @@ static step_inputs step_layout(char *base, int n, int nw) {
     return in;
 }
 
+// The positions of a step's n tokens: token i continues slot slot_of[i] from its cached length len[slot] (tokens
+// of one slot in order), attends to rows slot * max_len .. + pos; kv_start/kv_len as kernels/ops.h's attention
+// takes them. A slot out of range, a full slot or a token outside the vocabulary is a one-line error.
+static int kv_step_positions(const int *len, int n_slots, int max_len, int vocab, int n, const int *tokens,
+                             const int *slot_of, int *pos, int *kv_start, int *kv_len, mg_err *e) {
+    int *added = callocCheck((size_t)(n_slots > 0 ? n_slots : 1), sizeof(int));
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        int slot = slot_of[i];
+        if (slot < 0 || slot >= n_slots) {
+            rc = mg_fail(e, "step: slot %d out of range (cache has %d)", slot, n_slots);
+            break;
+        }
+        pos[i] = len[slot] + added[slot]++;
+        if (pos[i] >= max_len) rc = mg_fail(e, "sequence in slot %d reached the cache length %d", slot, max_len);
+        else if (tokens[i] < 0 || tokens[i] >= vocab)
+            rc = mg_fail(e, "token id %d outside the vocabulary (size %d)", tokens[i], vocab);
+        kv_start[i] = slot * max_len;
+        kv_len[i] = pos[i] + 1;
+    }
+    free(added);
+    return rc;
+}
+
 static void ensure_step(engine *e, int n) {
     engine_kv *kv = e->kv;
     int rank = e->lora_n ? e->lora.rank : 1;

@@ -157,12 +157,6 @@ typedef struct {
 
 int kv_cache_init(kv_cache *kv, const model *m, int n_slots, int max_len, mg_err *e);
 void kv_cache_free(kv_cache *kv);
-// The positions of a step's n tokens: token i continues slot slot_of[i] from its cached length len[slot] (tokens
-// of one slot in order), attends to rows slot * max_len .. + pos; kv_start/kv_len as kernels/ops.h's attention
-// takes them. A slot out of range, a full slot or a token outside the vocabulary is a one-line error. Shared by
-// model_step and the GPU engine's engine_step.
-int kv_step_positions(const int *len, int n_slots, int max_len, int vocab, int n, const int *tokens,
-                      const int *slot_of, int *pos, int *kv_start, int *kv_len, mg_err *e);
 // Feeds n new tokens: token i goes to slot slot_of[i] at position kv->len[slot] (tokens of one slot in order).
 // For every i with want_logits[i] != 0, writes full logits (V) to logits + k*V for the k-th such token.
 // Errors (slot full) return -1 without touching the cache.

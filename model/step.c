@@ -35,27 +35,6 @@ void kv_cache_free(kv_cache *kv) {
     memset(kv, 0, sizeof *kv);
 }
 
-int kv_step_positions(const int *len, int n_slots, int max_len, int vocab, int n, const int *tokens,
-                      const int *slot_of, int *pos, int *kv_start, int *kv_len, mg_err *e) {
-    int *added = callocCheck((size_t)(n_slots > 0 ? n_slots : 1), sizeof(int));
-    int rc = 0;
-    for (int i = 0; i < n && !rc; i++) {
-        int slot = slot_of[i];
-        if (slot < 0 || slot >= n_slots) {
-            rc = mg_fail(e, "step: slot %d out of range (cache has %d)", slot, n_slots);
-            break;
-        }
-        pos[i] = len[slot] + added[slot]++;
-        if (pos[i] >= max_len) rc = mg_fail(e, "sequence in slot %d reached the cache length %d", slot, max_len);
-        else if (tokens[i] < 0 || tokens[i] >= vocab)
-            rc = mg_fail(e, "token id %d outside the vocabulary (size %d)", tokens[i], vocab);
-        kv_start[i] = slot * max_len;
-        kv_len[i] = pos[i] + 1;
-    }
-    free(added);
-    return rc;
-}
-
 int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot_of, const char *want_logits,
                float *logits, mg_err *e) {
     mgCheck(m->params != NULL, "model_step on a model without host weights (model_load_shape, or dropped)");
