@@ -3,15 +3,31 @@
 //  * switching the training mode or the attached adapter between calls: only the current trainable buffer gets a
 //    gradient, and a second adapter of another shape is trained as itself;
 //  * the KV-cache path (prefill and token-by-token decode) against the training forward;
-//  * sampling does not depend on what else is in the batch (the counter-based RNG contract).
+//  * sampling does not depend on what else is in the batch (the counter-based RNG contract);
+//  * a KV cache too large for any machine is a one-line error, and the engine works on afterwards.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/rng.h"
+#include "model/engine.h"
 #include "model/model.h"
 #include "model/sampler.h"
 #include "testing.h"
+
+#if defined(__SANITIZE_ADDRESS__)  // gcc
+#define MG_TEST_ASAN 1
+#elif defined(__has_feature)  // clang
+#if __has_feature(address_sanitizer)
+#define MG_TEST_ASAN 1
+#endif
+#endif
+#ifdef MG_TEST_ASAN
+// check_cache_too_big asks for more memory than exists: ASan's allocator then returns NULL, as libc's does, instead
+// of stopping the program (the environment's ASAN_OPTIONS still apply on top of this).
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+#endif
 
 static hf_config tiny_config(int qwen_like) {
     hf_config c;
@@ -129,6 +145,19 @@ static void check_mode_switch(model *m, const packed_batch *b) {
     lora_free(m->lora);
     m->lora = mine;
     free(logp), free(w);
+}
+
+// 2^20 slots of 2^30 tokens: 2^56 bytes per tensor here, more than a 64-bit address space holds.
+static void check_cache_too_big(model *m) {
+    engine *en = model_engine(m);
+    mg_err e;
+    e.msg[0] = '\0';
+    int rc = engine_kv_init(en, 1 << 20, 1 << 30, &e);
+    printf("  KV cache of 2^20 x 2^30 tokens: %s\n", rc ? e.msg : "allocated?");
+    CHECK(rc == -1 && strstr(e.msg, "cannot allocate a KV cache of 1048576 slots x 1073741824 tokens"),
+          "an impossible KV cache: rc %d, '%s'", rc, e.msg);
+    CHECK(engine_kv_init(en, 2, 16, &e) == 0, "after a failed KV cache: %s", e.msg);
+    engine_kv_free(en);
 }
 
 static void check_cache_paths(model *m, const char *what) {
@@ -249,6 +278,7 @@ int main(void) {
         check_cache_paths(&m, "adapter disabled");
         m.lora->enabled = 1;
         check_batch_invariance(&m);
+        check_cache_too_big(&m);
         packed_batch_free(&b);
         model_free(&m);
     }
