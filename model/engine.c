@@ -15,20 +15,20 @@ static int has_bias(const hf_config *c, int module) {
     return c->mlp_bias;
 }
 
+// Buffers carved out of one allocation: ptr = base + off * unit (unit: bytes per element of a char base, 1 for a
+// typed one), then off += count; with a NULL base only the count.
+#define CARVE(base, unit, off, ptr, count)                                                                           \
+    do {                                                                                                             \
+        if (base) (ptr) = (base) + (off) * (unit);                                                                   \
+        (off) += (count);                                                                                            \
+    } while (0)
+
 // Points every weight into mat (element offsets times the dtype size) and vec; with NULL bases only counts.
 static void weight_layout(engine *e, char *mat, float *vec, size_t *n_mat, size_t *n_vec) {
     const hf_config *c = &e->cfg;
     size_t es = mg_dtype_size(e->wt), om = 0, ov = 0, C = c->hidden_size, V = c->vocab_size;
-#define MAT(ptr, count)                                                                                              \
-    do {                                                                                                             \
-        if (mat) (ptr) = mat + om * es;                                                                              \
-        om += (count);                                                                                               \
-    } while (0)
-#define VEC(ptr, count)                                                                                              \
-    do {                                                                                                             \
-        if (vec) (ptr) = vec + ov;                                                                                   \
-        ov += (count);                                                                                               \
-    } while (0)
+#define MAT(ptr, count) CARVE(mat, es, om, ptr, count)
+#define VEC(ptr, count) CARVE(vec, 1, ov, ptr, count)
     engine_layer dummy;
     MAT(e->wte, V * C);
     if (c->tie_word_embeddings) {
@@ -295,11 +295,7 @@ static size_t acts_carve(const engine *e, engine_acts *a, float *base, int N) {
     size_t C = c->hidden_size, Q = (size_t)c->num_attention_heads * c->head_dim;
     size_t KV = (size_t)c->num_key_value_heads * c->head_dim, F = c->intermediate_size, n = N;
     size_t R = e->lora_n ? (size_t)e->lora.rank : 0, off = 0;
-#define TAKE(ptr, count)                                                                                             \
-    do {                                                                                                             \
-        if (base) (ptr) = base + off;                                                                                \
-        off += (count);                                                                                              \
-    } while (0)
+#define TAKE(ptr, count) CARVE(base, 1, off, ptr, count)
     acts_layer dummy;
     for (int l = 0; l < c->num_hidden_layers; l++) {
         acts_layer *la = base ? &a->layers[l] : &dummy;
