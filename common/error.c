@@ -46,11 +46,22 @@ void *calloc_check(size_t n, size_t size, const char *file, int line) {
     return p;
 }
 
+void *aligned_try_alloc(size_t bytes) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, bytes ? bytes : 1) ? NULL : p;
+}
+
+void *aligned_malloc_check(size_t bytes, const char *file, int line) {
+    void *p = aligned_try_alloc(bytes);
+    if (!p) out_of_memory(0, 0, bytes, file, line);
+    return p;
+}
+
 void *aligned_calloc_check(size_t n, size_t size, const char *file, int line) {
     size_t bytes = (n ? n : 1) * (size ? size : 1);
     void *p = NULL;
     if (n && size && bytes / n != size) bytes = 0;  // overflow: fail below
-    if (!bytes || posix_memalign(&p, 64, bytes) != 0) out_of_memory(1, n, size, file, line);
+    if (!bytes || !(p = aligned_try_alloc(bytes))) out_of_memory(1, n, size, file, line);
     return memset(p, 0, bytes);
 }
 

@@ -30,12 +30,18 @@ void *calloc_check(size_t n, size_t size, const char *file, int line);
 // Zeroed and 64-byte aligned (free() releases it): weights and activations that vector kernels read whole rows of,
 // so that no 64-byte load straddles two cache lines.
 void *aligned_calloc_check(size_t n, size_t size, const char *file, int line);
+// The same alignment, not zeroed.
+void *aligned_malloc_check(size_t bytes, const char *file, int line);
+// The same alignment, or NULL when the memory is not there: large buffers whose failure the caller reports as its
+// own one-line error (a KV cache).
+void *aligned_try_alloc(size_t bytes);
 FILE *fopen_check(const char *path, const char *mode, const char *file, int line);
 void check_failed(const char *cond, const char *file, int line, const char *hint) __attribute__((noreturn));
 
 #define mallocCheck(size) malloc_check((size), __FILE__, __LINE__)
 #define callocCheck(n, size) calloc_check((n), (size), __FILE__, __LINE__)
 #define alignedCallocCheck(n, size) aligned_calloc_check((n), (size), __FILE__, __LINE__)
+#define alignedMallocCheck(bytes) aligned_malloc_check((bytes), __FILE__, __LINE__)
 #define fopenCheck(path, mode) fopen_check((path), (mode), __FILE__, __LINE__)
 // Internal invariant: `cond` must hold whatever the input; `hint` says what is probably wrong.
 #define mgCheck(cond, hint)                                                                                  \

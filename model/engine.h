@@ -88,6 +88,10 @@ float engine_optimizer_step(engine *e, float lr, float beta1, float beta2, float
                             float max_grad_norm);
 
 // ---- inference ----
+// The k and v tensors of a cache of n_slots x max_len tokens on backend be, each (L, n_slots, max_len, Hkv D) fp32,
+// or -1 with the one-line error when they do not fit (engine_kv_init's and kv_cache_init's).
+int engine_kv_tensors(const mg_backend *be, const hf_config *c, int n_slots, int max_len, float **k, float **v,
+                      mg_err *err);
 // (Re)sizes the KV cache; keeps the one it has when the size matches. All slots start empty.
 int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err);
 void engine_kv_reset_slot(engine *e, int slot);

@@ -151,25 +151,34 @@ static engine_kv *kv_state(engine *e) {
     return e->kv;
 }
 
-int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err) {
+int engine_kv_tensors(const mg_backend *be, const hf_config *c, int n_slots, int max_len, float **k, float **v,
+                      mg_err *err) {
+    *k = *v = NULL;
     if (n_slots <= 0 || max_len <= 0)
         return mg_fail(err, "kv cache needs positive slots and length (%d, %d)", n_slots, max_len);
+    size_t bytes = (size_t)c->num_hidden_layers * n_slots * max_len * c->num_key_value_heads * c->head_dim *
+                   sizeof(float);
+    void *(*try_alloc)(size_t) = be->try_alloc ? be->try_alloc : be->alloc;
+    *k = try_alloc(bytes);
+    *v = *k ? try_alloc(bytes) : NULL;
+    if (*v) return 0;
+    be->free(*k);
+    *k = NULL;
+    return mg_fail(err, "cannot allocate a KV cache of %d slots x %d tokens (%.1f GB)", n_slots, max_len,
+                   2.0 * bytes / 1e9);
+}
+
+int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err) {
+    float *k, *v;
+    if (n_slots <= 0 || max_len <= 0)  // its error line, before the cache there is let go
+        return engine_kv_tensors(BE, &e->cfg, n_slots, max_len, &k, &v, err);
     engine_kv *kv = kv_state(e);
     if (!kv->borrowed && kv->n_slots == n_slots && kv->max_len == max_len) {
         memset(kv->len, 0, (size_t)n_slots * sizeof(int));
         return 0;
     }
     cache_release(e);
-    size_t n = (size_t)e->cfg.num_hidden_layers * n_slots * max_len * kv->kv_dim, bytes = n * sizeof(float);
-    void *(*try_alloc)(size_t) = BE->try_alloc ? BE->try_alloc : BE->alloc;
-    kv->k = try_alloc(bytes);
-    kv->v = kv->k ? try_alloc(bytes) : NULL;
-    if (!kv->v) {
-        BE->free(kv->k);
-        kv->k = NULL;
-        return mg_fail(err, "cannot allocate a KV cache of %d slots x %d tokens (%.1f GB)", n_slots, max_len,
-                       2.0 * bytes / 1e9);
-    }
+    if (engine_kv_tensors(BE, &e->cfg, n_slots, max_len, &kv->k, &kv->v, err)) return -1;
     kv->len = callocCheck((size_t)n_slots, sizeof(int));
     kv->n_slots = n_slots;
     kv->max_len = max_len;

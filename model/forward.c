@@ -6,7 +6,6 @@
 
 double model_forward(model *m, const packed_batch *b, float temperature, float *logp, float *entropy) {
     if (m->accel) return m->accel->ops->forward(m->accel, m, b, temperature, logp, entropy);
-    mgCheck(m->params != NULL, "model_forward on a model without host weights (model_load_shape, or dropped)");
     return engine_forward(model_engine(m), b, temperature, logp, entropy);
 }
 

@@ -40,15 +40,7 @@ static void cpu_release(void) {
 static void need_f32(mg_dtype wt) { mgCheck(wt == MG_F32, "the CPU backend takes fp32 weights only"); }
 
 // 64-byte aligned, like the weights: the GEMMs and attention read whole cache lines of activations and the cache.
-static void *cpu_try_alloc(size_t bytes) {
-    void *p = NULL;
-    return posix_memalign(&p, 64, bytes ? bytes : 1) ? NULL : p;
-}
-static void *cpu_alloc(size_t bytes) {
-    void *p = cpu_try_alloc(bytes);
-    mgCheck(p != NULL, "out of memory for the CPU engine's buffers: a smaller batch or shorter sequences");
-    return p;
-}
+static void *cpu_alloc(size_t bytes) { return alignedMallocCheck(bytes); }
 static void cpu_free(void *p) { free(p); }
 static void cpu_zero(void *p, size_t bytes) { memset(p, 0, bytes); }
 static void cpu_copy(void *dst, const void *src, size_t bytes) { memmove(dst, src, bytes); }
@@ -81,40 +73,28 @@ static void cpu_matmul_backward(float *dinp, float *dweight, float *dbias, const
     matmul_backward(dinp, dweight, dbias, dout, inp, W, N, IC, OC);
 }
 
-// Columns off.. off+w-1 of rows (N, ld) to or from a dense (N, w) array.
-static void copy_cols(float *dst, int ldd, const float *src, int lds, int N, int w) {
-    for (int i = 0; i < N; i++) memcpy(dst + (size_t)i * ldd, src + (size_t)i * lds, (size_t)w * sizeof(float));
-}
-
 static void cpu_lora_forward(float *out, float *h, const float *inp, const float *A, const float *B, int N, int IC,
                              int OC, int ldo, int R, float scale, int batch_invariant) {
     if (batch_invariant) lora_forward_invariant(out, h, inp, A, B, N, IC, OC, ldo, R, scale);
     else lora_forward(out, h, inp, A, B, N, IC, OC, ldo, R, scale);
 }
 
-// Batch-invariant: one pass over all parts, each value what its own product gives. Otherwise one BLAS product per
-// part, as the unfused layers run: BLAS picks kernels by shape, so one GEMM over the joined matrix could round
-// differently from the CPU engine's separate ones.
+// One pass of the batch-invariant GEMM over all parts, each value what its own product gives. Only the decode step
+// calls it, and always batch-invariant (an unfused layer's BLAS product could round differently from one over
+// the joined matrix, so there is no other form to offer).
 static void cpu_matmul_forward_parts(float *out, const void *inp, mg_dtype it, const void *const *W,
                                      const float *const *b, const int *parts, int n_parts, mg_dtype wt, int N, int IC,
                                      int batch_invariant) {
     need_f32(it);
     need_f32(wt);
-    int OC = 0, widest = 0;
-    for (int j = 0; j < n_parts; j++) OC += parts[j], widest = parts[j] > widest ? parts[j] : widest;
-    if (batch_invariant) {
-        matmul_part *mp = mallocCheck((size_t)n_parts * sizeof *mp);
-        for (int j = 0, off = 0; j < n_parts; off += parts[j++])
-            mp[j] = (matmul_part){out + off, W[j], b ? b[j] : NULL, parts[j], OC};
-        matmul_forward_invariant_parts(mp, n_parts, inp, N, IC);
-        free(mp);
-        return;
-    }
-    float *part = n_parts > 1 ? scratch(SCR_STAGE, (size_t)N * widest) : out;
-    for (int j = 0, off = 0; j < n_parts; off += parts[j++]) {
-        cpu_matmul_forward(part, inp, W[j], wt, b ? b[j] : NULL, N, IC, parts[j], batch_invariant);
-        if (part != out) copy_cols(out + off, OC, part, parts[j], N, parts[j]);
-    }
+    mgCheck(batch_invariant, "the CPU table's matmul_forward_parts is batch-invariant only (the decode step's op)");
+    int OC = 0;
+    for (int j = 0; j < n_parts; j++) OC += parts[j];
+    matmul_part *mp = mallocCheck((size_t)n_parts * sizeof *mp);
+    for (int j = 0, off = 0; j < n_parts; off += parts[j++])
+        mp[j] = (matmul_part){out + off, W[j], b ? b[j] : NULL, parts[j], OC};
+    matmul_forward_invariant_parts(mp, n_parts, inp, N, IC);
+    free(mp);
 }
 
 static void cpu_rmsnorm_forward_as(void *out, mg_dtype ot, float *out32, const float *inp, const float *weight, int N,
@@ -265,7 +245,7 @@ static void cpu_sample(int *ids, float *logp, const float *logits, int n, int V,
 const mg_backend mg_backend_cpu = {
     .name = "cpu",
     .alloc = cpu_alloc,
-    .try_alloc = cpu_try_alloc,
+    .try_alloc = aligned_try_alloc,
     .free = cpu_free,
     .zero = cpu_zero,
     .upload = cpu_copy,
