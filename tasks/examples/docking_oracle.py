@@ -26,8 +26,23 @@ import subprocess
 import sys
 import tempfile
 
-from rdkit import Chem, RDLogger
-from rdkit.Chem import AllChem, QED
+# Debian's python3-rdkit lives in /usr/bin/python3's dist-packages. When the python3 that runs this script is
+# another one (pyenv, conda, a venv: often first on PATH) and has no RDKit, hand over to an interpreter that has it,
+# so `python3 docking_oracle.py` works whatever python3 is; the user's own python3 is left as it is.
+RDKIT_INTERPRETERS = ("/usr/bin/python3", "/usr/local/bin/python3")
+try:
+    from rdkit import Chem, RDLogger
+    from rdkit.Chem import AllChem, QED
+except ImportError:
+    if os.environ.get("DOCKING_ORACLE_REEXEC") != "1":
+        for exe in RDKIT_INTERPRETERS:  # a venv's python3 may resolve to one of these but sees other packages
+            if (os.access(exe, os.X_OK) and
+                    subprocess.run([exe, "-c", "import rdkit"], capture_output=True).returncode == 0):
+                os.environ["DOCKING_ORACLE_REEXEC"] = "1"  # no loop if that one changes its mind
+                os.execv(exe, [exe, os.path.abspath(__file__)] + sys.argv[1:])
+    sys.exit(f"docking_oracle: RDKit is not importable from {sys.executable} nor from "
+             f"{' or '.join(RDKIT_INTERPRETERS)} (Debian: apt-get install python3-rdkit; or pip install rdkit into "
+             f"the python3 that runs this script)")
 
 RDLogger.DisableLog("rdApp.*")  # RDKit's parse errors go to stderr; the reply's info says it once
 

@@ -7,7 +7,14 @@ BUILD=${1:?usage: test_docking.sh BUILD_DIR}
 missing=""
 command -v vina >/dev/null || missing+=" autodock-vina"
 command -v obabel >/dev/null || missing+=" openbabel"
-python3 -c "import rdkit" 2>/dev/null || missing+=" python3-rdkit"
+# The python3 first on PATH may be a user's own interpreter without RDKit (pyenv, conda, a venv): the checks below
+# use whichever interpreter has it, and the oracle itself is run as `python3 ...`, as jobs/docking-example.yaml
+# runs it, to prove that it finds Debian's RDKit from any python3.
+PY=""
+for cand in python3 /usr/bin/python3; do
+  if command -v "$cand" >/dev/null && "$cand" -c "import rdkit" 2>/dev/null; then PY=$(command -v "$cand"); break; fi
+done
+[ -n "$PY" ] || missing+=" python3-rdkit"
 if [ -n "$missing" ]; then
   if [ "${MIGRATE_REQUIRE_DOCKING:-0}" = 1 ]; then
     echo "FAIL: MIGRATE_REQUIRE_DOCKING=1 but not installed:$missing (scripts/install-deps.sh)"; exit 1
@@ -16,6 +23,13 @@ if [ -n "$missing" ]; then
 fi
 tmp=$(mktemp -d /tmp/test_docking.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
+# Put a python3 with no packages at all first on PATH (a venv without pip), as many users have one: the example's
+# `python3 tasks/examples/docking_oracle.py` must still find RDKit.
+if /usr/bin/python3 -m venv --without-pip "$tmp/barepy" 2>/dev/null; then
+  export PATH="$tmp/barepy/bin:$PATH"
+  if python3 -c "import rdkit" 2>/dev/null; then echo "FAIL: the bare venv's python3 imports rdkit"; exit 1; fi
+  echo "python3 on PATH for the oracle: $(command -v python3) (no RDKit)"
+fi
 oracle="python3 tasks/examples/docking_oracle.py --receptor tasks/examples/docking/receptor.pdbqt.gz
         --center 11 90.5 57.5 --size 14 14 14 --exhaustiveness 1 --cpu 1"
 
@@ -24,7 +38,7 @@ oracle="python3 tasks/examples/docking_oracle.py --receptor tasks/examples/docki
 printf '%s\n' '{"id": 1, "candidate": "c1ccccc1O"}' '{"id": 2, "candidate": "a molecule"}' \
   '{"id": 3, "candidate": "C1CC"}' '{"id": 4, "candidate": "CC(=O)Nc1ccc(O)cc1 is paracetamol"}' \
   | $oracle > "$tmp/replies.jsonl"
-python3 - "$tmp/replies.jsonl" <<'PY'
+"$PY" - "$tmp/replies.jsonl" <<'PY'
 import json, re, sys
 from rdkit import Chem
 from rdkit.Chem import QED
@@ -53,7 +67,7 @@ model=models/smiles-tiny
   --set strategy=random --set search.num_on_policy=1 --set search.num_neighborhood=0 --set search.num_greedy=0 \
   --set task.workers=1 --set task.timeout=300 --set "task.command=$(echo $oracle)" --set threads=1 > "$tmp/run.log" 2>&1 \
   || { cat "$tmp/run.log"; echo "FAIL: migrate run with the docking oracle"; exit 1; }
-python3 - "$tmp/run/summary.json" <<'PY'
+"$PY" - "$tmp/run/summary.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 assert s["iterations"] == 1, s
