@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     for (int r = 0; r < repeats; r++) {
         checkpoint c, back;
         double t0 = mg_seconds();
-        checkpoint_take(&c, &s, "model: x\n", "models/llama-3.2-1b", 1, 0);
+        checkpoint_take(&c, &s, "model: x\n", "models/llama-3.2-1b", 1, NULL, 0);
         double t1 = mg_seconds();
         if (checkpoint_write(&c, out, &e)) return fprintf(stderr, "%s\n", e.msg), 1;
         double t2 = mg_seconds();

@@ -77,6 +77,36 @@ uint64_t checkpoint_digest(const checkpoint *c) {
     return checkpoint_digest_pending(h, c);
 }
 
+// A text field, with its length first so that moving bytes between neighbouring texts changes the hash.
+static uint64_t hash_text(uint64_t h, const char *s) {
+    uint64_t n = s ? strlen(s) : 0;
+    h = checkpoint_hash_bytes(h, &n, sizeof n);
+    return checkpoint_hash_bytes(h, s ? s : "", (size_t)n);
+}
+
+uint64_t checkpoint_file_digest(const checkpoint *c) {
+    uint64_t h = checkpoint_hash_bytes(1469598103934665603ull, &c->digest, sizeof c->digest);
+    int64_t fields[] = {CHECKPOINT_FORMAT_VERSION, c->metrics_bytes, c->n_tensors};
+    h = checkpoint_hash_bytes(h, fields, sizeof fields);
+    // What the run is and where it came from: a resume runs this config, the oracle's command line included.
+    h = hash_text(h, c->config);
+    h = hash_text(h, c->model_path);
+    h = hash_text(h, c->created);
+    h = checkpoint_hash_bytes(h, c->seconds, sizeof c->seconds);
+    h = checkpoint_hash_bytes(h, c->metrics, c->metrics ? (size_t)c->metrics_bytes : 0);
+    if (c->has_adapter) {
+        h = checkpoint_hash_bytes(h, &c->lora_alpha, sizeof c->lora_alpha);
+        h = hash_text(h, c->lora_targets);
+        for (int64_t i = 0; i < c->n_tensors; i++) {
+            const lora_tensor *t = &c->tensors[i];
+            int64_t shape[3] = {(int64_t)t->offset, t->rows, t->cols};
+            h = hash_text(h, t->name);
+            h = checkpoint_hash_bytes(h, shape, sizeof shape);
+        }
+    }
+    return h;
+}
+
 static void take_archive(checkpoint *c, const archive *a) {
     size_t n = archive_size(a);
     c->n_entries = (int64_t)n;
@@ -108,7 +138,7 @@ static void take_archive(checkpoint *c, const archive *a) {
 }
 
 void checkpoint_take(checkpoint *c, const search_state *s, const char *config_text, const char *model_path,
-                     uint64_t model_hash, int64_t metrics_bytes) {
+                     uint64_t model_hash, const char *metrics, size_t metrics_len) {
     memset(c, 0, sizeof *c);
     search_activate(s);  // its adapter, not the one of another search sharing the model
     c->config = dup_text(config_text);
@@ -130,7 +160,10 @@ void checkpoint_take(checkpoint *c, const search_state *s, const char *config_te
     c->best_info = dup_text(s->best_info);
     c->best_history = mallocCheck((size_t)(s->iteration ? s->iteration : 1) * sizeof(int64_t));
     for (int i = 0; i < s->iteration; i++) c->best_history[i] = s->best_history[i];
-    c->metrics_bytes = metrics_bytes;
+    c->metrics_bytes = (int64_t)metrics_len;
+    c->metrics = mallocCheck(metrics_len + 1);
+    if (metrics_len) memcpy(c->metrics, metrics, metrics_len);
+    c->metrics[metrics_len] = '\0';
     c->archive_max_entries = s->cfg->archive_max_entries;
     take_archive(c, s->arc);
     const lora_adapter *la = s->m->lora;
@@ -152,7 +185,7 @@ void checkpoint_take(checkpoint *c, const search_state *s, const char *config_te
 }
 
 void checkpoint_free(checkpoint *c) {
-    free(c->config), free(c->model_path), free(c->created), free(c->best_info), free(c->best_history);
+    free(c->config), free(c->model_path), free(c->created), free(c->best_info), free(c->best_history), free(c->metrics);
     free(c->reward), free(c->entry_iteration), free(c->origin), free(c->valid), free(c->dropped);
     free(c->fingerprint), free(c->canonical), free(c->completion), free(c->canonical_end), free(c->completion_end);
     free(c->lora_targets), free(c->tensors), free(c->adapter), free(c->exp_avg), free(c->exp_avg_sq);

@@ -13,7 +13,10 @@
 
 #include "coordinator/search.h"
 
-#define CHECKPOINT_FORMAT_VERSION 1
+// 2: a second digest (file_digest) covers every field the state digest leaves out (the config, paths, timings, the
+// metrics copy), and /metrics holds the run's metrics.jsonl up to the snapshot. Version 1 files are refused:
+// nothing covered their config.
+#define CHECKPOINT_FORMAT_VERSION 2
 
 typedef struct {
     // identity: what the run was
@@ -30,6 +33,7 @@ typedef struct {
     char *best_info;
     int64_t *best_history;    // (iteration) archive index of the best entry after each iteration
     int64_t metrics_bytes;    // length of metrics.jsonl at the snapshot; a resume cuts anything after it
+    char *metrics;            // (metrics_bytes) metrics.jsonl's lines at the snapshot, so a resume can repair it
 
     // the archive, in insertion order
     int64_t archive_max_entries, n_entries;
@@ -58,18 +62,21 @@ typedef struct {
     int32_t *pending_ids;               // (pending_tokens) prompt + completion ids
     float *pending_old;                 // (pending_tokens) old log-probs (NaN: taken at the update)
 
-    uint64_t digest;          // set by checkpoint_write and checkpoint_read: of the search state (counters, archive, adapter, moments, model identity); not
-                              // of timings or paths
+    uint64_t digest;          // of the search state (counters, archive, adapter, moments, model identity), not of
+                              // timings or paths: equal digests, bit-identical searches (`migrate inspect --digest`)
+    uint64_t file_digest;     // of everything else read (the config, paths, timings, the metrics copy, the digest):
+                              // with the digest, an edit anywhere in the file is refused on read
 } checkpoint;
 
 // A stable hash of the model folder's config.json (the model's identity; the weights are not hashed).
 int checkpoint_model_hash(const char *model_dir, uint64_t *hash, mg_err *e);
 // Copies the state of s (and nothing more: the digest is computed by the writer, off the loop's thread).
-// config_text: the effective config dump. metrics_bytes: where metrics.jsonl ends now.
+// config_text: the effective config dump. metrics: metrics.jsonl's lines so far (metrics_len bytes; may be NULL).
 void checkpoint_take(checkpoint *c, const search_state *s, const char *config_text, const char *model_path,
-                     uint64_t model_hash, int64_t metrics_bytes);
+                     uint64_t model_hash, const char *metrics, size_t metrics_len);
 void checkpoint_free(checkpoint *c);
 uint64_t checkpoint_digest(const checkpoint *c);
+uint64_t checkpoint_file_digest(const checkpoint *c);  // needs c->digest set
 
 // Writes c to path atomically; on any failure (a full disk) the file at path is left as it was. Sets c->digest.
 int checkpoint_write(checkpoint *c, const char *path, mg_err *e);

@@ -2,6 +2,7 @@
 // so PATH is always either the previous checkpoint or the new one, whole. Layout (docs/checkpoint-formats.md):
 //   /            attrs format, format_version, created, model_path, model_config_hash, model_params, digest
 //   /config      the effective configuration (YAML text as bytes, so the checksum covers it)
+//   /metrics     metrics.jsonl's lines at the snapshot (bytes; metrics_bytes long)
 //   /state       attrs: counters, seed, problem, seconds, best_info, metrics_bytes; dataset best_history
 //   /archive     reward, iteration, origin, valid, dropped, fingerprint, canonical + canonical_end, completion +
 //                completion_end
@@ -20,6 +21,7 @@
 #include "coordinator/checkpoint.h"
 #include "coordinator/checkpoint_internal.h"
 #include "coordinator/h5io.h"
+#include "common/file.h"
 
 static const char *const FORMAT_NAME = "migrate-checkpoint";
 
@@ -53,7 +55,11 @@ static int write_body(hid_t f, const checkpoint *c, mg_err *e) {
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)c->model_hash);
     if (h5io_attr_str(f, "model_config_hash", hex, e)) return -1;
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)c->digest);
-    if (h5io_attr_str(f, "digest", hex, e) || h5io_write(f, "config", H5T_NATIVE_UINT8, strlen(c->config), 0, c->config, 1, e)) return -1;
+    if (h5io_attr_str(f, "digest", hex, e)) return -1;
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)c->file_digest);
+    if (h5io_attr_str(f, "file_digest", hex, e) || h5io_write(f, "config", H5T_NATIVE_UINT8, strlen(c->config), 0, c->config, 1, e) ||
+        h5io_write(f, "metrics", H5T_NATIVE_UINT8, (size_t)c->metrics_bytes, 0, c->metrics ? c->metrics : "", 1, e))
+        return -1;
 
     hid_t g = H5Gcreate2(f, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     int rc = g < 0 ? mg_fail(e, "cannot create group /state") : 0;
@@ -108,45 +114,13 @@ static int write_body(hid_t f, const checkpoint *c, mg_err *e) {
     return rc ? rc : checkpoint_write_pending(f, c, e);
 }
 
-static int fsync_path(const char *path, int dir) {
-    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-// Writes all of buf to a new file at path and fsyncs it; -1 with errno on any failure (ENOSPC, EFBIG).
-static int write_file(const char *path, const void *buf, size_t n) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return -1;
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            int err = k < 0 ? errno : ENOSPC;
-            close(fd);
-            errno = err;
-            return -1;
-        }
-        p += k, n -= (size_t)k;
-    }
-    if (fsync(fd)) {
-        int err = errno;
-        close(fd);
-        errno = err;
-        return -1;
-    }
-    return close(fd);
-}
-
 // HDF5 builds the file in memory (the core driver, no backing store) and we write the image ourselves: a failing
 // disk then fails our write(), never a close inside HDF5, which would leave the library in a state that crashes at
 // exit.
 int checkpoint_write(checkpoint *c, const char *path, mg_err *e) {
     h5io_quiet();
     c->digest = checkpoint_digest(c);
+    c->file_digest = checkpoint_file_digest(c);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     // The default (oldest) format: HDF5 1.10.8's file image of a newer superblock carries a stale checksum. The
@@ -167,17 +141,9 @@ int checkpoint_write(checkpoint *c, const char *path, mg_err *e) {
         if (H5Fget_file_image(f, image, (size_t)size) != size) rc = mg_fail(&inner, "HDF5 could not copy the file image");
     }
     H5Fclose(f);
-    unlink(tmp);  // a leftover of a writer killed mid-way
-    if (!rc && write_file(tmp, image, (size_t)size)) rc = mg_fail(&inner, "%s", strerror(errno));
+    if (!rc && file_write_atomic(path, image, (size_t)size, &inner)) rc = mg_fail(&inner, "%s", strerror(errno));
     free(image);
-    if (!rc && rename(tmp, path)) rc = mg_fail(&inner, "rename failed: %s", strerror(errno));
-    if (rc) {
-        unlink(tmp);
-        return mg_fail(e, "%s: checkpoint not written, the previous one is kept: %s", path, inner.msg);
-    }
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
-    fsync_path(dirname(dir), 1);  // the rename itself is durable once the folder is
+    if (rc) return mg_fail(e, "%s: checkpoint not written, the previous one is kept: %s", path, inner.msg);
     return 0;
 }
 
@@ -194,11 +160,11 @@ static hid_t open_checkpoint(const char *path, mg_err *e) {
 }
 
 // Text kept as bytes in a chunked dataset, so the Fletcher-32 checksum covers it too.
-static int read_text_dataset(hid_t loc, const char *where, const char *name, char **out, mg_err *e) {
+static int read_text_dataset(hid_t loc, const char *where, const char *name, long limit, char **out, mg_err *e) {
     *out = NULL;
     long n = h5io_length(loc, where, name, e);
     if (n < 0) return -1;
-    if (n > (1L << 26)) return mg_fail(e, "%s: dataset '%s' is implausibly long (%ld bytes)", where, name, n);
+    if (n > limit) return mg_fail(e, "%s: dataset '%s' is implausibly long (%ld bytes)", where, name, n);
     char *buf = mallocCheck((size_t)n + 1);
     if (h5io_read(loc, where, name, H5T_NATIVE_UINT8, (size_t)n, 0, buf, e)) return free(buf), -1;
     buf[n] = '\0';
@@ -222,12 +188,15 @@ static int read_header(hid_t f, checkpoint *c, const char *path, mg_err *e) {
     free(fmt);
     if (!is_ours) return mg_fail(e, "%s: not a migrate checkpoint (format is not '%s')", path, FORMAT_NAME);
     if (h5io_read_attr_i64(f, path, "format_version", &version, e)) return -1;
+    if (version == 1)
+        return mg_fail(e, "%s: checkpoint format version 1, whose digest does not cover its config; this migrate reads "
+                          "version %d only (continue the run with the migrate that wrote it)", path, CHECKPOINT_FORMAT_VERSION);
     if (version != CHECKPOINT_FORMAT_VERSION)
         return mg_fail(e, "%s: checkpoint format version %lld; this migrate reads version %d only", path, (long long)version,
                        CHECKPOINT_FORMAT_VERSION);
     if (h5io_read_attr_str(f, path, "created", &c->created, e) || h5io_read_attr_str(f, path, "model_path", &c->model_path, e) ||
         h5io_read_attr_i64(f, path, "model_params", &c->model_params, e) ||
-        read_text_dataset(f, path, "config", &c->config, e))
+        read_text_dataset(f, path, "config", 1L << 26, &c->config, e))
         return -1;
     if (h5io_read_attr_str(f, path, "model_config_hash", &hex, e)) return -1;
     int bad = parse_hex(hex, &c->model_hash);
@@ -237,6 +206,10 @@ static int read_header(hid_t f, checkpoint *c, const char *path, mg_err *e) {
     bad = parse_hex(hex, &c->digest);
     free(hex);
     if (bad) return mg_fail(e, "%s: attribute 'digest' is not a hex number", path);
+    if (h5io_read_attr_str(f, path, "file_digest", &hex, e)) return -1;
+    bad = parse_hex(hex, &c->file_digest);
+    free(hex);
+    if (bad) return mg_fail(e, "%s: attribute 'file_digest' is not a hex number", path);
 
     char where[4300];
     snprintf(where, sizeof where, "%s:/state", path);
@@ -253,6 +226,13 @@ static int read_header(hid_t f, checkpoint *c, const char *path, mg_err *e) {
     if (!rc && (c->iteration < 0 || c->iteration > (int64_t)1 << 31 || c->oracle_calls < 0 || c->best < -1))
         rc = mg_fail(e, "%s: counters out of range (iteration %lld, oracle_calls %lld, best %lld)", where,
                      (long long)c->iteration, (long long)c->oracle_calls, (long long)c->best);
+    // Timings go into summary.json and the progress line: a flipped bit must not make them 1e77 s or NaN (the
+    // digest catches it too, but the message should name the field).
+    for (int i = 0; i < 4 && !rc; i++)
+        if (!(c->seconds[i] >= 0 && c->seconds[i] <= 1e9))
+            rc = mg_fail(e, "%s: attribute '%s' is %g, not a duration in seconds", where, k_seconds[i], c->seconds[i]);
+    if (!rc && (c->metrics_bytes < 0 || c->metrics_bytes > (int64_t)1 << 34))
+        rc = mg_fail(e, "%s: metrics_bytes %lld is out of range", where, (long long)c->metrics_bytes);
     long nh = rc ? -1 : h5io_length(g, where, "best_history", e);
     if (!rc && nh != c->iteration)
         rc = nh < 0 ? -1 : mg_fail(e, "%s: best_history has %ld entries for %lld iterations", where, nh, (long long)c->iteration);
@@ -261,6 +241,10 @@ static int read_header(hid_t f, checkpoint *c, const char *path, mg_err *e) {
         rc = h5io_read(g, where, "best_history", H5T_NATIVE_INT64, (size_t)c->iteration, 0, c->best_history, e);
     }
     if (g >= 0) H5Gclose(g);
+    if (!rc) rc = read_text_dataset(f, path, "metrics", 1L << 34, &c->metrics, e);
+    if (!rc && (int64_t)strlen(c->metrics) != c->metrics_bytes)
+        rc = mg_fail(e, "%s:/metrics holds %zu bytes, but /state says metrics_bytes %lld", path, strlen(c->metrics),
+                     (long long)c->metrics_bytes);
     return rc;
 }
 
@@ -454,6 +438,9 @@ int checkpoint_read(checkpoint *c, const char *path, const model *m, mg_err *e) 
             rc = mg_fail(e, "%s: best_history[%lld] is not in the archive", path, (long long)i);
     if (!rc && checkpoint_digest(c) != c->digest)
         rc = mg_fail(e, "%s: the search state does not match its digest (the file was modified or is corrupt)", path);
+    if (!rc && checkpoint_file_digest(c) != c->file_digest)
+        rc = mg_fail(e, "%s: the config, timings or metrics do not match the file's digest (the file was modified or "
+                        "is corrupt)", path);
     if (rc) checkpoint_free(c);
     return rc;
 }

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/rng.h"
+#include "coordinator/metrics_log.h"
 #include "model/sampler.h"
 #include "workers/learner.h"
 #include "workers/rollout.h"
@@ -29,7 +30,7 @@ int search_attach_adapter(model *m, const run_config *c, mg_err *e) {
 }
 
 int search_init(search_state *s, const run_config *cfg, model *m, const tokenizer *tok, task *t, uint64_t problem,
-                FILE *metrics, FILE *progress, mg_err *e) {
+                struct metrics_log *metrics, FILE *progress, mg_err *e) {
     memset(s, 0, sizeof *s);
     s->cfg = cfg, s->m = m, s->tok = tok, s->t = t, s->problem = problem;
     s->adapter = m->lora;
@@ -291,8 +292,7 @@ static void write_metrics(search_state *s, const deferred_metrics *d, const lear
             json_object_set_new(o, "time/comm", json_real(d->comm_seconds));
         }
         char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
-        fprintf(s->metrics, "%s\n", line);
-        fflush(s->metrics);
+        metrics_log_append(s->metrics, line);
         free(line);
         json_decref(o);
     }

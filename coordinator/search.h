@@ -43,7 +43,7 @@ typedef struct search_state {
     long solved_at_calls; // oracle calls when solved
     phase_times time;
     long new_tokens;
-    FILE *metrics;        // JSON lines, or NULL
+    struct metrics_log *metrics;  // JSON lines (coordinator/metrics_log.h), or NULL
     FILE *progress;       // one line per iteration, or NULL
     const comm *comm;     // the ranks sharing this search; NULL = this process alone
     double comm_bytes0, comm_seconds0;  // comm_stats at the start of the iteration
@@ -69,7 +69,7 @@ int search_attach_adapter(model *m, const run_config *c, mg_err *e);
 // as its own adapter (s->adapter) and attaches it again whenever it runs (search_activate), so the caller may
 // detach it (m->lora = NULL) and set up another search on the same model. metrics/progress may be NULL.
 int search_init(search_state *s, const run_config *cfg, model *m, const tokenizer *tok, task *t, uint64_t problem,
-                FILE *metrics, FILE *progress, mg_err *e);
+                struct metrics_log *metrics, FILE *progress, mg_err *e);
 // Runs one iteration. Returns 1 when the search is over (solved, budget or iterations spent), 0 to go on, -1 on
 // an error that stops it (the archive so far is kept).
 int search_step(search_state *s, mg_err *e);

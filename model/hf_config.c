@@ -365,29 +365,14 @@ static json_t *eos_json(const hf_config *c) {
 
 // JSON text to <dir>/<file> via a temp file + rename, so a reader never sees half a config.
 static int write_json(json_t *root, const char *dir, const char *file, mg_err *e) {
-    size_t need = strlen(dir) + strlen(file) + 8;
-    char *path = mallocCheck(need), *tmp = mallocCheck(need);
-    snprintf(path, need, "%s/%s", dir, file);
-    snprintf(tmp, need, "%s/%s.tmp", dir, file);
+    char path[4224];
+    if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path) return mg_fail(e, "%s: path too long", dir);
     char *text = json_dumps(root, JSON_INDENT(2));
     mgCheck(text != NULL, "jansson could not serialize a config");
-    int rc = -1;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        mg_fail(e, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-    } else {
-        int bad = fputs(text, f) == EOF || fputc('\n', f) == EOF || fflush(f) != 0 || fsync(fileno(f)) != 0;
-        bad |= fclose(f) != 0;
-        if (bad || rename(tmp, path) != 0) {
-            mg_fail(e, "%s: writing failed: %s", path, strerror(errno));
-            unlink(tmp);
-        } else {
-            rc = 0;
-        }
-    }
+    size_t n = strlen(text);
+    text[n] = '\n';  // json_dumps's NUL becomes the final newline; the length says where it ends
+    int rc = file_write_atomic(path, text, n + 1, e);
     free(text);
-    free(path);
-    free(tmp);
     return rc;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "model/model_internal.h"
 #include "model/safetensors.h"
 
@@ -43,9 +44,12 @@ int peft_save(const char *dir, const char *base_model, int rank, double alpha, u
     json_object_set_new(cfg, "init_lora_weights", json_true());
     json_object_set_new(cfg, "modules_to_save", json_null());
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-    rc = json_dump_file(cfg, path, JSON_INDENT(2) | JSON_SORT_KEYS);
+    char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS);
     json_decref(cfg);
-    return rc ? mg_fail(e, "%s: cannot write", path) : 0;
+    mgCheck(text != NULL, "jansson could not serialize adapter_config.json");
+    rc = file_write_atomic(path, text, strlen(text), e);
+    free(text);
+    return rc;
 }
 
 // The keys of adapter_config.json that change what the adapter computes and that the engine cannot honour.

@@ -498,18 +498,6 @@ int st_read_f32(const st_file *st, const char *name, float *out, int ndim, const
 // ---------------------------------------------------------------------------------------------------------
 // Writing
 
-static int write_all(int fd, const void *buf, size_t n) {
-    const char *p = buf;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static const st_write_entry *g_sort_entries;  // qsort has no context argument in C11
 // Data order: larger dtypes first, then by name. The data region starts 8-aligned (padded header), so every
 // tensor then starts at a multiple of its own element size, which keeps mmap readers aligned.
@@ -525,8 +513,9 @@ int st_write(const char *path, const st_write_entry *t, int n, const char *const
     json_t *root = json_object();
     int *order = mallocCheck(((size_t)n + 1) * sizeof *order);
     size_t *nbytes = mallocCheck(((size_t)n + 1) * sizeof *nbytes);
-    char *header = NULL, *tmp = NULL;
-    int fd = -1, rc = -1;
+    char *header = NULL;
+    int rc = -1;
+    file_atomic out = {0};
     if (metadata && metadata[0]) {
         json_t *meta = json_object();
         json_object_set_new(root, "__metadata__", meta);
@@ -586,32 +575,18 @@ int st_write(const char *path, const st_write_entry *t, int n, const char *const
     for (int i = 0; i < 8; i++) lenbuf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
 
     // Write beside the target, then rename: a crash mid-write never leaves a half checkpoint under `path`.
-    size_t plen = strlen(path) + 5;
-    tmp = mallocCheck(plen);
-    snprintf(tmp, plen, "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        mg_fail(e, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-    int bad = write_all(fd, lenbuf, 8) || write_all(fd, header, padded);
+    FILE *f = file_atomic_open(&out, path, e);
+    if (!f) goto done;
+    int bad = fwrite(lenbuf, 1, 8, f) != 8 || fwrite(header, 1, padded, f) != padded;
     for (int i = 0; !bad && i < n; i++)
-        if (nbytes[order[i]]) bad = write_all(fd, t[order[i]].data, nbytes[order[i]]);
-    if (bad || fsync(fd) != 0) {
-        mg_fail(e, "%s: writing %s failed: %s", path, tmp, strerror(errno));
+        if (nbytes[order[i]]) bad = fwrite(t[order[i]].data, 1, nbytes[order[i]], f) != nbytes[order[i]];
+    if (bad) {
+        mg_fail(e, "%s: writing failed: %s", path, strerror(errno));
         goto done;
     }
-    int cr = close(fd);
-    fd = -1;
-    if (cr != 0 || rename(tmp, path) != 0) {
-        mg_fail(e, "%s: cannot move %s into place: %s", path, tmp, strerror(errno));
-        goto done;
-    }
-    rc = 0;
+    rc = file_atomic_commit(&out, e);
 done:
-    if (fd >= 0) close(fd);
-    if (rc != 0 && tmp) unlink(tmp);
-    free(tmp);
+    file_atomic_abort(&out);  // a no-op once committed
     free(header);
     free(order);
     free(nbytes);

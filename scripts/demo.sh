@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build/release -G Ninja >/dev/null
 cmake --build build/release -j"$(nproc)"
-./build/release/migrate run jobs/semantle-demo.yaml "$@"
+# --overwrite: running the demo again starts it afresh in runs/semantle-demo instead of refusing the folder that
+# the last demo left its checkpoint in (without it, migrate keeps a finished run's checkpoint).
+./build/release/migrate run jobs/semantle-demo.yaml --overwrite "$@"

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "common/clock.h"
 #include "coordinator/search.h"
 #include "tasks/semantle.h"
@@ -95,8 +96,8 @@ int cmd_ablate(int argc, char **argv) {
     cli_mkdir_p(base.output_dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/ablation.csv", base.output_dir);
-    FILE *csv = rc ? NULL : fopen(path, "w");
-    if (!rc && !csv) fprintf(stderr, "migrate ablate: cannot write %s\n", path), rc = 1;
+    FILE *csv = rc ? NULL : file_open_nofollow(path, "w", &e);
+    if (!rc && !csv) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
     if (csv) fprintf(csv, "strategy,seed,target,solved,oracle_calls,oracle_calls_to_solve,best_reward,seconds\n");
     sweep_result *res = callocCheck((size_t)total, sizeof *res);
     int done = 0;
@@ -136,15 +137,17 @@ int cmd_ablate(int argc, char **argv) {
                 tk->destroy(tk);
                 run_config_free(&cfg);
             }
-    if (csv) fclose(csv);
+    if (csv && (ferror(csv) | fclose(csv)))
+        fprintf(stderr, "migrate ablate: %s/ablation.csv: a write failed\n", base.output_dir), rc = 1;
     if (!rc) {
         snprintf(path, sizeof path, "%s/ablation.md", base.output_dir);
-        FILE *md = fopen(path, "w");
-        FILE *outs[2] = {stdout, md};
+        file_atomic md;
+        FILE *f = file_atomic_open(&md, path, &e);
+        FILE *outs[2] = {stdout, f};
         for (int o = 0; o < 2; o++)
             if (outs[o]) sweep_group_table(outs[o], (const char *const *)strategies, ns, res, done);
-        if (md) fclose(md);
-        fprintf(stderr, "migrate ablate: wrote %s/ablation.csv and ablation.md\n", base.output_dir);
+        if (!f || file_atomic_commit(&md, &e)) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
+        else fprintf(stderr, "migrate ablate: wrote %s/ablation.csv and ablation.md\n", base.output_dir);
     }
     free(res);
     if (wv) word_vectors_free(wv);

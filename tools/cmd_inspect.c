@@ -12,8 +12,9 @@
 static const char *INSPECT_HELP =
     "usage: migrate inspect CHECKPOINT.h5 [--top K] [--config] [--digest]\n"
     "\n"
-    "Reads a run checkpoint whole, verifies its checksums and digest, and summarises it: the model and config it\n"
-    "belongs to, the search's counters, the best K archive entries, the adapter and the optimizer.\n"
+    "Reads a run checkpoint whole, verifies its checksums and digests, and summarises it: the model and config it\n"
+    "belongs to, the task (for an external oracle, the command a resume would run once you confirm it), the\n"
+    "search's counters, the best K archive entries, the adapter and the optimizer.\n"
     "\n"
     "  --top K    archive entries to list (default 5)\n"
     "  --config   print the stored configuration (YAML) instead\n"
@@ -39,6 +40,26 @@ static int top_entries(const checkpoint *c, int k, int64_t *out) {
         if (at < k) out[at] = i;
     }
     return n;
+}
+
+// The task, and for an external oracle the program a resume would run: a resume runs it only when the user passes
+// it again (the run's config, or --set task.command), so this line is where to read it first.
+static void print_task(const checkpoint *c, const char *path) {
+    run_config cfg;
+    mg_err e;
+    char name[4200];
+    snprintf(name, sizeof name, "%s:/config", path);
+    if (run_config_parse(&cfg, c->config, strlen(c->config), name, NULL, 0, &e)) {
+        printf("task       (the stored config does not parse: %s)\n", e.msg);
+        return;
+    }
+    if (cfg.task == TASK_ORACLE)
+        printf("task       external oracle; its command (task.command): %s\n", cfg.oracle_command);
+    else if (cfg.task == TASK_SEMANTLE)
+        printf("task       semantle, target '%s', vectors %s\n", cfg.target, cfg.vectors);
+    else
+        printf("task       molecule, objective %.200s\n", cfg.objective);
+    run_config_free(&cfg);
 }
 
 int cmd_inspect(int argc, char **argv) {
@@ -69,6 +90,7 @@ int cmd_inspect(int argc, char **argv) {
                c.created, (unsigned long long)c.digest);
         printf("model      %s (config.json hash %016llx, %lld parameters)\n", c.model_path,
                (unsigned long long)c.model_hash, (long long)c.model_params);
+        print_task(&c, path);
         printf("search     iteration %lld, %lld oracle calls, %lld repeats, %lld unparsable, %s; seed %llu\n",
                (long long)c.iteration, (long long)c.oracle_calls, (long long)c.repeats, (long long)c.unparsable,
                c.solved ? "SOLVED" : "not solved", (unsigned long long)c.seed);

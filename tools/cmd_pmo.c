@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "common/clock.h"
 #include "tasks/molecule.h"
 #include "tools/cli_common.h"
@@ -180,8 +181,8 @@ int cmd_pmo(int argc, char **argv) {
     cli_mkdir_p(base.output_dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/pmo.csv", base.output_dir);
-    FILE *csv = fopen(path, "w");
-    if (!csv) fprintf(stderr, "migrate pmo: cannot write %s\n", path), rc = 1;
+    FILE *csv = file_open_nofollow(path, "w", &e);
+    if (!csv) fprintf(stderr, "migrate pmo: %s\n", e.msg), rc = 1;
     else fprintf(csv, "task,strategy,seed,molecules,samples,invalid,repeats,unparsable,auc_top10,auc_top1,auc_top100,"
                       "top1,top10,top100,best,seconds\n");
     int total = ns * nd * nt, done = 0;
@@ -232,15 +233,16 @@ int cmd_pmo(int argc, char **argv) {
                 tk->destroy(tk);
                 run_config_free(&cfg);
             }
-    if (csv) fclose(csv);
+    if (csv && (ferror(csv) | fclose(csv))) fprintf(stderr, "migrate pmo: %s/pmo.csv: a write failed\n", base.output_dir), rc = 1;
     if (done) {
         snprintf(path, sizeof path, "%s/pmo.md", base.output_dir);
-        FILE *md = fopen(path, "w");
-        FILE *outs[2] = {stdout, md};
+        file_atomic md;
+        FILE *f = file_atomic_open(&md, path, &e);
+        FILE *outs[2] = {stdout, f};
         for (int o = 0; o < 2; o++)
             if (outs[o]) write_table(outs[o], tasks, nt, strategies, ns, res, done, budget);
-        if (md) fclose(md);
-        fprintf(stderr, "migrate pmo: wrote %s/pmo.csv and pmo.md\n", base.output_dir);
+        if (!f || file_atomic_commit(&md, &e)) fprintf(stderr, "migrate pmo: %s\n", e.msg), rc = 1;
+        else fprintf(stderr, "migrate pmo: wrote %s/pmo.csv and pmo.md\n", base.output_dir);
     }
     free(res);
     tokenizer_free(tok);

@@ -3,11 +3,16 @@
 #include "tools/run_job.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "common/file.h"
 
 #include "model/peft.h"
 #ifdef MIGRATE_HAVE_CUDA
@@ -163,7 +168,7 @@ char *run_config_text(const run_config *c) {
 
 int run_job_check_resume(const run_config *cfg, uint64_t model_hash, const char *resume_path, mg_err *e) {
     checkpoint h;
-    if (checkpoint_read_header(&h, resume_path, e)) return -1;
+    if (checkpoint_read(&h, resume_path, NULL, e)) return -1;  // whole and verified, before anything is started
     char *now = run_config_text(cfg);
     int rc = checkpoint_config_compatible(h.config, now, resume_path, e);
     free(now);
@@ -175,18 +180,55 @@ int run_job_check_resume(const run_config *cfg, uint64_t model_hash, const char 
     return rc;
 }
 
-// Truncates metrics.jsonl to where the checkpoint left it (lines of iterations after it are redone) and appends.
-static FILE *open_metrics(const char *path, long keep_bytes, int resume) {
-    if (!resume) return fopen(path, "w");
-    FILE *f = fopen(path, "r+");
-    if (!f) return fopen(path, "w");
-    if (ftruncate(fileno(f), keep_bytes) == 0 && fseek(f, 0, SEEK_END) == 0) return f;
-    fclose(f);
-    return NULL;
+int run_lock_dir(const char *dir, mg_err *e) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.migrate.lock", dir);
+    // O_CLOEXEC: oracle workers must not inherit the lock and keep it after a kill -9 of this process.
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0) return mg_fail(e, "%s: cannot create the output folder's lock: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char holder[256] = "";
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(fd);
+        return mg_fail(e, "output_dir %s is in use by another migrate run (%s): wait for it to end, or choose another "
+                          "output_dir", dir, holder[0] ? holder : "holder unknown");
+    }
+    char host[128] = "?", when[32];
+    gethostname(host, sizeof host - 1);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char line[256];
+    int n = snprintf(line, sizeof line, "pid %ld on host %s, since %s\n", (long)getpid(), host, when);
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)n, 0) != n) {}  // the lock holds without the note
+    return fd;
+}
+
+void run_unlock_dir(int fd) {
+    if (fd >= 0) close(fd);  // the lock goes with the descriptor; the file stays for the next run
+}
+
+int run_check_fresh_dir(const char *dir, int overwrite, mg_err *e) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/checkpoint.h5", dir);
+    if (overwrite || access(path, F_OK) != 0) return 0;
+    checkpoint h;
+    mg_err ignored;
+    char what[160] = "a checkpoint";
+    if (checkpoint_read_header(&h, path, &ignored) == 0) {
+        snprintf(what, sizeof what, "the checkpoint of a run at iteration %lld, %s", (long long)h.iteration,
+                 h.solved ? "solved" : "not solved");
+        checkpoint_free(&h);
+    }
+    return mg_fail(e, "%s holds %s: continue it with `migrate run --resume %s`, write elsewhere with --set "
+                      "output_dir=DIR, or start over with --overwrite", path, what, path);
 }
 
 int run_job_open(run_job *j, run_config *cfg, model *m, const tokenizer *tok, uint64_t model_hash, const comm *world,
-                 const char *resume_path, FILE *progress, const char *label, mg_err *e) {
+                 const char *resume_path, int overwrite, FILE *progress, const char *label, mg_err *e) {
     memset(j, 0, sizeof *j);
     j->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
@@ -194,6 +236,11 @@ int run_job_open(run_job *j, run_config *cfg, model *m, const tokenizer *tok, ui
     j->sv.model_dir = c->model;
     j->sv.model_hash = model_hash;
     cli_mkdir_p(c->output_dir);
+    if (world->is_coordinator) {
+        if ((j->lock_fd = run_lock_dir(c->output_dir, e)) < 0) return -1;
+        j->locked = 1;
+        if (!resume_path && run_check_fresh_dir(c->output_dir, overwrite, e)) return -1;
+    }
     char path[4200];
     snprintf(path, sizeof path, "%s/oracle.log", c->output_dir);
     snprintf(j->sv.path, sizeof j->sv.path, "%s/checkpoint.h5", c->output_dir);
@@ -203,36 +250,33 @@ int run_job_open(run_job *j, run_config *cfg, model *m, const tokenizer *tok, ui
         search_init(&j->s, c, m, tok, j->t, 0, NULL, progress, e))
         return -1;
     snprintf(j->s.label, sizeof j->s.label, "%s", label ? label : "");
-    long metrics_keep = 0;
+    checkpoint full;
+    memset(&full, 0, sizeof full);
     if (resume_path) {
-        checkpoint full;
-        int rc = checkpoint_read(&full, resume_path, m, e) || checkpoint_apply(&full, &j->s, e);
-        metrics_keep = (long)full.metrics_bytes;
-        checkpoint_free(&full);
-        if (rc) return -1;
+        if (checkpoint_read(&full, resume_path, m, e) || checkpoint_apply(&full, &j->s, e)) return checkpoint_free(&full), -1;
         if (world->is_coordinator)
             fprintf(stderr, "migrate run: resumed %s at iteration %d (%ld oracle calls, %zu archive entries)\n",
                     resume_path, j->s.iteration, j->s.oracle_calls, archive_size(j->s.arc));
     }
     j->s.comm = world;
     snprintf(path, sizeof path, "%s/metrics.jsonl", c->output_dir);
-    if (world->is_coordinator) {
-        j->metrics = open_metrics(path, metrics_keep, resume_path != NULL);
-        if (!j->metrics) return mg_fail(e, "cannot write %s: %s", path, strerror(errno));
-    }
-    j->s.metrics = j->metrics;
+    int rc = world->is_coordinator ? metrics_log_open(&j->metrics, path, resume_path != NULL, full.metrics,
+                                                      (size_t)full.metrics_bytes, stderr, e)
+                                   : 0;
+    checkpoint_free(&full);
+    if (rc) return -1;
+    if (world->is_coordinator) j->s.metrics = &j->metrics;
     j->open = 1;
     j->status = search_finished(&j->s);
     return 0;
 }
 
-static void saver_snapshot(run_saver *sv, const search_state *s, FILE *metrics, checkpoint *out) {
-    if (metrics) fflush(metrics);
-    checkpoint_take(out, s, sv->config, sv->model_dir, sv->model_hash, metrics ? ftell(metrics) : 0);
+static void saver_snapshot(run_saver *sv, const search_state *s, const metrics_log *metrics, checkpoint *out) {
+    checkpoint_take(out, s, sv->config, sv->model_dir, sv->model_hash, metrics->text, metrics->len);
 }
 
 // A periodic checkpoint, written in the background: the loop stalls only for the copy.
-static void saver_periodic(run_saver *sv, const search_state *s, FILE *metrics) {
+static void saver_periodic(run_saver *sv, const search_state *s, const metrics_log *metrics) {
     mg_err e;
     if (checkpoint_writer_wait(&sv->writer, &e)) {
         fprintf(stderr, "migrate run: warning: %s\n", e.msg);
@@ -244,7 +288,7 @@ static void saver_periodic(run_saver *sv, const search_state *s, FILE *metrics) 
 }
 
 // The last checkpoint (end of run, signal, error), written before returning.
-static int saver_final(run_saver *sv, const search_state *s, FILE *metrics) {
+static int saver_final(run_saver *sv, const search_state *s, const metrics_log *metrics) {
     mg_err e;
     if (checkpoint_writer_wait(&sv->writer, &e)) fprintf(stderr, "migrate run: warning: %s\n", e.msg);
     checkpoint snap;
@@ -262,12 +306,12 @@ int run_job_step(run_job *j, const comm *world) {
     if (save || j->status != 0) search_flush(&j->s);  // a checkpoint, or the end, needs the deferred update made
     if (save) {
         learner_share_optimizer(world, &j->s.opt);  // every rank: the moments live on the learners
-        if (world->is_coordinator) saver_periodic(&j->sv, &j->s, j->metrics);
+        if (world->is_coordinator) saver_periodic(&j->sv, &j->s, &j->metrics);
     }
     return j->status;
 }
 
-static void write_summary(const run_config *cfg, const search_state *s, int print) {
+static int write_summary(const run_config *cfg, const search_state *s, int print) {
     json_t *per_iter = json_array();
     for (int i = 0; i < s->iteration; i++) {
         const char *b = s->best_history[i] >= 0 ? archive_canonical(s->arc, s->best_history[i]) : NULL;
@@ -295,7 +339,12 @@ static void write_summary(const run_config *cfg, const search_state *s, int prin
     json_object_set_new(sum, "seconds", times);
     char path[4200];
     snprintf(path, sizeof path, "%s/summary.json", cfg->output_dir);
-    json_dump_file(sum, path, JSON_INDENT(2));
+    char *text = json_dumps(sum, JSON_INDENT(2));
+    mgCheck(text != NULL, "jansson could not serialize summary.json (out of memory)");
+    mg_err e;
+    int rc = file_write_atomic(path, text, strlen(text), &e);
+    free(text);
+    if (rc) fprintf(stderr, "migrate run: %s\n", e.msg);
     if (print) {
         printf("%s%s after %d iterations and %ld oracle calls (%ld repeats cost nothing); best %s = %.4f (%s)\n",
                s->label, s->solved ? "SOLVED" : "not solved", s->iteration, s->oracle_calls, s->repeats,
@@ -309,6 +358,7 @@ static void write_summary(const run_config *cfg, const search_state *s, int prin
                100.0 * loop / (s->time.total > 0 ? s->time.total : 1));
     }
     json_decref(sum);
+    return rc;
 }
 
 // The trained adapter as a PEFT folder, OUTPUT_DIR/adapter, as TRL leaves one in its output_dir.
@@ -331,9 +381,11 @@ int run_job_finish(run_job *j, const comm *world, int summary) {
     if (!j->open) return 0;
     learner_share_optimizer(world, &j->s.opt);
     if (!world->is_coordinator) return 0;
-    int rc = saver_final(&j->sv, &j->s, j->metrics);
+    int rc = saver_final(&j->sv, &j->s, &j->metrics);
+    mg_err e;
+    if (metrics_log_settle(&j->metrics, &e)) fprintf(stderr, "migrate run: %s\n", e.msg), rc = -1;
     if (search_finished(&j->s)) {
-        write_summary(&j->cfg, &j->s, summary);
+        if (write_summary(&j->cfg, &j->s, summary)) rc = -1;
         search_activate(&j->s);
         if (j->s.adapter && strategy_trains(j->cfg.strategy) && export_adapter(&j->cfg, j->s.m)) rc = -1;
     }
@@ -345,7 +397,8 @@ void run_job_close(run_job *j, int own_adapter) {
     free(j->sv.config);
     if (own_adapter && j->s.adapter) lora_free(j->s.adapter);
     search_free(&j->s);
-    if (j->metrics) fclose(j->metrics);
+    metrics_log_close(&j->metrics);
+    if (j->locked) run_unlock_dir(j->lock_fd);
     if (j->t) j->t->destroy(j->t);
     if (j->wv) word_vectors_free(j->wv);
     for (int i = 0; j->oracle_argv && j->oracle_argv[i]; i++) free(j->oracle_argv[i]);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "coordinator/checkpoint.h"
+#include "coordinator/metrics_log.h"
 #include "coordinator/search.h"
 #include "tasks/semantle.h"
 #include "workers/comm.h"
@@ -25,7 +26,8 @@ typedef struct {
     char **oracle_argv;
     search_state s;
     run_saver sv;
-    FILE *metrics;
+    metrics_log metrics;   // coordinator: OUTPUT_DIR/metrics.jsonl
+    int lock_fd, locked;   // coordinator: the lock on OUTPUT_DIR
     int open;              // run_job_open succeeded
     int status;            // 0 running, 1 over (solved, budget, iterations), -1 stopped by an error
     mg_err err;            // the error, when status is -1
@@ -50,15 +52,26 @@ char *run_config_text(const run_config *c);
 // checkpoint_config_compatible) on this model (config.json hash).
 int run_job_check_resume(const run_config *cfg, uint64_t model_hash, const char *resume_path, mg_err *e);
 
+// Takes the lock of an output folder for this process's life (or until run_unlock_dir): a second run into the
+// same folder, from this host or another sharing the file system, fails at once, naming the holder's pid and host.
+// Returns the lock's descriptor, or -1 with e set.
+int run_lock_dir(const char *dir, mg_err *e);
+void run_unlock_dir(int fd);
+// The first-time rule for an output folder: a checkpoint already there is another run's result, kept unless the
+// user asked to start over (overwrite). 0 when the folder may be written.
+int run_check_fresh_dir(const char *dir, int overwrite, mg_err *e);
+
 // Sets up the search cfg describes (j takes cfg over) on m, resumed from resume_path when not NULL. The job's
 // adapter is left attached to m (search_activate re-attaches it before each step). progress: the stream for the
-// per-iteration line (NULL: none); label prefixes that line. Only the coordinator rank writes metrics.
+// per-iteration line (NULL: none); label prefixes that line. Only the coordinator rank writes files: it locks
+// OUTPUT_DIR, and a fresh run refuses one that holds a checkpoint unless overwrite.
 int run_job_open(run_job *j, run_config *cfg, model *m, const tokenizer *tok, uint64_t model_hash, const comm *world,
-                 const char *resume_path, FILE *progress, const char *label, mg_err *e);
+                 const char *resume_path, int overwrite, FILE *progress, const char *label, mg_err *e);
 // One iteration, then the periodic checkpoint (coordinator). Sets and returns j->status.
 int run_job_step(run_job *j, const comm *world);
-// The last checkpoint (coordinator); when the search is over also summary.json and the PEFT adapter. summary:
-// print the summary lines to stdout. Returns 0 when everything was written.
+// The last checkpoint (coordinator); when the search is over also summary.json and the PEFT adapter; metrics.jsonl
+// made whole if a write to it failed. summary: print the summary lines to stdout. Returns 0 when every output was
+// written, -1 when any is incomplete (each failure was reported on stderr).
 int run_job_finish(run_job *j, const comm *world, int summary);
 // Frees the job (not the model; with own_adapter also the job's adapter, which must then not be attached).
 void run_job_close(run_job *j, int own_adapter);

@@ -31,14 +31,9 @@ static int prepare_folder(const sweep_spec *sp, const char *manifest, const char
                               "it with the config and options it was started with", path);
         return 0;
     }
-    cli_mkdir_p(dir);
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(manifest, f) < 0 || fclose(f)) return mg_fail(e, "cannot write %s: %s", path, strerror(errno));
+    if (file_write_atomic(path, manifest, strlen(manifest), e)) return -1;
     snprintf(path, sizeof path, "%s/config.yaml", dir);
-    f = fopen(path, "w");
-    if (!f || fwrite(sp->run_text, 1, sp->run_len, f) != sp->run_len || fclose(f))
-        return mg_fail(e, "cannot write %s: %s", path, strerror(errno));
-    return 0;
+    return file_write_atomic(path, sp->run_text, sp->run_len, e);
 }
 
 // What every element must share, since it belongs to the job (the ranks, the model in memory, the threads).
@@ -91,8 +86,8 @@ static const char *element_resume(const multiplex_opts *o, const run_config *c, 
 static void mark_failed(const run_job *j) {
     char path[4300];
     snprintf(path, sizeof path, "%s/job.status", j->cfg.output_dir);
-    FILE *f = fopen(path, "w");
-    if (f) fprintf(f, "exited 1\n"), fclose(f);
+    mg_err e;
+    if (file_write_atomic(path, "exited 1\n", 9, &e)) fprintf(stderr, "migrate run: %s\n", e.msg);
 }
 
 int run_multiplexed(comm *world, const sweep_spec *sp, const multiplex_opts *o) {
@@ -114,7 +109,7 @@ int run_multiplexed(comm *world, const sweep_spec *sp, const multiplex_opts *o) 
     model m;
     memset(&m, 0, sizeof m);
     tokenizer *tok = NULL;
-    int rc = 1, loaded = 0, opened = 0;
+    int rc = 1, loaded = 0, opened = 0, lock_fd = -1;
     if (load_elements(sp, o, count, dir, cfg, &e)) {
         fprintf(stderr, "migrate run: %s: %s\n", o->config_path, e.msg);
         goto out;
@@ -131,6 +126,13 @@ int run_multiplexed(comm *world, const sweep_spec *sp, const multiplex_opts *o) 
         goto out;
     }
     uint64_t model_hash;
+    if (world->is_coordinator) {  // the sweep folder's own files (manifest, config, results) are this job's
+        cli_mkdir_p(dir);
+        if ((lock_fd = run_lock_dir(dir, &e)) < 0) {
+            fprintf(stderr, "migrate run: %s\n", e.msg);
+            goto out;
+        }
+    }
     if (checkpoint_model_hash(cfg[0].model, &model_hash, &e) ||
         (world->is_coordinator && prepare_folder(sp, manifest, dir, o->resume_dir != NULL, &e))) {
         fprintf(stderr, "migrate run: %s\n", e.msg);
@@ -157,7 +159,7 @@ int run_multiplexed(comm *world, const sweep_spec *sp, const multiplex_opts *o) 
         char label[48];
         snprintf(label, sizeof label, "#%ld ", i);
         const char *r = element_resume(o, &cfg[i], resume, sizeof resume);
-        if (run_job_open(&jobs[i], &cfg[i], &m, tok, model_hash, world, r,
+        if (run_job_open(&jobs[i], &cfg[i], &m, tok, model_hash, world, r, o->overwrite,
                          o->quiet || !world->is_coordinator ? NULL : stderr, label, &e)) {
             fprintf(stderr, "migrate run: element %ld: %s\n", i, e.msg);
             opened++;  // its adapter (if any) is attached to m: model_free frees it
@@ -222,5 +224,6 @@ out:
     if (tok) tokenizer_free(tok);
     if (m.w.layers) model_free(&m);
     free(manifest), free(cfg), free(jobs);
+    if (lock_fd >= 0) run_unlock_dir(lock_fd);
     return rc;
 }

@@ -16,6 +16,7 @@ typedef struct {
     int n_overrides;
     const char *resume_dir;  // NULL, or the sweep folder to continue
     int print_config, quiet;
+    int overwrite;           // --overwrite: element folders that hold a checkpoint start afresh
 } multiplex_opts;
 
 // Returns the exit status: 0 when every element finished (solved, budget or iterations) or was stopped by a

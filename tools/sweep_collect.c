@@ -292,16 +292,14 @@ int sweep_collect(const char *dir) {
         // The markdown goes to the file and to stdout: build it once.
         char *mdtext = NULL;
         size_t mdlen = 0;
-        FILE *csv = fopen(csv_path, "w"), *mem = open_memstream(&mdtext, &mdlen);
+        file_atomic csv_file;
+        mg_err e;
+        FILE *csv = file_atomic_open(&csv_file, csv_path, &e), *mem = open_memstream(&mdtext, &mdlen);
         mgCheck(mem != NULL, "out of memory");
-        if (!csv) fprintf(stderr, "migrate sweep: cannot write %s\n", csv_path), rc = 1;
-        else write_tables(csv, mem, els, n);
+        if (csv) write_tables(csv, mem, els, n);
         fclose(mem);
-        if (csv && fclose(csv)) fprintf(stderr, "migrate sweep: cannot write %s\n", csv_path), rc = 1;
-        FILE *md = rc ? NULL : fopen(md_path, "w");
-        if (!rc && (!md || fwrite(mdtext, 1, mdlen, md) != mdlen))
-            fprintf(stderr, "migrate sweep: cannot write %s\n", md_path), rc = 1;
-        if (md && fclose(md) && !rc) fprintf(stderr, "migrate sweep: cannot write %s\n", md_path), rc = 1;
+        if (!csv || file_atomic_commit(&csv_file, &e) || file_write_atomic(md_path, mdtext, mdlen, &e))
+            fprintf(stderr, "migrate sweep: %s\n", e.msg), rc = 1;
         if (!rc) fwrite(mdtext, 1, mdlen, stdout), fflush(stdout);
         free(mdtext);
         for (int i = 0; i < n; i++) {

@@ -97,10 +97,11 @@ REF_EXACT=$REF
 REF=$(digest_of "$T/stale")
 [ "$REF" != "$REF_EXACT" ] && ok "staleness 1 changes the run ($REF vs $REF_EXACT)" || fail "staleness 1 = staleness 0"
 mv "$T/ref" "$T/ref-exact" && cp -r "$T/stale" "$T/ref"
+k=0
 for extra in "--set distributed.rollout_ranks=3 --set distributed.learner_ranks=1" \
              "--set distributed.coordinator_only=true --set distributed.rollout_ranks=2 --set distributed.learner_ranks=1"; do
     read -r -a args <<<"$extra"
-    d="$T/stale-$(echo "$extra" | tr -dc 'a-z0-9' | tail -c 12)"
+    d="$T/stale-l$((k++))"  # one folder each: a run refuses a folder that holds another run's checkpoint
     if mpirun -np 4 "$M" run "${BASE[@]}" --set training.staleness=1 --set output_dir="$d" "${args[@]}" >"$d.out" 2>&1; then
         same_as_ref "$d" "staleness 1, np 4 $extra"
     else fail "staleness 1, np 4 $extra: exit $?"; tail -5 "$d.out"; fi

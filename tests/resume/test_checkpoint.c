@@ -2,6 +2,7 @@
 // bit-identical to the uninterrupted search (also with a bounded archive that drops entries); the background writer
 // writes what the foreground one does; a file of an unknown format version, with a missing dataset, of another
 // LoRA shape, or written past a file-size limit is refused or left intact; the config check names the key.
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ static void finish(run *r, model *m) {
 
 static uint64_t digest_now(const search_state *s) {
     checkpoint c;
-    checkpoint_take(&c, s, "x", "m", 42, 0);
+    checkpoint_take(&c, s, "x", "m", 42, NULL, 0);
     uint64_t d = checkpoint_digest(&c);
     checkpoint_free(&c);
     return d;
@@ -74,7 +75,7 @@ static uint64_t resume_equals_uninterrupted(model *m, const tokenizer *tok, cons
     while (!search_finished(&a.s)) {
         CHECK(search_step(&a.s, &e) >= 0, "%s", e.msg);
         if (a.s.iteration == 3) {
-            checkpoint_take(&mid, &a.s, "config text", "tests/parity/fixtures/llama3-tiny", 42, 123);
+            checkpoint_take(&mid, &a.s, "config text", "tests/parity/fixtures/llama3-tiny", 42, "{\"iteration\": 1}\n", 17);
             CHECK(checkpoint_write(&mid, path, &e) == 0, "%s", e.msg);
         }
     }
@@ -90,7 +91,7 @@ static uint64_t resume_equals_uninterrupted(model *m, const tokenizer *tok, cons
           (long long)mid.n_pending);
     checkpoint back;
     CHECK(checkpoint_read(&back, path, m, &e) == 0, "%s", e.msg);
-    CHECK(back.digest == mid.digest && back.metrics_bytes == 123 && back.model_hash == 42 &&
+    CHECK(back.digest == mid.digest && back.metrics_bytes == 17 && !strcmp(back.metrics, "{\"iteration\": 1}\n") && back.model_hash == 42 &&
               !strcmp(back.config, "config text") && back.iteration == 3,
           "read back differs: digest %llx vs %llx", (unsigned long long)back.digest, (unsigned long long)mid.digest);
     CHECK(checkpoint_apply(&back, &b.s, &e) == 0, "%s", e.msg);
@@ -126,8 +127,50 @@ static void refusals(model *m, const tokenizer *tok, const char *path) {
     // Unknown version.
     CHECK(system(cmd) == 0, "cp");
     set_version(copy, 7);
-    CHECK(checkpoint_read(&c, copy, NULL, &e) == -1 && strstr(e.msg, "version 7; this migrate reads version 1"),
+    CHECK(checkpoint_read(&c, copy, NULL, &e) == -1 && strstr(e.msg, "version 7; this migrate reads version 2"),
           "version 7 accepted or wrong message: %s", e.msg);
+    printf("  %s\n", e.msg);
+    // Version 1: nothing covered its config.
+    CHECK(system(cmd) == 0, "cp");
+    set_version(copy, 1);
+    CHECK(checkpoint_read(&c, copy, NULL, &e) == -1 && strstr(e.msg, "does not cover its config"),
+          "version 1 accepted or wrong message: %s", e.msg);
+    CHECK(checkpoint_read_header(&c, copy, &e) == -1, "version 1's header accepted");
+    // Edits that keep every HDF5 checksum valid (as h5py would make them): the digests refuse each one.
+    static const char *const texts[][2] = {
+        {"config", "model: m\ntask:\n  type: oracle\n  command: \"sh -c 'touch /tmp/pwned'\"\n"},
+        {"metrics", "{\"iteration\": 1, \"reward\": 99}\n"},
+    };
+    for (int k = 0; k < 2; k++) {
+        CHECK(system(cmd) == 0, "cp");
+        hid_t g = H5Fopen(copy, H5F_ACC_RDWR, H5P_DEFAULT);
+        H5Ldelete(g, texts[k][0], H5P_DEFAULT);
+        CHECK(h5io_write(g, texts[k][0], H5T_NATIVE_UINT8, strlen(texts[k][1]), 0, texts[k][1], 1, &e) == 0, "%s", e.msg);
+        if (k == 1) {  // metrics_bytes made to agree, so only the digest can tell
+            hid_t st = H5Gopen2(g, "state", H5P_DEFAULT);
+            H5Adelete(st, "metrics_bytes");
+            h5io_attr_i64(st, "metrics_bytes", (int64_t)strlen(texts[k][1]), &e);
+            H5Gclose(st);
+        }
+        H5Fclose(g);
+        CHECK(checkpoint_read(&c, copy, NULL, &e) == -1 && strstr(e.msg, "do not match the file's digest"),
+              "an edited /%s was accepted: %s", texts[k][0], e.msg);
+        printf("  /%s edited: %s\n", texts[k][0], e.msg);
+    }
+    // A timing flipped to nonsense or to NaN: refused by name, not carried into summary.json.
+    const double bad_seconds[] = {1.999e77, -1.0, NAN};
+    for (int k = 0; k < 3; k++) {
+        CHECK(system(cmd) == 0, "cp");
+        hid_t g = H5Fopen(copy, H5F_ACC_RDWR, H5P_DEFAULT);
+        hid_t st = H5Gopen2(g, "state", H5P_DEFAULT);
+        H5Adelete(st, "seconds_sample");
+        h5io_attr_f64(st, "seconds_sample", bad_seconds[k], &e);
+        H5Gclose(st);
+        H5Fclose(g);
+        CHECK(checkpoint_read(&c, copy, NULL, &e) == -1 && strstr(e.msg, "'seconds_sample'"),
+              "seconds_sample %g accepted: %s", bad_seconds[k], e.msg);
+        CHECK(checkpoint_read_header(&c, copy, &e) == -1, "seconds_sample %g accepted by the header", bad_seconds[k]);
+    }
     printf("  %s\n", e.msg);
     // A missing dataset.
     CHECK(system(cmd) == 0, "cp");
@@ -139,7 +182,7 @@ static void refusals(model *m, const tokenizer *tok, const char *path) {
     run r;
     if (start(&r, m, tok, "0")) return;
     checkpoint big;
-    checkpoint_take(&big, &r.s, "config", "m", 1, 0);
+    checkpoint_take(&big, &r.s, "config", "m", 1, NULL, 0);
     // One flipped bit inside a chunk of the adapter's data: the Fletcher-32 checksum refuses it.
     {
         CHECK(system(cmd) == 0, "cp");
@@ -177,7 +220,7 @@ static void refusals(model *m, const tokenizer *tok, const char *path) {
     // A write past the file-size limit (a full disk) fails and leaves the previous checkpoint as it was.
     pid_t pid = fork();
     if (pid == 0) {
-        signal(SIGXFSZ, SIG_IGN);
+        signal(SIGXFSZ, SIG_IGN);  // the writer's temporary is PATH.tmp.PID: this child's pid
         struct rlimit rl = {4096, 4096};
         setrlimit(RLIMIT_FSIZE, &rl);
         mg_err e2;
@@ -188,7 +231,7 @@ static void refusals(model *m, const tokenizer *tok, const char *path) {
     waitpid(pid, &status, 0);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "write past the size limit: child status %d", status);
     char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)pid);
     CHECK(access(tmp, F_OK) != 0, "the temp file was left behind");
     CHECK(checkpoint_read(&c, path, NULL, &e) == 0 && c.iteration == 3, "previous checkpoint damaged: %s", e.msg);
     checkpoint_free(&c);
