@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "model/peft.h"
@@ -65,6 +66,25 @@ void cli_mkdir_p(const char *dir) {
     for (char *p = path + 1; *p; p++)
         if (*p == '/') *p = '\0', mkdir(path, 0755), *p = '/';
     mkdir(path, 0755);
+}
+
+int cli_plain_char(int c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("_./,:=@+-", c));
+}
+
+char *cli_shell_word(const char *s) {
+    size_t n = 0, quotes = 0;
+    int plain = *s != '\0';
+    for (; s[n]; n++) plain &= cli_plain_char((unsigned char)s[n]), quotes += s[n] == '\'';
+    char *w = mallocCheck(n + 3 * quotes + 3), *o = w;
+    if (plain) return memcpy(w, s, n + 1);
+    *o++ = '\'';
+    for (; *s; s++)
+        if (*s == '\'') memcpy(o, "'\\''", 4), o += 4;  // close, an escaped quote, reopen
+        else *o++ = *s;
+    *o++ = '\'', *o = '\0';
+    return w;
 }
 
 int cli_load_adapter(const char *cmd, model *m, const char *dir) {

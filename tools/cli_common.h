@@ -17,3 +17,9 @@ int cli_load_adapter(const char *cmd, model *m, const char *dir);
 void cli_set_threads(int n);
 // mkdir -p: creates dir and its missing parents (existing ones are fine).
 void cli_mkdir_p(const char *dir);
+// Is c one of the characters that stay a plain word for bash (no quoting, expansion, globbing or word split) and
+// for Slurm's own parser of #SBATCH lines: letters, digits and _./,:=@+-
+int cli_plain_char(int c);
+// s as one shell word (malloc'd): unchanged when it is plain and not empty, else in single quotes, each ' written
+// as '\'' . For every string migrate writes into a script or prints as a command to paste.
+char *cli_shell_word(const char *s);

@@ -41,7 +41,8 @@ static const char *HELP =
     "  --out DIR            the sweep folder (default OUTPUT_DIR/sweep)\n"
     "  --sbatch-args ARGS   extra sbatch options after sweep.sbatch_args, e.g. \"--partition=gpu --time=02:00:00\"\n"
     "  --max-parallel N     at most N elements at once (sbatch --array=0-M%N); 0 = no limit\n"
-    "  --template FILE      the array script template (default: jobs/slurm/array-sweep.sbatch)\n"
+    "  --template FILE      the array script template (default: jobs/slurm/array-sweep.sbatch); its fields are\n"
+    "                       checked (#SBATCH lines) or shell-quoted (other lines): docs/slurm.md\n"
     "  --dry-run            write DIR and print the script and the sbatch command; submit nothing\n"
     "  --force              write into DIR even if its elements already have results\n"
     "  --collect DIR        gather DIR/*/summary.json (or the last line of metrics.jsonl of unfinished elements)\n"
@@ -49,14 +50,6 @@ static const char *HELP =
     "                       element; exit status 1 if there is any\n";
 
 #define MAX_ELEMENTS 1000000L
-
-// Slurm reads #SBATCH lines without shell quoting and expands % in --output: paths that go there must be plain.
-static int plain_path(const char *what, const char *p) {
-    if (!strpbrk(p, " \t\n\"'$`\\%")) return 0;
-    fprintf(stderr, "migrate sweep: %s '%s' holds a space, quote, $, %% or backslash: Slurm's #SBATCH lines cannot "
-                    "carry it; use a plainer path\n", what, p);
-    return -1;
-}
 
 static char *template_path(const char *given) {
     if (given) return strdup(given);
@@ -77,28 +70,126 @@ static char *template_path(const char *given) {
     return strdup(rel);  // the error names the usual place
 }
 
-// The template with every {{FIELD}} filled; NULL (message printed) on an unknown field.
-static char *fill_template(const char *path, const char *const (*fields)[2], int n_fields) {
+// A template field: its name, its value, what the value is (for errors), and whether the value may hold '%' on an
+// #SBATCH line (the array's "%N" limit; in a path Slurm would expand it).
+typedef struct {
+    const char *name, *value, *what;
+    int percent;
+} field;
+
+// c for an error line: 'x', or a name for what cannot be shown.
+static const char *char_name(char c, char buf[16]) {
+    if (c == ' ') return "a space";
+    if (c == '\n') return "a newline";
+    if (c == '\t') return "a tab";
+    if ((unsigned char)c < 0x20 || c == 0x7f) snprintf(buf, 16, "byte 0x%02x", (unsigned char)c);
+    else snprintf(buf, 16, "'%c'", c);
+    return buf;
+}
+
+// s for an error line: control characters as '?', so the message stays one line.
+static const char *shown(const char *s, char *buf, size_t cap) {
+    size_t n = 0;
+    for (; s[n] && n + 1 < cap; n++) buf[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n];
+    buf[n] = '\0';
+    return buf;
+}
+
+// Every value is one line of text: a line break would start a line of its own in the script (and in manifest.tsv,
+// for the sweep folder) whatever the quoting, and Slurm would read a line after it that starts #SBATCH.
+static int one_line(const field *f) {
+    for (const char *c = f->value; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            char v[512], b[16];
+            fprintf(stderr, "migrate sweep: %s '%s' holds %s: no line break, tab or control character goes into the "
+                            "job script; rename it\n", f->what, shown(f->value, v, sizeof v), char_name(*c, b));
+            return -1;
+        }
+    return 0;
+}
+
+// Where the template's text stands as bash reads it: inside quotes, in a comment, on an #SBATCH line.
+typedef struct {
+    char quote;  // ', " or ` while inside one
+    char prev;   // the last character outside quotes
+    int comment, sbatch, line;
+    const char *line_start;
+} tpl_scan;
+
+// Moves past one character (two for a backslash escape) of the template; returns how many.
+static size_t scan_step(tpl_scan *s, const char *p) {
+    if (*p == '\n') {
+        s->line++, s->comment = 0, s->prev = '\n', s->line_start = p + 1;
+        s->sbatch = !strncmp(p + 1, "#SBATCH", 7);  // Slurm's directives, whatever bash makes of the line
+        return 1;
+    }
+    if (s->comment) return 1;
+    if (*p == '\\' && s->quote != '\'' && p[1] && p[1] != '\n') return s->prev = 'x', 2;
+    if (s->quote) {
+        if (*p == s->quote) s->quote = 0, s->prev = *p;
+        return 1;
+    }
+    if (*p == '\'' || *p == '"' || *p == '`') s->quote = *p;
+    else if (*p == '#' && strchr(" \t\n;&|()<>", s->prev)) s->comment = 1;  // a word that starts with #
+    s->prev = *p;
+    return 1;
+}
+
+// Writes f's value where the scan stands. On an #SBATCH line Slurm parses the value itself (spaces split it, '#'
+// ends the line, % is a pattern in file names): it must be plain, and is written as is. Anywhere else it is one
+// single-quoted shell word, which is only a word where a word goes: not inside quotes of the template.
+static int put_field(FILE *o, const tpl_scan *s, const field *f, const char *path) {
+    char v[512], b[16];
+    if (s->sbatch) {
+        for (const char *c = f->value; *c; c++)
+            if (!cli_plain_char((unsigned char)*c) && !(f->percent && *c == '%')) {
+                const char *k = s->line_start + 7;
+                k += strspn(k, " \t");
+                fprintf(stderr, "migrate sweep: %s:%d: #SBATCH %.*s: %s '%s' holds %s, which Slurm's #SBATCH lines "
+                                "cannot carry (only letters, digits and _./,:=@+-): use a plainer path\n",
+                        path, s->line, (int)strcspn(k, "= \t\n{"), k, f->what, shown(f->value, v, sizeof v),
+                        char_name(*c, b));
+                return -1;
+            }
+        fputs(f->value, o);
+        return 0;
+    }
+    if (s->quote) {
+        fprintf(stderr, "migrate sweep: %s:%d: {{%s}} is inside %s quotes: it is written as one quoted shell word, "
+                        "so put it where a word goes\n", path, s->line, f->name,
+                s->quote == '"' ? "double" : s->quote == '\'' ? "single" : "backtick");
+        return -1;
+    }
+    char *w = cli_shell_word(f->value);
+    fputs(w, o);
+    free(w);
+    return 0;
+}
+
+// The template with every {{FIELD}} filled (put_field); NULL (message printed) on an unknown or misplaced field.
+static char *fill_template(const char *path, const field *fields, int n_fields) {
     mg_err e;
     size_t len, out_len;
     char *t = read_small_file(path, 1 << 20, &len, 0, NULL, &e), *out = NULL;
     if (!t) return fprintf(stderr, "migrate sweep: template %s\n", e.msg), NULL;
     FILE *o = open_memstream(&out, &out_len);
     mgCheck(o != NULL, "out of memory");
+    tpl_scan s = {.prev = '\n', .line = 1, .line_start = t, .sbatch = !strncmp(t, "#SBATCH", 7)};
     int rc = 0;
     for (const char *p = t; *p && !rc;) {
         const char *end = strncmp(p, "{{", 2) ? NULL : strstr(p, "}}");
         if (!end) {
-            fputc(*p++, o);
+            size_t n = scan_step(&s, p);
+            fwrite(p, 1, n, o), p += n;
             continue;
         }
         size_t n = (size_t)(end - p - 2);
         int f = 0;
-        while (f < n_fields && (n != strlen(fields[f][0]) || strncmp(p + 2, fields[f][0], n))) f++;
+        while (f < n_fields && (n != strlen(fields[f].name) || strncmp(p + 2, fields[f].name, n))) f++;
         if (f == n_fields) {
             fprintf(stderr, "migrate sweep: %s: unknown field %.*s in the template\n", path, (int)(n + 4), p);
             rc = -1;
-        } else fputs(fields[f][1], o), p = end + 2;
+        } else rc = put_field(o, &s, &fields[f], path), s.prev = 'x', p = end + 2;
     }
     fclose(o);
     free(t);
@@ -238,7 +329,11 @@ static int submit(const sweep_spec *s, const sweep_opts *o, const char *abs_out,
     args[n++] = strdup(script_path);
     args[n] = NULL;
     fprintf(stderr, "migrate sweep: %s", o->dry_run ? "would run:" : "running:");
-    for (int i = 0; i < n; i++) fprintf(stderr, " %s", args[i]);
+    for (int i = 0; i < n; i++) {  // a command to paste into a shell
+        char *w = cli_shell_word(args[i]);
+        fprintf(stderr, " %s", w);
+        free(w);
+    }
     fputc('\n', stderr);
     char jobid[256];
     if (!rc && !o->dry_run) {
@@ -258,6 +353,36 @@ static int submit(const sweep_spec *s, const sweep_opts *o, const char *abs_out,
     }
     for (int i = 0; i < n; i++) free(args[i]);
     return rc;
+}
+
+// The array script: the template with the job's values filled in (fill_template); NULL (message printed) when a
+// value cannot go where the template puts it.
+static char *make_script(const sweep_opts *o, const sweep_spec *s, long count, const char *abs_out, const char *cwd,
+                         const char *exe) {
+    // The job name: "sweep-" and the config's file name without its folder and extension. It is only a label, so
+    // characters that could not go on an #SBATCH line become '_' instead of failing the sweep.
+    char name[96], array[64], count_s[32];
+    const char *base_name = strrchr(o->config, '/') ? strrchr(o->config, '/') + 1 : o->config;
+    snprintf(name, sizeof name, "sweep-%.*s", (int)strcspn(base_name, "."), base_name);
+    for (char *c = name; *c; c++)
+        if (!cli_plain_char((unsigned char)*c)) *c = '_';
+    int par = o->max_parallel >= 0 ? o->max_parallel : s->max_parallel;
+    if (par > 0) snprintf(array, sizeof array, "0-%ld%%%d", count - 1, par);
+    else snprintf(array, sizeof array, "0-%ld", count - 1);
+    snprintf(count_s, sizeof count_s, "%ld", count);
+    const field fields[] = {{"JOB_NAME", name, "the job name", 0},
+                            {"ARRAY", array, "the array range", 1},
+                            {"WORKDIR", cwd, "the working directory", 0},
+                            {"SWEEP_DIR", abs_out, "the sweep folder", 0},
+                            {"MIGRATE", exe, "the migrate binary", 0},
+                            {"COUNT", count_s, "the element count", 0}};
+    int n = (int)(sizeof fields / sizeof fields[0]);
+    for (int i = 0; i < n; i++)
+        if (one_line(&fields[i])) return NULL;
+    char *tpl = template_path(o->template_file);
+    char *script = fill_template(tpl, fields, n);
+    free(tpl);
+    return script;
 }
 
 static int sweep_write(sweep_opts *o, sweep_spec *s) {
@@ -280,30 +405,13 @@ static int sweep_write(sweep_opts *o, sweep_spec *s) {
     if (n <= 0 || !getcwd(cwd, sizeof cwd))
         return fprintf(stderr, "migrate sweep: cannot find this program or the working directory\n"), 1;
     exe[n] = '\0';
-    if (plain_path("the sweep folder", abs_out) || plain_path("the working directory", cwd) ||
-        plain_path("the migrate binary", exe))
-        return 1;
     if (!o->force && has_results(abs_out, count)) {
         fprintf(stderr, "migrate sweep: %s already holds results of a sweep: --collect them, choose another --out, or "
                         "pass --force\n", abs_out);
         return 1;
     }
-    if (check_elements(s, o, count, abs_out)) return 1;
-
-    // The job name: "sweep-" and the config's file name without its folder and extension.
-    char name[96], array[64], count_s[32];
-    const char *base_name = strrchr(o->config, '/') ? strrchr(o->config, '/') + 1 : o->config;
-    snprintf(name, sizeof name, "sweep-%.*s", (int)strcspn(base_name, "."), base_name);
-    int par = o->max_parallel >= 0 ? o->max_parallel : s->max_parallel;
-    if (par > 0) snprintf(array, sizeof array, "0-%ld%%%d", count - 1, par);
-    else snprintf(array, sizeof array, "0-%ld", count - 1);
-    snprintf(count_s, sizeof count_s, "%ld", count);
-    const char *const fields[][2] = {{"JOB_NAME", name}, {"ARRAY", array}, {"WORKDIR", cwd},
-                                     {"SWEEP_DIR", abs_out}, {"MIGRATE", exe}, {"COUNT", count_s}};
-    char *tpl = template_path(o->template_file);
-    char *script = fill_template(tpl, fields, (int)(sizeof fields / sizeof fields[0]));
-    free(tpl);
-    if (!script) return 1;
+    char *script = make_script(o, s, count, abs_out, cwd, exe);
+    if (!script || check_elements(s, o, count, abs_out)) return free(script), 1;
     char path[PATH_MAX + 32], script_path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/config.yaml", abs_out);
     snprintf(script_path, sizeof script_path, "%s/sweep.sbatch", abs_out);
@@ -316,6 +424,15 @@ static int sweep_write(sweep_opts *o, sweep_spec *s) {
     if (!rc) fprintf(stderr, "migrate sweep: %ld element%s (%s/manifest.tsv)\n", count, count == 1 ? "" : "s", abs_out);
     if (!rc) rc = submit(s, o, abs_out, script_path, count);
     return rc ? 1 : 0;
+}
+
+// manifest.tsv keeps one element per line, its overrides tab-separated: a --set value cannot hold either.
+static int bad_set(const char *v) {
+    if (!strpbrk(v, "\t\n\r")) return 0;
+    char b[512];
+    fprintf(stderr, "migrate sweep: --set '%s': the value holds a tab or a line break, which manifest.tsv cannot "
+                    "keep; put it into the config file\n", shown(v, b, sizeof b));
+    return -1;
 }
 
 int cmd_sweep(int argc, char **argv) {
@@ -346,7 +463,8 @@ int cmd_sweep(int argc, char **argv) {
         if (key || !strcmp(a, "--grid")) {
             if (n_axis == 64) return fprintf(stderr, "migrate sweep: too many axis options\n"), free(o.sets), 2;
             axis_opts[n_axis][0] = key, axis_opts[n_axis++][1] = v;
-        } else if (!strcmp(a, "--set")) o.sets[o.n_sets++] = v;
+        } else if (!strcmp(a, "--set") && bad_set(v)) return free(o.sets), 2;
+        else if (!strcmp(a, "--set")) o.sets[o.n_sets++] = v;
         else if (!strcmp(a, "--out")) o.out = v;
         else if (!strcmp(a, "--sbatch-args")) o.sbatch_args = v;
         else if (!strcmp(a, "--template")) o.template_file = v;

@@ -300,8 +300,10 @@ char *sweep_manifest_text(const sweep_spec *s, const char *config, const char *c
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     mgCheck(f != NULL, "out of memory");
-    fprintf(f, "# migrate sweep of %s: element index, then the --set overrides of its `migrate run config.yaml`, "
-               "tab-separated\n", config);
+    fputs("# migrate sweep of ", f);
+    for (const char *c = config; *c; c++)  // one comment line whatever the file's name: a line break would add elements
+        fputc((unsigned char)*c < 0x20 ? '?' : *c, f);
+    fputs(": element index, then the --set overrides of its `migrate run config.yaml`, tab-separated\n", f);
     for (long i = 0; i < count; i++) {
         char **kv;
         int n = sweep_element_overrides(s, sets, n_sets, i, dir, &kv);

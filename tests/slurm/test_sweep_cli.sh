@@ -60,7 +60,7 @@ check "the array line has the range and max_parallel" grep -qx "#SBATCH --array=
 check "no template field is left unfilled" bash -c "! grep -q '{{' $TMP/a/sweep.sbatch"
 check "dry run submits nothing" bash -c "! test -e $TMP/a/jobid"
 check "the sbatch command: sweep.sbatch_args, then --sbatch-args" \
-    grep -q "would run: sbatch --parsable --time=00:10:00 --partition=p1 --comment=a b $TMP/a/sweep.sbatch" "$TMP/a.err"
+    grep -q "would run: sbatch --parsable --time=00:10:00 --partition=p1 '--comment=a b' $TMP/a/sweep.sbatch" "$TMP/a.err"
 check "config.yaml is the run config without the sweep: section" \
     "$BIN" run "$TMP/a/config.yaml" --print-config --set iterations=2 >/dev/null
 "$BIN" sweep "$TMP/s.yaml" --out "$TMP/b" --strategies grpo,migrate --targets music --grid training.learning_rate=1e-4,2e-4 \
