@@ -198,12 +198,10 @@ static char *fill_template(const char *path, const field *fields, int n_fields) 
 }
 
 static int write_file(const char *path, const char *text, size_t len) {
-    FILE *f = fopen(path, "w");
-    if (!f || fwrite(text, 1, len, f) != len || fclose(f)) {
-        fprintf(stderr, "migrate sweep: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    mg_err e;
+    if (file_write_atomic(path, text, len, &e) == 0) return 0;
+    fprintf(stderr, "migrate sweep: %s\n", e.msg);
+    return -1;
 }
 
 // Splits sbatch options on spaces (quotes group words) into args[*n...]; returns -1 when they do not fit.
@@ -345,8 +343,11 @@ static int submit(const sweep_spec *s, const sweep_opts *o, const char *abs_out,
         } else {
             char path[PATH_MAX + 32];
             snprintf(path, sizeof path, "%s/jobid", abs_out);
-            FILE *f = fopen(path, "a");
-            if (f) fprintf(f, "%s\n", jobid), fclose(f);
+            mg_err e;
+            FILE *f = file_open_nofollow(path, "a", &e);
+            int bad = !f;
+            if (f) bad = fprintf(f, "%s\n", jobid) < 0, bad |= fclose(f) != 0;
+            if (bad) fprintf(stderr, "migrate sweep: %s: the job id was not recorded\n", path);
             printf("submitted array job %s: %ld element%s; results: migrate sweep --collect %s\n", jobid, count,
                    count == 1 ? "" : "s", abs_out);
         }
