@@ -55,30 +55,6 @@ const char *run_signal_name(int sig) {
     return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : sig == SIGINT ? "SIGINT" : "a signal";
 }
 
-// Splits a command line on spaces, honouring single and double quotes. Returns a NULL-terminated malloc'd argv.
-static char **split_command(const char *cmd) {
-    size_t n = strlen(cmd);
-    char **argv = callocCheck(n / 2 + 2, sizeof(char *));
-    char *buf = mallocCheck(n + 1);
-    int argc = 0;
-    const char *p = cmd;
-    while (*p) {
-        while (*p == ' ' || *p == '\t') p++;
-        if (!*p) break;
-        size_t len = 0;
-        char quote = 0;
-        for (; *p && (quote || (*p != ' ' && *p != '\t')); p++) {
-            if (!quote && (*p == '"' || *p == '\'')) quote = *p;
-            else if (quote && *p == quote) quote = 0;
-            else buf[len++] = *p;
-        }
-        buf[len] = '\0';
-        argv[argc++] = strdup(buf);
-    }
-    free(buf);
-    return argv;
-}
-
 static int make_task(run_job *j, const char *log_path, mg_err *e) {
     const run_config *c = &j->cfg;
     if (c->task == TASK_SEMANTLE) {
@@ -86,10 +62,16 @@ static int make_task(run_job *j, const char *log_path, mg_err *e) {
         return semantle_create(&j->t, j->wv, c->target, e);
     }
     if (c->task == TASK_MOLECULE) return molecule_create_from_run_config(&j->t, c, e);
-    j->oracle_argv = split_command(c->oracle_command);
-    oracle_config oc = {j->oracle_argv, c->oracle_workers, c->oracle_timeout, c->solved_reward, c->prompt,
-                        c->ns_prompt[0] ? c->ns_prompt : NULL, log_path};
-    return oracle_create(&j->t, &oc, e);
+    int rc = oracle_split_command(c->oracle_command, &j->oracle_argv, e);
+    if (!rc) {
+        oracle_config oc = {j->oracle_argv, c->oracle_workers, c->oracle_timeout, c->solved_reward, c->prompt,
+                            c->ns_prompt[0] ? c->ns_prompt : NULL, log_path};
+        rc = oracle_create(&j->t, &oc, e);
+    }
+    if (!rc || strstr(e->msg, log_path)) return rc;  // an unwritable log names its own path
+    char inner[MG_ERRLEN];  // the command could not be split or started: the key says where to fix it
+    snprintf(inner, sizeof inner, "%s", e->msg);
+    return mg_fail(e, "%s: task.command: %s", c->path, inner);
 }
 
 #ifdef MIGRATE_HAVE_NCCL
@@ -348,8 +330,7 @@ void run_job_close(run_job *j, int own_adapter) {
     if (j->metrics) fclose(j->metrics);
     if (j->t) j->t->destroy(j->t);
     if (j->wv) word_vectors_free(j->wv);
-    for (int i = 0; j->oracle_argv && j->oracle_argv[i]; i++) free(j->oracle_argv[i]);
-    free(j->oracle_argv);
+    oracle_free_argv(j->oracle_argv);
     run_config_free(&j->cfg);
     memset(j, 0, sizeof *j);
 }
