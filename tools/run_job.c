@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,9 +265,15 @@ static void write_summary(const run_config *cfg, const search_state *s, int prin
     json_object_set_new(sum, "oracle_calls_to_solve", s->solved ? json_integer(s->solved_at_calls) : json_null());
     json_object_set_new(sum, "iterations", json_integer(s->iteration));
     json_object_set_new(sum, "best", json_string(best ? best : ""));
-    json_object_set_new(sum, "best_reward", json_real(b ? b->reward : 0.0));
+    double best_reward = b ? b->reward : 0.0;  // JSON has no inf: null rather than a missing key
+    json_object_set_new(sum, "best_reward", isfinite(best_reward) ? json_real(best_reward) : json_null());
     json_object_set_new(sum, "best_info", json_string(s->best_info));
     json_object_set_new(sum, "repeats", json_integer(s->repeats));
+    // the totals of metrics.jsonl's oracle/invalid, oracle/timeout, oracle/crash and train/skipped
+    json_object_set_new(sum, "oracle_invalid", json_integer(s->oracle_invalid));
+    json_object_set_new(sum, "oracle_timeout", json_integer(s->oracle_timeouts));
+    json_object_set_new(sum, "oracle_crash", json_integer(s->oracle_crashes));
+    json_object_set_new(sum, "train_skipped", json_integer(s->train_skipped));
     json_object_set_new(sum, "archive_size", json_integer((json_int_t)archive_size(s->arc)));
     json_object_set_new(sum, "best_per_iteration", per_iter);
     json_t *times = json_object();
@@ -282,6 +289,13 @@ static void write_summary(const run_config *cfg, const search_state *s, int prin
         printf("%s%s after %d iterations and %ld oracle calls (%ld repeats cost nothing); best %s = %.4f (%s)\n",
                s->label, s->solved ? "SOLVED" : "not solved", s->iteration, s->oracle_calls, s->repeats,
                best ? best : "(none)", b ? b->reward : 0.0, s->best_info);
+        long failed = s->oracle_invalid + s->oracle_timeouts + s->oracle_crashes;
+        if (failed)
+            printf("%s%ld oracle calls failed (%ld invalid replies, %ld timeouts, %ld crashes; see %s/oracle.log)\n",
+                   s->label, failed, s->oracle_invalid, s->oracle_timeouts, s->oracle_crashes, cfg->output_dir);
+        if (s->train_skipped)
+            printf("%s%ld GRPO steps were skipped for non-finite values (metrics.jsonl: train/skipped)\n", s->label,
+                   s->train_skipped);
         printf("%sbest per iteration:", s->label);
         for (size_t i = 0; i < json_array_size(per_iter); i++)
             printf(" %s", json_string_value(json_array_get(per_iter, i)));
