@@ -227,7 +227,7 @@ static void child_exec(const char *exe, char *const *argv, int in_fd, int out_fd
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < 65; sig++) {
+    for (int sig = 1; sig < NSIG; sig++) {
         struct sigaction cur;
         if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &cur) < 0) continue;
         if (sig == SIGPIPE || (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN)) sigaction(sig, &dfl, NULL);

@@ -9,17 +9,17 @@ BUILD=${1:?usage: test_oracle_kill9.sh BUILD_DIR}
 tmp=$(mktemp -d /tmp/test_oracle_kill9.XXXXXX)
 pids="$tmp/pids"
 cleanup() {  # a failed check must not leave its sleepers behind
-    [ -f "$pids" ] && while read -r p; do kill -9 "$p" 2>/dev/null; done <"$pids"
+    [ -f "$pids" ] && while read -r _ p; do kill -9 "$p" 2>/dev/null; done <"$pids"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 # The oracle: records its pid, and answers nothing: each request starts a helper and waits for it.
 cat >"$tmp/oracle.sh" <<'EOF'
-echo $$ >>"$1/pids"
+echo "worker $$" >>"$1/pids"
 while read -r line; do
     sleep 300 &
-    echo $! >>"$1/pids"
+    echo "helper $!" >>"$1/pids"
     wait
 done
 EOF
@@ -45,22 +45,30 @@ group_members() {
     --set task.timeout=600 --set search.num_on_policy=4 --set search.num_neighborhood=0 >"$tmp/log" 2>&1 &
 migrate=$!
 # 2 workers, and at least one of them inside a call (its helper started)
+count() {
+    local n
+    n=$(grep -c "^$1 " "$pids" 2>/dev/null)
+    echo "${n:-0}"
+}
 for _ in $(seq 1 600); do
-    [ "$(cat "$pids" 2>/dev/null | wc -l)" -ge 3 ] && break
+    [ "$(count worker)" -ge 2 ] && [ "$(count helper)" -ge 1 ] && break
+    kill -0 $migrate 2>/dev/null || break
     sleep 0.1
 done
-if [ "$(cat "$pids" 2>/dev/null | wc -l)" -lt 3 ]; then
-    echo "FAIL: the oracle workers did not get a call within 60 s"; cat "$tmp/log"; kill -9 $migrate; exit 1
+if ! [ "$(count worker)" -ge 2 ] || ! [ "$(count helper)" -ge 1 ]; then
+    echo "FAIL: the 2 oracle workers were not both started and inside a call (migrate ended, or 60 s passed):"
+    cat "$pids" "$tmp/log" 2>/dev/null; kill -9 $migrate 2>/dev/null; exit 1
 fi
 sleep 0.2  # the second worker's helper, when it has a call too
-workers=$(head -2 "$pids")
+workers=$(sed -n 's/^worker //p' "$pids")
 kill -9 $migrate
 wait $migrate 2>/dev/null
 
-left=""
+left="" polls=0
 for _ in $(seq 1 50); do  # 5 s
+    polls=$((polls + 1))
     left=""
-    while read -r p; do alive "$p" && left+=" $p"; done <"$pids"
+    while read -r what p; do alive "$p" && left+=" $p($what)"; done <"$pids"
     if [ -z "$left" ]; then  # then the rest of their groups (a scan of /proc: only once they are gone)
         for w in $workers; do for p in $(group_members "$w"); do left+=" $p(group $w)"; done; done
     fi
@@ -72,4 +80,5 @@ if [ -n "$left" ]; then
     ps -o pid,ppid,pgid,stat,args -p "$(echo $left | sed 's/([^)]*)//g; s/ /,/g')" 2>/dev/null
     exit 1
 fi
-echo "test_oracle_kill9: ok: $(wc -l <"$pids") oracle processes (2 workers, their helpers) and their groups ended with migrate"
+echo "test_oracle_kill9: ok: $(count worker) workers, $(count helper) helpers and their process groups were gone at" \
+    "poll $polls (every 0.1 s) after migrate's kill -9"
