@@ -9,6 +9,7 @@
 
 #include "common/yaml_schema.h"
 #include "tasks/molecule_objective.h"
+#include "tasks/oracle.h"
 
 // ---- the schema ----
 
@@ -165,6 +166,13 @@ static int validate(void *config, const ys_seen *seen, mg_err *e) {
         const char *missing = !c->oracle_command[0] ? "task.command (the oracle program)"
                                                     : "task.prompt (the oracle knows nothing about prompts)";
         return ys_fail(seen, ys_line(seen, "task.type"), e, "task.type 'oracle' needs %s", missing);
+    }
+    if (c->task == TASK_ORACLE) {  // split as the run will split it, so a stray quote is refused now
+        char **argv;
+        mg_err why;
+        if (oracle_split_command(c->oracle_command, &argv, &why))
+            return ys_fail(seen, ys_line(seen, "task.command"), e, "task.command: %s", why.msg);
+        oracle_free_argv(argv);
     }
     return ys_check_order(seen, c, "training.epsilon_high", ">=", "training.epsilon", e);
 }

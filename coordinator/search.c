@@ -127,6 +127,39 @@ static int build_prompts(search_state *s, sample *smp, int n, int *base, int bas
     return rc;
 }
 
+// Counts this iteration's failed calls by kind, from the gathered scores (so every rank counts the same), and says
+// at once when every call failed: an oracle that cannot run must not pass for a hard problem.
+static void count_failures(search_state *s, const task_score *scores, int n) {
+    static const char *const one[TASK_FAIL_COUNT] = {"", "invalid reply", "timeout", "crash"};
+    static const char *const many[TASK_FAIL_COUNT] = {"", "invalid replies", "timeouts", "crashes"};
+    long *f = s->iter_failed, failed = 0;
+    memset(f, 0, sizeof s->iter_failed);
+    int first = -1;
+    for (int i = 0; i < n; i++) {
+        int k = scores[i].failure;
+        if (k <= TASK_OK || k >= TASK_FAIL_COUNT) continue;
+        f[k]++, failed++;
+        if (first < 0) first = i;
+    }
+    s->oracle_invalid += f[TASK_FAIL_INVALID], s->oracle_timeouts += f[TASK_FAIL_TIMEOUT];
+    s->oracle_crashes += f[TASK_FAIL_CRASH];
+    int all = n > 0 && failed == n;
+    if (all && !s->all_failed_said && ranks(s)->is_coordinator) {
+        char kinds[192] = "";
+        int n_kinds = 0;
+        for (int k = TASK_OK + 1; k < TASK_FAIL_COUNT; k++) {
+            if (!f[k]) continue;
+            size_t len = strlen(kinds);
+            snprintf(kinds + len, sizeof kinds - len, "%s%ld %s", n_kinds++ ? ", " : "", f[k], f[k] == 1 ? one[k] : many[k]);
+        }
+        char see[sizeof s->cfg->output_dir + 32] = "";
+        if (s->cfg->task == TASK_ORACLE) snprintf(see, sizeof see, "; see %s/oracle.log", s->cfg->output_dir);
+        fprintf(stderr, "migrate: warning: %sall %d oracle calls of iteration %d failed (%s%s '%s')%s\n", s->label, n,
+                s->iteration + 1, kinds, n_kinds > 1 ? "; the first:" : ":", scores[first].info, see);
+    }
+    if (n > 0) s->all_failed_said = all;  // an iteration without calls neither fails nor recovers
+}
+
 // Parses and dedups the samples, scores the new candidates within the remaining budget, archives them.
 static int score_samples(search_state *s, sample *smp, int n, mg_err *e) {
     const run_config *c = s->cfg;
@@ -165,6 +198,8 @@ static int score_samples(search_state *s, sample *smp, int n, mg_err *e) {
     }
     task_score *scores = callocCheck((size_t)(n_fresh ? n_fresh : 1), sizeof(task_score));
     if (n_fresh && rollout_score(ranks(s), s->t, n_fresh, fresh, scores, e)) rc = -1;
+    memset(s->iter_failed, 0, sizeof s->iter_failed);
+    if (!rc) count_failures(s, scores, n_fresh);
     for (int f = 0; f < n_fresh && !rc; f++) {
         sample *x = &smp[fresh_of[f]];
         x->scored = 1;
@@ -219,8 +254,9 @@ static void add_member(packed_batch *b, float **old, int *cap, const int *prompt
 
 // One iteration's metrics line, as far as the step knows it; the update's statistics come at the emit.
 typedef struct deferred_metrics {
-    double mean, std, sum[ORIGIN_COUNT];
+    double mean, std, origin_mean[ORIGIN_COUNT];
     int cnt[ORIGIN_COUNT];
+    long failed[TASK_FAIL_COUNT];  // the iteration's failed calls by kind
     double mean_len;
     double t_sample, t_score, t_train0, dt_step, train_at_end;  // seconds
     long tokens;
@@ -232,11 +268,18 @@ static void metrics_of_step(search_state *s, const sample *smp, int n, const dou
                             const origin_kind *group_o, int gn, const phase_times *before, long tokens_before,
                             double dt, deferred_metrics *d) {
     memset(d, 0, sizeof *d);
-    for (int i = 0; i < gn; i++) d->sum[group_o[i]] += group_r[i], d->cnt[group_o[i]]++, d->mean += group_r[i];
-    d->mean /= gn ? gn : 1;
-    double sq = 0;
-    for (int i = 0; i < gn; i++) sq += (group_r[i] - d->mean) * (group_r[i] - d->mean);
-    d->std = gn > 1 ? sqrt(sq / (gn - 1)) : 0.0;
+    grpo_reward_stats(group_r, gn, &d->mean, &d->std);  // cannot overflow, however large the rewards
+    double *of = mallocCheck((size_t)(gn ? gn : 1) * sizeof(double));
+    for (int k = 0; k < ORIGIN_COUNT; k++) {
+        int cnt = 0;
+        for (int i = 0; i < gn; i++)
+            if (group_o[i] == (origin_kind)k) of[cnt++] = group_r[i];
+        double sd;
+        grpo_reward_stats(of, cnt, &d->origin_mean[k], &sd);
+        d->cnt[k] = cnt;
+    }
+    free(of);
+    memcpy(d->failed, s->iter_failed, sizeof d->failed);
     long len = 0;
     for (int j = 0; j < n; j++) len += smp[j].c.n;
     d->mean_len = n ? (double)len / n : 0.0;
@@ -250,47 +293,73 @@ static void metrics_of_step(search_state *s, const sample *smp, int n, const dou
     }
 }
 
+// key = x in the metrics line. JSON has no inf or NaN (jansson would drop the key): a non-finite x is written as
+// null and its key listed in `nonfinite`, so that no key goes missing without a word.
+static void put_real(json_t *o, json_t *nonfinite, const char *key, double x) {
+    if (isfinite(x)) {
+        json_object_set_new(o, key, json_real(x));
+    } else {
+        json_object_set_new(o, key, json_null());
+        json_array_append_new(nonfinite, json_string(key));
+    }
+}
+
 static void write_metrics(search_state *s, const deferred_metrics *d, const learner_stats *ls) {
     const archive_entry *best = s->best >= 0 ? archive_get(s->arc, s->best) : NULL;
     const char *best_text = best ? archive_canonical(s->arc, s->best) : "";
     double t_train = s->time.train - d->t_train0, dt = d->dt_step + (s->time.train - d->train_at_end);
     if (s->metrics) {
-        json_t *o = json_object();
+        json_t *o = json_object(), *bad = json_array();
         json_object_set_new(o, "iteration", json_integer(s->iteration));
         json_object_set_new(o, "oracle_calls", json_integer(s->oracle_calls));
         json_object_set_new(o, "repeats", json_integer(s->repeats));
         json_object_set_new(o, "unparsable", json_integer(s->unparsable));
-        json_object_set_new(o, "reward", json_real(d->mean));
-        json_object_set_new(o, "reward_std", json_real(d->std));
+        json_object_set_new(o, "oracle/invalid", json_integer(d->failed[TASK_FAIL_INVALID]));
+        json_object_set_new(o, "oracle/timeout", json_integer(d->failed[TASK_FAIL_TIMEOUT]));
+        json_object_set_new(o, "oracle/crash", json_integer(d->failed[TASK_FAIL_CRASH]));
+        put_real(o, bad, "reward", d->mean);
+        put_real(o, bad, "reward_std", d->std);
         for (int k = 0; k < ORIGIN_COUNT; k++) {
             if (!d->cnt[k]) continue;
             char key[64];
             snprintf(key, sizeof key, "reward/%s/mean", origin_names[k]);
-            json_object_set_new(o, key, json_real(d->sum[k] / d->cnt[k]));
+            put_real(o, bad, key, d->origin_mean[k]);
         }
-        json_object_set_new(o, "best_reward", json_real(best ? best->reward : 0.0));
+        put_real(o, bad, "best_reward", best ? best->reward : 0.0);
         json_object_set_new(o, "best", json_string(best_text ? best_text : ""));
         json_object_set_new(o, "best_info", json_string(s->best_info));
         json_object_set_new(o, "solved", json_boolean(s->solved));
-        json_object_set_new(o, "loss", json_real(ls->loss));
-        json_object_set_new(o, "kl", json_real(ls->kl));
-        json_object_set_new(o, "entropy", json_real(ls->entropy));
-        json_object_set_new(o, "grad_norm", json_real(ls->grad_norm));
+        put_real(o, bad, "loss", ls->loss);
+        put_real(o, bad, "kl", ls->kl);
+        put_real(o, bad, "entropy", ls->entropy);
+        put_real(o, bad, "grad_norm", ls->grad_norm);
         json_object_set_new(o, "adapter/version", json_integer(s->opt.t));
-        json_object_set_new(o, "clip_ratio/low_mean", json_real(ls->clip_low));
-        json_object_set_new(o, "clip_ratio/high_mean", json_real(ls->clip_high));
-        json_object_set_new(o, "clip_ratio/region_mean", json_real(ls->clip_region));
-        json_object_set_new(o, "completions/mean_length", json_real(d->mean_len));
-        json_object_set_new(o, "tokens_per_second", json_real(d->t_sample > 0 ? d->tokens / d->t_sample : 0.0));
-        json_object_set_new(o, "time/sample", json_real(d->t_sample));
-        json_object_set_new(o, "time/score", json_real(d->t_score));
-        json_object_set_new(o, "time/train", json_real(t_train));
-        json_object_set_new(o, "time/loop", json_real(dt - d->t_sample - d->t_score - t_train));
-        json_object_set_new(o, "time/iteration", json_real(dt));
+        json_object_set_new(o, "train/skipped", json_integer(ls->skipped));
+        put_real(o, bad, "clip_ratio/low_mean", ls->clip_low);
+        put_real(o, bad, "clip_ratio/high_mean", ls->clip_high);
+        put_real(o, bad, "clip_ratio/region_mean", ls->clip_region);
+        put_real(o, bad, "completions/mean_length", d->mean_len);
+        put_real(o, bad, "tokens_per_second", d->t_sample > 0 ? d->tokens / d->t_sample : 0.0);
+        put_real(o, bad, "time/sample", d->t_sample);
+        put_real(o, bad, "time/score", d->t_score);
+        put_real(o, bad, "time/train", t_train);
+        put_real(o, bad, "time/loop", dt - d->t_sample - d->t_score - t_train);
+        put_real(o, bad, "time/iteration", dt);
         if (d->has_comm) {
-            json_object_set_new(o, "comm/bytes", json_real(d->comm_bytes));
-            json_object_set_new(o, "time/comm", json_real(d->comm_seconds));
+            put_real(o, bad, "comm/bytes", d->comm_bytes);
+            put_real(o, bad, "time/comm", d->comm_seconds);
         }
+        if (json_array_size(bad)) {
+            char keys[512] = "";
+            size_t len = 0;
+            for (size_t k = 0; k < json_array_size(bad) && len < sizeof keys; k++)
+                len += (size_t)snprintf(keys + len, sizeof keys - len, "%s%s", k ? ", " : "",
+                                        json_string_value(json_array_get(bad, k)));
+            fprintf(stderr, "migrate: warning: %siteration %d: %s not finite; metrics.jsonl has null there (listed "
+                            "in its \"nonfinite\")\n", s->label, s->iteration, keys);
+            json_object_set(o, "nonfinite", bad);
+        }
+        json_decref(bad);
         char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
         metrics_log_append(s->metrics, line);
         free(line);
@@ -300,9 +369,18 @@ static void write_metrics(search_state *s, const deferred_metrics *d, const lear
         const run_config *c = s->cfg;
         char budget[32] = "";
         if (c->oracle_budget > 0) snprintf(budget, sizeof budget, "/%d", c->oracle_budget);
-        fprintf(s->progress, "[%s%s it %3d/%d] calls %4ld%s  best %.4f %-14s %-14s  group mean %.3f  loss %+.4f  %4.1fs\n",
+        // trouble, only when there is some: failed calls by kind, a skipped update
+        static const char *const kind[TASK_FAIL_COUNT] = {"", "invalid", "timeout", "crash"};
+        char trouble[160] = "";
+        size_t len = 0;
+        for (int k = TASK_OK + 1; k < TASK_FAIL_COUNT; k++)
+            if (d->failed[k] && len < sizeof trouble)
+                len += (size_t)snprintf(trouble + len, sizeof trouble - len, "%s%ld %s",
+                                        len ? ", " : "  oracle failed: ", d->failed[k], kind[k]);
+        if (ls->skipped && len < sizeof trouble) snprintf(trouble + len, sizeof trouble - len, "  update skipped");
+        fprintf(s->progress, "[%s%s it %3d/%d] calls %4ld%s  best %.4f %-14s %-14s  group mean %.3f  loss %+.4f%s  %4.1fs\n",
                 s->label, strategy_name(c->strategy), s->iteration, c->iterations, s->oracle_calls, budget,
-                best ? best->reward : 0.0, best_text ? best_text : "", s->best_info, d->mean, ls->loss, dt);
+                best ? best->reward : 0.0, best_text ? best_text : "", s->best_info, d->mean, ls->loss, trouble, dt);
         fflush(s->progress);
     }
 }
@@ -351,8 +429,9 @@ static void form_group(search_state *s, const sample *smp, int n, const int *bas
     free(r);
 }
 
-// The GRPO update of one group (every rank calls it; an empty group changes nothing).
-static void learn_group(search_state *s, const pending_group *g, learner_stats *ls) {
+// The GRPO update of one group, formed in iteration `formed` (1-based, for messages). Every rank calls it; an empty
+// group changes nothing.
+static void learn_group(search_state *s, const pending_group *g, int formed, learner_stats *ls) {
     const run_config *c = s->cfg;
     memset(ls, 0, sizeof *ls);
     if (g->b.n_seqs < 2) return;
@@ -361,6 +440,18 @@ static void learn_group(search_state *s, const pending_group *g, learner_stats *
     learner_update(ranks(s), s->m, &s->opt, &gp, c->num_iterations, c->temperature, c->members_per_shard, &g->b,
                    g->old, g->adv, ls);
     s->time.train += mg_seconds() - ts;
+    if (!ls->skipped) return;
+    s->train_skipped += ls->skipped;
+    if (!ranks(s)->is_coordinator) return;
+    const char *why = ls->skip_reason == LEARNER_SKIP_ADVANTAGES
+                          ? "its advantages are not finite: rewards too large for them, or not numbers"
+                          : "the gradient is not finite";
+    if (ls->skipped >= c->num_iterations)
+        fprintf(stderr, "migrate: warning: %sthe GRPO update of iteration %d's group was skipped (%s); the adapter is "
+                        "unchanged (metrics.jsonl: train/skipped)\n", s->label, formed, why);
+    else
+        fprintf(stderr, "migrate: warning: %s%d of %d GRPO steps on iteration %d's group were skipped (%s) "
+                        "(metrics.jsonl: train/skipped)\n", s->label, ls->skipped, c->num_iterations, formed, why);
 }
 
 int search_update_waits(const search_state *s) { return s->deferred != NULL; }
@@ -370,7 +461,7 @@ void search_flush(search_state *s) {
     search_activate(s);
     learner_stats ls;
     double t0 = mg_seconds();
-    learn_group(s, &s->pending[0], &ls);
+    learn_group(s, &s->pending[0], s->iteration, &ls);  // the last step's group
     pending_free(&s->pending[0]);
     s->n_pending = 0;
     s->time.total += mg_seconds() - t0;
@@ -424,7 +515,7 @@ int search_step(search_state *s, mg_err *e) {
         rollout_sample(ranks(s), s->m, s->tok, n, prompts, lens, ids, &sp, s->opt.t, &part);
         double sampled = mg_seconds();
         if (update_due(s)) {
-            learn_group(s, &s->pending[0], &ls);
+            learn_group(s, &s->pending[0], s->iteration + 1 - c->staleness, &ls);
             pending_free(&s->pending[0]);
             memmove(s->pending, s->pending + 1, (size_t)(s->n_pending - 1) * sizeof(pending_group));
             memset(&s->pending[--s->n_pending], 0, sizeof(pending_group));
@@ -468,7 +559,7 @@ int search_step(search_state *s, mg_err *e) {
         if (c->staleness == 0 && s->defer_update && g.b.n_seqs >= 2) {
             s->pending[0] = g, s->n_pending = 1, defer = 1;
         } else if (c->staleness == 0) {
-            learn_group(s, &g, &ls);
+            learn_group(s, &g, s->iteration + 1, &ls);
             pending_free(&g);
         } else {
             mgCheck(s->n_pending < c->staleness, "more groups wait for their update than training.staleness");

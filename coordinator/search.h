@@ -37,6 +37,12 @@ typedef struct search_state {
     uint64_t problem;     // keys the RNG together with the seed, iteration and sample index
     int iteration;        // iterations completed
     long oracle_calls, repeats, unparsable;
+    // Calls that failed as calls (task_score.failure) and GRPO steps skipped for non-finite values, since the
+    // search began: summary.json's totals. Each iteration's share is in its metrics.jsonl line.
+    long oracle_invalid, oracle_timeouts, oracle_crashes, train_skipped;
+    long iter_failed[TASK_FAIL_COUNT];  // this iteration's failed calls by kind (index TASK_OK unused)
+    int all_failed_said;  // the last iteration's calls all failed, and a warning said so (repeated only after a
+                          // better iteration)
     long best;            // archive index of the best entry, -1 before any
     char best_info[TASK_INFO_LEN];  // the task's note on the best entry (Semantle: its rank among the 1,000 nearest)
     int solved, budget_spent;

@@ -6,6 +6,12 @@
 // number of workers. Whatever goes wrong with a call (deadline, exit, a reply that is not a JSON object answering
 // the asked id) invalidates that call only: the worker is killed with its process group, reaped, and a
 // replacement is started at once so that it boots while the caller is busy generating the next batch.
+//
+// Workers must not outlive us, even when we are killed with SIGKILL and run no cleanup. Each worker is its own
+// process group, started with a parent-death signal (SIGKILL), which the kernel delivers to the worker only, not
+// to what it started. So each group also holds a guard, a /bin/sh blocked reading the read end of a pipe whose
+// only write end is ours (close-on-exec): when we are gone, by exit or by SIGKILL, its read ends and it kills its
+// whole group, which is the worker and every helper that stayed in the worker's group.
 #include "tasks/oracle.h"
 
 #include "common/clock.h"
@@ -19,6 +25,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,11 +38,14 @@ extern char **environ;
 #define DESTROY_GRACE_S 0.5        // at destroy, how long workers get to exit after their stdin closes
 #define EXCERPT_BYTES 80           // how much of a bad reply or candidate goes into messages
 #define MAX_WORKERS 1024
+#define TEXT_OF_(x) #x
+#define TEXT_OF(x) TEXT_OF_(x)  // a macro's value as a string literal
 
 typedef enum { FAIL_TIMEOUT, FAIL_CRASH, FAIL_GARBAGE } failure_kind;
 
 typedef struct {
     pid_t pid;       // -1: not running
+    pid_t guard;     // the /bin/sh in its process group that kills the group once we are gone; -1: none
     int to_child;    // our end of its stdin (non-blocking)
     int from_child;  // our end of its stdout (non-blocking)
     int tried;       // a spawn was attempted for this slot during the current score call
@@ -61,7 +72,9 @@ typedef struct {
     long long *pfd_id;      // (2 * nworkers) the request id it was polled for, to skip stale entries
     long long next_id;
     oracle_stats stats;
+    int lifeline[2];        // the guards read [0] (stdin); we alone hold [1], so they see EOF when we are gone
     char spawn_error[512];  // the last failed start, for the -1 message
+    char exe[PATH_MAX];     // argv[0] as found on PATH, for the next start
 } oracle;
 
 // One score call in progress.
@@ -162,50 +175,154 @@ static int make_pipe(int fd[2]) {
     return 0;
 }
 
+static void log_failure(const oracle *o, int wi, pid_t pid, const char *candidate, const char *reason);
+
+// The program file for argv[0], looked up on PATH as execvp would, in o->exe. -1 with errno when none is found.
+static int find_program(oracle *o) {
+    const char *name = o->argv[0];
+    if (strchr(name, '/')) {
+        if (snprintf(o->exe, sizeof o->exe, "%s", name) >= (int)sizeof o->exe) return errno = ENAMETOOLONG, -1;
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path) path = "/bin:/usr/bin";  // glibc's execvp default
+    int err = ENOENT;
+    for (const char *p = path;; p++) {
+        size_t n = strcspn(p, ":");
+        struct stat st;
+        // an empty entry is the current directory
+        if (snprintf(o->exe, sizeof o->exe, "%.*s%s%s", (int)n, p, n ? "/" : "", name) < (int)sizeof o->exe &&
+            stat(o->exe, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (access(o->exe, X_OK) == 0) return 0;
+            err = EACCES;  // as execvp: a file without execute permission is reported only if nothing better is found
+        }
+        p += n;
+        if (!*p) break;
+    }
+    errno = err;
+    return -1;
+}
+
+// The reason a start failed, naming the command: a missing program gets its own words, because "No such file or
+// directory" also means a missing #! interpreter.
+static void spawn_failed(oracle *o, worker *w, const char *what, int err) {
+    const char *name = o->argv[0];
+    if (err == ENOENT && !strchr(name, '/'))
+        snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: command '%s' not found on PATH", name);
+    else if (err == ENOENT && access(name, F_OK) != 0)
+        snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: command '%s' not found (no such file)", name);
+    else if (err == ENOENT)
+        snprintf(o->spawn_error, sizeof o->spawn_error,
+                 "oracle: cannot run '%s': its interpreter (the #! line) was not found", name);
+    else
+        snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: %s '%s': %s", what, name, strerror(err));
+    w->pid = -1;
+}
+
+// The child's part of start_process, between vfork and exec. It shares our memory and stack until the exec, so it
+// makes system calls only, stores nothing but *err, and never returns (only _exit).
+static void child_exec(const char *exe, char *const *argv, int in_fd, int out_fd, pid_t parent, volatile int *err) {
+    // A handler of ours must not run in the child: it would write our memory. SIGPIPE gets its default back
+    // (a child that writes to a closed pipe should die as usual).
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction cur;
+        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &cur) < 0) continue;
+        if (sig == SIGPIPE || (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN)) sigaction(sig, &dfl, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    // Its own process group: Ctrl-C at the terminal reaches us only (and we shut the pool down), and a kill of
+    // the group also takes any helpers the oracle started.
+    if (setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) goto failed;
+    if (getppid() != parent) _exit(127);  // we died before the signal was armed: nobody would ever end it
+    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0) goto failed;
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(exe, argv);
+failed:
+    *err = errno ? errno : EINVAL;
+    _exit(127);
+}
+
+// Starts o->exe with stdin/stdout on the given fds (closed-on-exec ends of pipes). vfork, not fork: the parent may
+// hold many gigabytes (a model), which fork would have to map again, and an MPI or CUDA process should not fork.
+// Returns the pid, or -1 with errno.
+static pid_t start_process(const oracle *o, int in_fd, int out_fd) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);  // until the child has reset its handlers (see child_exec)
+    volatile int err = 0;
+    pid_t parent = getpid();
+    pid_t pid = vfork();
+    if (pid == 0) child_exec(o->exe, o->argv, in_fd, out_fd, parent, &err);
+    int fork_err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) return errno = fork_err, -1;
+    if (err) {  // it has exited already: reap it
+        int e = err;
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        return errno = e, -1;
+    }
+    return pid;
+}
+
+// The guard of worker w's process group (see the top of the file). Without /bin/sh the worker runs unguarded:
+// the parent-death signal still ends the worker itself, and the log says what is not covered.
+static void start_guard(oracle *o, worker *w) {
+    static char *const argv[] = {"sh", "-c", "read x; kill -KILL 0", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, o->lifeline[0], 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_init(&at);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setpgroup(&at, w->pid);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+    int rc = posix_spawn(&w->guard, "/bin/sh", &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc == 0) return;
+    w->guard = -1;
+    char why[256];
+    snprintf(why, sizeof why, "cannot start /bin/sh as the guard of its process group (%s): what it starts may "
+             "outlive a kill -9 of this process", strerror(rc));
+    log_failure(o, (int)(w - o->w), w->pid, NULL, why);
+}
+
 static int spawn_worker(oracle *o, worker *w) {
     w->tried = 1;
+    w->guard = -1;
     int in[2], out[2];
     if (make_pipe(in) < 0) goto pipe_failed;
     if (make_pipe(out) < 0) {
         close(in[0]), close(in[1]);
         goto pipe_failed;
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawnattr_init(&at);
-    sigset_t none, dflt;
-    sigemptyset(&none);
-    sigemptyset(&dflt);
-    sigaddset(&dflt, SIGPIPE);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &dflt);
-    // Its own process group: Ctrl-C at the terminal reaches migrate only (which then shuts the pool down), and a
-    // kill of the group also takes any helpers the oracle started.
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, o->argv[0], &fa, &at, o->argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
+    pid_t pid = find_program(o) < 0 ? -1 : start_process(o, in[0], out[1]);
+    int err = errno;
     close(in[0]), close(out[1]);
-    if (rc != 0) {
+    if (pid < 0) {
         close(in[1]), close(out[0]);
-        snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: cannot run '%s': %s", o->argv[0], strerror(rc));
-        w->pid = -1;
+        spawn_failed(o, w, "cannot run", err);
+        log_failure(o, (int)(w - o->w), -1, NULL, o->spawn_error);
         return -1;
     }
     fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
     fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
     w->pid = pid, w->to_child = in[1], w->from_child = out[0];
     w->busy = 0, w->len = w->scanned = 0;
+    start_guard(o, w);
     return 0;
 pipe_failed:
-    snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: cannot create pipes for '%s': %s", o->argv[0],
-             strerror(errno));
-    w->pid = -1;
+    spawn_failed(o, w, "cannot create pipes for", errno);
+    log_failure(o, (int)(w - o->w), -1, NULL, o->spawn_error);
     return -1;
 }
 
@@ -225,10 +342,16 @@ static int reap_worker(worker *w, double grace_s, int *own_exit) {
         if (mg_seconds() >= until) break;
         sleep_s(0.002);
     }
-    kill(-w->pid, SIGKILL);
+    kill(-w->pid, SIGKILL);  // the group: the worker, its guard, and what the worker started
     if (!exited) kill(w->pid, SIGKILL);
     int status = 0;
     while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (w->guard > 0) {
+        kill(w->guard, SIGKILL);  // in case it left the group
+        while (waitpid(w->guard, NULL, 0) < 0 && errno == EINTR) {
+        }
+        w->guard = -1;
     }
     if (w->to_child >= 0) close(w->to_child);
     close(w->from_child);
@@ -255,8 +378,15 @@ static void log_failure(const oracle *o, int wi, pid_t pid, const char *candidat
     time_t t = time(NULL);
     struct tm tm;
     if (localtime_r(&t, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    if (candidate) copy_line(cand, sizeof cand, candidate, strlen(candidate), 1);
-    fprintf(f, "%s worker %d (pid %d): '%s': %s\n", when, wi, (int)pid, cand, reason);
+    char who[64];
+    if (pid > 0) snprintf(who, sizeof who, "worker %d (pid %d)", wi, (int)pid);
+    else snprintf(who, sizeof who, "worker %d (not started)", wi);
+    if (candidate) {
+        copy_line(cand, sizeof cand, candidate, strlen(candidate), 1);
+        fprintf(f, "%s %s: '%s': %s\n", when, who, cand, reason);
+    } else {  // not about a call: a start, or a worker that died between calls
+        fprintf(f, "%s %s: %s\n", when, who, reason);
+    }
     fclose(f);
 }
 
@@ -268,6 +398,7 @@ static void fail_reaped(batch *b, worker *w, pid_t pid, failure_kind kind, const
     oracle *o = b->o;
     task_score *r = &b->out[w->slot];
     r->reward = 0, r->valid = 0;
+    r->failure = kind == FAIL_TIMEOUT ? TASK_FAIL_TIMEOUT : kind == FAIL_CRASH ? TASK_FAIL_CRASH : TASK_FAIL_INVALID;
     copy_line(r->info, sizeof r->info, reason, strlen(reason), 1);
     w->busy = 0;
     b->done++;
@@ -341,6 +472,10 @@ static int parse_reply(const worker *w, const char *line, size_t len, task_score
             bad = "oracle reply has a non-finite \"reward\"";
             goto fail;
         }
+        if (fabs(value) > ORACLE_MAX_REWARD) {
+            bad = "oracle reply has a \"reward\" outside [-" TEXT_OF(ORACLE_MAX_REWARD) ", " TEXT_OF(ORACLE_MAX_REWARD) "]";
+            goto fail;
+        }
     } else if (ok) {  // an invalid verdict needs no reward: it scores 0 anyway
         bad = "oracle reply has no \"reward\"";
         goto fail;
@@ -350,6 +485,7 @@ static int parse_reply(const worker *w, const char *line, size_t len, task_score
         goto fail;
     }
     r->valid = ok;
+    r->failure = TASK_OK;  // a verdict of invalid is an answer, not a failed call
     r->reward = ok ? value : 0;
     r->info[0] = '\0';
     if (json_is_string(info)) copy_line(r->info, sizeof r->info, json_string_value(info), json_string_length(info), 1);
@@ -543,7 +679,7 @@ static int oracle_score(task *t, int n, const char *const *cands, task_score *ou
     oracle *o = t->state;
     if (n < 0 || (n > 0 && (!cands || !out))) return mg_fail(e, "oracle: score called with n = %d", n);
     for (int i = 0; i < n; i++) {
-        out[i].reward = 0, out[i].valid = 0;
+        out[i].reward = 0, out[i].valid = 0, out[i].failure = TASK_OK;
         snprintf(out[i].info, sizeof out[i].info, "%s", cands[i] ? "not scored" : "no candidate");
     }
     for (int i = 0; i < o->nworkers; i++) o->w[i].tried = 0;
@@ -651,6 +787,7 @@ static void oracle_free(oracle *o) {
         }
         free(o->w);
     }
+    if (o->lifeline[1] >= 0) close(o->lifeline[0]), close(o->lifeline[1]);
     if (o->argv)
         for (int i = 0; o->argv[i]; i++) free(o->argv[i]);
     free(o->argv);
@@ -685,6 +822,10 @@ int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
         fclose(f);
     }
     oracle *o = callocCheck(1, sizeof *o);
+    if (make_pipe(o->lifeline) < 0) {
+        free(o);
+        return mg_fail(e, "oracle: cannot create a pipe: %s", strerror(errno));
+    }
     int argc = 0;
     while (cfg->argv[argc]) argc++;
     o->argv = callocCheck((size_t)argc + 1, sizeof *o->argv);
@@ -709,7 +850,8 @@ int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
     o->pfd = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd);
     o->pfd_owner = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd_owner);
     o->pfd_id = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd_id);
-    for (int i = 0; i < o->nworkers; i++) o->w[i].pid = -1, o->w[i].to_child = o->w[i].from_child = -1;
+    for (int i = 0; i < o->nworkers; i++)
+        o->w[i].pid = o->w[i].guard = -1, o->w[i].to_child = o->w[i].from_child = -1;
     // Start them all now: a wrong command is reported before the search begins, and the oracles load their
     // models while the policy model loads.
     for (int i = 0; i < o->nworkers; i++) {
@@ -731,4 +873,44 @@ int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
     t->destroy = oracle_destroy;
     *out = t;
     return 0;
+}
+
+static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+int oracle_split_command(const char *cmd, char ***out, mg_err *e) {
+    *out = NULL;
+    size_t n = strlen(cmd);
+    char **argv = callocCheck(n / 2 + 2, sizeof(char *));  // words are separated, so at most (n + 1) / 2
+    char *buf = mallocCheck(n + 1);
+    int argc = 0;
+    const char *p = cmd;
+    while (*p) {
+        while (is_blank(*p)) p++;
+        if (!*p) break;
+        size_t len = 0;
+        char quote = 0;
+        for (; *p && (quote || !is_blank(*p)); p++) {
+            if (!quote && (*p == '"' || *p == '\'')) quote = *p;
+            else if (quote && *p == quote) quote = 0;
+            else buf[len++] = *p;
+        }
+        if (quote) {  // a typo that would otherwise run something else than what was meant
+            free(buf);
+            oracle_free_argv(argv);
+            return mg_fail(e, "unbalanced %c quote in '%s'", quote, cmd);
+        }
+        argv[argc++] = dup_bytes(buf, len);
+    }
+    free(buf);
+    if (argc == 0) {
+        oracle_free_argv(argv);
+        return mg_fail(e, "the command is empty");
+    }
+    *out = argv;
+    return 0;
+}
+
+void oracle_free_argv(char **argv) {
+    for (int i = 0; argv && argv[i]; i++) free(argv[i]);
+    free(argv);
 }

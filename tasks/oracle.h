@@ -1,8 +1,13 @@
 // An external oracle: any program that reads JSON lines {"id": N, "candidate": "..."} on stdin and answers
 // {"id": N, "reward": R, "valid": true|false, "info": "..."} on stdout, one line per request, in any order.
 // A pool of such processes runs the requests in parallel; a call that times out, a crash, or a reply that is not
-// JSON, lacks fields, or carries a non-finite reward scores invalid (reward 0) with the reason in info, and the
-// process is restarted — the search goes on and loses no archive entry.
+// JSON, lacks fields, or carries a reward that is not finite or beyond ORACLE_MAX_REWARD scores invalid (reward 0)
+// with the reason in info and the kind in task_score.failure, and the process is restarted — the search goes on
+// and loses no archive entry. Workers die with the pool's process, even when it is killed with SIGKILL (a
+// parent-death signal, plus a guard process per worker that kills the worker's process group, helpers included,
+// when the pool's process is gone; docs/oracle.md says what it cannot reach). The pool must be created and
+// scored from a thread that lives as long as it does: the parent-death signal follows the thread that started
+// the worker.
 #pragma once
 #include "tasks/task.h"
 
@@ -16,7 +21,16 @@ typedef struct {
     const char *log_path;   // optional: every failure reason is appended here, one line each
 } oracle_config;
 
+// A reply's reward must lie in [-ORACLE_MAX_REWARD, ORACLE_MAX_REWARD]; one outside it is a failed call (invalid),
+// so that group statistics and advantages stay finite and meaningful in double and float.
+#define ORACLE_MAX_REWARD 1e9
+
 int oracle_create(task **out, const oracle_config *cfg, mg_err *e);
+// Splits a command line into argv (NULL-terminated, each string and the array malloc'd; oracle_free_argv frees
+// them): words are separated by blanks, and single or double quotes group a word that holds blanks (no escapes).
+// An unbalanced quote or a command with no words is an error ("unbalanced \" quote in '...'").
+int oracle_split_command(const char *cmd, char ***argv, mg_err *e);
+void oracle_free_argv(char **argv);
 // Counters for reports and tests.
 typedef struct {
     long calls, invalid, timeouts, crashes, garbage, restarts;

@@ -5,9 +5,22 @@
 
 #define TASK_INFO_LEN 256
 
+// Why a call failed as a call (the scorer broke), as opposed to a verdict on the candidate. The search loop counts
+// each kind per iteration (metrics.jsonl oracle/invalid, oracle/timeout, oracle/crash) from the scores it gathers,
+// so every rank counts the same. A task whose scoring cannot fail that way leaves it 0 (TASK_OK): a zeroed
+// task_score is a call that did not fail.
+typedef enum {
+    TASK_OK = 0,
+    TASK_FAIL_INVALID,  // the scorer answered, but not by the protocol (not JSON, a field missing, out of range)
+    TASK_FAIL_TIMEOUT,  // no answer in time
+    TASK_FAIL_CRASH,    // the scorer died or closed its pipes during the call
+    TASK_FAIL_COUNT
+} task_failure;
+
 typedef struct {
     double reward;  // higher is better; invalid candidates score 0 (they still count as oracle calls)
     int valid;      // 0: the candidate could not be scored (unknown word, unparsable, oracle failure)
+    int failure;    // task_failure: TASK_OK unless the call itself failed (then valid is 0 too)
     char info[TASK_INFO_LEN];  // why invalid, or task-specific detail ("rank 12 of 1000"), one line
 } task_score;
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,30 +61,6 @@ const char *run_signal_name(int sig) {
     return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : sig == SIGINT ? "SIGINT" : "a signal";
 }
 
-// Splits a command line on spaces, honouring single and double quotes. Returns a NULL-terminated malloc'd argv.
-static char **split_command(const char *cmd) {
-    size_t n = strlen(cmd);
-    char **argv = callocCheck(n / 2 + 2, sizeof(char *));
-    char *buf = mallocCheck(n + 1);
-    int argc = 0;
-    const char *p = cmd;
-    while (*p) {
-        while (*p == ' ' || *p == '\t') p++;
-        if (!*p) break;
-        size_t len = 0;
-        char quote = 0;
-        for (; *p && (quote || (*p != ' ' && *p != '\t')); p++) {
-            if (!quote && (*p == '"' || *p == '\'')) quote = *p;
-            else if (quote && *p == quote) quote = 0;
-            else buf[len++] = *p;
-        }
-        buf[len] = '\0';
-        argv[argc++] = strdup(buf);
-    }
-    free(buf);
-    return argv;
-}
-
 static int make_task(run_job *j, const char *log_path, mg_err *e) {
     const run_config *c = &j->cfg;
     if (c->task == TASK_SEMANTLE) {
@@ -91,10 +68,16 @@ static int make_task(run_job *j, const char *log_path, mg_err *e) {
         return semantle_create(&j->t, j->wv, c->target, e);
     }
     if (c->task == TASK_MOLECULE) return molecule_create_from_run_config(&j->t, c, e);
-    j->oracle_argv = split_command(c->oracle_command);
-    oracle_config oc = {j->oracle_argv, c->oracle_workers, c->oracle_timeout, c->solved_reward, c->prompt,
-                        c->ns_prompt[0] ? c->ns_prompt : NULL, log_path};
-    return oracle_create(&j->t, &oc, e);
+    int rc = oracle_split_command(c->oracle_command, &j->oracle_argv, e);
+    if (!rc) {
+        oracle_config oc = {j->oracle_argv, c->oracle_workers, c->oracle_timeout, c->solved_reward, c->prompt,
+                            c->ns_prompt[0] ? c->ns_prompt : NULL, log_path};
+        rc = oracle_create(&j->t, &oc, e);
+    }
+    if (!rc || strstr(e->msg, log_path)) return rc;  // an unwritable log names its own path
+    char inner[MG_ERRLEN];  // the command could not be split or started: the key says where to fix it
+    snprintf(inner, sizeof inner, "%s", e->msg);
+    return mg_fail(e, "%s: task.command: %s", c->path, inner);
 }
 
 #ifdef MIGRATE_HAVE_NCCL
@@ -326,9 +309,15 @@ static int write_summary(const run_config *cfg, const search_state *s, int print
     json_object_set_new(sum, "oracle_calls_to_solve", s->solved ? json_integer(s->solved_at_calls) : json_null());
     json_object_set_new(sum, "iterations", json_integer(s->iteration));
     json_object_set_new(sum, "best", json_string(best ? best : ""));
-    json_object_set_new(sum, "best_reward", json_real(b ? b->reward : 0.0));
+    double best_reward = b ? b->reward : 0.0;  // JSON has no inf: null rather than a missing key
+    json_object_set_new(sum, "best_reward", isfinite(best_reward) ? json_real(best_reward) : json_null());
     json_object_set_new(sum, "best_info", json_string(s->best_info));
     json_object_set_new(sum, "repeats", json_integer(s->repeats));
+    // the totals of metrics.jsonl's oracle/invalid, oracle/timeout, oracle/crash and train/skipped
+    json_object_set_new(sum, "oracle_invalid", json_integer(s->oracle_invalid));
+    json_object_set_new(sum, "oracle_timeout", json_integer(s->oracle_timeouts));
+    json_object_set_new(sum, "oracle_crash", json_integer(s->oracle_crashes));
+    json_object_set_new(sum, "train_skipped", json_integer(s->train_skipped));
     json_object_set_new(sum, "archive_size", json_integer((json_int_t)archive_size(s->arc)));
     json_object_set_new(sum, "best_per_iteration", per_iter);
     json_t *times = json_object();
@@ -349,6 +338,13 @@ static int write_summary(const run_config *cfg, const search_state *s, int print
         printf("%s%s after %d iterations and %ld oracle calls (%ld repeats cost nothing); best %s = %.4f (%s)\n",
                s->label, s->solved ? "SOLVED" : "not solved", s->iteration, s->oracle_calls, s->repeats,
                best ? best : "(none)", b ? b->reward : 0.0, s->best_info);
+        long failed = s->oracle_invalid + s->oracle_timeouts + s->oracle_crashes;
+        if (failed)
+            printf("%s%ld oracle calls failed (%ld invalid replies, %ld timeouts, %ld crashes; see %s/oracle.log)\n",
+                   s->label, failed, s->oracle_invalid, s->oracle_timeouts, s->oracle_crashes, cfg->output_dir);
+        if (s->train_skipped)
+            printf("%s%ld GRPO steps were skipped for non-finite values (metrics.jsonl: train/skipped)\n", s->label,
+                   s->train_skipped);
         printf("%sbest per iteration:", s->label);
         for (size_t i = 0; i < json_array_size(per_iter); i++)
             printf(" %s", json_string_value(json_array_get(per_iter, i)));
@@ -401,8 +397,7 @@ void run_job_close(run_job *j, int own_adapter) {
     if (j->locked) run_unlock_dir(j->lock_fd);
     if (j->t) j->t->destroy(j->t);
     if (j->wv) word_vectors_free(j->wv);
-    for (int i = 0; j->oracle_argv && j->oracle_argv[i]; i++) free(j->oracle_argv[i]);
-    free(j->oracle_argv);
+    oracle_free_argv(j->oracle_argv);
     run_config_free(&j->cfg);
     memset(j, 0, sizeof *j);
 }

@@ -1,15 +1,42 @@
 #include "workers/grpo.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
+// Mean and std of r in units of 2^*ex, where 2^*ex > max |r|: every scaled value is below 1 in magnitude, so the sum
+// is below n and each centered square below 4.
+static void scaled_stats(const double *r, int n, int *ex, double *mean, double *std) {
+    double amax = 0;
+    for (int i = 0; i < n; i++) amax = fmax(amax, fabs(r[i]));
+    *ex = 0;
+    if (amax > 0) frexp(amax, ex);
+    double m = 0, var = 0;
+    for (int i = 0; i < n; i++) m += ldexp(r[i], -*ex);
+    m /= n > 0 ? n : 1;
+    for (int i = 0; i < n; i++) {
+        double d = ldexp(r[i], -*ex) - m;
+        var += d * d;
+    }
+    *mean = m;
+    *std = n > 1 ? sqrt(var / (n - 1)) : 0.0;
+}
+
+void grpo_reward_stats(const double *r, int n, double *mean, double *std) {
+    int ex;
+    scaled_stats(r, n, &ex, mean, std);
+    *mean = ldexp(*mean, ex), *std = ldexp(*std, ex);
+}
+
 void grpo_advantages(const double *rewards, int n, int scale, float *adv) {
-    double mean = 0, var = 0;
-    for (int i = 0; i < n; i++) mean += rewards[i];
-    mean /= n > 0 ? n : 1;
-    for (int i = 0; i < n; i++) var += (rewards[i] - mean) * (rewards[i] - mean);
-    double std = n > 1 ? sqrt(var / (n - 1)) : 0.0;
-    for (int i = 0; i < n; i++) adv[i] = (float)(scale ? (rewards[i] - mean) / (std + 1e-4) : rewards[i] - mean);
+    int ex;
+    double mean, std;
+    scaled_stats(rewards, n, &ex, &mean, &std);
+    double den = std + ldexp(1e-4, -ex);  // (std + 1e-4) in the same units
+    for (int i = 0; i < n; i++) {
+        double d = ldexp(rewards[i], -ex) - mean, a = scale ? d / den : ldexp(d, ex);
+        adv[i] = fabs(a) <= FLT_MAX ? (float)a : a > 0 ? INFINITY : a < 0 ? -INFINITY : NAN;
+    }
 }
 
 // Per-token weight of the normalisation: the loss is sum_t weight_t * per_token_loss_t.

@@ -22,7 +22,14 @@ typedef struct {
 } grpo_stats;
 
 // A_i = r_i - mean(r), divided by (std(r) + 1e-4) when scale (TRL's scale_rewards; std unbiased like torch.std).
+// The sums run on the rewards scaled by a power of two that brings the largest below 1, so they cannot overflow for
+// any finite rewards, and give the same bits as the plain formulas wherever those do not overflow (a power-of-two
+// scale is exact). An advantage beyond float's range is stored as +-inf, which the learner refuses (it skips the
+// update and says so); rewards within an oracle's range (|r| <= 1e9) never get there.
 void grpo_advantages(const double *rewards, int n, int scale, float *adv);
+// The mean and unbiased standard deviation of n values (0 when n < 1; std 0 when n < 2), computed the same
+// overflow-free way: the mean is finite for any finite values; the std overflows only past DBL_MAX itself.
+void grpo_reward_stats(const double *r, int n, double *mean, double *std);
 
 // b: the group as a packed batch whose targets mark completion tokens (one sequence per member).
 // logp: current per-token log-probs (N); old_logp: at sampling / group formation; ref_logp: base model (NULL when

@@ -1,5 +1,6 @@
 #include "workers/learner.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,13 +86,21 @@ static void learners_sum_i64(void *ctx, int64_t *x, size_t n) {
     comm_allreduce_i64((const comm *)ctx, COMM_LEARNERS, x, n, "gradient all-reduce");
 }
 
-// grad = the exact sum of the shards' gradients (on every rank), through int64 fixed point.
+// grad = the exact sum of the shards' gradients (on every rank), through int64 fixed point. A non-finite element on
+// any learner has no fixed-point value: then every learner gets NaN everywhere, and none takes the step.
 static void reduce_gradients(const comm *c, shard *shards, const int *mine, int n_mine, int n_shards, float *grad,
                              size_t n) {
     double amax = 0;
     for (int k = 0; k < n_mine; k++)
-        for (size_t i = 0; i < n; i++) amax = fmax(amax, fabs((double)shards[mine[k]].grad[i]));
+        for (size_t i = 0; i < n; i++) {
+            double g = fabs((double)shards[mine[k]].grad[i]);
+            amax = g <= DBL_MAX ? fmax(amax, g) : INFINITY;  // NaN too: fmax alone would pass over it
+        }
     comm_allreduce_max(c, COMM_LEARNERS, &amax, 1, "gradient scale");
+    if (!(amax <= DBL_MAX)) {
+        for (size_t i = 0; i < n; i++) grad[i] = NAN;
+        return;
+    }
     double scale = grad_fixed_scale(amax, n_shards);
     int64_t *acc = callocCheck(n, sizeof(int64_t));
     for (int k = 0; k < n_mine; k++) {
@@ -105,18 +114,18 @@ static void reduce_gradients(const comm *c, shard *shards, const int *mine, int 
 
 // Every learner took the same steps; the other ranks (rollout-only, a coordinator-only rank 0) get the new adapter
 // from the learner leader with its version (the optimizer's step count) and the last gradient norm (a metric).
-static void publish_adapter(const comm *c, model *m, adamw_state *opt, double *grad_norm) {
+static void publish_adapter(const comm *c, model *m, adamw_state *opt, learner_stats *st) {
     if (!comm_has_non_learners(c)) return;
     lora_adapter *a = m->lora;
-    size_t n = a->n_params, len = 2 * sizeof(double) + n * sizeof(float);
+    double head[4] = {(double)opt->t, st->grad_norm, st->skipped, st->skip_reason};
+    size_t n = a->n_params, len = sizeof head + n * sizeof(float);
     char *buf = mallocCheck(len);
-    double head[2] = {(double)opt->t, *grad_norm};
     if (c->rank == c->learner_leader) memcpy(buf, head, sizeof head), memcpy(buf + sizeof head, a->params, n * sizeof(float));
     comm_publish(c, buf, len, "adapter publication");
     if (!c->is_learner) {
         memcpy(head, buf, sizeof head);
         memcpy(a->params, buf + sizeof head, n * sizeof(float));
-        opt->t = (int)head[0], *grad_norm = head[1];
+        opt->t = (int)head[0], st->grad_norm = head[1], st->skipped = (int)head[2], st->skip_reason = (int)head[3];
     }
     free(buf);
 }
@@ -212,9 +221,14 @@ static void update(const comm *c, model *m, adamw_state *opt, const grpo_params 
                    float temperature, int members_per_shard, const packed_batch *b, const float *old_logp,
                    const float *adv, learner_stats *st) {
     memset(st, 0, sizeof *st);
-    int S = b->n_seqs, signal = 0;
-    for (int s = 0; s < S; s++) signal |= adv[s] != 0.0f;
-    if (!signal) return;  // every rank sees the same advantages, so every rank returns here
+    int S = b->n_seqs, signal = 0, finite = 1;
+    for (int s = 0; s < S; s++) signal |= adv[s] != 0.0f, finite &= isfinite(adv[s]) != 0;
+    // every rank sees the same advantages, so every rank returns here
+    if (!finite) {  // rewards too far apart for float: any step would make the adapter NaN
+        st->skipped = num_iterations, st->skip_reason = LEARNER_SKIP_ADVANTAGES;
+        return;
+    }
+    if (!signal) return;
     int per = members_per_shard > 0 ? members_per_shard : S;
     int n_shards = (S + per - 1) / per;
     long group_tokens = grpo_count_tokens(b);
@@ -244,10 +258,17 @@ static void update(const comm *c, model *m, adamw_state *opt, const grpo_params 
         } else {
             reduce_gradients(c, shards, mine, n_mine, n_shards, grad, n);
         }
+        int finite_grad = 1;  // the same sum on every learner, so the same verdict
+        for (size_t i = 0; i < n && finite_grad; i++) finite_grad = isfinite(grad[i]) != 0;
+        if (!finite_grad) {
+            if (!st->skip_reason) st->skip_reason = LEARNER_SKIP_GRADIENT;
+            st->skipped++;
+            continue;
+        }
         st->grad_norm = optimizer_step(m, opt);
     }
-    st->updates = num_iterations;
-    publish_adapter(c, m, opt, &st->grad_norm);
+    publish_adapter(c, m, opt, st);
+    st->updates = num_iterations - st->skipped;
     // Each shard's stats come from exactly one rank: the all-reduce is exact, and the sum in shard order is the
     // same on every rank.
     comm_allreduce_disjoint(c, stats, (size_t)n_shards * ST_COUNT, "learner stats");

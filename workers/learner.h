@@ -21,13 +21,20 @@ typedef struct {
     double grad_norm;   // before clipping, last update
     long tokens;
     int updates;
+    int skipped;        // optimizer steps not taken, the adapter left as it was: the advantages or the summed
+                        // gradient were not finite (an update that would turn the adapter into NaN)
+    int skip_reason;    // LEARNER_SKIP_*: why (the first reason)
 } learner_stats;
+
+enum { LEARNER_SKIP_ADVANTAGES = 1, LEARNER_SKIP_GRADIENT = 2 };
 
 // b: one sequence per member (prompt + completion; targets on completion tokens). old_logp (N): the sampling-time
 // log-probs of on-policy members; NaN marks off-policy members (greedy, neighborhood), whose old log-probs are
 // taken from the current policy on the first update. adv (S): per-member advantages. The learners run
 // num_iterations optimizer steps; then the learner leader publishes the adapter to every other rank. When every
-// advantage is 0 there is no signal and no step is taken (updates = 0).
+// advantage is 0 there is no signal and no step is taken (updates = 0); that is not a skip. Non-finite advantages
+// skip the whole update, and a step whose summed gradient is not finite is skipped (st->skipped counts them); every
+// rank, learner or not, gets the same count.
 // Every rank of c calls it with the same arguments.
 // The AdamW moments live on the learners (every learner has the same); before rank 0 checkpoints, this hands them
 // to it when it is not a learner. Every rank calls it.

@@ -3,6 +3,7 @@
 // adapter (optimizer, checkpoint resume, publication from the learners, PEFT load) is seen without bookkeeping.
 #include "kernels/cuda/accel.h"
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,10 @@ static void acc_sum_kept(model_accel *base, model *m, const int *mine, int n_min
     mgCheck(m->lora && m->lora->n_params == n, "the adapter changed between the backward and the gradient sum");
     ensure_slots(a, n_shards);  // a learner without shards still takes part in the sum (its acc is zero)
     double amax = 0;
-    for (int k = 0; k < n_mine; k++) amax = fmax(amax, absmax_cuda(a->slots + (size_t)mine[k] * n, n));
+    for (int k = 0; k < n_mine; k++) {
+        double g = absmax_cuda(a->slots + (size_t)mine[k] * n, n);
+        amax = g <= DBL_MAX ? fmax(amax, g) : INFINITY;  // inf, or NaN where the kernel passes it on
+    }
 #ifdef MIGRATE_HAVE_NCCL
     mg_err err;
     if (a->nccl) {
@@ -113,6 +117,10 @@ static void acc_sum_kept(model_accel *base, model *m, const int *mine, int n_min
     } else
 #endif
         cl->max(cl->ctx, &amax, 1);
+    if (!(amax <= DBL_MAX)) {  // an infinite element has no fixed-point value: NaN tells the learner to skip the step
+        for (size_t i = 0; i < n; i++) grad[i] = NAN;
+        return;
+    }
     double scale = grad_fixed_scale(amax, n_shards);
     be->zero(a->acc, n * sizeof(int64_t));
     for (int k = 0; k < n_mine; k++) fixed_accumulate_cuda(a->acc, a->slots + (size_t)mine[k] * n, n, scale);

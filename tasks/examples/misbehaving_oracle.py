@@ -6,6 +6,8 @@
   kill     kills itself with SIGKILL              -> "oracle was killed by signal 9 ..."
   garbage  prints a line that is not JSON
   nan      prints reward NaN (Python's json writes it; it is not JSON)
+  big      answers reward 1e308: finite, but beyond the allowed range (|reward| <= 1e9)
+  edge     answers reward -1e9, the end of the allowed range (valid)
   noid     answers without an id
   wrongid  answers an id it was not asked
   huge     prints a 2 MB line
@@ -40,6 +42,10 @@ def main():
             print("this is not json", flush=True)
         elif c == "nan":
             print(json.dumps({"id": rid, "reward": float("nan")}), flush=True)
+        elif c == "big":
+            print(json.dumps({"id": rid, "reward": 1e308}), flush=True)
+        elif c == "edge":
+            print(json.dumps({"id": rid, "reward": -1e9, "info": "edge"}), flush=True)
         elif c == "noid":
             print(json.dumps({"reward": 0.5}), flush=True)
         elif c == "wrongid":

@@ -62,5 +62,16 @@ expect "cuda backend without a GPU" "engine\.backend" -- "$BIN" run jobs/semantl
     --set engine.backend=cuda --set output_dir="$TMP/cuda-run"
 expect "unknown backend" "engine\.backend.*rocm" -- "$BIN" run jobs/semantle-demo.yaml --set engine.backend=rocm
 
+# The oracle's command: a stray quote is refused when the config loads; a program that is not there is said to be
+# not found, naming the key, and oracle.log (if made) holds the same line rather than nothing.
+expect "oracle command with an unbalanced quote" "task\.command.*unbalanced \" quote" -- "$BIN" run \
+    jobs/oracle-example.yaml --quiet --set iterations=1 --set output_dir="$TMP/quote-run" --set 'task.command=python3 "x.py'
+expect "oracle command not found" "task\.command.*'/no/such/prog' not found" -- "$BIN" run jobs/oracle-example.yaml \
+    --quiet --set iterations=1 --set output_dir="$TMP/missing-run" --set task.command=/no/such/prog
+if [ -e "$TMP/missing-run/oracle.log" ] && ! grep -q "'/no/such/prog' not found" "$TMP/missing-run/oracle.log"; then
+    failed=$((failed + 1))
+    echo "FAIL oracle command not found: oracle.log was left without the reason: '$(cat "$TMP/missing-run/oracle.log")'"
+fi
+
 echo "test_cli_bad_input: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

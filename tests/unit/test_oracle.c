@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -145,9 +146,15 @@ static void test_good_batch(void) {
     CHECK(t->score(t, 2, rej, out, &e) == 0, "score: %s", e.msg);
     CHECK(out[0].valid == 0 && out[0].reward == 0 && strcmp(out[0].info, "rejected") == 0, "reject: %d %g '%s'",
           out[0].valid, out[0].reward, out[0].info);
+    CHECK(out[0].failure == TASK_OK, "a verdict of invalid is not a failed call (failure %d)", out[0].failure);
     check_echo("after reject", "ok", &out[1]);
     oracle_get_stats(t, &s);
     CHECK(s.invalid == 1 && s.garbage == 0 && s.crashes == 0 && s.restarts == 0, "reject stats: invalid %ld", s.invalid);
+    // the end of the allowed reward range is a reward like any other
+    const char *edge[] = {"edge"};
+    CHECK(t->score(t, 1, edge, out, &e) == 0, "score: %s", e.msg);
+    CHECK(out[0].valid && out[0].reward == -ORACLE_MAX_REWARD && out[0].failure == TASK_OK, "edge: %d %g '%s'",
+          out[0].valid, out[0].reward, out[0].info);
     CHECK(t->score(t, 0, NULL, NULL, &e) == 0, "empty batch");
     t->destroy(t);
     check_no_children("good batch");
@@ -167,7 +174,9 @@ static void test_failures(void) {
         {"noid", "oracle reply has no integer \"id\": '{\"reward\": 0.5}'", 2},
         {"wrongid", "oracle reply answers id ", 2},
         {"huge", "oracle reply is longer than 1048576 bytes", 2},
+        {"big", "oracle reply has a \"reward\" outside [-1e9, 1e9]: '{\"id\": ", 2},
     };
+    static const int kind_of_counter[3] = {TASK_FAIL_TIMEOUT, TASK_FAIL_CRASH, TASK_FAIL_INVALID};
     enum { NCASES = sizeof cases / sizeof *cases };
     snprintf(g_log_path, sizeof g_log_path, "/tmp/migrate_test_oracle_%d.log", (int)getpid());
     unlink(g_log_path);
@@ -186,8 +195,14 @@ static void test_failures(void) {
         CHECK(out[1].valid == 0 && out[1].reward == 0, "%s: should be invalid (%g)", mode, out[1].reward);
         CHECK(starts_with(out[1].info, cases[c].reason), "%s: info '%s', want '%s...'", mode, out[1].info,
               cases[c].reason);
+        // the kind travels with the score, for the search loop to count (the others are no failures)
+        CHECK(out[1].failure == kind_of_counter[cases[c].counter], "%s: failure %d, want %d", mode, out[1].failure,
+              kind_of_counter[cases[c].counter]);
         for (int i = 0; i < 5; i++)
-            if (i != 1) check_echo(mode, cands[i], &out[i]);
+            if (i != 1) {
+                check_echo(mode, cands[i], &out[i]);
+                CHECK(out[i].failure == TASK_OK, "%s: call %d failed (%d)", mode, i, out[i].failure);
+            }
         oracle_get_stats(t, &b);
         long got[3] = {b.timeouts - a.timeouts, b.crashes - a.crashes, b.garbage - a.garbage};
         for (int k = 0; k < 3; k++)
@@ -219,17 +234,88 @@ static void test_failures(void) {
     unlink(g_log_path);
 }
 
+// The whole content of a small file, or "" (static buffer).
+static const char *slurp(const char *path) {
+    static char buf[8192];
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return buf;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+// A command that cannot start fails the create with a line that says so, and the log says the same (it is not
+// left empty).
 static void test_missing_command(void) {
+    char log[64];
+    snprintf(log, sizeof log, "/tmp/migrate_test_oracle_missing_%d.log", (int)getpid());
+    unlink(log);
     char *argv[] = {"no-such-oracle-xyz", "--flag", NULL};
-    oracle_config c = {.argv = argv, .workers = 2, .prompt = "P"};
+    oracle_config c = {.argv = argv, .workers = 2, .prompt = "P", .log_path = log};
     task *t = (task *)1;
     mg_err e = {{0}};
     CHECK(oracle_create(&t, &c, &e) == -1 && t == NULL, "a missing command must fail");
-    CHECK(strcmp(e.msg, "oracle: cannot run 'no-such-oracle-xyz': No such file or directory") == 0, "msg '%s'", e.msg);
+    CHECK(strcmp(e.msg, "oracle: command 'no-such-oracle-xyz' not found on PATH") == 0, "msg '%s'", e.msg);
+    CHECK(strstr(slurp(log), "oracle: command 'no-such-oracle-xyz' not found on PATH"), "log: '%s'", slurp(log));
+    char *abs_argv[] = {"/no/such/prog", NULL};
+    c.argv = abs_argv, c.log_path = NULL;
+    CHECK(oracle_create(&t, &c, &e) == -1 && strcmp(e.msg, "oracle: command '/no/such/prog' not found (no such file)") == 0,
+          "absolute path: '%s'", e.msg);
+    // a script whose #! interpreter is missing exists: that is said, not "not found"
+    char script[] = "/tmp/migrate_test_oracle_interp_XXXXXX";
+    int fd = mkstemp(script);
+    CHECK(fd >= 0 && write(fd, "#!/no/such/interpreter\n", 23) == 23, "write script");
+    close(fd);
+    chmod(script, 0700);
+    char *interp_argv[] = {script, NULL};
+    c.argv = interp_argv;
+    CHECK(oracle_create(&t, &c, &e) == -1 && strstr(e.msg, "interpreter"), "missing interpreter: '%s'", e.msg);
+    unlink(script);
     char *none[] = {NULL};
     c.argv = none;
     CHECK(oracle_create(&t, &c, &e) == -1 && strstr(e.msg, "no command"), "empty argv: %s", e.msg);
+    unlink(log);
     check_no_children("missing command");
+}
+
+// The command-line splitter the run uses for task.command.
+static void test_split_command(void) {
+    static const struct {
+        const char *cmd;
+        const char *want[5];  // NULL-terminated; want[0] NULL = an error is expected, naming `error`
+        const char *error;
+    } cases[] = {
+        {"python3 oracle.py --max 40", {"python3", "oracle.py", "--max", "40"}, NULL},
+        {"  sh\t-c  'echo \"a b\"'\n", {"sh", "-c", "echo \"a b\""}, NULL},
+        {"prog \"two words\" x''y \"\"", {"prog", "two words", "xy", ""}, NULL},
+        {"python3 \"x.py", {NULL}, "unbalanced \" quote in 'python3 \"x.py'"},
+        {"it's", {NULL}, "unbalanced ' quote"},
+        {"   ", {NULL}, "the command is empty"},
+        {"", {NULL}, "the command is empty"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        char **argv = (char **)1;
+        mg_err e = {{0}};
+        int rc = oracle_split_command(cases[k].cmd, &argv, &e);
+        if (cases[k].error) {
+            CHECK(rc == -1 && argv == NULL && strstr(e.msg, cases[k].error), "split '%s': rc %d, '%s'", cases[k].cmd,
+                  rc, e.msg);
+            continue;
+        }
+        CHECK(rc == 0, "split '%s': %s", cases[k].cmd, e.msg);
+        if (rc) continue;
+        int n = 0;
+        while (argv[n]) n++;
+        int want = 0;
+        while (cases[k].want[want]) want++;
+        CHECK(n == want, "split '%s': %d words, want %d", cases[k].cmd, n, want);
+        for (int i = 0; i < n && i < want; i++)
+            CHECK(!strcmp(argv[i], cases[k].want[i]), "split '%s': word %d '%s', want '%s'", cases[k].cmd, i, argv[i],
+                  cases[k].want[i]);
+        oracle_free_argv(argv);
+    }
 }
 
 // The program vanishes after the pool started: no worker can come back, so the batch cannot be scored (-1).
@@ -253,7 +339,7 @@ static void test_pool_cannot_restart(void) {
     const char *cands[] = {"a", "b", "c"};
     task_score out[3];
     CHECK(t->score(t, 3, cands, out, &e) == -1, "score should fail when nothing can run");
-    CHECK(starts_with(e.msg, "oracle: cannot run '/tmp/migrate_test_oracle_") && strstr(e.msg, "No such file"),
+    CHECK(starts_with(e.msg, "oracle: command '/tmp/migrate_test_oracle_") && strstr(e.msg, "not found (no such file)"),
           "msg '%s'", e.msg);
     check_no_zombies("cannot restart");
     t->destroy(t);
@@ -357,11 +443,79 @@ static void test_length_example(void) {
     check_no_children("length example");
 }
 
+static int count_lines(const char *path) {
+    const char *s = slurp(path);
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+// The process that owns a pool is killed with SIGKILL while both workers are inside a call, each waiting for a
+// helper it started (sleep 300). No cleanup of ours runs, yet the workers and their helpers must die within
+// seconds. This test process is a subreaper, so the orphans become its children: it sees them end and reaps them.
+static void test_killed_owner(void) {
+    char dir[] = "/tmp/migrate_test_oracle_kill_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char script[96], pids[96];
+    snprintf(script, sizeof script, "%s/oracle.sh", dir);
+    snprintf(pids, sizeof pids, "%s/pids", dir);
+    FILE *f = fopen(script, "w");
+    CHECK(f != NULL, "write %s", script);
+    if (!f) return;
+    fputs("echo $$ >> \"$1/pids\"\n"
+          "while read -r line; do sleep 300 & echo $! >> \"$1/pids\"; wait; done\n", f);
+    fclose(f);
+    CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0, "PR_SET_CHILD_SUBREAPER");
+    pid_t owner = fork();
+    if (owner == 0) {
+        char *argv[] = {"/bin/sh", script, dir, NULL};
+        oracle_config c = {.argv = argv, .workers = 2, .timeout_s = 600, .prompt = "P"};
+        task *t = NULL;
+        mg_err e;
+        if (oracle_create(&t, &c, &e)) _exit(2);
+        const char *cands[] = {"a", "b"};
+        task_score out[2];
+        t->score(t, 2, cands, out, &e);  // both calls wait for their sleep
+        _exit(3);
+    }
+    double t0 = now_s();
+    while (count_lines(pids) < 4 && now_s() - t0 < 20) usleep(20 * 1000);
+    CHECK(count_lines(pids) == 4, "the workers did not start their helpers: '%s'", slurp(pids));
+    kill(owner, SIGKILL);
+    int status;
+    CHECK(waitpid(owner, &status, 0) == owner && WIFSIGNALED(status), "the owner did not die of the kill");
+    // every pid recorded (2 workers, 2 helpers) must end, and with them every other orphan (the guards)
+    pid_t want[4] = {0};
+    const char *s = slurp(pids);
+    for (int i = 0; i < 4 && *s; i++) want[i] = (pid_t)strtol(s, (char **)&s, 10);
+    int gone = 0;
+    double t1 = now_s();
+    for (;;) {
+        pid_t p = waitpid(-1, NULL, WNOHANG);
+        if (p < 0) break;  // ECHILD: no orphan is left
+        for (int i = 0; i < 4; i++) gone += p == want[i];
+        if (p == 0) {
+            if (now_s() - t1 > 5) break;
+            usleep(10 * 1000);
+        }
+    }
+    double took = now_s() - t1;
+    CHECK(gone == 4 && took < 5, "%d of the 4 workers and helpers (%s) died within %.1f s of the kill -9", gone, slurp(pids),
+          took);
+    for (int i = 0; i < 4; i++)  // leave nothing behind when the check failed
+        if (want[i] > 0) kill(want[i], SIGKILL);
+    while (waitpid(-1, NULL, 0) > 0) {
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+    unlink(pids), unlink(script), rmdir(dir);
+}
+
 int main(void) {
     double t0 = now_s();
     int fds = open_fds();
     test_interface();
     test_missing_command();
+    test_split_command();
     test_good_batch();
     test_failures();
     test_pool_cannot_restart();
@@ -370,6 +524,7 @@ int main(void) {
     test_many_calls();
     test_destroy_stubborn();
     test_length_example();
+    test_killed_owner();
     CHECK(open_fds() == fds, "file descriptors leaked: %d open before, %d after", fds, open_fds());
     fprintf(stderr, "test_oracle: %.1f s\n", now_s() - t0);
     return test_summary("test_oracle");

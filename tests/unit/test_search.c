@@ -1,11 +1,14 @@
 // The search loop on a real (tiny, random) checkpoint with a deterministic in-test task: oracle calls are counted
 // once per new canonical candidate, repeats are free, the budget is exact, a solved problem stops the loop, every
 // strategy runs, only the training strategies move the adapter, and a run is bit-for-bit reproducible.
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "coordinator/search.h"
+#include "workers/learner.h"
 #include "testing.h"
 #include "toy_task.h"
 
@@ -122,6 +125,258 @@ static void check_shared_model(model *m, const tokenizer *tok) {
     model_set_train_mode(m, TRAIN_NONE);
 }
 
+// ---- trouble: failed calls, rewards too large for float, non-finite gradients ----
+
+// The toy task with trouble: mode 0, every call fails (invalid, timeout, crash in turn); mode 1, rewards of
+// 1e308 and 0.5 in turn (finite, but their plain sum is not, and no float advantage can hold them: a C task is not
+// held to an oracle's range); mode 2, none; mode 3, +inf and 0.5 in turn (no number at all: the mean is none).
+typedef struct {
+    toy_state base;  // first: the toy's functions read it
+    int mode;
+    long failed[TASK_FAIL_COUNT];
+} trouble_state;
+
+static int trouble_score(task *t, int n, const char *const *cands, task_score *out, mg_err *e) {
+    trouble_state *s = t->state;
+    (void)cands, (void)e;
+    for (int i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof out[i]);
+        long k = s->base.calls++;
+        if (s->mode == 0) {
+            out[i].failure = TASK_FAIL_INVALID + (int)(k % 3);
+            s->failed[out[i].failure]++;
+            snprintf(out[i].info, sizeof out[i].info, "toy failure %d", out[i].failure);
+        } else {
+            out[i].valid = 1;
+            out[i].reward = s->mode == 1   ? (k % 2 ? 1e308 : 0.5)
+                            : s->mode == 3 ? (k % 2 ? INFINITY : 0.5)
+                                           : (double)(k % 10) / 10;
+        }
+    }
+    return 0;
+}
+
+// Runs `iters` grpo iterations with the trouble task, its metrics lines into *lines (a JSON array) and its stderr
+// into err (what the loop warned).
+static void run_trouble(model *m, const tokenizer *tok, int mode, int iters, search_state *s, trouble_state *st,
+                        json_t **lines, char *err, size_t err_cap) {
+    run_config c;
+    mg_err e;
+    *lines = json_array();
+    err[0] = '\0';
+    if (make_config(&c, "grpo", 0, iters, 99)) return;
+    memset(st, 0, sizeof *st);
+    st->mode = mode;
+    static task t;
+    t = make_toy(&st->base);
+    t.state = st, t.score = trouble_score;
+    lora_config lc = {.rank = 4, .alpha = 8, .targets = LORA_Q | LORA_V};
+    CHECK(model_lora_init(m, &lc, 5, &e) == 0, "%s", e.msg);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *metrics = open_memstream(&buf, &len);
+    FILE *errf = tmpfile();
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fileno(errf), 2);
+    CHECK(search_init(s, &c, m, tok, &t, 7, metrics, NULL, &e) == 0, "%s", e.msg);
+    int status;
+    while ((status = search_step(s, &e)) == 0) {}
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(errf);
+    size_t got = fread(err, 1, err_cap - 1, errf);
+    err[got] = '\0';
+    fclose(errf);
+    fputs(err, stderr);  // still shown
+    CHECK(status == 1, "mode %d: search failed: %s", mode, e.msg);
+    fclose(metrics);
+    for (char *line = buf; line && *line;) {
+        char *nl = strchr(line, '\n');
+        json_error_t je;
+        json_t *o = json_loadb(line, nl ? (size_t)(nl - line) : strlen(line), 0, &je);
+        CHECK(o != NULL, "mode %d: a metrics line is not JSON: %s", mode, je.text);
+        if (o) json_array_append_new(*lines, o);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(buf);
+    run_config_free(&c);
+}
+
+static int count_of(const char *hay, const char *needle) {
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++) n++;
+    return n;
+}
+
+// Every metrics line has every key: a value that is not finite is null and named in "nonfinite".
+static void check_keys(const char *what, json_t *lines) {
+    static const char *const keys[] = {"reward", "reward_std", "best_reward", "loss", "kl", "entropy", "grad_norm",
+                                       "oracle/invalid", "oracle/timeout", "oracle/crash", "train/skipped",
+                                       "clip_ratio/low_mean", "time/iteration"};
+    size_t i;
+    json_t *o;
+    json_array_foreach(lines, i, o) {
+        json_t *bad = json_object_get(o, "nonfinite");
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+            json_t *v = json_object_get(o, keys[k]);
+            CHECK(v != NULL, "%s: line %zu has no '%s'", what, i + 1, keys[k]);
+            if (!v || !json_is_null(v)) continue;
+            int listed = 0;
+            for (size_t b = 0; b < json_array_size(bad); b++)
+                listed |= !strcmp(json_string_value(json_array_get(bad, b)), keys[k]);
+            CHECK(listed, "%s: line %zu has '%s' null without listing it in \"nonfinite\"", what, i + 1, keys[k]);
+        }
+    }
+}
+
+static long sum_key(json_t *lines, const char *key) {
+    long sum = 0;
+    size_t i;
+    json_t *o;
+    json_array_foreach(lines, i, o) sum += (long)json_integer_value(json_object_get(o, key));
+    return sum;
+}
+
+static void check_trouble(model *m, const tokenizer *tok) {
+    search_state s;
+    trouble_state st;
+    json_t *lines;
+    static char err[16384];
+    // Every call fails: counted by kind per iteration and in total, and said once, in the first iteration.
+    run_trouble(m, tok, 0, 3, &s, &st, &lines, err, sizeof err);
+    check_keys("failing calls", lines);
+    CHECK(json_array_size(lines) == 3, "failing calls: %zu metrics lines", json_array_size(lines));
+    CHECK(s.oracle_invalid == st.failed[TASK_FAIL_INVALID] && s.oracle_timeouts == st.failed[TASK_FAIL_TIMEOUT] &&
+              s.oracle_crashes == st.failed[TASK_FAIL_CRASH] && s.oracle_calls == st.base.calls && st.base.calls > 0,
+          "failing calls: totals %ld/%ld/%ld, the task failed %ld/%ld/%ld of %ld", s.oracle_invalid, s.oracle_timeouts,
+          s.oracle_crashes, st.failed[1], st.failed[2], st.failed[3], st.base.calls);
+    CHECK(sum_key(lines, "oracle/invalid") == s.oracle_invalid && sum_key(lines, "oracle/timeout") == s.oracle_timeouts &&
+              sum_key(lines, "oracle/crash") == s.oracle_crashes,
+          "failing calls: the metrics lines do not add up to the totals");
+    CHECK(count_of(err, "oracle calls of iteration 1 failed (") == 1 && count_of(err, "oracle calls of iteration") == 1,
+          "failing calls: want one warning, in iteration 1; stderr:\n%s", err);
+    CHECK(strstr(err, "toy failure"), "failing calls: the warning does not quote a reason:\n%s", err);
+    json_decref(lines);
+    search_free(&s);
+    // Rewards of 1e308: the group's mean stays a number, the update is skipped and said, and the adapter keeps
+    // its values (it would turn NaN).
+    float before = 0;
+    run_trouble(m, tok, 1, 2, &s, &st, &lines, err, sizeof err);
+    lora_config lc = {.rank = 4, .alpha = 8, .targets = LORA_Q | LORA_V};
+    mg_err e;
+    lora_adapter *trained = m->lora;
+    m->lora = NULL;
+    CHECK(model_lora_init(m, &lc, 5, &e) == 0, "%s", e.msg);
+    before = weighted_sum(m->lora);
+    lora_free(m->lora);
+    m->lora = trained;
+    check_keys("huge rewards", lines);
+    size_t i;
+    json_t *o;
+    json_array_foreach(lines, i, o) CHECK(json_is_number(json_object_get(o, "reward")), "huge rewards: line %zu: "
+                                          "no mean reward", i + 1);
+    CHECK(s.train_skipped >= 1 && sum_key(lines, "train/skipped") == s.train_skipped && s.opt.t == 0,
+          "huge rewards: %ld steps skipped (metrics %ld), adapter version %d", s.train_skipped,
+          sum_key(lines, "train/skipped"), s.opt.t);
+    CHECK(weighted_sum(m->lora) == before, "huge rewards: the adapter changed (%g, was %g)", weighted_sum(m->lora),
+          before);
+    CHECK(count_of(err, "GRPO update of iteration") == s.train_skipped && strstr(err, "not finite"),
+          "huge rewards: want one warning per skipped update; stderr:\n%s", err);
+    json_decref(lines);
+    search_free(&s);
+    // Infinite rewards: the mean is no number: null, listed, and said, line by line; no step is taken.
+    run_trouble(m, tok, 3, 2, &s, &st, &lines, err, sizeof err);
+    check_keys("infinite rewards", lines);
+    json_array_foreach(lines, i, o) CHECK(json_is_null(json_object_get(o, "reward")) &&
+                                              json_is_null(json_object_get(o, "best_reward")),
+                                          "infinite rewards: line %zu: reward or best_reward is not null", i + 1);
+    CHECK(s.train_skipped == 2 && s.opt.t == 0 && count_of(err, "metrics.jsonl has null there") == 2,
+          "infinite rewards: %ld steps skipped, adapter version %d; stderr:\n%s", s.train_skipped, s.opt.t, err);
+    json_decref(lines);
+    search_free(&s);
+    // A task that never fails reports zeros in the same keys.
+    run_trouble(m, tok, 2, 2, &s, &st, &lines, err, sizeof err);
+    check_keys("plain task", lines);
+    CHECK(sum_key(lines, "oracle/invalid") + sum_key(lines, "oracle/timeout") + sum_key(lines, "oracle/crash") == 0 &&
+              sum_key(lines, "train/skipped") == 0 && s.oracle_crashes == 0 && s.opt.t > 0 && !strstr(err, "warning"),
+          "plain task: failures or skips reported: %s", err);
+    json_decref(lines);
+    search_free(&s);
+    model_set_train_mode(m, TRAIN_NONE);
+}
+
+// A gradient that is not finite (a NaN in the adapter) is no step: the learner skips it, says why, and leaves
+// the adapter and the optimizer as they were.
+static void check_gradient_skip(model *m) {
+    mg_err e;
+    lora_config lc = {.rank = 4, .alpha = 8, .targets = LORA_Q | LORA_V};
+    CHECK(model_lora_init(m, &lc, 5, &e) == 0, "%s", e.msg);
+    model_set_train_mode(m, TRAIN_LORA);
+    size_t n;
+    model_trainable(m, &n);
+    adamw_state opt;
+    adamw_init(&opt, n);
+    m->lora->params[0] = NAN;
+    float *copy = malloc(n * sizeof(float));
+    memcpy(copy, m->lora->params, n * sizeof(float));
+    packed_batch b;
+    packed_batch_init(&b);
+    int ids[2][5] = {{1, 2, 3, 4, 5}, {1, 2, 6, 7, 8}};
+    for (int k = 0; k < 2; k++) packed_batch_add(&b, ids[k], 5, 2);
+    float *old = malloc((size_t)b.n_tokens * sizeof(float)), adv[2] = {1.0f, -1.0f};
+    for (int i = 0; i < b.n_tokens; i++) old[i] = NAN;  // off-policy: taken from the current policy
+    comm alone = {.size = 1, .is_rollout = 1, .is_learner = 1, .is_coordinator = 1, .n_rollout = 1, .n_learner = 1};
+    grpo_params gp = {0.2f, 0.28f, 0.0f, LOSS_DR_GRPO, 8};
+    learner_stats ls;
+    learner_update(&alone, m, &opt, &gp, 2, 1.0f, 4, &b, old, adv, &ls);
+    CHECK(ls.skipped == 2 && ls.skip_reason == LEARNER_SKIP_GRADIENT && opt.t == 0,
+          "NaN gradient: skipped %d (reason %d), optimizer step %d", ls.skipped, ls.skip_reason, opt.t);
+    CHECK(memcmp(copy, m->lora->params, n * sizeof(float)) == 0, "NaN gradient: the adapter changed");
+    // advantages that are not finite: skipped before any forward
+    float inf_adv[2] = {INFINITY, -INFINITY};
+    m->lora->params[0] = 0.0f;
+    learner_update(&alone, m, &opt, &gp, 1, 1.0f, 4, &b, old, inf_adv, &ls);
+    CHECK(ls.skipped == 1 && ls.skip_reason == LEARNER_SKIP_ADVANTAGES && opt.t == 0,
+          "infinite advantages: skipped %d (reason %d), optimizer step %d", ls.skipped, ls.skip_reason, opt.t);
+    packed_batch_free(&b);
+    free(old), free(copy);
+    adamw_free(&opt);
+    model_set_train_mode(m, TRAIN_NONE);
+}
+
+// The group statistics: no overflow for any finite rewards, and the same bits as the plain formulas otherwise.
+static void check_group_stats(void) {
+    double r[6] = {1e308, 1e308, -1e308, 1e308, 3.0, -2.5}, mean, sd;
+    grpo_reward_stats(r, 4, &mean, &sd);
+    CHECK(mean == 0.5e308, "mean of huge rewards %g", mean);
+    float adv[6];
+    double big[3] = {1e9, -1e9, 5e8};  // the ends of an oracle's range
+    grpo_advantages(big, 3, 0, adv);
+    CHECK(adv[0] == (float)(1e9 - 5e8 / 3) && adv[1] == (float)(-1e9 - 5e8 / 3) && isfinite(adv[2]),
+          "advantages at the range's ends: %g %g %g", adv[0], adv[1], adv[2]);
+    grpo_advantages(r, 3, 0, adv);  // 2e308 - ... does not fit a float: inf, for the learner to refuse
+    CHECK(isinf(adv[0]) && isinf(adv[2]) && adv[0] > 0 && adv[2] < 0, "huge advantages %g %g", adv[0], adv[2]);
+    // ordinary rewards: bit for bit the plain formulas
+    double x[7] = {0.1, 0.73, -0.2, 0.5, 0.999, 0.0, 0.31};
+    for (int scale = 0; scale < 2; scale++) {
+        double m = 0, var = 0;
+        for (int i = 0; i < 7; i++) m += x[i];
+        m /= 7;
+        for (int i = 0; i < 7; i++) var += (x[i] - m) * (x[i] - m);
+        double std = sqrt(var / 6);
+        float got[7];
+        grpo_advantages(x, 7, scale, got);
+        for (int i = 0; i < 7; i++) {
+            float want = (float)(scale ? (x[i] - m) / (std + 1e-4) : x[i] - m);
+            CHECK(got[i] == want, "scale %d: advantage %d is %.9g, the plain formula %.9g", scale, i, got[i], want);
+        }
+        grpo_reward_stats(x, 7, &mean, &sd);
+        CHECK(mean == m && sd == std, "stats %.17g %.17g, plain %.17g %.17g", mean, sd, m, std);
+    }
+}
+
 int main(void) {
     model m;
     tokenizer *tok;
@@ -158,6 +413,9 @@ int main(void) {
     outcome d = run(&m, tok, "grpo", 0, first.best_text, 50);
     CHECK(d.solved && d.iterations == 1, "solution '%s' not found at iteration 1 (solved %d after %d)",
           first.best_text, d.solved, d.iterations);
+    check_group_stats();
+    check_trouble(&m, tok);
+    check_gradient_skip(&m);
     tokenizer_free(tok);
     model_free(&m);
     return test_summary("test_search");
