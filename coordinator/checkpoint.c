@@ -86,7 +86,8 @@ static uint64_t hash_text(uint64_t h, const char *s) {
 
 uint64_t checkpoint_file_digest(const checkpoint *c) {
     uint64_t h = checkpoint_hash_bytes(1469598103934665603ull, &c->digest, sizeof c->digest);
-    int64_t fields[] = {CHECKPOINT_FORMAT_VERSION, c->metrics_bytes, c->n_tensors};
+    int64_t fields[] = {CHECKPOINT_FORMAT_VERSION, c->metrics_bytes, c->n_tensors, c->oracle_invalid,
+                        c->oracle_timeouts, c->oracle_crashes, c->train_skipped};
     h = checkpoint_hash_bytes(h, fields, sizeof fields);
     // What the run is and where it came from: a resume runs this config, the oracle's command line included.
     h = hash_text(h, c->config);
@@ -154,6 +155,8 @@ void checkpoint_take(checkpoint *c, const search_state *s, const char *config_te
     c->iteration = s->iteration, c->oracle_calls = s->oracle_calls, c->repeats = s->repeats;
     c->unparsable = s->unparsable, c->best = s->best, c->solved = s->solved, c->budget_spent = s->budget_spent;
     c->solved_at_calls = s->solved_at_calls, c->new_tokens = s->new_tokens;
+    c->oracle_invalid = s->oracle_invalid, c->oracle_timeouts = s->oracle_timeouts;
+    c->oracle_crashes = s->oracle_crashes, c->train_skipped = s->train_skipped;
     c->seed = s->cfg->seed, c->problem = s->problem;
     c->seconds[0] = s->time.sample, c->seconds[1] = s->time.score, c->seconds[2] = s->time.train;
     c->seconds[3] = s->time.total;
@@ -214,6 +217,8 @@ int checkpoint_apply(const checkpoint *c, search_state *s, mg_err *e) {
     s->iteration = (int)c->iteration, s->oracle_calls = c->oracle_calls, s->repeats = c->repeats;
     s->unparsable = c->unparsable, s->best = c->best, s->solved = (int)c->solved;
     s->budget_spent = (int)c->budget_spent, s->solved_at_calls = c->solved_at_calls, s->new_tokens = c->new_tokens;
+    s->oracle_invalid = c->oracle_invalid, s->oracle_timeouts = c->oracle_timeouts;
+    s->oracle_crashes = c->oracle_crashes, s->train_skipped = c->train_skipped;
     s->time.sample = c->seconds[0], s->time.score = c->seconds[1], s->time.train = c->seconds[2];
     s->time.total = c->seconds[3];
     snprintf(s->best_info, sizeof s->best_info, "%s", c->best_info);

@@ -28,6 +28,7 @@ typedef struct {
 
     // the search's counters (search_state)
     int64_t iteration, oracle_calls, repeats, unparsable, best, solved, budget_spent, solved_at_calls, new_tokens;
+    int64_t oracle_invalid, oracle_timeouts, oracle_crashes, train_skipped;  // what went wrong, for the summary
     uint64_t seed, problem;
     double seconds[4];        // sample, score, train, total
     char *best_info;

@@ -28,7 +28,7 @@ static const char *const FORMAT_NAME = "migrate-checkpoint";
 // Integer counters of /state, in one table so writer and reader agree.
 #define STATE_COUNTERS(X)                                                                                      \
     X(iteration) X(oracle_calls) X(repeats) X(unparsable) X(best) X(solved) X(budget_spent) X(solved_at_calls) \
-    X(new_tokens) X(metrics_bytes)
+    X(new_tokens) X(metrics_bytes) X(oracle_invalid) X(oracle_timeouts) X(oracle_crashes) X(train_skipped)
 static const char *const k_seconds[4] = {"seconds_sample", "seconds_score", "seconds_train", "seconds_total"};
 
 // Each tensor also records its offset in the flat adapter buffer, so a reader without the model (migrate inspect,
@@ -223,6 +223,8 @@ static int read_header(hid_t f, checkpoint *c, const char *path, mg_err *e) {
     if (!rc) rc = h5io_read_attr_u64(g, where, "seed", &c->seed, e);
     if (!rc) rc = h5io_read_attr_u64(g, where, "problem", &c->problem, e);
     if (!rc) rc = h5io_read_attr_str(g, where, "best_info", &c->best_info, e);
+    if (!rc && (c->oracle_invalid < 0 || c->oracle_timeouts < 0 || c->oracle_crashes < 0 || c->train_skipped < 0))
+        rc = mg_fail(e, "%s: a failure counter is negative", where);
     if (!rc && (c->iteration < 0 || c->iteration > (int64_t)1 << 31 || c->oracle_calls < 0 || c->best < -1))
         rc = mg_fail(e, "%s: counters out of range (iteration %lld, oracle_calls %lld, best %lld)", where,
                      (long long)c->iteration, (long long)c->oracle_calls, (long long)c->best);

@@ -13,7 +13,7 @@
 // only write end is ours (close-on-exec): when we are gone, by exit or by SIGKILL, its read ends and it kills its
 // whole group, which is the worker and every helper that stayed in the worker's group.
 #include "tasks/oracle.h"
-
+#include "common/file.h"
 #include "common/clock.h"
 
 #include <errno.h>
@@ -372,7 +372,8 @@ static void describe_exit(char *dst, size_t cap, int status) {
 
 static void log_failure(const oracle *o, int wi, pid_t pid, const char *candidate, const char *reason) {
     if (!o->log_path) return;
-    FILE *f = fopen(o->log_path, "a");
+    mg_err ignored;
+    FILE *f = file_open_nofollow(o->log_path, "a", &ignored);
     if (!f) return;  // a log we cannot write must not stop the search
     char when[32] = "", cand[EXCERPT_BYTES + 4] = "";
     time_t t = time(NULL);
@@ -817,8 +818,9 @@ int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
     if (isnan(cfg->timeout_s) || cfg->timeout_s < 0)
         return mg_fail(e, "oracle: timeout must be positive, got %g", cfg->timeout_s);
     if (cfg->log_path) {  // fail now rather than silently lose every failure line later
-        FILE *f = fopen(cfg->log_path, "a");
-        if (!f) return mg_fail(e, "oracle: cannot open log '%s': %s", cfg->log_path, strerror(errno));
+        mg_err why;
+        FILE *f = file_open_nofollow(cfg->log_path, "a", &why);
+        if (!f) return mg_fail(e, "oracle: cannot open its log: %s", why.msg);
         fclose(f);
     }
     oracle *o = callocCheck(1, sizeof *o);

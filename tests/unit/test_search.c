@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coordinator/metrics_log.h"
 #include "coordinator/search.h"
 #include "workers/learner.h"
 #include "testing.h"
@@ -172,14 +173,15 @@ static void run_trouble(model *m, const tokenizer *tok, int mode, int iters, sea
     t.state = st, t.score = trouble_score;
     lora_config lc = {.rank = 4, .alpha = 8, .targets = LORA_Q | LORA_V};
     CHECK(model_lora_init(m, &lc, 5, &e) == 0, "%s", e.msg);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *metrics = open_memstream(&buf, &len);
+    char mpath[96];
+    snprintf(mpath, sizeof mpath, "/tmp/migrate_test_search_%ld.jsonl", (long)getpid());
+    metrics_log metrics;
+    CHECK(metrics_log_open(&metrics, mpath, 0, NULL, 0, stderr, &e) == 0, "%s", e.msg);
     FILE *errf = tmpfile();
     fflush(stderr);
     int saved = dup(2);
     dup2(fileno(errf), 2);
-    CHECK(search_init(s, &c, m, tok, &t, 7, metrics, NULL, &e) == 0, "%s", e.msg);
+    CHECK(search_init(s, &c, m, tok, &t, 7, &metrics, NULL, &e) == 0, "%s", e.msg);
     int status;
     while ((status = search_step(s, &e)) == 0) {}
     fflush(stderr);
@@ -191,8 +193,7 @@ static void run_trouble(model *m, const tokenizer *tok, int mode, int iters, sea
     fclose(errf);
     fputs(err, stderr);  // still shown
     CHECK(status == 1, "mode %d: search failed: %s", mode, e.msg);
-    fclose(metrics);
-    for (char *line = buf; line && *line;) {
+    for (char *line = metrics.text; line && *line;) {
         char *nl = strchr(line, '\n');
         json_error_t je;
         json_t *o = json_loadb(line, nl ? (size_t)(nl - line) : strlen(line), 0, &je);
@@ -200,7 +201,8 @@ static void run_trouble(model *m, const tokenizer *tok, int mode, int iters, sea
         if (o) json_array_append_new(*lines, o);
         line = nl ? nl + 1 : NULL;
     }
-    free(buf);
+    metrics_log_close(&metrics);
+    unlink(mpath);
     run_config_free(&c);
 }
 
