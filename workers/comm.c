@@ -244,9 +244,11 @@ static int name_lagging(const comm *c, int only, const char *reason, double wait
             fprintf(stderr, "migrate: watchdog (rank %d): %s%s reached '%s' but has been silent in it for %.1f s; "
                     "its last progress: %s%s\n", c->rank, reason, who, me->what, now - g_watch.peers[r].beat, last,
                     state);
-        else if (why == 1)
-            fprintf(stderr, "migrate: watchdog (rank %d): %s%s did not reach '%s' within %.0f s; its last progress: "
-                    "%s%s\n", c->rank, reason, who, me->what, waited, last, state);
+        else if (why == 1)  // a step's collectives may share a name ("mixed group": its size, then its bytes)
+            fprintf(stderr, "migrate: watchdog (rank %d): %s%s did not reach '%s'%s within %.0f s; its last progress: "
+                    "%s%s\n", c->rank, reason, who, me->what,
+                    p->valid && p->waiting && !strcmp(p->what, me->what) ? " (it is still in the one before)" : "",
+                    waited, last, state);
         else
             fprintf(stderr, "migrate: watchdog (rank %d): %s%s %s; its last progress: %s\n", c->rank, reason, who, ps,
                     last);
