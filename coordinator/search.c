@@ -479,6 +479,7 @@ static int update_due(const search_state *s) {
 int search_step(search_state *s, mg_err *e) {
     const run_config *c = s->cfg;
     search_flush(s);  // its own update, if a caller left it waiting: it must land before this step samples
+    comm_iteration(s->iteration + 1);  // as metrics.jsonl numbers it
     double t0 = mg_seconds();
     phase_times before = s->time;
     comm_stats(&s->comm_bytes0, &s->comm_seconds0);

@@ -43,6 +43,7 @@ void run_install_signal_handlers(void) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    comm_watch_signal(&g_stop_signal);  // a rank that died shows first as mpirun's SIGTERM: the watchdog names it
     // Past a file-size limit (ulimit -f), writes should fail with EFBIG and be reported, not kill the run.
     signal(SIGXFSZ, SIG_IGN);
 }
@@ -289,7 +290,11 @@ int run_job_step(run_job *j, const comm *world) {
     if (save || j->status != 0) search_flush(&j->s);  // a checkpoint, or the end, needs the deferred update made
     if (save) {
         learner_share_optimizer(world, &j->s.opt);  // every rank: the moments live on the learners
-        if (world->is_coordinator) saver_periodic(&j->sv, &j->s, &j->metrics);
+        if (world->is_coordinator) {
+            comm_phase(world, "checkpoint");
+            saver_periodic(&j->sv, &j->s, &j->metrics);
+            comm_phase(world, NULL);
+        }
     }
     return j->status;
 }
@@ -377,7 +382,9 @@ int run_job_finish(run_job *j, const comm *world, int summary) {
     if (!j->open) return 0;
     learner_share_optimizer(world, &j->s.opt);
     if (!world->is_coordinator) return 0;
+    comm_phase(world, "final checkpoint");
     int rc = saver_final(&j->sv, &j->s, &j->metrics);
+    comm_phase(world, NULL);
     mg_err e;
     if (metrics_log_settle(&j->metrics, &e)) fprintf(stderr, "migrate run: %s\n", e.msg), rc = -1;
     if (search_finished(&j->s)) {

@@ -13,6 +13,7 @@
 // Because sampling is batch-invariant and shards are fixed by the group, the archive and the adapter are
 // bit-identical for any number of ranks and any layout.
 #pragma once
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,9 +45,18 @@ const char *comm_role_name(const comm *c);
 // Bytes this rank has put into collectives and seconds it has spent in them, since the start.
 void comm_stats(double *bytes, double *seconds);  // "coordinator+rollout+learner", ...
 
-// Names the step this rank is in (NULL: none), for the watchdog: a rank longer than distributed.timeout in one
-// step, or waiting that long in one collective, ends the job with a message naming it.
+// Names the compute step this rank is in (NULL: none), for the watchdog: a rank longer than distributed.timeout
+// in one step ends the job naming itself. Each step and each collective is also a progress record sent to a
+// watcher (rank 0; rank 1 for rank 0), so that a collective that does not complete within distributed.timeout
+// ends the job naming the ranks that did not arrive (or went silent in it), with their iteration, their last
+// step and how long ago it began. Names are for people: "sampling", "scoring", "gather completions"...
 void comm_phase(const comm *c, const char *what);
+// The search iteration this rank is in (1-based; 0: setup), for the watchdog's reports.
+void comm_iteration(int iteration);
+// The run's stop-signal flag (set by its SIGTERM/SIGUSR1/SIGINT handler): mpirun ends a job whose rank died with
+// SIGTERM, then SIGKILL a second later, so on a signal the watchers at once name the ranks whose process on this
+// host has exited or is stopped, and after 0.5 s in a collective the ranks that have not reached it.
+void comm_watch_signal(const volatile sig_atomic_t *flag);
 
 // [lo, hi) of n items for block b of nb (contiguous, in order).
 static inline void comm_block(int n, int nb, int b, int *lo, int *hi) {

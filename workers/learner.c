@@ -241,7 +241,7 @@ static void update(const comm *c, model *m, adamw_state *opt, const grpo_params 
     }
     double *stats = callocCheck((size_t)n_shards * ST_COUNT, sizeof(double));
     for (int it = 0; it < num_iterations && c->is_learner; it++) {
-        comm_phase(c, "learn");
+        comm_phase(c, "GRPO forward/backward");
         for (int j = 0; j < n_mine; j++) {
             int k = mine[j];
             shard_step(m, &shards[k], k, n_shards, gp, temperature, adv + k * per, group_tokens, S, it == 0,

@@ -149,7 +149,7 @@ int rollout_sample(const comm *c, model *m, const tokenizer *tok, int n, const i
     }
     size_t len;
     char *req = share_request(c, n, prompts, prompt_lens, seq_ids, p, version, &len);
-    comm_phase(c, "generate");
+    comm_phase(c, "sampling");
     maybe_fault(c);
     if (k > 0) {  // this rank's block, read from the request
         reader r = {req, req + len};
@@ -248,7 +248,7 @@ int rollout_score(const comm *c, task *t, int n, const char *const *candidates, 
     int lo = 0, hi = 0, rc = 0;
     if (c->is_rollout) comm_block(n, c->n_rollout, c->rollout_index, &lo, &hi);
     mg_err err = {{0}};
-    comm_phase(c, "score");
+    comm_phase(c, "scoring");
     if (hi > lo) rc = t->score(t, hi - lo, candidates + lo, out + lo, &err);
     comm_phase(c, NULL);
     bytes b = {0};

@@ -75,7 +75,7 @@ MIGRATE_FAULT=hang:2:4 timeout 120 mpirun -x MIGRATE_FAULT -np 3 "$M" run "${BAS
     --set distributed.timeout=3 >"$d.out" 2>&1
 rc=$?
 took=$(( $(date +%s) - start ))
-msg=$(grep -m1 "rank 2 (rollout+learner) has been in 'generate'" "$d.out")
+msg=$(grep -m1 "rank 2 (rollout+learner) has been in 'sampling'" "$d.out")
 if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ -n "$msg" ]; then ok "hung rank ended the job in $took s: $msg"
 else fail "hang: exit $rc after $took s"; tail -8 "$d.out"; fi
 mpirun -np 2 "$M" run --resume "$d/checkpoint.h5" --set distributed.timeout=3600 --quiet >"$d.resume.out" 2>&1 \
