@@ -10,17 +10,8 @@
 #   7. a checkpoint never chooses a program: an oracle run resumes only with a command the user gives, and
 #      `migrate inspect` shows the stored one.
 set -uo pipefail
-BUILD=${1:?build dir}
-M="$BUILD/migrate"
-T=$(mktemp -d)
-trap 'pkill -9 -f "$T/" 2>/dev/null; rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-BASE=(jobs/semantle-demo.yaml --quiet --set save_steps=1 --set sampling.max_completion_length=8 --set threads=2
-      --set lora.r=8 --set search.num_on_policy=4 --set search.num_neighborhood=2 --set search.num_greedy=2)
-metrics_of() { sed -E 's/,"tokens_per_second".*$//' "$1/metrics.jsonl"; }
-digest_of() { "$M" inspect --digest "$1/checkpoint.h5" 2>&1; }
+source "$(dirname "$0")/lib.sh"
+BASE=("${SMALL[@]}")
 has_nul() { [ "$(tr -d '\000' < "$1" | wc -c)" != "$(wc -c < "$1")" ]; }
 
 "$M" run "${BASE[@]}" --set iterations=8 --set output_dir="$T/ref" >"$T/ref.out" 2>&1 || { fail "reference run"; cat "$T/ref.out"; }

@@ -8,19 +8,8 @@
 #   5. checkpoints of another config or model, truncated, flipped or not HDF5 are refused in one line.
 # "State" = `migrate inspect --digest` (archive, adapter, AdamW moments, counters) plus metrics.jsonl without timings.
 set -uo pipefail
-BUILD=${1:?build dir}
-M="$BUILD/migrate"
-T=$(mktemp -d)
-trap 'pkill -9 -f "$T/" 2>/dev/null; rm -rf "$T"' EXIT
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-# A small search (rank-8 adapter, 6 new samples per iteration) keeps the many runs below quick under ASan too.
-BASE=(jobs/semantle-demo.yaml --quiet --set iterations=8 --set save_steps=1 --set sampling.max_completion_length=8
-      --set threads=2 --set lora.r=8 --set search.num_on_policy=4 --set search.num_neighborhood=2
-      --set search.num_greedy=2)
-metrics_of() { sed -E 's/,"tokens_per_second".*$//' "$1/metrics.jsonl"; }
-digest_of() { "$M" inspect --digest "$1/checkpoint.h5" 2>&1; }
+source "$(dirname "$0")/lib.sh"
+BASE=("${SMALL[@]}" --set iterations=8)
 
 # 1. reference
 t0=$(date +%s%N)
