@@ -10,26 +10,7 @@ ROOT=$PWD
 BIN=$(realpath "$1/migrate")
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-passed=0 failed=0
-check() {
-    local name=$1
-    shift
-    if "$@"; then passed=$((passed + 1)); echo "ok   $name"
-    else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
-# expect NAME STATUS PATTERN -- command...: that exit status and one stderr line matching PATTERN
-expect() {
-    local name=$1 want=$2 pattern=$3
-    shift 4
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    local rc=$? lines
-    lines=$(wc -l <"$TMP/err")
-    if [ "$rc" -eq "$want" ] && [ "$lines" -eq 1 ] && grep -Eq -- "$pattern" "$TMP/err"; then
-        passed=$((passed + 1)); echo "ok   $name: $(cat "$TMP/err")"
-    else
-        failed=$((failed + 1)); echo "FAIL $name: exit $rc, $lines stderr lines, want /$pattern/:"; head -5 "$TMP/err"
-    fi
-}
+source tests/checks.sh  # check, expect, $passed, $failed
 # args_are FILE ARG...: FILE holds exactly these arguments, NUL-separated (what the stand-ins record)
 args_are() {
     local f=$1
