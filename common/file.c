@@ -1,5 +1,6 @@
 #include "common/file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -114,4 +115,21 @@ FILE *file_open_nofollow(const char *path, const char *mode, mg_err *e) {
     FILE *f = fdopen(fd, append ? "a" : "w");
     mgCheck(f != NULL, "fdopen of a fresh descriptor failed (out of memory)");
     return f;
+}
+
+int file_remove_stale_temps(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    char mine[32];
+    snprintf(mine, sizeof mine, ".tmp.%ld", (long)getpid());
+    int removed = 0;
+    for (struct dirent *ent; (ent = readdir(d));) {
+        const char *tag = strstr(ent->d_name, ".tmp.");
+        if (!tag || tag == ent->d_name) continue;
+        const char *digits = tag + 5;
+        if (!*digits || digits[strspn(digits, "0123456789")] || !strcmp(tag, mine)) continue;
+        if (unlinkat(dirfd(d), ent->d_name, 0) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
 }

@@ -33,3 +33,6 @@ int file_write_atomic(const char *path, const void *buf, size_t n, mg_err *e);
 FILE *file_open_nofollow(const char *path, const char *mode, mg_err *e);
 // fsync of a folder, so that a rename in it is durable. 0 or -1 with errno.
 int file_sync_dir(const char *dir);
+// Removes the temporaries (NAME.tmp.PID) that writers killed mid-way left in dir, other than this process's. Only
+// for a folder this process holds the lock of: then no other writer can be using one. Returns how many went.
+int file_remove_stale_temps(const char *dir);
