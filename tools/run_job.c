@@ -170,7 +170,14 @@ int run_lock_dir(const char *dir, mg_err *e) {
     // O_CLOEXEC: oracle workers must not inherit the lock and keep it after a kill -9 of this process.
     int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0) return mg_fail(e, "%s: cannot create the output folder's lock: %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
+    if (err && err != EWOULDBLOCK) {
+        // Some cluster file systems have no locks (Lustre mounted without flock: ENOSYS): run, but say it.
+        fprintf(stderr, "migrate run: warning: cannot lock %s (%s): a second run into this output_dir would not be "
+                        "stopped\n", path, strerror(err));
+        return fd;
+    }
+    if (err == EWOULDBLOCK) {
         char holder[256] = "";
         ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
         holder[n > 0 ? n : 0] = '\0';

@@ -49,7 +49,9 @@ typedef struct {
 static struct {
     pthread_t thread;
     int running, on;  // on: records travel (MPI with several ranks)
-    const comm *c;
+    volatile int done;         // the job finalized: the thread returns
+    const comm *c;             // a copy the thread owns: the caller's comm may be gone before the thread
+    comm c_copy;
     pthread_mutex_t lock;      // guards mine, what, since, peers
     progress mine;             // this rank's step
     const char *what;          // its name (a literal), NULL when in none
@@ -346,6 +348,7 @@ static void *watch_main(void *arg) {
     for (;;) {
         struct timespec tick = {0, 100 * 1000 * 1000};
         nanosleep(&tick, NULL);
+        if (g_watch.done) return NULL;
         const comm *c = g_watch.c;
         double now = mg_seconds();
         // A thread that did not run for a second was stopped with its process (SIGSTOP, then SIGCONT): its step's
@@ -504,7 +507,10 @@ int comm_layout(comm *c, int rollout, int learner, int coordinator_only, double 
     c->learner_leader = first + (shared ? 0 : R);
     if (c->mpi) split_groups(c);
     if (c->size > 1 && !g_watch.running) {
-        g_watch.c = c;
+        // A copy: the detached thread outlives cmd_run's stack frame (and the caller's comm in it) at exit, where
+        // it once read a garbage timeout and ended a finished rank with status 3 while LSan checked for leaks.
+        g_watch.c_copy = *c;
+        g_watch.c = &g_watch.c_copy;
         g_watch.running = 1;
         pthread_create(&g_watch.thread, NULL, watch_main, NULL);
         pthread_detach(g_watch.thread);
@@ -518,6 +524,7 @@ void comm_finalize(comm *c) {
         g_watch.on = 0;
         pthread_mutex_lock(&g_watch.lock);
         g_watch.since = 0;  // finalizing waits for every rank; the watchdog has nothing more to time
+        g_watch.done = 1;
         free(g_watch.peers), g_watch.peers = NULL;
         pthread_mutex_unlock(&g_watch.lock);
         MPI_Comm_free(&g_watch.wc);
