@@ -506,10 +506,13 @@ int comm_layout(comm *c, int rollout, int learner, int coordinator_only, double 
     c->is_rollout = c->rollout_index >= 0, c->is_learner = c->learner_index >= 0;
     c->learner_leader = first + (shared ? 0 : R);
     if (c->mpi) split_groups(c);
+    // The watchdog reads a copy, refreshed at each layout (comm_init lays out once with the default timeout, the
+    // run again with its own): the detached thread outlives cmd_run's frame, and the caller's comm in it, at exit,
+    // where it once read a garbage timeout and ended a finished rank with status 3 while LSan checked for leaks.
+    pthread_mutex_lock(&g_watch.lock);
+    g_watch.c_copy = *c;
+    pthread_mutex_unlock(&g_watch.lock);
     if (c->size > 1 && !g_watch.running) {
-        // A copy: the detached thread outlives cmd_run's stack frame (and the caller's comm in it) at exit, where
-        // it once read a garbage timeout and ended a finished rank with status 3 while LSan checked for leaks.
-        g_watch.c_copy = *c;
         g_watch.c = &g_watch.c_copy;
         g_watch.running = 1;
         pthread_create(&g_watch.thread, NULL, watch_main, NULL);
