@@ -7,12 +7,9 @@
 // the asked id) invalidates that call only: the worker is killed with its process group, reaped, and a
 // replacement is started at once so that it boots while the caller is busy generating the next batch.
 //
-// Workers must not outlive us, even when we are killed with SIGKILL and run no cleanup. Each worker is its own
-// process group, started with a parent-death signal (SIGKILL), which the kernel delivers to the worker only, not
-// to what it started. So each group also holds a guard, a /bin/sh blocked reading the read end of a pipe whose
-// only write end is ours (close-on-exec): when we are gone, by exit or by SIGKILL, its read ends and it kills its
-// whole group, which is the worker and every helper that stayed in the worker's group.
+// Starting, guarding and reaping the worker processes: tasks/oracle_process.c.
 #include "tasks/oracle.h"
+#include "tasks/oracle_internal.h"
 #include "common/file.h"
 #include "common/clock.h"
 
@@ -23,59 +20,19 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
 #define MAX_REPLY_BYTES (1 << 20)  // a longer line is garbage, never a bigger buffer
-#define EXIT_GRACE_S 0.2           // a worker that closed its output gets this long to report its exit status
 #define DESTROY_GRACE_S 0.5        // at destroy, how long workers get to exit after their stdin closes
-#define EXCERPT_BYTES 80           // how much of a bad reply or candidate goes into messages
 #define MAX_WORKERS 1024
 #define TEXT_OF_(x) #x
 #define TEXT_OF(x) TEXT_OF_(x)  // a macro's value as a string literal
 
 typedef enum { FAIL_TIMEOUT, FAIL_CRASH, FAIL_GARBAGE } failure_kind;
-
-typedef struct {
-    pid_t pid;       // -1: not running
-    pid_t guard;     // the /bin/sh in its process group that kills the group once we are gone; -1: none
-    int to_child;    // our end of its stdin (non-blocking)
-    int from_child;  // our end of its stdout (non-blocking)
-    int tried;       // a spawn was attempted for this slot during the current score call
-    // the request in flight
-    int busy;
-    int slot;        // index into the batch
-    long long id;
-    char *req;       // the unwritten request line, NULL once all of it is written
-    size_t req_len, req_off;
-    double deadline;
-    // reply bytes read so far; `scanned` bytes are known to hold no newline
-    char *buf;
-    size_t len, cap, scanned;
-} worker;
-
-typedef struct {
-    char **argv;
-    int nworkers;
-    double timeout_s, solved_reward;
-    char *prompt, *ns_template, *log_path;
-    worker *w;              // (nworkers)
-    struct pollfd *pfd;     // (2 * nworkers)
-    int *pfd_owner;         // (2 * nworkers) worker index of each pollfd
-    long long *pfd_id;      // (2 * nworkers) the request id it was polled for, to skip stale entries
-    long long next_id;
-    oracle_stats stats;
-    int lifeline[2];        // the guards read [0] (stdin); we alone hold [1], so they see EOF when we are gone
-    char spawn_error[512];  // the last failed start, for the -1 message
-    char exe[PATH_MAX];     // argv[0] as found on PATH, for the next start
-} oracle;
 
 // One score call in progress.
 typedef struct {
@@ -86,12 +43,6 @@ typedef struct {
 } batch;
 
 // ---- small helpers ----
-
-static void sleep_s(double s) {
-    struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
 
 static char *dup_bytes(const char *s, size_t n) {
     char *d = mallocCheck(n + 1);
@@ -151,226 +102,7 @@ static char *utf8_repair(const char *s) {
     return d;
 }
 
-// ---- processes ----
-
-// A pipe whose ends are close-on-exec (so no other worker inherits them, which would hide EOFs) and numbered
-// 3 or above (dup2 onto the same number would keep close-on-exec and the child would lose its stdin).
-static int make_pipe(int fd[2]) {
-    if (pipe(fd) < 0) return -1;
-    for (int i = 0; i < 2; i++) {
-        if (fd[i] < 3) {
-            int moved = fcntl(fd[i], F_DUPFD_CLOEXEC, 3);
-            int err = errno;
-            close(fd[i]);
-            fd[i] = moved;
-            if (moved < 0) {
-                if (i == 1) close(fd[0]);
-                errno = err;
-                return -1;
-            }
-        } else {
-            fcntl(fd[i], F_SETFD, FD_CLOEXEC);
-        }
-    }
-    return 0;
-}
-
-static void log_failure(const oracle *o, int wi, pid_t pid, const char *candidate, const char *reason);
-
-// The program file for argv[0], looked up on PATH as execvp would, in o->exe. -1 with errno when none is found.
-static int find_program(oracle *o) {
-    const char *name = o->argv[0];
-    if (strchr(name, '/')) {
-        if (snprintf(o->exe, sizeof o->exe, "%s", name) >= (int)sizeof o->exe) return errno = ENAMETOOLONG, -1;
-        return 0;
-    }
-    const char *path = getenv("PATH");
-    if (!path) path = "/bin:/usr/bin";  // glibc's execvp default
-    int err = ENOENT;
-    for (const char *p = path;; p++) {
-        size_t n = strcspn(p, ":");
-        struct stat st;
-        // an empty entry is the current directory
-        if (snprintf(o->exe, sizeof o->exe, "%.*s%s%s", (int)n, p, n ? "/" : "", name) < (int)sizeof o->exe &&
-            stat(o->exe, &st) == 0 && S_ISREG(st.st_mode)) {
-            if (access(o->exe, X_OK) == 0) return 0;
-            err = EACCES;  // as execvp: a file without execute permission is reported only if nothing better is found
-        }
-        p += n;
-        if (!*p) break;
-    }
-    errno = err;
-    return -1;
-}
-
-// The reason a start failed, naming the command: a missing program gets its own words, because "No such file or
-// directory" also means a missing #! interpreter.
-static void spawn_failed(oracle *o, worker *w, const char *what, int err) {
-    const char *name = o->argv[0];
-    if (err == ENOENT && !strchr(name, '/'))
-        snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: command '%s' not found on PATH", name);
-    else if (err == ENOENT && access(name, F_OK) != 0)
-        snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: command '%s' not found (no such file)", name);
-    else if (err == ENOENT)
-        snprintf(o->spawn_error, sizeof o->spawn_error,
-                 "oracle: cannot run '%s': its interpreter (the #! line) was not found", name);
-    else
-        snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: %s '%s': %s", what, name, strerror(err));
-    w->pid = -1;
-}
-
-// The child's part of start_process, between vfork and exec. It shares our memory and stack until the exec, so it
-// makes system calls only, stores nothing but *err, and never returns (only _exit).
-static void child_exec(const char *exe, char *const *argv, int in_fd, int out_fd, pid_t parent, volatile int *err) {
-    // A handler of ours must not run in the child: it would write our memory. SIGPIPE gets its default back
-    // (a child that writes to a closed pipe should die as usual).
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++) {
-        struct sigaction cur;
-        if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &cur) < 0) continue;
-        if (sig == SIGPIPE || (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN)) sigaction(sig, &dfl, NULL);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    // Its own process group: Ctrl-C at the terminal reaches us only (and we shut the pool down), and a kill of
-    // the group also takes any helpers the oracle started.
-    if (setpgid(0, 0) < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) goto failed;
-    if (getppid() != parent) _exit(127);  // we died before the signal was armed: nobody would ever end it
-    if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0) goto failed;
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execv(exe, argv);
-failed:
-    *err = errno ? errno : EINVAL;
-    _exit(127);
-}
-
-// Starts o->exe with stdin/stdout on the given fds (closed-on-exec ends of pipes). vfork, not fork: the parent may
-// hold many gigabytes (a model), which fork would have to map again, and an MPI or CUDA process should not fork.
-// Returns the pid, or -1 with errno.
-static pid_t start_process(const oracle *o, int in_fd, int out_fd) {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);  // until the child has reset its handlers (see child_exec)
-    volatile int err = 0;
-    pid_t parent = getpid();
-    pid_t pid = vfork();
-    if (pid == 0) child_exec(o->exe, o->argv, in_fd, out_fd, parent, &err);
-    int fork_err = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid < 0) return errno = fork_err, -1;
-    if (err) {  // it has exited already: reap it
-        int e = err;
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-        return errno = e, -1;
-    }
-    return pid;
-}
-
-// The guard of worker w's process group (see the top of the file). Without /bin/sh the worker runs unguarded:
-// the parent-death signal still ends the worker itself, and the log says what is not covered.
-static void start_guard(oracle *o, worker *w) {
-    static char *const argv[] = {"sh", "-c", "read x; kill -KILL 0", NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, o->lifeline[0], 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawnattr_init(&at);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setpgroup(&at, w->pid);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-    int rc = posix_spawn(&w->guard, "/bin/sh", &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    if (rc == 0) return;
-    w->guard = -1;
-    char why[256];
-    snprintf(why, sizeof why, "cannot start /bin/sh as the guard of its process group (%s): what it starts may "
-             "outlive a kill -9 of this process", strerror(rc));
-    log_failure(o, (int)(w - o->w), w->pid, NULL, why);
-}
-
-static int spawn_worker(oracle *o, worker *w) {
-    w->tried = 1;
-    w->guard = -1;
-    int in[2], out[2];
-    if (make_pipe(in) < 0) goto pipe_failed;
-    if (make_pipe(out) < 0) {
-        close(in[0]), close(in[1]);
-        goto pipe_failed;
-    }
-    pid_t pid = find_program(o) < 0 ? -1 : start_process(o, in[0], out[1]);
-    int err = errno;
-    close(in[0]), close(out[1]);
-    if (pid < 0) {
-        close(in[1]), close(out[0]);
-        spawn_failed(o, w, "cannot run", err);
-        log_failure(o, (int)(w - o->w), -1, NULL, o->spawn_error);
-        return -1;
-    }
-    fcntl(in[1], F_SETFL, fcntl(in[1], F_GETFL) | O_NONBLOCK);
-    fcntl(out[0], F_SETFL, fcntl(out[0], F_GETFL) | O_NONBLOCK);
-    w->pid = pid, w->to_child = in[1], w->from_child = out[0];
-    w->busy = 0, w->len = w->scanned = 0;
-    start_guard(o, w);
-    return 0;
-pipe_failed:
-    spawn_failed(o, w, "cannot create pipes for", errno);
-    log_failure(o, (int)(w - o->w), -1, NULL, o->spawn_error);
-    return -1;
-}
-
-// Ends w's process: up to grace_s for it to exit by itself, then SIGKILL to its process group. Returns the wait
-// status; *own_exit tells whether the process had ended before we killed it. Leaves w without a process.
-static int reap_worker(worker *w, double grace_s, int *own_exit) {
-    double until = mg_seconds() + grace_s;
-    int exited = 0;
-    for (;;) {
-        siginfo_t si;
-        memset(&si, 0, sizeof si);
-        // WNOWAIT: keep the zombie, so the group id stays ours until after the kill below
-        if (waitid(P_PID, w->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == w->pid) {
-            exited = 1;
-            break;
-        }
-        if (mg_seconds() >= until) break;
-        sleep_s(0.002);
-    }
-    kill(-w->pid, SIGKILL);  // the group: the worker, its guard, and what the worker started
-    if (!exited) kill(w->pid, SIGKILL);
-    int status = 0;
-    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (w->guard > 0) {
-        kill(w->guard, SIGKILL);  // in case it left the group
-        while (waitpid(w->guard, NULL, 0) < 0 && errno == EINTR) {
-        }
-        w->guard = -1;
-    }
-    if (w->to_child >= 0) close(w->to_child);
-    close(w->from_child);
-    free(w->req);
-    w->req = NULL;
-    w->pid = -1, w->to_child = w->from_child = -1;
-    w->len = w->scanned = 0;
-    if (own_exit) *own_exit = exited;
-    return status;
-}
-
-static void describe_exit(char *dst, size_t cap, int status) {
-    if (WIFSIGNALED(status))
-        snprintf(dst, cap, "oracle was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
-    else
-        snprintf(dst, cap, "oracle exited with status %d", WEXITSTATUS(status));
-}
-
-static void log_failure(const oracle *o, int wi, pid_t pid, const char *candidate, const char *reason) {
+void oracle_log_failure(const oracle *o, int wi, pid_t pid, const char *candidate, const char *reason) {
     if (!o->log_path) return;
     mg_err ignored;
     FILE *f = file_open_nofollow(o->log_path, "a", &ignored);
@@ -407,14 +139,14 @@ static void fail_reaped(batch *b, worker *w, pid_t pid, failure_kind kind, const
     if (kind == FAIL_TIMEOUT) o->stats.timeouts++;
     else if (kind == FAIL_CRASH) o->stats.crashes++;
     else o->stats.garbage++;
-    log_failure(o, (int)(w - o->w), pid, b->cands[w->slot], reason);
-    if (spawn_worker(o, w) == 0) o->stats.restarts++;
+    oracle_log_failure(o, (int)(w - o->w), pid, b->cands[w->slot], reason);
+    if (oracle_spawn_worker(o, w) == 0) o->stats.restarts++;
 }
 
 // The call failed while the process may still run (a deadline, a bad reply): kill it first.
 static void fail_call(batch *b, worker *w, failure_kind kind, const char *reason) {
     pid_t pid = w->pid;
-    reap_worker(w, 0, NULL);
+    oracle_reap_worker(w, 0, NULL);
     fail_reaped(b, w, pid, kind, reason);
 }
 
@@ -422,9 +154,9 @@ static void fail_call(batch *b, worker *w, failure_kind kind, const char *reason
 // moment to do so, because its exit status is the useful reason.
 static void worker_gone(batch *b, worker *w, const char *what) {
     pid_t pid = w->pid;
-    int own_exit, status = reap_worker(w, EXIT_GRACE_S, &own_exit);
+    int own_exit, status = oracle_reap_worker(w, EXIT_GRACE_S, &own_exit);
     char reason[128];
-    if (own_exit) describe_exit(reason, sizeof reason, status);
+    if (own_exit) oracle_describe_exit(reason, sizeof reason, status);
     else snprintf(reason, sizeof reason, "oracle %s without replying", what);
     fail_reaped(b, w, pid, FAIL_CRASH, reason);
 }
@@ -577,13 +309,13 @@ static void replace_if_dead(oracle *o, worker *w) {
     memset(&si, 0, sizeof si);
     if (w->pid < 0 || waitid(P_PID, w->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != w->pid) return;
     pid_t pid = w->pid;
-    int status = reap_worker(w, 0, NULL);
+    int status = oracle_reap_worker(w, 0, NULL);
     char reason[160];
-    describe_exit(reason, sizeof reason, status);
+    oracle_describe_exit(reason, sizeof reason, status);
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) o->stats.crashes++;
     strcat(reason, " between calls");
-    log_failure(o, (int)(w - o->w), pid, NULL, reason);
-    if (spawn_worker(o, w) == 0) o->stats.restarts++;
+    oracle_log_failure(o, (int)(w - o->w), pid, NULL, reason);
+    if (oracle_spawn_worker(o, w) == 0) o->stats.restarts++;
 }
 
 static void send_request(batch *b, worker *w, int slot) {
@@ -695,7 +427,7 @@ static int oracle_score(task *t, int n, const char *const *cands, task_score *ou
             if (b.next == n || w->busy) continue;
             replace_if_dead(o, w);
             if (w->pid < 0) {  // its last start failed: one more try per score call
-                if (w->tried || spawn_worker(o, w) < 0) continue;
+                if (w->tried || oracle_spawn_worker(o, w) < 0) continue;
                 o->stats.restarts++;
             }
             send_request(&b, w, b.next);
@@ -781,7 +513,7 @@ static void oracle_free(oracle *o) {
             worker *w = &o->w[i];
             if (w->pid > 0) {
                 double left = until - mg_seconds();
-                reap_worker(w, left > 0 ? left : 0, NULL);
+                oracle_reap_worker(w, left > 0 ? left : 0, NULL);
             }
             free(w->buf);
             free(w->req);
@@ -824,7 +556,7 @@ int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
         fclose(f);
     }
     oracle *o = callocCheck(1, sizeof *o);
-    if (make_pipe(o->lifeline) < 0) {
+    if (oracle_make_pipe(o->lifeline) < 0) {
         free(o);
         return mg_fail(e, "oracle: cannot create a pipe: %s", strerror(errno));
     }
@@ -857,7 +589,7 @@ int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
     // Start them all now: a wrong command is reported before the search begins, and the oracles load their
     // models while the policy model loads.
     for (int i = 0; i < o->nworkers; i++) {
-        if (spawn_worker(o, &o->w[i]) < 0) {
+        if (oracle_spawn_worker(o, &o->w[i]) < 0) {
             mg_fail(e, "%s", o->spawn_error);
             oracle_free(o);
             return -1;
