@@ -147,10 +147,7 @@ void checkpoint_take(checkpoint *c, const search_state *s, const char *config_te
     c->model_hash = model_hash;
     c->model_params = (int64_t)s->m->n_params;
     char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    mg_utc_now(when, sizeof when);
     c->created = dup_text(when);
     c->iteration = s->iteration, c->oracle_calls = s->oracle_calls, c->repeats = s->repeats;
     c->unparsable = s->unparsable, c->best = s->best, c->solved = s->solved, c->budget_spent = s->budget_spent;

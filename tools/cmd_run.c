@@ -62,15 +62,13 @@ static int overridden(const char **overrides, int n_over, const char *key) {
 // Loads the run's configuration: from CONFIG, from the checkpoint being resumed, or both (then they must agree).
 // A checkpoint is data: its config is used only once the whole file is verified, and an oracle's command line,
 // the one thing in it that runs a program, only when the user gives it too.
-static int load_config(run_config *cfg, const char *config_path, const char *resume_path, const char **overrides,
-                       int n_over, mg_err *e) {
+// saved: the checkpoint at resume_path, read whole and verified.
+static int load_config(run_config *cfg, const char *config_path, const checkpoint *saved, const char *resume_path,
+                       const char **overrides, int n_over, mg_err *e) {
     if (config_path) return run_config_load(cfg, config_path, overrides, n_over, e);
-    checkpoint h;
-    if (checkpoint_read(&h, resume_path, NULL, e)) return -1;
     char name[4200];
     snprintf(name, sizeof name, "%s:/config", resume_path);
-    int rc = run_config_parse(cfg, h.config, strlen(h.config), name, overrides, n_over, e);
-    checkpoint_free(&h);
+    int rc = run_config_parse(cfg, saved->config, strlen(saved->config), name, overrides, n_over, e);
     if (!rc && cfg->task == TASK_ORACLE && !overridden(overrides, n_over, "task.command")) {
         rc = mg_fail(e, "%s: the run's oracle is the program `%.600s`; a resume runs only a command you give: "
                         "pass the run's config (migrate run CONFIG --resume %s) or confirm the command with --set "
@@ -92,24 +90,30 @@ static int run_single(comm *world, const char *config_path, const char *resume_p
                       int n_over, int print_config, int quiet, int overwrite) {
     mg_err e;
     run_config cfg;
-    if (load_config(&cfg, config_path, resume_path, overrides, n_over, &e)) {
+    checkpoint stored;  // read once, whole and verified, for the config and the checks before a resume
+    memset(&stored, 0, sizeof stored);
+    if ((resume_path && checkpoint_read(&stored, resume_path, NULL, &e)) ||
+        load_config(&cfg, config_path, &stored, resume_path, overrides, n_over, &e)) {
         fprintf(stderr, "migrate run: %s\n", e.msg);
+        checkpoint_free(&stored);
         return 1;
     }
     if (resume_path) resume_output_dir(&cfg, resume_path, overrides, n_over);
     if (comm_layout(world, cfg.rollout_ranks, cfg.learner_ranks, cfg.coordinator_only, cfg.dist_timeout, &e)) {
         fprintf(stderr, "migrate run: %s: %s\n", config_path ? config_path : resume_path, e.msg);
-        run_config_free(&cfg);
+        run_config_free(&cfg), checkpoint_free(&stored);
         return 1;
     }
     if (print_config) {
         run_config_dump(&cfg, stdout);
-        run_config_free(&cfg);
+        run_config_free(&cfg), checkpoint_free(&stored);
         return 0;
     }
     uint64_t model_hash;
-    if (checkpoint_model_hash(cfg.model, &model_hash, &e) ||
-        (resume_path && run_job_check_resume(&cfg, model_hash, resume_path, &e))) {
+    int bad = checkpoint_model_hash(cfg.model, &model_hash, &e) ||
+              (resume_path && run_job_check_saved(&cfg, model_hash, &stored, resume_path, &e));
+    checkpoint_free(&stored);  // run_job_open reads it again against the model's adapter shapes
+    if (bad) {
         fprintf(stderr, "migrate run: %s\n", e.msg);
         run_config_free(&cfg);
         return 1;

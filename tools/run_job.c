@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/file.h"
 
 #include "model/peft.h"
@@ -150,16 +151,22 @@ char *run_config_text(const run_config *c) {
     return buf;
 }
 
+int run_job_check_saved(const run_config *cfg, uint64_t model_hash, const checkpoint *h, const char *resume_path,
+                        mg_err *e) {
+    char *now = run_config_text(cfg);
+    int rc = checkpoint_config_compatible(h->config, now, resume_path, e);
+    free(now);
+    if (!rc && h->model_hash != model_hash)
+        rc = mg_fail(e, "%s: the checkpoint was written for the model in %s (config.json hash %016llx); %s is another "
+                        "model (hash %016llx)", resume_path, h->model_path, (unsigned long long)h->model_hash, cfg->model,
+                     (unsigned long long)model_hash);
+    return rc;
+}
+
 int run_job_check_resume(const run_config *cfg, uint64_t model_hash, const char *resume_path, mg_err *e) {
     checkpoint h;
     if (checkpoint_read(&h, resume_path, NULL, e)) return -1;  // whole and verified, before anything is started
-    char *now = run_config_text(cfg);
-    int rc = checkpoint_config_compatible(h.config, now, resume_path, e);
-    free(now);
-    if (!rc && h.model_hash != model_hash)
-        rc = mg_fail(e, "%s: the checkpoint was written for the model in %s (config.json hash %016llx); %s is another "
-                        "model (hash %016llx)", resume_path, h.model_path, (unsigned long long)h.model_hash, cfg->model,
-                     (unsigned long long)model_hash);
+    int rc = run_job_check_saved(cfg, model_hash, &h, resume_path, e);
     checkpoint_free(&h);
     return rc;
 }
@@ -188,10 +195,7 @@ int run_lock_dir(const char *dir, mg_err *e) {
     }
     char host[128] = "?", when[32];
     gethostname(host, sizeof host - 1);
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    mg_utc_now(when, sizeof when);
     char line[256];
     int n = snprintf(line, sizeof line, "pid %ld on host %s, since %s\n", (long)getpid(), host, when);
     if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)n, 0) != n) {}  // the lock holds without the note

@@ -51,6 +51,9 @@ char *run_config_text(const run_config *c);
 // Before a resume: the checkpoint at resume_path must hold a run of this config (up to the keys that may change,
 // checkpoint_config_compatible) on this model (config.json hash).
 int run_job_check_resume(const run_config *cfg, uint64_t model_hash, const char *resume_path, mg_err *e);
+// The same for a checkpoint already read whole and verified (h, from resume_path).
+int run_job_check_saved(const run_config *cfg, uint64_t model_hash, const checkpoint *h, const char *resume_path,
+                        mg_err *e);
 
 // Takes the lock of an output folder for this process's life (or until run_unlock_dir): a second run into the
 // same folder, from this host or another sharing the file system, fails at once, naming the holder's pid and host.
