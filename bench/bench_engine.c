@@ -575,8 +575,7 @@ static void profile_sample(model *m) {
     int ins[] = {C, C, C, Q, C, C, F}, outs[] = {Q, KV, KV, C, F, F, C};
     const float *Ws[] = {w->wq, w->wk, w->wv, w->wo, w->wgate, w->wup, w->wdown};
     const float *norm_w = w->attn_norm;
-    sampling_params sp;
-    sampling_params_default(&sp);
+    const mg_sample_params sp = {1.0f, 0, 1.0f, 0.0f, 0};  // sampling_params_default's controls
     float lp;
 
     TIME_OP("decode: linear (invariant GEMM)", L * steps,

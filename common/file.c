@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -132,4 +133,12 @@ int file_remove_stale_temps(const char *dir) {
     }
     closedir(d);
     return removed;
+}
+
+void file_mkdir_p(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dir);
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') *p = '\0', mkdir(path, 0755), *p = '/';
+    mkdir(path, 0755);
 }

@@ -36,3 +36,6 @@ int file_sync_dir(const char *dir);
 // Removes the temporaries (NAME.tmp.PID) that writers killed mid-way left in dir, other than this process's. Only
 // for a folder this process holds the lock of: then no other writer can be using one. Returns how many went.
 int file_remove_stale_temps(const char *dir);
+
+// mkdir -p: creates dir and its missing parents (existing ones are fine; a real failure shows at the first write).
+void file_mkdir_p(const char *dir);

@@ -1,50 +1,8 @@
 #include "coordinator/prompts.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-char *prompt_printf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *out = mallocCheck((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(out, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return out;
-}
-
-char *template_render(const char *tmpl, int n, const char *const *keys, const char *const *values) {
-    size_t cap = strlen(tmpl) + 1, len = 0;
-    for (int k = 0; k < n; k++) cap += 4 * strlen(values[k]) + 16;
-    char *out = mallocCheck(cap);
-    for (const char *p = tmpl; *p;) {
-        int matched = 0;
-        if (*p == '{') {
-            for (int k = 0; k < n && !matched; k++) {
-                size_t kl = strlen(keys[k]);
-                if (!strncmp(p + 1, keys[k], kl) && p[1 + kl] == '}') {
-                    size_t vl = strlen(values[k]);
-                    if (len + vl + 1 > cap) out = realloc(out, cap = 2 * (len + vl + 1));
-                    mgCheck(out != NULL, "out of memory rendering a prompt");
-                    memcpy(out + len, values[k], vl);
-                    len += vl;
-                    p += kl + 2;
-                    matched = 1;
-                }
-            }
-        }
-        if (matched) continue;
-        if (len + 2 > cap) out = realloc(out, cap *= 2);
-        mgCheck(out != NULL, "out of memory rendering a prompt");
-        out[len++] = *p++;
-    }
-    out[len] = '\0';
-    return out;
-}
 
 int prompt_encode(const prompt_encoder *pe, const char *text, int **ids, int *n, mg_err *e) {
     if (pe->fmt == CHAT_PLAIN) return tokenizer_encode(pe->tok, text, strlen(text), 1, ids, n, e);
@@ -72,7 +30,7 @@ char *prompt_neighborhood(const run_config *c, task *t, const char *solution, do
     char r[32];
     snprintf(r, sizeof r, "%.3f", reward);
     const char *keys[] = {"solution", "reward"}, *values[] = {solution, r};
-    return template_render(c->ns_prompt, 2, keys, values);
+    return text_render(c->ns_prompt, 2, keys, values);
 }
 
 char *prompt_opro(const run_config *c, task *t, const archive *a, int k) {
@@ -97,7 +55,7 @@ char *prompt_opro(const run_config *c, task *t, const archive *a, int k) {
                                           : "Previous answers and their scores (higher is better):\n{history}\n"
                                             "Give a new answer that scores higher than all of these. {prompt}";
     const char *keys[] = {"prompt", "history"}, *values[] = {base, n ? history : "(none yet)\n"};
-    char *out = template_render(tmpl, 2, keys, values);
+    char *out = text_render(tmpl, 2, keys, values);
     free(base);
     free(history);
     return out;

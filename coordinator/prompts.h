@@ -3,8 +3,9 @@
 //   neighborhood: a variation request around one past solution (config `task.ns_prompt`, "{solution}", "{reward}")
 //   OPRO:         the best past solutions with their scores, then the task prompt ("{history}", "{prompt}")
 #pragma once
+#include "common/run_config.h"
+#include "common/text.h"
 #include "coordinator/archive.h"
-#include "coordinator/config.h"
 #include "model/chat.h"
 #include "tasks/task.h"
 
@@ -14,10 +15,6 @@ typedef struct {
     const char *system;  // NULL or a system message
 } prompt_encoder;
 
-// printf into a malloc'd string: what the tasks' own prompt builders (and their other texts) use.
-char *prompt_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-// Replaces each "{key}" of tmpl by its value; unknown placeholders stay as they are. malloc'd.
-char *template_render(const char *tmpl, int n, const char *const *keys, const char *const *values);
 // Renders text as one user turn (with the system message) and encodes it; plain format encodes it with the
 // tokenizer's special tokens (e.g. BOS). *ids malloc'd.
 int prompt_encode(const prompt_encoder *pe, const char *text, int **ids, int *n, mg_err *e);

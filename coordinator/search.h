@@ -7,8 +7,8 @@
 #pragma once
 #include <stdio.h>
 
+#include "common/run_config.h"
 #include "coordinator/archive.h"
-#include "coordinator/config.h"
 #include "coordinator/prompts.h"
 #include "model/optimizer.h"
 #include "tasks/task.h"

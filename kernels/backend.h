@@ -19,18 +19,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/error.h"
+#include "kernels/ops.h"
+
 typedef enum { MG_F32 = 0, MG_BF16 = 1 } mg_dtype;
+
+#define MG_COLL_ID_BYTES 128  // a device collective's unique id (NCCL_UNIQUE_ID_BYTES)
 
 static inline size_t mg_dtype_size(mg_dtype t) { return t == MG_BF16 ? 2 : 4; }
 
-// Sampling controls for the batched sampler entry (same meaning as model/sampler.h's sampling_params).
-typedef struct {
-    float temperature;  // 0 = greedy
-    int top_k;          // 0 = off
-    float top_p;        // 1 = off
-    float min_p;        // 0 = off
-    uint64_t seed;
-} mg_sample_params;
 
 typedef struct mg_backend {
     const char *name;  // "cpu" or "cuda"
@@ -145,9 +142,37 @@ typedef struct mg_backend {
     void (*graph_free)(void *graph);
     unsigned long (*graph_epoch)(void);  // changes when memory a captured graph uses may have moved
     void (*release)(void);  // frees the backend's scratch buffers
+    // ---- the learners' exact gradient sum (workers/learner.c): int64 fixed point, the same bits on every backend ----
+    // max |x[i]| as a double; a value that is not <= DBL_MAX (inf, or NaN) when some element is not finite
+    double (*absmax)(const float *x, size_t n);
+    void (*fixed_accumulate)(int64_t *acc, const float *x, size_t n, double scale);  // acc += llrint(x * scale)
+    void (*fixed_to_float)(float *x, const int64_t *acc, size_t n, double scale);    // x = (float)(acc / scale)
+    // ---- optional (NULL where there is none): collectives among the devices of several processes (NCCL), which
+    //      workers/comm.c sets up for the learners. In place, on backend memory; exact in any order ----
+    int (*coll_unique_id)(unsigned char id[MG_COLL_ID_BYTES], mg_err *e);  // one process makes it, all join with it
+    void *(*coll_join)(const unsigned char id[MG_COLL_ID_BYTES], int nranks, int rank, mg_err *e);
+    int (*coll_max_f64)(void *coll, double *x, size_t n, mg_err *e);
+    int (*coll_sum_i64)(void *coll, int64_t *x, size_t n, mg_err *e);
+    void (*coll_free)(void *coll);
 } mg_backend;
 
 // The CPU reference ops behind the table (fp32 weights only). Defined in kernels/cpu/backend_cpu.c.
 extern const mg_backend mg_backend_cpu;
-// The CUDA ops (kernels/cuda/backend_cuda.c); the device must be set up first (cuda_init, kernels/cuda/ops_cuda.h).
+// The CUDA ops (kernels/cuda/backend_cuda.c); the device must be set up first (mg_backend_cuda_open, or cuda_init
+// of kernels/cuda/ops_cuda.h).
 const mg_backend *mg_backend_cuda(void);
+// Sets up the GPU for this process and returns the CUDA table: `device` when >= 0, else the process's local rank
+// (Open MPI, Slurm) modulo the visible GPUs. NULL with a one-line error (no device, too old).
+const mg_backend *mg_backend_cuda_open(int device, mg_err *e);
+
+// ---- backends by name (engine.backend) ----
+// The library below the program builds without CUDA, so the program that links a backend in registers it here
+// (tools/migrate.c does for the CUDA table when built with it); "cpu" is always there.
+typedef const mg_backend *(*mg_backend_opener)(int device, mg_err *e);
+void mg_backend_register(const mg_backend *table, mg_backend_opener open);
+// The table called name as it is (its device not set up: for what it has, e.g. coll_join), or NULL when this
+// program was built without it.
+const mg_backend *mg_backend_find(const char *name);
+// The backend called name, set up on `device` (-1: the local rank's); NULL with a one-line error when this
+// program was built without it or the device is unusable.
+const mg_backend *mg_backend_open(const char *name, int device, mg_err *e);

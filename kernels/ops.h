@@ -9,6 +9,7 @@
 //    "not needed" and is skipped (frozen weights never get a gradient buffer).
 #pragma once
 #include <stddef.h>
+#include <stdint.h>
 
 // ---- embedding ----
 // out (N, C) = wte[tokens[i]]
@@ -131,3 +132,24 @@ void adamw_update(float *param, const float *grad, float *m, float *v, size_t n,
 // Returns sum of squares of g (double accumulation, deterministic order).
 double sumsq(const float *g, size_t n);
 void scale_inplace(float *x, float s, size_t n);
+
+// ---- the learners' exact gradient sum: int64 fixed point at one scale, exact in any order ----
+// max |x[i]| in double; +inf when an element is infinite or NaN
+double absmax(const float *x, size_t n);
+void fixed_accumulate(int64_t *acc, const float *x, size_t n, double scale);  // acc += llrint(x * scale)
+void fixed_to_float(float *x, const int64_t *acc, size_t n, double scale);    // x = (float)(acc / scale)
+
+// ---- sampling ----
+// Sampling controls (model/sampler.h's sampling_params without the generation limits).
+typedef struct {
+    float temperature;  // 0 = greedy
+    int top_k;          // 0 = off
+    float top_p;        // 1 = off
+    float min_p;        // 0 = off
+    uint64_t seed;
+} mg_sample_params;
+// Picks the next token from logits (V) given the uniform draw u in [0,1): filters in transformers' order (top-k,
+// top-p, min-p), then an inverse-CDF draw over the kept tokens in id order. Writes the temperature log-prob of the
+// chosen token (before filters) to *logp. scratch holds SAMPLE_SCRATCH(V) floats.
+#define SAMPLE_SCRATCH(V) (4 * (size_t)(V))
+int sample_token(const float *logits, int V, const mg_sample_params *p, float u, float *logp, float *scratch);

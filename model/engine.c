@@ -500,6 +500,7 @@ void engine_free(engine *e) {
     if (!e->be) return;
     acts_free(e);
     engine_kv_free(e);
+    engine_grads_free(e);
     engine_adapter_free(e);
     if (!e->borrowed) BE->free(e->wmat), BE->free(e->wvec);
     free(e->layers);

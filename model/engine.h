@@ -46,6 +46,12 @@ typedef struct engine {
     unsigned long lora_gen;  // +1 whenever the adapter is made or dropped (its buffers move: captured graphs go)
     engine_acts *acts;
     engine_kv *kv;
+    // The learner's shard gradients, kept here until their sum (engine_grad_keep): (kept_cap, kept_n) fp32, and
+    // their int64 fixed-point sum (kept_n)
+    float *kept;
+    int kept_cap;
+    size_t kept_n;
+    int64_t *kept_acc;
     int use_graphs;  // capture decode steps as CUDA graphs (backends that support it)
     const int *lora_enabled_src;  // engine_wrap: the model's own switch (lora->enabled), read at every use
     int borrowed;                 // engine_wrap: weights and adapter belong to the model
@@ -60,9 +66,16 @@ int engine_create(engine *e, const model *m, const mg_backend *be, mg_dtype wt, 
 // m must outlive e; engine_wrap_sync picks up a changed adapter or training mode.
 int engine_wrap(engine *e, model *m, mg_err *err);
 void engine_wrap_sync(engine *e, model *m);
-// The engine over m's own buffers (made on first use, kept in m, synced with m's adapter and mode at each call):
-// model_forward, model_backward and model_step are this engine's calls.
+// The model's engine, synced with its adapter and training mode: the CPU engine over m's own buffers (made on first
+// use), or the device engine of model_use_backend. model_forward, model_backward, model_step and generate are this
+// engine's calls.
 engine *model_engine(model *m);
+// The model's engine on another backend (a GPU): m's weights copied there in wt, the host copy freed, and m->eng
+// set, so model_forward, model_backward and generate run there. The adapter stays the model's: model_engine
+// uploads it at every call (its values, its shape when that changed, its on/off switch), so every writer of the
+// adapter (optimizer, resume, publication from the learners, PEFT load) is seen without bookkeeping. A one-line
+// error leaves m as it was.
+int model_use_backend(model *m, const mg_backend *be, mg_dtype wt, mg_err *err);
 // Random weights made on the backend (normal(0, 0.02), norms 1, biases 0): benchmark models too large to build on
 // the host first.
 int engine_create_random(engine *e, const hf_config *cfg, const mg_backend *be, mg_dtype wt, uint64_t seed,
@@ -86,6 +99,18 @@ void engine_backward(engine *e, const packed_batch *b, const float *dlogp);
 // optimizer_step semantics: global-norm clipping, then AdamW on the adapter. Returns the norm before clipping.
 float engine_optimizer_step(engine *e, float lr, float beta1, float beta2, float eps, float weight_decay,
                             float max_grad_norm);
+
+// ---- the learner's shard gradients (workers/learner.c sums them exactly: int64 fixed point) ----
+// Keeps the adapter's gradient as it is now in slot `slot` (0, 1, ...), in the engine's memory: on a GPU nothing
+// crosses to the host before the sum.
+void engine_grad_keep(engine *e, int slot);
+// max |g| over the kept slots [0, n_slots): +inf when any element is not finite.
+double engine_grad_kept_absmax(engine *e, int n_slots);
+// The kept slots' sum in int64 fixed point, sum of llrint(g * scale), in the engine's memory (lora_n values, zeros
+// when n_slots is 0): a collective sums it across the learners (workers/comm.c) before engine_grad_from_fixed.
+int64_t *engine_grad_kept_fixed(engine *e, int n_slots, double scale);
+// The adapter's gradient = acc / scale (acc: engine_grad_kept_fixed's buffer), written to host_grad too.
+void engine_grad_from_fixed(engine *e, const int64_t *acc, double scale, float *host_grad);
 
 // ---- inference ----
 // The k and v tensors of a cache of n_slots x max_len tokens on backend be, each (L, n_slots, max_len, Hkv D) fp32,

@@ -20,3 +20,7 @@ void engine_lora_add(engine *e, int l, int k, float *out, int ldo, float *h, con
 int engine_check_shape(const hf_config *c, const mg_backend *be, mg_dtype wt, mg_err *err);
 // Frees what the engine holds of its adapter (a wrapped engine's values and gradients are the model's).
 void engine_adapter_free(engine *e);
+// Frees the kept shard gradients (engine_grad_keep).
+void engine_grads_free(engine *e);
+// A device engine (model_use_backend) takes the model's current adapter (engine_device.c).
+void engine_device_sync(engine *e, const model *m);

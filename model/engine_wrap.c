@@ -82,13 +82,16 @@ void engine_wrap_sync(engine *e, model *m) {
 }
 
 engine *model_engine(model *m) {
-    if (!m->cpu_engine) {
+    if (!m->eng) {
         engine *e = callocCheck(1, sizeof *e);
         mg_err err;
         if (engine_wrap(e, m, &err)) check_failed("engine_wrap", __FILE__, __LINE__, err.msg);
-        m->cpu_engine = e;
+        m->eng = e;
         return e;
     }
-    engine_wrap_sync(m->cpu_engine, m);
-    return m->cpu_engine;
+    if (m->eng->borrowed)
+        engine_wrap_sync(m->eng, m);
+    else
+        engine_device_sync(m->eng, m);
+    return m->eng;
 }

@@ -1,20 +1,30 @@
-// Training forward and backward over a packed batch: the engine's (model/engine.c) over this model's own buffers,
-// or another backend's when the model has one (model/accel.h).
-#include "model/accel.h"
+// Training forward and backward over a packed batch: the model's engine (model/engine.c), on the CPU over this
+// model's own buffers or on the backend of model_use_backend.
 #include "model/engine.h"
 #include "model/model_internal.h"
 
 double model_forward(model *m, const packed_batch *b, float temperature, float *logp, float *entropy) {
-    if (m->accel) return m->accel->ops->forward(m->accel, m, b, temperature, logp, entropy);
     return engine_forward(model_engine(m), b, temperature, logp, entropy);
 }
 
 void model_backward(model *m, const packed_batch *b, const float *dlogp) {
-    if (m->accel) {
+    mgCheck(m->mode != TRAIN_NONE, "model_backward needs TRAIN_LORA or TRAIN_FULL (model_set_train_mode)");
+    engine *e = m->eng;
+    if (e && !e->borrowed) {  // on the device engine with the adapter of the forward before it (no second upload)
         mgCheck(m->mode == TRAIN_LORA, "a model on another backend trains LoRA adapters only");
-        m->accel->ops->backward(m->accel, m, b, dlogp);
+        mgCheck(m->lora && e->lora_n, "backward on the GPU needs the adapter of the forward before it");
+        engine_backward(e, b, dlogp);
+        engine_lora_download_grads(e, m->lora->grads);
         return;
     }
-    mgCheck(m->mode != TRAIN_NONE, "model_backward needs TRAIN_LORA or TRAIN_FULL (model_set_train_mode)");
     engine_backward(model_engine(m), b, dlogp);
+}
+
+void model_backward_keep(model *m, const packed_batch *b, const float *dlogp, int slot) {
+    mgCheck(m->mode == TRAIN_LORA && m->lora, "kept gradients are an adapter's (TRAIN_LORA)");
+    engine *e = m->eng && !m->eng->borrowed ? m->eng : model_engine(m);  // the device's: the forward's adapter
+    mgCheck(e->lora_n == m->lora->n_params, "backward needs the adapter of the forward before it");
+    engine_zero_grad(e);
+    engine_backward(e, b, dlogp);
+    engine_grad_keep(e, slot);
 }

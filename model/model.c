@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 
 #include "common/rng.h"
-#include "model/accel.h"
 #include "model/engine.h"
 #include "model/model_internal.h"
 #include "model/safetensors.h"
@@ -202,7 +201,7 @@ int model_load_shape(model *m, const char *dir, mg_err *e) {
 }
 
 void model_drop_host_weights(model *m) {
-    if (m->cpu_engine) engine_free(m->cpu_engine), free(m->cpu_engine), m->cpu_engine = NULL;  // it wrapped them
+    if (m->eng && m->eng->borrowed) engine_free(m->eng), free(m->eng), m->eng = NULL;  // it wrapped them
     free(m->params);
     m->params = NULL;
     int L = m->cfg.num_hidden_layers;
@@ -260,8 +259,7 @@ int model_save(const model *m, const char *dir, int as_bf16, mg_err *e) {
 
 void model_free(model *m) {
     if (!m) return;
-    if (m->accel) m->accel->ops->destroy(m->accel);
-    if (m->cpu_engine) engine_free(m->cpu_engine), free(m->cpu_engine);
+    if (m->eng) engine_free(m->eng), free(m->eng);
     if (m->lora) lora_free(m->lora);
     free(m->params);
     free(m->grads);
@@ -283,7 +281,7 @@ void model_set_train_mode(model *m, train_mode mode) {
 void model_zero_grad(model *m) {
     if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
     if (m->lora) memset(m->lora->grads, 0, m->lora->n_params * sizeof(float));
-    if (m->accel) m->accel->ops->zero_grad(m->accel, m);
+    if (m->eng && !m->eng->borrowed) engine_zero_grad(m->eng);  // a device engine's own gradient buffer
 }
 
 float *model_trainable(model *m, size_t *n) {

@@ -61,8 +61,7 @@ typedef struct {
 
 typedef enum { TRAIN_NONE = 0, TRAIN_LORA, TRAIN_FULL } train_mode;
 
-typedef struct engine engine;           // the model loop over a compute backend (model/engine.h)
-typedef struct model_accel model_accel; // another backend running this model (model/accel.h), or NULL
+typedef struct engine engine;  // the model loop over a compute backend (model/engine.h)
 
 typedef struct {
     hf_config cfg;
@@ -74,15 +73,16 @@ typedef struct {
     float *inv_freq;      // (D/2) rotary frequencies incl. llama3 scaling
     lora_adapter *lora;   // NULL when no adapter
     train_mode mode;
-    engine *cpu_engine;   // the engine over these buffers on the CPU table (model_engine), made on first use
-    model_accel *accel;   // when set, forward, backward and generation run there (model/accel.h)
+    // Where forward, backward and generation run (model_engine): the CPU engine over these buffers, made on first
+    // use, or the engine on another backend (model_use_backend), which holds the weights instead of the host.
+    engine *eng;
 } model;
 
 // ---- life cycle ----
 // Loads config.json + safetensors (any of F32/F16/BF16) from an HF folder into fp32.
 int model_load(model *m, const char *dir, mg_err *e);
-// Frees the host copy of the weights once another backend holds its own (model/accel.h): 4 bytes per parameter
-// of host memory that a GPU rank never reads again. Forward and generation then work only through m->accel.
+// Frees the host copy of the weights once another backend holds its own (model_use_backend): 4 bytes per
+// parameter of host memory that a GPU rank never reads again.
 void model_drop_host_weights(model *m);
 // The shape only (config.json; no weights read or allocated): for a rank that never runs the model but keeps
 // adapters and their optimizer (a coordinator-only rank). Forward and generation refuse such a model.
@@ -146,6 +146,9 @@ int packed_batch_score_from(const packed_batch *b, int seq);
 double model_forward(model *m, const packed_batch *b, float temperature, float *logp, float *entropy);
 // Backpropagates dL/dlogp (N) of the last model_forward into the trainable gradients (+=).
 void model_backward(model *m, const packed_batch *b, const float *dlogp);
+// The adapter's gradient of dL/dlogp alone (not +=), kept in the engine as slot `slot` (engine_grad_keep) instead of
+// coming to the host: a learner's shard, summed later (workers/learner.c).
+void model_backward_keep(model *m, const packed_batch *b, const float *dlogp, int slot);
 
 // ---- inference with a KV cache ----
 typedef struct {

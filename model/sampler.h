@@ -56,8 +56,3 @@ void stop_scan_free(stop_scan *s);
 // the decoded completion cut before the earliest stop string once one appears, 0 until then (and always 0 without
 // a tokenizer or stop strings).
 int stop_scan_step(stop_scan *s, const tokenizer *tok, const sampling_params *p, const int *ids, int n, char **text);
-
-// Picks the next token from logits (V) given the uniform draw u in [0,1). Writes the temperature log-prob of the
-// chosen token to *logp. scratch holds SAMPLE_SCRATCH(V) floats. Exposed for tests.
-#define SAMPLE_SCRATCH(V) (4 * (size_t)(V))
-int sample_token(const float *logits, int V, const sampling_params *p, float u, float *logp, float *scratch);

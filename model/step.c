@@ -28,6 +28,7 @@ void kv_cache_free(kv_cache *kv) {
 
 int model_step(model *m, kv_cache *kv, int n, const int *tokens, const int *slot_of, const char *want_logits,
                float *logits, mg_err *e) {
+    mgCheck(!m->eng || m->eng->borrowed, "model_step runs on the CPU (its cache is host memory); use generate");
     engine *en = model_engine(m);
     engine_kv_attach(en, kv->k, kv->v, kv->len, kv->n_slots, kv->max_len);
     int rows = engine_step(en, n, tokens, slot_of, want_logits, NULL, NULL, NULL, NULL, NULL, e);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/prompts.h"
+#include "common/text.h"
 #include "tasks/chem/chem.h"
 #include "tasks/molecule_objective.h"
 
@@ -76,10 +76,10 @@ char *molecule_parse_smiles(const char *text) {
 // ---------------------------------------------------------------------------------------------------------------
 // the task interface
 
-static char *mol_prompt(task *t) { return prompt_printf("a molecule"); }
+static char *mol_prompt(task *t) { return text_printf("a molecule"); }
 
 static char *mol_ns_prompt(task *t, const char *solution, double reward) {
-    return prompt_printf("a variation of %s", solution ? solution : "");
+    return text_printf("a variation of %s", solution ? solution : "");
 }
 
 static char *mol_parse(task *t, const char *completion) { return molecule_parse_smiles(completion); }
@@ -88,7 +88,7 @@ static char *mol_canonical(task *t, const char *candidate) {
     chem_mol *m = chem_mol_from_smiles(candidate);
     char *c = m ? chem_canonical_smiles(m) : NULL;
     chem_mol_free(m);
-    return c ? c : prompt_printf("%s", candidate ? candidate : "");
+    return c ? c : text_printf("%s", candidate ? candidate : "");
 }
 
 static void score_one(const molecule *s, const char *candidate, task_score *out) {
@@ -150,10 +150,4 @@ int molecule_create(task **out, const molecule_config *cfg, mg_err *e) {
                 .canonical = mol_canonical, .score = mol_score, .solved = mol_solved, .destroy = mol_destroy};
     *out = t;
     return 0;
-}
-
-int molecule_create_from_run_config(task **out, const run_config *c, mg_err *e) {
-    double solved = isfinite(c->solved_reward) ? c->solved_reward : 1.0;
-    molecule_config mc = {c->objective, c->path, c->objective_line, solved};
-    return molecule_create(out, &mc, e);
 }

@@ -9,7 +9,6 @@
 //   score       the objective; an invalid SMILES scores valid = 0, reward 0 (still an oracle call)
 //   solved      reward >= solved_reward
 #pragma once
-#include "coordinator/config.h"
 #include "tasks/task.h"
 
 typedef struct {
@@ -21,9 +20,6 @@ typedef struct {
 
 // Fails (one line in e) when migrate was built without RDKit, or the objective does not compile.
 int molecule_create(task **out, const molecule_config *cfg, mg_err *e);
-
-// The same from a run config (task.type molecule): task.objective, and task.solved_reward when finite, else 1.0.
-int molecule_create_from_run_config(task **out, const run_config *c, mg_err *e);
 
 // The first SMILES-looking token of text (malloc'd), or NULL; exposed for tests.
 char *molecule_parse_smiles(const char *text);

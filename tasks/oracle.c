@@ -9,9 +9,9 @@
 //
 // Starting, guarding and reaping the worker processes: tasks/oracle_process.c.
 #include "tasks/oracle.h"
-#include "tasks/oracle_internal.h"
-#include "common/file.h"
 #include "common/clock.h"
+#include "common/file.h"
+#include "tasks/oracle_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -607,44 +607,4 @@ int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
     t->destroy = oracle_destroy;
     *out = t;
     return 0;
-}
-
-static int is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-int oracle_split_command(const char *cmd, char ***out, mg_err *e) {
-    *out = NULL;
-    size_t n = strlen(cmd);
-    char **argv = callocCheck(n / 2 + 2, sizeof(char *));  // words are separated, so at most (n + 1) / 2
-    char *buf = mallocCheck(n + 1);
-    int argc = 0;
-    const char *p = cmd;
-    while (*p) {
-        while (is_blank(*p)) p++;
-        if (!*p) break;
-        size_t len = 0;
-        char quote = 0;
-        for (; *p && (quote || !is_blank(*p)); p++) {
-            if (!quote && (*p == '"' || *p == '\'')) quote = *p;
-            else if (quote && *p == quote) quote = 0;
-            else buf[len++] = *p;
-        }
-        if (quote) {  // a typo that would otherwise run something else than what was meant
-            free(buf);
-            oracle_free_argv(argv);
-            return mg_fail(e, "unbalanced %c quote in '%s'", quote, cmd);
-        }
-        argv[argc++] = dup_bytes(buf, len);
-    }
-    free(buf);
-    if (argc == 0) {
-        oracle_free_argv(argv);
-        return mg_fail(e, "the command is empty");
-    }
-    *out = argv;
-    return 0;
-}
-
-void oracle_free_argv(char **argv) {
-    for (int i = 0; argv && argv[i]; i++) free(argv[i]);
-    free(argv);
 }

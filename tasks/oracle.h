@@ -26,11 +26,6 @@ typedef struct {
 #define ORACLE_MAX_REWARD 1e9
 
 int oracle_create(task **out, const oracle_config *cfg, mg_err *e);
-// Splits a command line into argv (NULL-terminated, each string and the array malloc'd; oracle_free_argv frees
-// them): words are separated by blanks, and single or double quotes group a word that holds blanks (no escapes).
-// An unbalanced quote or a command with no words is an error ("unbalanced \" quote in '...'").
-int oracle_split_command(const char *cmd, char ***argv, mg_err *e);
-void oracle_free_argv(char **argv);
 // Counters for reports and tests.
 typedef struct {
     long calls, invalid, timeouts, crashes, garbage, restarts;

@@ -6,7 +6,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#include "coordinator/prompts.h"
+#include "common/text.h"
 #include "tasks/semantle.h"
 
 #define SEMANTLE_NEAREST 1000  // Semantle ranks the target's 1,000 nearest words
@@ -96,10 +96,10 @@ static int is_letter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <
 // ---------------------------------------------------------------------------------------------------------------
 // the task interface
 
-static char *sem_prompt(task *t) { return prompt_printf("%s", PROMPT); }
+static char *sem_prompt(task *t) { return text_printf("%s", PROMPT); }
 
 static char *sem_ns_prompt(task *t, const char *solution, double reward) {
-    return prompt_printf("We are playing Semantle: guess a secret English word. The guess '%s' has similarity %.3f to "
+    return text_printf("We are playing Semantle: guess a secret English word. The guess '%s' has similarity %.3f to "
                       "the secret word. Reply with one English word that is close in meaning to '%s'.",
                       solution ? solution : "", reward, solution ? solution : "");
 }

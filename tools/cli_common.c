@@ -1,13 +1,11 @@
 #include "tools/cli_common.h"
 
-#include <cblas.h>
 #include <errno.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "coordinator/run_job.h"
 #include "model/peft.h"
 
 int cli_int(const char *cmd, const char *opt, const char *value, int lo, int hi, int *out) {
@@ -42,30 +40,11 @@ int cli_load_model(const char *cmd, const char *dir, model *m, tokenizer **tok) 
 
 int cli_load_policy(const char *cmd, const char *dir, int weights, model *m, tokenizer **tok) {
     mg_err e;
-    if (weights ? model_load(m, dir, &e) : model_load_shape(m, dir, &e)) {
+    if (run_load_policy(dir, weights, m, tok, &e)) {
         fprintf(stderr, "migrate %s: %s\n", cmd, e.msg);
-        return -1;
-    }
-    if (tokenizer_load(tok, dir, &e)) {
-        fprintf(stderr, "migrate %s: %s\n", cmd, e.msg);
-        model_free(m);
         return -1;
     }
     return 0;
-}
-
-void cli_set_threads(int n) {
-    if (n <= 0) return;
-    omp_set_num_threads(n);
-    openblas_set_num_threads(n);
-}
-
-void cli_mkdir_p(const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') *p = '\0', mkdir(path, 0755), *p = '/';
-    mkdir(path, 0755);
 }
 
 int cli_plain_char(int c) {

@@ -13,10 +13,6 @@ int cli_load_model(const char *cmd, const char *dir, model *m, tokenizer **tok);
 int cli_load_policy(const char *cmd, const char *dir, int weights, model *m, tokenizer **tok);
 // Gives m the PEFT adapter in dir (NULL: none); prints the error and returns -1 on failure.
 int cli_load_adapter(const char *cmd, model *m, const char *dir);
-// Sets the thread count of OpenMP and OpenBLAS (0 = leave the defaults).
-void cli_set_threads(int n);
-// mkdir -p: creates dir and its missing parents (existing ones are fine).
-void cli_mkdir_p(const char *dir);
 // Is c one of the characters that stay a plain word for bash (no quoting, expansion, globbing or word split) and
 // for Slurm's own parser of #SBATCH lines: letters, digits and _./,:=@+-
 int cli_plain_char(int c);

@@ -4,13 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/file.h"
 #include "common/clock.h"
+#include "common/file.h"
+#include "coordinator/run_job.h"
 #include "coordinator/search.h"
+#include "coordinator/sweep_results.h"
+#include "kernels/cpu/blas_setup.h"
 #include "tasks/semantle.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
-#include "tools/sweep_results.h"
 #include "tools/sweep_search.h"
 
 static const char *HELP =
@@ -58,7 +60,7 @@ int cmd_ablate(int argc, char **argv) {
 
     run_config base;
     mg_err e;
-    if (run_config_load(&base, config_path, overrides, n_over, &e)) {
+    if (run_config_read(&base, config_path, overrides, n_over, &e)) {
         fprintf(stderr, "migrate ablate: %s\n", e.msg);
         free(overrides);
         return 1;
@@ -76,12 +78,12 @@ int cmd_ablate(int argc, char **argv) {
         char set_s[128];
         snprintf(set_s, sizeof set_s, "strategy=%s", strategies[s]);
         overrides[n_over] = set_s;
-        if (run_config_load(&probe, config_path, overrides, n_over + 1, &e)) {
+        if (run_config_read(&probe, config_path, overrides, n_over + 1, &e)) {
             fprintf(stderr, "migrate ablate: %s\n", e.msg);
             rc = 1;
         } else run_config_free(&probe);
     }
-    cli_set_threads(base.threads);
+    blas_set_threads(base.threads);
     model m;
     tokenizer *tok = NULL;
     word_vectors *wv = NULL;
@@ -93,7 +95,7 @@ int cmd_ablate(int argc, char **argv) {
         fprintf(stderr, "migrate ablate: %s\n", e.msg);
         rc = 1;
     }
-    cli_mkdir_p(base.output_dir);
+    file_mkdir_p(base.output_dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/ablation.csv", base.output_dir);
     FILE *csv = rc ? NULL : file_open_nofollow(path, "w", &e);
@@ -111,7 +113,7 @@ int cmd_ablate(int argc, char **argv) {
                 overrides[n_over] = set_s, overrides[n_over + 1] = set_d, overrides[n_over + 2] = set_t;
                 run_config cfg;
                 task *tk = NULL;
-                if (run_config_load(&cfg, config_path, overrides, n_over + 3, &e) ||
+                if (run_config_read(&cfg, config_path, overrides, n_over + 3, &e) ||
                     semantle_create(&tk, wv, cfg.target, &e)) {
                     fprintf(stderr, "migrate ablate: %s\n", e.msg);
                     rc = 1;

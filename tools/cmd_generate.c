@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "kernels/cpu/blas_setup.h"
 #include "model/chat.h"
 #include "model/sampler.h"
 #include "tools/cli_common.h"
@@ -127,7 +128,7 @@ int cmd_generate(int argc, char **argv) {
         for (int p = 0; p < n_prompts; p++) free(prompts[p]);
         return 2;
     }
-    cli_set_threads(threads);
+    blas_set_threads(threads);
     chat_format fmt = CHAT_PLAIN;
     if (chat_name && chat_format_parse(chat_name, &fmt)) {
         fprintf(stderr, "migrate generate: --chat-format '%s' is not plain, llama3 or chatml\n", chat_name);

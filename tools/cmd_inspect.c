@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "coordinator/archive.h"
 #include "coordinator/checkpoint.h"
 #include "model/peft.h"
@@ -139,7 +140,7 @@ int cmd_export(int argc, char **argv) {
         unsigned targets = 0;
         rc = lora_parse_targets(c.lora_targets, &targets, &e);
         if (!rc) {
-            cli_mkdir_p(out);
+            file_mkdir_p(out);
             rc = peft_save(out, c.model_path, (int)c.lora_rank, c.lora_alpha, targets, c.tensors, (int)c.n_tensors,
                            c.adapter, &e);
         }

@@ -7,13 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/file.h"
 #include "common/clock.h"
+#include "common/file.h"
+#include "coordinator/run_job.h"
+#include "coordinator/sweep_results.h"
+#include "kernels/cpu/blas_setup.h"
 #include "tasks/molecule.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/sweep_pmo.h"
-#include "tools/sweep_results.h"
 #include "tools/sweep_search.h"
 
 static const char *HELP =
@@ -111,7 +113,7 @@ static int load_point(run_config *cfg, const char *path, const char **over, int 
     over[n_over] = set_s, over[n_over + 1] = set_d;
     over[n_over + 2] = "task.solved_reward=2.0", over[n_over + 3] = "oracle_budget=0";
     over[n_over + 4] = set_t;  // last, and left out for the config's own objective (it may be a composition)
-    return run_config_load(cfg, path, over, n_over + (objective ? 5 : 4), e);
+    return run_config_read(cfg, path, over, n_over + (objective ? 5 : 4), e);
 }
 
 int cmd_pmo(int argc, char **argv) {
@@ -153,7 +155,7 @@ int cmd_pmo(int argc, char **argv) {
 
     run_config base;
     mg_err e;
-    if (run_config_load(&base, config_path, over, n_over, &e)) {
+    if (run_config_read(&base, config_path, over, n_over, &e)) {
         fprintf(stderr, "migrate pmo: %s\n", e.msg);
         return free(over), 1;
     }
@@ -174,11 +176,11 @@ int cmd_pmo(int argc, char **argv) {
         }
     model m;
     tokenizer *tok = NULL;
-    if (rc || (cli_set_threads(base.threads), cli_load_model("pmo", base.model, &m, &tok))) {
+    if (rc || (blas_set_threads(base.threads), cli_load_model("pmo", base.model, &m, &tok))) {
         run_config_free(&base), free(over);
         return 1;
     }
-    cli_mkdir_p(base.output_dir);
+    file_mkdir_p(base.output_dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/pmo.csv", base.output_dir);
     FILE *csv = file_open_nofollow(path, "w", &e);
@@ -193,7 +195,7 @@ int cmd_pmo(int argc, char **argv) {
                 run_config cfg;
                 task *tk = NULL;
                 if (load_point(&cfg, config_path, over, n_over, strategies[s], seeds[d], own ? NULL : tasks[t], &e) ||
-                    molecule_create_from_run_config(&tk, &cfg, &e)) {
+                    run_molecule_task(&tk, &cfg, &e)) {
                     fprintf(stderr, "migrate pmo: %s\n", e.msg);
                     rc = 1;
                     break;

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
+#include "kernels/cpu/blas_setup.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
-#include "workers/pretrain_config.h"
+#include "tools/pretrain/pretrain_config.h"
 
 static const char *HELP =
     "usage: migrate pretrain CONFIG.yaml [--set KEY=VALUE ...] [--print-config]\n"
@@ -94,7 +96,7 @@ int cmd_pretrain(int argc, char **argv) {
         pretrain_config_free(&cfg);
         return 0;
     }
-    cli_set_threads(cfg.threads);
+    blas_set_threads(cfg.threads);
     // The model's shape comes from a config.json; read it through the same parser as any checkpoint.
     char shape_dir[1100];
     snprintf(shape_dir, sizeof shape_dir, "%s", cfg.model_config);
@@ -124,7 +126,7 @@ int cmd_pretrain(int argc, char **argv) {
         fprintf(stderr, "migrate pretrain: %s\n", e.msg);
         goto done;
     }
-    cli_mkdir_p(cfg.output_dir);
+    file_mkdir_p(cfg.output_dir);
     model m;
     model_init_random(&m, &hc, cfg.seed);
     fprintf(stderr, "migrate pretrain: %zu parameters, %d documents (%ld tokens) to train on, %d to validate; %d steps of %d tokens\n",

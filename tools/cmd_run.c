@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/sweep_spec.h"
+#include "coordinator/run_job.h"
+#include "coordinator/run_multiplex.h"
+#include "kernels/cpu/blas_setup.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
-#include "tools/run_job.h"
-#include "tools/run_multiplex.h"
-#include "tools/sweep_spec.h"
 
 static const char *HELP =
     "usage: migrate run CONFIG.yaml [--resume FILE] [--set KEY=VALUE ...] [--overwrite] [--print-config] [--quiet]\n"
@@ -65,10 +66,10 @@ static int overridden(const char **overrides, int n_over, const char *key) {
 // saved: the checkpoint at resume_path, read whole and verified.
 static int load_config(run_config *cfg, const char *config_path, const checkpoint *saved, const char *resume_path,
                        const char **overrides, int n_over, mg_err *e) {
-    if (config_path) return run_config_load(cfg, config_path, overrides, n_over, e);
+    if (config_path) return run_config_read(cfg, config_path, overrides, n_over, e);
     char name[4200];
     snprintf(name, sizeof name, "%s:/config", resume_path);
-    int rc = run_config_parse(cfg, saved->config, strlen(saved->config), name, overrides, n_over, e);
+    int rc = run_config_read_text(cfg, saved->config, strlen(saved->config), name, overrides, n_over, e);
     if (!rc && cfg->task == TASK_ORACLE && !overridden(overrides, n_over, "task.command")) {
         rc = mg_fail(e, "%s: the run's oracle is the program `%.600s`; a resume runs only a command you give: "
                         "pass the run's config (migrate run CONFIG --resume %s) or confirm the command with --set "
@@ -119,7 +120,7 @@ static int run_single(comm *world, const char *config_path, const char *resume_p
         return 1;
     }
     run_install_signal_handlers();
-    cli_set_threads(cfg.threads);
+    blas_set_threads(cfg.threads);
     model m;
     tokenizer *tok = NULL;
     if (cli_load_policy("run", cfg.model, world->is_rollout || world->is_learner, &m, &tok)) {

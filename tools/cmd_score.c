@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/blas_setup.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
@@ -44,7 +45,7 @@ int cmd_score(int argc, char **argv) {
         fprintf(stderr, "migrate score: --model, --prompt and --completion are required (see --help)\n");
         return 2;
     }
-    cli_set_threads(threads);
+    blas_set_threads(threads);
     model m;
     tokenizer *tok;
     if (cli_load_model("score", model_dir, &m, &tok)) return 1;

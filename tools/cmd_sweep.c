@@ -10,12 +10,13 @@
 #include <unistd.h>
 
 #include "common/file.h"
-#include "coordinator/config.h"
+#include "common/run_config.h"
+#include "common/sweep_spec.h"
+#include "coordinator/run_job.h"
+#include "coordinator/sweep_collect.h"
 #include "tasks/semantle.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
-#include "tools/sweep_collect.h"
-#include "tools/sweep_spec.h"
 
 static const char *HELP =
     "usage: migrate sweep CONFIG.yaml [--targets|--objectives LIST] [--seeds LIST] [--strategies LIST]\n"
@@ -267,7 +268,7 @@ static int check_elements(const sweep_spec *s, const sweep_opts *o, long count, 
         int n = sweep_element_overrides(s, o->sets, o->n_sets, i, abs_out, &kv);
         run_config c;
         mg_err e;
-        rc = run_config_parse(&c, s->run_text, s->run_len, o->config, (const char *const *)kv, n, &e);
+        rc = run_config_read_text(&c, s->run_text, s->run_len, o->config, (const char *const *)kv, n, &e);
         sweep_overrides_free(kv, n);
         if (rc) {
             fprintf(stderr, "migrate sweep: element %ld: %s\n", i, e.msg);
@@ -389,7 +390,7 @@ static char *make_script(const sweep_opts *o, const sweep_spec *s, long count, c
 static int sweep_write(sweep_opts *o, sweep_spec *s) {
     run_config base;
     mg_err e;
-    if (run_config_parse(&base, s->run_text, s->run_len, o->config, o->sets, o->n_sets, &e)) {
+    if (run_config_read_text(&base, s->run_text, s->run_len, o->config, o->sets, o->n_sets, &e)) {
         fprintf(stderr, "migrate sweep: %s\n", e.msg);
         return 1;
     }
@@ -399,7 +400,7 @@ static int sweep_write(sweep_opts *o, sweep_spec *s) {
     run_config_free(&base);
     long count = sweep_spec_count(s, MAX_ELEMENTS, &e);
     if (count < 0) return fprintf(stderr, "migrate sweep: %s\n", e.msg), 1;
-    cli_mkdir_p(out);
+    file_mkdir_p(out);
     if (!realpath(out, abs_out))
         return fprintf(stderr, "migrate sweep: cannot create %s: %s\n", out, strerror(errno)), 1;
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -419,7 +420,7 @@ static int sweep_write(sweep_opts *o, sweep_spec *s) {
     int rc = write_file(path, s->run_text, s->run_len) || write_manifest(s, o, count, abs_out) ||
              write_file(script_path, script, strlen(script));
     snprintf(path, sizeof path, "%s/logs", abs_out);
-    cli_mkdir_p(path);
+    file_mkdir_p(path);
     if (!rc && o->dry_run) fputs(script, stdout);
     free(script);
     if (!rc) fprintf(stderr, "migrate sweep: %ld element%s (%s/manifest.tsv)\n", count, count == 1 ? "" : "s", abs_out);

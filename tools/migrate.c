@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/backend.h"
 #include "kernels/cpu/blas_setup.h"
 #include "tools/commands.h"
 
@@ -31,6 +32,9 @@ int main(int argc, char **argv) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+#ifdef MIGRATE_HAVE_CUDA
+    mg_backend_register(mg_backend_cuda(), mg_backend_cuda_open);  // engine.backend: cuda
+#endif
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);

@@ -10,6 +10,13 @@
 
 #include "common/clock.h"
 
+// The learners' device collective (comm_join_device).
+struct comm_device {
+    const mg_backend *be;
+    void *coll;
+    double *dmax;  // one double in the backend's memory: the scale's all-reduce
+};
+
 // ---- the watchdog ----
 // Every rank sends a small progress record (its step, its iteration, how many collectives it has entered in each
 // group of ranks) to a watcher when it enters a step, and once a second while it waits in a collective: the other
@@ -532,6 +539,11 @@ void comm_finalize(comm *c) {
         pthread_mutex_unlock(&g_watch.lock);
         MPI_Comm_free(&g_watch.wc);
     }
+    if (c->dev) {
+        c->dev->be->free(c->dev->dmax);
+        c->dev->be->coll_free(c->dev->coll);
+        free(c->dev), c->dev = NULL;
+    }
     if (g_learners != MPI_COMM_NULL) MPI_Comm_free(&g_learners);
     if (g_publish != MPI_COMM_NULL) MPI_Comm_free(&g_publish);
     if (c->mpi) MPI_Finalize();
@@ -577,8 +589,9 @@ void comm_allgather_bytes(const comm *c, const void *mine, size_t len, void **ou
 
 // MPI_Allreduce in place, through a request the watchdog waits on. Large sums go from a copy: in place, Open MPI's
 // MPI_Iallreduce always takes a binomial tree (log2 p rounds of the whole buffer), from a copy on 4+ ranks it takes
-// reduce-scatter + allgather as the blocking MPI_Allreduce does.
-static void allreduce(void *x, int n, MPI_Datatype t, MPI_Op op, MPI_Comm w) {
+// reduce-scatter + allgather as the blocking MPI_Allreduce does. Not inlined: gcc would otherwise see the copy's
+// branch on a one-element caller and warn of bounds that the size test rules out.
+__attribute__((noinline)) static void allreduce(void *x, int n, MPI_Datatype t, MPI_Op op, MPI_Comm w) {
     int size;
     MPI_Type_size(t, &size);
     size_t bytes = (size_t)n * (size_t)size;
@@ -671,4 +684,65 @@ void comm_barrier(const comm *c, const char *what) {
     MPI_Ibarrier(MPI_COMM_WORLD, &rq);
     await(&rq);
     wait_end(mark);
+}
+
+// ---- the learners' gradient sum on their devices ----
+int comm_join_device(comm *c, const mg_backend *be, mg_err *why) {
+    struct {
+        int32_t failed;
+        unsigned char id[MG_COLL_ID_BYTES];
+    } msg;
+    memset(&msg, 0, sizeof msg);
+    why->msg[0] = '\0';
+    if (c->rank == c->learner_leader && be->coll_unique_id(msg.id, why)) msg.failed = 1;
+    comm_bcast(c, &msg, sizeof msg, c->learner_leader, "NCCL unique id");
+    int failed = msg.failed;
+    void *coll = NULL;
+    if (!failed && c->is_learner && !(coll = be->coll_join(msg.id, c->n_learner, c->learner_index, why))) failed = 1;
+    double any = failed;
+    comm_allreduce_max(c, COMM_ALL, &any, 1, "NCCL communicator");
+    if (any) {  // back to MPI on the host, a learner that got in too
+        if (coll) be->coll_free(coll);
+        return 0;
+    }
+    if (!c->is_learner) return 0;
+    c->dev = callocCheck(1, sizeof *c->dev);
+    c->dev->be = be, c->dev->coll = coll;
+    return 1;
+}
+
+void comm_grad_max(const comm *c, const mg_backend *be, double *amax) {
+    if (!c->dev) {
+        comm_allreduce_max(c, COMM_LEARNERS, amax, 1, "gradient scale");
+        return;
+    }
+    // Device collectives block on the device's stream, out of MPI's sight: the phase names the step for the watchdog.
+    struct comm_device *d = c->dev;
+    mg_err e;
+    if (!d->dmax) d->dmax = be->alloc(sizeof(double));
+    comm_phase(c, "gradient all-reduce on the GPUs");
+    be->upload(d->dmax, amax, sizeof *amax);
+    if (be->coll_max_f64(d->coll, d->dmax, 1, &e)) check_failed("device all-reduce (gradient scale)", __FILE__, __LINE__, e.msg);
+    be->download(amax, d->dmax, sizeof *amax);
+    comm_phase(c, NULL);
+}
+
+void comm_grad_sum_i64(const comm *c, const mg_backend *be, int64_t *acc, size_t n) {
+    if (c->dev) {
+        mg_err e;
+        comm_phase(c, "gradient all-reduce on the GPUs");
+        if (be->coll_sum_i64(c->dev->coll, acc, n, &e)) check_failed("device all-reduce (gradients)", __FILE__, __LINE__, e.msg);
+        be->sync();
+        comm_phase(c, NULL);
+        return;
+    }
+    if (be == &mg_backend_cpu) {  // host memory already
+        comm_allreduce_i64(c, COMM_LEARNERS, acc, n, "gradient all-reduce");
+        return;
+    }
+    int64_t *host = mallocCheck((n ? n : 1) * sizeof(int64_t));
+    be->download(host, acc, n * sizeof(int64_t));
+    comm_allreduce_i64(c, COMM_LEARNERS, host, n, "gradient all-reduce");
+    be->upload(acc, host, n * sizeof(int64_t));
+    free(host);
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "kernels/backend.h"
 
 typedef struct {
     int rank, size;         // size 1 without MPI
@@ -27,6 +28,7 @@ typedef struct {
     int n_learner, learner_index;
     int learner_leader;     // world rank of learner 0: it publishes the adapter and hands the optimizer to rank 0
     double timeout_s;       // longest wait in one collective before the job is aborted
+    struct comm_device *dev;  // the learners' device collective (comm_join_device), or NULL: MPI on the host
 } comm;
 
 // Which ranks take part in a collective: all of them, or the learners only (the others return at once).
@@ -81,3 +83,16 @@ void comm_publish(const comm *c, void *buf, size_t len, const char *what);
 // rank calls it.
 void comm_to_coordinator(const comm *c, void *buf, size_t len, const char *what);
 void comm_barrier(const comm *c, const char *what);
+
+// ---- the learners' exact gradient sum (workers/learner.c): its two all-reduces, on the learners' devices when
+//      they share a device collective (NCCL), else with MPI on the host ----
+// Every rank calls it after comm_layout: the learner leader makes the id of be's device collective, a broadcast
+// hands it out, the learners join, and a max over every rank tells all whether each learner got in, so that all
+// sum the same way (never a mix). Returns 1 when the learners now sum on their devices; 0 when they sum with
+// MPI, with why set when a learner could not join (this rank's own reason, or empty when it was another's). be
+// must have coll_join. comm_finalize leaves the collective.
+int comm_join_device(comm *c, const mg_backend *be, mg_err *why);
+// The max of *amax (a host value) over the learners.
+void comm_grad_max(const comm *c, const mg_backend *be, double *amax);
+// acc (n values in be's memory) becomes the sum over the learners.
+void comm_grad_sum_i64(const comm *c, const mg_backend *be, int64_t *acc, size_t n);

@@ -2,8 +2,10 @@
 // k3 KL to the reference policy, three normalisations), written as a function of per-token log-probs so the
 // engine's model_backward can take its gradient: dL/dlogp per token.
 #pragma once
-#include "coordinator/config.h"
 #include "model/model.h"
+
+// TRL's loss_type values, in the order of training.loss_type's names (common/run_config.c).
+typedef enum { LOSS_GRPO = 0, LOSS_BNPO, LOSS_DR_GRPO } loss_kind;
 
 typedef struct {
     float epsilon_low, epsilon_high;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/accel.h"
+#include "model/engine.h"
 
 // One shard: members [first, first + count) of the group as their own packed batch.
 typedef struct {
@@ -13,7 +13,6 @@ typedef struct {
     int token0;      // the shard's first token in the group batch
     float *old;      // (shard tokens) old log-probs, NaN until taken for off-policy members
     float *ref;      // (shard tokens) base-model log-probs, when beta != 0
-    float *grad;     // (trainable) this shard's gradient
 } shard;
 
 enum { ST_LOSS, ST_KL, ST_CLIP_LOW, ST_CLIP_HIGH, ST_CLIP_REGION, ST_ENTROPY, ST_COUNT };
@@ -29,20 +28,25 @@ static void shard_build(shard *sh, const packed_batch *g, const float *old_logp,
     sh->old = mallocCheck((size_t)N * sizeof(float));
     memcpy(sh->old, old_logp + sh->token0, (size_t)N * sizeof(float));
     sh->ref = NULL;
-    sh->grad = NULL;
 }
 
 static void shard_free(shard *sh) {
     packed_batch_free(&sh->b);
-    free(sh->old), free(sh->ref), free(sh->grad);
+    free(sh->old), free(sh->ref);
 }
 
-// Shard gradients stay where the model runs when its backend sums them there (a GPU: NCCL); else on the host.
-static int grads_on_backend(const model *m) { return m->accel && m->accel->keeps_grads; }
+// The learners' exact gradient sum (docs/distributed.md): every shard's gradient is rounded to int64 fixed point at
+// one scale for the whole group, 2^(62 - ceil(log2(max|g| * n_shards))), so that no sum of n_shards terms can
+// overflow, and the integers are summed in any order with the same result.
+static double grad_fixed_scale(double absmax, int n_shards) {
+    int ex = 0;
+    if (absmax > 0) frexp(absmax * n_shards, &ex);
+    return ldexp(1.0, 62 - ex);
+}
 
-// One forward/backward of shard `slot` (of n_slots) on the current adapter; its gradient goes to sh->grad (or the
-// backend's slot), its stats to stat.
-static void shard_step(model *m, shard *sh, int slot, int n_slots, const grpo_params *gp, float temperature,
+// One forward/backward of a shard on the current adapter; its gradient stays in the engine as kept slot `slot`
+// (on a GPU it never crosses to the host before the sum), its stats go to stat.
+static void shard_step(model *m, shard *sh, int slot, const grpo_params *gp, float temperature,
                        const float *adv, long group_tokens, int group_seqs, int first_update, double *stat) {
     int N = sh->b.n_tokens;
     float *logp = mallocCheck((size_t)N * sizeof(float)), *ent = mallocCheck((size_t)N * sizeof(float));
@@ -66,50 +70,27 @@ static void shard_step(model *m, shard *sh, int slot, int n_slots, const grpo_pa
         stat[ST_CLIP_HIGH] = gs.clip_high, stat[ST_CLIP_REGION] = gs.clip_region;
         stat[ST_ENTROPY] = group_tokens ? e / group_tokens : 0.0;
     }
-    model_zero_grad(m);
-    if (grads_on_backend(m)) {
-        m->accel->ops->backward_keep(m->accel, m, &sh->b, dlogp, slot, n_slots);
-    } else {
-        model_backward(m, &sh->b, dlogp);
-        size_t n;
-        const float *g = model_trainable_grad(m, &n);
-        if (!sh->grad) sh->grad = mallocCheck(n * sizeof(float));
-        memcpy(sh->grad, g, n * sizeof(float));
-    }
+    model_backward_keep(m, &sh->b, dlogp, slot);
     free(logp), free(ent), free(dlogp);
 }
 
-static void learners_max(void *ctx, double *x, size_t n) {
-    comm_allreduce_max((const comm *)ctx, COMM_LEARNERS, x, n, "gradient scale");
-}
-static void learners_sum_i64(void *ctx, int64_t *x, size_t n) {
-    comm_allreduce_i64((const comm *)ctx, COMM_LEARNERS, x, n, "gradient all-reduce");
-}
-
-// grad = the exact sum of the shards' gradients (on every rank), through int64 fixed point. A non-finite element on
-// any learner has no fixed-point value: then every learner gets NaN everywhere, and none takes the step.
-static void reduce_gradients(const comm *c, shard *shards, const int *mine, int n_mine, int n_shards, float *grad,
-                             size_t n) {
-    double amax = 0;
-    for (int k = 0; k < n_mine; k++)
-        for (size_t i = 0; i < n; i++) {
-            double g = fabs((double)shards[mine[k]].grad[i]);
-            amax = g <= DBL_MAX ? fmax(amax, g) : INFINITY;  // NaN too: fmax alone would pass over it
-        }
-    comm_allreduce_max(c, COMM_LEARNERS, &amax, 1, "gradient scale");
+// grad = the exact sum of the shards' gradients (on every learner), through int64 fixed point: the n_kept slots this
+// learner's engine kept, of n_shards in all. A non-finite element on any learner has no fixed-point value: then
+// every learner gets NaN everywhere, and none takes the step.
+static void reduce_gradients(const comm *c, model *m, int n_kept, int n_shards, float *grad, size_t n) {
+    // the engine of this learner's shards; one that ran none yet (no forward since the adapter came) gets it now
+    engine *e = m->eng && m->eng->lora_n == m->lora->n_params ? m->eng : model_engine(m);
+    mgCheck(e->lora_n == n, "the learner sums the adapter's gradient");
+    double amax = engine_grad_kept_absmax(e, n_kept);
+    comm_grad_max(c, e->be, &amax);
     if (!(amax <= DBL_MAX)) {
         for (size_t i = 0; i < n; i++) grad[i] = NAN;
         return;
     }
     double scale = grad_fixed_scale(amax, n_shards);
-    int64_t *acc = callocCheck(n, sizeof(int64_t));
-    for (int k = 0; k < n_mine; k++) {
-        const float *g = shards[mine[k]].grad;
-        for (size_t i = 0; i < n; i++) acc[i] += (int64_t)llrint((double)g[i] * scale);
-    }
-    comm_allreduce_i64(c, COMM_LEARNERS, acc, n, "gradient all-reduce");
-    for (size_t i = 0; i < n; i++) grad[i] = (float)((double)acc[i] / scale);
-    free(acc);
+    int64_t *acc = engine_grad_kept_fixed(e, n_kept, scale);
+    comm_grad_sum_i64(c, e->be, acc, n);
+    engine_grad_from_fixed(e, acc, scale, grad);
 }
 
 // Every learner took the same steps; the other ranks (rollout-only, a coordinator-only rank 0) get the new adapter
@@ -244,20 +225,13 @@ static void update(const comm *c, model *m, adamw_state *opt, const grpo_params 
         comm_phase(c, "GRPO forward/backward");
         for (int j = 0; j < n_mine; j++) {
             int k = mine[j];
-            shard_step(m, &shards[k], k, n_shards, gp, temperature, adv + k * per, group_tokens, S, it == 0,
+            shard_step(m, &shards[k], j, gp, temperature, adv + k * per, group_tokens, S, it == 0,
                        stats + k * ST_COUNT);
         }
         comm_phase(c, NULL);
         size_t n;
         float *grad = model_trainable_grad(m, &n);
-        if (grads_on_backend(m)) {  // NCCL blocks on its stream, out of MPI's sight: the watchdog names the step
-            grad_collective cl = {learners_max, learners_sum_i64, (void *)c};
-            comm_phase(c, "gradient all-reduce on the GPUs");
-            m->accel->ops->sum_kept(m->accel, m, mine, n_mine, n_shards, &cl, grad);
-            comm_phase(c, NULL);
-        } else {
-            reduce_gradients(c, shards, mine, n_mine, n_shards, grad, n);
-        }
+        reduce_gradients(c, m, n_mine, n_shards, grad, n);
         int finite_grad = 1;  // the same sum on every learner, so the same verdict
         for (size_t i = 0; i < n && finite_grad; i++) finite_grad = isfinite(grad[i]) != 0;
         if (!finite_grad) {

@@ -7,7 +7,6 @@
 #include "common/rng.h"
 #include "kernels/backend.h"
 #include "kernels/ops.h"
-#include "model/sampler.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -218,13 +217,6 @@ static void cpu_scatter_rows(float *dst, const float *src, const int *rows, int 
 // counter-based uniform, so the threads change nothing.
 static void cpu_sample(int *ids, float *logp, const float *logits, int n, int V, const mg_sample_params *p,
                        const uint64_t *seq_ids, const uint64_t *counters) {
-    sampling_params sp;
-    sampling_params_default(&sp);
-    sp.temperature = p->temperature;
-    sp.top_k = p->top_k;
-    sp.top_p = p->top_p;
-    sp.min_p = p->min_p;
-    sp.seed = p->seed;
     int threads = 1;
 #ifdef _OPENMP
     threads = omp_get_max_threads();
@@ -237,7 +229,7 @@ static void cpu_sample(int *ids, float *logp, const float *logits, int n, int V,
         th = omp_get_thread_num();
 #endif
         float *mine = s + (size_t)th * SAMPLE_SCRATCH(V);
-        ids[r] = sample_token(logits + (size_t)r * V, V, &sp, rng_uniform(p->seed, seq_ids[r], counters[r]), &logp[r],
+        ids[r] = sample_token(logits + (size_t)r * V, V, p, rng_uniform(p->seed, seq_ids[r], counters[r]), &logp[r],
                               mine);
     }
 }
@@ -287,4 +279,7 @@ const mg_backend mg_backend_cpu = {
     .qkv_rope_cache = cpu_qkv_rope_cache,
     .swiglu_forward_parts = cpu_swiglu_forward_parts,
     .release = cpu_release,
+    .absmax = absmax,
+    .fixed_accumulate = fixed_accumulate,
+    .fixed_to_float = fixed_to_float,
 };

@@ -1,6 +1,7 @@
 #include "kernels/cpu/blas_setup.h"
 
 #include <cblas.h>
+#include <omp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,4 +55,10 @@ void blas_reexec_for_cpu(char **argv) {
     // Still here: no /proc, or the binary is gone. Run on as we are, only slower.
     fprintf(stderr, "%s: cannot re-execute to select OpenBLAS kernels (%s); continuing with core %s\n",
             argv && argv[0] ? argv[0] : "migrate", strerror(errno), core ? core : "?");
+}
+
+void blas_set_threads(int n) {
+    if (n <= 0) return;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
 }

@@ -14,3 +14,6 @@
 // once. Results do not change beyond float rounding (bench/run.sh compares logits under both cores).
 // Returns only when no re-exec happened (nothing to do, opted out, already done, or exec failed).
 void blas_reexec_for_cpu(char **argv);
+
+// The thread count of OpenMP and OpenBLAS together (n <= 0: leave the defaults).
+void blas_set_threads(int n);

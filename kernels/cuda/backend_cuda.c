@@ -1,7 +1,36 @@
 // The CUDA ops (kernels/cuda/ops_cuda.h) behind the backend table; thin adapters where the table's signature
 // carries what only the CPU needs (batch_invariant, max_kv_len).
+#include <stdio.h>
+
+#include "common/local_rank.h"
 #include "kernels/backend.h"
 #include "kernels/cuda/ops_cuda.h"
+#ifdef MIGRATE_HAVE_NCCL
+#include "kernels/cuda/comm_nccl.h"
+#endif
+
+static int g_device = -1;  // the device mg_backend_cuda_open set up
+
+#ifdef MIGRATE_HAVE_NCCL
+// The device collectives of the table: NCCL on the ops' stream, so that they queue behind the kernels that made
+// their input.
+_Static_assert(MG_COLL_ID_BYTES == COMM_NCCL_ID_BYTES, "the table's collective id is NCCL's");
+
+static void *cuda_coll_join(const unsigned char id[MG_COLL_ID_BYTES], int nranks, int rank, mg_err *e) {
+    comm_nccl *c;
+    return comm_nccl_init_rank(&c, id, nranks, rank, g_device, e) ? NULL : c;
+}
+
+static int cuda_coll_max_f64(void *coll, double *x, size_t n, mg_err *e) {
+    return comm_nccl_allreduce_max(coll, x, n, cuda_stream_handle(), e);
+}
+
+static int cuda_coll_sum_i64(void *coll, int64_t *x, size_t n, mg_err *e) {
+    return comm_nccl_allreduce_i64(coll, x, n, cuda_stream_handle(), e);
+}
+
+static void cuda_coll_free(void *coll) { comm_nccl_free(coll); }
+#endif
 
 static void cuda_matmul_forward_t(float *out, const float *inp, const void *W, mg_dtype wt, const float *bias, int N,
                                   int IC, int OC, int batch_invariant) {
@@ -116,6 +145,30 @@ static const mg_backend table = {
     .graph_free = cuda_graph_free,
     .graph_epoch = cuda_scratch_epoch,
     .release = cuda_release,
+    .absmax = absmax_cuda,
+    .fixed_accumulate = fixed_accumulate_cuda,
+    .fixed_to_float = fixed_to_float_cuda,
+#ifdef MIGRATE_HAVE_NCCL
+    .coll_unique_id = comm_nccl_unique_id,
+    .coll_join = cuda_coll_join,
+    .coll_max_f64 = cuda_coll_max_f64,
+    .coll_sum_i64 = cuda_coll_sum_i64,
+    .coll_free = cuda_coll_free,
+#endif
 };
 
 const mg_backend *mg_backend_cuda(void) { return &table; }
+
+const mg_backend *mg_backend_cuda_open(int device, mg_err *e) {
+    if (device < 0) {
+        int n = cuda_device_count();
+        device = n > 0 ? mg_local_rank() % n : 0;
+    }
+    char err[256];
+    if (cuda_init(device, err, sizeof err)) {
+        mg_fail(e, "engine.backend cuda: %s", err);
+        return NULL;
+    }
+    g_device = device;
+    return &table;
+}

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/config.h"
+#include "common/run_config.h"
 
 #define require(cond)                  \
     do {                               \

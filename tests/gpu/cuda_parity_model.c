@@ -11,8 +11,8 @@
 #include "common/rng.h"
 #include "gpu/cuda_parity.h"
 #include "gpu/gpu_test.h"
-#include "model/engine.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "model/engine.h"
 #include "model/model.h"
 #include "model/optimizer.h"
 #include "model/sampler.h"
@@ -366,8 +366,8 @@ static void check_decode(const char *adapter, model *m, const train_batch *t) {
     free(ref), free(logits);
 }
 
-// A captured decode step holds its adapter's buffers and scale: making the adapter again (accel.c does when the
-// model's adapter changes shape; here a new alpha, same rank and targets, so the step buffers and the scratch stay)
+// A captured decode step holds its adapter's buffers and scale: making the adapter again (the device engine does when
+// the model's adapter changes shape; here a new alpha, same rank and targets, so the step buffers and the scratch stay)
 // must drop the captured graphs. Step logits with graphs against eager steps after the adapter was made again; a
 // graph kept from before replays the old scale (and freed buffers).
 static void check_graphs_new_adapter(model *m, const train_batch *t) {

@@ -10,7 +10,7 @@
 #   prepare    the programs: unpacked from --bundle (made here by tests/gpu/pack.sh: CI-built binaries plus the
 #              non-system libraries they need), or else configured and built from source for this GPU's
 #              architecture (needs the project's build dependencies there)
-#   parity     test_cuda_parity: every CUDA op and the tiny fixtures' models against the CPU engine; test_accel:
+#   parity     test_cuda_parity: every CUDA op and the tiny fixtures' models against the CPU engine; test_device_engine:
 #              the model code (forward, backward, generate, a migrate search) on the GPU through model/accel.h;
 #              test_attention_gemm: training attention as GEMMs against the CPU op
 #   bench      bench_cuda: decode at batch 1/16/64/256 and a GRPO LoRA step, Llama-3.2-1B and Qwen2.5-0.5B shapes
@@ -221,7 +221,7 @@ st_env() {
 describe_st_prepare() {
   if [ -n "$bundle" ]; then echo "tar -xJf $bundle (bin/ + lib/)"; else
     echo "cmake -B $build -DCMAKE_BUILD_TYPE=Release -DMIGRATE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=<compute cap>" \
-         "&& cmake --build $build --target test_cuda_parity test_accel test_attention_gemm test_nccl bench_cuda migrate"
+         "&& cmake --build $build --target test_cuda_parity test_device_engine test_attention_gemm test_nccl bench_cuda migrate"
   fi
 }
 st_prepare() {
@@ -240,13 +240,13 @@ source_build() {
   echo "building for sm_$arch in $dir"
   cmake -S "$MG_ROOT" -B "$MG_ROOT/$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DMIGRATE_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="$arch" -DMIGRATE_RDKIT=OFF || exit 1
-  cmake --build "$MG_ROOT/$dir" -j"$(nproc)" --target test_cuda_parity test_accel test_attention_gemm test_nccl bench_cuda migrate || exit 1
+  cmake --build "$MG_ROOT/$dir" -j"$(nproc)" --target test_cuda_parity test_device_engine test_attention_gemm test_nccl bench_cuda migrate || exit 1
 }
 
-describe_st_parity() { echo "test_cuda_parity && test_accel && test_attention_gemm"; }
+describe_st_parity() { echo "test_cuda_parity && test_device_engine && test_attention_gemm"; }
 st_parity() {
   source "$MG_OUT/programs.env"
-  test_cuda_parity && test_accel && test_attention_gemm
+  test_cuda_parity && test_device_engine && test_attention_gemm
 }
 
 describe_st_bench() { echo "bench_cuda --tsv OUT/bench_cuda.tsv"; }
@@ -331,7 +331,7 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/lib; do [ -d "$d" ] && lib_path=$
 find_missing_libs() {
   local b name dir
   for b in "$bin_dir"/test_cuda_parity "$bin_dir"/tests/test_cuda_parity "$bin_dir"/test_nccl \
-           "$bin_dir"/tests/test_nccl "$bin_dir"/bench_cuda "$bin_dir"/test_accel "$bin_dir"/tests/test_accel \
+           "$bin_dir"/tests/test_nccl "$bin_dir"/bench_cuda "$bin_dir"/test_device_engine "$bin_dir"/tests/test_device_engine \
            "$bin_dir"/migrate; do
     [ -x "$b" ] && LD_LIBRARY_PATH=$lib_path ldd "$b" 2>/dev/null | awk '$3 == "not" { print $1 }'
   done | sort -u | while read -r name; do

@@ -31,14 +31,14 @@
 #include <string.h>
 
 #include "common/rng.h"
-#include "model/engine.h"
+#include "gpu/cuda_parity.h"
+#include "gpu/gpu_test.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "kernels/ops.h"
+#include "model/engine.h"
 #include "model/model.h"
 #include "model/optimizer.h"
 #include "model/sampler.h"
-#include "gpu/cuda_parity.h"
-#include "gpu/gpu_test.h"
 #include "testing.h"
 
 static int g_quick;
@@ -640,14 +640,11 @@ static void test_sampling(int V, size_t n_cases) {
         sample_tokens_cuda(dids, dlogp, dl, rows, V, sp, dseq, dcnt);
         cuda_d2h(ids, dids, rows * sizeof(int));
         cuda_d2h(lp, dlogp, rows * 4);
-        sampling_params p;
-        sampling_params_default(&p);
-        p.temperature = sp->temperature, p.top_k = sp->top_k, p.top_p = sp->top_p, p.min_p = sp->min_p;
         int same = 0;
         float worst = 0.0f;
         for (int r = 0; r < rows; r++) {
             float l;
-            int id = sample_token(logits + (size_t)r * V, V, &p, rng_uniform(sp->seed, seq[r], cnt[r]), &l, scr);
+            int id = sample_token(logits + (size_t)r * V, V, sp, rng_uniform(sp->seed, seq[r], cnt[r]), &l, scr);
             same += id == ids[r];
             if (id == ids[r] && fabsf(l - lp[r]) > worst) worst = fabsf(l - lp[r]);
         }

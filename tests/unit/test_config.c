@@ -9,9 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "coordinator/config.h"
+#include "common/run_config.h"
 #include "testing.h"
-#include "workers/pretrain_config.h"
+#include "tools/pretrain/pretrain_config.h"
+#include "workers/grpo.h"  // loss_kind: the order of training.loss_type's names
 
 static char g_dir[64];
 static char g_path[128];  // the YAML file the last load() wrote
@@ -202,6 +203,18 @@ static void test_spellings(void) {
     CHECK(c.learning_rate == 0.5e-3f && c.num_on_policy == 3 && c.solved_reward == -INFINITY, "numbers");
     CHECK(c.temperature == 0.0f && c.seed == 0 && c.lora_r == 64, "defaults kept");
     run_config_free(&c);
+    // training.loss_type's names give workers/grpo.h's loss_kind (the config only knows their order)
+    const struct {
+        const char *yaml;
+        loss_kind want;
+    } losses[] = {{"grpo", LOSS_GRPO}, {"bnpo", LOSS_BNPO}, {"dr_grpo", LOSS_DR_GRPO}};
+    for (int i = 0; i < 3; i++) {
+        char text[256];
+        snprintf(text, sizeof text, HEAD "training:\n  loss_type: %s\n", losses[i].yaml);
+        rc = load(&c, text, NULL, 0, &e);
+        CHECK(rc == 0 && c.loss_type == (int)losses[i].want, "loss_type %s: %s", losses[i].yaml, e.msg);
+        run_config_free(&c);
+    }
     // Quoted "~" is a string, plain ~ is null.
     rc = load(&c, HEAD "system_prompt: \"~\"\ntask.prompt: ~\n", NULL, 0, &e);
     CHECK(rc == 0 && !strcmp(c.system_prompt, "~") && c.prompt[0] == 0, "null vs '~': %s", e.msg);

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coordinator/config.h"
+#include "common/run_config.h"
+#include "coordinator/run_job.h"
 #include "tasks/chem/chem.h"
 #include "tasks/molecule.h"
 #include "tasks/molecule_objective.h"
@@ -105,13 +106,13 @@ static void test_prompts_and_solved(void) {
     const char *y = "model: m\ntask: {type: molecule, objective: qed}\n";
     CHECK(run_config_parse(&rc, y, strlen(y), "s.yaml", NULL, 0, &e2) == 0, "%s", e2.msg);
     task *t2 = NULL;
-    CHECK(molecule_create_from_run_config(&t2, &rc, &e2) == 0, "%s", e2.msg);
+    CHECK(run_molecule_task(&t2, &rc, &e2) == 0, "%s", e2.msg);
     if (t2) CHECK(t2->solved(t2, 1.0, "C") && !t2->solved(t2, 0.99, "C"), "default threshold is 1.0");
     if (t2) t2->destroy(t2);
     run_config_free(&rc);
     const char *ov[] = {"task.solved_reward=0.5"};
     CHECK(run_config_parse(&rc, y, strlen(y), "s.yaml", ov, 1, &e2) == 0, "%s", e2.msg);
-    CHECK(molecule_create_from_run_config(&t2, &rc, &e2) == 0, "%s", e2.msg);
+    CHECK(run_molecule_task(&t2, &rc, &e2) == 0, "%s", e2.msg);
     if (t2) CHECK(t2->solved(t2, 0.5, "C") && !t2->solved(t2, 0.49, "C"), "solved_reward 0.5");
     if (t2) t2->destroy(t2);
     run_config_free(&rc);
@@ -195,7 +196,7 @@ static void test_grammar(void) {
 static void expect_config_error(const char *yaml, const char *want) {
     run_config c;
     mg_err e = {{0}};
-    int rc = run_config_parse(&c, yaml, strlen(yaml), "jobs/bad.yaml", NULL, 0, &e);
+    int rc = run_config_read_text(&c, yaml, strlen(yaml), "jobs/bad.yaml", NULL, 0, &e);
     CHECK(rc == -1 && strstr(e.msg, want) && !strchr(e.msg, '\n'), "want '%s', got rc %d '%s'", want, rc, e.msg);
     if (rc == 0) run_config_free(&c);
 }
@@ -230,12 +231,12 @@ static void test_bad_yaml(void) {
     run_config c;
     mg_err e = {{0}};
     const char *y = "model: m\ntask: {type: molecule, objective: qed}\n", *ov[] = {"task.objective=nope"};
-    int rc = run_config_parse(&c, y, strlen(y), "jobs/ok.yaml", ov, 1, &e);
+    int rc = run_config_read_text(&c, y, strlen(y), "jobs/ok.yaml", ov, 1, &e);
     CHECK(rc == -1 && strstr(e.msg, "jobs/ok.yaml: key 'task.objective': unknown objective 'nope'"), "override: %s",
           e.msg);
     // A composition given with --set as flow YAML works.
     const char *ov2[] = {"task.objective={mean: arithmetic, terms: [qed, {property: sa}]}"};
-    rc = run_config_parse(&c, y, strlen(y), "jobs/ok.yaml", ov2, 1, &e);
+    rc = run_config_read_text(&c, y, strlen(y), "jobs/ok.yaml", ov2, 1, &e);
     CHECK(rc == 0, "flow override: %s", e.msg);
     if (rc == 0) run_config_free(&c);
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/text.h"
 #include "tasks/oracle.h"
 #include "testing.h"
 
@@ -298,7 +299,7 @@ static void test_split_command(void) {
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         char **argv = (char **)1;
         mg_err e = {{0}};
-        int rc = oracle_split_command(cases[k].cmd, &argv, &e);
+        int rc = text_split_words(cases[k].cmd, &argv, &e);
         if (cases[k].error) {
             CHECK(rc == -1 && argv == NULL && strstr(e.msg, cases[k].error), "split '%s': rc %d, '%s'", cases[k].cmd,
                   rc, e.msg);
@@ -314,7 +315,7 @@ static void test_split_command(void) {
         for (int i = 0; i < n && i < want; i++)
             CHECK(!strcmp(argv[i], cases[k].want[i]), "split '%s': word %d '%s', want '%s'", cases[k].cmd, i, argv[i],
                   cases[k].want[i]);
-        oracle_free_argv(argv);
+        text_free_words(argv);
     }
 }
 

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "testing.h"
-#include "workers/pretrainer.h"
+#include "tools/pretrain/pretrainer.h"
 
 static int saves;
 static int count_save(model *m, int step, void *ctx) {

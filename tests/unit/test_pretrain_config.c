@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "testing.h"
-#include "workers/pretrain_config.h"
+#include "tools/pretrain/pretrain_config.h"
 
 // The smallest valid file: the four required keys, so a key appended after it is on line 5.
 #define REQUIRED "model_config: m/config.json\ntokenizer: m\ncorpus: c.jsonl\noutput_dir: out\n"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "kernels/ops.h"
 #include "model/sampler.h"
 #include "testing.h"
 
@@ -45,15 +46,22 @@ static void expected(const sampling_params *p, double *q) {
     for (int v = 0; v < V; v++) q[v] /= total;
 }
 
+// The sampler's controls as the op takes them.
+static mg_sample_params op_params(const sampling_params *p) {
+    mg_sample_params o = {p->temperature, p->top_k, p->top_p, p->min_p, p->seed};
+    return o;
+}
+
 static void check_distribution(const char *name, sampling_params p) {
     double want[V];
     expected(&p, want);
     long count[V] = {0};
     float scratch[SAMPLE_SCRATCH(V)];
+    mg_sample_params op = op_params(&p);
     double worst_lp = 0;
     for (int i = 0; i < GRID; i++) {
         float lp;
-        int v = sample_token(LOGITS, V, &p, (i + 0.5f) / GRID, &lp, scratch);
+        int v = sample_token(LOGITS, V, &op, (i + 0.5f) / GRID, &lp, scratch);
         count[v]++;
         double mx = 3.0, s = 0;
         for (int k = 0; k < V; k++) s += exp((LOGITS[k] - mx) / p.temperature);
@@ -82,7 +90,8 @@ static void distributions(void) {
     check_distribution("top-k 5 + top-p 0.9 + min-p", p);
     p.temperature = 0.0f;
     float lp, scratch[SAMPLE_SCRATCH(V)];
-    CHECK(sample_token(LOGITS, V, &p, 0.99f, &lp, scratch) == 1, "greedy must pick the first maximum");
+    mg_sample_params op = op_params(&p);
+    CHECK(sample_token(LOGITS, V, &op, 0.99f, &lp, scratch) == 1, "greedy must pick the first maximum");
 }
 
 // What a stop search means: after each token, decode the whole completion and look for every stop string. Returns

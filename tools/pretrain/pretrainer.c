@@ -1,4 +1,4 @@
-#include "workers/pretrainer.h"
+#include "tools/pretrain/pretrainer.h"
 
 #include <jansson.h>
 #include <math.h>

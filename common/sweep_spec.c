@@ -1,7 +1,7 @@
 // The sweep: section is cut out of the config text (lines kept, so `migrate run` messages still point at the right
 // line of the user's file), then read with libyaml's document API: it is small and free-form (grid keys are any
 // config keys), so walking nodes is simpler than the schema engine's event loop.
-#include "tools/sweep_spec.h"
+#include "common/sweep_spec.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -42,9 +42,23 @@ int run_stop_requested(const comm *world);
 int run_stop_signal(void);
 const char *run_signal_name(int sig);
 
-// Moves m to the backend the config names (engine.backend) on a rank that runs the model (rollout or learner);
-// the CPU needs nothing. A one-line error when this migrate was built without CUDA or the GPU is unusable.
-int run_attach_backend(model *m, const run_config *c, const comm *world, mg_err *e);
+// run_config_load / run_config_parse and the checks that need the tasks (a molecule objective compiled): a bad
+// objective is refused with its FILE:LINE before any model is loaded or job submitted.
+int run_config_read(run_config *c, const char *path, const char *const *overrides, int n_overrides, mg_err *e);
+int run_config_read_text(run_config *c, const char *yaml, size_t len, const char *name,
+                         const char *const *overrides, int n_overrides, mg_err *e);
+
+// The molecule task of a config (task.type molecule): task.objective, and task.solved_reward when finite, else 1.0.
+int run_molecule_task(task **out, const run_config *c, mg_err *e);
+
+// Loads the policy a rank of `migrate run` needs from an HF folder: weights and tokenizer, or with weights 0 the
+// shape only (a coordinator-only rank keeps adapters and their optimizer but never runs the model).
+int run_load_policy(const char *dir, int weights, model *m, tokenizer **tok, mg_err *e);
+
+// Moves m to the backend the config names (engine.backend) on a rank that runs the model (rollout or learner),
+// and gives the learners their device collective (distributed.allreduce: NCCL) when the backend has one; the CPU
+// needs nothing. A one-line error when this migrate was built without that backend or the GPU is unusable.
+int run_attach_backend(model *m, const run_config *c, comm *world, mg_err *e);
 
 // The effective configuration as text (what checkpoints store and resumes compare). malloc'd.
 char *run_config_text(const run_config *c);

@@ -1,7 +1,7 @@
 // Reads a sweep folder back: manifest.tsv says which elements exist and their overrides, config.yaml + those
 // overrides give each element's problem, strategy and seed, and each element's folder holds what its run wrote:
 // summary.json when it finished, metrics.jsonl while it runs, job.status from the Slurm template.
-#include "tools/sweep_collect.h"
+#include "coordinator/sweep_collect.h"
 
 #include <glob.h>
 #include <jansson.h>
@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 
 #include "common/file.h"
-#include "coordinator/config.h"
-#include "tools/sweep_results.h"
+#include "common/run_config.h"
+#include "coordinator/sweep_results.h"
 
 typedef enum { EL_DONE, EL_FAILED, EL_UNFINISHED, EL_MISSING } el_status;
 static const char *STATUS[] = {"done", "failed", "unfinished", "missing"};

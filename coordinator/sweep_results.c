@@ -1,4 +1,4 @@
-#include "tools/sweep_results.h"
+#include "coordinator/sweep_results.h"
 
 #include <stdlib.h>
 #include <string.h>

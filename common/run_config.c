@@ -2,20 +2,20 @@
 // functions. The table drives everything else through common/yaml_schema.c: defaults, the YAML loader, --set
 // overrides, range checks, the dump, and (through tests/unit/test_config.c) docs/config.md. Adding a knob = one
 // table row.
-#include "coordinator/config.h"
+#include "common/run_config.h"
 
 #include <limits.h>
 #include <stddef.h>
 
+#include "common/text.h"
 #include "common/yaml_schema.h"
-#include "tasks/molecule_objective.h"
-#include "tasks/oracle.h"
 
 // ---- the schema ----
 
 static const char *const k_strategies[] = {"random", "ns", "opro", "grpo", "grpo-greedy", "migrate", NULL};
 static const char *const k_tasks[] = {"semantle", "oracle", "molecule", NULL};
 static const char *const k_ns_seeds[] = {"top", "sample", NULL};
+// training.loss_type: workers/grpo.h's loss_kind in its order (test_config checks that they agree)
 static const char *const k_losses[] = {"grpo", "bnpo", "dr_grpo", NULL};
 static const char *const k_chat_formats[] = {"auto", "plain", "llama3", "chatml", NULL};
 static const char *const k_backends[] = {"cpu", "cuda", NULL};
@@ -24,9 +24,9 @@ static const char *const k_engine_dtypes[] = {"bf16", "fp32", NULL};
 
 // YS_ENUM fields are written through an int*.
 _Static_assert(sizeof(strategy_kind) == sizeof(int) && sizeof(task_kind) == sizeof(int) &&
-                   sizeof(ns_seed_mode) == sizeof(int) && sizeof(loss_kind) == sizeof(int),
+                   sizeof(ns_seed_mode) == sizeof(int),
                "enums must be int-sized");
-_Static_assert(STRATEGY_MIGRATE == 5 && TASK_MOLECULE == 2 && NS_SEED_SAMPLE == 1 && LOSS_DR_GRPO == 2,
+_Static_assert(STRATEGY_MIGRATE == 5 && TASK_MOLECULE == 2 && NS_SEED_SAMPLE == 1,
                "name tables follow the enum order");
 
 // Order = dump order. A group's keys come right after it.
@@ -158,9 +158,7 @@ static int validate(void *config, const ys_seen *seen, mg_err *e) {
             return ys_fail(seen, ys_line(seen, "task.type"), e,
                            "task.type 'molecule' needs task.objective (a name such as qed, or a composition; "
                            "docs/molecules.md)");
-        mol_objective *o = NULL;
-        if (mol_objective_compile(&o, c->objective, c->path, c->objective_line, "task.objective", e)) return -1;
-        mol_objective_free(o);
+        // compiled by coordinator/run_job.c's run_config_read, which knows the tasks
     }
     if (c->task == TASK_ORACLE && (!c->oracle_command[0] || !c->prompt[0])) {
         const char *missing = !c->oracle_command[0] ? "task.command (the oracle program)"
@@ -170,9 +168,9 @@ static int validate(void *config, const ys_seen *seen, mg_err *e) {
     if (c->task == TASK_ORACLE) {  // split as the run will split it, so a stray quote is refused now
         char **argv;
         mg_err why;
-        if (oracle_split_command(c->oracle_command, &argv, &why))
+        if (text_split_words(c->oracle_command, &argv, &why))
             return ys_fail(seen, ys_line(seen, "task.command"), e, "task.command: %s", why.msg);
-        oracle_free_argv(argv);
+        text_free_words(argv);
     }
     return ys_check_order(seen, c, "training.epsilon_high", ">=", "training.epsilon", e);
 }

@@ -1,7 +1,7 @@
 // The configuration of `migrate pretrain`: its schema table and checks across keys; common/yaml_schema.c does the
 // rest (defaults, loader, --set overrides, ranges, suggestions, dump). The `training:` defaults are
 // pretrain_params_default()'s, which tests/unit/test_pretrain_config.c checks.
-#include "workers/pretrain_config.h"
+#include "tools/pretrain/pretrain_config.h"
 
 #include <limits.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 // One search's life in `migrate run`: task, adapter and search set up (or resumed), iterations with periodic
 // background checkpoints, and the final checkpoint, summary and PEFT adapter.
-#include "tools/run_job.h"
+#include "coordinator/run_job.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,17 +15,13 @@
 
 #include "common/clock.h"
 #include "common/file.h"
+#include "common/text.h"
 
+#include "model/engine.h"
 #include "model/peft.h"
-#ifdef MIGRATE_HAVE_CUDA
-#include "kernels/cuda/accel.h"
-#endif
-#ifdef MIGRATE_HAVE_NCCL
-#include "kernels/cuda/comm_nccl.h"
-#endif
 #include "tasks/molecule.h"
+#include "tasks/molecule_objective.h"
 #include "tasks/oracle.h"
-#include "tools/cli_common.h"
 #include "workers/learner.h"
 
 static volatile sig_atomic_t g_stop_signal;
@@ -63,14 +59,19 @@ const char *run_signal_name(int sig) {
     return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : sig == SIGINT ? "SIGINT" : "a signal";
 }
 
+int run_molecule_task(task **out, const run_config *c, mg_err *e) {
+    molecule_config mc = {c->objective, c->path, c->objective_line, isfinite(c->solved_reward) ? c->solved_reward : 1.0};
+    return molecule_create(out, &mc, e);
+}
+
 static int make_task(run_job *j, const char *log_path, mg_err *e) {
     const run_config *c = &j->cfg;
     if (c->task == TASK_SEMANTLE) {
         if (word_vectors_load(&j->wv, c->vectors, e)) return -1;
         return semantle_create(&j->t, j->wv, c->target, e);
     }
-    if (c->task == TASK_MOLECULE) return molecule_create_from_run_config(&j->t, c, e);
-    int rc = oracle_split_command(c->oracle_command, &j->oracle_argv, e);
+    if (c->task == TASK_MOLECULE) return run_molecule_task(&j->t, c, e);
+    int rc = text_split_words(c->oracle_command, &j->oracle_argv, e);
     if (!rc) {
         oracle_config oc = {j->oracle_argv, c->oracle_workers, c->oracle_timeout, c->solved_reward, c->prompt,
                             c->ns_prompt[0] ? c->ns_prompt : NULL, log_path};
@@ -82,63 +83,75 @@ static int make_task(run_job *j, const char *log_path, mg_err *e) {
     return mg_fail(e, "%s: task.command: %s", c->path, inner);
 }
 
-#ifdef MIGRATE_HAVE_NCCL
-// The learners' NCCL communicator (distributed.allreduce nccl or auto on cuda ranks). Every rank calls it: the
-// learner leader makes the unique id, the job's broadcast hands it out, the learners join, and a max over every
-// rank tells all of them whether each learner got in, so that all sum the same way (NCCL or MPI, never a mix).
-static int join_nccl(model *m, const run_config *c, const comm *world, mg_err *e) {
-    struct {
-        int32_t failed;
-        unsigned char id[COMM_NCCL_ID_BYTES];
-    } msg;
-    memset(&msg, 0, sizeof msg);
-    mg_err mine = {0};
-    if (world->rank == world->learner_leader && comm_nccl_unique_id(msg.id, &mine)) msg.failed = 1;
-    comm_bcast(world, &msg, sizeof msg, world->learner_leader, "NCCL unique id");
-    int failed = msg.failed;
-    if (!failed && world->is_learner && accel_cuda_use_nccl(m, msg.id, world->n_learner, world->learner_index, &mine))
-        failed = 1;
-    double any = failed;
-    comm_allreduce_max(world, COMM_ALL, &any, 1, "NCCL communicator");
-    if (!any) return 0;
-    if (world->is_learner) accel_cuda_keep_grads(m, 0);  // back to the host sum (a joined learner too)
-    const char *why = mine.msg[0] ? mine.msg : "another learner could not join the NCCL communicator";
-    if (!strcmp(c->allreduce, "nccl"))
-        return mg_fail(e, "%s: distributed.allreduce nccl: rank %d: %s", c->path, world->rank, why);
-    if (world->rank == world->learner_leader || mine.msg[0])
-        fprintf(stderr, "migrate: rank %d: NCCL unavailable (%s); the learners sum gradients with MPI "
-                        "(distributed.allreduce auto)\n", world->rank, why);
+// The checks of a parsed config that need a task's own parser. On failure the config is freed.
+static int check_task_keys(run_config *c, mg_err *e) {
+    if (c->task != TASK_MOLECULE) return 0;
+    mol_objective *o = NULL;
+    if (mol_objective_compile(&o, c->objective, c->path, c->objective_line, "task.objective", e)) {
+        run_config_free(c);
+        return -1;
+    }
+    mol_objective_free(o);
     return 0;
 }
-#endif
 
-int run_attach_backend(model *m, const run_config *c, const comm *world, mg_err *e) {
+int run_config_read(run_config *c, const char *path, const char *const *overrides, int n_overrides, mg_err *e) {
+    if (run_config_load(c, path, overrides, n_overrides, e)) return -1;
+    return check_task_keys(c, e);
+}
+
+int run_config_read_text(run_config *c, const char *yaml, size_t len, const char *name,
+                         const char *const *overrides, int n_overrides, mg_err *e) {
+    if (run_config_parse(c, yaml, len, name, overrides, n_overrides, e)) return -1;
+    return check_task_keys(c, e);
+}
+
+int run_load_policy(const char *dir, int weights, model *m, tokenizer **tok, mg_err *e) {
+    if (weights ? model_load(m, dir, e) : model_load_shape(m, dir, e)) return -1;
+    if (tokenizer_load(tok, dir, e)) {
+        model_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+int run_attach_backend(model *m, const run_config *c, comm *world, mg_err *e) {
     if (!strcmp(c->backend, "cpu")) {
         if (!strcmp(c->allreduce, "nccl"))
             return mg_fail(e, "%s: distributed.allreduce is 'nccl', which needs engine.backend 'cuda' (gradients on "
                               "GPUs); use 'auto' or 'mpi' on the CPU", c->path);
         return 0;
     }
-#ifdef MIGRATE_HAVE_CUDA
-    if ((world->is_rollout || world->is_learner) &&
-        accel_cuda_attach(m, c->device, strcmp(c->engine_dtype, "fp32") ? MG_BF16 : MG_F32, e)) {
-        char inner[MG_ERRLEN];
-        snprintf(inner, sizeof inner, "%s", e->msg);
-        return mg_fail(e, "%s: rank %d: %s", c->path, world->rank, inner);
+    const mg_backend *be = mg_backend_find(c->backend);
+    if (!be)
+        return mg_fail(e, "%s: engine.backend is '%s', but this migrate was built without that backend (no nvcc at "
+                          "build time, or -DMIGRATE_CUDA=OFF; docs/cuda.md)", c->path, c->backend);
+    if (world->is_rollout || world->is_learner) {  // a coordinator-only rank never runs the model
+        if (!(be = mg_backend_open(c->backend, c->device, e)) ||
+            model_use_backend(m, be, strcmp(c->engine_dtype, "fp32") ? MG_BF16 : MG_F32, e)) {
+            char inner[MG_ERRLEN];
+            snprintf(inner, sizeof inner, "%s", e->msg);
+            return mg_fail(e, "%s: rank %d: %s", c->path, world->rank, inner);
+        }
     }
     if (!strcmp(c->allreduce, "mpi")) return 0;
-#ifdef MIGRATE_HAVE_NCCL
-    return join_nccl(m, c, world, e);
-#else
+    // Whether the learners' devices share a collective (NCCL) is a property of the build, the same on every rank;
+    // a coordinator-only rank, which opened no device, takes part in the join all the same.
+    if (!be->coll_join) {
+        if (!strcmp(c->allreduce, "nccl"))
+            return mg_fail(e, "%s: distributed.allreduce is 'nccl', but this migrate was built without NCCL "
+                              "(libnccl-dev missing at build time); use 'auto' or 'mpi'", c->path);
+        return 0;
+    }
+    mg_err why;
+    if (comm_join_device(world, be, &why)) return 0;
+    const char *reason = why.msg[0] ? why.msg : "another learner could not join the NCCL communicator";
     if (!strcmp(c->allreduce, "nccl"))
-        return mg_fail(e, "%s: distributed.allreduce is 'nccl', but this migrate was built without NCCL "
-                          "(libnccl-dev missing at build time); use 'auto' or 'mpi'", c->path);
+        return mg_fail(e, "%s: distributed.allreduce nccl: rank %d: %s", c->path, world->rank, reason);
+    if (world->rank == world->learner_leader || why.msg[0])
+        fprintf(stderr, "migrate: rank %d: NCCL unavailable (%s); the learners sum gradients with MPI "
+                        "(distributed.allreduce auto)\n", world->rank, reason);
     return 0;
-#endif
-#else
-    return mg_fail(e, "%s: engine.backend is 'cuda', but this migrate was built without the CUDA backend (no nvcc "
-                      "at build time, or -DMIGRATE_CUDA=OFF; docs/cuda.md)", c->path);
-#endif
 }
 
 char *run_config_text(const run_config *c) {
@@ -230,7 +243,7 @@ int run_job_open(run_job *j, run_config *cfg, model *m, const tokenizer *tok, ui
     run_config *c = &j->cfg;
     j->sv.model_dir = c->model;
     j->sv.model_hash = model_hash;
-    cli_mkdir_p(c->output_dir);
+    file_mkdir_p(c->output_dir);
     if (world->is_coordinator) {
         if ((j->lock_fd = run_lock_dir(c->output_dir, e)) < 0) return -1;
         j->locked = 1;
@@ -380,7 +393,7 @@ static int write_summary(const run_config *cfg, const search_state *s, int print
 static int export_adapter(const run_config *cfg, const model *m) {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/adapter", cfg->output_dir);
-    cli_mkdir_p(dir);
+    file_mkdir_p(dir);
     int n = lora_tensors(m, NULL);
     lora_tensor *t = mallocCheck((size_t)n * sizeof(lora_tensor));
     lora_tensors(m, t);
@@ -418,7 +431,7 @@ void run_job_close(run_job *j, int own_adapter) {
     if (j->locked) run_unlock_dir(j->lock_fd);
     if (j->t) j->t->destroy(j->t);
     if (j->wv) word_vectors_free(j->wv);
-    oracle_free_argv(j->oracle_argv);
+    text_free_words(j->oracle_argv);
     run_config_free(&j->cfg);
     memset(j, 0, sizeof *j);
 }

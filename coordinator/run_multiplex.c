@@ -1,5 +1,5 @@
 // migrate run SWEEP.yaml: every element of the sweep in this job, multiplexed over its ranks (run_multiplex.h).
-#include "tools/run_multiplex.h"
+#include "coordinator/run_multiplex.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 
 #include "common/file.h"
-#include "tools/cli_common.h"
-#include "tools/run_job.h"
-#include "tools/sweep_collect.h"
+#include "coordinator/run_job.h"
+#include "coordinator/sweep_collect.h"
+#include "kernels/cpu/blas_setup.h"
 
 #define MAX_ELEMENTS 4096  // each holds an adapter and its moments in memory
 
@@ -59,7 +59,7 @@ static int load_elements(const sweep_spec *sp, const multiplex_opts *o, long cou
     for (long i = 0; i < count; i++) {
         char **kv;
         int n = sweep_element_overrides(sp, o->overrides, o->n_overrides, i, dir, &kv);
-        int rc = run_config_parse(&cfg[i], sp->run_text, sp->run_len, o->config_path, (const char *const *)kv, n, e);
+        int rc = run_config_read_text(&cfg[i], sp->run_text, sp->run_len, o->config_path, (const char *const *)kv, n, e);
         sweep_overrides_free(kv, n);
         if (rc) {
             char inner[MG_ERRLEN];
@@ -93,7 +93,7 @@ static void mark_failed(const run_job *j) {
 int run_multiplexed(comm *world, const sweep_spec *sp, const multiplex_opts *o) {
     mg_err e;
     run_config base;
-    if (run_config_parse(&base, sp->run_text, sp->run_len, o->config_path, o->overrides, o->n_overrides, &e)) {
+    if (run_config_read_text(&base, sp->run_text, sp->run_len, o->config_path, o->overrides, o->n_overrides, &e)) {
         fprintf(stderr, "migrate run: %s\n", e.msg);
         return 1;
     }
@@ -127,7 +127,7 @@ int run_multiplexed(comm *world, const sweep_spec *sp, const multiplex_opts *o) 
     }
     uint64_t model_hash;
     if (world->is_coordinator) {  // the sweep folder's own files (manifest, config, results) are this job's
-        cli_mkdir_p(dir);
+        file_mkdir_p(dir);
         if ((lock_fd = run_lock_dir(dir, &e)) < 0) {
             fprintf(stderr, "migrate run: %s\n", e.msg);
             goto out;
@@ -148,8 +148,11 @@ int run_multiplexed(comm *world, const sweep_spec *sp, const multiplex_opts *o) 
         }
     }
     run_install_signal_handlers();
-    cli_set_threads(cfg[0].threads);
-    if (cli_load_policy("run", cfg[0].model, world->is_rollout || world->is_learner, &m, &tok)) goto out;
+    blas_set_threads(cfg[0].threads);
+    if (run_load_policy(cfg[0].model, world->is_rollout || world->is_learner, &m, &tok, &e)) {
+        fprintf(stderr, "migrate run: %s\n", e.msg);
+        goto out;
+    }
     if (run_attach_backend(&m, &cfg[0], world, &e)) {
         fprintf(stderr, "migrate run: %s\n", e.msg);
         goto out;

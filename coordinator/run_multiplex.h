@@ -7,7 +7,7 @@
 // bit-identical to `migrate run SWEEP_DIR/config.yaml` with the overrides of manifest line i, which is how a Slurm
 // array (`migrate sweep`) runs it, and the folder has the same layout for `migrate sweep --collect`.
 #pragma once
-#include "tools/sweep_spec.h"
+#include "common/sweep_spec.h"
 #include "workers/comm.h"
 
 typedef struct {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 
 #include "common/error.h"
-#include "workers/pretrainer.h"
+#include "tools/pretrain/pretrainer.h"
 
 typedef struct {
     char path[1024];            // the YAML file (for messages)

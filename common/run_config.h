@@ -18,7 +18,6 @@ typedef enum {
 } strategy_kind;
 
 typedef enum { NS_SEED_TOP = 0, NS_SEED_SAMPLE } ns_seed_mode;         // best entry, or uniform over top-k
-typedef enum { LOSS_GRPO = 0, LOSS_BNPO, LOSS_DR_GRPO } loss_kind;      // TRL's loss_type values
 typedef enum { TASK_SEMANTLE = 0, TASK_ORACLE, TASK_MOLECULE } task_kind;
 
 #define CFG_STR 1024
@@ -71,7 +70,7 @@ typedef struct {
     float epsilon;         // epsilon_low
     float epsilon_high;
     float beta;            // KL coefficient (k3 estimator against the adapter-disabled base model)
-    loss_kind loss_type;
+    int loss_type;         // workers/grpo.h's loss_kind: the index of its name in grpo, bnpo, dr_grpo
     int scale_rewards;     // divide advantages by the group std
     int num_iterations;    // optimizer updates per generation batch (TRL's mu)
     int members_per_shard; // group members per forward/backward shard (what learner ranks divide)
@@ -107,7 +106,8 @@ typedef struct {
 // Defaults: the MiGrATe authors' (LoRA 64/16 on q,k,v,o; KL 0; epsilon 0.2/0.28; no std scaling; temperature 1;
 // lr 5e-5; dr_grpo loss) and a small demo-sized search (alpha 8, beta 4, gamma 4, top-k 5, 50 iterations).
 void run_config_defaults(run_config *c);
-// Loads and validates a YAML file. Unknown key, wrong type or out-of-range value -> -1 with
+// Loads and validates a YAML file (every check that needs no task; a molecule objective is compiled by
+// coordinator/run_job.h's run_config_read, which wraps these two). Unknown key, wrong type or out-of-range value -> -1 with
 // "FILE:LINE: key 'training.lr': ..." in e. overrides: "key=value" strings applied after the file, validated
 // the same way ("--set key=value: ..." in messages). n_overrides may be 0.
 int run_config_load(run_config *c, const char *path, const char *const *overrides, int n_overrides, mg_err *e);

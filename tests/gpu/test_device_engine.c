@@ -1,21 +1,19 @@
-// The model on the CUDA backend through model/accel.h (kernels/cuda/accel.c), against the same model on the host:
-// model_forward, model_backward and generate keep their results when m->accel is set, the adapter the host holds
-// is the one the GPU uses (values, on/off switch, a new shape after a swap), and a whole MiGrATe search runs there
-// unchanged. fp32 weights, so the comparison is tight. Built twice: on the real GPU (label gpu, exits 77 without
-// one) and on the emulated kernels (test_accel_emu, label unit: every CI run exercises the wiring).
-//   test_accel            (from the repository root)
+// The model on the device engine (model_use_backend with the CUDA table, model/engine_device.c) against the same
+// model on the host: model_forward, model_backward and generate keep their results, the adapter the host holds is
+// the one the GPU uses (values, on/off switch, a new shape after a swap), a whole MiGrATe search runs there
+// unchanged, and the learners' exact gradient sum (shards kept on the device, int64 fixed point there, then
+// through the device collective) gives the host arithmetic's bits. fp32 weights, so the comparison is tight.
+// Built twice: on the real GPU (label gpu, exits 77 without one) and on the emulated kernels
+// (test_device_engine_emu, label unit: every CI run exercises the wiring).
+//   test_device_engine            (from the repository root)
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "coordinator/search.h"
-#include "kernels/cuda/accel.h"
 #include "kernels/cuda/ops_cuda.h"
-#include "model/accel.h"
+#include "model/engine.h"
 #include "model/sampler.h"
-#ifdef MIGRATE_HAVE_NCCL
-#include "kernels/cuda/comm_nccl.h"
-#endif
 #include "testing.h"
 #include "toy_task.h"
 
@@ -152,35 +150,61 @@ static void check_search(model *cpu, model *gpu, const tokenizer *tok) {
     free(p[0]), free(p[1]);
 }
 
-// The learner's gradient shards summed on the device (kept there, int64 fixed point, then through the host's
-// collective or NCCL) must give the host sum's adapter bit for bit: the same search, three ways.
-static void check_kept_sum(model *gpu, const tokenizer *tok) {
-    char first[64];
-    size_t n_host, n;
-    CHECK(gpu->accel && !gpu->accel->keeps_grads, "gradients are summed on the host unless asked");
-    float *host = search_adapter(gpu, tok, first, &n_host);
-    CHECK(accel_cuda_keep_grads(gpu, 1) == 0, "the CUDA model accepts keep_grads");
-    float *kept = search_adapter(gpu, tok, first, &n);
-    CHECK(host && kept && n == n_host && !memcmp(host, kept, n * sizeof(float)),
-          "shard gradients summed on the device give another adapter than the host sum");
-    printf("  gradient shards summed on the device: adapter equal to the host sum's (%zu values, |sum| %.7g)\n", n,
-           kept ? abs_sum(kept, n) : 0.0);
-    free(kept);
-#ifdef MIGRATE_HAVE_NCCL
-    unsigned char id[COMM_NCCL_ID_BYTES];
-    mg_err e;
-    if (comm_nccl_unique_id(id, &e) || accel_cuda_use_nccl(gpu, id, 1, 0, &e)) {
-        CHECK(0, "NCCL with one rank: %s", e.msg);
-    } else {
-        float *nccl = search_adapter(gpu, tok, first, &n);
-        CHECK(host && nccl && n == n_host && !memcmp(host, nccl, n * sizeof(float)),
-              "the sum through ncclAllReduce gives another adapter than the host sum");
-        printf("  gradient shards summed with ncclAllReduce (one rank): adapter equal to the host sum's\n");
-        free(nccl);
+// The exact sum's engine half on the device (shard gradients kept there, int64 fixed point on the GPU) against the
+// same arithmetic on the host over the shard gradients brought back (kernels/ops.h: absmax, fixed_accumulate,
+// fixed_to_float): the same bits; and again with the integers summed by the device collective (NCCL, one rank),
+// as workers/comm.c sums them across learners.
+static void check_kept_sum(model *gpu) {
+    give_adapter(gpu, 4, LORA_Q | LORA_V);
+    model_set_train_mode(gpu, TRAIN_LORA);
+    engine *e = gpu->eng;
+    size_t n = gpu->lora->n_params;
+    packed_batch b;
+    batch_of(&b);
+    int N = b.n_tokens;
+    float *logp = calloc((size_t)N, sizeof(float)), *dl = calloc((size_t)N, sizeof(float));
+    float *shard[3], *want = calloc(n, sizeof(float)), *got = calloc(n, sizeof(float));
+    int64_t *acc = calloc(n, sizeof(int64_t));
+    double amax = 0;
+    for (int k = 0; k < 3; k++) {  // three shards: the same batch with other dL/dlogp
+        for (int i = 0; i < N; i++) dl[i] = b.targets[i] >= 0 ? (0.3f - 0.1f * (float)(i % 5)) * (float)(k + 1) : 0.0f;
+        model_forward(gpu, &b, 1.0f, logp, NULL);
+        model_backward_keep(gpu, &b, dl, k);
+        shard[k] = calloc(n, sizeof(float));
+        engine_lora_download_grads(e, shard[k]);  // what the slot kept
+        amax = fmax(amax, absmax(shard[k], n));
     }
-#endif
-    accel_cuda_keep_grads(gpu, 0);
-    free(host);
+    CHECK(engine_grad_kept_absmax(e, 3) == amax, "the kept shards' max |g| differs from the host's");
+    int ex;
+    frexp(amax * 3, &ex);
+    double scale = ldexp(1.0, 62 - ex);
+    for (int k = 0; k < 3; k++) fixed_accumulate(acc, shard[k], n, scale);
+    fixed_to_float(want, acc, n, scale);
+    engine_grad_from_fixed(e, engine_grad_kept_fixed(e, 3, scale), scale, got);
+    CHECK(!memcmp(want, got, n * sizeof(float)), "the device's fixed-point sum differs from the host's");
+    printf("  3 gradient shards kept and summed on the device: the host sum's bits (%zu values, |sum| %.7g)\n", n,
+           abs_sum(got, n));
+    const mg_backend *be = e->be;
+    if (be->coll_join) {
+        unsigned char id[MG_COLL_ID_BYTES];
+        mg_err err;
+        void *coll = NULL;
+        if (be->coll_unique_id(id, &err) || !(coll = be->coll_join(id, 1, 0, &err))) {
+            CHECK(0, "device collective with one rank: %s", err.msg);
+        } else {
+            int64_t *dacc = engine_grad_kept_fixed(e, 3, scale);
+            CHECK(be->coll_sum_i64(coll, dacc, n, &err) == 0, "%s", err.msg);
+            memset(got, 0, n * sizeof(float));
+            engine_grad_from_fixed(e, dacc, scale, got);
+            CHECK(!memcmp(want, got, n * sizeof(float)), "the sum through the device collective differs");
+            printf("  ... and through the device collective (%s, one rank): the same bits\n", be->name);
+            be->coll_free(coll);
+        }
+    }
+    for (int k = 0; k < 3; k++) free(shard[k]);
+    free(logp), free(dl), free(want), free(got), free(acc);
+    packed_batch_free(&b);
+    model_set_train_mode(gpu, TRAIN_NONE);
 }
 
 int main(void) {
@@ -193,11 +217,12 @@ int main(void) {
     mg_err e;
     if (model_load(&cpu, FIXTURE, &e) || model_load(&gpu, FIXTURE, &e) || tokenizer_load(&tok, FIXTURE, &e)) {
         CHECK(0, "%s", e.msg);
-        return test_summary("test_accel");
+        return test_summary("test_device_engine");
     }
-    if (accel_cuda_attach(&gpu, -1, MG_F32, &e)) {
+    const mg_backend *be = mg_backend_cuda_open(-1, &e);
+    if (!be || model_use_backend(&gpu, be, MG_F32, &e)) {
         CHECK(0, "%s", e.msg);
-        return test_summary("test_accel");
+        return test_summary("test_device_engine");
     }
     CHECK(gpu.params == NULL, "the host copy of the weights is still held after the upload");  // all runs there now
     printf("device: %s\n", cuda_device_name());
@@ -205,9 +230,9 @@ int main(void) {
     check_training(&cpu, &gpu, 4, LORA_Q | LORA_K | LORA_V | LORA_O | LORA_GATE | LORA_UP | LORA_DOWN);  // new shape
     check_generate(&cpu, &gpu, tok);
     check_search(&cpu, &gpu, tok);
-    check_kept_sum(&gpu, tok);
+    check_kept_sum(&gpu);
     tokenizer_free(tok);
     model_free(&cpu);
     model_free(&gpu);  // frees the engine too
-    return test_summary("test_accel");
+    return test_summary("test_device_engine");
 }
