@@ -91,7 +91,7 @@ typedef struct {
     double dist_timeout;   // seconds one rank may wait for the others in one step
     char allreduce[8];     // the learners' gradient sum: "auto" (NCCL on cuda ranks when built with it) | "nccl" | "mpi"
 
-    // where the model runs on each compute rank (model/accel.h)
+    // where the model runs on each compute rank (coordinator/run_job.c: run_attach_backend)
     char backend[8];       // "cpu" | "cuda"
     char engine_dtype[8];  // "bf16" | "fp32": the weights on the GPU
     int device;            // GPU index; -1 = the rank's local rank modulo the visible GPUs

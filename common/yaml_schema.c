@@ -1,4 +1,4 @@
-// The schema engine behind every YAML configuration (coordinator/config.c, workers/pretrain_config.c): the
+// The schema engine behind every YAML configuration (common/run_config.c, tools/pretrain/pretrain_config.c): the
 // config's table of keys drives defaults, the loader, --set overrides, range checks, suggestions and the dump.
 // YAML is read with libyaml's event parser: a config is a two-level mapping, so a small recursive walk over events
 // is all we need, and every error can point at the line of the key that caused it.

@@ -58,7 +58,7 @@ typedef struct search_state {
     char label[48];       // prefix of the progress line when several searches share the output ("" = none)
     pending_group pending[MAX_STALENESS];  // oldest first: the groups of the last n_pending iterations
     int n_pending;
-    // Several searches on the same ranks (tools/run_multiplex.c): with defer_update, an exact search (staleness 0)
+    // Several searches on the same ranks (coordinator/run_multiplex.c): with defer_update, an exact search (staleness 0)
     // keeps its group for search_flush instead of learning it at the end of its step; a step of another search
     // whose `overlap` points here runs that update between its own sampling and gather, so learner ranks train
     // one search while rollout ranks sample the next. The update still lands before this search's next step, so

@@ -29,7 +29,7 @@ struct task {
     const char *name;  // "semantle", "oracle", ...
     void *state;
     // The on-policy prompt (user message content), and the neighborhood prompt built around one past solution.
-    // Both return malloc'd text. The loop may also use config templates instead (see coordinator/config.h).
+    // Both return malloc'd text. The loop may also use config templates instead (see common/run_config.h).
     char *(*prompt)(task *t);
     char *(*ns_prompt)(task *t, const char *solution, double reward);
     // Extracts the candidate from a completion: malloc'd, or NULL when nothing usable is there (scored invalid

@@ -1,5 +1,5 @@
 // migrate run: one MiGrATe search (or a baseline) on one problem from a YAML config; or, when the config has a
-// sweep: section, every element of the sweep multiplexed over this job's ranks (tools/run_multiplex.c).
+// sweep: section, every element of the sweep multiplexed over this job's ranks (coordinator/run_multiplex.c).
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>

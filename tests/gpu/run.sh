@@ -11,7 +11,8 @@
 #              non-system libraries they need), or else configured and built from source for this GPU's
 #              architecture (needs the project's build dependencies there)
 #   parity     test_cuda_parity: every CUDA op and the tiny fixtures' models against the CPU engine; test_device_engine:
-#              the model code (forward, backward, generate, a migrate search) on the GPU through model/accel.h;
+#              the model code (forward, backward, generate, a migrate search, the exact gradient sum) on the GPU
+#              through the device engine (model_use_backend);
 #              test_attention_gemm: training attention as GEMMs against the CPU op
 #   bench      bench_cuda: decode at batch 1/16/64/256 and a GRPO LoRA step, Llama-3.2-1B and Qwen2.5-0.5B shapes
 #   torch      bench/bench_cuda_torch.py: the same workloads with transformers generate and peft
@@ -279,7 +280,7 @@ describe_st_search() {
   echo "migrate run jobs/semantle-demo.yaml --quiet --set engine.backend=cuda with distributed.allreduce nccl, then"
   echo "  mpi (the two adapters and metrics must be equal), then engine.backend=cpu (outputs in a temp folder)"
 }
-st_search() {  # the whole program on the GPU: config, model upload, sampling and GRPO through model/accel.h
+st_search() {  # the whole program on the GPU: config, model upload, sampling and GRPO through the device engine
   source "$MG_OUT/programs.env"
   local run b t0 dir rc=0
   dir=$(mktemp -d)

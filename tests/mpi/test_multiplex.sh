@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Several searches multiplexed over the same ranks (`migrate run SWEEP.yaml`, tools/run_multiplex.c), label mpi:
+# Several searches multiplexed over the same ranks (`migrate run SWEEP.yaml`, coordinator/run_multiplex.c), label mpi:
 #   1. each element of a 4-element sweep run in one process ends bit-identical to that element run alone (the
 #      way a Slurm array runs it: SWEEP_DIR/config.yaml + its manifest line);
 #   2. the same sweep over 3 ranks ends bit-identical to 1;

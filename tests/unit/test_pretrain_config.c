@@ -1,4 +1,4 @@
-// The pretrain configuration (workers/pretrain_config.h): defaults equal to pretrain_params_default(), a full
+// The pretrain configuration (tools/pretrain/pretrain_config.h): defaults equal to pretrain_params_default(), a full
 // file, the bundled job, each kind of error with its file:line and key, the checks across keys, --set overrides and
 // dump -> parse round trips. The engine itself is tested through the run config (test_config.c); this covers the
 // pretrain table and its checks. docs/config.md's pretrain table is checked by test_config.c with the run config's.
