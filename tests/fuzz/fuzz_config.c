@@ -1,6 +1,7 @@
 // libFuzzer target: a run config. Input = YAML text, or "key=value" NUL YAML text to add one --set override
-// (the YAML part may hold more NULs). Whatever run_config_parse accepts must dump to YAML that parses back to the
-// same configuration; whatever it rejects must come with one line that names the file or the --set argument.
+// (the YAML part may hold more NULs). Whatever run_config_read_text accepts (a molecule objective compiled too)
+// must dump to YAML that parses back to the same configuration; whatever it rejects must come with one line that
+// names the file or the --set argument.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "common/run_config.h"
+#include "coordinator/run_job.h"
 
 #define require(cond)                  \
     do {                               \
@@ -39,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *ovs[1] = {override};
     run_config c;
     mg_err e = {{0}};
-    int rc = run_config_parse(&c, text, len, "fuzz/run.yaml", ovs, override ? 1 : 0, &e);
+    int rc = run_config_read_text(&c, text, len, "fuzz/run.yaml", ovs, override ? 1 : 0, &e);
     if (rc != 0) {
         require(e.msg[0] && strchr(e.msg, '\n') == NULL);
         require(strncmp(e.msg, "fuzz/run.yaml", 13) == 0 || strncmp(e.msg, "--set ", 6) == 0);
