@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian dependencies, builds migrate and runs the default job: MiGrATe on a Semantle puzzle with the
-# bundled 4M-parameter model (models/semantle-tiny, pretrained by `migrate pretrain` on WordNet-derived text) and
+# bundled 4M-parameter model (data/models/semantle-tiny, pretrained by `migrate pretrain` on WordNet-derived text) and
 # the bundled GloVe-derived word vectors as the oracle. A few minutes on a 2-core CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -16,7 +16,7 @@ trailing quotes and hyphens, lower-case) and reports:
 
 Deterministic for a given model, seed and thread count. numpy only; WordNet's index.noun picks the seeds.
 
-  python3 scripts/eval_demo_model.py --migrate build/h1/migrate --model models/semantle-tiny --out FILE.json
+  python3 scripts/eval_demo_model.py --migrate build/h1/migrate --model data/models/semantle-tiny --out FILE.json
 """
 import argparse
 import json
@@ -113,7 +113,7 @@ def closeness(seed_idx, ans_idx, vecs, top1000):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--migrate", default=os.path.join(ROOT, "build", "migrate"))
-    ap.add_argument("--model", default=os.path.join(ROOT, "models", "semantle-tiny"))
+    ap.add_argument("--model", default=os.path.join(ROOT, "data", "models", "semantle-tiny"))
     ap.add_argument("--vectors", default=os.path.join(ROOT, "data", "semantle", "vectors.bin"))
     ap.add_argument("--wordnet", default="/usr/share/wordnet")
     ap.add_argument("--guess-samples", type=int, default=400)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measures the bundled SMILES prior (models/smiles-tiny) with the built `migrate generate`, as the search uses it.
+"""Measures the bundled SMILES prior (data/models/smiles-tiny) with the built `migrate generate`, as the search uses it.
 
 On-policy prompt ("a molecule"), --samples completions at temperature 1:
   validity    share of completions whose SMILES RDKit parses
@@ -122,7 +122,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--wheel", required=True, help="molsets-0.3.1-py3-none-any.whl (neighborhood seeds: MOSES test)")
     ap.add_argument("--migrate", default=os.path.join(ROOT, "build", "migrate"))
-    ap.add_argument("--model", default=os.path.join(ROOT, "models", "smiles-tiny"))
+    ap.add_argument("--model", default=os.path.join(ROOT, "data", "models", "smiles-tiny"))
     ap.add_argument("--train-smiles", default=os.path.join(ROOT, "data", "smiles", "train_smiles.txt.gz"))
     ap.add_argument("--samples", type=int, default=10000)
     ap.add_argument("--ns-seeds", type=int, default=200)

@@ -288,7 +288,7 @@ st_search() {  # the whole program on the GPU: config, model upload, sampling an
     b=${run%%:*}
     t0=$(date +%s%N)
     migrate run "$MG_ROOT/jobs/semantle-demo.yaml" --quiet --set engine.backend="$b" --set output_dir="$dir/${run/:/-}" \
-      --set distributed.allreduce="${run#*:}" --set model="$MG_ROOT/models/semantle-tiny" \
+      --set distributed.allreduce="${run#*:}" --set model="$MG_ROOT/data/models/semantle-tiny" \
       --set task.vectors="$MG_ROOT/data/semantle/vectors.bin" || rc=1
     echo "engine.backend=$b distributed.allreduce=${run#*:}: $((($(date +%s%N) - t0) / 1000000)) ms wall"
   done

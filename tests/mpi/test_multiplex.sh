@@ -15,7 +15,7 @@ source "$(dirname "$0")/mpi_env.sh"
 
 sweep_config() {  # file, output_dir, strategies
     cat >"$1" <<YAML
-model: models/semantle-tiny
+model: data/models/semantle-tiny
 seed: 3
 iterations: 4
 save_steps: 1

@@ -563,7 +563,7 @@ static void test_examples(void) {
     int rc = run_config_load(&c, "jobs/semantle-demo.yaml", NULL, 0, &e);
     CHECK(rc == 0, "jobs/semantle-demo.yaml: %s", e.msg);
     if (rc == 0) {
-        CHECK(c.task == TASK_SEMANTLE && !strcmp(c.target, "ocean") && !strcmp(c.model, "models/semantle-tiny") &&
+        CHECK(c.task == TASK_SEMANTLE && !strcmp(c.target, "ocean") && !strcmp(c.model, "data/models/semantle-tiny") &&
                   !strcmp(c.vectors, "data/semantle/vectors.bin") && c.strategy == STRATEGY_MIGRATE,
               "semantle demo values");
         run_config_free(&c);

@@ -61,8 +61,8 @@ print("docking oracle: protocol and recipe ok:", r[1]["info"], "|", r[4]["info"]
 PY
 
 # 2. migrate runs a search with it: one iteration of one sample, no training (the bundled SMILES prior when present).
-model=models/smiles-tiny
-[ -f "$model/model.safetensors" ] || model=models/semantle-tiny
+model=data/models/smiles-tiny
+[ -f "$model/model.safetensors" ] || model=data/models/semantle-tiny
 "$BUILD/migrate" run jobs/docking-example.yaml --set model=$model --set iterations=1 --set output_dir="$tmp/run" \
   --set strategy=random --set search.num_on_policy=1 --set search.num_neighborhood=0 --set search.num_greedy=0 \
   --set task.workers=1 --set task.timeout=300 --set "task.command=$(echo $oracle)" --set threads=1 > "$tmp/run.log" 2>&1 \

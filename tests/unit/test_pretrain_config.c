@@ -101,7 +101,7 @@ static void test_job(void) {
     if (rc) return;
     CHECK(!strcmp(c.model_config, "data/pretrain/config.json") && !strcmp(c.tokenizer, "data/pretrain"), "model");
     CHECK(!strcmp(c.corpus, "data/pretrain/corpus.jsonl") && !strcmp(c.valid, "data/pretrain/valid.jsonl"), "data");
-    CHECK(!strcmp(c.output_dir, "models/semantle-tiny") && !strcmp(c.save_dtype, "bf16"), "output");
+    CHECK(!strcmp(c.output_dir, "data/models/semantle-tiny") && !strcmp(c.save_dtype, "bf16"), "output");
     const pretrain_params *t = &c.train;
     CHECK(t->steps == 1800 && t->batch_tokens == 2048 && t->learning_rate == 2e-3f && t->min_learning_rate == 2e-4f,
           "schedule");
