@@ -9,18 +9,18 @@
 // Room for n_slots gradients of the current adapter's size (kept while the shape stays).
 static void ensure_kept(engine *e, int n_slots) {
     size_t n = e->lora_n;
+    mgCheck(n > 0, "kept gradients need the engine's adapter");
     if (e->kept && e->kept_cap >= n_slots && e->kept_n == n) return;
     int cap = n_slots > e->kept_cap || e->kept_n != n ? n_slots : e->kept_cap;
-    float *grown = BE->alloc((size_t)cap * n * sizeof(float) + 1);
+    float *grown = BE->alloc((size_t)cap * n * sizeof(float));
     if (e->kept && e->kept_n == n) BE->copy(grown, e->kept, (size_t)e->kept_cap * n * sizeof(float));
     BE->free(e->kept);
     if (e->kept_n != n) BE->free(e->kept_acc), e->kept_acc = NULL;
-    if (!e->kept_acc) e->kept_acc = BE->alloc(n * sizeof(int64_t) + 1);
+    if (!e->kept_acc) e->kept_acc = BE->alloc(n * sizeof(int64_t));
     e->kept = grown, e->kept_cap = cap, e->kept_n = n;
 }
 
 void engine_grad_keep(engine *e, int slot) {
-    mgCheck(e->lora_n > 0, "engine_grad_keep: the engine holds no adapter");
     mgCheck(slot >= 0, "engine_grad_keep: negative slot");
     ensure_kept(e, slot + 1);
     BE->copy(e->kept + (size_t)slot * e->kept_n, e->lora_grads, e->kept_n * sizeof(float));

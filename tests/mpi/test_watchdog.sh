@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The watchdog names the rank that stops a distributed job (label mpi). A 3-rank demo with distributed.timeout 5,
-# one rank signalled from outside mid-run (after rank 0 wrote two iterations' metrics):
+# The watchdog names the rank that stops a distributed job (label mpi). A 3-rank demo with distributed.timeout 5 (15
+# under the sanitizers), one rank signalled from outside mid-run (after rank 0 wrote two iterations' metrics):
 #   1. SIGSTOP of rank 2: rank 0 names it (role, host, pid), its last step and iteration, and that its process is
 #      stopped; the job ends within seconds of the timeout;
 #   2. SIGKILL of rank 2: mpirun ends the job with SIGTERM to the others, and rank 0 names the dead rank and its
@@ -10,9 +10,13 @@
 set -uo pipefail
 BUILD=${1:?build dir}
 source "$(dirname "$0")/mpi_env.sh"
+# Under the sanitizers every step runs several times slower: the timeout and the limits stretch with it, so that a
+# slow step is not taken for a hung rank.
+S=1
+[ -n "${ASAN_OPTIONS:-}" ] && S=3
 BASE=(jobs/semantle-demo.yaml --quiet --set iterations=400 --set save_steps=1 --set sampling.max_completion_length=8
       --set threads=1 --set lora.r=8 --set search.num_on_policy=6 --set search.num_neighborhood=3
-      --set search.num_greedy=3 --set training.members_per_shard=3 --set distributed.timeout=5)
+      --set search.num_greedy=3 --set training.members_per_shard=3 --set distributed.timeout=$((5 * S)))
 HOST=$(hostname)
 
 # rank_pid DIR RANK: the pid of that rank of the job writing to DIR (its environment names its rank)
@@ -27,10 +31,10 @@ rank_pid() {
 # success) within LIMIT seconds of the signal; sets D (its folder), PID (the rank's pid), TOOK.
 fault() {
     D="$T/$1"
-    timeout 120 mpirun -np 3 "$M" run "${BASE[@]}" --set output_dir="$D" >"$D.out" 2>&1 &
+    timeout $((120 * S)) mpirun -np 3 "$M" run "${BASE[@]}" --set output_dir="$D" >"$D.out" 2>&1 &
     local job=$! i
     PID=
-    for i in $(seq 1 1200); do
+    for i in $(seq 1 $((1200 * S))); do
         [ "$(cat "$D/metrics.jsonl" 2>/dev/null | wc -l)" -ge 2 ] && PID=$(rank_pid "$D" "$3") && [ -n "$PID" ] && break
         kill -0 $job 2>/dev/null || break
         sleep 0.05
@@ -73,15 +77,15 @@ named() {
 }
 
 # 1. a stopped rank
-fault stop STOP 2 30 && named 0 2 "rollout+learner" "; its process is stopped"
+fault stop STOP 2 $((30 * S)) && named 0 2 "rollout+learner" "; its process is stopped"
 "$M" inspect --digest "$D/checkpoint.h5" >/dev/null 2>&1 && ok "stop: the last checkpoint is intact" ||
     fail "stop: the checkpoint does not read back"
 
 # 2. a killed rank
-fault kill KILL 2 15 && named 0 2 "rollout+learner" " has exited; "
+fault kill KILL 2 $((15 * S)) && named 0 2 "rollout+learner" " has exited; "
 
 # 3. the stopped rank is rank 0, which names the others: rank 1 names it
-fault stop0 STOP 0 30 && named 1 0 "coordinator+rollout+learner" "; its process is stopped"
+fault stop0 STOP 0 $((30 * S)) && named 1 0 "coordinator+rollout+learner" "; its process is stopped"
 
 echo "$fails failed"
 [ $fails -eq 0 ]
