@@ -1,10 +1,11 @@
 // libFuzzer target: the bytes of an ARC task file (tasks/arc/task_file.h). A task that is accepted must write back
-// to JSON that parses to an equal task; one that is refused must come with one line naming
+// to JSON that parses to an equal task, and render a prompt; one that is refused must come with one line naming
 // the file.
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tasks/arc/prompt.h"
 #include "tasks/arc/task_file.h"
 
 #define require(cond)                  \
@@ -29,6 +30,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mg_err e2 = {{0}};
     require(arc_task_parse(&back, text, strlen(text), "fuzz", "fuzz/back.json", &e2) == 0);
     require(arc_task_equal(&t, &back));
+    char *prompt = arc_user_prompt(&t, t.n_test - 1, ARC_CELLS_DIGITS);
+    require(strstr(prompt, "Example 1\nInput:\n") != NULL);
+    free(prompt);
     free(text);
     arc_task_free(&back);
     arc_task_free(&t);
