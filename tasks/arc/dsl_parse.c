@@ -73,7 +73,8 @@ static int parse_arg(cursor *c, const binding *b, int nb, const dsl_prim *prim, 
     if (c->i < c->n && is_digit(c->s[c->i])) {
         size_t k = c->i;
         long v = 0;
-        while (k < c->n && is_digit(c->s[k]) && v <= 1000) v = v * 10 + (c->s[k++] - '0');
+        for (; k < c->n && is_digit(c->s[k]); k++)
+            if (v <= 1000) v = v * 10 + (c->s[k] - '0');  // stops growing once it is too large anyway
         if ((k < c->n && (is_alpha(c->s[k]) || is_digit(c->s[k]))) || (c->s[c->i] == '0' && k - c->i > 1))
             return fail_at(c, col, "bad literal '%s' (integers are 0..60, no leading zeros)", near(c, buf), "");
         if (v > ARC_DSL_MAX_LITERAL)
@@ -220,7 +221,7 @@ int arc_dsl_format(const arc_dsl_program *p, char *buf, size_t cap) {
             else m += snprintf(tmp + m, sizeof tmp - (size_t)m, "%sx%d", sep, in->arg[a]);
         }
         m += snprintf(tmp + m, sizeof tmp - (size_t)m, ")\n");
-        if (at + (size_t)m < cap) memcpy(buf + at, tmp, (size_t)m);
+        if (at + 1 < cap) memcpy(buf + at, tmp, at + (size_t)m < cap ? (size_t)m : cap - 1 - at);
         at += (size_t)m;
     }
     if (cap) buf[at < cap ? at : cap - 1] = 0;
