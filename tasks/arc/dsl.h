@@ -53,7 +53,7 @@ typedef struct {
 } arc_dsl_limits;
 extern const arc_dsl_limits arc_dsl_default_limits;  // {ARC_DSL_MAX_STEPS, ARC_DSL_MAX_SIDE}
 
-typedef struct arc_dsl_vm arc_dsl_vm;  // the memory for running programs (about 120 KB), reused across runs
+typedef struct arc_dsl_vm arc_dsl_vm;  // the memory for running programs (about 130 KB), reused across runs
 arc_dsl_vm *arc_dsl_vm_new(void);
 void arc_dsl_vm_free(arc_dsl_vm *vm);
 
