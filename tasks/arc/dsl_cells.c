@@ -48,7 +48,8 @@ static int crop_box(dsl_ctx *cx, const arc_grid *g, int c, int want, arc_grid *o
             }
     if (r1 < 0) return dsl_fail(cx, want ? "no cell has colour %d" : "every cell has colour %d", c);
     if (dsl_out(cx, o, r1 - r0 + 1, c1 - c0 + 1)) return -1;
-    for (int i = 0; i < o->rows; i++) memcpy(&o->cells[i * o->cols], &g->cells[(r0 + i) * g->cols + c0], (size_t)o->cols);
+    for (int i = 0; i < o->rows; i++)
+        memcpy(&o->cells[i * o->cols], &g->cells[(r0 + i) * g->cols + c0], (size_t)o->cols);
     return 0;
 }
 

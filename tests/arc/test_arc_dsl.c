@@ -141,7 +141,8 @@ static void test_cells(void) {
     expect(prog, "123010|456200", "113|256");
     snprintf(prog, sizeof prog, "%sO = mask(a, b)", pre);
     expect(prog, "123010|456200", "020|400");
-    expect("a = tophalf(I)\nb = rot90(I)\nO = cellwise(a, b, 0)", "12|34", "!line 3 (cellwise): shapes 1x2 and 2x2 differ");
+    expect("a = tophalf(I)\nb = rot90(I)\nO = cellwise(a, b, 0)", "12|34",
+           "!line 3 (cellwise): shapes 1x2 and 2x2 differ");
     const char *H = "0000|0500|0050";
     expect("O = bbox(I, 5)", H, "50|05");
     expect("O = bbox(I, 3)", H, "!no cell has colour 3");
@@ -211,7 +212,8 @@ static void test_parse_errors(void) {
     parse_error("# a comment\n\n   \n", "line 1, column 1: empty program (no instruction lines)");
     parse_error("x = rot90(I)\nx = rot90(x)", "line 2, column 1: 'x' is already bound on line 1");
     parse_error("I = rot90(I)", "line 1, column 1: I is the input and cannot be bound");
-    parse_error("O = mostcolor(I)", "line 1, column 1: the last line gives an integer (mostcolor), a program must end in a grid");
+    parse_error("O = mostcolor(I)",
+                "line 1, column 1: the last line gives an integer (mostcolor), a program must end in a grid");
     parse_error("O : rot90(I)", "line 1, column 3: expected '=', found ':'");
     parse_error("O = rot90 I", "line 1, column 11: expected '(', found 'I'");
     parse_error("O = rot90(I) x", "line 1, column 14: unexpected 'x' after ')'");
@@ -222,7 +224,8 @@ static void test_parse_errors(void) {
     char nul[] = "O = rot90(I)\nO2 = rot\0(I)";
     arc_dsl_program p;
     mg_err e = {{0}};
-    CHECK(arc_dsl_parse(&p, nul, sizeof nul - 1, &e) == -1 && !strcmp(e.msg, "line 2, column 9: NUL byte in the program"),
+    CHECK(arc_dsl_parse(&p, nul, sizeof nul - 1, &e) == -1 &&
+              !strcmp(e.msg, "line 2, column 9: NUL byte in the program"),
           "%s", e.msg);
     char big[4096];
     int at = 0;
