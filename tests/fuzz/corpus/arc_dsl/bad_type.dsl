@@ -1,0 +1,2 @@
+x1 = mostcolor(I)
+O = rot90(x1)

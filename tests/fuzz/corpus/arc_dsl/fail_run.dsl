@@ -1,0 +1,2 @@
+x = canvas(3, 2, 2)
+y = shrink(x, 3)

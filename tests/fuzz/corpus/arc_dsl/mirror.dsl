@@ -1,0 +1,1 @@
+O = flip_lr(I)
