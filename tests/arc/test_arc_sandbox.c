@@ -289,6 +289,11 @@ int main(void) {
          "forbidden system call", 0},
         {"kill everyone", "import os\ndef transform(g):\n    os.kill(-1, 9)\n    return g\n",
          "forbidden system call", 0},
+        // the result pipe is fd 3 in the child: what a program writes there is checked like any output
+        {"garbage on the result pipe", "import os\ndef transform(g):\n    os.write(3, b'{\"k\": 0, \"grid\": 5}\\n')\n"
+                                       "    return g\n", "invalid output: malformed result", 0},
+        {"endless result line", "import os\ndef transform(g):\n    while True:\n        os.write(3, b'[' * 4096)\n",
+         "invalid output: malformed result", 0},
         {"threads", "import threading\ndef transform(g):\n    t = threading.Thread(target=print)\n    t.start()\n"
                     "    return g\n", "exception: RuntimeError", 0},
         {"rot90 again", "import numpy as np\ndef transform(g):\n    return np.rot90(g)\n", NULL, -1},
