@@ -128,7 +128,10 @@ def lock_down(limits, tmp, parent, out_fd, res_fd):
     if res_fd != 3:
         os.dup2(res_fd, 3)
     os.closerange(4, 1 << 20)
+    # The folder is removed at once: the child keeps it as its working directory, empty, private, and unable to
+    # gain entries, and nothing is left behind even if the worker is killed before it cleans up.
     os.chdir(tmp)
+    os.rmdir(tmp)
     as_bytes = vm_size() + int(limits["mem_mb"]) * (1 << 20)
     cpu = int(limits["cpu_s"]) + 1
     for res, value in ((resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_NOFILE, 32),

@@ -73,6 +73,15 @@ static int descendants(void) {
     return count;
 }
 
+// How many private folders of workers (/tmp/arc-*) exist: none may be left behind.
+static int private_folders(void) {
+    DIR *d = opendir("/tmp");
+    int n = 0;
+    for (struct dirent *de; d && (de = readdir(d));) n += !strncmp(de->d_name, "arc-", 4) && strlen(de->d_name) == 12;
+    if (d) closedir(d);
+    return n;
+}
+
 // ---- cases ----
 
 typedef struct {
@@ -220,6 +229,7 @@ int main(void) {
     snprintf(common_py, sizeof common_py, "%s/common.py", common_dir);
 
     mg_err e;
+    int folders = private_folders();
     arc_limits limits = {.wall_s = WALL_S, .mem_mb = 256};
     double t0 = mg_seconds();
     arc_sandbox *sb = arc_sandbox_open(1, NULL, common_py, &limits, &e);
@@ -314,6 +324,7 @@ int main(void) {
     kill_worker_mid_call(sb);
     arc_sandbox_close(sb);
     CHECK(descendants() == 0, "after close: %d descendants", descendants());
+    CHECK(private_folders() == folders, "private folders left in /tmp: %d, %d before", private_folders(), folders);
 
     // Two workers: a batch spread over both, every result in its place.
     sb = arc_sandbox_open(2, NULL, NULL, &limits, &e);
