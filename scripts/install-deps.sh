@@ -11,6 +11,7 @@ PKGS=(
   slurmctld slurmd slurm-client munge   # the local Slurm of the slurm tests (scripts/slurm-local.sh)
   librdkit-dev libboost-dev rdkit-data python3-rdkit zlib1g-dev   # molecule tasks (QED.py is read at build time)
   autodock-vina openbabel              # the docking oracle example (tasks/examples/docking_oracle.py)
+  python3-numpy python3-seccomp        # the ARC sandbox's worker (tasks/arc/arc_worker.py)
 )
 missing=()
 for p in "${PKGS[@]}"; do

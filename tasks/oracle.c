@@ -32,14 +32,12 @@
 #define TEXT_OF_(x) #x
 #define TEXT_OF(x) TEXT_OF_(x)  // a macro's value as a string literal
 
-typedef enum { FAIL_TIMEOUT, FAIL_CRASH, FAIL_GARBAGE } failure_kind;
-
-// One score call in progress.
+// One run in progress.
 typedef struct {
     oracle *o;
-    const char *const *cands;
-    task_score *out;
+    const oracle_hooks *h;
     int n, next, done;
+    json_t *pending;  // item `next`'s request, made but not yet sent (no worker was free)
 } batch;
 
 // ---- small helpers ----
@@ -123,28 +121,25 @@ void oracle_log_failure(const oracle *o, int wi, pid_t pid, const char *candidat
     fclose(f);
 }
 
-// ---- one score call ----
+// ---- one run of the pool (oracle_run) ----
 
-// The running call on w failed: it scores invalid with the reason, and the slot gets a fresh process. w's old
-// process (pid) has been reaped already.
-static void fail_reaped(batch *b, worker *w, pid_t pid, failure_kind kind, const char *reason) {
+// The running call on w failed: the item gets the reason, and the slot gets a fresh process. w's old process
+// (pid) has been reaped already.
+static void fail_reaped(batch *b, worker *w, pid_t pid, oracle_failure kind, const char *reason) {
     oracle *o = b->o;
-    task_score *r = &b->out[w->slot];
-    r->reward = 0, r->valid = 0;
-    r->failure = kind == FAIL_TIMEOUT ? TASK_FAIL_TIMEOUT : kind == FAIL_CRASH ? TASK_FAIL_CRASH : TASK_FAIL_INVALID;
-    copy_line(r->info, sizeof r->info, reason, strlen(reason), 1);
     w->busy = 0;
     b->done++;
     o->stats.invalid++;
-    if (kind == FAIL_TIMEOUT) o->stats.timeouts++;
-    else if (kind == FAIL_CRASH) o->stats.crashes++;
+    if (kind == ORACLE_FAIL_TIMEOUT) o->stats.timeouts++;
+    else if (kind == ORACLE_FAIL_CRASH) o->stats.crashes++;
     else o->stats.garbage++;
-    oracle_log_failure(o, (int)(w - o->w), pid, b->cands[w->slot], reason);
+    b->h->failed(b->h->ctx, w->slot, kind, reason);
+    oracle_log_failure(o, (int)(w - o->w), pid, b->h->label ? b->h->label(b->h->ctx, w->slot) : NULL, reason);
     if (oracle_spawn_worker(o, w) == 0) o->stats.restarts++;
 }
 
 // The call failed while the process may still run (a deadline, a bad reply): kill it first.
-static void fail_call(batch *b, worker *w, failure_kind kind, const char *reason) {
+static void fail_call(batch *b, worker *w, oracle_failure kind, const char *reason) {
     pid_t pid = w->pid;
     oracle_reap_worker(w, 0, NULL);
     fail_reaped(b, w, pid, kind, reason);
@@ -156,75 +151,30 @@ static void worker_gone(batch *b, worker *w, const char *what) {
     pid_t pid = w->pid;
     int own_exit, status = oracle_reap_worker(w, EXIT_GRACE_S, &own_exit);
     char reason[128];
-    if (own_exit) oracle_describe_exit(reason, sizeof reason, status);
-    else snprintf(reason, sizeof reason, "oracle %s without replying", what);
-    fail_reaped(b, w, pid, FAIL_CRASH, reason);
+    if (own_exit) oracle_describe_exit(b->o, reason, sizeof reason, status);
+    else snprintf(reason, sizeof reason, "%s %s without replying", b->o->name, what);
+    fail_reaped(b, w, pid, ORACLE_FAIL_CRASH, reason);
 }
 
-// Checks one reply line against the request w is running. 0 and *r filled, or -1 and the reason in `why`.
-static int parse_reply(const worker *w, const char *line, size_t len, task_score *r, char *why, size_t cap) {
-    char excerpt[EXCERPT_BYTES + 4];
+// Checks one reply line against the request w is running and hands it to the user. 0, or -1 and the reason in
+// `why`.
+static int parse_reply(batch *b, const worker *w, const char *line, size_t len, char *why, size_t cap) {
+    const char *name = b->o->name;
+    char excerpt[EXCERPT_BYTES + 4], bad[TASK_INFO_LEN];
     copy_line(excerpt, sizeof excerpt, line, len, 1);
     json_error_t jerr;
     json_t *root = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
-    const char *bad = NULL;
-    char id_msg[96];
-    if (!root) {
-        bad = "oracle reply is not JSON";
-        goto fail;
-    }
-    if (!json_is_object(root)) {
-        bad = "oracle reply is not a JSON object";
-        goto fail;
-    }
-    json_t *id = json_object_get(root, "id"), *reward = json_object_get(root, "reward");
-    json_t *valid = json_object_get(root, "valid"), *info = json_object_get(root, "info");
-    if (!json_is_integer(id)) {
-        bad = "oracle reply has no integer \"id\"";
-        goto fail;
-    }
-    if (json_integer_value(id) != w->id) {
-        snprintf(id_msg, sizeof id_msg, "oracle reply answers id %lld, which was not asked (expected %lld)",
+    json_t *id = json_is_object(root) ? json_object_get(root, "id") : NULL;
+    if (!root) snprintf(bad, sizeof bad, "%s reply is not JSON", name);
+    else if (!json_is_object(root)) snprintf(bad, sizeof bad, "%s reply is not a JSON object", name);
+    else if (!json_is_integer(id)) snprintf(bad, sizeof bad, "%s reply has no integer \"id\"", name);
+    else if (json_integer_value(id) != w->id)
+        snprintf(bad, sizeof bad, "%s reply answers id %lld, which was not asked (expected %lld)", name,
                  (long long)json_integer_value(id), w->id);
-        bad = id_msg;
-        goto fail;
+    else if (b->h->reply(b->h->ctx, w->slot, root, bad, sizeof bad) == 0) {
+        json_decref(root);
+        return 0;
     }
-    if (valid && !json_is_null(valid) && !json_is_boolean(valid)) {
-        bad = "oracle reply has a non-boolean \"valid\"";
-        goto fail;
-    }
-    int ok = !valid || json_is_null(valid) || json_is_true(valid);
-    double value = 0;
-    if (reward && !json_is_null(reward)) {
-        if (!json_is_number(reward)) {
-            bad = "oracle reply has a non-numeric \"reward\"";
-            goto fail;
-        }
-        value = json_number_value(reward);
-        if (!isfinite(value)) {
-            bad = "oracle reply has a non-finite \"reward\"";
-            goto fail;
-        }
-        if (fabs(value) > ORACLE_MAX_REWARD) {
-            bad = "oracle reply has a \"reward\" outside [-" TEXT_OF(ORACLE_MAX_REWARD) ", " TEXT_OF(ORACLE_MAX_REWARD) "]";
-            goto fail;
-        }
-    } else if (ok) {  // an invalid verdict needs no reward: it scores 0 anyway
-        bad = "oracle reply has no \"reward\"";
-        goto fail;
-    }
-    if (info && !json_is_null(info) && !json_is_string(info)) {
-        bad = "oracle reply has a non-string \"info\"";
-        goto fail;
-    }
-    r->valid = ok;
-    r->failure = TASK_OK;  // a verdict of invalid is an answer, not a failed call
-    r->reward = ok ? value : 0;
-    r->info[0] = '\0';
-    if (json_is_string(info)) copy_line(r->info, sizeof r->info, json_string_value(info), json_string_length(info), 1);
-    json_decref(root);
-    return 0;
-fail:
     snprintf(why, cap, "%s: '%s'", bad, excerpt);
     json_decref(root);
     return -1;
@@ -239,24 +189,21 @@ static void take_lines(batch *b, worker *w) {
             w->scanned = w->len;
             if (w->len > MAX_REPLY_BYTES) {
                 char reason[96];
-                snprintf(reason, sizeof reason, "oracle reply is longer than %d bytes", MAX_REPLY_BYTES);
-                fail_call(b, w, FAIL_GARBAGE, reason);
+                snprintf(reason, sizeof reason, "%s reply is longer than %d bytes", b->o->name, MAX_REPLY_BYTES);
+                fail_call(b, w, ORACLE_FAIL_GARBAGE, reason);
             }
             return;
         }
         size_t n = (size_t)(nl - w->buf), start = 0;
         while (start < n && is_space(w->buf[start])) start++;
-        task_score r;
-        char why[TASK_INFO_LEN];
-        int rc = start == n ? 1 : parse_reply(w, w->buf, n, &r, why, sizeof why);
+        char why[TASK_INFO_LEN + EXCERPT_BYTES + 8];
+        int rc = start == n ? 1 : parse_reply(b, w, w->buf, n, why, sizeof why);
         memmove(w->buf, nl + 1, w->len - n - 1);
         w->len -= n + 1;
         w->scanned = 0;
         if (rc < 0) {
-            fail_call(b, w, FAIL_GARBAGE, why);
+            fail_call(b, w, ORACLE_FAIL_GARBAGE, why);
         } else if (rc == 0) {
-            b->out[w->slot] = r;
-            if (!r.valid) b->o->stats.invalid++;
             w->busy = 0;
             b->done++;
         }
@@ -270,7 +217,7 @@ static void read_replies(batch *b, worker *w) {
             size_t cap = w->cap ? w->cap * 2 : 4096;
             if (cap > MAX_REPLY_BYTES + 1) cap = MAX_REPLY_BYTES + 1;
             char *grown = realloc(w->buf, cap);
-            mgCheck(grown, "out of memory reading an oracle reply");
+            mgCheck(grown, "out of memory reading a worker's reply");
             w->buf = grown, w->cap = cap;
         }
         ssize_t k = read(w->from_child, w->buf + w->len, w->cap - w->len);
@@ -311,24 +258,23 @@ static void replace_if_dead(oracle *o, worker *w) {
     pid_t pid = w->pid;
     int status = oracle_reap_worker(w, 0, NULL);
     char reason[160];
-    oracle_describe_exit(reason, sizeof reason, status);
+    oracle_describe_exit(o, reason, sizeof reason, status);
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) o->stats.crashes++;
     strcat(reason, " between calls");
     oracle_log_failure(o, (int)(w - o->w), pid, NULL, reason);
     if (oracle_spawn_worker(o, w) == 0) o->stats.restarts++;
 }
 
-static void send_request(batch *b, worker *w, int slot) {
+// Sends b->pending (item b->next's request) to w.
+static void send_request(batch *b, worker *w) {
     oracle *o = b->o;
-    char *text = utf8_repair(b->cands[slot]);
-    json_t *req = json_object();
+    json_t *req = b->pending;
+    b->pending = NULL;
     json_object_set_new(req, "id", json_integer(o->next_id));
-    json_object_set_new(req, "candidate", json_string(text));
     // ASCII-only output: \u escapes decode the same in every child, whatever its locale's encoding is
     char *line = json_dumps(req, JSON_COMPACT | JSON_ENSURE_ASCII);
-    mgCheck(line, "out of memory encoding an oracle request");
+    mgCheck(line, "out of memory encoding a worker's request");
     json_decref(req);
-    free(text);
     size_t n = strlen(line);
     w->req = mallocCheck(n + 2);
     memcpy(w->req, line, n);
@@ -336,11 +282,10 @@ static void send_request(batch *b, worker *w, int slot) {
     free(line);
     w->req_len = n + 1, w->req_off = 0;
     w->id = o->next_id++;
-    w->slot = slot;
+    w->slot = b->next++;
     w->busy = 1;
     w->deadline = mg_seconds() + o->timeout_s;
     o->stats.calls++;
-    b->next++;
     write_request(b, w);
     take_lines(b, w);  // output that was already buffered is this call's reply
 }
@@ -365,7 +310,7 @@ static int wait_for_replies(batch *b, mg_err *e) {
     int ms = wait <= 0 ? 0 : wait > 60 ? 60000 : (int)ceil(wait * 1000);
     if (poll(o->pfd, (nfds_t)np, ms) < 0) {
         if (errno == EINTR) return 0;
-        return mg_fail(e, "oracle: poll failed: %s", strerror(errno));
+        return mg_fail(e, "%s: poll failed: %s", o->name, strerror(errno));
     }
     for (int k = 0; k < np; k++) {
         worker *w = &o->w[o->pfd_owner[k]];
@@ -379,8 +324,8 @@ static int wait_for_replies(batch *b, mg_err *e) {
         worker *w = &o->w[i];
         if (!w->busy || now < w->deadline) continue;
         char reason[64];
-        snprintf(reason, sizeof reason, "oracle timed out after %.1f s", o->timeout_s);
-        fail_call(b, w, FAIL_TIMEOUT, reason);
+        snprintf(reason, sizeof reason, "%s timed out after %.1f s", o->name, o->timeout_s);
+        fail_call(b, w, ORACLE_FAIL_TIMEOUT, reason);
     }
     return 0;
 }
@@ -408,29 +353,24 @@ static void sigpipe_restore(const sigset_t *old, int was_pending) {
     pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
-static int oracle_score(task *t, int n, const char *const *cands, task_score *out, mg_err *e) {
-    oracle *o = t->state;
-    if (n < 0 || (n > 0 && (!cands || !out))) return mg_fail(e, "oracle: score called with n = %d", n);
-    for (int i = 0; i < n; i++) {
-        out[i].reward = 0, out[i].valid = 0, out[i].failure = TASK_OK;
-        snprintf(out[i].info, sizeof out[i].info, "%s", cands[i] ? "not scored" : "no candidate");
-    }
+int oracle_run(oracle *o, int n, const oracle_hooks *h, mg_err *e) {
     for (int i = 0; i < o->nworkers; i++) o->w[i].tried = 0;
-    batch b = {.o = o, .cands = cands, .out = out, .n = n};
+    batch b = {.o = o, .h = h, .n = n};
     sigset_t old;
     int was_pending, rc = 0;
     sigpipe_block(&old, &was_pending);
     while (b.done < n) {
         for (int i = 0; i < o->nworkers; i++) {
             worker *w = &o->w[i];
-            while (b.next < n && !cands[b.next]) b.next++, b.done++;  // nothing to ask
+            while (b.next < n && !b.pending && !(b.pending = h->request(h->ctx, b.next)))
+                b.next++, b.done++;  // nothing to ask
             if (b.next == n || w->busy) continue;
             replace_if_dead(o, w);
-            if (w->pid < 0) {  // its last start failed: one more try per score call
+            if (w->pid < 0) {  // its last start failed: one more try per run
                 if (w->tried || oracle_spawn_worker(o, w) < 0) continue;
                 o->stats.restarts++;
             }
-            send_request(&b, w, b.next);
+            send_request(&b, w);
         }
         if (b.done == n) break;
         int busy = 0, alive = 0;
@@ -445,8 +385,85 @@ static int oracle_score(task *t, int n, const char *const *cands, task_score *ou
             break;
         }
     }
+    json_decref(b.pending);
     sigpipe_restore(&old, was_pending);
     return rc;
+}
+
+// ---- the oracle protocol on the pool ----
+
+typedef struct {
+    oracle *o;
+    const char *const *cands;
+    task_score *out;
+} score_call;
+
+static json_t *score_request(void *ctx, int slot) {
+    score_call *c = ctx;
+    if (!c->cands[slot]) return NULL;
+    char *text = utf8_repair(c->cands[slot]);
+    json_t *req = json_object();
+    json_object_set_new(req, "candidate", json_string(text));
+    free(text);
+    return req;
+}
+
+static const char *score_label(void *ctx, int slot) { return ((score_call *)ctx)->cands[slot]; }
+
+static void score_failed(void *ctx, int slot, oracle_failure kind, const char *reason) {
+    task_score *r = &((score_call *)ctx)->out[slot];
+    r->reward = 0, r->valid = 0;
+    r->failure = kind == ORACLE_FAIL_TIMEOUT ? TASK_FAIL_TIMEOUT
+               : kind == ORACLE_FAIL_CRASH   ? TASK_FAIL_CRASH
+                                             : TASK_FAIL_INVALID;
+    copy_line(r->info, sizeof r->info, reason, strlen(reason), 1);
+}
+
+// The fields of one reply: 0 and the item's score filled, or -1 and what is wrong in `bad`.
+static int score_reply(void *ctx, int slot, json_t *root, char *bad, size_t cap) {
+    score_call *c = ctx;
+    json_t *reward = json_object_get(root, "reward");
+    json_t *valid = json_object_get(root, "valid"), *info = json_object_get(root, "info");
+    const char *why = NULL;
+    if (valid && !json_is_null(valid) && !json_is_boolean(valid)) why = "oracle reply has a non-boolean \"valid\"";
+    int ok = !valid || json_is_null(valid) || json_is_true(valid);
+    double value = 0;
+    if (why) {
+    } else if (reward && !json_is_null(reward)) {
+        value = json_is_number(reward) ? json_number_value(reward) : 0;
+        if (!json_is_number(reward)) why = "oracle reply has a non-numeric \"reward\"";
+        else if (!isfinite(value)) why = "oracle reply has a non-finite \"reward\"";
+        else if (fabs(value) > ORACLE_MAX_REWARD)
+            why = "oracle reply has a \"reward\" outside [-" TEXT_OF(ORACLE_MAX_REWARD) ", " TEXT_OF(ORACLE_MAX_REWARD) "]";
+    } else if (ok) {  // an invalid verdict needs no reward: it scores 0 anyway
+        why = "oracle reply has no \"reward\"";
+    }
+    if (!why && info && !json_is_null(info) && !json_is_string(info)) why = "oracle reply has a non-string \"info\"";
+    if (why) {
+        snprintf(bad, cap, "%s", why);
+        return -1;
+    }
+    task_score *r = &c->out[slot];
+    r->valid = ok;
+    r->failure = TASK_OK;  // a verdict of invalid is an answer, not a failed call
+    r->reward = ok ? value : 0;
+    r->info[0] = '\0';
+    if (json_is_string(info)) copy_line(r->info, sizeof r->info, json_string_value(info), json_string_length(info), 1);
+    if (!ok) c->o->stats.invalid++;
+    return 0;
+}
+
+static int oracle_score(task *t, int n, const char *const *cands, task_score *out, mg_err *e) {
+    oracle *o = t->state;
+    if (n < 0 || (n > 0 && (!cands || !out))) return mg_fail(e, "oracle: score called with n = %d", n);
+    for (int i = 0; i < n; i++) {
+        out[i].reward = 0, out[i].valid = 0, out[i].failure = TASK_OK;
+        snprintf(out[i].info, sizeof out[i].info, "%s", cands[i] ? "not scored" : "no candidate");
+    }
+    score_call c = {.o = o, .cands = cands, .out = out};
+    oracle_hooks h = {.ctx = &c, .request = score_request, .reply = score_reply, .failed = score_failed,
+                      .label = score_label};
+    return oracle_run(o, n, &h, e);
 }
 
 // ---- the rest of the task interface ----
@@ -502,8 +519,7 @@ static int oracle_solved(task *t, double reward, const char *candidate) {
     return reward >= ((oracle *)t->state)->solved_reward;  // false for a NaN threshold: never solved
 }
 
-static void oracle_free(oracle *o) {
-    if (!o) return;
+void oracle_pool_free(oracle *o) {
     if (o->w) {
         // Closing stdin is the polite stop; whoever is still running after the grace period is killed.
         for (int i = 0; i < o->nworkers; i++)
@@ -519,17 +535,29 @@ static void oracle_free(oracle *o) {
             free(w->req);
         }
         free(o->w);
+        o->w = NULL;
     }
     if (o->lifeline[1] >= 0) close(o->lifeline[0]), close(o->lifeline[1]);
-    if (o->argv)
-        for (int i = 0; o->argv[i]; i++) free(o->argv[i]);
-    free(o->argv);
-    free(o->prompt);
-    free(o->ns_template);
+    o->lifeline[0] = o->lifeline[1] = -1;
+    for (int k = 0; k < 2; k++) {
+        char **v = k ? o->envp : o->argv;
+        if (v)
+            for (int i = 0; v[i]; i++) free(v[i]);
+        free(v);
+    }
+    o->argv = o->envp = NULL;
     free(o->log_path);
     free(o->pfd);
     free(o->pfd_owner);
     free(o->pfd_id);
+    o->log_path = NULL, o->pfd = NULL, o->pfd_owner = NULL, o->pfd_id = NULL;
+}
+
+static void oracle_free(oracle *o) {
+    if (!o) return;
+    oracle_pool_free(o);
+    free(o->prompt);
+    free(o->ns_template);
     free(o);
 }
 
@@ -540,6 +568,42 @@ static void oracle_destroy(task *t) {
 }
 
 void oracle_get_stats(task *t, oracle_stats *s) { *s = ((oracle *)t->state)->stats; }
+
+static char **dup_vector(char *const *v) {
+    int n = 0;
+    while (v[n]) n++;
+    char **d = callocCheck((size_t)n + 1, sizeof *d);
+    for (int i = 0; i < n; i++) d[i] = dup_string(v[i]);
+    return d;
+}
+
+int oracle_pool_init(oracle *o, char *const *argv, char *const *envp, int nworkers, double timeout_s,
+                     const char *name, const char *log_path, mg_err *e) {
+    o->lifeline[0] = o->lifeline[1] = -1;
+    snprintf(o->name, sizeof o->name, "%s", name);
+    if (oracle_make_pipe(o->lifeline) < 0) return mg_fail(e, "%s: cannot create a pipe: %s", name, strerror(errno));
+    o->argv = dup_vector(argv);
+    o->envp = envp ? dup_vector(envp) : NULL;
+    o->nworkers = nworkers;
+    o->timeout_s = timeout_s;
+    o->log_path = log_path ? dup_string(log_path) : NULL;
+    o->w = callocCheck((size_t)o->nworkers, sizeof *o->w);
+    o->pfd = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd);
+    o->pfd_owner = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd_owner);
+    o->pfd_id = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd_id);
+    for (int i = 0; i < o->nworkers; i++)
+        o->w[i].pid = o->w[i].guard = -1, o->w[i].to_child = o->w[i].from_child = -1;
+    // Start them all now: a wrong command is reported before the work begins, and the workers load what they
+    // need (models, libraries) while the caller does the same.
+    for (int i = 0; i < o->nworkers; i++) {
+        if (oracle_spawn_worker(o, &o->w[i]) < 0) {
+            mg_fail(e, "%s", o->spawn_error);
+            oracle_pool_free(o);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
     *out = NULL;
@@ -556,17 +620,6 @@ int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
         fclose(f);
     }
     oracle *o = callocCheck(1, sizeof *o);
-    if (oracle_make_pipe(o->lifeline) < 0) {
-        free(o);
-        return mg_fail(e, "oracle: cannot create a pipe: %s", strerror(errno));
-    }
-    int argc = 0;
-    while (cfg->argv[argc]) argc++;
-    o->argv = callocCheck((size_t)argc + 1, sizeof *o->argv);
-    for (int i = 0; i < argc; i++) o->argv[i] = dup_string(cfg->argv[i]);
-    o->nworkers = cfg->workers ? cfg->workers : 1;
-    o->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
-    if (o->timeout_s > 1e6) o->timeout_s = 1e6;
     o->solved_reward = cfg->solved_reward;
     o->prompt = dup_string(cfg->prompt);
     if (cfg->ns_prompt) {
@@ -579,21 +632,12 @@ int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
         memcpy(o->ns_template, cfg->prompt, np);
         memcpy(o->ns_template + np, tail, sizeof tail);
     }
-    o->log_path = cfg->log_path ? dup_string(cfg->log_path) : NULL;
-    o->w = callocCheck((size_t)o->nworkers, sizeof *o->w);
-    o->pfd = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd);
-    o->pfd_owner = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd_owner);
-    o->pfd_id = callocCheck(2 * (size_t)o->nworkers, sizeof *o->pfd_id);
-    for (int i = 0; i < o->nworkers; i++)
-        o->w[i].pid = o->w[i].guard = -1, o->w[i].to_child = o->w[i].from_child = -1;
-    // Start them all now: a wrong command is reported before the search begins, and the oracles load their
-    // models while the policy model loads.
-    for (int i = 0; i < o->nworkers; i++) {
-        if (oracle_spawn_worker(o, &o->w[i]) < 0) {
-            mg_fail(e, "%s", o->spawn_error);
-            oracle_free(o);
-            return -1;
-        }
+    double timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 30;
+    if (timeout_s > 1e6) timeout_s = 1e6;
+    if (oracle_pool_init(o, cfg->argv, NULL, cfg->workers ? cfg->workers : 1, timeout_s, "oracle", cfg->log_path,
+                         e) < 0) {
+        oracle_free(o);
+        return -1;
     }
     task *t = callocCheck(1, sizeof *t);
     t->name = "oracle";

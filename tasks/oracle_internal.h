@@ -1,6 +1,9 @@
-// Shared by the external oracle's two files: oracle.c (the pool, the protocol, the task interface) and
-// oracle_process.c (starting, guarding and reaping its worker processes).
+// Shared by the external oracle's two files, oracle.c (the pool, the protocol, the task interface) and
+// oracle_process.c (starting, guarding and reaping its worker processes), and by other tasks that run their own
+// JSON-lines protocol on the same pool (tasks/arc/sandbox.c): oracle_pool_init, oracle_run and oracle_pool_free
+// with a set of oracle_hooks.
 #pragma once
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <sys/types.h>
@@ -32,6 +35,8 @@ typedef struct {
 
 typedef struct {
     char **argv;
+    char **envp;            // the workers' environment; NULL: ours
+    char name[32];          // how messages name a worker ("oracle")
     int nworkers;
     double timeout_s, solved_reward;
     char *prompt, *ns_template, *log_path;
@@ -46,6 +51,35 @@ typedef struct {
     char exe[PATH_MAX];     // argv[0] as found on PATH, for the next start
 } oracle;
 
+typedef enum { ORACLE_FAIL_TIMEOUT, ORACLE_FAIL_CRASH, ORACLE_FAIL_GARBAGE } oracle_failure;
+
+// What one run of the pool asks of its user. The pool numbers the requests, sends each to an idle worker (one in
+// flight per worker), enforces o->timeout_s per call, checks that a reply is a JSON object answering the asked
+// id, and on any failure kills the worker with its process group and starts a replacement.
+typedef struct {
+    void *ctx;
+    // Item `slot`'s request: a JSON object the pool adds "id" to (a new reference), or NULL when there is nothing
+    // to ask for this item.
+    json_t *(*request)(void *ctx, int slot);
+    // Takes item `slot`'s reply (an object with the asked id; borrowed). 0, or -1 with what is wrong in `why`
+    // (the call then fails as garbage, the excerpt of the line appended).
+    int (*reply)(void *ctx, int slot, json_t *reply, char *why, size_t cap);
+    // Item `slot`'s call failed; `reason` is one line.
+    void (*failed)(void *ctx, int slot, oracle_failure kind, const char *reason);
+    // For the log: the text of item `slot`, or NULL. May itself be NULL.
+    const char *(*label)(void *ctx, int slot);
+} oracle_hooks;
+
+// Sets up o (zeroed by the caller) and starts its workers: argv[0] looked up on PATH, envp NULL for our own
+// environment, `name` for messages, log_path optional. 0, or -1 with the message in e and o freed.
+int oracle_pool_init(oracle *o, char *const *argv, char *const *envp, int nworkers, double timeout_s,
+                     const char *name, const char *log_path, mg_err *e);
+// Runs items 0..n-1 through the pool; returns when each has been answered or has failed. -1 only when no worker
+// can be started at all (or poll fails): the items not yet answered are left to the caller.
+int oracle_run(oracle *o, int n, const oracle_hooks *h, mg_err *e);
+// Stops the workers (stdin closed, a grace period, then SIGKILL) and frees what oracle_pool_init allocated.
+void oracle_pool_free(oracle *o);
+
 static inline void oracle_sleep(double s) {
     struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
@@ -59,7 +93,7 @@ int oracle_spawn_worker(oracle *o, worker *w);
 // Ends w's process: up to grace_s for it to exit by itself, then SIGKILL to its process group (guard included).
 // Returns the wait status; *own_exit: whether it had ended before the kill.
 int oracle_reap_worker(worker *w, double grace_s, int *own_exit);
-// "oracle exited with status N" / "oracle was killed by signal N (NAME)".
-void oracle_describe_exit(char *dst, size_t cap, int status);
+// "NAME exited with status N" / "NAME was killed by signal N (SIGNAME)", NAME being o->name.
+void oracle_describe_exit(const oracle *o, char *dst, size_t cap, int status);
 // One line in the oracle's log (OUTPUT_DIR/oracle.log): a failed call (candidate set), a start or a death.
 void oracle_log_failure(const oracle *o, int wi, pid_t pid, const char *candidate, const char *reason);

@@ -76,20 +76,21 @@ static int find_program(oracle *o) {
 static void spawn_failed(oracle *o, worker *w, const char *what, int err) {
     const char *name = o->argv[0];
     if (err == ENOENT && !strchr(name, '/'))
-        snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: command '%s' not found on PATH", name);
+        snprintf(o->spawn_error, sizeof o->spawn_error, "%s: command '%s' not found on PATH", o->name, name);
     else if (err == ENOENT && access(name, F_OK) != 0)
-        snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: command '%s' not found (no such file)", name);
+        snprintf(o->spawn_error, sizeof o->spawn_error, "%s: command '%s' not found (no such file)", o->name, name);
     else if (err == ENOENT)
         snprintf(o->spawn_error, sizeof o->spawn_error,
-                 "oracle: cannot run '%s': its interpreter (the #! line) was not found", name);
+                 "%s: cannot run '%s': its interpreter (the #! line) was not found", o->name, name);
     else
-        snprintf(o->spawn_error, sizeof o->spawn_error, "oracle: %s '%s': %s", what, name, strerror(err));
+        snprintf(o->spawn_error, sizeof o->spawn_error, "%s: %s '%s': %s", o->name, what, name, strerror(err));
     w->pid = -1;
 }
 
 // The child's part of start_process, between vfork and exec. It shares our memory and stack until the exec, so it
 // makes system calls only, stores nothing but *err, and never returns (only _exit).
-static void child_exec(const char *exe, char *const *argv, int in_fd, int out_fd, pid_t parent, volatile int *err) {
+static void child_exec(const char *exe, char *const *argv, char *const *envp, int in_fd, int out_fd, pid_t parent,
+                       volatile int *err) {
     // A handler of ours must not run in the child: it would write our memory. SIGPIPE gets its default back
     // (a child that writes to a closed pipe should die as usual).
     struct sigaction dfl;
@@ -108,7 +109,7 @@ static void child_exec(const char *exe, char *const *argv, int in_fd, int out_fd
     if (getppid() != parent) _exit(127);  // we died before the signal was armed: nobody would ever end it
     if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0) goto failed;
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execv(exe, argv);
+    execve(exe, argv, envp);
 failed:
     *err = errno ? errno : EINVAL;
     _exit(127);
@@ -124,7 +125,7 @@ static pid_t start_process(const oracle *o, int in_fd, int out_fd) {
     volatile int err = 0;
     pid_t parent = getpid();
     pid_t pid = vfork();
-    if (pid == 0) child_exec(o->exe, o->argv, in_fd, out_fd, parent, &err);
+    if (pid == 0) child_exec(o->exe, o->argv, o->envp ? o->envp : environ, in_fd, out_fd, parent, &err);
     int fork_err = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) return errno = fork_err, -1;
@@ -231,9 +232,9 @@ int oracle_reap_worker(worker *w, double grace_s, int *own_exit) {
     return status;
 }
 
-void oracle_describe_exit(char *dst, size_t cap, int status) {
+void oracle_describe_exit(const oracle *o, char *dst, size_t cap, int status) {
     if (WIFSIGNALED(status))
-        snprintf(dst, cap, "oracle was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+        snprintf(dst, cap, "%s was killed by signal %d (%s)", o->name, WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
-        snprintf(dst, cap, "oracle exited with status %d", WEXITSTATUS(status));
+        snprintf(dst, cap, "%s exited with status %d", o->name, WEXITSTATUS(status));
 }
