@@ -69,6 +69,27 @@ static int check_unsupported(const json_t *cfg, const char *path, mg_err *e) {
         if (v && !json_is_null(v) && !(json_is_object(v) && json_object_size(v) == 0))
             return mg_fail(e, "%s: per-module %s is not supported", path, maps[i]);
     }
+    // Keys that add weights the engine would drop, or leave layers or modules out of the adapter: each refused by
+    // name (a present but empty value means nothing).
+    static const struct {
+        const char *key, *why;
+    } extra[] = {
+        {"modules_to_save", "its fully trained copies of those modules would be dropped"},
+        {"layers_to_transform", "an adapter here covers every layer"},
+        {"layers_pattern", "an adapter here covers every layer"},
+        {"exclude_modules", "an adapter here covers every listed module of every layer"},
+        {"trainable_token_indices", "its trained embedding rows would be dropped"},
+        {"target_parameters", "adapters on parameters (not modules) are not implemented"},
+        {"megatron_config", "Megatron-parallel LoRA is not implemented"},
+    };
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        const json_t *v = json_object_get(cfg, extra[i].key);
+        int empty = !v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0) ||
+                    (json_is_object(v) && json_object_size(v) == 0) || (json_is_string(v) && !*json_string_value(v));
+        if (!empty) return mg_fail(e, "%s: %s is not supported (%s)", path, extra[i].key, extra[i].why);
+    }
+    if (json_is_true(json_object_get(cfg, "lora_bias")))
+        return mg_fail(e, "%s: lora_bias adapters are not supported (their lora_B biases would be dropped)", path);
     return 0;
 }
 

@@ -193,6 +193,26 @@ static void test_mistral(void) {
           "null window: %s", e.msg);
 }
 
+// Values the engine does not implement are refused by key, never run as something else; the values it does
+// implement (and ones that do not change the model) pass.
+static void test_unimplemented(void) {
+    expect_bad(llama_with("hidden_act", "\"gelu\""), NULL, "key 'hidden_act' is 'gelu': the engine's MLP is SwiGLU",
+               "gelu activation");
+    expect_bad(llama_with("hidden_act", "\"gelu_pytorch_tanh\""), NULL, "'gelu_pytorch_tanh'", "tanh gelu");
+    expect_bad(llama_with("hidden_act", "3"), NULL, "key 'hidden_act' must be a string", "activation not a string");
+    expect_bad(llama_with("attention_dropout", "0.1"), NULL, "key 'attention_dropout' is 0.1", "attention dropout");
+    expect_bad(llama_with("attention_dropout", "\"0\""), NULL, "'attention_dropout' must be a number",
+               "dropout string");
+    expect_bad(llama_with("partial_rotary_factor", "0.5"), NULL, "key 'partial_rotary_factor'", "partial rotary");
+    hf_config c;
+    mg_err e = {{0}};
+    const char *fine[][2] = {{"hidden_act", "\"swish\""}, {"hidden_act", "null"}, {"attention_dropout", "0.0"},
+                             {"attention_dropout", "0"}, {"partial_rotary_factor", "1.0"}, {"pretraining_tp", "2"}};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
+        CHECK(parse(&c, llama_with(fine[i][0], fine[i][1]), NULL, &e) == 0, "%s: %s accepted: %s", fine[i][0],
+              fine[i][1], e.msg);
+}
+
 static void test_bad(void) {
     expect_bad(llama_with("architectures", "[\"GPT2LMHeadModel\"]"), NULL,
                "unsupported architecture 'GPT2LMHeadModel' (supported: LlamaForCausalLM, Qwen2ForCausalLM, "
@@ -302,6 +322,7 @@ int main(void) {
     test_qwen2();
     test_mistral();
     test_bad();
+    test_unimplemented();
     test_load_write();
     return test_summary("test_hf_config");
 }

@@ -53,6 +53,13 @@ int main(void) {
         {"{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"k_proj\"]}", "k_proj"},
         {"{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], \"rank_pattern\": {\"q\": 2}}", "rank_pattern"},
         {"{\"peft_type\": \"LORA\", \"r\": 4,", "adapter_config.json:1"},
+        {"{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], \"modules_to_save\": [\"lm_head\"]}", "modules_to_save"},
+        {"{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], \"layers_to_transform\": [0]}", "layers_to_transform"},
+        {"{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], \"layers_pattern\": \"layers\"}", "layers_pattern"},
+        {"{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], \"exclude_modules\": [\"k_proj\"]}", "exclude_modules"},
+        {"{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], \"trainable_token_indices\": [5, 7]}", "trainable_token_indices"},
+        {"{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], \"target_parameters\": [\"mlp.experts.gate_up_proj\"]}", "target_parameters"},
+        {"{\"peft_type\": \"LORA\", \"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], \"lora_bias\": true}", "lora_bias"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         write_text(path, bad[k][0]);
