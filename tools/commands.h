@@ -11,4 +11,5 @@ int cmd_pmo(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_pretrain(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_inspect_model(int argc, char **argv);
 int cmd_export(int argc, char **argv);

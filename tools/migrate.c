@@ -14,6 +14,7 @@ static const char *USAGE =
     "commands:\n"
     "  run        run a MiGrATe search (or a baseline) from a YAML config\n"
     "  inspect    summarise and verify a run checkpoint (HDF5)\n"
+    "  inspect-model  what the engine makes of a Hugging Face model folder (keys read, ignored, not read)\n"
     "  export     write a checkpoint's LoRA adapter as a PEFT folder\n"
     "  ablate     strategies x seeds x targets of a search, into a CSV and a markdown table\n"
     "  pmo        the PMO molecule benchmark: tasks x strategies x seeds, AUC top-10 beside published values\n"
@@ -38,6 +39,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "inspect-model")) return cmd_inspect_model(argc - 1, argv + 1);
     if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "ablate")) return cmd_ablate(argc - 1, argv + 1);
     if (!strcmp(cmd, "pmo")) return cmd_pmo(argc - 1, argv + 1);
