@@ -378,14 +378,16 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
     for (int s = 0; s < b->n_seqs; s++)
         if (b->seq_start[s + 1] - b->seq_start[s] > max_seq) max_seq = b->seq_start[s + 1] - b->seq_start[s];
     engine_acts *a = ensure_acts(e, N);
-    // Token i of sequence s attends to its own sequence's tokens 0..pos[i].
+    // Token i of sequence s attends to its own sequence's tokens 0..pos[i], or to the last sliding_window of them.
     int *h = a->host_ints, cap = a->capacity;
     memcpy(h, b->tokens, (size_t)N * sizeof(int));
     memcpy(h + cap, b->targets, (size_t)N * sizeof(int));
     memcpy(h + 2 * cap, b->pos, (size_t)N * sizeof(int));
     for (int s = 0; s < b->n_seqs; s++)
-        for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++)
-            h[3 * cap + i] = b->seq_start[s], h[4 * cap + i] = b->pos[i] + 1;
+        for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++) {
+            int from = engine_window_from(c, b->pos[i]);
+            h[3 * cap + i] = b->seq_start[s] + from, h[4 * cap + i] = b->pos[i] + 1 - from;
+        }
     BE->upload(a->ints, h, (size_t)5 * cap * sizeof(int));
     const int *tokens = a->ints, *targets = a->ints + cap, *pos = a->ints + 2 * cap;
     const int *kv_start = a->ints + 3 * cap, *kv_len = a->ints + 4 * cap;

@@ -81,10 +81,12 @@ static step_inputs step_layout(char *base, int n, int nw) {
 }
 
 // The positions of a step's n tokens: token i continues slot slot_of[i] from its cached length len[slot] (tokens
-// of one slot in order), attends to rows slot * max_len .. + pos; kv_start/kv_len as kernels/ops.h's attention
-// takes them. A slot out of range, a full slot or a token outside the vocabulary is a one-line error.
-static int kv_step_positions(const int *len, int n_slots, int max_len, int vocab, int n, const int *tokens,
-                             const int *slot_of, int *pos, int *kv_start, int *kv_len, mg_err *e) {
+// of one slot in order), is written to cache row slot * max_len + pos and attends to rows slot * max_len .. + pos
+// (the last sliding_window of them under a window); kv_start/kv_len as kernels/ops.h's attention takes them. A slot
+// out of range, a full slot or a token outside the vocabulary is a one-line error.
+static int kv_step_positions(const hf_config *c, const int *len, int n_slots, int max_len, int n, const int *tokens,
+                             const int *slot_of, int *pos, int *kv_start, int *kv_len, int *cache_row, mg_err *e) {
+    int vocab = c->vocab_size;
     int *added = callocCheck((size_t)(n_slots > 0 ? n_slots : 1), sizeof(int));
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
@@ -97,8 +99,10 @@ static int kv_step_positions(const int *len, int n_slots, int max_len, int vocab
         if (pos[i] >= max_len) rc = mg_fail(e, "sequence in slot %d reached the cache length %d", slot, max_len);
         else if (tokens[i] < 0 || tokens[i] >= vocab)
             rc = mg_fail(e, "token id %d outside the vocabulary (size %d)", tokens[i], vocab);
-        kv_start[i] = slot * max_len;
-        kv_len[i] = pos[i] + 1;
+        int from = engine_window_from(c, pos[i]);  // the cache keeps every position; a window reads the last ones
+        kv_start[i] = slot * max_len + from;
+        kv_len[i] = pos[i] + 1 - from;
+        cache_row[i] = slot * max_len + pos[i];
     }
     free(added);
     return rc;
@@ -308,10 +312,10 @@ int engine_step(engine *e, int n, const int *tokens, const int *slot_of, const c
     for (int i = 0; i < n; i++) nw += !want_logits || want_logits[i];
     step_inputs hin = step_layout(kv->host_in, n, nw);
     int *pos = hin.pos, *kv_start = hin.kv_start, *kv_len = hin.kv_len, *cache_row = hin.cache_row;
-    if (kv_step_positions(kv->len, kv->n_slots, kv->max_len, c->vocab_size, n, tokens, slot_of, pos, kv_start, kv_len,
+    if (kv_step_positions(c, kv->len, kv->n_slots, kv->max_len, n, tokens, slot_of, pos, kv_start, kv_len, cache_row,
                           err) < 0)
         return -1;
-    for (int i = 0; i < n; i++) hin.tokens[i] = tokens[i], cache_row[i] = kv_start[i] + pos[i];
+    for (int i = 0; i < n; i++) hin.tokens[i] = tokens[i];
     for (int i = 0, r = 0; i < n; i++)
         if (!want_logits || want_logits[i]) hin.wanted[r++] = i;
     for (int r = 0; r < nw; r++) {

@@ -24,3 +24,9 @@ void engine_adapter_free(engine *e);
 void engine_grads_free(engine *e);
 // A device engine (model_use_backend) takes the model's current adapter (engine_device.c).
 void engine_device_sync(engine *e, const model *m);
+// The first position a query at position pos attends to: 0, or with a sliding window of W the last W positions up
+// to its own (keys j with pos - j < W, as transformers masks them).
+static inline int engine_window_from(const hf_config *c, int pos) {
+    int w = c->sliding_window;
+    return w > 0 && pos + 1 > w ? pos + 1 - w : 0;
+}

@@ -76,8 +76,8 @@ static void report_config(FILE *out, const hf_config *c) {
             c->o_proj_bias ? "yes" : "no", c->mlp_bias ? "yes" : "no",
             c->tie_word_embeddings ? "tied to the LM head" : "separate from the LM head");
     if (c->sliding_window)
-        fprintf(out, "  WARNING: sliding window %d is parsed but not applied: beyond %d tokens the engine attends to "
-                     "the whole sequence, transformers to the window\n", c->sliding_window, c->sliding_window);
+        fprintf(out, "  sliding window %d on every layer: a token attends to the last %d positions (training, prefill "
+                     "and decode; the KV cache keeps every position)\n", c->sliding_window, c->sliding_window);
     fprintf(out, "  special ids (-1: none): bos %d, pad %d, eos", c->bos_token_id, c->pad_token_id);
     for (int i = 0; i < c->n_eos; i++) fprintf(out, " %d", c->eos_token_ids[i]);
     fprintf(out, c->n_eos ? "\n" : " none\n");

@@ -683,6 +683,10 @@ int main(int argc, char **argv) {
     test_sampling(9000, 3);  // greedy, plain, min_p: three chunks, the last partial
     cuda_parity_model("tests/parity/fixtures/llama3-tiny", g_quick);
     cuda_parity_model("tests/parity/fixtures/qwen2-tiny", g_quick);
+    // sliding windows of 6 tokens: the engine's key ranges no longer share a start, so the training attention
+    // takes the tiled kernels (the GEMM path needs a packed causal layout) and decoding reads the cache's last rows
+    cuda_parity_model("tests/parity/fixtures/mistral-window-tiny", g_quick);
+    cuda_parity_model("tests/parity/fixtures/qwen2-window-tiny", g_quick);
     mg_backend_cpu.release();
     cuda_shutdown();
     return test_summary("test_cuda_parity");

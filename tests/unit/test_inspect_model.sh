@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # migrate inspect-model (model/model_report.c): the report of the two fixture models and the bundled demo model
 # has its sections; a key the engine does not read is listed as NOT READ, a bookkeeping key as ignored; a sliding
-# window is flagged as not applied; a value the engine does not implement (hidden_act gelu) fails with the run's
+# window is reported; a value the engine does not implement (hidden_act gelu) fails with the run's
 # one-line error naming the key; bad usage exits 2.
 set -uo pipefail
 BUILD=${1:?build dir}
@@ -35,7 +35,7 @@ cp -r tests/parity/fixtures/llama3-tiny "$TMP/w"
 sed -i 's/"model_type": "llama"/"model_type": "mistral"/; s/LlamaForCausalLM/MistralForCausalLM/' "$TMP/w/config.json"
 set_key "$TMP/w" sliding_window 16
 out=$("$M" inspect-model "$TMP/w" 2>&1)
-check "a sliding window is flagged as not applied" grep -qF "sliding window 16 is parsed but not applied" <<<"$out"
+check "a sliding window is reported" grep -qF "sliding window 16 on every layer" <<<"$out"
 
 sed -i 's/"hidden_act": "silu"/"hidden_act": "gelu"/' "$TMP/m/config.json"
 expect "gelu is refused by key" 1 "inspect-model: .*config.json: key 'hidden_act' is 'gelu'" -- "$M" inspect-model "$TMP/m"
