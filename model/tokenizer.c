@@ -1,4 +1,4 @@
-// Loads a Hugging Face tokenizer.json (byte-level BPE only) into the tables of tokenizer_internal.h. Every
+// Loads a Hugging Face tokenizer.json (byte-level BPE, or SentencePiece-style BPE with byte fallback) into the tables of tokenizer_internal.h. Every
 // section HF would act on is either understood or refused with one line naming the file and the JSON key, so
 // a tokenizer we cannot reproduce exactly never loads silently.
 #include <errno.h>
@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <unistr.h>
 
 #include "common/file.h"
 #include "model/tokenizer_internal.h"
@@ -88,9 +90,7 @@ static int parse_model_options(tokenizer *t, json_t *model, mg_err *e) {
     json_t *dropout = json_object_get(model, "dropout");
     if (dropout && !json_is_null(dropout) && !(json_is_number(dropout) && json_number_value(dropout) == 0.0))
         return fail(t, e, "model.dropout: BPE dropout is not supported");
-    int byte_fallback = 0;
-    if (get_bool(t, model, "byte_fallback", "model", 0, &byte_fallback, e)) return -1;
-    if (byte_fallback) return fail(t, e, "model.byte_fallback = true is not supported (byte-level BPE only)");
+    if (get_bool(t, model, "byte_fallback", "model", 0, &t->byte_fallback, e)) return -1;
     static const char *affixes[] = {"continuing_subword_prefix", "end_of_word_suffix"};
     for (int i = 0; i < 2; i++) {
         json_t *v = json_object_get(model, affixes[i]);
@@ -144,6 +144,9 @@ static int parse_vocab(tokenizer *t, json_t *vocab) {
         if (cp < 0x80) ch[n++] = (char)cp;
         else ch[n++] = (char)(0xC0 | (cp >> 6)), ch[n++] = (char)(0x80 | (cp & 0x3F));
         t->byte_id[b] = strmap_get(&t->vocab, ch, n);
+        char name[8];  // HF spells byte tokens "<0x%02X>" (Rust's {:#04X})
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        t->byte_token_id[b] = strmap_get(&t->vocab, name, 6);
     }
     return 0;
 }
@@ -277,18 +280,85 @@ static int parse_sequence(tokenizer *t, json_t *node, const char *key, const cha
     return 0;
 }
 
+// A string-valued key copied out of the JSON; NULL (message filled) when missing or, unless empty_ok, empty.
+static char *get_string(const tokenizer *t, json_t *obj, const char *key, const char *where, int empty_ok,
+                        int *len, mg_err *e) {
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_string(v) || (!empty_ok && json_string_length(v) == 0))
+        return fail(t, e, "%s.%s must be a%s string", where, key, empty_ok ? "" : " non-empty"), NULL;
+    *len = (int)json_string_length(v);
+    char *copy = mallocCheck((size_t)*len + 1);
+    memcpy(copy, json_string_value(v), (size_t)*len + 1);
+    return copy;
+}
+
+// Replace's pattern: only {"String": ...} (a Regex pattern would need Oniguruma's replace semantics).
+static char *get_literal_pattern(const tokenizer *t, json_t *obj, const char *where, int *len, mg_err *e) {
+    json_t *pattern = json_object_get(obj, "pattern");
+    char sub[200];
+    snprintf(sub, sizeof sub, "%s.pattern", where);
+    if (json_is_object(pattern) && json_object_get(pattern, "Regex"))
+        return fail(t, e, "%s.Regex is not supported (only {\"String\": ...})", sub), NULL;
+    if (!json_is_object(pattern)) return fail(t, e, "%s must be {\"String\": ...}", sub), NULL;
+    return get_string(t, pattern, "String", sub, 0, len, e);
+}
+
 static int parse_normalizer(tokenizer *t, json_t *n, const char *where, mg_err *e) {
     if (!n || json_is_null(n)) return 0;
     const char *type = get_type(t, n, where, e);
     if (!type) return -1;
-    if (strcmp(type, "NFC") == 0) {
-        t->nfc = 1;
-        return 0;
-    }
     if (strcmp(type, "Sequence") == 0) return parse_sequence(t, n, "normalizers", where, parse_normalizer, e);
-    char q[96];
-    return fail(t, e, "unsupported normalizer type '%s' (key %s.type; only NFC or null)",
-                quoted(type, strlen(type), q, sizeof q), where);
+    tok_norm_step st = {0};
+    if (strcmp(type, "NFC") == 0) {
+        st.kind = TOK_NORM_NFC;
+    } else if (strcmp(type, "Prepend") == 0) {
+        st.kind = TOK_NORM_PREPEND;
+        if (!(st.a = get_string(t, n, "prepend", where, 1, &st.a_len, e))) return -1;
+    } else if (strcmp(type, "Replace") == 0) {
+        st.kind = TOK_NORM_REPLACE;
+        if (!(st.a = get_literal_pattern(t, n, where, &st.a_len, e))) return -1;
+        if (!(st.b = get_string(t, n, "content", where, 1, &st.b_len, e))) {
+            free(st.a);
+            return -1;
+        }
+    } else {
+        char q[96];
+        return fail(t, e, "unsupported normalizer type '%s' (key %s.type; only NFC, Prepend, Replace or null)",
+                    quoted(type, strlen(type), q, sizeof q), where);
+    }
+    tok_norm_step *grown = realloc(t->norm_steps, (size_t)(t->n_norm_steps + 1) * sizeof *grown);
+    mgCheck(grown != NULL, "out of memory adding a normalizer");
+    t->norm_steps = grown;
+    t->norm_steps[t->n_norm_steps++] = st;
+    t->nfc = 1;
+    return 0;
+}
+
+// Metaspace's options, shared by the pre-tokenizer and the decoder. Files older than tokenizers 0.19 say
+// add_prefix_space instead of prepend_scheme (true meaning "always").
+static int parse_metaspace(tokenizer *t, json_t *m, const char *where, char *rep, int *rep_len, int *scheme,
+                           int *split, mg_err *e) {
+    int len = 0, prefix = 1;
+    char *r = get_string(t, m, "replacement", where, 0, &len, e);
+    if (!r) return -1;
+    ucs4_t cp;
+    int one = u8_mbtouc(&cp, (const uint8_t *)r, (size_t)len) == len;
+    if (one) memcpy(rep, r, (size_t)len);
+    free(r);
+    if (!one) return fail(t, e, "%s.replacement must be one character", where);
+    *rep_len = len;
+    json_t *ps = json_object_get(m, "prepend_scheme");
+    if (ps && !json_is_null(ps)) {
+        const char *v = json_is_string(ps) ? json_string_value(ps) : "";
+        if (strcmp(v, "always") == 0) *scheme = TOK_PREPEND_ALWAYS;
+        else if (strcmp(v, "first") == 0) *scheme = TOK_PREPEND_FIRST;
+        else if (strcmp(v, "never") == 0) *scheme = TOK_PREPEND_NEVER;
+        else return fail(t, e, "%s.prepend_scheme must be \"always\", \"first\" or \"never\"", where);
+    } else {
+        if (get_bool(t, m, "add_prefix_space", where, 1, &prefix, e)) return -1;
+        *scheme = prefix ? TOK_PREPEND_ALWAYS : TOK_PREPEND_NEVER;
+    }
+    return get_bool(t, m, "split", where, 1, split, e);
 }
 
 static int add_step(tokenizer *t, pcre2_code *re, int byte_level, int add_prefix_space) {
@@ -300,12 +370,20 @@ static int add_step(tokenizer *t, pcre2_code *re, int byte_level, int add_prefix
 }
 
 static int parse_pretokenizer(tokenizer *t, json_t *p, const char *where, mg_err *e) {
-    if (!p || json_is_null(p)) return fail(t, e, "%s is null; byte-level BPE needs a ByteLevel pre-tokenizer", where);
+    if (!p || json_is_null(p)) return 0;  // the whole (normalized) text is one word: SentencePiece's legacy layout
     const char *type = get_type(t, p, where, e);
     if (!type) return -1;
     char why[256], q[96];
     if (t->n_steps && t->steps[t->n_steps - 1].byte_level)
         return fail(t, e, "%s: nothing may follow the ByteLevel pre-tokenizer", where);
+    if (strcmp(type, "Metaspace") == 0) {
+        // Only alone: "first" asks whether a word starts the original text, which this pipeline knows only for
+        // the pieces between added tokens.
+        if (t->metaspace || t->n_steps) return fail(t, e, "%s: Metaspace is supported only as the sole pre-tokenizer", where);
+        t->metaspace = 1;
+        return parse_metaspace(t, p, where, t->meta_rep, &t->meta_rep_len, &t->meta_prepend, &t->meta_split, e);
+    }
+    if (t->metaspace) return fail(t, e, "%s: Metaspace is supported only as the sole pre-tokenizer", where);
     if (strcmp(type, "ByteLevel") == 0) {
         int use_regex = 1, prefix = 1;
         if (get_bool(t, p, "use_regex", where, 1, &use_regex, e) ||
@@ -335,7 +413,7 @@ static int parse_pretokenizer(tokenizer *t, json_t *p, const char *where, mg_err
         return add_step(t, re, 0, 0);
     }
     if (strcmp(type, "Sequence") == 0) return parse_sequence(t, p, "pretokenizers", where, parse_pretokenizer, e);
-    return fail(t, e, "unsupported pre_tokenizer type '%s' (key %s.type; only ByteLevel, Split, Sequence)",
+    return fail(t, e, "unsupported pre_tokenizer type '%s' (key %s.type; only ByteLevel, Split, Metaspace, Sequence)",
                 quoted(type, strlen(type), q, sizeof q), where);
 }
 
@@ -347,6 +425,62 @@ static int parse_decoder(tokenizer *t, json_t *d, mg_err *e) {
     if (strcmp(type, "ByteLevel") != 0)
         return fail(t, e, "unsupported decoder type '%s' (key decoder.type; only ByteLevel)",
                     quoted(type, strlen(type), q, sizeof q));
+    return 0;
+}
+
+// The decoders of a SentencePiece-style tokenizer: Replace (literal), ByteFallback, Fuse, Strip, Metaspace,
+// and Sequences of them.
+static int parse_sp_decoder(tokenizer *t, json_t *d, const char *where, mg_err *e) {
+    const char *type = get_type(t, d, where, e);
+    if (!type) return -1;
+    if (strcmp(type, "Sequence") == 0) return parse_sequence(t, d, "decoders", where, parse_sp_decoder, e);
+    tok_dec_step st = {0};
+    if (strcmp(type, "Replace") == 0) {
+        st.kind = TOK_DEC_REPLACE;
+        if (!(st.a = get_literal_pattern(t, d, where, &st.a_len, e))) return -1;
+        if (!(st.b = get_string(t, d, "content", where, 1, &st.b_len, e))) {
+            free(st.a);
+            return -1;
+        }
+    } else if (strcmp(type, "ByteFallback") == 0) {
+        st.kind = TOK_DEC_BYTE_FALLBACK;
+    } else if (strcmp(type, "Fuse") == 0) {
+        st.kind = TOK_DEC_FUSE;
+    } else if (strcmp(type, "Strip") == 0) {
+        st.kind = TOK_DEC_STRIP;
+        json_t *start = json_object_get(d, "start"), *stop = json_object_get(d, "stop");
+        int len = 0;
+        char *content = get_string(t, d, "content", where, 0, &len, e);
+        if (!content) return -1;
+        ucs4_t cp = 0;
+        int one = u8_mbtouc(&cp, (const uint8_t *)content, (size_t)len) == len;
+        free(content);
+        if (!one) return fail(t, e, "%s.content must be one character", where);
+        if (!json_is_integer(start) || !json_is_integer(stop) || json_integer_value(start) < 0 ||
+            json_integer_value(stop) < 0 || json_integer_value(start) > 1000000 || json_integer_value(stop) > 1000000)
+            return fail(t, e, "%s.start and %s.stop must be counts", where, where);
+        st.strip_char = cp;
+        st.start = (int)json_integer_value(start);
+        st.stop = (int)json_integer_value(stop);
+    } else if (strcmp(type, "Metaspace") == 0) {
+        st.kind = TOK_DEC_METASPACE;
+        st.a = mallocCheck(4);
+        int split;
+        if (parse_metaspace(t, d, where, st.a, &st.a_len, &st.prepend_scheme, &split, e)) {
+            free(st.a);
+            return -1;
+        }
+    } else {
+        char q[96];
+        return fail(t, e,
+                    "unsupported decoder type '%s' (key %s.type; with byte_fallback or Metaspace only Replace, "
+                    "ByteFallback, Fuse, Strip, Metaspace, Sequence)",
+                    quoted(type, strlen(type), q, sizeof q), where);
+    }
+    tok_dec_step *grown = realloc(t->dec_steps, (size_t)(t->n_dec_steps + 1) * sizeof *grown);
+    mgCheck(grown != NULL, "out of memory adding a decoder");
+    t->dec_steps = grown;
+    t->dec_steps[t->n_dec_steps++] = st;
     return 0;
 }
 
@@ -437,6 +571,12 @@ static int parse_config(tokenizer *t, const char *json, size_t len, const char *
     return 0;
 }
 
+static int has_prepend(const tokenizer *t) {
+    for (int i = 0; i < t->n_norm_steps; i++)
+        if (t->norm_steps[i].kind == TOK_NORM_PREPEND) return 1;
+    return 0;
+}
+
 static int parse_tokenizer(tokenizer *t, json_t *root, mg_err *e) {
     if (!json_is_object(root)) return fail(t, e, "expected a JSON object at the top level");
     json_t *truncation = json_object_get(root, "truncation");
@@ -467,10 +607,22 @@ static int parse_tokenizer(tokenizer *t, json_t *root, mg_err *e) {
     if (parse_added(t, added, e)) return -1;
     fill_id_strings(t);
     if (parse_normalizer(t, json_object_get(root, "normalizer"), "normalizer", e)) return -1;
-    if (parse_pretokenizer(t, json_object_get(root, "pre_tokenizer"), "pre_tokenizer", e)) return -1;
-    if (!t->n_steps || !t->steps[t->n_steps - 1].byte_level)
-        return fail(t, e, "pre_tokenizer has no ByteLevel step (only byte-level BPE is supported)");
-    if (parse_decoder(t, json_object_get(root, "decoder"), e)) return -1;
+    json_t *pre = json_object_get(root, "pre_tokenizer"), *decoder = json_object_get(root, "decoder");
+    if (parse_pretokenizer(t, pre, "pre_tokenizer", e)) return -1;
+    if (t->n_steps && t->steps[t->n_steps - 1].byte_level) {
+        if (t->byte_fallback)
+            return fail(t, e, "model.byte_fallback = true is not supported with a ByteLevel pre-tokenizer");
+        if (parse_decoder(t, decoder, e)) return -1;
+    } else if (t->metaspace || ((!pre || json_is_null(pre)) && (t->byte_fallback || has_prepend(t)))) {
+        // SentencePiece-style BPE: Llama-2 / Mistral ("▁" for spaces, <0xNN> byte tokens). A null pre-tokenizer
+        // alone says nothing about the layout, so it takes byte_fallback or the legacy Prepend normalizer too.
+        t->char_level = 1;
+        t->has_decoder = decoder && !json_is_null(decoder);
+        if (t->has_decoder && parse_sp_decoder(t, decoder, "decoder", e)) return -1;
+    } else {
+        return fail(t, e, "pre_tokenizer has no ByteLevel step (supported: byte-level BPE, or SentencePiece-style "
+                          "BPE with a Metaspace pre-tokenizer, or a null one with byte_fallback or a Prepend normalizer)");
+    }
     if (parse_postprocessor(t, json_object_get(root, "post_processor"), "post_processor", e)) return -1;
     if (tok_matcher_build(&t->raw_matcher, t, 0, e) || tok_matcher_build(&t->norm_matcher, t, 1, e)) return -1;
     return 0;
@@ -565,6 +717,10 @@ void tokenizer_free(tokenizer *t) {
     tok_matcher_free(&t->raw_matcher);
     tok_matcher_free(&t->norm_matcher);
     for (int i = 0; i < t->n_steps; i++) pcre2_code_free(t->steps[i].re);
+    for (int i = 0; i < t->n_norm_steps; i++) free(t->norm_steps[i].a), free(t->norm_steps[i].b);
+    for (int i = 0; i < t->n_dec_steps; i++) free(t->dec_steps[i].a), free(t->dec_steps[i].b);
+    free(t->norm_steps);
+    free(t->dec_steps);
     pcre2_match_context_free(t->match_ctx);
     free(t->steps);
     free(t->added);

@@ -1,6 +1,8 @@
-// Hugging Face tokenizer.json byte-level BPE (GPT-2, Llama-3, Qwen2 families): normalizer (NFC or none),
-// pre-tokenizer regex (PCRE2 with Unicode properties), byte-level mapping, merges by rank, added and special
-// tokens, TemplateProcessing post-processor, byte-level decoder.
+// Hugging Face tokenizer.json BPE: byte-level (GPT-2, Llama-3, Qwen2 families: NFC or no normalizer, pre-tokenizer
+// regex with PCRE2, byte-level mapping, byte-level decoder) and SentencePiece-style (Llama-2, Mistral: "▁" for
+// spaces via a Prepend/Replace normalizer or a Metaspace pre-tokenizer, byte fallback to <0xNN> tokens, the
+// Replace/ByteFallback/Fuse/Strip or Metaspace decoder); merges by rank, added and special tokens,
+// TemplateProcessing post-processor.
 #pragma once
 #include <stddef.h>
 

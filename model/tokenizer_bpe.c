@@ -201,8 +201,60 @@ static int map_bytes(const tok_byte_table *table, const unsigned char *bytes, in
     return n;
 }
 
+// Repeatedly merges the lowest-rank pair of s[0..n), leftmost first, and appends what is left to out.
+static void merge_all(const tokenizer *t, symbol *s, int n, merge *heap, tok_ids *out);
+
+// SentencePiece-style word: one symbol per Unicode character of the vocabulary. A character the vocabulary lacks
+// becomes its UTF-8 bytes as <0xNN> tokens (byte_fallback, when all of them exist) or the unknown token. This is
+// HF's BPE::merge_word, quirk included: a byte-fallback character does not flush a pending unknown token, so
+// that token lands after the bytes.
+static void char_word(const tokenizer *t, const unsigned char *bytes, int len, tok_ids *out) {
+    if (t->ignore_merges) {
+        int id = strmap_get(&t->vocab, (const char *)bytes, len);
+        if (id >= 0) {
+            tok_ids_push(out, id);
+            return;
+        }
+    }
+    symbol small_syms[64];
+    merge small_heap[3 * 64];
+    symbol *s = len <= 64 ? small_syms : mallocCheck((size_t)len * sizeof *s);  // <= one symbol per byte
+    merge *heap = len <= 64 ? small_heap : mallocCheck(3 * (size_t)len * sizeof *heap);
+    int n = 0, pending_unk = 0;
+    for (int i = 0; i < len;) {
+        int clen = bytes[i] < 0xC0 ? 1 : bytes[i] < 0xE0 ? 2 : bytes[i] < 0xF0 ? 3 : 4;
+        if (clen > len - i) clen = len - i;
+        int id = strmap_get(&t->vocab, (const char *)bytes + i, clen);
+        if (id >= 0) {
+            if (pending_unk) s[n++] = (symbol){t->unk_id, 0, 0, 1};
+            pending_unk = 0;
+            s[n++] = (symbol){id, 0, 0, 1};
+        } else {
+            int have_bytes = t->byte_fallback;
+            for (int k = 0; k < clen && have_bytes; k++) have_bytes = t->byte_token_id[bytes[i + k]] >= 0;
+            if (have_bytes) {
+                for (int k = 0; k < clen; k++) s[n++] = (symbol){t->byte_token_id[bytes[i + k]], 0, 0, 1};
+            } else if (t->unk_id >= 0) {
+                if (pending_unk && !t->fuse_unk) s[n++] = (symbol){t->unk_id, 0, 0, 1};
+                pending_unk = 1;
+            }
+        }
+        i += clen;
+    }
+    if (pending_unk) s[n++] = (symbol){t->unk_id, 0, 0, 1};
+    merge_all(t, s, n, heap, out);
+    if (s != small_syms) {
+        free(s);
+        free(heap);
+    }
+}
+
 void tok_bpe_word(const tokenizer *t, const unsigned char *bytes, int len, tok_ids *out) {
     if (len <= 0) return;
+    if (t->char_level) {
+        char_word(t, bytes, len, out);
+        return;
+    }
     if (t->ignore_merges) {  // Llama-3: a pre-token that is a whole vocabulary entry is emitted as is
         char small[256];
         char *mapped = 2 * len <= (int)sizeof small ? small : mallocCheck(2 * (size_t)len);
@@ -235,6 +287,14 @@ void tok_bpe_word(const tokenizer *t, const unsigned char *bytes, int len, tok_i
         s[n++] = (symbol){id, 0, 0, 1};
     }
     if (pending_unk) s[n++] = (symbol){t->unk_id, 0, 0, 1};
+    merge_all(t, s, n, heap, out);
+    if (s != small_syms) {
+        free(s);
+        free(heap);
+    }
+}
+
+static void merge_all(const tokenizer *t, symbol *s, int n, merge *heap, tok_ids *out) {
     for (int i = 0; i < n; i++) {
         s[i].prev = i - 1;
         s[i].next = i + 1 < n ? i + 1 : -1;
@@ -259,8 +319,4 @@ void tok_bpe_word(const tokenizer *t, const unsigned char *bytes, int len, tok_i
     }
     for (int i = 0; i < n; i++)
         if (s[i].alive) tok_ids_push(out, s[i].id);
-    if (s != small_syms) {
-        free(s);
-        free(heap);
-    }
 }

@@ -90,6 +90,65 @@ pcre2_code *tok_regex_compile(const char *pat, size_t len, int literal, char *wh
     return re;
 }
 
+// ---- normalizer ----
+
+// Appends n bytes to a growing buffer.
+static void buf_put(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
+    if (*len + n + 1 > *cap) {
+        *cap = 2 * (*len + n) + 16;
+        char *grown = realloc(*buf, *cap);
+        mgCheck(grown != NULL, "out of memory building a string");
+        *buf = grown;
+    }
+    memcpy(*buf + *len, s, n);
+    *len += n;
+}
+
+// s with every (non-overlapping, leftmost first) occurrence of `from` replaced by `to`; malloc'd.
+static char *replace_all(const char *s, size_t n, const char *from, size_t from_len, const char *to, size_t to_len,
+                         size_t *out_len) {
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    buf_put(&buf, &len, &cap, "", 0);
+    for (size_t i = 0; i < n;) {
+        if (from_len && from_len <= n - i && memcmp(s + i, from, from_len) == 0) {
+            buf_put(&buf, &len, &cap, to, to_len);
+            i += from_len;
+        } else {
+            buf_put(&buf, &len, &cap, s + i, 1);
+            i++;
+        }
+    }
+    *out_len = len;
+    return buf;
+}
+
+char *tok_normalize(const tokenizer *t, const char *s, size_t n, size_t *out_len) {
+    char *cur = mallocCheck(n + 1);
+    memcpy(cur, s, n);
+    for (int k = 0; k < t->n_norm_steps; k++) {
+        const tok_norm_step *st = &t->norm_steps[k];
+        char *next = NULL;
+        size_t next_len = 0;
+        if (st->kind == TOK_NORM_NFC) {
+            next = (char *)u8_normalize(UNINORM_NFC, (const uint8_t *)cur, n, NULL, &next_len);
+            mgCheck(next != NULL, "out of memory normalizing text");
+        } else if (st->kind == TOK_NORM_PREPEND) {
+            if (n == 0) continue;  // HF prepends to non-empty text only
+            size_t cap = 0;
+            buf_put(&next, &next_len, &cap, st->a, (size_t)st->a_len);
+            buf_put(&next, &next_len, &cap, cur, n);
+        } else {
+            next = replace_all(cur, n, st->a, (size_t)st->a_len, st->b, (size_t)st->b_len, &next_len);
+        }
+        free(cur);
+        cur = next;
+        n = next_len;
+    }
+    *out_len = n;
+    return cur;
+}
+
 // ---- added tokens ----
 
 int tok_matcher_build(tok_matcher *m, const tokenizer *t, int normalized, mg_err *e) {
@@ -102,9 +161,8 @@ int tok_matcher_build(tok_matcher *m, const tokenizer *t, int normalized, mg_err
         if ((int)a->normalized != normalized || a->len == 0) continue;  // HF ignores empty added tokens
         char *p;
         size_t plen;
-        if (normalized && t->nfc) {
-            p = (char *)u8_normalize(UNINORM_NFC, (const uint8_t *)a->content, (size_t)a->len, NULL, &plen);
-            mgCheck(p != NULL, "out of memory normalizing an added token");
+        if (normalized && t->nfc) {  // HF matches normalized tokens by their normalized content
+            p = tok_normalize(t, a->content, (size_t)a->len, &plen);
         } else {
             plen = (size_t)a->len;
             p = mallocCheck(plen);
@@ -289,6 +347,36 @@ static void pretokenize(encoder *c, int step, const char *s, size_t n) {
     free(owned);
 }
 
+// HF Metaspace on one piece of text between added tokens; at_start: the piece begins the original text (what
+// prepend_scheme "first" asks).
+static void metaspace_words(encoder *c, const char *s, size_t n, int at_start) {
+    const tokenizer *t = c->t;
+    size_t len;
+    char *w = replace_all(s, n, " ", 1, t->meta_rep, (size_t)t->meta_rep_len, &len);
+    size_t rep_len = (size_t)t->meta_rep_len;
+    int starts = len >= rep_len && memcmp(w, t->meta_rep, rep_len) == 0;
+    if (!starts && (t->meta_prepend == TOK_PREPEND_ALWAYS || (t->meta_prepend == TOK_PREPEND_FIRST && at_start))) {
+        char *p = NULL;
+        size_t plen = 0, cap = 0;
+        buf_put(&p, &plen, &cap, t->meta_rep, rep_len);
+        buf_put(&p, &plen, &cap, w, len);
+        free(w);
+        w = p;
+        len = plen;
+    }
+    if (!t->meta_split) {
+        tok_bpe_word(t, (const unsigned char *)w, (int)len, c->out);
+    } else {  // each replacement character starts a new word (HF's MergedWithNext)
+        size_t begin = 0;
+        for (size_t i = 1; i <= len; i++)
+            if (i == len || (i + rep_len <= len && memcmp(w + i, t->meta_rep, rep_len) == 0)) {
+                tok_bpe_word(t, (const unsigned char *)w + begin, (int)(i - begin), c->out);
+                begin = i;
+            }
+    }
+    free(w);
+}
+
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_special_tokens, int **ids, int *n,
                      mg_err *e) {
     *ids = NULL;
@@ -318,14 +406,16 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int add_s
         size_t seg_len = raw.v[i].end - raw.v[i].start;
         char *normalized = NULL;
         if (t->nfc) {
-            normalized = (char *)u8_normalize(UNINORM_NFC, (const uint8_t *)seg, seg_len, NULL, &seg_len);
-            mgCheck(normalized != NULL, "out of memory normalizing text");
+            normalized = tok_normalize(t, seg, seg_len, &seg_len);
             seg = normalized;
         }
         find_added(t, &t->norm_matcher, seg, seg_len, &norm);
         for (int j = 0; j < norm.n && !c.failed; j++) {
             if (norm.v[j].id >= 0)
                 tok_ids_push(&out, norm.v[j].id);
+            else if (t->metaspace)
+                metaspace_words(&c, seg + norm.v[j].start, norm.v[j].end - norm.v[j].start,
+                                raw.v[i].start == 0 && norm.v[j].start == 0);
             else
                 pretokenize(&c, 0, seg + norm.v[j].start, norm.v[j].end - norm.v[j].start);
         }
@@ -388,7 +478,147 @@ static size_t utf8_lossy(const unsigned char *s, size_t n, char *dst) {
     return o;
 }
 
+// ---- SentencePiece-style decoding: HF's decoder chain over the token strings ----
+
+typedef struct {
+    char **s;
+    size_t *len;
+    int n, cap;
+} tok_strings;
+
+static void strings_push(tok_strings *v, char *s, size_t len) {  // takes ownership of s
+    if (v->n == v->cap) {
+        v->cap = v->cap ? 2 * v->cap : 16;
+        char **gs = realloc(v->s, (size_t)v->cap * sizeof *gs);
+        mgCheck(gs != NULL, "out of memory decoding");
+        v->s = gs;
+        size_t *gl = realloc(v->len, (size_t)v->cap * sizeof *gl);
+        mgCheck(gl != NULL, "out of memory decoding");
+        v->len = gl;
+    }
+    v->s[v->n] = s;
+    v->len[v->n++] = len;
+}
+
+static void strings_push_copy(tok_strings *v, const char *s, size_t len) {
+    char *copy = mallocCheck(len + 1);
+    memcpy(copy, s, len);
+    strings_push(v, copy, len);
+}
+
+static void strings_free(tok_strings *v) {
+    for (int i = 0; i < v->n; i++) free(v->s[i]);
+    free(v->s);
+    free(v->len);
+    memset(v, 0, sizeof *v);
+}
+
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+// "<0xNN>" -> the byte, else -1. HF parses NN with Rust's u8::from_str_radix(.., 16), which takes either digit's
+// case and also a '+' sign ("<0x+A>" is byte 0x0A).
+static int byte_token(const char *s, size_t n) {
+    if (n != 6 || memcmp(s, "<0x", 3) != 0 || s[5] != '>') return -1;
+    int hi = hex_digit(s[3]), lo = hex_digit(s[4]);
+    if (s[3] == '+') return lo;
+    return hi < 0 || lo < 0 ? -1 : 16 * hi + lo;
+}
+
+// ByteFallback: a run of byte tokens becomes its text when the bytes are valid UTF-8, otherwise one U+FFFD per
+// byte (not per ill-formed sequence: HF replaces the whole run).
+static void flush_bytes(tok_strings *out, unsigned char *run, size_t *n) {
+    if (!*n) return;
+    if (!u8_check(run, *n)) {
+        strings_push_copy(out, (const char *)run, *n);
+    } else {
+        for (size_t i = 0; i < *n; i++) strings_push_copy(out, "\xEF\xBF\xBD", 3);
+    }
+    *n = 0;
+}
+
+static void decode_step(const tok_dec_step *st, tok_strings *v) {
+    tok_strings out = {0};
+    if (st->kind == TOK_DEC_BYTE_FALLBACK) {
+        unsigned char *run = mallocCheck((size_t)v->n + 1);
+        size_t nrun = 0;
+        for (int i = 0; i < v->n; i++) {
+            int b = byte_token(v->s[i], v->len[i]);
+            if (b >= 0) {
+                run[nrun++] = (unsigned char)b;
+                continue;
+            }
+            flush_bytes(&out, run, &nrun);
+            strings_push_copy(&out, v->s[i], v->len[i]);
+        }
+        flush_bytes(&out, run, &nrun);
+        free(run);
+    } else if (st->kind == TOK_DEC_FUSE) {  // one string, even from no tokens
+        char *all = NULL;
+        size_t len = 0, cap = 0;
+        buf_put(&all, &len, &cap, "", 0);
+        for (int i = 0; i < v->n; i++) buf_put(&all, &len, &cap, v->s[i], v->len[i]);
+        strings_push(&out, all, len);
+    } else {
+        for (int i = 0; i < v->n; i++) {
+            const char *s = v->s[i];
+            size_t n = v->len[i], len = 0;
+            char *r = NULL;
+            if (st->kind == TOK_DEC_REPLACE) {
+                r = replace_all(s, n, st->a, (size_t)st->a_len, st->b, (size_t)st->b_len, &len);
+            } else if (st->kind == TOK_DEC_METASPACE) {
+                // Replacement -> ' ', except that in the first token every replacement is dropped unless the
+                // scheme is "never" (HF's Metaspace::decode_chain)
+                int drop = i == 0 && st->prepend_scheme != TOK_PREPEND_NEVER;
+                r = replace_all(s, n, st->a, (size_t)st->a_len, " ", drop ? 0 : 1, &len);
+            } else {  // STRIP: up to `start` leading and `stop` trailing copies of the character
+                size_t begin = 0, end = n;
+                ucs4_t cp;
+                for (int k = 0; k < st->start && begin < end; k++) {
+                    int step = u8_mbtouc(&cp, (const uint8_t *)s + begin, end - begin);
+                    if (cp != st->strip_char) break;
+                    begin += (size_t)step;
+                }
+                for (int k = 0; k < st->stop && end > begin; k++) {
+                    const uint8_t *prev = u8_prev(&cp, (const uint8_t *)s + end, (const uint8_t *)s + begin);
+                    if (!prev || cp != st->strip_char) break;
+                    end = (size_t)(prev - (const uint8_t *)s);
+                }
+                len = end - begin;
+                r = mallocCheck(len + 1);
+                memcpy(r, s + begin, len);
+            }
+            strings_push(&out, r, len);
+        }
+    }
+    strings_free(v);
+    *v = out;
+}
+
+static char *decode_char_level(const tokenizer *t, const int *ids, int n, int skip_special) {
+    tok_strings v = {0};
+    for (int i = 0; i < n; i++) {
+        int id = ids[i];
+        if (id < 0 || id >= t->n_ids || !t->id_str[id]) continue;  // HF drops unknown ids
+        if (skip_special && strmap_get(&t->special_content, t->id_str[id], t->id_len[id]) >= 0) continue;
+        strings_push_copy(&v, t->id_str[id], (size_t)t->id_len[id]);
+    }
+    for (int k = 0; k < t->n_dec_steps; k++) decode_step(&t->dec_steps[k], &v);
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    buf_put(&text, &len, &cap, "", 0);
+    for (int i = 0; i < v.n; i++) {  // with no decoder at all HF joins the tokens with spaces
+        if (i && !t->has_decoder) buf_put(&text, &len, &cap, " ", 1);
+        buf_put(&text, &len, &cap, v.s[i], v.len[i]);
+    }
+    text[len] = '\0';
+    strings_free(&v);
+    return text;
+}
+
 char *tokenizer_decode(const tokenizer *t, const int *ids, int n, int skip_special) {
+    if (t->char_level) return decode_char_level(t, ids, n, skip_special);
     size_t total = 0;
     for (int i = 0; i < n; i++)
         if (ids[i] >= 0 && ids[i] < t->n_ids && t->id_str[ids[i]]) total += (size_t)t->id_len[ids[i]];

@@ -68,6 +68,25 @@ typedef struct {
     int byte_level, add_prefix_space;
 } tok_pretok_step;
 
+// HF Metaspace's prepend_scheme: when "▁" is put before a piece that does not start with one.
+enum { TOK_PREPEND_ALWAYS, TOK_PREPEND_FIRST, TOK_PREPEND_NEVER };
+
+// One normalizer of the chain, applied in file order.
+typedef struct {
+    enum { TOK_NORM_NFC, TOK_NORM_PREPEND, TOK_NORM_REPLACE } kind;
+    char *a, *b;  // (owned) PREPEND: a = the prefix; REPLACE: every a (a literal string) becomes b
+    int a_len, b_len;
+} tok_norm_step;
+
+// One decoder of a SentencePiece-style chain (the byte-level path has its own decoder).
+typedef struct {
+    enum { TOK_DEC_REPLACE, TOK_DEC_BYTE_FALLBACK, TOK_DEC_FUSE, TOK_DEC_STRIP, TOK_DEC_METASPACE } kind;
+    char *a, *b;  // (owned) REPLACE: a -> b; METASPACE: a = the replacement character
+    int a_len, b_len;
+    uint32_t strip_char;  // STRIP: the character, cut at most `start` times in front and `stop` times behind
+    int start, stop, prepend_scheme;
+} tok_dec_step;
+
 struct tokenizer {
     char *name;  // file name used in messages
 
@@ -82,6 +101,10 @@ struct tokenizer {
     tok_byte_table bytes;
     int byte_id[256];          // vocab id of each byte's stand-in character, -1 if absent
     int ignore_merges, unk_id, fuse_unk;
+    // SentencePiece-style BPE (no ByteLevel anywhere): a word starts as its Unicode characters, and with
+    // byte_fallback a character missing from the vocabulary becomes its UTF-8 bytes as <0xNN> tokens.
+    int char_level, byte_fallback;
+    int byte_token_id[256];    // vocab id of "<0xNN>", -1 if absent
 
     // Added tokens and the two matchers (HF: non-normalized tokens match the raw text, normalized ones the
     // normalized text).
@@ -91,11 +114,21 @@ struct tokenizer {
     tok_strmap added_by_content;  // content -> id
     tok_strmap special_content;   // content of special tokens (decode's skip_special works on strings, as HF)
 
-    int nfc;  // normalizer: NFC or nothing
+    int nfc;  // 1 when there is any normalizer (NFC, Prepend, Replace: norm_steps in order)
+    tok_norm_step *norm_steps;
+    int n_norm_steps;
 
     tok_pretok_step *steps;
     int n_steps;
     pcre2_match_context *match_ctx;
+    // Metaspace pre-tokenizer (char_level only; then it is the only pre-tokenizer): ' ' becomes the replacement,
+    // which is put in front per prepend_scheme; with split each replacement starts a new word.
+    int metaspace, meta_prepend, meta_split;
+    char meta_rep[4];
+    int meta_rep_len;
+
+    tok_dec_step *dec_steps;  // char_level decoders in order; none (and no decoder) joins tokens with ' '
+    int n_dec_steps, has_decoder;
 
     int *prefix_ids, n_prefix, *suffix_ids, n_suffix;  // TemplateProcessing "single" around the sequence
     int bos_id, eos_id;
@@ -117,6 +150,9 @@ typedef struct {
 void tok_ids_push(tok_ids *v, int id);
 // Appends the ids of one pre-token (raw bytes, before byte-level mapping) to out.
 void tok_bpe_word(const tokenizer *t, const unsigned char *bytes, int len, tok_ids *out);
+
+// The normalizer chain over s (n bytes): a malloc'd string and its length in *out_len.
+char *tok_normalize(const tokenizer *t, const char *s, size_t n, size_t *out_len);
 
 // Code point classes that Rust uses and PCRE2 spells differently.
 int tok_is_whitespace(uint32_t cp);  // Rust char::is_whitespace (Unicode White_Space)
