@@ -181,10 +181,10 @@ def variant(family, name, tok_json, edits, strings, count):
     return {"family": family, "name": name, "set": edits, "cases": cases}
 
 
-def shrink(tok_json, n_merges):
-    """Specials, byte tokens, the characters a-z and ▁, and the first merges they can build."""
+def shrink(tok_json, n_merges, drop_bytes=()):
+    """Specials, byte tokens (less drop_bytes), the characters a-z and ▁, and the first merges they can build."""
     j = copy.deepcopy(tok_json)
-    vocab = {s: i for i, s in enumerate(SPECIALS + BYTE_TOKENS)}
+    vocab = {s: i for i, s in enumerate(SPECIALS + [t for t in BYTE_TOKENS if t not in drop_bytes])}
     for c in SP + "abcdefghijklmnopqrstuvwxyz":
         vocab[c] = len(vocab)
     merges = [m.split(" ", 1) if isinstance(m, str) else m for m in j["model"]["merges"]]
@@ -206,11 +206,15 @@ def m_form(tok_json, a, b):
 def fuzz_seeds(built):
     out = os.path.join(os.path.dirname(OUT), "..", "..", "fuzz", "corpus", "tokenizer")
     texts = ["<s> the license\u00e9 \u4e2d\U0001F600 x\x01  y</s>", "  of the\tsoftware\n<unk>work"]
+    # A character whose byte tokens are missing becomes <unk>, which HF emits after the bytes of a following
+    # byte-fallback character ("中é" -> <0xC3> <0xA9> <unk>, not <unk> <0xC3> <0xA9>).
+    seeds = [(name, shrink(tok_json, 40), texts) for name, tok_json in built.items()]
+    seeds.append(("llama2-sp-nobyte", shrink(built["llama2-sp"], 40, drop_bytes=["<0xE4>"]),
+                  ["x\u4e2d\u00e9\u4e2d\u4e2dy \u4e2d \u00e9\u4e2d"]))
     expected = []
-    for name, tok_json in built.items():
-        small = shrink(tok_json, 40)
+    for name, small, seed_texts in seeds:
         hf = Tokenizer.from_str(small)
-        for k, text in enumerate(texts):
+        for k, text in enumerate(seed_texts):
             path = os.path.join(out, f"seed_sp_{name}_{k}")
             with open(path, "wb") as f:
                 f.write(small.encode() + b"\0" + text.encode())
