@@ -170,11 +170,37 @@ static void model_alloc(model *m, const hf_config *cfg, int weights) {
     compute_inv_freq(cfg, m->inv_freq);
 }
 
+// tie_word_embeddings against the checkpoint: an untied model needs its lm_head.weight (checked before reading, so
+// the message names the key), and a tied one must not hold another head (which of the two transformers would use
+// depends on its loading order): refused, not guessed.
+static int check_untied_head(const hf_config *c, const st_file *st, const char *dir, mg_err *e) {
+    if (c->tie_word_embeddings || st_find(st, "lm_head.weight")) return 0;
+    return mg_fail(e, "%s: config.json has tie_word_embeddings false (the default when absent), but the checkpoint "
+                      "has no lm_head.weight: set it to true if the head is the embedding", dir);
+}
+
+static int check_tied_head(const model *m, const st_file *st, const char *dir, mg_err *e) {
+    if (!m->cfg.tie_word_embeddings || !st_find(st, "lm_head.weight")) return 0;
+    size_t n = (size_t)m->cfg.vocab_size * (size_t)m->cfg.hidden_size;
+    float *copy = mallocCheck(n * sizeof(float));
+    int64_t shape[2] = {m->cfg.vocab_size, m->cfg.hidden_size};
+    int rc = st_read_f32(st, "lm_head.weight", copy, 2, shape, e);
+    if (!rc && memcmp(copy, m->w.wte, n * sizeof(float)) != 0)
+        rc = mg_fail(e, "%s: config.json has tie_word_embeddings true, but the checkpoint holds an lm_head.weight "
+                        "unlike model.embed_tokens.weight: set it to false to use that head", dir);
+    free(copy);
+    return rc;
+}
+
 int model_load(model *m, const char *dir, mg_err *e) {
     hf_config cfg;
     if (hf_config_load(&cfg, dir, e)) return -1;
     st_file st;
     if (st_open(&st, dir, e)) return -1;
+    if (check_untied_head(&cfg, &st, dir, e)) {
+        st_close(&st);
+        return -1;
+    }
     model_alloc(m, &cfg, 1);
     int count = model_param_count(m);
     for (int i = 0; i < count; i++) {
@@ -189,8 +215,10 @@ int model_load(model *m, const char *dir, mg_err *e) {
             return -1;
         }
     }
+    int rc = check_tied_head(m, &st, dir, e);
     st_close(&st);
-    return 0;
+    if (rc) model_free(m);
+    return rc;
 }
 
 int model_load_shape(model *m, const char *dir, mg_err *e) {

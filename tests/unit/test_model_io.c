@@ -137,7 +137,44 @@ static void retarget(void) {
     model_free(&m);
 }
 
+// tie_word_embeddings against the checkpoint: an untied config without lm_head.weight, and a tied config beside a
+// different lm_head.weight, are refused by key; a tied config beside an identical copy of the embedding loads.
+static void tying_checks(void) {
+    char dir[] = "/tmp/migrate_tie_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    mg_err e = {{0}};
+    model a, b;
+    hf_config untied = config(0, 0), tied = config(1, 0);
+    model_init_random(&a, &untied, 5);  // lm_head differs from the embedding
+    CHECK(model_save(&a, dir, 0, &e) == 0, "save: %s", e.msg);
+    CHECK(hf_config_write(&tied, dir, &e) == 0, "%s", e.msg);  // the same weights under a tied config
+    int rc = model_load(&b, dir, &e);
+    CHECK(rc == -1 && strstr(e.msg, "tie_word_embeddings true") && strstr(e.msg, "lm_head.weight") &&
+              strstr(e.msg, dir) && !strchr(e.msg, '\n'),
+          "tied config, other head: rc %d '%s'", rc, e.msg);
+    if (!rc) model_free(&b);
+    memcpy(a.w.lm_head, a.w.wte, (size_t)untied.vocab_size * untied.hidden_size * sizeof(float));
+    CHECK(model_save(&a, dir, 0, &e) == 0 && hf_config_write(&tied, dir, &e) == 0, "%s", e.msg);
+    rc = model_load(&b, dir, &e);
+    CHECK(rc == 0 && b.w.lm_head == b.w.wte, "tied config, the embedding's copy as head: %s", e.msg);
+    if (!rc) model_free(&b);
+    model_free(&a);
+    model_init_random(&a, &tied, 6);  // saved without lm_head.weight
+    CHECK(model_save(&a, dir, 0, &e) == 0, "save: %s", e.msg);
+    CHECK(hf_config_write(&untied, dir, &e) == 0, "%s", e.msg);
+    rc = model_load(&b, dir, &e);
+    CHECK(rc == -1 && strstr(e.msg, "tie_word_embeddings false") && strstr(e.msg, "no lm_head.weight") &&
+              !strchr(e.msg, '\n'),
+          "untied config without a head: rc %d '%s'", rc, e.msg);
+    if (!rc) model_free(&b);
+    model_free(&a);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
 int main(void) {
+    tying_checks();
     retarget();
     for (int tied = 0; tied < 2; tied++)
         for (int bf16 = 0; bf16 < 2; bf16++) roundtrip(tied, tied, bf16);
