@@ -108,8 +108,8 @@ static void report_tokenizer(FILE *out, const char *dir) {
         fprintf(out, "tokenizer: %s\n", e.msg);
         return;
     }
-    fprintf(out, "tokenizer: byte-level BPE (tokenizer.json), %d ids, bos %d, eos %d\n", tokenizer_vocab_size(tok),
-            tokenizer_bos_id(tok), tokenizer_eos_id(tok));
+    fprintf(out, "tokenizer: %s (tokenizer.json), %d ids, bos %d, eos %d\n", tokenizer_kind(tok),
+            tokenizer_vocab_size(tok), tokenizer_bos_id(tok), tokenizer_eos_id(tok));
     fprintf(out, "chat format: %s (from the special tokens: what a run config's chat_format auto picks)\n",
             chat_format_name(chat_format_detect(tok)));
     tokenizer_free(tok);

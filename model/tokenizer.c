@@ -747,3 +747,11 @@ int tokenizer_is_special(const tokenizer *t, int id) {
 
 int tokenizer_bos_id(const tokenizer *t) { return t->bos_id; }
 int tokenizer_eos_id(const tokenizer *t) { return t->eos_id; }
+
+const char *tokenizer_kind(const tokenizer *t) {
+    if (!t->char_level) return "byte-level BPE";
+    if (t->metaspace) return t->byte_fallback ? "SentencePiece-style BPE (Metaspace, byte fallback)"
+                                              : "SentencePiece-style BPE (Metaspace)";
+    return t->byte_fallback ? "SentencePiece-style BPE (Prepend/Replace normalizer, byte fallback)"
+                            : "SentencePiece-style BPE (Prepend/Replace normalizer)";
+}

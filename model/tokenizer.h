@@ -30,3 +30,6 @@ int tokenizer_token_id(const tokenizer *t, const char *token);  // id of a token
 int tokenizer_is_special(const tokenizer *t, int id);
 int tokenizer_bos_id(const tokenizer *t);  // from tokenizer_config.json bos_token, or -1
 int tokenizer_eos_id(const tokenizer *t);  // from tokenizer_config.json eos_token, or -1
+// What kind of BPE the file is, in words: "byte-level BPE", or "SentencePiece-style BPE (byte fallback, Metaspace)"
+// and the like, for reports.
+const char *tokenizer_kind(const tokenizer *t);

@@ -19,6 +19,12 @@ for dir in tests/parity/fixtures/llama3-tiny tests/parity/fixtures/qwen2-tiny da
     done
 done
 
+# A Llama-2-style tokenizer (SentencePiece layout, byte fallback) beside the fixture's weights: named as such.
+cp -r tests/parity/fixtures/llama3-tiny "$TMP/sp"
+cp tests/parity/fixtures/tokenizers/llama2-sp/tokenizer*.json "$TMP/sp/"
+out=$("$M" inspect-model "$TMP/sp" 2>&1)
+check "a SentencePiece tokenizer is named so" grep -qF "tokenizer: SentencePiece-style BPE (Prepend/Replace normalizer, byte fallback)" <<<"$out"
+
 # set_key DIR KEY JSON-VALUE: adds one key at the top of DIR/config.json
 set_key() { sed -i "0,/^{/s//{\n  \"$2\": $3,/" "$1/config.json"; }
 
