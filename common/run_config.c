@@ -13,7 +13,10 @@
 // ---- the schema ----
 
 static const char *const k_strategies[] = {"random", "ns", "opro", "grpo", "grpo-greedy", "migrate", NULL};
-static const char *const k_tasks[] = {"semantle", "oracle", "molecule", NULL};
+static const char *const k_tasks[] = {"semantle", "oracle", "molecule", "arc", NULL};
+static const char *const k_arc_executors[] = {"dsl", "python", NULL};
+static const char *const k_arc_formats[] = {"colors", "digits", NULL};
+static const char *const k_arc_rewards[] = {"partial", "strict", NULL};
 static const char *const k_ns_seeds[] = {"top", "sample", NULL};
 // training.loss_type: workers/grpo.h's loss_kind in its order (test_config checks that they agree)
 static const char *const k_losses[] = {"grpo", "bnpo", "dr_grpo", NULL};
@@ -26,7 +29,7 @@ static const char *const k_engine_dtypes[] = {"bf16", "fp32", NULL};
 _Static_assert(sizeof(strategy_kind) == sizeof(int) && sizeof(task_kind) == sizeof(int) &&
                    sizeof(ns_seed_mode) == sizeof(int),
                "enums must be int-sized");
-_Static_assert(STRATEGY_MIGRATE == 5 && TASK_MOLECULE == 2 && NS_SEED_SAMPLE == 1,
+_Static_assert(STRATEGY_MIGRATE == 5 && TASK_ARC == 3 && NS_SEED_SAMPLE == 1,
                "name tables follow the enum order");
 
 // Order = dump order. A group's keys come right after it.
@@ -55,6 +58,14 @@ static const ys_key k_keys[] = {
     YS_KEY_STR("task.prompt", prompt, 0, NULL),
     YS_KEY_STR("task.ns_prompt", ns_prompt, 0, NULL),
     YS_KEY_STR("task.opro_prompt", opro_prompt, 0, NULL),
+    YS_KEY_GROUP("task.arc"),
+    YS_KEY_STR("task.arc.file", arc_file, 0, NULL),
+    YS_KEY_CHOICE("task.arc.executor", arc_executor, k_arc_executors, "python"),
+    YS_KEY_CHOICE("task.arc.format", arc_format, k_arc_formats, "colors"),
+    YS_KEY_CHOICE("task.arc.reward", arc_reward, k_arc_rewards, "partial"),
+    YS_KEY_DOUBLE("task.arc.timeout", arc_timeout, 0, 3600, YS_OPEN_MIN, "2"),
+    YS_KEY_INT("task.arc.workers", arc_workers, 1, 1024, "1"),
+    YS_KEY_STR("task.arc.common_py", arc_common_py, 0, NULL),
     YS_KEY_GROUP("search"),
     YS_KEY_INT("search.num_on_policy", num_on_policy, 0, 4096, "8"),
     YS_KEY_INT("search.num_greedy", num_greedy, 0, 4096, "4"),
@@ -160,6 +171,10 @@ static int validate(void *config, const ys_seen *seen, mg_err *e) {
                            "docs/molecules.md)");
         // compiled by coordinator/run_job.c's run_config_read, which knows the tasks
     }
+    if (c->task == TASK_ARC && !c->arc_file[0])
+        return ys_fail(seen, ys_line(seen, "task.type"), e,
+                       "task.type 'arc' needs task.arc.file (an ARC task file such as "
+                       "data/arc-agi-1/training/3c9b0459.json; docs/arc.md)");
     if (c->task == TASK_ORACLE && (!c->oracle_command[0] || !c->prompt[0])) {
         const char *missing = !c->oracle_command[0] ? "task.command (the oracle program)"
                                                     : "task.prompt (the oracle knows nothing about prompts)";

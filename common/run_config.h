@@ -18,7 +18,7 @@ typedef enum {
 } strategy_kind;
 
 typedef enum { NS_SEED_TOP = 0, NS_SEED_SAMPLE } ns_seed_mode;         // best entry, or uniform over top-k
-typedef enum { TASK_SEMANTLE = 0, TASK_ORACLE, TASK_MOLECULE } task_kind;
+typedef enum { TASK_SEMANTLE = 0, TASK_ORACLE, TASK_MOLECULE, TASK_ARC } task_kind;
 
 #define CFG_STR 1024
 #define MAX_STALENESS 8  // training.staleness: groups waiting for their update, at most
@@ -42,6 +42,13 @@ typedef struct {
     double solved_reward;           // oracle: reward that counts as solved
     char objective[4 * CFG_STR];    // molecule: a predefined objective's name or a composition, as YAML text
     long objective_line;            // molecule: the file's line of the objective's first line (0: not from the file)
+    char arc_file[CFG_STR];         // arc: the task file (ARC-AGI repository layout)
+    char arc_executor[8];           // arc: "dsl" | "python"
+    char arc_format[8];             // arc: "colors" | "digits"
+    char arc_reward[8];             // arc: "partial" | "strict"
+    double arc_timeout;             // arc: python seconds per grid
+    int arc_workers;                // arc: python sandbox workers
+    char arc_common_py[CFG_STR];    // arc: the user's common.py for python programs ("" = none)
     char prompt[4 * CFG_STR];       // "" = the task's own prompt
     char ns_prompt[4 * CFG_STR];    // "" = the task's own; "{solution}", "{reward}" are replaced
     char opro_prompt[4 * CFG_STR];  // "" = built-in; "{history}" is replaced by the top solutions with scores

@@ -462,12 +462,12 @@ static void write_string(FILE *f, const char *s) {
 void ys_dump(const yaml_schema *s, const void *c, FILE *f) {
     for (int i = 0; i < s->n_keys; i++) {
         const ys_key *k = &s->keys[i];
-        if (k->type == YS_GROUP) {
-            fprintf(f, "%s:\n", k->key);
-            continue;
-        }
-        const char *dot = strchr(k->key, '.');
-        fprintf(f, "%s%s: ", dot ? "  " : "", dot ? dot + 1 : k->key);
+        // nested groups ("task.arc") are written indented under their parent, two blanks per level
+        int depth = 0;
+        for (const char *p = k->key; *p; p++) depth += *p == '.';
+        const char *dot = strrchr(k->key, '.');
+        fprintf(f, "%*s%s:%s", 2 * depth, "", dot ? dot + 1 : k->key, k->type == YS_GROUP ? "\n" : " ");
+        if (k->type == YS_GROUP) continue;
         const char *src = (const char *)c + k->offset;
         switch (k->type) {
         case YS_INT: fprintf(f, "%d", *(const int *)src); break;

@@ -19,6 +19,7 @@
 
 #include "model/engine.h"
 #include "model/peft.h"
+#include "tasks/arc/arc_task.h"
 #include "tasks/molecule.h"
 #include "tasks/molecule_objective.h"
 #include "tasks/oracle.h"
@@ -71,6 +72,19 @@ static int make_task(run_job *j, const char *log_path, mg_err *e) {
         return semantle_create(&j->t, j->wv, c->target, e);
     }
     if (c->task == TASK_MOLECULE) return run_molecule_task(&j->t, c, e);
+    if (c->task == TASK_ARC) {
+        arc_task_config ac = {.file = c->arc_file,
+                              .executor = strcmp(c->arc_executor, "dsl") ? ARC_EXEC_PYTHON : ARC_EXEC_DSL,
+                              .format = strcmp(c->arc_format, "digits") ? ARC_CELLS_NAMES : ARC_CELLS_DIGITS,
+                              .strict = !strcmp(c->arc_reward, "strict"),
+                              .timeout_s = c->arc_timeout,
+                              .workers = c->arc_workers,
+                              .common_py = c->arc_common_py};
+        if (!arc_task_create(&j->t, &ac, e)) return 0;
+        char inner[MG_ERRLEN];  // name the key to fix
+        snprintf(inner, sizeof inner, "%s", e->msg);
+        return mg_fail(e, "%s: task.arc: %s", c->path, inner);
+    }
     int rc = text_split_words(c->oracle_command, &j->oracle_argv, e);
     if (!rc) {
         oracle_config oc = {j->oracle_argv, c->oracle_workers, c->oracle_timeout, c->solved_reward, c->prompt,

@@ -576,6 +576,22 @@ static void test_examples(void) {
               "oracle example values");
         run_config_free(&c);
     }
+    rc = run_config_load(&c, "jobs/arc-example.yaml", NULL, 0, &e);
+    CHECK(rc == 0, "jobs/arc-example.yaml: %s", e.msg);
+    if (rc == 0) {
+        CHECK(c.task == TASK_ARC && !strcmp(c.arc_executor, "python") && !strcmp(c.arc_format, "colors") &&
+                  c.num_on_policy == 11 && c.num_neighborhood == 4 && c.num_greedy == 1 && c.lora_r == 128,
+              "arc example values");
+        run_config_free(&c);
+    }
+    // task.arc is a nested group: it loads, and a task.type arc without a file is refused naming the key
+    const char *arc_text = "model: m\ntask:\n  type: arc\n  arc:\n    file: t.json\n    executor: dsl\n";
+    rc = run_config_parse(&c, arc_text, strlen(arc_text), "arc.yaml", NULL, 0, &e);
+    CHECK(rc == 0 && !strcmp(c.arc_file, "t.json") && !strcmp(c.arc_executor, "dsl"), "nested arc: %s", e.msg);
+    if (rc == 0) run_config_free(&c);
+    const char *arc_none = "model: m\ntask:\n  type: arc\n";
+    rc = run_config_parse(&c, arc_none, strlen(arc_none), "arc.yaml", NULL, 0, &e);
+    CHECK(rc == -1 && strstr(e.msg, "task.arc.file"), "arc without a file: %s", e.msg);
 }
 
 // ---- docs/config.md against the schemas, seen only through the public API ----
@@ -674,26 +690,28 @@ static void doc_row(const doc_config *dc, const char *key, const char *def, char
     snprintf(row, cap, "| `%.100s` | %s | `%.100s` | %.250s |", key, type, def, allowed);
 }
 
-// Walks the dump of the defaults: "key: value" at the top, "group:" then "  key: value".
+// Walks the dump of the defaults: "key: value" at the top, "group:" then "  key: value", two more blanks per
+// nested group ("task:", "  arc:", "    file: ...").
 static int doc_rows(const doc_config *dc, char rows[][512], int max) {
-    char *dumped = NULL, *save = NULL, group[64] = "";
+    char *dumped = NULL, *save = NULL, group[4][128] = {""};
     size_t len = 0;
     FILE *f = open_memstream(&dumped, &len);
     dc->dump_defaults(f);
     fclose(f);
     int n = 0;
     for (char *line = strtok_r(dumped, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
-        char *colon = strstr(line, ": ");
+        int depth = 0;
+        while (line[2 * depth] == ' ' && line[2 * depth + 1] == ' ' && depth < 3) depth++;
+        char *name = line + 2 * depth, *colon = strstr(name, ": ");
+        char key[256];
         if (!colon) {  // "group:"
-            snprintf(group, sizeof group, "%.*s", (int)strlen(line) - 1, line);
+            snprintf(key, sizeof key, "%s%s%.*s", depth ? group[depth - 1] : "", depth ? "." : "",
+                     (int)strlen(name) - 1, name);
+            snprintf(group[depth], sizeof group[depth], "%.127s", key);
             continue;
         }
         *colon = 0;
-        char key[128];
-        if (line[0] == ' ')
-            snprintf(key, sizeof key, "%s.%s", group, line + 2);
-        else
-            snprintf(key, sizeof key, "%s", line);
+        snprintf(key, sizeof key, "%s%s%s", depth ? group[depth - 1] : "", depth ? "." : "", name);
         doc_row(dc, key, colon + 2, rows[n++], 512);
     }
     free(dumped);

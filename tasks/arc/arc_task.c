@@ -1,0 +1,225 @@
+// ARC as a search task: prompts from tasks/arc/prompt.c, candidates from the completion's program, scores from the
+// training pairs. Every candidate of a score call is run on all training inputs at once: python programs through
+// the sandbox pool (spread over its workers), grid-language programs parsed once and run on one reused machine.
+#include "tasks/arc/arc_task.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/text.h"
+#include "tasks/arc/dsl.h"
+#include "tasks/arc/program.h"
+#include "tasks/arc/reward.h"
+#include "tasks/arc/sandbox.h"
+#include "tasks/arc/task_file.h"
+
+typedef struct {
+    arc_task t;
+    arc_executor exec;
+    arc_cell_format format;
+    int strict;
+    arc_grid *train_in;   // (n_train) copies of the inputs side by side, as the executors take them
+    arc_grid *train_out;  // (n_train)
+    arc_sandbox *sb;      // python
+    arc_dsl_vm *vm;       // dsl
+} arc_state;
+
+static arc_state *state_of(task *t) { return t->state; }
+
+// The user prompt asks for Python; the grid language gets its own closing request.
+static const char *DSL_REQUEST =
+    "Write a program in the grid language (docs/arc-dsl.md): one binding per line such as `x1 = rot90(I)`, "
+    "the input grid being I and the last line's value the output grid. Put it in a ``` block.";
+
+static char *arc_prompt(task *t) {
+    arc_state *s = state_of(t);
+    char *p = arc_user_prompt(&s->t, 0, s->format);
+    if (s->exec != ARC_EXEC_DSL) return p;
+    char *cut = strstr(p, "Write a Python function `transform");
+    if (cut) *cut = 0;
+    char *q = text_printf("%s%s", p, DSL_REQUEST);
+    free(p);
+    return q;
+}
+
+static char *arc_ns(task *t, const char *solution, double reward) {
+    (void)reward;
+    arc_state *s = state_of(t);
+    return arc_neighbor_prompt(&s->t, solution ? solution : "", s->format);
+}
+
+// The grid-language program of a completion: its last fenced block when it has one, else the whole text; NULL
+// when that does not parse.
+static char *dsl_text(const char *completion, arc_dsl_program *p) {
+    char *body = arc_extract_program(completion);
+    if (!body) body = text_printf("%s", completion);
+    mg_err e = {{0}};
+    if (arc_dsl_parse(p, body, strlen(body), &e)) {
+        free(body);
+        return NULL;
+    }
+    return body;
+}
+
+static char *arc_parse(task *t, const char *completion) {
+    if (!completion) return NULL;
+    if (state_of(t)->exec == ARC_EXEC_PYTHON) return arc_extract_program(completion);
+    arc_dsl_program p;
+    return dsl_text(completion, &p);
+}
+
+static char *arc_canonical(task *t, const char *candidate) {
+    if (!candidate) candidate = "";
+    if (state_of(t)->exec == ARC_EXEC_PYTHON) return arc_program_key(candidate);
+    arc_dsl_program p;
+    mg_err e = {{0}};
+    if (arc_dsl_parse(&p, candidate, strlen(candidate), &e)) return text_printf("%s", candidate);  // never scored
+    char *buf = mallocCheck(ARC_DSL_TEXT_MAX);
+    arc_dsl_format(&p, buf, ARC_DSL_TEXT_MAX);
+    return buf;
+}
+
+// Reward and info of one candidate from its outputs on the training inputs.
+static void finish(const arc_state *s, const arc_output *got, const char *first_error, task_score *out) {
+    int n = s->t.n_train, exact = 0;
+    for (int i = 0; i < n; i++) exact += arc_output_exact(&got[i], &s->train_out[i]);
+    out->valid = 1;
+    out->reward = s->strict ? arc_reward_strict(got, s->train_out, n) : arc_reward_partial(got, s->train_out, n);
+    if (first_error)
+        snprintf(out->info, sizeof out->info, "%d/%d train pairs exact; %.200s", exact, n, first_error);
+    else
+        snprintf(out->info, sizeof out->info, "%d/%d train pairs exact", exact, n);
+}
+
+static void score_dsl(arc_state *s, const char *cand, task_score *out) {
+    arc_dsl_program p;
+    mg_err e = {{0}};
+    if (arc_dsl_parse(&p, cand, strlen(cand), &e)) {
+        snprintf(out->info, sizeof out->info, "does not parse: %.200s", e.msg);
+        return;
+    }
+    int n = s->t.n_train;
+    arc_output *got = callocCheck((size_t)n, sizeof *got);
+    char first[MG_ERRLEN] = "";
+    for (int i = 0; i < n; i++) {
+        mg_err re = {{0}};
+        got[i].ok = arc_dsl_run(s->vm, &p, &s->train_in[i], NULL, &got[i].grid, &re) == 0;
+        if (!got[i].ok && !first[0]) snprintf(first, sizeof first, "pair %d: %.200s", i + 1, re.msg);
+    }
+    finish(s, got, first[0] ? first : NULL, out);
+    for (int i = 0; i < n; i++)
+        if (got[i].ok) arc_grid_free(&got[i].grid);
+    free(got);
+}
+
+static int score_python(arc_state *s, int n, const char *const *cands, task_score *out, mg_err *e) {
+    int m = s->t.n_train;
+    arc_result *res = callocCheck((size_t)n * (size_t)m, sizeof *res);
+    if (arc_sandbox_run_many(s->sb, n, cands, m, s->train_in, res, e)) {
+        free(res);
+        return -1;
+    }
+    arc_output *got = callocCheck((size_t)m, sizeof *got);
+    for (int c = 0; c < n; c++) {
+        const arc_result *r = &res[(size_t)c * (size_t)m];
+        const char *first = NULL;
+        char why[ARC_REASON_LEN + 32];
+        for (int i = 0; i < m; i++) {
+            got[i] = (arc_output){.ok = r[i].ok, .grid = r[i].grid};
+            if (!r[i].ok && !first) snprintf(why, sizeof why, "pair %d: %.*s", i + 1, ARC_REASON_LEN - 1, r[i].reason), first = why;
+        }
+        finish(s, got, first, &out[c]);
+    }
+    free(got);
+    arc_results_free(res, n * m);
+    free(res);
+    return 0;
+}
+
+static int arc_score(task *t, int n, const char *const *cands, task_score *out, mg_err *e) {
+    arc_state *s = state_of(t);
+    memset(out, 0, (size_t)n * sizeof *out);
+    if (s->exec == ARC_EXEC_DSL) {
+        for (int i = 0; i < n; i++) {
+            if (cands[i]) score_dsl(s, cands[i], &out[i]);
+            else snprintf(out[i].info, sizeof out[i].info, "no program");
+        }
+        return 0;
+    }
+    // NULL candidates never reach the sandbox
+    const char **run = mallocCheck((size_t)(n ? n : 1) * sizeof *run);
+    int *where = mallocCheck((size_t)(n ? n : 1) * sizeof *where);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (cands[i]) run[k] = cands[i], where[k++] = i;
+        else snprintf(out[i].info, sizeof out[i].info, "no program");
+    }
+    int rc = 0;
+    if (k) {
+        task_score *tmp = callocCheck((size_t)k, sizeof *tmp);
+        rc = score_python(s, k, run, tmp, e);
+        for (int j = 0; !rc && j < k; j++) out[where[j]] = tmp[j];
+        free(tmp);
+    }
+    free(run);
+    free(where);
+    return rc;
+}
+
+static int arc_solved(task *t, double reward, const char *candidate) {
+    (void)t, (void)candidate;
+    return reward >= 1.0;  // exact on every training pair under either reward
+}
+
+static void state_free(arc_state *s) {
+    if (!s) return;
+    if (s->sb) arc_sandbox_close(s->sb);
+    if (s->vm) arc_dsl_vm_free(s->vm);
+    free(s->train_in);  // shallow copies of the task's grids
+    free(s->train_out);
+    arc_task_free(&s->t);
+    free(s);
+}
+
+static void arc_destroy(task *t) {
+    if (!t) return;
+    state_free(t->state);
+    free(t);
+}
+
+int arc_task_create(task **out, const arc_task_config *cfg, mg_err *e) {
+    *out = NULL;
+    if (!cfg || !cfg->file || !cfg->file[0]) return mg_fail(e, "arc task: no task file");
+    arc_state *s = callocCheck(1, sizeof *s);
+    int rc = cfg->kaggle_id ? arc_task_load_combined(&s->t, cfg->file, cfg->solutions, cfg->kaggle_id, e)
+                            : arc_task_load_file(&s->t, cfg->file, e);
+    if (rc) {
+        free(s);
+        return -1;
+    }
+    s->exec = cfg->executor;
+    s->format = cfg->format;
+    s->strict = cfg->strict;
+    int n = s->t.n_train;
+    s->train_in = mallocCheck((size_t)n * sizeof *s->train_in);
+    s->train_out = mallocCheck((size_t)n * sizeof *s->train_out);
+    for (int i = 0; i < n; i++) s->train_in[i] = s->t.train[i].input, s->train_out[i] = s->t.train[i].output;
+    if (s->exec == ARC_EXEC_DSL) {
+        s->vm = arc_dsl_vm_new();
+    } else {
+        arc_limits lim = {0};
+        lim.wall_s = cfg->timeout_s;
+        const char *common = cfg->common_py && cfg->common_py[0] ? cfg->common_py : NULL;
+        s->sb = arc_sandbox_open(cfg->workers > 0 ? cfg->workers : 1, cfg->python, common, &lim, e);
+        if (!s->sb) {
+            state_free(s);
+            return -1;
+        }
+    }
+    task *t = mallocCheck(sizeof *t);
+    *t = (task){.name = "arc", .state = s, .prompt = arc_prompt, .ns_prompt = arc_ns, .parse = arc_parse,
+                .canonical = arc_canonical, .score = arc_score, .solved = arc_solved, .destroy = arc_destroy};
+    *out = t;
+    return 0;
+}

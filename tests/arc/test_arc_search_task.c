@@ -1,0 +1,105 @@
+// ARC as a search task (tasks/arc/arc_task.h), through the task interface only, on training task 3c9b0459 (the
+// output is the input turned 180 degrees): a right program scores 1 and solves it, a wrong one earns partial
+// credit below 1 (and 0 under the strict reward), an unusable completion is refused by parse, and two spellings
+// of one program share a canonical key. First with the grid language, then with Python in the sandbox when
+// /usr/bin/python3 has numpy and seccomp (else that half is skipped, saying why).
+#include <stdlib.h>
+#include <string.h>
+
+#include "tasks/arc/arc_task.h"
+#include "testing.h"
+
+#define TASK_FILE "data/arc-agi-1/training/3c9b0459.json"
+
+static task *make(arc_executor x, int strict) {
+    arc_task_config cfg = {.file = TASK_FILE, .executor = x, .format = ARC_CELLS_DIGITS, .strict = strict,
+                           .timeout_s = 5, .workers = 2};
+    task *t = NULL;
+    mg_err e = {{0}};
+    CHECK(arc_task_create(&t, &cfg, &e) == 0 && t, "create: %s", e.msg);
+    return t;
+}
+
+// parse then score one completion; returns the score (valid 0 when parse refused it).
+static task_score run_one(task *t, const char *completion) {
+    task_score s = {0};
+    char *cand = t->parse(t, completion);
+    if (!cand) return s;
+    const char *c[1] = {cand};
+    mg_err e = {{0}};
+    CHECK(t->score(t, 1, c, &s, &e) == 0, "score: %s", e.msg);
+    free(cand);
+    return s;
+}
+
+static void check_task(task *t, const char *right, const char *wrong, const char *bad, const char *same_a,
+                       const char *same_b, const char *what) {
+    task_score s = run_one(t, right);
+    CHECK(s.valid && s.reward == 1.0 && t->solved(t, s.reward, right), "%s: right program: valid %d reward %g (%s)",
+          what, s.valid, s.reward, s.info);
+    CHECK(strstr(s.info, "4/4 train pairs exact") != NULL, "%s: info '%s'", what, s.info);
+    s = run_one(t, wrong);
+    CHECK(s.valid && s.reward > 0 && s.reward < 1 && !t->solved(t, s.reward, wrong),
+          "%s: wrong program: valid %d reward %g (%s)", what, s.valid, s.reward, s.info);
+    char *p = t->parse(t, bad);
+    CHECK(p == NULL, "%s: unusable completion parsed as '%s'", what, p ? p : "");
+    free(p);
+    char *a = t->parse(t, same_a), *b = t->parse(t, same_b);
+    CHECK(a && b, "%s: spellings do not parse", what);
+    if (a && b) {
+        char *ka = t->canonical(t, a), *kb = t->canonical(t, b);
+        CHECK(!strcmp(ka, kb), "%s: keys differ:\n%s---\n%s", what, ka, kb);
+        free(ka), free(kb);
+    }
+    free(a), free(b);
+    char *prompt = t->prompt(t);
+    CHECK(strstr(prompt, "Example 1") && strstr(prompt, "467\n"), "%s: prompt lacks the examples or the test input",
+          what);  // digits: the test input's last row 4 6 7
+    free(prompt);
+    char *ns = t->ns_prompt(t, "O = rot90(I)\n", 0.5);
+    CHECK(strstr(ns, "rot90") != NULL, "%s: neighbourhood prompt lacks the guess", what);
+    free(ns);
+}
+
+static void test_dsl(void) {
+    task *t = make(ARC_EXEC_DSL, 0);
+    if (!t) return;
+    check_task(t, "Here it is:\n```\nO = rot180(I)\n```\n", "O = rot90(I)\n", "turn it around, I think",
+               "x1 = flip_lr(I)\nO = flip_ud(x1)\n", "```\n# flip both ways\nfoo   =   flip_lr( I )\n\nO = flip_ud(foo)\n```",
+               "dsl");
+    // an unparsable candidate that still reaches score is invalid
+    const char *c[1] = {"O = nosuch(I)"};
+    task_score s;
+    mg_err e = {{0}};
+    CHECK(t->score(t, 1, c, &s, &e) == 0 && !s.valid && s.reward == 0, "dsl: bad candidate valid %d", s.valid);
+    t->destroy(t);
+    t = make(ARC_EXEC_DSL, 1);
+    if (!t) return;
+    s = run_one(t, "O = rot90(I)");
+    CHECK(s.valid && s.reward < 1, "strict: wrong program reward %g", s.reward);
+    s = run_one(t, "O = rot180(I)");
+    CHECK(s.valid && s.reward == 1.0, "strict: right program reward %g", s.reward);
+    t->destroy(t);
+}
+
+static void test_python(void) {
+    if (system("/usr/bin/python3 -c 'import numpy, seccomp' >/dev/null 2>&1") != 0) {
+        printf("python half skipped: /usr/bin/python3 lacks numpy or seccomp\n");
+        return;
+    }
+    task *t = make(ARC_EXEC_PYTHON, 0);
+    if (!t) return;
+    check_task(t, "```python\nimport numpy as np\ndef transform(g):\n    return np.rot90(np.array(g), 2).tolist()\n```\n",
+               "```python\nimport numpy as np\ndef transform(g):\n    return np.rot90(np.array(g)).tolist()\n```\n",
+               "I would rotate it.",
+               "```python\ndef transform(g):\n    return [r[::-1] for r in g[::-1]]\n```",
+               "```python\n# reverse both\ndef transform(g):\n    return [r[::-1] for r in g[::-1]]   # rows too\n\n```",
+               "python");
+    t->destroy(t);
+}
+
+int main(void) {
+    test_dsl();
+    test_python();
+    return test_summary("arc_search_task");
+}
