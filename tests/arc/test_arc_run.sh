@@ -2,7 +2,8 @@
 # `migrate run` on an ARC task: a two-iteration search with the tiny fixture model on a task of 2 x 2 grids
 # (written here, so the prompt fits the model's 256-token context), grid-language programs, digits in the prompt.
 # The run must end with status 0 and one metrics line per iteration. A config with task.type arc but no
-# task.arc.file must be refused with one stderr line naming the key.
+# task.arc.file must be refused with one stderr line naming the key, and one naming a missing file with one line
+# naming the file.
 # Usage: test_arc_run.sh BUILD_DIR   (run from the repository root)
 set -u
 BIN="$1/migrate"
@@ -59,5 +60,14 @@ if [ "$rc" -ne 0 ] && [ "$n" -eq 1 ] && grep -q "task.arc.file" "$TMP/err"; then
     echo "ok   no task.arc.file: $(cat "$TMP/err")"
 else
     echo "FAIL no task.arc.file: exit $rc, $n stderr lines:"; head -5 "$TMP/err"; fail=1
+fi
+sed -e "s|^    file: .*|    file: $TMP/missing.json|" -e "s|^output_dir: .*|output_dir: $TMP/out3dir|" "$TMP/run.yaml" >"$TMP/missing.yaml"
+"$BIN" run "$TMP/missing.yaml" >"$TMP/out3" 2>"$TMP/err"
+rc=$?
+n=$(wc -l <"$TMP/err")
+if [ "$rc" -ne 0 ] && [ "$n" -eq 1 ] && grep -q "missing.json" "$TMP/err"; then
+    echo "ok   missing task file: $(cat "$TMP/err")"
+else
+    echo "FAIL missing task file: exit $rc, $n stderr lines:"; head -5 "$TMP/err"; fail=1
 fi
 exit $fail

@@ -67,6 +67,9 @@ static void test_dsl(void) {
     check_task(t, "Here it is:\n```\nO = rot180(I)\n```\n", "O = rot90(I)\n", "turn it around, I think",
                "x1 = flip_lr(I)\nO = flip_ud(x1)\n", "```\n# flip both ways\nfoo   =   flip_lr( I )\n\nO = flip_ud(foo)\n```",
                "dsl");
+    char *prompt = t->prompt(t);
+    CHECK(!strstr(prompt, "Python function") && strstr(prompt, "grid language"), "dsl: prompt asks for Python");
+    free(prompt);
     // an unparsable candidate that still reaches score is invalid
     const char *c[1] = {"O = nosuch(I)"};
     task_score s;
