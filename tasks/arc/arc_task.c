@@ -19,8 +19,12 @@ typedef struct {
     arc_executor exec;
     arc_cell_format format;
     int strict;
-    arc_grid *train_in;   // (n_train) copies of the inputs side by side, as the executors take them
+    arc_grid *inputs;     // (n_train + n_test) the training inputs, then the test inputs (shallow copies)
     arc_grid *train_out;  // (n_train)
+    // The test outputs of every scored program, by canonical key (a list: a run scores about a thousand)
+    int n_kept, cap_kept;
+    char **kept_key;
+    arc_output **kept;    // (n_kept) each (n_test), a failed output has ok 0
     arc_sandbox *sb;      // python
     arc_dsl_vm *vm;       // dsl
 } arc_state;
@@ -80,6 +84,27 @@ static char *arc_canonical(task *t, const char *candidate) {
     return buf;
 }
 
+// Keeps the candidate's outputs on the test inputs (deep copies) unless its key is there already.
+static void keep(arc_state *s, const char *key, const arc_output *test) {
+    for (int i = 0; i < s->n_kept; i++)
+        if (!strcmp(s->kept_key[i], key)) return;
+    if (s->n_kept == s->cap_kept) {
+        s->cap_kept = s->cap_kept ? 2 * s->cap_kept : 64;
+        s->kept_key = realloc(s->kept_key, (size_t)s->cap_kept * sizeof *s->kept_key);
+        s->kept = realloc(s->kept, (size_t)s->cap_kept * sizeof *s->kept);
+        mgCheck(s->kept_key && s->kept, "out of memory keeping test outputs");
+    }
+    arc_output *o = callocCheck((size_t)s->t.n_test, sizeof *o);
+    for (int i = 0; i < s->t.n_test; i++) {
+        o[i].ok = test[i].ok;
+        if (test[i].ok) arc_grid_copy(&o[i].grid, &test[i].grid);
+    }
+    s->kept_key[s->n_kept] = text_printf("%s", key);
+    s->kept[s->n_kept++] = o;
+}
+
+static char *arc_canonical(task *t, const char *candidate);
+
 // Reward and info of one candidate from its outputs on the training inputs.
 static void finish(const arc_state *s, const arc_output *got, const char *first_error, task_score *out) {
     int n = s->t.n_train, exact = 0;
@@ -92,31 +117,35 @@ static void finish(const arc_state *s, const arc_output *got, const char *first_
         snprintf(out->info, sizeof out->info, "%d/%d train pairs exact", exact, n);
 }
 
-static void score_dsl(arc_state *s, const char *cand, task_score *out) {
+static void score_dsl(task *t, arc_state *s, const char *cand, task_score *out) {
     arc_dsl_program p;
     mg_err e = {{0}};
     if (arc_dsl_parse(&p, cand, strlen(cand), &e)) {
         snprintf(out->info, sizeof out->info, "does not parse: %.200s", e.msg);
         return;
     }
-    int n = s->t.n_train;
+    int n = s->t.n_train + s->t.n_test;
     arc_output *got = callocCheck((size_t)n, sizeof *got);
     char first[MG_ERRLEN] = "";
     for (int i = 0; i < n; i++) {
         mg_err re = {{0}};
-        got[i].ok = arc_dsl_run(s->vm, &p, &s->train_in[i], NULL, &got[i].grid, &re) == 0;
-        if (!got[i].ok && !first[0]) snprintf(first, sizeof first, "pair %d: %.200s", i + 1, re.msg);
+        got[i].ok = arc_dsl_run(s->vm, &p, &s->inputs[i], NULL, &got[i].grid, &re) == 0;
+        if (!got[i].ok && !first[0] && i < s->t.n_train)
+            snprintf(first, sizeof first, "pair %d: %.200s", i + 1, re.msg);
     }
     finish(s, got, first[0] ? first : NULL, out);
+    char *key = arc_canonical(t, cand);
+    keep(s, key, got + s->t.n_train);
+    free(key);
     for (int i = 0; i < n; i++)
         if (got[i].ok) arc_grid_free(&got[i].grid);
     free(got);
 }
 
-static int score_python(arc_state *s, int n, const char *const *cands, task_score *out, mg_err *e) {
-    int m = s->t.n_train;
+static int score_python(task *t, arc_state *s, int n, const char *const *cands, task_score *out, mg_err *e) {
+    int m = s->t.n_train + s->t.n_test;
     arc_result *res = callocCheck((size_t)n * (size_t)m, sizeof *res);
-    if (arc_sandbox_run_many(s->sb, n, cands, m, s->train_in, res, e)) {
+    if (arc_sandbox_run_many(s->sb, n, cands, m, s->inputs, res, e)) {
         free(res);
         return -1;
     }
@@ -127,9 +156,12 @@ static int score_python(arc_state *s, int n, const char *const *cands, task_scor
         char why[ARC_REASON_LEN + 32];
         for (int i = 0; i < m; i++) {
             got[i] = (arc_output){.ok = r[i].ok, .grid = r[i].grid};
-            if (!r[i].ok && !first) snprintf(why, sizeof why, "pair %d: %.*s", i + 1, ARC_REASON_LEN - 1, r[i].reason), first = why;
+            if (!r[i].ok && !first && i < s->t.n_train) snprintf(why, sizeof why, "pair %d: %.*s", i + 1, ARC_REASON_LEN - 1, r[i].reason), first = why;
         }
         finish(s, got, first, &out[c]);
+        char *key = arc_canonical(t, cands[c]);
+        keep(s, key, got + s->t.n_train);
+        free(key);
     }
     free(got);
     arc_results_free(res, n * m);
@@ -142,7 +174,7 @@ static int arc_score(task *t, int n, const char *const *cands, task_score *out, 
     memset(out, 0, (size_t)n * sizeof *out);
     if (s->exec == ARC_EXEC_DSL) {
         for (int i = 0; i < n; i++) {
-            if (cands[i]) score_dsl(s, cands[i], &out[i]);
+            if (cands[i]) score_dsl(t, s, cands[i], &out[i]);
             else snprintf(out[i].info, sizeof out[i].info, "no program");
         }
         return 0;
@@ -158,7 +190,7 @@ static int arc_score(task *t, int n, const char *const *cands, task_score *out, 
     int rc = 0;
     if (k) {
         task_score *tmp = callocCheck((size_t)k, sizeof *tmp);
-        rc = score_python(s, k, run, tmp, e);
+        rc = score_python(t, s, k, run, tmp, e);
         for (int j = 0; !rc && j < k; j++) out[where[j]] = tmp[j];
         free(tmp);
     }
@@ -176,7 +208,14 @@ static void state_free(arc_state *s) {
     if (!s) return;
     if (s->sb) arc_sandbox_close(s->sb);
     if (s->vm) arc_dsl_vm_free(s->vm);
-    free(s->train_in);  // shallow copies of the task's grids
+    for (int i = 0; i < s->n_kept; i++) {
+        for (int j = 0; j < s->t.n_test; j++) arc_grid_free(&s->kept[i][j].grid);
+        free(s->kept[i]);
+        free(s->kept_key[i]);
+    }
+    free(s->kept);
+    free(s->kept_key);
+    free(s->inputs);  // shallow copies of the task's grids
     free(s->train_out);
     arc_task_free(&s->t);
     free(s);
@@ -202,9 +241,10 @@ int arc_task_create(task **out, const arc_task_config *cfg, mg_err *e) {
     s->format = cfg->format;
     s->strict = cfg->strict;
     int n = s->t.n_train;
-    s->train_in = mallocCheck((size_t)n * sizeof *s->train_in);
+    s->inputs = mallocCheck((size_t)(n + s->t.n_test) * sizeof *s->inputs);
     s->train_out = mallocCheck((size_t)n * sizeof *s->train_out);
-    for (int i = 0; i < n; i++) s->train_in[i] = s->t.train[i].input, s->train_out[i] = s->t.train[i].output;
+    for (int i = 0; i < n; i++) s->inputs[i] = s->t.train[i].input, s->train_out[i] = s->t.train[i].output;
+    for (int i = 0; i < s->t.n_test; i++) s->inputs[n + i] = s->t.test_inputs[i];
     if (s->exec == ARC_EXEC_DSL) {
         s->vm = arc_dsl_vm_new();
     } else {
@@ -222,4 +262,15 @@ int arc_task_create(task **out, const arc_task_config *cfg, mg_err *e) {
                 .canonical = arc_canonical, .score = arc_score, .solved = arc_solved, .destroy = arc_destroy};
     *out = t;
     return 0;
+}
+
+const arc_output *arc_task_test_outputs(task *t, const char *candidate, int *n_test) {
+    arc_state *s = state_of(t);
+    *n_test = s->t.n_test;
+    char *key = arc_canonical(t, candidate ? candidate : "");
+    const arc_output *found = NULL;
+    for (int i = 0; i < s->n_kept && !found; i++)
+        if (!strcmp(s->kept_key[i], key)) found = s->kept[i];
+    free(key);
+    return found;
 }

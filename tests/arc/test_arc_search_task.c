@@ -32,7 +32,7 @@ static task_score run_one(task *t, const char *completion) {
     return s;
 }
 
-static void check_task(task *t, const char *right, const char *wrong, const char *bad, const char *same_a,
+static void check_task(task *t, const char *right, const char *right_cand, const char *wrong, const char *bad, const char *same_a,
                        const char *same_b, const char *what) {
     task_score s = run_one(t, right);
     CHECK(s.valid && s.reward == 1.0 && t->solved(t, s.reward, right), "%s: right program: valid %d reward %g (%s)",
@@ -52,6 +52,13 @@ static void check_task(task *t, const char *right, const char *wrong, const char
         free(ka), free(kb);
     }
     free(a), free(b);
+    // the right program's outputs on the test input were kept, under any spelling of it; they are the answer
+    int n_test = 0;
+    const arc_output *o = arc_task_test_outputs(t, right_cand, &n_test);
+    CHECK(o && n_test == 1 && o[0].ok && o[0].grid.rows == 3 && arc_at(&o[0].grid, 0, 0) == 7 &&
+              arc_at(&o[0].grid, 2, 2) == 6,
+          "%s: kept test output of the right program", what);
+    CHECK(arc_task_test_outputs(t, "never scored", &n_test) == NULL, "%s: outputs of an unscored program", what);
     char *prompt = t->prompt(t);
     CHECK(strstr(prompt, "Example 1") && strstr(prompt, "467\n"), "%s: prompt lacks the examples or the test input",
           what);  // digits: the test input's last row 4 6 7
@@ -64,7 +71,7 @@ static void check_task(task *t, const char *right, const char *wrong, const char
 static void test_dsl(void) {
     task *t = make(ARC_EXEC_DSL, 0);
     if (!t) return;
-    check_task(t, "Here it is:\n```\nO = rot180(I)\n```\n", "O = rot90(I)\n", "turn it around, I think",
+    check_task(t, "Here it is:\n```\nO = rot180(I)\n```\n", "# turn\nO = rot180( I )", "O = rot90(I)\n", "turn it around, I think",
                "x1 = flip_lr(I)\nO = flip_ud(x1)\n", "```\n# flip both ways\nfoo   =   flip_lr( I )\n\nO = flip_ud(foo)\n```",
                "dsl");
     char *prompt = t->prompt(t);
@@ -93,6 +100,7 @@ static void test_python(void) {
     task *t = make(ARC_EXEC_PYTHON, 0);
     if (!t) return;
     check_task(t, "```python\nimport numpy as np\ndef transform(g):\n    return np.rot90(np.array(g), 2).tolist()\n```\n",
+               "import numpy as np\ndef transform(g):  # half turn twice\n    return np.rot90(np.array(g), 2).tolist()\n",
                "```python\nimport numpy as np\ndef transform(g):\n    return np.rot90(np.array(g)).tolist()\n```\n",
                "I would rotate it.",
                "```python\ndef transform(g):\n    return [r[::-1] for r in g[::-1]]\n```",
