@@ -235,9 +235,9 @@ static void gen_name_for(char *buf, size_t cap, const char *name) {
         snprintf(buf, cap, "%s (generation config)", name);
 }
 
-// Keys whose values change what the model computes in ways the engine does not implement: refused, never run as
+// Keys whose values change what the model computes in ways the engine does not compute: refused, never run as
 // something else. (pretraining_tp > 1 only slices the same products in transformers: the same model.)
-static int refuse_unimplemented(json_t *root, const char *name, mg_err *e) {
+static int refuse_unsupported_values(json_t *root, const char *name, mg_err *e) {
     json_t *act = get(root, "hidden_act");
     if (act && !json_is_string(act)) return mg_fail(e, "%s: key 'hidden_act' must be a string", name);
     const char *a = act ? json_string_value(act) : "silu";  // every supported class defaults to silu
@@ -246,12 +246,12 @@ static int refuse_unimplemented(json_t *root, const char *name, mg_err *e) {
     json_t *drop = get(root, "attention_dropout");
     if (drop && !json_is_number(drop)) return mg_fail(e, "%s: key 'attention_dropout' must be a number", name);
     if (drop && json_number_value(drop) != 0.0)
-        return mg_fail(e, "%s: key 'attention_dropout' is %g: attention dropout is not implemented (training would "
+        return mg_fail(e, "%s: key 'attention_dropout' is %g: the engine has no attention dropout (training would "
                           "differ from transformers'); set it to 0.0", name, json_number_value(drop));
     json_t *prf = get(root, "partial_rotary_factor");
     if (prf && !(json_is_number(prf) && json_number_value(prf) == 1.0))
-        return mg_fail(e, "%s: key 'partial_rotary_factor': rotary embedding on part of each head is not implemented "
-                          "(1.0 only)", name);
+        return mg_fail(e, "%s: key 'partial_rotary_factor': the engine rotates whole heads only (1.0), not part of "
+                          "each head", name);
     return 0;
 }
 
@@ -260,7 +260,7 @@ static int parse_root(hf_config *c, json_t *root, const char *gen_json, size_t g
     if (!json_is_object(root)) return mg_fail(e, "%s: not a JSON object", name);
     if (get(root, "quantization_config"))
         return mg_fail(e, "%s: quantized checkpoints (quantization_config) are not supported", name);
-    if (pick_arch(root, c, name, e) || refuse_unimplemented(root, name, e)) return -1;
+    if (pick_arch(root, c, name, e) || refuse_unsupported_values(root, name, e)) return -1;
     const arch_info *a = &archs[c->arch];
     if (get_int(root, "vocab_size", 1, 0, 1, &c->vocab_size, name, e) ||
         get_int(root, "hidden_size", 1, 0, 1, &c->hidden_size, name, e) ||

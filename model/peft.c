@@ -79,8 +79,8 @@ static int check_unsupported(const json_t *cfg, const char *path, mg_err *e) {
         {"layers_pattern", "an adapter here covers every layer"},
         {"exclude_modules", "an adapter here covers every listed module of every layer"},
         {"trainable_token_indices", "its trained embedding rows would be dropped"},
-        {"target_parameters", "adapters on parameters (not modules) are not implemented"},
-        {"megatron_config", "Megatron-parallel LoRA is not implemented"},
+        {"target_parameters", "the engine adapts modules, not raw parameters"},
+        {"megatron_config", "the engine has no Megatron-parallel LoRA"},
     };
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
         const json_t *v = json_object_get(cfg, extra[i].key);
