@@ -60,6 +60,8 @@ static const ys_key k_keys[] = {
     YS_KEY_STR("task.opro_prompt", opro_prompt, 0, NULL),
     YS_KEY_GROUP("task.arc"),
     YS_KEY_STR("task.arc.file", arc_file, 0, NULL),
+    YS_KEY_STR("task.arc.id", arc_id, 0, NULL),
+    YS_KEY_STR("task.arc.solutions", arc_solutions, 0, NULL),
     YS_KEY_CHOICE("task.arc.executor", arc_executor, k_arc_executors, "python"),
     YS_KEY_CHOICE("task.arc.format", arc_format, k_arc_formats, "colors"),
     YS_KEY_CHOICE("task.arc.reward", arc_reward, k_arc_rewards, "partial"),
@@ -73,6 +75,7 @@ static const ys_key k_keys[] = {
     YS_KEY_INT("search.top_k", top_k, 1, 4096, "5"),
     YS_KEY_ENUM("search.ns_seed", ns_seed, k_ns_seeds, "top"),
     YS_KEY_INT("search.archive_max_entries", archive_max_entries, 0, INT_MAX, "0"),
+    YS_KEY_BOOL("search.stop_when_solved", stop_when_solved, "true"),
     YS_KEY_GROUP("sampling"),
     YS_KEY_FLOAT("sampling.temperature", temperature, 0, 100, 0, "1.0"),
     YS_KEY_FLOAT("sampling.top_p", top_p, 0, 1, YS_OPEN_MIN, "1.0"),
@@ -171,6 +174,10 @@ static int validate(void *config, const ys_seen *seen, mg_err *e) {
                            "docs/molecules.md)");
         // compiled by coordinator/run_job.c's run_config_read, which knows the tasks
     }
+    if (c->task == TASK_ARC && c->arc_solutions[0] && !c->arc_id[0])
+        return ys_fail(seen, ys_line(seen, "task.arc.solutions"), e,
+                       "task.arc.solutions needs task.arc.id: a solutions file goes with a Kaggle challenges file "
+                       "in task.arc.file and one task id in it");
     if (c->task == TASK_ARC && !c->arc_file[0])
         return ys_fail(seen, ys_line(seen, "task.type"), e,
                        "task.type 'arc' needs task.arc.file (an ARC task file such as "

@@ -42,7 +42,9 @@ typedef struct {
     double solved_reward;           // oracle: reward that counts as solved
     char objective[4 * CFG_STR];    // molecule: a predefined objective's name or a composition, as YAML text
     long objective_line;            // molecule: the file's line of the objective's first line (0: not from the file)
-    char arc_file[CFG_STR];         // arc: the task file (ARC-AGI repository layout)
+    char arc_file[CFG_STR];         // arc: the task file (ARC-AGI repository layout), or a Kaggle challenges file
+    char arc_id[CFG_STR];           // arc: the task's id in a Kaggle challenges file ("" = arc_file is one task)
+    char arc_solutions[CFG_STR];    // arc: the Kaggle solutions file for arc_id ("" = none)
     char arc_executor[8];           // arc: "dsl" | "python"
     char arc_format[8];             // arc: "colors" | "digits"
     char arc_reward[8];             // arc: "partial" | "strict"
@@ -61,6 +63,7 @@ typedef struct {
     int top_k;             // archive entries NS (and OPRO) draw from
     ns_seed_mode ns_seed;
     int archive_max_entries;  // 0 = keep every entry; else keep the best N (repeats of dropped ones stay free)
+    int stop_when_solved;     // 1: a search ends at its first solution; 0: it spends its whole budget
     int iterations;        // max iterations
     int oracle_budget;     // max oracle calls (0 = unlimited)
     uint64_t seed;

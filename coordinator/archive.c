@@ -43,7 +43,8 @@ archive *archive_create(size_t max_entries) {
 
 void archive_free(archive *a) {
     if (!a) return;
-    for (size_t i = 0; i < a->n; i++) free(a->entries[i].canonical), free(a->entries[i].completion);
+    for (size_t i = 0; i < a->n; i++)
+        free(a->entries[i].canonical), free(a->entries[i].completion), free(a->entries[i].detail);
     free(a->entries);
     free(a->nodes);
     free(a->slots);
@@ -135,6 +136,21 @@ static long treap_pop_worst(archive *a, long *t) {
     return worst;
 }
 
+static void drop_texts(archive_entry *e) {
+    e->dropped = 1;
+    free(e->canonical), free(e->completion), free(e->detail);
+    e->canonical = e->completion = e->detail = NULL;
+}
+
+void archive_set_detail(archive *a, long i, char *detail) {
+    mgCheck(i >= 0 && (size_t)i < a->n, "archive_set_detail: no such entry");
+    archive_entry *e = &a->entries[i];
+    free(e->detail);
+    e->detail = NULL;
+    if (e->dropped) free(detail);  // nothing of a dropped entry is kept
+    else e->detail = detail;
+}
+
 static void grow(archive *a) {
     if (a->n < a->cap) return;
     a->cap = a->cap ? 2 * a->cap : 256;
@@ -153,6 +169,7 @@ long archive_add(archive *a, const char *canonical, const char *completion, doub
     e->origin = (uint8_t)origin;
     e->valid = (uint8_t)(valid != 0);
     e->dropped = 0;
+    e->detail = NULL;
     e->fingerprint = fingerprint(canonical);
     e->canonical = copy_text(canonical);
     e->completion = copy_text(completion ? completion : canonical);
@@ -160,9 +177,7 @@ long archive_add(archive *a, const char *canonical, const char *completion, doub
     a->n++;
     hash_insert(a, i);
     if (!e->valid && a->max_entries) {  // bounded runs keep only the fingerprint of an invalid candidate
-        e->dropped = 1;
-        free(e->canonical), free(e->completion);
-        e->canonical = e->completion = NULL;
+        drop_texts(e);
     }
     if (e->valid) {
         a->root = treap_insert(a, a->root, i);
@@ -171,9 +186,7 @@ long archive_add(archive *a, const char *canonical, const char *completion, doub
     if (a->max_entries && a->live > a->max_entries) {
         long worst = treap_pop_worst(a, &a->root);
         archive_entry *w = &a->entries[worst];
-        w->dropped = 1;
-        free(w->canonical), free(w->completion);
-        w->canonical = w->completion = NULL;
+        drop_texts(w);
         a->live--;
     }
     return i;
@@ -183,7 +196,7 @@ long archive_add(archive *a, const char *canonical, const char *completion, doub
 // the index, so re-inserting the live entries rebuilds the same order the uninterrupted run has.
 long archive_restore_entry(archive *a, const archive_entry *saved) {
     if (saved->origin >= ORIGIN_COUNT || saved->valid > 1 || saved->dropped > 1) return -1;
-    if (saved->dropped ? (saved->canonical || saved->completion)
+    if (saved->dropped ? (saved->canonical || saved->completion || saved->detail)
                        : (!saved->canonical || !saved->completion || fingerprint(saved->canonical) != saved->fingerprint))
         return -1;
     if (!saved->valid && saved->reward != 0.0) return -1;
@@ -193,6 +206,7 @@ long archive_restore_entry(archive *a, const archive_entry *saved) {
     *e = *saved;
     e->canonical = saved->canonical ? copy_text(saved->canonical) : NULL;
     e->completion = saved->completion ? copy_text(saved->completion) : NULL;
+    e->detail = saved->detail ? copy_text(saved->detail) : NULL;
     a->nodes[i] = (order_node){-1, -1, rng_mix(0xa4c1, (uint64_t)i)};
     a->n++;
     hash_insert(a, i);

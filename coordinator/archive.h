@@ -20,6 +20,7 @@ typedef struct {
     uint64_t fingerprint;
     char *canonical;    // NULL when dropped
     char *completion;   // the completion text that first produced it; NULL when dropped
+    char *detail;       // what the task keeps with it (task_score.detail); NULL when none or dropped
 } archive_entry;
 
 typedef struct archive archive;
@@ -31,8 +32,11 @@ long archive_find(const archive *a, const char *canonical);
 // Adds a new entry (the caller checked archive_find first); returns its index.
 long archive_add(archive *a, const char *canonical, const char *completion, double reward, int valid, int iteration,
                  origin_kind origin);
+// Hands entry i the task's detail text (malloc'd; the archive frees it). An entry already dropped frees it now.
+void archive_set_detail(archive *a, long i, char *detail);
 // Appends a saved entry as it was (checkpoint resume): its fingerprint, its dropped flag, its texts (NULL when
-// dropped). Returns its index, or -1 when the entry contradicts itself (texts of a dropped entry, a missing text,
+// dropped; its detail copied when not NULL). Returns its index, or -1 when the entry contradicts itself (texts of
+// a dropped entry, a missing text,
 // a fingerprint that is not its text's): a checkpoint that says so is corrupt.
 long archive_restore_entry(archive *a, const archive_entry *saved);
 size_t archive_size(const archive *a);  // entries ever added (dropped included)

@@ -68,6 +68,10 @@ uint64_t checkpoint_digest(const checkpoint *c) {
     h = checkpoint_hash_bytes(h, c->completion_end, n * sizeof(int64_t));
     h = checkpoint_hash_bytes(h, c->canonical, (size_t)c->canonical_bytes);
     h = checkpoint_hash_bytes(h, c->completion, (size_t)c->completion_bytes);
+    if (c->detail_bytes) {  // searches whose task keeps nothing hash as they did before details existed
+        h = checkpoint_hash_bytes(h, c->detail_end, n * sizeof(int64_t));
+        h = checkpoint_hash_bytes(h, c->detail, (size_t)c->detail_bytes);
+    }
     if (c->has_adapter) {
         size_t na = (size_t)c->n_adapter * sizeof(float);
         h = checkpoint_hash_bytes(h, c->adapter, na);
@@ -86,7 +90,7 @@ static uint64_t hash_text(uint64_t h, const char *s) {
 
 uint64_t checkpoint_file_digest(const checkpoint *c) {
     uint64_t h = checkpoint_hash_bytes(1469598103934665603ull, &c->digest, sizeof c->digest);
-    int64_t fields[] = {CHECKPOINT_FORMAT_VERSION, c->metrics_bytes, c->n_tensors, c->oracle_invalid,
+    int64_t fields[] = {c->format_version, c->metrics_bytes, c->n_tensors, c->oracle_invalid,
                         c->oracle_timeouts, c->oracle_crashes, c->train_skipped};
     h = checkpoint_hash_bytes(h, fields, sizeof fields);
     // What the run is and where it came from: a resume runs this config, the oracle's command line included.
@@ -117,13 +121,15 @@ static void take_archive(checkpoint *c, const archive *a) {
     c->fingerprint = mallocCheck((n ? n : 1) * sizeof(uint64_t));
     c->canonical_end = mallocCheck((n ? n : 1) * sizeof(int64_t));
     c->completion_end = mallocCheck((n ? n : 1) * sizeof(int64_t));
-    size_t nc = 0, nk = 0;
+    c->detail_end = mallocCheck((n ? n : 1) * sizeof(int64_t));
+    size_t nc = 0, nk = 0, nd = 0;
     for (size_t i = 0; i < n; i++) {
         const archive_entry *x = archive_get(a, (long)i);
         if (!x->dropped) nc += strlen(x->canonical), nk += strlen(x->completion);
+        if (x->detail) nd += strlen(x->detail);
     }
-    c->canonical = mallocCheck(nc + 1), c->completion = mallocCheck(nk + 1);
-    size_t oc = 0, ok = 0;
+    c->canonical = mallocCheck(nc + 1), c->completion = mallocCheck(nk + 1), c->detail = mallocCheck(nd + 1);
+    size_t oc = 0, ok = 0, od = 0;
     for (size_t i = 0; i < n; i++) {
         const archive_entry *x = archive_get(a, (long)i);
         c->reward[i] = x->reward, c->entry_iteration[i] = x->iteration, c->origin[i] = x->origin;
@@ -133,14 +139,19 @@ static void take_archive(checkpoint *c, const archive *a) {
             memcpy(c->canonical + oc, x->canonical, l), oc += l;
             memcpy(c->completion + ok, x->completion, m), ok += m;
         }
-        c->canonical_end[i] = (int64_t)oc, c->completion_end[i] = (int64_t)ok;
+        if (x->detail) {
+            size_t l = strlen(x->detail);
+            memcpy(c->detail + od, x->detail, l), od += l;
+        }
+        c->canonical_end[i] = (int64_t)oc, c->completion_end[i] = (int64_t)ok, c->detail_end[i] = (int64_t)od;
     }
-    c->canonical_bytes = (int64_t)oc, c->completion_bytes = (int64_t)ok;
+    c->canonical_bytes = (int64_t)oc, c->completion_bytes = (int64_t)ok, c->detail_bytes = (int64_t)od;
 }
 
 void checkpoint_take(checkpoint *c, const search_state *s, const char *config_text, const char *model_path,
                      uint64_t model_hash, const char *metrics, size_t metrics_len) {
     memset(c, 0, sizeof *c);
+    c->format_version = CHECKPOINT_FORMAT_VERSION;
     search_activate(s);  // its adapter, not the one of another search sharing the model
     c->config = dup_text(config_text);
     c->model_path = dup_text(model_path);
@@ -188,6 +199,7 @@ void checkpoint_free(checkpoint *c) {
     free(c->config), free(c->model_path), free(c->created), free(c->best_info), free(c->best_history), free(c->metrics);
     free(c->reward), free(c->entry_iteration), free(c->origin), free(c->valid), free(c->dropped);
     free(c->fingerprint), free(c->canonical), free(c->completion), free(c->canonical_end), free(c->completion_end);
+    free(c->detail), free(c->detail_end);
     free(c->lora_targets), free(c->tensors), free(c->adapter), free(c->exp_avg), free(c->exp_avg_sq);
     checkpoint_free_pending(c);
     memset(c, 0, sizeof *c);
@@ -195,21 +207,26 @@ void checkpoint_free(checkpoint *c) {
 
 int checkpoint_apply(const checkpoint *c, search_state *s, mg_err *e) {
     if (archive_size(s->arc) != 0 || s->iteration != 0) return mg_fail(e, "checkpoint: the search is not fresh");
-    int64_t start_c = 0, start_k = 0;
+    int64_t start_c = 0, start_k = 0, start_d = 0;
     for (int64_t i = 0; i < c->n_entries; i++) {
         archive_entry x = {.reward = c->reward[i], .iteration = c->entry_iteration[i], .origin = c->origin[i],
                            .valid = c->valid[i], .dropped = c->dropped[i], .fingerprint = c->fingerprint[i]};
-        char *canon = NULL, *comp = NULL;
+        char *canon = NULL, *comp = NULL, *detail = NULL;
         if (!x.dropped) {
             canon = strndup(c->canonical + start_c, (size_t)(c->canonical_end[i] - start_c));
             comp = strndup(c->completion + start_k, (size_t)(c->completion_end[i] - start_k));
             mgCheck(canon && comp, "out of memory");
         }
-        x.canonical = canon, x.completion = comp;
+        int64_t end_d = c->detail_end ? c->detail_end[i] : 0;
+        if (end_d > start_d) {  // an entry with no detail has none of the bytes
+            detail = strndup(c->detail + start_d, (size_t)(end_d - start_d));
+            mgCheck(detail != NULL, "out of memory");
+        }
+        x.canonical = canon, x.completion = comp, x.detail = detail;
         long idx = archive_restore_entry(s->arc, &x);
-        free(canon), free(comp);
+        free(canon), free(comp), free(detail);
         if (idx != (long)i) return mg_fail(e, "checkpoint: archive entry %lld contradicts itself", (long long)i);
-        start_c = c->canonical_end[i], start_k = c->completion_end[i];
+        start_c = c->canonical_end[i], start_k = c->completion_end[i], start_d = end_d;
     }
     s->iteration = (int)c->iteration, s->oracle_calls = c->oracle_calls, s->repeats = c->repeats;
     s->unparsable = c->unparsable, s->best = c->best, s->solved = (int)c->solved;

@@ -15,8 +15,9 @@
 
 // 2: a second digest (file_digest) covers every field the state digest leaves out (the config, paths, timings, the
 // metrics copy), and /metrics holds the run's metrics.jsonl up to the snapshot. Version 1 files are refused:
-// nothing covered their config.
-#define CHECKPOINT_FORMAT_VERSION 2
+// nothing covered their config. 3: /archive also holds each entry's task detail (detail + detail_end; ARC keeps
+// a program's test outputs there). Version 2 files are read as having no details.
+#define CHECKPOINT_FORMAT_VERSION 3
 
 typedef struct {
     // identity: what the run was
@@ -45,6 +46,10 @@ typedef struct {
     char *canonical, *completion;              // texts laid end to end (dropped entries: empty)
     int64_t *canonical_end, *completion_end;   // (n_entries) end offset of each text
     int64_t canonical_bytes, completion_bytes;
+    char *detail;                              // task details laid end to end (none or dropped: empty)
+    int64_t *detail_end;                       // (n_entries)
+    int64_t detail_bytes;                      // 0: no entry has one (the state digest then leaves them out)
+    int64_t format_version;                    // as read (a snapshot taken here: CHECKPOINT_FORMAT_VERSION)
 
     // the adapter and its optimizer (has_adapter = 0 for the baselines)
     int has_adapter;

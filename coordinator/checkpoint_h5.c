@@ -5,7 +5,7 @@
 //   /metrics     metrics.jsonl's lines at the snapshot (bytes; metrics_bytes long)
 //   /state       attrs: counters, seed, problem, seconds, best_info, metrics_bytes; dataset best_history
 //   /archive     reward, iteration, origin, valid, dropped, fingerprint, canonical + canonical_end, completion +
-//                completion_end
+//                completion_end, detail + detail_end (version 3)
 //   /adapter     attrs r, lora_alpha, target_modules; one dataset per LoRA tensor, PEFT names
 //   /optimizer   attr step; groups exp_avg/ and exp_avg_sq/ with the same names
 //   /pending     (training.staleness, only while groups wait) group_members, member_length, member_score_from,
@@ -48,7 +48,7 @@ static int write_tensors(hid_t g, const checkpoint *c, const float *buf, int wit
 
 static int write_body(hid_t f, const checkpoint *c, mg_err *e) {
     char hex[32];
-    if (h5io_attr_str(f, "format", FORMAT_NAME, e) || h5io_attr_i64(f, "format_version", CHECKPOINT_FORMAT_VERSION, e) ||
+    if (h5io_attr_str(f, "format", FORMAT_NAME, e) || h5io_attr_i64(f, "format_version", c->format_version, e) ||
         h5io_attr_str(f, "created", c->created, e) || h5io_attr_str(f, "model_path", c->model_path, e) ||
         h5io_attr_i64(f, "model_params", c->model_params, e))
         return -1;
@@ -90,6 +90,9 @@ static int write_body(hid_t f, const checkpoint *c, mg_err *e) {
     if (!rc) rc = h5io_write(g, "canonical_end", H5T_NATIVE_INT64, n, 0, c->canonical_end, 1, e);
     if (!rc) rc = h5io_write(g, "completion", H5T_NATIVE_UINT8, (size_t)c->completion_bytes, 0, c->completion, 1, e);
     if (!rc) rc = h5io_write(g, "completion_end", H5T_NATIVE_INT64, n, 0, c->completion_end, 1, e);
+    if (!rc && c->format_version >= 3)
+        rc = h5io_write(g, "detail", H5T_NATIVE_UINT8, (size_t)c->detail_bytes, 0, c->detail, 1, e) ||
+             h5io_write(g, "detail_end", H5T_NATIVE_INT64, n, 0, c->detail_end, 1, e) ? -1 : 0;
     if (g >= 0) H5Gclose(g);
     if (rc || !c->has_adapter) return rc;
 
@@ -190,10 +193,12 @@ static int read_header(hid_t f, checkpoint *c, const char *path, mg_err *e) {
     if (h5io_read_attr_i64(f, path, "format_version", &version, e)) return -1;
     if (version == 1)
         return mg_fail(e, "%s: checkpoint format version 1, whose digest does not cover its config; this migrate reads "
-                          "version %d only (continue the run with the migrate that wrote it)", path, CHECKPOINT_FORMAT_VERSION);
-    if (version != CHECKPOINT_FORMAT_VERSION)
-        return mg_fail(e, "%s: checkpoint format version %lld; this migrate reads version %d only", path, (long long)version,
+                          "versions 2 and %d only (continue the run with the migrate that wrote it)", path,
                        CHECKPOINT_FORMAT_VERSION);
+    if (version != 2 && version != CHECKPOINT_FORMAT_VERSION)
+        return mg_fail(e, "%s: checkpoint format version %lld; this migrate reads versions 2 and %d only", path,
+                       (long long)version, CHECKPOINT_FORMAT_VERSION);
+    c->format_version = version;
     if (h5io_read_attr_str(f, path, "created", &c->created, e) || h5io_read_attr_str(f, path, "model_path", &c->model_path, e) ||
         h5io_read_attr_i64(f, path, "model_params", &c->model_params, e) ||
         read_text_dataset(f, path, "config", 1L << 26, &c->config, e))
@@ -292,13 +297,28 @@ static int read_archive(hid_t f, checkpoint *c, const char *path, mg_err *e) {
          h5io_read(g, where, "completion", H5T_NATIVE_UINT8, (size_t)nk, 0, c->completion, e) ||
          h5io_read(g, where, "completion_end", H5T_NATIVE_INT64, n, 0, c->completion_end, e)
              ? -1 : 0;
+    long nd = 0;  // version 2 has no details: every entry ends at 0
+    c->detail_end = callocCheck(n1, sizeof(int64_t));
+    if (!rc && c->format_version >= 3) {
+        nd = h5io_length(g, where, "detail", e);
+        rc = nd < 0 ? -1 : 0;
+        if (!rc) {
+            c->detail = mallocCheck((size_t)nd + 1);
+            rc = h5io_read(g, where, "detail", H5T_NATIVE_UINT8, (size_t)nd, 0, c->detail, e) ||
+                 h5io_read(g, where, "detail_end", H5T_NATIVE_INT64, n, 0, c->detail_end, e) ? -1 : 0;
+        }
+    }
+    if (!c->detail) c->detail = mallocCheck(1);
+    c->detail_bytes = nd;
     H5Gclose(g);
     // Text offsets must rise within the blobs before anything slices them.
-    int64_t pc = 0, pk = 0;
+    int64_t pc = 0, pk = 0, pd = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        if (c->canonical_end[i] < pc || c->canonical_end[i] > nc || c->completion_end[i] < pk || c->completion_end[i] > nk)
+        if (c->canonical_end[i] < pc || c->canonical_end[i] > nc || c->completion_end[i] < pk ||
+            c->completion_end[i] > nk || c->detail_end[i] < pd || c->detail_end[i] > nd ||
+            (c->dropped[i] && c->detail_end[i] != pd))
             rc = mg_fail(e, "%s: text offsets of entry %zu are out of order", where, i);
-        pc = c->canonical_end[i], pk = c->completion_end[i];
+        pc = c->canonical_end[i], pk = c->completion_end[i], pd = c->detail_end[i];
     }
     return rc;
 }

@@ -74,6 +74,8 @@ static int make_task(run_job *j, const char *log_path, mg_err *e) {
     if (c->task == TASK_MOLECULE) return run_molecule_task(&j->t, c, e);
     if (c->task == TASK_ARC) {
         arc_task_config ac = {.file = c->arc_file,
+                              .kaggle_id = c->arc_id[0] ? c->arc_id : NULL,
+                              .solutions = c->arc_solutions[0] ? c->arc_solutions : NULL,
                               .executor = strcmp(c->arc_executor, "dsl") ? ARC_EXEC_PYTHON : ARC_EXEC_DSL,
                               .format = strcmp(c->arc_format, "digits") ? ARC_CELLS_NAMES : ARC_CELLS_DIGITS,
                               .strict = !strcmp(c->arc_reward, "strict"),
@@ -419,6 +421,27 @@ static int export_adapter(const run_config *cfg, const model *m) {
     return rc;
 }
 
+// The task's own files of a finished search (ARC: submission.json and arc_result.json), from the archive.
+static int task_report(const run_job *j, int print) {
+    if (!j->t->report) return 0;
+    const search_state *s = &j->s;
+    long n = (long)archive_size(s->arc);
+    const char **cand = callocCheck((size_t)n + 1, sizeof *cand), **detail = callocCheck((size_t)n + 1, sizeof *detail);
+    double *reward = callocCheck((size_t)n + 1, sizeof *reward);
+    unsigned char *valid = callocCheck((size_t)n + 1, 1);
+    for (long i = 0; i < n; i++) {
+        const archive_entry *x = archive_get(s->arc, i);
+        cand[i] = x->canonical, detail[i] = x->detail, reward[i] = x->reward, valid[i] = x->valid;
+    }
+    task_outcome o = {n, cand, reward, valid, detail, s->oracle_calls, s->iteration, s->solved, s->time.total,
+                      j->cfg.output_dir};
+    mg_err e;
+    int rc = j->t->report(j->t, &o, print, &e);
+    if (rc) fprintf(stderr, "migrate run: %s\n", e.msg);
+    free(cand), free(detail), free(reward), free(valid);
+    return rc;
+}
+
 int run_job_finish(run_job *j, const comm *world, int summary) {
     if (!j->open) return 0;
     learner_share_optimizer(world, &j->s.opt);
@@ -429,7 +452,7 @@ int run_job_finish(run_job *j, const comm *world, int summary) {
     mg_err e;
     if (metrics_log_settle(&j->metrics, &e)) fprintf(stderr, "migrate run: %s\n", e.msg), rc = -1;
     if (search_finished(&j->s)) {
-        if (write_summary(&j->cfg, &j->s, summary)) rc = -1;
+        if (write_summary(&j->cfg, &j->s, summary) || task_report(j, summary)) rc = -1;
         search_activate(&j->s);
         if (j->s.adapter && strategy_trains(j->cfg.strategy) && export_adapter(&j->cfg, j->s.m)) rc = -1;
     }

@@ -65,7 +65,7 @@ static const comm k_alone = {.size = 1, .is_rollout = 1, .is_learner = 1, .is_co
 static const comm *ranks(const search_state *s) { return s->comm ? s->comm : &k_alone; }
 
 int search_finished(const search_state *s) {
-    return s->solved || s->budget_spent || s->iteration >= s->cfg->iterations;
+    return (s->solved && s->cfg->stop_when_solved) || s->budget_spent || s->iteration >= s->cfg->iterations;
 }
 
 static void pending_free(pending_group *g);
@@ -206,6 +206,8 @@ static int score_samples(search_state *s, sample *smp, int n, mg_err *e) {
         x->reward = scores[f].valid ? scores[f].reward : 0.0;
         x->valid = scores[f].valid;
         x->entry = archive_add(s->arc, x->canonical, x->c.text, x->reward, x->valid, s->iteration, x->origin);
+        archive_set_detail(s->arc, x->entry, scores[f].detail);
+        scores[f].detail = NULL;
         s->oracle_calls++;
         if (x->valid && (s->best < 0 || x->reward > archive_get(s->arc, s->best)->reward)) {
             s->best = x->entry;
@@ -225,6 +227,7 @@ static int score_samples(search_state *s, sample *smp, int n, mg_err *e) {
         if (a) x->reward = a->reward, x->valid = a->valid;
     }
     if (c->oracle_budget > 0 && s->oracle_calls >= c->oracle_budget) s->budget_spent = 1;
+    task_score_free_details(scores, n_fresh);
     free(scores);
     free(fresh);
     free(fresh_of);

@@ -22,7 +22,27 @@ typedef struct {
     int valid;      // 0: the candidate could not be scored (unknown word, unparsable, oracle failure)
     int failure;    // task_failure: TASK_OK unless the call itself failed (then valid is 0 too)
     char info[TASK_INFO_LEN];  // why invalid, or task-specific detail ("rank 12 of 1000"), one line
+    // What the task wants kept with the archive entry beyond its reward (ARC: the outputs on the test inputs):
+    // malloc'd text or NULL. The search stores it in the archive and in checkpoints and hands it back to report;
+    // whoever receives a task_score owns it (task_score_free_details).
+    char *detail;
 } task_score;
+
+void task_score_free_details(task_score *s, int n);
+
+// What a search holds at its end, for a task that turns it into answers of its own (ARC's two attempts per test
+// input). Entries in the order they were scored; a dropped entry (archive bound) has candidate and detail NULL.
+typedef struct {
+    long n;
+    const char *const *candidate;  // (n) canonical forms
+    const double *reward;          // (n)
+    const unsigned char *valid;    // (n)
+    const char *const *detail;     // (n) task_score.detail as kept
+    long oracle_calls;
+    int iterations, solved;
+    double seconds;                // the search's wall time
+    const char *output_dir;        // where the run writes its files
+} task_outcome;
 
 typedef struct task task;
 struct task {
@@ -40,5 +60,8 @@ struct task {
     // Scores n candidates; an infrastructure failure that loses results returns -1 (bad candidates do not).
     int (*score)(task *t, int n, const char *const *candidates, task_score *out, mg_err *e);
     int (*solved)(task *t, double reward, const char *candidate);
+    // Optional (NULL: nothing to add): writes the task's own results of a finished search into o->output_dir and
+    // may print one line to stdout when print is set. -1 with e set when a file cannot be written.
+    int (*report)(task *t, const task_outcome *o, int print, mg_err *e);
     void (*destroy)(task *t);
 };

@@ -53,7 +53,7 @@ static int toy_solved(task *t, double r, const char *c) {
 static void toy_destroy(task *t) { (void)t; }
 
 static task make_toy(toy_state *st) {
-    task t = {"toy", st, toy_prompt, toy_ns, toy_parse, toy_canonical, toy_score, toy_solved, toy_destroy};
+    task t = {"toy", st, toy_prompt, toy_ns, toy_parse, toy_canonical, toy_score, toy_solved, NULL, toy_destroy};
     return t;
 }
 

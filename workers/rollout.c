@@ -253,7 +253,15 @@ int rollout_score(const comm *c, task *t, int n, const char *const *candidates, 
     comm_phase(c, NULL);
     bytes b = {0};
     put_status(&b, rc, rc ? 0 : hi - lo, &err);
-    if (!rc && hi > lo) put(&b, out + lo, (size_t)(hi - lo) * sizeof(task_score));
+    // A score travels as its struct, then its detail text (length -1: none); the pointer in the struct is stale
+    // on arrival and every rank gets its own copy of the text.
+    for (int i = lo; !rc && i < hi; i++) {
+        put(&b, &out[i], sizeof(task_score));
+        int32_t dl = out[i].detail ? (int32_t)strlen(out[i].detail) : -1;
+        put_i32(&b, dl);
+        if (dl > 0) put(&b, out[i].detail, (size_t)dl);
+    }
+    if (hi > lo) task_score_free_details(out + lo, hi - lo);
     void *all;
     size_t len;
     comm_allgather_bytes(c, b.p, b.n, &all, &len, "gather scores");
@@ -263,10 +271,21 @@ int rollout_score(const comm *c, task *t, int n, const char *const *candidates, 
     for (int rank = 0; rank < c->size && !failed; rank++) {
         int count = get_status(&r, rank, e);
         if (count < 0) failed = 1;
-        else get(&r, out + next, (size_t)count * sizeof(task_score)), next += count;
+        for (int j = 0; j < count; j++, next++) {
+            get(&r, &out[next], sizeof(task_score));
+            int32_t dl = get_i32(&r);
+            out[next].detail = NULL;
+            if (dl < 0) continue;
+            out[next].detail = mallocCheck((size_t)dl + 1);
+            get(&r, out[next].detail, (size_t)dl);
+            out[next].detail[dl] = '\0';
+        }
     }
     free(all);
-    if (failed) return -1;
+    if (failed) {
+        task_score_free_details(out, next);
+        return -1;
+    }
     mgCheck(next == n, "the rollout ranks did not cover every candidate");
     return 0;
 }

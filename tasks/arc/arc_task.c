@@ -9,6 +9,7 @@
 
 #include "common/text.h"
 #include "tasks/arc/dsl.h"
+#include "tasks/arc/outcome.h"
 #include "tasks/arc/program.h"
 #include "tasks/arc/reward.h"
 #include "tasks/arc/sandbox.h"
@@ -21,10 +22,6 @@ typedef struct {
     int strict;
     arc_grid *inputs;     // (n_train + n_test) the training inputs, then the test inputs (shallow copies)
     arc_grid *train_out;  // (n_train)
-    // The test outputs of every scored program, by canonical key (a list: a run scores about a thousand)
-    int n_kept, cap_kept;
-    char **kept_key;
-    arc_output **kept;    // (n_kept) each (n_test), a failed output has ok 0
     arc_sandbox *sb;      // python
     arc_dsl_vm *vm;       // dsl
 } arc_state;
@@ -84,26 +81,7 @@ static char *arc_canonical(task *t, const char *candidate) {
     return buf;
 }
 
-// Keeps the candidate's outputs on the test inputs (deep copies) unless its key is there already.
-static void keep(arc_state *s, const char *key, const arc_output *test) {
-    for (int i = 0; i < s->n_kept; i++)
-        if (!strcmp(s->kept_key[i], key)) return;
-    if (s->n_kept == s->cap_kept) {
-        s->cap_kept = s->cap_kept ? 2 * s->cap_kept : 64;
-        s->kept_key = realloc(s->kept_key, (size_t)s->cap_kept * sizeof *s->kept_key);
-        s->kept = realloc(s->kept, (size_t)s->cap_kept * sizeof *s->kept);
-        mgCheck(s->kept_key && s->kept, "out of memory keeping test outputs");
-    }
-    arc_output *o = callocCheck((size_t)s->t.n_test, sizeof *o);
-    for (int i = 0; i < s->t.n_test; i++) {
-        o[i].ok = test[i].ok;
-        if (test[i].ok) arc_grid_copy(&o[i].grid, &test[i].grid);
-    }
-    s->kept_key[s->n_kept] = text_printf("%s", key);
-    s->kept[s->n_kept++] = o;
-}
 
-static char *arc_canonical(task *t, const char *candidate);
 
 // Reward and info of one candidate from its outputs on the training inputs.
 static void finish(const arc_state *s, const arc_output *got, const char *first_error, task_score *out) {
@@ -126,23 +104,23 @@ static void score_dsl(task *t, arc_state *s, const char *cand, task_score *out) 
     }
     int n = s->t.n_train + s->t.n_test;
     arc_output *got = callocCheck((size_t)n, sizeof *got);
-    char first[MG_ERRLEN] = "";
+    mg_err *why = callocCheck((size_t)n, sizeof *why);
+    const char **why_test = callocCheck((size_t)s->t.n_test, sizeof *why_test);
+    const char *first = NULL;
+    char first_text[MG_ERRLEN + 32];
     for (int i = 0; i < n; i++) {
-        mg_err re = {{0}};
-        got[i].ok = arc_dsl_run(s->vm, &p, &s->inputs[i], NULL, &got[i].grid, &re) == 0;
-        if (!got[i].ok && !first[0] && i < s->t.n_train)
-            snprintf(first, sizeof first, "pair %d: %.200s", i + 1, re.msg);
+        got[i].ok = arc_dsl_run(s->vm, &p, &s->inputs[i], NULL, &got[i].grid, &why[i]) == 0;
+        if (got[i].ok) continue;
+        if (i >= s->t.n_train) why_test[i - s->t.n_train] = why[i].msg;
+        else if (!first) snprintf(first_text, sizeof first_text, "pair %d: %.200s", i + 1, why[i].msg), first = first_text;
     }
-    finish(s, got, first[0] ? first : NULL, out);
-    char *key = arc_canonical(t, cand);
-    keep(s, key, got + s->t.n_train);
-    free(key);
-    for (int i = 0; i < n; i++)
-        if (got[i].ok) arc_grid_free(&got[i].grid);
-    free(got);
+    finish(s, got, first, out);
+    out->detail = arc_detail_encode(got + s->t.n_train, why_test, s->t.n_test);
+    arc_outputs_free(got, n);
+    free(got), free(why), free(why_test);
 }
 
-static int score_python(task *t, arc_state *s, int n, const char *const *cands, task_score *out, mg_err *e) {
+static int score_python(arc_state *s, int n, const char *const *cands, task_score *out, mg_err *e) {
     int m = s->t.n_train + s->t.n_test;
     arc_result *res = callocCheck((size_t)n * (size_t)m, sizeof *res);
     if (arc_sandbox_run_many(s->sb, n, cands, m, s->inputs, res, e)) {
@@ -150,26 +128,26 @@ static int score_python(task *t, arc_state *s, int n, const char *const *cands, 
         return -1;
     }
     arc_output *got = callocCheck((size_t)m, sizeof *got);
+    const char **why_test = callocCheck((size_t)s->t.n_test, sizeof *why_test);
     for (int c = 0; c < n; c++) {
         const arc_result *r = &res[(size_t)c * (size_t)m];
         const char *first = NULL;
         char why[ARC_REASON_LEN + 32];
         for (int i = 0; i < m; i++) {
             got[i] = (arc_output){.ok = r[i].ok, .grid = r[i].grid};
+            if (i >= s->t.n_train) why_test[i - s->t.n_train] = r[i].ok ? NULL : r[i].reason;
             if (!r[i].ok && !first && i < s->t.n_train) snprintf(why, sizeof why, "pair %d: %.*s", i + 1, ARC_REASON_LEN - 1, r[i].reason), first = why;
         }
         finish(s, got, first, &out[c]);
-        char *key = arc_canonical(t, cands[c]);
-        keep(s, key, got + s->t.n_train);
-        free(key);
+        out[c].detail = arc_detail_encode(got + s->t.n_train, why_test, s->t.n_test);
     }
-    free(got);
+    free(got), free(why_test);
     arc_results_free(res, n * m);
     free(res);
     return 0;
 }
 
-static int arc_score(task *t, int n, const char *const *cands, task_score *out, mg_err *e) {
+static int arc_score_candidates(task *t, int n, const char *const *cands, task_score *out, mg_err *e) {
     arc_state *s = state_of(t);
     memset(out, 0, (size_t)n * sizeof *out);
     if (s->exec == ARC_EXEC_DSL) {
@@ -190,8 +168,9 @@ static int arc_score(task *t, int n, const char *const *cands, task_score *out, 
     int rc = 0;
     if (k) {
         task_score *tmp = callocCheck((size_t)k, sizeof *tmp);
-        rc = score_python(t, s, k, run, tmp, e);
+        rc = score_python(s, k, run, tmp, e);
         for (int j = 0; !rc && j < k; j++) out[where[j]] = tmp[j];
+        if (rc) task_score_free_details(tmp, k);
         free(tmp);
     }
     free(run);
@@ -204,17 +183,14 @@ static int arc_solved(task *t, double reward, const char *candidate) {
     return reward >= 1.0;  // exact on every training pair under either reward
 }
 
+static int arc_report(task *t, const task_outcome *o, int print, mg_err *e) {
+    return arc_write_results(&state_of(t)->t, o, print, e);
+}
+
 static void state_free(arc_state *s) {
     if (!s) return;
     if (s->sb) arc_sandbox_close(s->sb);
     if (s->vm) arc_dsl_vm_free(s->vm);
-    for (int i = 0; i < s->n_kept; i++) {
-        for (int j = 0; j < s->t.n_test; j++) arc_grid_free(&s->kept[i][j].grid);
-        free(s->kept[i]);
-        free(s->kept_key[i]);
-    }
-    free(s->kept);
-    free(s->kept_key);
     free(s->inputs);  // shallow copies of the task's grids
     free(s->train_out);
     arc_task_free(&s->t);
@@ -259,18 +235,8 @@ int arc_task_create(task **out, const arc_task_config *cfg, mg_err *e) {
     }
     task *t = mallocCheck(sizeof *t);
     *t = (task){.name = "arc", .state = s, .prompt = arc_prompt, .ns_prompt = arc_ns, .parse = arc_parse,
-                .canonical = arc_canonical, .score = arc_score, .solved = arc_solved, .destroy = arc_destroy};
+                .canonical = arc_canonical, .score = arc_score_candidates, .solved = arc_solved, .report = arc_report,
+                .destroy = arc_destroy};
     *out = t;
     return 0;
-}
-
-const arc_output *arc_task_test_outputs(task *t, const char *candidate, int *n_test) {
-    arc_state *s = state_of(t);
-    *n_test = s->t.n_test;
-    char *key = arc_canonical(t, candidate ? candidate : "");
-    const arc_output *found = NULL;
-    for (int i = 0; i < s->n_kept && !found; i++)
-        if (!strcmp(s->kept_key[i], key)) found = s->kept[i];
-    free(key);
-    return found;
 }

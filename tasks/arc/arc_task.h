@@ -2,8 +2,8 @@
 // inputs and rewarded by how close its outputs come to the training outputs (tasks/arc/reward.h). Candidates are
 // Python programs run in the sandbox (tasks/arc/sandbox.h) or programs of the grid language (tasks/arc/dsl.h) run
 // in this process. The test outputs are never read here: the reward only looks at the training pairs. Each
-// scored program also runs on the test inputs, and its outputs there are kept in memory by canonical key (for
-// choosing answers later; nothing uses them yet and they are not in checkpoints).
+// scored program also runs on the test inputs; its outputs there are its score's detail (tasks/arc/outcome.h),
+// which the search keeps in the archive and in checkpoints, and the task's report chooses the answers from them.
 #pragma once
 #include "tasks/arc/prompt.h"
 #include "tasks/arc/reward.h"
@@ -27,7 +27,3 @@ typedef struct {
 // Loads the task and, for python, opens the sandbox (its start check runs a program, so a missing numpy or
 // seccomp is reported here). NULL with the reason in e.
 int arc_task_create(task **out, const arc_task_config *cfg, mg_err *e);
-
-// The outputs on the task's test inputs of a scored candidate (any spelling with the same canonical key):
-// (*n_test) entries, owned by the task; NULL when it was never scored or did not parse.
-const arc_output *arc_task_test_outputs(task *t, const char *candidate, int *n_test);

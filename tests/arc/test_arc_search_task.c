@@ -1,12 +1,16 @@
 // ARC as a search task (tasks/arc/arc_task.h), through the task interface only, on training task 3c9b0459 (the
 // output is the input turned 180 degrees): a right program scores 1 and solves it, a wrong one earns partial
 // credit below 1 (and 0 under the strict reward), an unusable completion is refused by parse, and two spellings
-// of one program share a canonical key. First with the grid language, then with Python in the sandbox when
+// of one program share a canonical key; the right program keeps its test output as its detail, and the report of
+// a search that scored both writes it as the answer. First with the grid language, then with Python in the sandbox when
 // /usr/bin/python3 has numpy and seccomp (else that half is skipped, saying why).
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "tasks/arc/arc_task.h"
+#include "tasks/arc/outcome.h"
 #include "testing.h"
 
 #define TASK_FILE "data/arc-agi-1/training/3c9b0459.json"
@@ -32,15 +36,56 @@ static task_score run_one(task *t, const char *completion) {
     return s;
 }
 
-static void check_task(task *t, const char *right, const char *right_cand, const char *wrong, const char *bad, const char *same_a,
+// The end of a search that scored the wrong program first, then the right one: its report writes the right
+// program's test output as attempt_1 of submission.json, and arc_result.json scores pass@2 = 1 (the task's test
+// output is known). The right program's detail holds that output.
+static void check_report(task *t, const task_score *right, const task_score *wrong, const char *what) {
+    arc_output o[1];
+    mg_err e = {{0}};
+    CHECK(right->detail && arc_detail_decode(right->detail, 1, o, &e) == 0 && o[0].ok && o[0].grid.rows == 3 &&
+              arc_at(&o[0].grid, 0, 0) == 7 && arc_at(&o[0].grid, 2, 2) == 6,
+          "%s: the right program's detail is not its test output: %s (%s)", what, right->detail ? right->detail : "",
+          e.msg);
+    if (right->detail) arc_outputs_free(o, 1);
+    char dir[] = "/tmp/arc_report_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    const char *cand[2] = {"wrong", "right"}, *detail[2] = {wrong->detail, right->detail};
+    double reward[2] = {wrong->reward, right->reward};
+    unsigned char valid[2] = {1, 1};
+    task_outcome out = {2, cand, reward, valid, detail, 2, 1, 1, 0.5, dir};
+    CHECK(t->report && t->report(t, &out, 0, &e) == 0, "%s: report: %s", what, e.msg);
+    char path[256];
+    snprintf(path, sizeof path, "%s/arc_result.json", dir);
+    json_error_t je;
+    json_t *r = json_load_file(path, 0, &je);
+    json_t *sc = json_object_get(r, "score");
+    CHECK(json_number_value(json_object_get(sc, "pass@2")) == 1.0 &&
+              json_number_value(json_object_get(sc, "pass@1")) == 1.0 &&
+              json_integer_value(json_object_get(r, "train_perfect_programs")) == 1,
+          "%s: arc_result.json: %s", what, je.text);
+    json_decref(r);
+    snprintf(path, sizeof path, "%s/submission.json", dir);
+    r = json_load_file(path, 0, &je);
+    json_t *a1 = json_object_get(json_array_get(json_object_get(r, "3c9b0459"), 0), "attempt_1");
+    CHECK(json_integer_value(json_array_get(json_array_get(a1, 0), 0)) == 7, "%s: submission.json: %s", what, je.text);
+    json_decref(r);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "rm");
+}
+
+static void check_task(task *t, const char *right, const char *wrong, const char *bad, const char *same_a,
                        const char *same_b, const char *what) {
     task_score s = run_one(t, right);
     CHECK(s.valid && s.reward == 1.0 && t->solved(t, s.reward, right), "%s: right program: valid %d reward %g (%s)",
           what, s.valid, s.reward, s.info);
     CHECK(strstr(s.info, "4/4 train pairs exact") != NULL, "%s: info '%s'", what, s.info);
-    s = run_one(t, wrong);
-    CHECK(s.valid && s.reward > 0 && s.reward < 1 && !t->solved(t, s.reward, wrong),
-          "%s: wrong program: valid %d reward %g (%s)", what, s.valid, s.reward, s.info);
+    task_score w = run_one(t, wrong);
+    CHECK(w.valid && w.reward > 0 && w.reward < 1 && !t->solved(t, w.reward, wrong),
+          "%s: wrong program: valid %d reward %g (%s)", what, w.valid, w.reward, w.info);
+    check_report(t, &s, &w, what);
+    task_score_free_details(&s, 1);
+    task_score_free_details(&w, 1);
     char *p = t->parse(t, bad);
     CHECK(p == NULL, "%s: unusable completion parsed as '%s'", what, p ? p : "");
     free(p);
@@ -52,13 +97,6 @@ static void check_task(task *t, const char *right, const char *right_cand, const
         free(ka), free(kb);
     }
     free(a), free(b);
-    // the right program's outputs on the test input were kept, under any spelling of it; they are the answer
-    int n_test = 0;
-    const arc_output *o = arc_task_test_outputs(t, right_cand, &n_test);
-    CHECK(o && n_test == 1 && o[0].ok && o[0].grid.rows == 3 && arc_at(&o[0].grid, 0, 0) == 7 &&
-              arc_at(&o[0].grid, 2, 2) == 6,
-          "%s: kept test output of the right program", what);
-    CHECK(arc_task_test_outputs(t, "never scored", &n_test) == NULL, "%s: outputs of an unscored program", what);
     char *prompt = t->prompt(t);
     CHECK(strstr(prompt, "Example 1") && strstr(prompt, "467\n"), "%s: prompt lacks the examples or the test input",
           what);  // digits: the test input's last row 4 6 7
@@ -71,7 +109,7 @@ static void check_task(task *t, const char *right, const char *right_cand, const
 static void test_dsl(void) {
     task *t = make(ARC_EXEC_DSL, 0);
     if (!t) return;
-    check_task(t, "Here it is:\n```\nO = rot180(I)\n```\n", "# turn\nO = rot180( I )", "O = rot90(I)\n", "turn it around, I think",
+    check_task(t, "Here it is:\n```\nO = rot180(I)\n```\n", "O = rot90(I)\n", "turn it around, I think",
                "x1 = flip_lr(I)\nO = flip_ud(x1)\n", "```\n# flip both ways\nfoo   =   flip_lr( I )\n\nO = flip_ud(foo)\n```",
                "dsl");
     char *prompt = t->prompt(t);
@@ -87,8 +125,10 @@ static void test_dsl(void) {
     if (!t) return;
     s = run_one(t, "O = rot90(I)");
     CHECK(s.valid && s.reward < 1, "strict: wrong program reward %g", s.reward);
+    task_score_free_details(&s, 1);
     s = run_one(t, "O = rot180(I)");
     CHECK(s.valid && s.reward == 1.0, "strict: right program reward %g", s.reward);
+    task_score_free_details(&s, 1);
     t->destroy(t);
 }
 
@@ -100,7 +140,6 @@ static void test_python(void) {
     task *t = make(ARC_EXEC_PYTHON, 0);
     if (!t) return;
     check_task(t, "```python\nimport numpy as np\ndef transform(g):\n    return np.rot90(np.array(g), 2).tolist()\n```\n",
-               "import numpy as np\ndef transform(g):  # half turn twice\n    return np.rot90(np.array(g), 2).tolist()\n",
                "```python\nimport numpy as np\ndef transform(g):\n    return np.rot90(np.array(g)).tolist()\n```\n",
                "I would rotate it.",
                "```python\ndef transform(g):\n    return [r[::-1] for r in g[::-1]]\n```",

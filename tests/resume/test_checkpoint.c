@@ -109,6 +109,47 @@ static uint64_t resume_equals_uninterrupted(model *m, const tokenizer *tok, cons
     return want;
 }
 
+// Task details (ARC keeps each program's test outputs there) survive a checkpoint and a resume, count in the
+// digest, and a file written as format version 2 (no details) still reads, as having none.
+static void details(model *m, const tokenizer *tok, const char *where) {
+    mg_err e;
+    char path[512];
+    snprintf(path, sizeof path, "%s.details", where);
+    run a, b;
+    if (start(&a, m, tok, "0")) return;
+    for (int i = 0; i < 2; i++) CHECK(search_step(&a.s, &e) >= 0, "%s", e.msg);
+    checkpoint plain, with;
+    checkpoint_take(&plain, &a.s, "config text", "tests/parity/fixtures/llama3-tiny", 42, NULL, 0);
+    archive_set_detail(a.s.arc, 0, strdup("[[[1,2]]]"));
+    archive_set_detail(a.s.arc, 2, strdup("[{\"error\":\"timeout\"}]"));
+    checkpoint_take(&with, &a.s, "config text", "tests/parity/fixtures/llama3-tiny", 42, NULL, 0);
+    CHECK(checkpoint_digest(&plain) != checkpoint_digest(&with), "the digest does not cover the details");
+    CHECK(checkpoint_write(&with, path, &e) == 0, "%s", e.msg);
+    checkpoint back;
+    CHECK(checkpoint_read(&back, path, m, &e) == 0 && back.format_version == CHECKPOINT_FORMAT_VERSION, "%s", e.msg);
+    if (start(&b, m, tok, "0")) return;
+    CHECK(checkpoint_apply(&back, &b.s, &e) == 0, "%s", e.msg);
+    const archive_entry *x0 = archive_get(b.s.arc, 0), *x1 = archive_get(b.s.arc, 1), *x2 = archive_get(b.s.arc, 2);
+    CHECK(x0 && x0->detail && !strcmp(x0->detail, "[[[1,2]]]") && x1 && !x1->detail && x2 && x2->detail &&
+              !strcmp(x2->detail, "[{\"error\":\"timeout\"}]"),
+          "details after resume: '%s' / '%s'", x0 && x0->detail ? x0->detail : "(none)",
+          x2 && x2->detail ? x2->detail : "(none)");
+    CHECK(digest_now(&b.s) == checkpoint_digest(&with), "the resumed search's digest differs");
+    checkpoint_free(&back);
+    finish(&b, m);
+    plain.format_version = 2;
+    CHECK(checkpoint_write(&plain, path, &e) == 0, "%s", e.msg);
+    CHECK(checkpoint_read(&back, path, m, &e) == 0 && back.format_version == 2 && back.detail_bytes == 0 &&
+              back.digest == checkpoint_digest(&plain),
+          "a version 2 file: %s", e.msg);
+    checkpoint_free(&back);
+    printf("  details: 2 of %zu entries keep one through a checkpoint; version 2 files read without them\n",
+           archive_size(a.s.arc));
+    checkpoint_free(&plain), checkpoint_free(&with);
+    finish(&a, m);
+    remove(path);
+}
+
 static void set_version(const char *path, int64_t v) {
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     H5Adelete(f, "format_version");
@@ -127,7 +168,7 @@ static void refusals(model *m, const tokenizer *tok, const char *path) {
     // Unknown version.
     CHECK(system(cmd) == 0, "cp");
     set_version(copy, 7);
-    CHECK(checkpoint_read(&c, copy, NULL, &e) == -1 && strstr(e.msg, "version 7; this migrate reads version 2"),
+    CHECK(checkpoint_read(&c, copy, NULL, &e) == -1 && strstr(e.msg, "version 7; this migrate reads versions 2 and 3"),
           "version 7 accepted or wrong message: %s", e.msg);
     printf("  %s\n", e.msg);
     // Version 1: nothing covered its config.
@@ -262,6 +303,7 @@ int main(void) {
     resume_equals_uninterrupted(&m, tok, "5", 0, path);
     uint64_t stale = resume_equals_uninterrupted(&m, tok, "0", 2, path);  // two groups wait at the checkpoint
     CHECK(stale != exact, "training.staleness 2 ends in the same state as 0: the update lag changed nothing");
+    details(&m, tok, path);
     refusals(&m, tok, path);
     unlink(path);
     tokenizer_free(tok);
