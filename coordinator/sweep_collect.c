@@ -12,7 +12,9 @@
 
 #include "common/file.h"
 #include "common/run_config.h"
+#include "coordinator/sweep_arc.h"
 #include "coordinator/sweep_results.h"
+#include "common/text.h"
 
 typedef enum { EL_DONE, EL_FAILED, EL_UNFINISHED, EL_MISSING } el_status;
 static const char *STATUS[] = {"done", "failed", "unfinished", "missing"};
@@ -27,6 +29,7 @@ typedef struct {
     int solved, iterations;
     long calls, calls_to_solve;
     double best_reward, seconds;
+    char *arc_file, *arc_id, *arc_solutions;  // ARC elements (task.arc.*), else NULL
 } element;
 
 static const char *jstr(json_t *o, const char *k) {
@@ -235,6 +238,46 @@ static void write_tables(FILE *csv, FILE *md, const element *els, int n) {
     free(r);
 }
 
+// An ARC element's problem column: the task id (a task file's name without its folder and .json).
+static const char *arc_problem(const run_config *c) {
+    static char id[CFG_STR];
+    if (c->arc_id[0]) return c->arc_id;
+    const char *base = strrchr(c->arc_file, '/');
+    snprintf(id, sizeof id, "%s", base ? base + 1 : c->arc_file);
+    size_t n = strlen(id);
+    if (n > 5 && !strcmp(id + n - 5, ".json")) id[n - 5] = '\0';
+    return id;
+}
+
+// An override that names the element's task rather than its arm.
+static int names_task(const char *kv) {
+    return !strncmp(kv, "output_dir=", 11) || !strncmp(kv, "task.arc.file=", 14) || !strncmp(kv, "task.arc.id=", 12) ||
+           !strncmp(kv, "task.arc.solutions=", 19);
+}
+
+// The ARC elements' answers (sweep_arc.h); 0 when there are none.
+static int collect_arc(const char *dir, const element *els, int n) {
+    sweep_arc_element *a = callocCheck((size_t)n + 1, sizeof *a);
+    char **arms = callocCheck((size_t)n + 1, sizeof *arms);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (!els[i].arc_file) continue;
+        char *arm = text_printf("%s", "");
+        for (int k = 0; k < els[i].n_kv; k++) {
+            if (names_task(els[i].kv[k])) continue;
+            char *longer = text_printf("%s%s%s", arm, arm[0] ? " " : "", els[i].kv[k]);
+            free(arm);
+            arm = longer;
+        }
+        arms[m] = arm;
+        a[m++] = (sweep_arc_element){els[i].index, els[i].arc_file, els[i].arc_id, els[i].arc_solutions, arm};
+    }
+    int rc = m ? sweep_collect_arc(dir, a, m) : 0;
+    for (int i = 0; i < m; i++) free(arms[i]);
+    free(arms), free(a);
+    return rc;
+}
+
 int sweep_collect(const char *dir) {
     char path[4200];
     mg_err e;
@@ -275,8 +318,13 @@ int sweep_collect(const char *dir) {
         }
         const char *problem = c.task == TASK_SEMANTLE   ? c.target
                               : c.task == TASK_MOLECULE ? c.objective
+                              : c.task == TASK_ARC      ? arc_problem(&c)
                                                         : c.oracle_command;
         snprintf(el->problem, sizeof el->problem, "%.*s", (int)sizeof el->problem - 1, problem);
+        if (c.task == TASK_ARC) {
+            el->arc_file = text_printf("%s", c.arc_file), el->arc_id = text_printf("%s", c.arc_id);
+            el->arc_solutions = text_printf("%s", c.arc_solutions);
+        }
         for (char *q = el->problem; *q; q++)  // a composed objective is YAML over several lines: one table cell
             if (*q == '\n' || *q == '\t') *q = ' ';
         snprintf(el->strategy, sizeof el->strategy, "%s", strategy_name(c.strategy));
@@ -311,7 +359,8 @@ int sweep_collect(const char *dir) {
         if (!rc)
             fprintf(stderr, "migrate sweep: %d of %d elements done; wrote %s and %s\n", done, n, csv_path, md_path);
     }
-    for (int i = 0; i < n; i++) free(els[i].kv);
+    int arc = rc ? 0 : collect_arc(dir, els, n);
+    for (int i = 0; i < n; i++) free(els[i].kv), free(els[i].arc_file), free(els[i].arc_id), free(els[i].arc_solutions);
     free(els), free(man), free(cfg_text);
-    return rc || done < n;
+    return rc || done < n || arc != 0;
 }
