@@ -6,11 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <yaml.h>
 
 #include "common/file.h"
 
-static const char *KEYS = "targets, objectives, seeds, strategies, grid, sbatch_args, max_parallel";
+static const char *KEYS = "targets, objectives, seeds, strategies, arc_ids_from, grid, sbatch_args, max_parallel";
 
 // Is line (at p) the top-level key `sweep:`?
 static int starts_sweep(const char *p, const char *end) {
@@ -45,7 +46,9 @@ static long line_of(const yaml_node_t *n) { return (long)n->start_mark.line + 1;
 
 static int axis_rank(const char *key) {
     if (!strcmp(key, "strategy")) return 0;
-    if (!strcmp(key, "task.target") || !strcmp(key, "task.objective")) return 1;  // the problem: word or objective
+    if (!strcmp(key, "task.target") || !strcmp(key, "task.objective") || !strcmp(key, "task.arc.file") ||
+        !strcmp(key, "task.arc.id"))
+        return 1;  // the problem: word, objective or ARC task
     return !strcmp(key, "seed") ? 2 : 3;
 }
 
@@ -156,6 +159,47 @@ static int read_grid(ctx *c, sweep_spec *s, yaml_node_t *v, mg_err *e) {
     return 0;
 }
 
+static int by_text(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+// sweep.arc_ids_from: every task id of a Kaggle-style challenges file (its top-level keys, sorted), as the values
+// of task.arc.id; the config's task.arc.file names the same file.
+static int arc_ids_axis(ctx *c, sweep_spec *s, yaml_node_t *v, mg_err *e) {
+    const char *file;
+    if (v->type != YAML_SCALAR_NODE || !v->data.scalar.length)
+        return mg_fail(e, "%s:%ld: sweep.arc_ids_from: expected the path of an ARC challenges file", c->path,
+                       line_of(v));
+    file = (const char *)v->data.scalar.value;
+    size_t len;
+    mg_err re;
+    char *text = read_small_file(file, (size_t)256 << 20, &len, 0, NULL, &re);
+    if (!text) return mg_fail(e, "%s:%ld: sweep.arc_ids_from: %s", c->path, line_of(v), re.msg);
+    json_error_t je;
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    if (!json_is_object(root) || !json_object_size(root)) {
+        int rc = mg_fail(e, "%s:%ld: sweep.arc_ids_from: %s: %s", c->path, line_of(v), file,
+                         root ? "not a JSON object of tasks by id" : je.text);
+        json_decref(root);
+        return rc;
+    }
+    int n = (int)json_object_size(root), k = 0, rc = 0;
+    char **vals = callocCheck((size_t)n, sizeof(char *));
+    const char *id;
+    json_t *task;
+    json_object_foreach(root, id, task) vals[k++] = strdup(id);
+    json_decref(root);
+    qsort(vals, (size_t)k, sizeof *vals, by_text);
+    for (int i = 0; i < k && !rc; i++) rc = check_value(vals[i], c->path, line_of(v), "arc_ids_from", e);
+    sweep_axis *a = rc ? NULL : axis_for(s, "task.arc.id");
+    if (!rc && !a) rc = mg_fail(e, "%s:%ld: sweep: more than %d axes", c->path, line_of(v), SWEEP_MAX_AXES);
+    if (rc) {
+        for (int i = 0; i < k; i++) free(vals[i]);
+        free(vals);
+        return -1;
+    }
+    return set_values(s, a, "task.arc.id", vals, k);
+}
+
 static int read_section(ctx *c, sweep_spec *s, yaml_node_t *sec, mg_err *e) {
     if (sec->type == YAML_SCALAR_NODE && sec->data.scalar.length == 0) return 0;  // "sweep:" with nothing under it
     if (sec->type != YAML_MAPPING_NODE)
@@ -175,6 +219,8 @@ static int read_section(ctx *c, sweep_spec *s, yaml_node_t *sec, mg_err *e) {
             if (add_axis(c, s, v, fixed[f][1], label, e)) return -1;
         } else if (!strcmp(key, "grid")) {
             if (read_grid(c, s, v, e)) return -1;
+        } else if (!strcmp(key, "arc_ids_from")) {
+            if (arc_ids_axis(c, s, v, e)) return -1;
         } else if (!strcmp(key, "sbatch_args")) {
             if (read_scalar(c, v, key, &val, e)) return -1;
             snprintf(s->sbatch_args, sizeof s->sbatch_args, "%s", val);

@@ -5,6 +5,7 @@
 //     targets: [ocean, river, music]   # task.target
 //     objectives: [median1, qed]       # task.objective (molecule tasks: predefined names)
 //     seeds: [0, 1]                    # seed
+//     arc_ids_from: FILE               # task.arc.id: every task id of an ARC challenges file (sorted)
 //     strategies: [migrate, grpo]      # strategy
 //     grid:                            # any other key, as --set names it
 //       training.learning_rate: [5.0e-5, 1.0e-4]
@@ -12,7 +13,7 @@
 //     max_parallel: 0                  # at most this many elements run at once (0 = no limit)
 //
 // Every list may also be a comma string ("ocean,river"). Elements enumerate the product with the first axis
-// slowest, in the order strategies, targets / objectives, seeds, then grid keys as written.
+// slowest, in the order strategies, targets / objectives / ARC tasks, seeds, then grid keys as written.
 #pragma once
 #include <stddef.h>
 

@@ -4,7 +4,8 @@
 # score is recomputed from the attempts. The tiny fixture model writes no program that parses, so every attempt
 # is the 1x1 black fallback: task z0 (whose test output is [[0]]) scores 1, the other two 0, so pass@2 is 1 of 3
 # tasks (33.33%). With one element's answers deleted, collect exits 1, names the task, and its attempts become
-# placeholders.
+# placeholders. Also: jobs/arc/arc-small.yaml makes 54 elements, and sweep.arc_ids_from (jobs/arc/arc-full.yaml)
+# takes every id of a challenges file.
 # Usage: test_arc_sweep.sh BUILD_DIR   (run from the repository root)
 set -u
 M="$1/migrate"
@@ -78,5 +79,34 @@ if [ $rc -eq 1 ] && grep -q "task z1: no answers" "$TMP/collect2.err" && grep -q
     ok "a task without answers: exit 1, named, placeholder kept in submission.json"
 else
     bad "missing answers: exit $rc: $(cat "$TMP/collect2.err")"
+fi
+
+# The shipped sweep configs: ARC-Small's 54 tasks; ARC-Full's ids from the challenges file (here a 2-task one).
+"$M" sweep jobs/arc/arc-small.yaml --dry-run --out "$TMP/small" >/dev/null 2>"$TMP/small.err"
+n=$(grep -vc '^#' "$TMP/small/manifest.tsv" 2>/dev/null)
+if [ "${n:-0}" -eq 54 ] && grep -q "task.arc.id=fc754716" "$TMP/small/manifest.tsv"; then
+    ok "jobs/arc/arc-small.yaml: 54 elements"
+else
+    bad "arc-small: ${n:-no} elements: $(cat "$TMP/small.err")"
+fi
+cat >"$TMP/challenges.json" <<'JSON'
+{"bb000002": {"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]]}]},
+ "aa000001": {"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[1]]}]}}
+JSON
+sed "s|arc_ids_from: .*|arc_ids_from: $TMP/challenges.json|" jobs/arc/arc-full.yaml >"$TMP/full.yaml"
+"$M" sweep "$TMP/full.yaml" --dry-run --out "$TMP/full" >/dev/null 2>"$TMP/full.err"
+if [ "$(grep -v '^#' "$TMP/full/manifest.tsv" 2>/dev/null | cut -f2 | tr '\n' ' ')" = "task.arc.id=aa000001 task.arc.id=bb000002 " ]; then
+    ok "sweep.arc_ids_from: the file's ids, sorted"
+else
+    bad "arc_ids_from: $(cat "$TMP/full.err") $(cat "$TMP/full/manifest.tsv" 2>&1)"
+fi
+echo "[]" >"$TMP/notasks.json"
+sed "s|arc_ids_from: .*|arc_ids_from: $TMP/notasks.json|" jobs/arc/arc-full.yaml >"$TMP/bad.yaml"
+"$M" sweep "$TMP/bad.yaml" --dry-run --out "$TMP/bad" >/dev/null 2>"$TMP/bad.err"
+rc=$?
+if [ $rc -ne 0 ] && [ "$(wc -l <"$TMP/bad.err")" -eq 1 ] && grep -q "bad.yaml:[0-9]*: sweep.arc_ids_from: .*notasks.json: not a JSON object" "$TMP/bad.err"; then
+    ok "a challenges file that is no object of tasks: $(cat "$TMP/bad.err")"
+else
+    bad "arc_ids_from on a bad file: exit $rc: $(cat "$TMP/bad.err")"
 fi
 exit $fail

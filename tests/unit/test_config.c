@@ -576,8 +576,8 @@ static void test_examples(void) {
               "oracle example values");
         run_config_free(&c);
     }
-    rc = run_config_load(&c, "jobs/arc-example.yaml", NULL, 0, &e);
-    CHECK(rc == 0, "jobs/arc-example.yaml: %s", e.msg);
+    rc = run_config_load(&c, "jobs/arc/barc.yaml", NULL, 0, &e);
+    CHECK(rc == 0, "jobs/arc/barc.yaml: %s", e.msg);
     if (rc == 0) {
         CHECK(c.task == TASK_ARC && !strcmp(c.arc_executor, "python") && !strcmp(c.arc_format, "colors") &&
                   c.num_on_policy == 11 && c.num_neighborhood == 4 && c.num_greedy == 1 && c.lora_r == 128,
