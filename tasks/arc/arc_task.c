@@ -47,7 +47,7 @@ static char *arc_prompt(task *t) {
 static char *arc_ns(task *t, const char *solution, double reward) {
     (void)reward;
     arc_state *s = state_of(t);
-    return arc_neighbor_prompt(&s->t, solution ? solution : "", s->format);
+    return arc_neighbor_prompt_as(&s->t, solution ? solution : "", s->format, s->exec == ARC_EXEC_DSL);
 }
 
 // The grid-language program of a completion: its last fenced block when it has one, else the whole text; NULL

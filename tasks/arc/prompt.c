@@ -79,6 +79,10 @@ char *arc_user_prompt(const arc_task *t, int test_index, arc_cell_format f) {
 }
 
 char *arc_neighbor_prompt(const arc_task *t, const char *program, arc_cell_format f) {
+    return arc_neighbor_prompt_as(t, program, f, 0);
+}
+
+char *arc_neighbor_prompt_as(const arc_task *t, const char *program, arc_cell_format f, int grid_language) {
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
@@ -86,9 +90,10 @@ char *arc_neighbor_prompt(const arc_task *t, const char *program, arc_cell_forma
     write_examples(m, t, f);
     size_t n = strlen(program);
     fprintf(m,
-            "\nHere is my guess for the function:\n```python\n%s%s```\n\n"
+            "\nHere is my guess for the %s:\n```%s\n%s%s```\n\n"
             "Write a variation of this guess that could be the correct rule for every example.",
-            program, n && program[n - 1] == '\n' ? "" : "\n");
+            grid_language ? "program" : "function", grid_language ? "" : "python", program,
+            n && program[n - 1] == '\n' ? "" : "\n");
     fclose(m);
     return buf;
 }

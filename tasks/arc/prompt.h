@@ -20,3 +20,5 @@ char *arc_user_prompt(const arc_task *t, int test_index, arc_cell_format f);
 // The neighborhood prompt: the same introduction and training pairs, then `program` in a ```python block as a
 // guess, and a request for a variation of it that could be the right rule. malloc'd.
 char *arc_neighbor_prompt(const arc_task *t, const char *program, arc_cell_format f);
+// The same for a grid-language program (grid_language 1): "my guess for the program" in a plain ``` block.
+char *arc_neighbor_prompt_as(const arc_task *t, const char *program, arc_cell_format f, int grid_language);

@@ -115,6 +115,10 @@ static void test_dsl(void) {
     char *prompt = t->prompt(t);
     CHECK(!strstr(prompt, "Python function") && strstr(prompt, "grid language"), "dsl: prompt asks for Python");
     free(prompt);
+    prompt = t->ns_prompt(t, "O = rot90(I)\n", 0.5);
+    CHECK(strstr(prompt, "guess for the program:\n```\nO = rot90(I)\n```") && !strstr(prompt, "python"),
+          "dsl: the neighbourhood prompt fences the program as Python:\n%s", prompt);
+    free(prompt);
     // an unparsable candidate that still reaches score is invalid
     const char *c[1] = {"O = nosuch(I)"};
     task_score s;
