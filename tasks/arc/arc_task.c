@@ -28,20 +28,9 @@ typedef struct {
 
 static arc_state *state_of(task *t) { return t->state; }
 
-// The user prompt asks for Python; the grid language gets its own closing request.
-static const char *DSL_REQUEST =
-    "Write a program in the grid language (docs/arc-dsl.md): one binding per line such as `x1 = rot90(I)`, "
-    "the input grid being I and the last line's value the output grid. Put it in a ``` block.";
-
 static char *arc_prompt(task *t) {
     arc_state *s = state_of(t);
-    char *p = arc_user_prompt(&s->t, 0, s->format);
-    if (s->exec != ARC_EXEC_DSL) return p;
-    char *cut = strstr(p, "Write a Python function `transform");
-    if (cut) *cut = 0;
-    char *q = text_printf("%s%s", p, DSL_REQUEST);
-    free(p);
-    return q;
+    return arc_user_prompt_as(&s->t, 0, s->format, s->exec == ARC_EXEC_DSL);
 }
 
 static char *arc_ns(task *t, const char *solution, double reward) {

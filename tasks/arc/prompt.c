@@ -61,6 +61,10 @@ static void write_examples(FILE *m, const arc_task *t, arc_cell_format f) {
 }
 
 char *arc_user_prompt(const arc_task *t, int test_index, arc_cell_format f) {
+    return arc_user_prompt_as(t, test_index, f, 0);
+}
+
+char *arc_user_prompt_as(const arc_task *t, int test_index, arc_cell_format f, int grid_language) {
     mgCheck(test_index >= 0 && test_index < t->n_test, "arc_user_prompt: no such test input");
     char *buf = NULL;
     size_t len = 0;
@@ -68,11 +72,12 @@ char *arc_user_prompt(const arc_task *t, int test_index, arc_cell_format f) {
     mgCheck(m != NULL, "out of memory writing a prompt");
     write_examples(m, t, f);
     char *in = arc_grid_text(&t->test_inputs[test_index], f);
-    fprintf(m,
-            "\nHere is the input grid for the test example:\nInput:\n%s\n"
-            "Write a Python function `transform(input_grid)` that applies the rule to any input grid and returns "
-            "its output grid.",
-            in);
+    fprintf(m, "\nHere is the input grid for the test example:\nInput:\n%s\n%s", in,
+            grid_language ? "Write a program in the grid language (docs/arc-dsl.md): one binding per line such as "
+                            "`x1 = rot90(I)`, the input grid being I and the last line's value the output grid. Put "
+                            "it in a ``` block."
+                          : "Write a Python function `transform(input_grid)` that applies the rule to any input "
+                            "grid and returns its output grid.");
     free(in);
     fclose(m);
     return buf;

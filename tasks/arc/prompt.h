@@ -17,6 +17,8 @@ const char *arc_system_prompt(void);
 // The user message for test input `test_index`: how grids are written, the training pairs as "Example {i}"
 // (from 1) with "Input:" and "Output:" grids, the test input, and the request for `transform`. malloc'd.
 char *arc_user_prompt(const arc_task *t, int test_index, arc_cell_format f);
+// The same asking for a grid-language program (grid_language 1) instead of a Python function.
+char *arc_user_prompt_as(const arc_task *t, int test_index, arc_cell_format f, int grid_language);
 // The neighborhood prompt: the same introduction and training pairs, then `program` in a ```python block as a
 // guess, and a request for a variation of it that could be the right rule. malloc'd.
 char *arc_neighbor_prompt(const arc_task *t, const char *program, arc_cell_format f);
