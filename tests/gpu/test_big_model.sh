@@ -41,11 +41,6 @@ while [ $# -gt 0 ]; do
 done
 case $build in /*) ;; *) build=$PWD/$build ;; esac
 case $task_file in /*) ;; *) task_file=$PWD/$task_file ;; esac
-migrate=$build/migrate
-maker=$build/tests/make_random_llama
-for p in "$migrate" "$maker"; do
-  [ -x "$p" ] || { echo "test_big_model.sh: $p is not built" >&2; exit 1; }
-done
 if grep -q '^MIGRATE_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
   echo "test_big_model.sh: skipped under the sanitizers (a 128k-vocabulary run takes minutes there)"
   exit 77
@@ -54,6 +49,13 @@ if [ "$backend" = cuda ] && ! nvidia-smi -L >/dev/null 2>&1; then
   echo "test_big_model.sh: skipped: no GPU (nvidia-smi -L fails)"
   exit 77
 fi
+# A build folder (make_random_llama in tests/) or a bundle's bin/ (every program side by side: tests/gpu/pack.sh)
+migrate=$build/migrate
+maker=$build/tests/make_random_llama
+[ -x "$maker" ] || maker=$build/make_random_llama
+for p in "$migrate" "$maker"; do
+  [ -x "$p" ] || { echo "test_big_model.sh: $p is not built" >&2; exit 1; }
+done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/big-model.XXXXXX")
 smi_pid=
@@ -62,6 +64,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT  # a stage's timeout: the EXIT trap still removes the checkpoint (16 GB for 8b)
 
 report() {  # report KEY VALUE: one figure, printed and kept
   printf '  %-28s %s\n' "$1" "$2"
