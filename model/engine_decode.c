@@ -130,7 +130,8 @@ static void ensure_step(engine *e, int n, int nw) {
                       &kv->logits, &kv->logp, &xop, &attop, &actop};
     size_t total = 0, at[sizeof sizes / sizeof *sizes];
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) at[i] = total, total += (sizes[i] + 63) / 64 * 64;
-    kv->slab = BE->alloc(total * sizeof(float) + mw * sizeof(int));  // each buffer 256-byte aligned (cuBLAS)
+    // each buffer 256-byte aligned (cuBLAS)
+    kv->slab = engine_phase_alloc(e, total * sizeof(float) + mw * sizeof(int), 0);
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) *bufs[i] = kv->slab + at[i];
     kv->xop = lp ? (void *)xop : kv->xn;
     kv->attop = lp ? (void *)attop : kv->att;
@@ -188,7 +189,12 @@ int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err) {
         return 0;
     }
     cache_release(e);
-    if (engine_kv_tensors(BE, &e->cfg, n_slots, max_len, &kv->k, &kv->v, err)) return -1;
+    // The cache does not fit beside the training activations: they go (engine_phase_alloc), and it is tried again.
+    if (engine_kv_tensors(BE, &e->cfg, n_slots, max_len, &kv->k, &kv->v, err)) {
+        if (!e->acts) return -1;
+        engine_acts_free(e);
+        if (engine_kv_tensors(BE, &e->cfg, n_slots, max_len, &kv->k, &kv->v, err)) return -1;
+    }
     kv->len = callocCheck((size_t)n_slots, sizeof(int));
     kv->n_slots = n_slots;
     kv->max_len = max_len;
