@@ -34,7 +34,8 @@ typedef struct mg_backend {
     // ---- memory ----
     void *(*alloc)(size_t bytes);  // never NULL (checked inside)
     // NULL when the memory is not there, for large buffers whose failure the caller reports as its own one-line
-    // error (a KV cache). Optional: where it is NULL, alloc.
+    // error (a KV cache) or makes room for (model/engine_internal.h: engine_phase_alloc). Optional: where it is
+    // NULL, alloc.
     void *(*try_alloc)(size_t bytes);
     void (*free)(void *p);
     void (*zero)(void *p, size_t bytes);

@@ -338,6 +338,18 @@ static size_t acts_carve(const engine *e, engine_acts *a, float *base, int N) {
     return off;
 }
 
+void *engine_phase_alloc(engine *e, size_t bytes, int training) {
+    void *p = BE->try_alloc ? BE->try_alloc(bytes) : NULL;
+    if (p || !BE->try_alloc) return p ? p : BE->alloc(bytes);
+    if (training)
+        engine_kv_free(e);
+    else
+        acts_free(e);
+    return BE->alloc(bytes);
+}
+
+void engine_acts_free(engine *e) { acts_free(e); }
+
 static void acts_free(engine *e) {
     engine_acts *a = e->acts;
     if (!a) return;
@@ -362,7 +374,7 @@ static engine_acts *ensure_acts(engine *e, int N) {
     a->capacity = cap;
     a->rank = rank;
     a->targets = targets;
-    a->slab = BE->alloc(acts_carve(e, a, NULL, cap) * sizeof(float));
+    a->slab = engine_phase_alloc(e, acts_carve(e, a, NULL, cap) * sizeof(float), 1);
     acts_carve(e, a, a->slab, cap);
     a->ints = BE->alloc((size_t)5 * cap * sizeof(int));
     a->host_ints = mallocCheck((size_t)5 * cap * sizeof(int));

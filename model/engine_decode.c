@@ -26,14 +26,15 @@ struct engine_kv {
     int *len;      // host (n_slots)
     int borrowed;  // k, v and len are a caller's (engine_kv_attach)
     int cap, rank;  // tokens per step the buffers hold, and the adapter rank h holds
+    int wcap;       // wanted rows per step logits, logp and ids hold (a prefill wants one row per prompt)
     float *slab;
     float *x, *xn, *qkv, *q, *att, *tmp, *gu, *act, *h, *logits;  // qkv: q|k|v rows, gu: gate|up rows
     // GEMM operands in the weights' dtype as their producers write them (bf16 weights; fp32: xn, att, act themselves)
     void *xop, *attop, *actop;
     char *in;       // backend: the step's inputs, one upload (ints, then u64)
     char *host_in;  // host staging of the same
-    int *ids;       // backend: sampled ids (cap)
-    float *logp;    // backend: their log-probs (cap)
+    int *ids;       // backend: sampled ids (wcap)
+    float *logp;    // backend: their log-probs (wcap)
     int last_rows;
     graph_entry graphs[GRAPH_SLOTS];
     int n_graphs;
@@ -56,7 +57,7 @@ static void step_buffers_free(engine *e) {
     free(kv->host_in);
     kv->slab = NULL;
     kv->in = kv->host_in = NULL;
-    kv->cap = kv->rank = 0;
+    kv->cap = kv->rank = kv->wcap = 0;
 }
 
 // Inputs of a step of n tokens and nw wanted rows, packed so that one upload of step_in_bytes(n, nw) carries them:
@@ -108,24 +109,29 @@ static int kv_step_positions(const hf_config *c, const int *len, int n_slots, in
     return rc;
 }
 
-static void ensure_step(engine *e, int n) {
+// Buffers for steps of n tokens with nw wanted rows. The logits are (rows wanted, V), not (tokens, V): a prefill
+// of 16 prompts of 4k tokens wants 16 rows, and 64k rows of a 128k vocabulary would be 33 GB.
+static void ensure_step(engine *e, int n, int nw) {
     engine_kv *kv = e->kv;
     int rank = e->lora_n ? e->lora.rank : 1;
-    if (n <= kv->cap && rank <= kv->rank) return;
+    if (n <= kv->cap && nw <= kv->wcap && rank <= kv->rank) return;
     int cap = n > 2 * kv->cap ? n : n > kv->cap ? 2 * kv->cap : kv->cap;
+    int wcap = nw > 2 * kv->wcap ? nw : nw > kv->wcap ? 2 * kv->wcap : kv->wcap;
+    if (wcap > cap) wcap = cap;
     step_buffers_free(e);
     const hf_config *c = &e->cfg;
     size_t C = c->hidden_size, Q = (size_t)c->num_attention_heads * c->head_dim, KV = kv->kv_dim;
-    size_t F = c->intermediate_size, R = rank, V = c->vocab_size, m = cap;
+    size_t F = c->intermediate_size, R = rank, V = c->vocab_size, m = cap, mw = wcap > 0 ? wcap : 1;
     size_t lp = e->wt == MG_F32 ? 0 : mg_dtype_size(e->wt);  // bytes per value of the separate GEMM operands
     float *xop, *attop, *actop;
-    size_t sizes[] = {m * C, m * C, m * (Q + 2 * KV), m * Q, m * Q, m * C, m * 2 * F, m * F, m * R, m * V, m,
+    size_t sizes[] = {m * C, m * C, m * (Q + 2 * KV), m * Q, m * Q, m * C, m * 2 * F, m * F, m * R, mw * V, mw,
                       (m * C * lp + 3) / 4, (m * Q * lp + 3) / 4, (m * F * lp + 3) / 4};
     float **bufs[] = {&kv->x, &kv->xn, &kv->qkv, &kv->q, &kv->att, &kv->tmp, &kv->gu, &kv->act, &kv->h,
                       &kv->logits, &kv->logp, &xop, &attop, &actop};
     size_t total = 0, at[sizeof sizes / sizeof *sizes];
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) at[i] = total, total += (sizes[i] + 63) / 64 * 64;
-    kv->slab = BE->alloc(total * sizeof(float) + m * sizeof(int));  // each buffer 256-byte aligned (cuBLAS)
+    // each buffer 256-byte aligned (cuBLAS)
+    kv->slab = engine_phase_alloc(e, total * sizeof(float) + mw * sizeof(int), 0);
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) *bufs[i] = kv->slab + at[i];
     kv->xop = lp ? (void *)xop : kv->xn;
     kv->attop = lp ? (void *)attop : kv->att;
@@ -135,6 +141,7 @@ static void ensure_step(engine *e, int n) {
     kv->in = BE->alloc(step_in_bytes(cap, cap));
     kv->host_in = mallocCheck(step_in_bytes(cap, cap));
     kv->cap = cap;
+    kv->wcap = (int)mw;
 }
 
 // Lets go of the cache's k, v and len (freed when they are the engine's own); the step buffers stay.
@@ -182,7 +189,12 @@ int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err) {
         return 0;
     }
     cache_release(e);
-    if (engine_kv_tensors(BE, &e->cfg, n_slots, max_len, &kv->k, &kv->v, err)) return -1;
+    // The cache does not fit beside the training activations: they go (engine_phase_alloc), and it is tried again.
+    if (engine_kv_tensors(BE, &e->cfg, n_slots, max_len, &kv->k, &kv->v, err)) {
+        if (!e->acts) return -1;
+        engine_acts_free(e);
+        if (engine_kv_tensors(BE, &e->cfg, n_slots, max_len, &kv->k, &kv->v, err)) return -1;
+    }
     kv->len = callocCheck((size_t)n_slots, sizeof(int));
     kv->n_slots = n_slots;
     kv->max_len = max_len;
@@ -307,9 +319,9 @@ int engine_step(engine *e, int n, const int *tokens, const int *slot_of, const c
     if (!kv || !kv->k) return mg_fail(err, "engine_step before engine_kv_init");
     if (n <= 0) return mg_fail(err, "engine_step needs at least one token");
     const hf_config *c = &e->cfg;
-    ensure_step(e, n);
     int nw = 0;
     for (int i = 0; i < n; i++) nw += !want_logits || want_logits[i];
+    ensure_step(e, n, nw);
     step_inputs hin = step_layout(kv->host_in, n, nw);
     int *pos = hin.pos, *kv_start = hin.kv_start, *kv_len = hin.kv_len, *cache_row = hin.cache_row;
     if (kv_step_positions(c, kv->len, kv->n_slots, kv->max_len, n, tokens, slot_of, pos, kv_start, kv_len, cache_row,

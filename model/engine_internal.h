@@ -22,6 +22,14 @@ int engine_check_shape(const hf_config *c, const mg_backend *be, mg_dtype wt, mg
 void engine_adapter_free(engine *e);
 // Frees the kept shard gradients (engine_grad_keep).
 void engine_grads_free(engine *e);
+// Backend memory for one phase's buffers: decoding (training = 0: the KV cache and step buffers) or training
+// (training = 1: the activations). The phases alternate, so when the bytes do not fit beside the other phase's
+// buffers (try_alloc fails), those are freed (made again when that phase comes back) and the allocation is made
+// once more, failing as BE->alloc does. On an 80 GB GPU an 8B model's decode buffers for 16 x 5k tokens (42 GB)
+// and its training activations for 5k tokens (47 GB) fit one at a time beside the weights, not together.
+void *engine_phase_alloc(engine *e, size_t bytes, int training);
+// Frees the training activations (engine.c; made again by the next forward).
+void engine_acts_free(engine *e);
 // A device engine (model_use_backend) takes the model's current adapter (engine_device.c).
 void engine_device_sync(engine *e, const model *m);
 // The first position a query at position pos attends to: 0, or with a sliding window of W the last W positions up

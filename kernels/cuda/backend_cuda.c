@@ -101,6 +101,7 @@ static void cuda_release(void) {}  // scratch is freed by cuda_shutdown
 static const mg_backend table = {
     .name = "cuda",
     .alloc = cuda_malloc,
+    .try_alloc = cuda_try_malloc,
     .free = cuda_free,
     .zero = cuda_zero,
     .upload = cuda_h2d,

@@ -356,6 +356,16 @@ extern "C" void *cuda_malloc(size_t bytes) {
     return p;
 }
 
+extern "C" void *cuda_try_malloc(size_t bytes) {
+    if (!g_ready) emu_fail("%s: cuda_try_malloc before cuda_init", "runtime");
+    not_in_capture("cuda_try_malloc");
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) return NULL;
+    memset(p, 0xFF, bytes);
+    g_allocs[(uintptr_t)p] = bytes;
+    return p;
+}
+
 extern "C" void cuda_free(void *p) {
     if (!p) return;
     not_in_capture("cuda_free");

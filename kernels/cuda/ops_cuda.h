@@ -25,6 +25,7 @@ int cuda_init(int device, char *err, size_t errlen);
 void cuda_shutdown(void);
 const char *cuda_device_name(void);  // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)" or "emulated"
 void *cuda_malloc(size_t bytes);
+void *cuda_try_malloc(size_t bytes);  // NULL when the memory is not there (nothing printed, nothing ends)
 void cuda_free(void *p);
 void cuda_zero(void *p, size_t bytes);
 void cuda_h2d(void *dst, const void *src, size_t bytes);  // synchronous for the host buffer

@@ -156,6 +156,13 @@ extern "C" void *cuda_malloc(size_t bytes) {
     return p;
 }
 
+extern "C" void *cuda_try_malloc(size_t bytes) {
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) == cudaSuccess) return p;
+    (void)cudaGetLastError();  // out of memory is not sticky: clear it, the caller goes on
+    return NULL;
+}
+
 extern "C" void cuda_free(void *p) {
     if (p) cudaCheck(cudaFree(p));
 }

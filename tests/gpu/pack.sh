@@ -29,11 +29,13 @@ while [ $# -gt 0 ]; do
 done
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIGRATE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
   -DMIGRATE_NATIVE=OFF -DMIGRATE_RDKIT=OFF >/dev/null
-cmake --build "$build" -j2 --target test_cuda_parity test_device_engine test_attention_gemm test_nccl bench_cuda migrate
+cmake --build "$build" -j2 --target test_cuda_parity test_device_engine test_attention_gemm test_nccl bench_cuda migrate \
+  make_random_llama
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/lib"
 cp "$build/tests/test_cuda_parity" "$build/tests/test_device_engine" "$build/tests/test_attention_gemm" "$build/tests/test_nccl" "$build/bench_cuda" "$build/migrate" "$stage/bin/"
+cp "$build/tests/make_random_llama" "$stage/bin/"  # the big stage's checkpoint writer
 for b in "$stage"/bin/*; do ldd "$b"; done | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | sort -u |
   while read -r name path; do
     case $name in

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one script for a machine with an NVIDIA GPU (docs/cuda.md). From the repository root:
 #
-#   tests/gpu/run.sh [--bundle FILE] [--build DIR] [--out DIR] [--deadline SECONDS] [--dry-run]
+#   tests/gpu/run.sh [--bundle FILE] [--build DIR] [--out DIR] [--deadline SECONDS] [--big SECONDS] [--dry-run]
 #                    [--only STAGE,...] [--fake STAGE=ok|fail|hang,...] [--table-only DIR]
 #
 # Stages, in order of importance, each under its own `timeout` and all under one deadline (default 285 s, so the
@@ -22,7 +22,12 @@
 #              the host: the same adapter), then cpu: the README's demo on the GPU
 #   graphs     bench_cuda --graphs: decode steps replayed as CUDA graphs
 #   source     (with --bundle only, if time is left) the source build for this GPU, to show it configures
-# then prints one table LAST: each stage's status and time, and the benchmark comparison.
+#   big        tests/gpu/test_big_model.sh --shape 8b --backend cuda: a random-weight Llama-3.1-8B checkpoint (16 GB,
+#              made in TMPDIR and removed) loaded, and one ARC iteration end to end plus one GRPO step at its
+#              shapes; figures (bytes, times, peak RSS, peak GPU memory) in OUT/big_model.tsv. It runs AFTER the
+#              deadline, under its own timeout (--big S, default 270; 0 = leave it out), so it never takes time
+#              from the stages above: the whole run stays under deadline + big + a few seconds (555 s by default)
+# then prints one table LAST: each stage's status and time, the benchmark comparison and the big model's figures.
 #
 # Logs: everything printed goes to OUT/run.log as well (OUT = $OUT, or --out, or a temp folder); the benchmark
 # results are OUT/*.tsv (six files in all: what a GPU lease brings back is a few files of OUT). A bundle is
@@ -39,6 +44,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 1
 
 deadline=285
+big=270
 bundle=
 build=build/gpu-run
 out=${OUT:-}
@@ -47,7 +53,7 @@ fake=
 only=
 table_only=
 usage() {
-  echo "usage: tests/gpu/run.sh [--bundle FILE] [--build DIR] [--out DIR] [--deadline S] [--dry-run]" \
+  echo "usage: tests/gpu/run.sh [--bundle FILE] [--build DIR] [--out DIR] [--deadline S] [--big S] [--dry-run]" \
        "[--only STAGE,...] [--fake STAGE=ok|fail|hang,...] [--table-only DIR]" >&2
   exit 2
 }
@@ -57,6 +63,7 @@ while [ $# -gt 0 ]; do
     --build) build=${2:?}; shift 2 ;;
     --out) out=${2:?}; shift 2 ;;
     --deadline) deadline=${2:?}; shift 2 ;;
+    --big) big=${2:?}; shift 2 ;;
     --dry-run) dry=1; shift ;;
     --fake) fake=${2:?}; shift 2 ;;
     --only) only=${2:?}; shift 2 ;;
@@ -64,7 +71,7 @@ while [ $# -gt 0 ]; do
     *) usage ;;
   esac
 done
-case $deadline in '' | *[!0-9]*) usage ;; esac
+case $deadline$big in '' | *[!0-9]*) usage ;; esac
 
 # ---- the table: stage statuses, then engine vs PyTorch vs the bandwidth floor ----
 # Files in DIR: stages.tsv (stage, status, seconds), bench_cuda.tsv / bench_cuda_graphs.tsv / bench_torch.tsv
@@ -75,6 +82,10 @@ print_table() {
   echo "==================== summary ===================="
   if [ -f "$dir/stages.tsv" ]; then
     awk -F'\t' '{ printf "  %-10s %-26s %6s s\n", $1, $2, $3 }' "$dir/stages.tsv"
+  fi
+  if [ -f "$dir/big_model.tsv" ]; then  # test_big_model.sh's figures: shape, backend, key, value
+    echo "  big model (tests/gpu/test_big_model.sh):"
+    awk -F'\t' '{ printf "    %-5s %-5s %-28s %s\n", $1, $2, $3, $4 }' "$dir/big_model.tsv"
   fi
   local files=() f
   for f in bench_cuda bench_cuda_graphs bench_torch; do [ -f "$dir/$f.tsv" ] && files+=("$dir/$f.tsv"); done
@@ -157,10 +168,13 @@ fake_mode() {  # the fake action for a stage, or nothing
   done
 }
 
-# stage NAME CAP FUNCTION: runs FUNCTION under timeout min(CAP, time left), records the status.
+# stage NAME CAP FUNCTION: runs FUNCTION under timeout min(CAP, time left), records the status. With
+# stage_deadline=0 (the big stage) the timeout is CAP alone: a stage run after the deadline, on its own time.
+stage_deadline=1
 stage() {
   local name=$1 cap=$2 fn=$3 left t rc status t0
   left=$((deadline - (SECONDS - start) - 3))
+  [ "$stage_deadline" = 0 ] && left=$cap
   t=$((cap < left ? cap : left))
   if [ "$dry" = 1 ]; then
     printf 'stage %-9s timeout %4ss: %s\n' "$name" "$cap" "$(describe_"$fn")"
@@ -222,7 +236,8 @@ st_env() {
 describe_st_prepare() {
   if [ -n "$bundle" ]; then echo "tar -xJf $bundle (bin/ + lib/)"; else
     echo "cmake -B $build -DCMAKE_BUILD_TYPE=Release -DMIGRATE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=<compute cap>" \
-         "&& cmake --build $build --target test_cuda_parity test_device_engine test_attention_gemm test_nccl bench_cuda migrate"
+         "&& cmake --build $build --target test_cuda_parity test_device_engine test_attention_gemm test_nccl" \
+         "bench_cuda migrate make_random_llama"
   fi
 }
 st_prepare() {
@@ -241,7 +256,8 @@ source_build() {
   echo "building for sm_$arch in $dir"
   cmake -S "$MG_ROOT" -B "$MG_ROOT/$dir" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DMIGRATE_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="$arch" -DMIGRATE_RDKIT=OFF || exit 1
-  cmake --build "$MG_ROOT/$dir" -j"$(nproc)" --target test_cuda_parity test_device_engine test_attention_gemm test_nccl bench_cuda migrate || exit 1
+  cmake --build "$MG_ROOT/$dir" -j"$(nproc)" --target test_cuda_parity test_device_engine test_attention_gemm test_nccl \
+    bench_cuda migrate make_random_llama || exit 1
 }
 
 describe_st_parity() { echo "test_cuda_parity && test_device_engine && test_attention_gemm"; }
@@ -315,6 +331,17 @@ st_graphs() {
 describe_st_source() { echo "the source build of 'prepare' for this GPU (only after a --bundle run)"; }
 st_source() { source_build build/gpu-source; }
 
+describe_st_big() {
+  echo "tests/gpu/test_big_model.sh BIN --shape 8b --backend cuda --tsv OUT/big_model.tsv (after the deadline," \
+       "on its own time)"
+}
+st_big() {  # the checkpoint goes to TMPDIR (never OUT: what is in OUT comes back from the machine)
+  source "$MG_OUT/programs.env"
+  local bin
+  bin=$(command -v migrate) || { echo "no migrate program"; exit 1; }
+  bash "$MG_ROOT/tests/gpu/test_big_model.sh" "${bin%/*}" --shape 8b --backend cuda --tsv "$MG_OUT/big_model.tsv"
+}
+
 # ---- run ----
 export MG_BUNDLE=$bundle MG_BUILD=$build MG_BUNDLE_DIR=$root/build/gpu-bundle-run
 [ -n "$bundle" ] && [ "$dry" = 0 ] && [ ! -f "$bundle" ] && echo "run.sh: no bundle $bundle (continuing)"
@@ -353,6 +380,10 @@ stage memcheck 120 st_memcheck
 stage search 60 st_search
 stage graphs 60 st_graphs
 if [ -n "$bundle" ]; then stage source 150 st_source; fi
+if [ "$big" -gt 0 ]; then
+  stage_deadline=0
+  stage big "$big" st_big
+fi
 print_table "$out"
 echo "(total $((SECONDS - start)) s; logs: $log)"
 if [ "$dry" = 0 ]; then  # let tee write the last lines before the script ends

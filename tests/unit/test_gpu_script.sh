@@ -27,13 +27,15 @@ tests/gpu/run.sh --dry-run >"$tmp/dry.txt" 2>&1
 check "dry run exits 0" test $? -eq 0
 check "dry run builds nothing" test "$(test -e build/gpu-run && echo yes || echo no)" = "$had_build"
 order=$(awk '$1 == "stage" { printf "%s ", $2 }' "$tmp/dry.txt")
-check "dry run stage order (got: $order)" test "$order" = "env prepare parity bench torch nccl memcheck search graphs "
+check "dry run stage order (got: $order)" \
+  test "$order" = "env prepare parity bench torch nccl memcheck search graphs big "
 check "dry run prints the summary last" grep -q "^==================== summary" "$tmp/dry.txt"
 
-# A faked run: bench fails, torch hangs past its timeout, the deadline then skips the rest; parity is real.
+# A faked run: bench fails, torch hangs past its timeout, the deadline then skips the rest but big, which runs after
+# the deadline on its own time (and fails here); parity is real.
 t0=$SECONDS
 tests/gpu/run.sh --out "$tmp/run" --deadline 14 --build "$build" \
-  --fake env=ok,prepare=ok,bench=fail,torch=hang,nccl=ok,memcheck=ok,graphs=ok >"$tmp/run.txt" 2>&1
+  --fake env=ok,prepare=ok,bench=fail,torch=hang,nccl=ok,memcheck=ok,graphs=ok,big=fail >"$tmp/run.txt" 2>&1
 rc=$? elapsed=$((SECONDS - t0))
 status() { awk -F'\t' -v s="$1" '$1 == s { print $2 }' "$tmp/run/stages.tsv"; }
 check "faked run exits 0 (rc $rc)" test "$rc" -eq 0
@@ -42,6 +44,9 @@ check "env ok" test "$(status env)" = ok
 check "bench failure recorded" test "$(status bench)" = "FAILED (exit 1)"
 check "torch hang recorded as a timeout ($(status torch))" grep -q "^torch	TIMEOUT after" "$tmp/run/stages.tsv"
 check "nccl skipped at the deadline ($(status nccl))" test "$(status nccl)" = "skipped (deadline)"
+check "big runs after the deadline ($(status big))" test "$(status big)" = "FAILED (exit 1)"
+tests/gpu/run.sh --out "$tmp/nobig" --deadline 5 --big 0 --fake env=ok,prepare=ok >"$tmp/nobig.txt" 2>&1
+check "--big 0 leaves the big stage out" test "$(awk -F'\t' '$1 == "big"' "$tmp/nobig/stages.tsv")" = ""
 if [ -x "$build/tests/test_cuda_parity" ]; then
   check "the real parity program skips without a GPU ($(status parity))" test "$(status parity)" = "skipped (no GPU)"
   check "parity printed 'no CUDA device'" grep -q "^no CUDA device" "$tmp/run.txt"
