@@ -1,0 +1,222 @@
+// One synthetic task: a candidate is (palette, program, input grids) drawn from the stream of (seed, index,
+// attempt); the program runs on every input, and the candidate is kept only when it ran everywhere, changed some
+// train input and every test input, and did not give one grid for all inputs. Duplicates across a run are the
+// run's business (dsl_gen_run.c); here each task gets the hashes it is compared by.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "tasks/arc/dsl_gen_impl.h"
+
+struct arc_gen {
+    arc_gen_config cfg;
+    gen_table tb;
+    arc_dsl_vm *vm;
+};
+
+void arc_gen_config_default(arc_gen_config *c) {
+    *c = (arc_gen_config){.min_lines = 1, .max_lines = 3, .max_side = ARC_MAX_SIDE, .small_lo = 3, .small_hi = 10,
+                          .small_prob = 0.85f, .n_train = 3, .n_test = 1, .max_attempts = 2000};
+}
+
+int arc_gen_config_check(const arc_gen_config *c, mg_err *e) {
+    if (c->min_lines < 1 || c->max_lines > ARC_DSL_MAX_LINES || c->min_lines > c->max_lines)
+        return mg_fail(e, "lines: %d-%d: want 1 <= MIN <= MAX <= %d", c->min_lines, c->max_lines, ARC_DSL_MAX_LINES);
+    if (c->max_side < 1 || c->max_side > ARC_MAX_SIDE)
+        return mg_fail(e, "max-side: %d is outside 1..%d", c->max_side, ARC_MAX_SIDE);
+    if (c->small_lo < 1 || c->small_lo > c->small_hi || c->small_hi > ARC_MAX_SIDE)
+        return mg_fail(e, "small sides: %d-%d: want 1 <= LO <= HI <= %d", c->small_lo, c->small_hi, ARC_MAX_SIDE);
+    if (!(c->small_prob >= 0 && c->small_prob <= 1)) return mg_fail(e, "small-prob: %g is outside 0..1", c->small_prob);
+    if (c->n_train < 1 || c->n_test < 1 || c->n_train + c->n_test > ARC_GEN_MAX_PAIRS)
+        return mg_fail(e, "pairs: %d train + %d test: want at least 1 of each and at most %d in all", c->n_train,
+                       c->n_test, ARC_GEN_MAX_PAIRS);
+    if (c->max_attempts < 1) return mg_fail(e, "max-attempts: %d is below 1", c->max_attempts);
+    return 0;
+}
+
+arc_gen *arc_gen_new(const arc_gen_config *c) {
+    arc_gen *g = callocCheck(1, sizeof *g);
+    g->cfg = *c;
+    gen_table_init(&g->tb);
+    g->vm = arc_dsl_vm_new();
+    return g;
+}
+
+void arc_gen_free(arc_gen *g) {
+    if (!g) return;
+    arc_dsl_vm_free(g->vm);
+    free(g);
+}
+
+void arc_gen_task_free(arc_gen_task *t) {
+    for (int i = 0; i < t->n_train + t->n_test; i++) arc_grid_free(&t->in[i]), arc_grid_free(&t->out[i]);
+    for (int f = 0; f < 4; f++) free(t->json[f]), t->json[f] = NULL;
+    t->n_train = t->n_test = 0;
+}
+
+// A keyed permutation of 32-bit numbers: xor with a key, multiplication by an odd number and xor with a right
+// shift are each one-to-one, so distinct indices get distinct ids under one seed.
+void arc_gen_id(uint64_t seed, uint64_t index, char id[9]) {
+    uint64_t key = rng_mix(seed, 0x41524347ull);  // "ARCG"
+    uint32_t x = (uint32_t)index;
+    for (int round = 0; round < 4; round++) {
+        x ^= (uint32_t)(key >> (16 * round));
+        x *= 0x9E3779B1u;
+        x ^= x >> 15;
+        x *= 0x85EBCA77u;
+        x ^= x >> 13;
+    }
+    snprintf(id, 9, "%08x", x);
+}
+
+// FNV-1a, 64 bits, continued from h.
+static uint64_t fnv(uint64_t h, const void *data, size_t n) {
+    const uint8_t *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001B3ull;
+    return h;
+}
+#define FNV0 0xCBF29CE484222325ull
+
+static uint64_t grid_hash(uint64_t h, const arc_grid *g) {
+    int dims[2] = {g->rows, g->cols};
+    h = fnv(h, dims, sizeof dims);
+    return fnv(h, g->cells, (size_t)g->rows * g->cols);
+}
+
+static void free_grids(arc_grid *g, int n) {
+    for (int i = 0; i < n; i++) arc_grid_free(&g[i]);
+}
+
+// Inputs for a candidate, all different from each other, and the program's outputs on them. 0, or -1 when the
+// program failed on one of them (grids freed).
+static int draw_pairs(arc_gen *g, gen_rng *r, const gen_layout *lay, const gen_palette *pal,
+                      const arc_dsl_program *p, arc_grid *in, arc_grid *out, int n) {
+    for (int i = 0; i < n; i++) {
+        for (int t = 0;; t++) {
+            gen_grid_draw(r, &g->cfg, lay, pal, &in[i]);
+            int dup = 0;
+            for (int j = 0; j < i && !dup; j++) dup = arc_grid_equal(&in[i], &in[j]);
+            if (!dup || t == 8) break;
+            arc_grid_free(&in[i]);
+        }
+        mg_err e;
+        if (arc_dsl_run(g->vm, p, &in[i], NULL, &out[i], &e)) {
+            free_grids(in, i + 1);
+            free_grids(out, i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, arc_gen_seen seen, void *seen_ctx,
+                 arc_gen_task *t, arc_gen_stats *st, mg_err *e) {
+    const arc_gen_config *c = &g->cfg;
+    arc_gen_stats dummy;
+    if (!st) st = &dummy;
+    int n = c->n_train + c->n_test;
+    memset(t, 0, sizeof *t);
+    for (int attempt = first_attempt; attempt - first_attempt < c->max_attempts; attempt++) {
+        st->attempts++;
+        gen_rng r = {.key = rng_mix(seed, index), .stream = (uint64_t)attempt};
+        int lines = gen_int(&r, c->min_lines, c->max_lines);
+        gen_palette pal;
+        gen_palette_draw(&r, &pal);
+        if (gen_program(&r, &g->tb, &pal, lines, t->text, sizeof t->text)) {
+            st->shape++;
+            continue;
+        }
+        t->prog_hash = fnv(FNV0, t->text, strlen(t->text));
+        if (seen && seen(t->prog_hash, ARC_GEN_SEEN_PROGRAM, seen_ctx)) {  // before any grid is drawn or run
+            st->dup_program++;
+            continue;
+        }
+        mg_err pe;
+        mgCheck(!arc_dsl_parse(&t->prog, t->text, strlen(t->text), &pe), "a generated program does not parse");
+        gen_layout lay;
+        gen_layout_draw(&r, c, &lay);
+        // A program that fails on one draw of inputs (a crop window, a split count) may run on another.
+        int ran = 0;
+        for (int tries = 0; tries < 3 && !ran; tries++)
+            ran = !draw_pairs(g, &r, &lay, &pal, &t->prog, t->in, t->out, n);
+        if (!ran) {
+            st->fail++;
+            continue;
+        }
+        int same_train = 1, same_test = 0, constant = 1;
+        for (int i = 0; i < c->n_train; i++) same_train &= arc_grid_equal(&t->in[i], &t->out[i]);
+        for (int i = c->n_train; i < n; i++) same_test |= arc_grid_equal(&t->in[i], &t->out[i]);
+        for (int i = 1; i < n; i++) constant &= arc_grid_equal(&t->out[0], &t->out[i]);
+        if (same_train || same_test || constant) {
+            if (constant) st->constant++;
+            else st->identity++;
+            free_grids(t->in, n);
+            free_grids(t->out, n);
+            continue;
+        }
+        t->index = index, t->attempt = attempt, t->lines = lines, t->n_train = c->n_train, t->n_test = c->n_test;
+        arc_gen_id(seed, index, t->id);
+        uint64_t h = FNV0;
+        for (int i = 0; i < n; i++) h = grid_hash(grid_hash(h, &t->in[i]), &t->out[i]);
+        t->pairs_hash = h;
+        if (!seen || !seen(t->pairs_hash, ARC_GEN_SEEN_PAIRS, seen_ctx)) return 0;
+        st->dup_pairs++;
+        arc_gen_task_free(t);
+    }
+    return mg_fail(e, "task %llu: no candidate passed the checks in %d attempts (from attempt %d)",
+                   (unsigned long long)index, c->max_attempts, first_attempt);
+}
+
+// A grid as a JSON list of rows, like arc_grid_to_json, but every cell a reference to one of the ten colour
+// values made once per task: a task has hundreds of cells, and allocating a JSON integer for each was a fifth of
+// the time it took to write one.
+static json_t *grid_json(const arc_grid *g, json_t *const colour[ARC_COLOURS]) {
+    json_t *rows = json_array();
+    for (int i = 0; i < g->rows; i++) {
+        json_t *row = json_array();
+        for (int j = 0; j < g->cols; j++) json_array_append(row, colour[arc_at(g, i, j)]);
+        json_array_append_new(rows, row);
+    }
+    return rows;
+}
+
+static json_t *pair_json(const arc_grid *in, const arc_grid *out, json_t *const colour[ARC_COLOURS]) {
+    json_t *p = json_object();
+    json_object_set_new(p, "input", grid_json(in, colour));
+    if (out) json_object_set_new(p, "output", grid_json(out, colour));
+    return p;
+}
+
+json_t *arc_gen_to_json(const arc_gen_task *t, int form) {
+    int n = t->n_train + t->n_test;
+    if (form == ARC_GEN_PROGRAM)
+        return json_pack("{s:s, s:s, s:i}", "id", t->id, "program", t->text, "lines", t->lines);
+    json_t *colour[ARC_COLOURS], *res;
+    for (int c = 0; c < ARC_COLOURS; c++) colour[c] = json_integer(c);
+    if (form == ARC_GEN_SOLUTION) {
+        res = json_array();
+        for (int i = t->n_train; i < n; i++) json_array_append_new(res, grid_json(&t->out[i], colour));
+    } else {
+        json_t *train = json_array(), *test = json_array();
+        res = json_object();
+        for (int i = 0; i < t->n_train; i++) json_array_append_new(train, pair_json(&t->in[i], &t->out[i], colour));
+        for (int i = t->n_train; i < n; i++)
+            json_array_append_new(test, pair_json(&t->in[i], form == ARC_GEN_TASK ? &t->out[i] : NULL, colour));
+        json_object_set_new(res, "train", train);
+        json_object_set_new(res, "test", test);
+    }
+    for (int c = 0; c < ARC_COLOURS; c++) json_decref(colour[c]);
+    return res;
+}
+
+void arc_gen_serialise(arc_gen_task *t, unsigned forms) {
+    for (int f = 0; f < 4; f++) {
+        if (!(forms >> f & 1)) continue;
+        free(t->json[f]);
+        json_t *j = arc_gen_to_json(t, f);
+        t->json[f] = json_dumps(j, 0);  // ARC's own spacing: ", " and ": "
+        mgCheck(t->json[f] != NULL, "out of memory writing a task's JSON");
+        json_decref(j);
+    }
+}
