@@ -146,9 +146,9 @@ int cmd_arc_gen(int argc, char **argv) {
     if (rc || crc) return fprintf(stderr, "migrate " CMD ": %s\n", rc ? e.msg : ce.msg), 1;
     double dt = mg_seconds() - p.t0;
     fprintf(stderr,
-            "migrate " CMD ": %llu tasks in %.1f s (%.0f tasks/s); %ld candidates: %ld failed to run, %ld identity, "
-            "%ld constant, %ld no shape, %ld duplicate programs, %ld duplicate pairs\n",
-            count, dt, (double)count / (dt > 0 ? dt : 1e-9), st.attempts, st.fail, st.identity, st.constant, st.shape,
-            st.dup_program, st.dup_pairs);
+            "migrate " CMD ": %llu tasks in %.1f s (%.0f tasks/s); %ld candidates: %ld without a program, "
+            "%ld identity, %ld constant, %ld duplicate programs, %ld duplicate pairs; %ld lines redrawn\n",
+            count, dt, (double)count / (dt > 0 ? dt : 1e-9), st.attempts, st.no_program, st.identity, st.constant,
+            st.dup_program, st.dup_pairs, st.line_rejects);
     return 0;
 }

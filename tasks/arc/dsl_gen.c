@@ -1,6 +1,6 @@
-// One synthetic task: a candidate is (palette, program, input grids) drawn from the stream of (seed, index,
-// attempt); the program runs on every input, and the candidate is kept only when it ran everywhere, changed some
-// train input and every test input, and did not give one grid for all inputs. Duplicates across a run are the
+// One synthetic task: a candidate is (length, palette, input grids, program) drawn from the stream of (seed,
+// index, attempt), the program drawn on the inputs (dsl_gen_prog.c) so that it runs on every one, changes some
+// train input and every test input, and does not give one grid for all inputs. Duplicates across a run are the
 // run's business (dsl_gen_run.c); here each task gets the hashes it is compared by.
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +13,7 @@ struct arc_gen {
     arc_gen_config cfg;
     gen_table tb;
     arc_dsl_vm *vm;
+    gen_prog prog;  // the program being drawn (its values on the inputs)
 };
 
 void arc_gen_config_default(arc_gen_config *c) {
@@ -40,6 +41,8 @@ arc_gen *arc_gen_new(const arc_gen_config *c) {
     g->cfg = *c;
     gen_table_init(&g->tb);
     g->vm = arc_dsl_vm_new();
+    g->prog.tb = &g->tb, g->prog.vm = g->vm;
+    g->prog.npairs = c->n_train + c->n_test, g->prog.n_train = c->n_train;
     return g;
 }
 
@@ -88,11 +91,9 @@ static void free_grids(arc_grid *g, int n) {
     for (int i = 0; i < n; i++) arc_grid_free(&g[i]);
 }
 
-// Inputs for a candidate, all different from each other, and the program's outputs on them. 0, or -1 when the
-// program failed on one of them (grids freed).
-static int draw_pairs(arc_gen *g, gen_rng *r, const gen_layout *lay, const gen_palette *pal,
-                      const arc_dsl_program *p, arc_grid *in, arc_grid *out, int n) {
-    for (int i = 0; i < n; i++) {
+// The inputs of a candidate, all different from each other (a few redraws; a 1 x 1 grid has few choices).
+static void draw_inputs(arc_gen *g, gen_rng *r, const gen_layout *lay, const gen_palette *pal, arc_grid *in, int n) {
+    for (int i = 0; i < n; i++)
         for (int t = 0;; t++) {
             gen_grid_draw(r, &g->cfg, lay, pal, &in[i]);
             int dup = 0;
@@ -100,14 +101,6 @@ static int draw_pairs(arc_gen *g, gen_rng *r, const gen_layout *lay, const gen_p
             if (!dup || t == 8) break;
             arc_grid_free(&in[i]);
         }
-        mg_err e;
-        if (arc_dsl_run(g->vm, p, &in[i], NULL, &out[i], &e)) {
-            free_grids(in, i + 1);
-            free_grids(out, i);
-            return -1;
-        }
-    }
-    return 0;
 }
 
 int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, arc_gen_seen seen, void *seen_ctx,
@@ -122,44 +115,49 @@ int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, a
         gen_rng r = {.key = rng_mix(seed, index), .stream = (uint64_t)attempt};
         int lines = gen_int(&r, c->min_lines, c->max_lines);
         gen_palette pal;
-        gen_palette_draw(&r, &pal);
-        if (gen_program(&r, &g->tb, &pal, lines, t->text, sizeof t->text)) {
-            st->shape++;
-            continue;
-        }
-        t->prog_hash = fnv(FNV0, t->text, strlen(t->text));
-        if (seen && seen(t->prog_hash, ARC_GEN_SEEN_PROGRAM, seen_ctx)) {  // before any grid is drawn or run
-            st->dup_program++;
-            continue;
-        }
-        mg_err pe;
-        mgCheck(!arc_dsl_parse(&t->prog, t->text, strlen(t->text), &pe), "a generated program does not parse");
         gen_layout lay;
+        gen_palette_draw(&r, &pal);
         gen_layout_draw(&r, c, &lay);
-        // A program that fails on one draw of inputs (a crop window, a split count) may run on another.
-        int ran = 0;
-        for (int tries = 0; tries < 3 && !ran; tries++)
-            ran = !draw_pairs(g, &r, &lay, &pal, &t->prog, t->in, t->out, n);
-        if (!ran) {
-            st->fail++;
+        draw_inputs(g, &r, &lay, &pal, t->in, n);
+        gen_prog *gp = &g->prog;
+        for (int i = 0; i < n; i++) gp->val[0][i] = t->in[i];
+        gp->line_rejects = 0;
+        int rc = gen_program(&r, gp, &pal, lines, &t->prog);
+        st->line_rejects += gp->line_rejects;
+        if (rc) {
+            st->no_program++;
+            free_grids(t->in, n);
             continue;
         }
+        for (int i = 0; i < n; i++) t->out[i] = gp->val[lines][i], memset(&gp->val[lines][i], 0, sizeof(arc_grid));
+        int len = arc_dsl_format(&t->prog, t->text, sizeof t->text);
+        mgCheck(len > 0 && (size_t)len < sizeof t->text, "a generated program's text does not fit");
+        // The program was built as instructions; the task keeps what its text parses to (the same, or a bug).
+        mg_err pe;
+        mgCheck(!arc_dsl_parse(&t->prog, t->text, (size_t)len, &pe), "a generated program does not parse");
+        // gen_program refuses these on the last line already; kept as the task's own guarantee
         int same_train = 1, same_test = 0, constant = 1;
         for (int i = 0; i < c->n_train; i++) same_train &= arc_grid_equal(&t->in[i], &t->out[i]);
         for (int i = c->n_train; i < n; i++) same_test |= arc_grid_equal(&t->in[i], &t->out[i]);
         for (int i = 1; i < n; i++) constant &= arc_grid_equal(&t->out[0], &t->out[i]);
-        if (same_train || same_test || constant) {
-            if (constant) st->constant++;
+        int dup_prog = 0;
+        if (!(same_train || same_test || constant)) {
+            t->prog_hash = fnv(FNV0, t->text, (size_t)len);
+            dup_prog = seen && seen(t->prog_hash, ARC_GEN_SEEN_PROGRAM, seen_ctx);
+        }
+        if (same_train || same_test || constant || dup_prog) {
+            if (dup_prog) st->dup_program++;
+            else if (constant) st->constant++;
             else st->identity++;
             free_grids(t->in, n);
             free_grids(t->out, n);
             continue;
         }
-        t->index = index, t->attempt = attempt, t->lines = lines, t->n_train = c->n_train, t->n_test = c->n_test;
-        arc_gen_id(seed, index, t->id);
         uint64_t h = FNV0;
         for (int i = 0; i < n; i++) h = grid_hash(grid_hash(h, &t->in[i]), &t->out[i]);
         t->pairs_hash = h;
+        t->index = index, t->attempt = attempt, t->lines = lines, t->n_train = c->n_train, t->n_test = c->n_test;
+        arc_gen_id(seed, index, t->id);
         if (!seen || !seen(t->pairs_hash, ARC_GEN_SEEN_PAIRS, seen_ctx)) return 0;
         st->dup_pairs++;
         arc_gen_task_free(t);

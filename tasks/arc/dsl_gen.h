@@ -29,10 +29,10 @@ int arc_gen_config_check(const arc_gen_config *c, mg_err *e);
 // Why candidates were thrown away (counted over a run).
 typedef struct {
     long attempts;       // candidates drawn (accepted ones included)
-    long fail;           // the program failed (budget, size, colour) on some input
-    long identity;       // every train output equals its input, or a test output does
-    long constant;       // every output is the same grid
-    long shape;          // no program with no dead lines could be drawn at this length
+    long no_program;     // no program of the drawn length could be drawn on the drawn inputs
+    long identity;       // every train output equals its input, or a test output does (caught earlier: 0)
+    long constant;       // every output is the same grid (caught earlier: 0)
+    long line_rejects;   // lines drawn and redrawn: they failed on an input or gave nothing new
     long dup_program;    // same canonical text as an earlier task of the run
     long dup_pairs;      // same pairs as an earlier task of the run
 } arc_gen_stats;

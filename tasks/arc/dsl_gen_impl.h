@@ -49,9 +49,20 @@ typedef struct {
 } gen_table;
 
 void gen_table_init(gen_table *tb);
-// A random program of `lines` lines with no dead line, formatted canonically into text. Returns -1 when no such
-// program was found in a bounded number of tries (the caller draws a new candidate).
-int gen_program(gen_rng *r, const gen_table *tb, const gen_palette *pal, int lines, char *text, size_t cap);
+// A program being drawn on a task's inputs: the values of its lines on every input.
+typedef struct {
+    const gen_table *tb;
+    arc_dsl_vm *vm;
+    int npairs, n_train;
+    char vtype[ARC_DSL_MAX_LINES + 1], vcol[ARC_DSL_MAX_LINES + 1];  // per value: 'g'/'i'; an integer is a colour
+    arc_grid val[ARC_DSL_MAX_LINES + 1][ARC_GEN_MAX_PAIRS];  // grid value v on input i; v = 0: the inputs (borrowed)
+    long line_rejects;                                       // lines drawn and thrown away (failed or useless)
+} gen_prog;
+
+// A random program of `lines` lines with no dead line and no useless line, for the inputs in g->val[0]. On
+// success val[lines] holds its outputs (the caller takes them) and every other value is freed. Returns -1 when no
+// such program was found in a bounded number of tries (the caller draws a new candidate); then nothing is held.
+int gen_program(gen_rng *r, gen_prog *g, const gen_palette *pal, int lines, arc_dsl_program *p);
 
 // The shape of a task's inputs: one style and size rule for all its grids.
 typedef struct {

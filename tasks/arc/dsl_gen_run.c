@@ -54,8 +54,8 @@ static int seen_fn(uint64_t h, int kind, void *ctx) {
 }
 
 static void add_stats(arc_gen_stats *to, const arc_gen_stats *a) {
-    to->attempts += a->attempts, to->fail += a->fail, to->identity += a->identity, to->constant += a->constant;
-    to->shape += a->shape, to->dup_program += a->dup_program, to->dup_pairs += a->dup_pairs;
+    to->attempts += a->attempts, to->no_program += a->no_program, to->identity += a->identity;
+    to->constant += a->constant, to->line_rejects += a->line_rejects, to->dup_program += a->dup_program, to->dup_pairs += a->dup_pairs;
 }
 
 typedef struct {

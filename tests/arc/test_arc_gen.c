@@ -231,9 +231,9 @@ static void test_written(int min_lines, int max_lines, int max_side, uint64_t se
     for (long i = 1; i < m; i++) dup_pairs += pair_hashes[i] == pair_hashes[i - 1];
     CHECK(dup_text == 0, "%ld duplicate programs", dup_text);
     CHECK(dup_pairs == 0, "%ld tasks repeat another's pairs", dup_pairs);
-    printf("  lines %d-%d, sides <= %d: %ld tasks reload and reproduce; %ld candidates drawn (%ld failed to run, "
-           "%ld identity, %ld constant, %ld duplicate programs)\n",
-           min_lines, max_lines, max_side, reproduced, st.attempts, st.fail, st.identity, st.constant, st.dup_program);
+    printf("  lines %d-%d, sides <= %d: %ld tasks reload and reproduce; %ld candidates drawn (%ld without a program, "
+           "%ld duplicate programs), %ld lines redrawn\n",
+           min_lines, max_lines, max_side, reproduced, st.attempts, st.no_program, st.dup_program, st.line_rejects);
     for (long i = 0; i < m; i++) free(texts[i]);
     free(texts), free(pair_hashes);
     json_decref(cj), json_decref(sj);

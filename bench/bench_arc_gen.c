@@ -1,0 +1,81 @@
+// How fast synthetic ARC tasks are generated (tasks/arc/dsl_gen.h): tasks per second on one thread for programs
+// of 1-3 and 3-5 lines, without writing (draw, run, check, deduplicate) and with writing (the same plus the JSON
+// text and one file per task and the answer key, into a temporary folder, as `migrate arc-gen --out` does), then
+// the same on two threads, and the time a million tasks would take on two cores at the two-thread rate.
+//   bench_arc_gen [tasks per measurement, default 20000] [folder for the written tasks, default /tmp]
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "tasks/arc/dsl_gen_write.h"
+
+static void cpu_model(char *buf, size_t cap) {
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    snprintf(buf, cap, "unknown CPU");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(buf, cap, "%s", strchr(line, ':') + 2);
+            buf[strcspn(buf, "\n")] = 0;
+            break;
+        }
+    if (f) fclose(f);
+}
+
+// Tasks per second for one configuration; write: into a fresh folder under tmp, removed afterwards.
+static double measure(int lo, int hi, int threads, int write, long count, const char *tmp, arc_gen_stats *st) {
+    arc_gen_config c;
+    arc_gen_config_default(&c);
+    c.min_lines = lo, c.max_lines = hi;
+    mg_err e;
+    char dir[4096] = "";
+    arc_gen_writer *w = NULL;
+    if (write) {
+        snprintf(dir, sizeof dir, "%s/bench_arc_gen.XXXXXX", tmp);
+        if (!mkdtemp(dir)) return perror(dir), 0;
+        arc_gen_outputs o = {.dir = dir};
+        if (!(w = arc_gen_writer_open(&o, &e))) mg_die(&e);
+    }
+    double t0 = now();
+    if (arc_gen_run(&c, 12345, (uint64_t)count, threads, w ? arc_gen_writer_forms(w) : 0,
+                    w ? arc_gen_writer_emit : NULL, w, st, &e))
+        mg_die(&e);
+    if (w && arc_gen_writer_close(w, 1, &e)) mg_die(&e);
+    double rate = (double)count / (now() - t0);
+    if (write) {
+        char cmd[4200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd)) fprintf(stderr, "could not remove %s\n", dir);
+    }
+    return rate;
+}
+
+int main(int argc, char **argv) {
+    long count = argc > 1 ? atol(argv[1]) : 20000;
+    const char *tmp = argc > 2 ? argv[2] : "/tmp";
+    char cpu[256];
+    cpu_model(cpu, sizeof cpu);
+    printf("bench_arc_gen: %s, %ld cores online, %ld tasks per measurement\n", cpu, sysconf(_SC_NPROCESSORS_ONLN),
+           count);
+    static const int ranges[2][2] = {{1, 3}, {3, 5}};
+    for (int r = 0; r < 2; r++) {
+        int lo = ranges[r][0], hi = ranges[r][1];
+        arc_gen_stats st;
+        double gen1 = measure(lo, hi, 1, 0, count, tmp, &st);
+        double wr1 = measure(lo, hi, 1, 1, count, tmp, NULL);
+        double gen2 = measure(lo, hi, 2, 0, count, tmp, NULL);
+        double wr2 = measure(lo, hi, 2, 1, count, tmp, NULL);
+        printf("lines %d-%d: 1 thread %8.0f tasks/s generating, %8.0f tasks/s writing; 2 threads %8.0f / %8.0f\n",
+               lo, hi, gen1, wr1, gen2, wr2);
+        printf("  per task: %.2f candidates (%.2f without a program, %.2f identity, %.2f constant, %.2f duplicate "
+               "program, %.2f duplicate pairs), %.2f lines redrawn\n",
+               (double)st.attempts / count, (double)st.no_program / count, (double)st.identity / count,
+               (double)st.constant / count, (double)st.dup_program / count, (double)st.dup_pairs / count,
+               (double)st.line_rejects / count);
+        printf("  a million tasks on 2 cores: %.0f s generating, %.0f s writing (2 threads, at these rates)\n",
+               1e6 / gen2, 1e6 / wr2);
+    }
+    return 0;
+}
