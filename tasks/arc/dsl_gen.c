@@ -107,7 +107,8 @@ int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, a
                  arc_gen_task *t, arc_gen_stats *st, mg_err *e) {
     const arc_gen_config *c = &g->cfg;
     arc_gen_stats dummy;
-    if (!st) st = &dummy;
+    if (!st) st = memset(&dummy, 0, sizeof dummy);
+    long dup0 = st->dup_program;
     int n = c->n_train + c->n_test;
     memset(t, 0, sizeof *t);
     for (int attempt = first_attempt; attempt - first_attempt < c->max_attempts; attempt++) {
@@ -162,8 +163,9 @@ int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, a
         st->dup_pairs++;
         arc_gen_task_free(t);
     }
-    return mg_fail(e, "task %llu: no candidate passed the checks in %d attempts (from attempt %d)",
-                   (unsigned long long)index, c->max_attempts, first_attempt);
+    return mg_fail(e, "task %llu: no candidate passed the checks in %d attempts (from attempt %d; %ld repeated an "
+                   "earlier task's program: with few lines the distinct programs run out, allow longer ones)",
+                   (unsigned long long)index, c->max_attempts, first_attempt, st->dup_program - dup0);
 }
 
 // A grid as a JSON list of rows, like arc_grid_to_json, but every cell a reference to one of the ten colour
