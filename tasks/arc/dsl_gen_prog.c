@@ -113,12 +113,33 @@ static int fits(const gen_prog *g, int kind, int u, int v) {
     return 1;
 }
 
-// Runs lines 1..k+1 of p on every input; on success val[k + 1] holds the results. Returns -1 when a run failed.
+// Runs line k + 1 of p on every input; on success val[k + 1] holds the results. Returns -1 when a run failed.
+// Every prefix of the program is a program whose output is its last value, so that value must fit ARC's 30 x 30;
+// with that as the size budget, a line that would make a larger grid fails before it fills one. A line that reads
+// one grid value and literals only runs alone on that value (as its I), the rest of the program already being
+// known; any other runs the whole prefix. Both give what running the whole program gives (the step budget cannot
+// bind: 32 lines of grids within 30 x 30 cost under 100,000 steps).
 static int run_prefix(gen_prog *g, arc_dsl_program *p, int k) {
+    static const arc_dsl_limits lim = {ARC_DSL_MAX_STEPS, ARC_MAX_SIDE};
+    const arc_dsl_insn *in = &p->code[k];
+    int src = -1, alone = 1;
+    for (int a = 0; a < in->nargs; a++) {
+        if (in->literal >> a & 1) continue;
+        alone &= src < 0 && g->vtype[in->arg[a]] == 'g';
+        src = in->arg[a];
+    }
+    arc_dsl_program one;
+    if (alone && src > 0) {
+        one.n = 1;
+        one.code[0] = *in;
+        for (int a = 0; a < in->nargs; a++)
+            if (!(in->literal >> a & 1)) one.code[0].arg[a] = 0;
+    } else src = 0;
     p->n = k + 1;
+    const arc_dsl_program *run = src > 0 ? &one : p;
     for (int i = 0; i < g->npairs; i++) {
         mg_err e;
-        if (arc_dsl_run(g->vm, p, &g->val[0][i], NULL, &g->val[k + 1][i], &e)) {
+        if (arc_dsl_run(g->vm, run, &g->val[src][i], &lim, &g->val[k + 1][i], &e)) {
             for (int j = 0; j < i; j++) arc_grid_free(&g->val[k + 1][j]);
             return -1;
         }
