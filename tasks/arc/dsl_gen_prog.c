@@ -1,7 +1,8 @@
 // Random grid-DSL programs for the task generator, drawn line by line on the task's input grids: after each grid
 // line the program so far runs on every input, so a line that fails (a crop window outside a grid, a colour that
-// is absent), or gives a value the program already had (rot90 after rot270, replace of an absent colour), or
-// gives one grid for every input on the last line, is redrawn on the spot instead of sinking the whole candidate;
+// is absent), or gives a value the program already had (rot90 after rot270, replace of an absent colour), or, on
+// the last line, gives one grid for every input or leaves the inputs unchanged, is redrawn on the spot instead of
+// sinking the whole candidate;
 // and a two-grid primitive is only given grids whose shapes fit (the same shape, or the same rows for hconcat and
 // columns for vconcat) on every input. Every line's value is read by a later line (no dead lines, so a program's
 // length is the work it does): the values made but not yet read ("pending") are at most two after any line, each
