@@ -1,16 +1,18 @@
 // A generation run. The rule: task k is the first candidate (seed, k, attempt = 0, 1, ...) that passes its own
 // checks and whose program text and pairs no task j < k has. So task k depends on (seed, k) and on tasks 0..k-1
-// only: the same whatever the count, the thread count, the window size or the scheduling.
+// only: the same whatever the count, the thread count or the scheduling.
 //
-// How the rule is kept with several threads: tasks go in windows of 256 per thread, pipelined. While the threads
-// draw window w (each candidate a pure function of seed, index and attempt), skipping candidates that repeat a task
-// of windows 0..w-2 (a set that no one changes meanwhile), one of them walks window w-1 in index order: it checks
-// each task against every task before it (a second set, which only the walker touches), redraws one that repeats an
-// earlier task from its next attempt, and hands the task to emit; then it joins the drawing. Both skips only drop
-// candidates the rule drops, so the result is the rule's. Duplicates are compared by 64-bit hashes (FNV-1a of the
-// canonical text, of the pairs' grids); a false match would only redraw a task, and is below one in 10^7 for a
-// million tasks.
-#include <omp.h>
+// How the rule is kept with several threads: `threads` drawing threads claim indices in order and draw task k
+// (each candidate a pure function of seed, index and attempt) into slot k of a ring, skipping candidates that
+// repeat a task already walked (the set `pub`, read under a read lock); the calling thread walks the ring in index
+// order: it checks each task against every task before it (the set `all`, which only it touches), redraws one that
+// repeats an earlier task from its next attempt, hands the task to emit and frees its slot. A task is walked only
+// after it was drawn, so every task in `pub` while task k is drawn has an index below k: both skips only drop
+// candidates the rule drops, and the result is the rule's. Threads wait on condition variables, never spin: on a
+// machine shared with other jobs a spinning waiter takes the core the thread it waits for needs. Duplicates are
+// compared by 64-bit hashes (FNV-1a of the canonical text, of the pairs' grids); a false match would only redraw a
+// task, and is below one in 10^7 for a million tasks.
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,52 +50,131 @@ typedef struct {
     hset progs, pairs;
 } seen_sets;
 
-static int seen_fn(uint64_t h, int kind, void *ctx) {
-    const seen_sets *s = ctx;
+static int seen_in(const seen_sets *s, uint64_t h, int kind) {
     return hset_has(kind == ARC_GEN_SEEN_PROGRAM ? &s->progs : &s->pairs, h);
 }
 
 static void add_stats(arc_gen_stats *to, const arc_gen_stats *a) {
     to->attempts += a->attempts, to->no_program += a->no_program, to->identity += a->identity;
-    to->constant += a->constant, to->line_rejects += a->line_rejects, to->dup_program += a->dup_program, to->dup_pairs += a->dup_pairs;
+    to->constant += a->constant, to->line_rejects += a->line_rejects, to->dup_program += a->dup_program;
+    to->dup_pairs += a->dup_pairs;
 }
 
-typedef struct {
-    uint64_t seed;
-    unsigned forms;
-    arc_gen_emit emit;
-    void *ctx;
-    arc_gen *gen;          // the walker's own generator (redraws)
-    arc_gen_stats *st;
-    seen_sets *all;        // every task walked so far
-} walker;
+enum { SLOT_FREE, SLOT_BUSY, SLOT_READY, SLOT_BAD };
 
-// Window tasks t[0..m) of indices base.. in order: checked against all earlier tasks (redrawn when they repeat
-// one), recorded, emitted and freed. bad[i]: the drawing gave up on task i. Returns 0 or -1 with e set.
-static int walk(walker *w, uint64_t base, arc_gen_task *t, const char *bad, long m, uint64_t *hp, uint64_t *hq,
-                mg_err *e) {
-    for (long i = 0; i < m; i++) {
-        uint64_t k = base + (uint64_t)i;
-        if (bad[i]) {  // the same error again, here, for its message
-            int rc = arc_gen_make(w->gen, w->seed, k, 0, seen_fn, w->all, &t[i], NULL, e);
-            mgCheck(rc, "a task failed when drawn but not when redrawn");
-            return -1;
+typedef struct run run;
+typedef struct {
+    run *r;
+    arc_gen *gen;
+    arc_gen_stats st;
+    pthread_t thread;
+} drawer;
+
+struct run {
+    const arc_gen_config *cfg;
+    uint64_t seed, count;
+    unsigned forms;
+    size_t ring;          // slots: task k lives in slot k % ring
+    arc_gen_task *task;   // (ring)
+    char *state;          // (ring) SLOT_*
+    pthread_mutex_t mu;
+    pthread_cond_t drawn, freed;  // a slot became READY/BAD; the walker moved on
+    uint64_t next;        // the next index to claim
+    uint64_t walked;      // tasks 0..walked-1 are walked (their slots free)
+    int stop;
+    int walker_waits;     // the walker sleeps on `drawn`
+    int drawers_wait;     // drawing threads sleeping on `freed` (wake-ups are syscalls: only when someone sleeps)
+    pthread_rwlock_t pub_lock;
+    seen_sets pub;        // tasks walked so far, for the drawing threads
+};
+
+static int seen_pub(uint64_t h, int kind, void *ctx) {
+    run *r = ctx;
+    pthread_rwlock_rdlock(&r->pub_lock);
+    int dup = seen_in(&r->pub, h, kind);
+    pthread_rwlock_unlock(&r->pub_lock);
+    return dup;
+}
+
+static int seen_all(uint64_t h, int kind, void *ctx) { return seen_in(ctx, h, kind); }
+
+static void *draw_main(void *arg) {
+    drawer *d = arg;
+    run *r = d->r;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        while (!r->stop && r->next < r->count && r->next >= r->walked + r->ring) {
+            r->drawers_wait++;
+            pthread_cond_wait(&r->freed, &r->mu);
+            r->drawers_wait--;
         }
-        int dp = seen_fn(t[i].prog_hash, ARC_GEN_SEEN_PROGRAM, w->all);
-        if (dp || seen_fn(t[i].pairs_hash, ARC_GEN_SEEN_PAIRS, w->all)) {  // repeats a task drawn meanwhile
-            w->st->dup_program += dp, w->st->dup_pairs += !dp;
-            int next = t[i].attempt + 1;
-            arc_gen_task_free(&t[i]);
-            if (arc_gen_make(w->gen, w->seed, k, next, seen_fn, w->all, &t[i], w->st, e)) return -1;
-            arc_gen_serialise(&t[i], w->forms);
+        if (r->stop || r->next >= r->count) {
+            pthread_mutex_unlock(&r->mu);
+            return NULL;
         }
-        hset_add(&w->all->progs, hp[i] = t[i].prog_hash);
-        hset_add(&w->all->pairs, hq[i] = t[i].pairs_hash);
-        int rc = w->emit ? w->emit(&t[i], w->ctx, e) : 0;
-        arc_gen_task_free(&t[i]);
-        if (rc) return -1;
+        uint64_t k = r->next++;
+        size_t s = (size_t)(k % r->ring);
+        r->state[s] = SLOT_BUSY;
+        pthread_mutex_unlock(&r->mu);
+        mg_err e;
+        int bad = arc_gen_make(d->gen, r->seed, k, 0, seen_pub, r, &r->task[s], &d->st, &e) != 0;
+        if (!bad) arc_gen_serialise(&r->task[s], r->forms);
+        pthread_mutex_lock(&r->mu);
+        r->state[s] = bad ? SLOT_BAD : SLOT_READY;
+        if (r->walker_waits) pthread_cond_signal(&r->drawn);
+        pthread_mutex_unlock(&r->mu);
     }
-    return 0;
+}
+
+// The walk, on the calling thread: tasks in index order, as the rule says; 0 or -1 with e set.
+static int walk(run *r, arc_gen *gen, arc_gen_stats *st, arc_gen_emit emit, void *ctx, mg_err *e) {
+    seen_sets all = {{0}, {0}};
+    enum { BATCH = 256 };  // tasks walked before `pub` learns them: fewer write locks
+    uint64_t hp[BATCH], hq[BATCH];
+    int nb = 0, rc = 0;
+    for (uint64_t k = 0; k < r->count && !rc; k++) {
+        size_t s = (size_t)(k % r->ring);
+        pthread_mutex_lock(&r->mu);
+        while (r->state[s] != SLOT_READY && r->state[s] != SLOT_BAD) {
+            r->walker_waits = 1;
+            pthread_cond_wait(&r->drawn, &r->mu);
+            r->walker_waits = 0;
+        }
+        int bad = r->state[s] == SLOT_BAD;
+        pthread_mutex_unlock(&r->mu);
+        arc_gen_task *t = &r->task[s];
+        if (bad) {  // the same error again, here, for its message
+            rc = arc_gen_make(gen, r->seed, k, 0, seen_all, &all, t, NULL, e);
+            mgCheck(rc, "a task failed when drawn but not when redrawn");
+            break;
+        }
+        int dp = seen_in(&all, t->prog_hash, ARC_GEN_SEEN_PROGRAM);
+        if (dp || seen_in(&all, t->pairs_hash, ARC_GEN_SEEN_PAIRS)) {  // repeats a task walked meanwhile
+            st->dup_program += dp, st->dup_pairs += !dp;
+            int next = t->attempt + 1;
+            arc_gen_task_free(t);
+            if ((rc = arc_gen_make(gen, r->seed, k, next, seen_all, &all, t, st, e))) break;
+            arc_gen_serialise(t, r->forms);
+        }
+        hset_add(&all.progs, hp[nb] = t->prog_hash);
+        hset_add(&all.pairs, hq[nb] = t->pairs_hash);
+        nb++;
+        rc = emit ? emit(t, ctx, e) : 0;
+        arc_gen_task_free(t);
+        if (nb == BATCH || k + 1 == r->count) {
+            pthread_rwlock_wrlock(&r->pub_lock);
+            for (int i = 0; i < nb; i++) hset_add(&r->pub.progs, hp[i]), hset_add(&r->pub.pairs, hq[i]);
+            pthread_rwlock_unlock(&r->pub_lock);
+            nb = 0;
+        }
+        pthread_mutex_lock(&r->mu);
+        r->state[s] = SLOT_FREE;
+        r->walked = k + 1;
+        if (r->drawers_wait) pthread_cond_broadcast(&r->freed);
+        pthread_mutex_unlock(&r->mu);
+    }
+    free(all.progs.slot), free(all.pairs.slot);
+    return rc;
 }
 
 int arc_gen_run(const arc_gen_config *c, uint64_t seed, uint64_t count, int threads, unsigned forms,
@@ -102,53 +183,35 @@ int arc_gen_run(const arc_gen_config *c, uint64_t seed, uint64_t count, int thre
     if (threads < 1) threads = 1;
     if (count > ((uint64_t)1 << 32))
         return mg_fail(e, "count: %llu is above 2^32 (ids would repeat)", (unsigned long long)count);
-    size_t window = (size_t)256 * (size_t)threads;
-    uint64_t nwin = (count + window - 1) / window;
-    arc_gen **gens = callocCheck((size_t)threads, sizeof *gens);
-    arc_gen_stats *tst = callocCheck((size_t)threads + 1, sizeof *tst);  // per drawing thread, then the walker's
-    for (int i = 0; i < threads; i++) gens[i] = arc_gen_new(c);
-    arc_gen_task *win[2] = {callocCheck(window, sizeof(arc_gen_task)), callocCheck(window, sizeof(arc_gen_task))};
-    char *bad[2] = {callocCheck(window, 1), callocCheck(window, 1)};
-    uint64_t *hp = callocCheck(window, sizeof *hp), *hq = callocCheck(window, sizeof *hq);
-    seen_sets pub = {{0}, {0}}, all = {{0}, {0}};  // windows 0..w-2 (read by the drawing) / every task walked
-    walker wk = {.seed = seed, .forms = forms, .emit = emit, .ctx = ctx, .gen = arc_gen_new(c), .st = &tst[threads],
-                 .all = &all};
-    int rc = 0;
-    mg_err werr;
-    for (uint64_t w = 0; w <= nwin && !rc; w++) {
-        // step w: draw window w (if any) while walking window w-1 (if any)
-        uint64_t base = w * window, pbase = base - window;
-        long m = w < nwin ? (long)(count - base < window ? count - base : window) : 0;
-        long pm = w ? (long)(count - pbase < window ? count - pbase : window) : 0;
-        arc_gen_task *cur = win[w % 2], *prev = win[(w + 1) % 2];
-        char *cbad = bad[w % 2], *pbad = bad[(w + 1) % 2];
-#pragma omp parallel num_threads(threads)
-        {
-#pragma omp single nowait
-            if (pm) rc = walk(&wk, pbase, prev, pbad, pm, hp, hq, &werr);
-#pragma omp for schedule(dynamic, 4)
-            for (long i = 0; i < m; i++) {
-                int tid = omp_get_thread_num();
-                mg_err te;
-                cbad[i] = (char)(arc_gen_make(gens[tid], seed, base + (uint64_t)i, 0, seen_fn, &pub, &cur[i],
-                                              &tst[tid], &te) != 0);
-                if (!cbad[i]) arc_gen_serialise(&cur[i], forms);
-            }
-        }
-        if (rc) *e = werr;
-        for (long i = 0; i < pm && !rc; i++) hset_add(&pub.progs, hp[i]), hset_add(&pub.pairs, hq[i]);
-        // a task is emptied when walked, and arc_gen_make zeroes one it could not fill: freeing the walked
-        // window whole is safe wherever the walk stopped
-        for (long i = 0; i < pm; i++) arc_gen_task_free(&prev[i]);
+    run r = {.cfg = c, .seed = seed, .count = count, .forms = forms, .ring = (size_t)512 * (size_t)threads};
+    r.task = callocCheck(r.ring, sizeof *r.task);
+    r.state = callocCheck(r.ring, 1);
+    mgCheck(!pthread_mutex_init(&r.mu, NULL) && !pthread_cond_init(&r.drawn, NULL) &&
+                !pthread_cond_init(&r.freed, NULL) && !pthread_rwlock_init(&r.pub_lock, NULL),
+            "cannot make the generator's locks");
+    drawer *d = callocCheck((size_t)threads, sizeof *d);
+    for (int i = 0; i < threads; i++) {
+        d[i].r = &r, d[i].gen = arc_gen_new(c);
+        mgCheck(pthread_create(&d[i].thread, NULL, draw_main, &d[i]) == 0, "cannot start a generator thread");
     }
-    for (size_t i = 0; i < window; i++) arc_gen_task_free(&win[0][i]), arc_gen_task_free(&win[1][i]);
-    if (st) {
-        memset(st, 0, sizeof *st);
-        for (int i = 0; i <= threads; i++) add_stats(st, &tst[i]);
+    arc_gen *gen = arc_gen_new(c);
+    arc_gen_stats wst = {0};
+    int rc = walk(&r, gen, &wst, emit, ctx, e);
+    pthread_mutex_lock(&r.mu);
+    r.stop = 1;
+    pthread_cond_broadcast(&r.freed);
+    pthread_mutex_unlock(&r.mu);
+    if (st) *st = wst;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(d[i].thread, NULL);
+        if (st) add_stats(st, &d[i].st);
+        arc_gen_free(d[i].gen);
     }
-    for (int i = 0; i < threads; i++) arc_gen_free(gens[i]);
-    arc_gen_free(wk.gen);
-    free(gens), free(tst), free(win[0]), free(win[1]), free(bad[0]), free(bad[1]), free(hp), free(hq);
-    free(pub.progs.slot), free(pub.pairs.slot), free(all.progs.slot), free(all.pairs.slot);
+    // a walked task is emptied, and arc_gen_make zeroes one it could not fill: every slot can be freed
+    for (size_t i = 0; i < r.ring; i++) arc_gen_task_free(&r.task[i]);
+    arc_gen_free(gen);
+    pthread_mutex_destroy(&r.mu), pthread_cond_destroy(&r.drawn), pthread_cond_destroy(&r.freed);
+    pthread_rwlock_destroy(&r.pub_lock);
+    free(r.pub.progs.slot), free(r.pub.pairs.slot), free(r.task), free(r.state), free(d);
     return rc;
 }
