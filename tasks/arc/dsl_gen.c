@@ -103,8 +103,8 @@ static void draw_inputs(arc_gen *g, gen_rng *r, const gen_layout *lay, const gen
         }
 }
 
-int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, arc_gen_seen seen, void *seen_ctx,
-                 arc_gen_task *t, arc_gen_stats *st, mg_err *e) {
+int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, int floor_lines, arc_gen_seen seen,
+                 void *seen_ctx, arc_gen_task *t, arc_gen_stats *st, mg_err *e) {
     const arc_gen_config *c = &g->cfg;
     arc_gen_stats dummy;
     if (!st) st = memset(&dummy, 0, sizeof dummy);
@@ -115,6 +115,7 @@ int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, a
         st->attempts++;
         gen_rng r = {.key = rng_mix(seed, index), .stream = (uint64_t)attempt};
         int lines = gen_int(&r, c->min_lines, c->max_lines);
+        if (lines < floor_lines) lines = floor_lines < c->max_lines ? floor_lines : c->max_lines;
         gen_palette pal;
         gen_layout lay;
         gen_palette_draw(&r, &pal);
@@ -147,7 +148,7 @@ int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, a
             dup_prog = seen && seen(t->prog_hash, ARC_GEN_SEEN_PROGRAM, seen_ctx);
         }
         if (same_train || same_test || constant || dup_prog) {
-            if (dup_prog) st->dup_program++;
+            if (dup_prog) st->dup_program++, floor_lines = lines + 1;
             else if (constant) st->constant++;
             else st->identity++;
             free_grids(t->in, n);
@@ -158,6 +159,7 @@ int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, a
         for (int i = 0; i < n; i++) h = grid_hash(grid_hash(h, &t->in[i]), &t->out[i]);
         t->pairs_hash = h;
         t->index = index, t->attempt = attempt, t->lines = lines, t->n_train = c->n_train, t->n_test = c->n_test;
+        t->floor_lines = floor_lines;
         arc_gen_id(seed, index, t->id);
         if (!seen || !seen(t->pairs_hash, ARC_GEN_SEEN_PAIRS, seen_ctx)) return 0;
         st->dup_pairs++;

@@ -41,6 +41,7 @@ typedef struct {
     uint64_t index;                 // k: the task's place in the run
     char id[9];                     // 8 hex characters from (seed, k), distinct for distinct k under one seed
     int attempt;                    // the candidate number that was kept
+    int floor_lines;                // the shortest length its candidate could have (see arc_gen_make)
     int lines;                      // program lines
     char text[ARC_DSL_TEXT_MAX];    // canonical program text (arc_dsl_format)
     arc_dsl_program prog;           // the same, parsed from text
@@ -63,9 +64,13 @@ typedef int (*arc_gen_seen)(uint64_t hash, int kind, void *ctx);
 // Draws candidates (seed, index, attempt) for attempt = first_attempt, first_attempt + 1, ... until one passes
 // every check that concerns this task alone and `seen` (NULL: none) does not call it a duplicate; t gets it (free
 // with arc_gen_task_free). Returns -1 with one line when max_attempts candidates failed. Counts rejections into
-// st (may be NULL).
-int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, arc_gen_seen seen, void *seen_ctx,
-                 arc_gen_task *t, arc_gen_stats *st, mg_err *e);
+// st (may be NULL). A candidate's length is drawn in min_lines..max_lines and raised to floor_lines (0 at first);
+// a candidate whose program repeats an earlier task's raises the floor of the next ones to its length + 1 (up to
+// max_lines), so that a run whose short programs are used up does not spend most of its time finding that out
+// again. To go on from a kept task, pass its attempt + 1 and: its length + 1 when its program was a repeat, else
+// its floor_lines.
+int arc_gen_make(arc_gen *g, uint64_t seed, uint64_t index, int first_attempt, int floor_lines, arc_gen_seen seen,
+                 void *seen_ctx, arc_gen_task *t, arc_gen_stats *st, mg_err *e);
 void arc_gen_task_free(arc_gen_task *t);
 
 // The id of task k under seed: a keyed bijection of the low 32 bits of k, printed as 8 hex digits.

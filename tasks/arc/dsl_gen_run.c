@@ -1,17 +1,20 @@
 // A generation run. The rule: task k is the first candidate (seed, k, attempt = 0, 1, ...) that passes its own
-// checks and whose program text and pairs no task j < k has. So task k depends on (seed, k) and on tasks 0..k-1
+// checks and whose program text and pairs no task j < k has, where an attempt after one whose program repeated an
+// earlier task's is at least one line longer (arc_gen_make). So task k depends on (seed, k) and on tasks 0..k-1
 // only: the same whatever the count, the thread count or the scheduling.
 //
 // How the rule is kept with several threads: `threads` drawing threads claim indices in order and draw task k
-// (each candidate a pure function of seed, index and attempt) into slot k of a ring, skipping candidates that
-// repeat a task already walked (the set `pub`, read under a read lock); the calling thread walks the ring in index
-// order: it checks each task against every task before it (the set `all`, which only it touches), redraws one that
-// repeats an earlier task from its next attempt, hands the task to emit and frees its slot. A task is walked only
-// after it was drawn, so every task in `pub` while task k is drawn has an index below k: both skips only drop
-// candidates the rule drops, and the result is the rule's. Threads wait on condition variables, never spin: on a
-// machine shared with other jobs a spinning waiter takes the core the thread it waits for needs. Duplicates are
-// compared by 64-bit hashes (FNV-1a of the canonical text, of the pairs' grids); a false match would only redraw a
-// task, and is below one in 10^7 for a million tasks.
+// (each candidate a pure function of seed, index, attempt and length floor) into slot k of a ring, skipping
+// candidates that repeat a task already walked (the set `pub`, read under a read lock); the calling thread walks
+// the ring in index order: it checks each task against every task before it (the set `all`, which only it
+// touches), redraws one that repeats an earlier task from its next attempt with the floor the rule gives, hands
+// the task to emit and frees its slot. A task is walked only after it was drawn, so every task in `pub` while task
+// k is drawn has an index below k: a drawing thread's skips are skips of the rule (with the same effect on the
+// floor), and the result is the rule's. A task none of whose max_attempts candidates passes ends the run with the
+// drawing thread's error. Threads wait on condition variables, never spin: on a machine shared with other jobs a
+// spinning waiter takes the core the thread it waits for needs. Duplicates are compared by 64-bit hashes (FNV-1a
+// of the canonical text, of the pairs' grids); a false match would only redraw a task, and is below one in 10^7
+// for a million tasks.
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +80,7 @@ struct run {
     size_t ring;          // slots: task k lives in slot k % ring
     arc_gen_task *task;   // (ring)
     char *state;          // (ring) SLOT_*
+    char **err;           // (ring) why a BAD slot's task could not be drawn (malloc'd)
     pthread_mutex_t mu;
     pthread_cond_t drawn, freed;  // a slot became READY/BAD; the walker moved on
     uint64_t next;        // the next index to claim
@@ -117,8 +121,9 @@ static void *draw_main(void *arg) {
         r->state[s] = SLOT_BUSY;
         pthread_mutex_unlock(&r->mu);
         mg_err e;
-        int bad = arc_gen_make(d->gen, r->seed, k, 0, seen_pub, r, &r->task[s], &d->st, &e) != 0;
+        int bad = arc_gen_make(d->gen, r->seed, k, 0, 0, seen_pub, r, &r->task[s], &d->st, &e) != 0;
         if (!bad) arc_gen_serialise(&r->task[s], r->forms);
+        else r->err[s] = strdup(e.msg);
         pthread_mutex_lock(&r->mu);
         r->state[s] = bad ? SLOT_BAD : SLOT_READY;
         if (r->walker_waits) pthread_cond_signal(&r->drawn);
@@ -143,17 +148,16 @@ static int walk(run *r, arc_gen *gen, arc_gen_stats *st, arc_gen_emit emit, void
         int bad = r->state[s] == SLOT_BAD;
         pthread_mutex_unlock(&r->mu);
         arc_gen_task *t = &r->task[s];
-        if (bad) {  // the same error again, here, for its message
-            rc = arc_gen_make(gen, r->seed, k, 0, seen_all, &all, t, NULL, e);
-            mgCheck(rc, "a task failed when drawn but not when redrawn");
+        if (bad) {  // a task no candidate of which passed: the run ends here
+            rc = mg_fail(e, "%s", r->err[s] ? r->err[s] : "out of memory");
             break;
         }
         int dp = seen_in(&all, t->prog_hash, ARC_GEN_SEEN_PROGRAM);
         if (dp || seen_in(&all, t->pairs_hash, ARC_GEN_SEEN_PAIRS)) {  // repeats a task walked meanwhile
             st->dup_program += dp, st->dup_pairs += !dp;
-            int next = t->attempt + 1;
+            int next = t->attempt + 1, floor = dp ? t->lines + 1 : t->floor_lines;
             arc_gen_task_free(t);
-            if ((rc = arc_gen_make(gen, r->seed, k, next, seen_all, &all, t, st, e))) break;
+            if ((rc = arc_gen_make(gen, r->seed, k, next, floor, seen_all, &all, t, st, e))) break;
             arc_gen_serialise(t, r->forms);
         }
         hset_add(&all.progs, hp[nb] = t->prog_hash);
@@ -186,6 +190,7 @@ int arc_gen_run(const arc_gen_config *c, uint64_t seed, uint64_t count, int thre
     run r = {.cfg = c, .seed = seed, .count = count, .forms = forms, .ring = (size_t)512 * (size_t)threads};
     r.task = callocCheck(r.ring, sizeof *r.task);
     r.state = callocCheck(r.ring, 1);
+    r.err = callocCheck(r.ring, sizeof *r.err);
     mgCheck(!pthread_mutex_init(&r.mu, NULL) && !pthread_cond_init(&r.drawn, NULL) &&
                 !pthread_cond_init(&r.freed, NULL) && !pthread_rwlock_init(&r.pub_lock, NULL),
             "cannot make the generator's locks");
@@ -208,10 +213,10 @@ int arc_gen_run(const arc_gen_config *c, uint64_t seed, uint64_t count, int thre
         arc_gen_free(d[i].gen);
     }
     // a walked task is emptied, and arc_gen_make zeroes one it could not fill: every slot can be freed
-    for (size_t i = 0; i < r.ring; i++) arc_gen_task_free(&r.task[i]);
+    for (size_t i = 0; i < r.ring; i++) arc_gen_task_free(&r.task[i]), free(r.err[i]);
     arc_gen_free(gen);
     pthread_mutex_destroy(&r.mu), pthread_cond_destroy(&r.drawn), pthread_cond_destroy(&r.freed);
     pthread_rwlock_destroy(&r.pub_lock);
-    free(r.pub.progs.slot), free(r.pub.pairs.slot), free(r.task), free(r.state), free(d);
+    free(r.pub.progs.slot), free(r.pub.pairs.slot), free(r.task), free(r.state), free(r.err), free(d);
     return rc;
 }

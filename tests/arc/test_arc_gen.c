@@ -52,11 +52,13 @@ static void capture_free(capture *c) {
     memset(c, 0, sizeof *c);
 }
 
+static arc_gen_stats last_stats;  // of the last run()
+
 static void run(capture *c, const arc_gen_config *cfg, uint64_t seed, uint64_t count, int threads) {
     memset(c, 0, sizeof *c);
     mg_err e = {{0}};
     int rc = arc_gen_run(cfg, seed, count, threads, 1u << ARC_GEN_TASK | 1u << ARC_GEN_PROGRAM, capture_emit, c,
-                         NULL, &e);
+                         &last_stats, &e);
     CHECK(rc == 0, "run seed %llu count %llu: %s", (unsigned long long)seed, (unsigned long long)count, e.msg);
 }
 
@@ -81,8 +83,8 @@ static void test_reproducible(void) {
     long same = 0;  // different seeds: (almost) every program differs at the same index, not just one byte
     for (long i = 0; i < 300 && i < d.tasks; i++) same += !strcmp(a.texts[i], d.texts[i]);
     CHECK(same < 150, "seeds 7 and 8 share the program of %ld of 300 tasks", same);
-    // Task k does not depend on the count: the first 10 of a run of 10, of 100 and of 300 agree. 600 tasks on 3
-    // threads (windows of 768: tasks of different threads and a redraw-heavy mix) match 1 thread.
+    // Task k does not depend on the count: the first 10 of a run of 10, of 100 and of 300 agree. 1200 tasks of 1-2
+    // lines (a few hundred one-line programs exist: many repeats, redrawn longer) on 3 threads match 1 thread.
     capture ten, hundred;
     run(&ten, &cfg, 7, 10, 1);
     run(&hundred, &cfg, 7, 100, 1);
@@ -91,10 +93,12 @@ static void test_reproducible(void) {
           "the first 10 tasks differ between count 10 and count 100");
     CHECK(p100 == prefix_len(&a, 100) && !memcmp(hundred.buf, a.buf, p100),
           "the first 100 tasks differ between count 100 and count 300");
-    cfg.min_lines = 1, cfg.max_lines = 1;  // a small program space: many duplicates to redraw
-    run(&big, &cfg, 11, 600, 1);
-    run(&thr, &cfg, 11, 600, 3);
-    CHECK(big.n == thr.n && !memcmp(big.buf, thr.buf, big.n), "600 one-line tasks: 1 thread and 3 threads differ");
+    cfg.min_lines = 1, cfg.max_lines = 2;
+    run(&big, &cfg, 11, 1200, 1);
+    long dups = last_stats.dup_program;
+    run(&thr, &cfg, 11, 1200, 3);
+    CHECK(dups > 100, "only %ld repeated programs: the redraw path is not exercised", dups);
+    CHECK(big.n == thr.n && !memcmp(big.buf, thr.buf, big.n), "1200 tasks of 1-2 lines: 1 and 3 threads differ");
     capture_free(&a), capture_free(&b), capture_free(&d), capture_free(&ten), capture_free(&hundred);
     capture_free(&big), capture_free(&thr);
 }
