@@ -14,7 +14,7 @@
 static const char *HELP =
     "usage: migrate arc-gen --count N [--seed S] [--lines MIN-MAX] [--max-side K] [--sides LO-HI]\n"
     "                       [--small-prob P] [--train N] [--test N] [--threads T]\n"
-    "                       [--out DIR] [--combined PREFIX] [--programs FILE.jsonl] [--quiet]\n"
+    "                       [--out DIR] [--combined PREFIX [--per-file N]] [--programs FILE.jsonl] [--quiet]\n"
     "\n"
     "Generates N synthetic ARC tasks, each from a random straight-line program of the grid DSL (docs/arc-dsl.md)\n"
     "run on random input grids. Task k of seed S is the same whatever N and T are (ids: 8 hex digits from S and k).\n"
@@ -31,6 +31,9 @@ static const char *HELP =
     "  --out DIR          write DIR/<id>.json per task (ARC format, test outputs included) and DIR/programs.jsonl\n"
     "  --combined PREFIX  write PREFIX_challenges.json and PREFIX_solutions.json (Kaggle layout); the programs go\n"
     "                     to PREFIX_programs.jsonl unless --out or --programs says otherwise\n"
+    "  --per-file N       with --combined: a new pair of files every N tasks, PREFIX_00000_challenges.json,\n"
+    "                     PREFIX_00000_solutions.json, PREFIX_00001_... (default 0: one pair; the task loader\n"
+    "                     reads files of up to 256 MiB, about 150000 tasks)\n"
     "  --programs FILE    the answer key, one line {\"id\", \"program\", \"lines\"} per task, in index order\n"
     "  --quiet            no progress lines on stderr (the closing summary line stays)\n"
     "At least one of --out, --combined, --programs is required. Exit status: 0 done, 1 a run failure, 2 bad options.\n";
@@ -126,9 +129,16 @@ int cmd_arc_gen(int argc, char **argv) {
         } else if (!strcmp(a, "--out")) o.dir = v;
         else if (!strcmp(a, "--combined")) o.combined = v;
         else if (!strcmp(a, "--programs")) o.programs = v;
+        else if (!strcmp(a, "--per-file")) {
+            int n;
+            if (cli_int(CMD, a, v, 0, 1 << 30, &n)) return 2;
+            o.per_file = n;
+        }
         else return fprintf(stderr, "migrate " CMD ": unknown option '%s' (see --help)\n", a), 2;
     }
     if (!have_count) return fprintf(stderr, "migrate " CMD ": --count is required (see --help)\n"), 2;
+    if (o.per_file && !o.combined)
+        return fprintf(stderr, "migrate " CMD ": --per-file needs --combined (see --help)\n"), 2;
     if (!o.dir && !o.combined && !o.programs)
         return fprintf(stderr, "migrate " CMD ": give --out DIR, --combined PREFIX or --programs FILE (see --help)\n"),
                2;

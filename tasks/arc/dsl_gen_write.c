@@ -1,7 +1,8 @@
 // Writing generated tasks (docs/arc-dsl.md, "Generating tasks"): one ARC-format file per task in a folder, the
 // answer key as JSON lines, and/or Kaggle-style combined challenges and solutions files. The combined files and
 // the answer key are streamed (a million tasks never sit in memory as JSON) into temporaries renamed into place
-// when the run ends, so an interrupted run leaves none of them half written.
+// when they are complete (a combined pair when it is full or the run ends, the key when the run ends), so an
+// interrupted run leaves none of them half written.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,7 +14,9 @@
 #include "tasks/arc/dsl_gen_write.h"
 
 struct arc_gen_writer {
-    char dir[4096];
+    char dir[4096], prefix[4096];
+    long per_file, in_shard;  // tasks per combined pair (0: one pair); tasks in the open pair
+    int shard;                // the open pair's number
     int have_dir, have_combined, n;
     file_atomic chal, sol, prog;
     int chal_open, sol_open, prog_open;
@@ -24,6 +27,35 @@ static int open_stream(file_atomic *a, int *is_open, const char *path, const cha
     *is_open = 1;
     fputs(head, a->f);
     return 0;
+}
+
+// The next challenges/solutions pair.
+static int open_shard(arc_gen_writer *w, mg_err *e) {
+    char path[4200], num[16] = "";
+    if (w->per_file) snprintf(num, sizeof num, "_%05d", w->shard);
+    snprintf(path, sizeof path, "%s%s_challenges.json", w->prefix, num);
+    if (open_stream(&w->chal, &w->chal_open, path, "{", e)) return -1;
+    snprintf(path, sizeof path, "%s%s_solutions.json", w->prefix, num);
+    w->in_shard = 0;
+    return open_stream(&w->sol, &w->sol_open, path, "{", e);
+}
+
+// Finishes the open pair and moves it into place.
+static int close_shard(arc_gen_writer *w, mg_err *e) {
+    int rc = 0;
+    if (w->chal_open) {
+        fputs("}\n", w->chal.f);
+        w->chal_open = 0;
+        rc = file_atomic_commit(&w->chal, e);
+    }
+    if (w->sol_open) {
+        fputs("}\n", w->sol.f);
+        w->sol_open = 0;
+        if (rc) file_atomic_abort(&w->sol);
+        else rc = file_atomic_commit(&w->sol, e);
+    }
+    w->shard++;
+    return rc;
 }
 
 static void abort_all(arc_gen_writer *w) {
@@ -52,11 +84,14 @@ arc_gen_writer *arc_gen_writer_open(const arc_gen_outputs *o, mg_err *e) {
     }
     int rc = 0;
     if (o->combined) {
-        w->have_combined = 1;
-        snprintf(path, sizeof path, "%s_challenges.json", o->combined);
-        rc = open_stream(&w->chal, &w->chal_open, path, "{", e);
-        snprintf(path, sizeof path, "%s_solutions.json", o->combined);
-        if (!rc) rc = open_stream(&w->sol, &w->sol_open, path, "{", e);
+        if (strlen(o->combined) >= sizeof w->prefix - 32) {
+            mg_fail(e, "%s: prefix too long", o->combined);
+            free(w);
+            return NULL;
+        }
+        snprintf(w->prefix, sizeof w->prefix, "%s", o->combined);
+        w->have_combined = 1, w->per_file = o->per_file > 0 ? o->per_file : 0;
+        rc = open_shard(w, e);
     }
     if (o->programs) snprintf(path, sizeof path, "%s", o->programs);
     else if (o->dir) snprintf(path, sizeof path, "%s/programs.jsonl", o->dir);
@@ -104,8 +139,10 @@ int arc_gen_writer_emit(const arc_gen_task *t, void *ctx, mg_err *e) {
         if (write(fd, "\n", 1) != 1 || close(fd)) return mg_fail(e, "%s: cannot write: %s", path, strerror(errno));
     }
     if (w->have_combined) {
-        entry(w->chal.f, w->n == 0, t->id, t->json[ARC_GEN_CHALLENGE]);
-        entry(w->sol.f, w->n == 0, t->id, t->json[ARC_GEN_SOLUTION]);
+        if (w->per_file && w->in_shard == w->per_file && (close_shard(w, e) || open_shard(w, e))) return -1;
+        entry(w->chal.f, w->in_shard == 0, t->id, t->json[ARC_GEN_CHALLENGE]);
+        entry(w->sol.f, w->in_shard == 0, t->id, t->json[ARC_GEN_SOLUTION]);
+        w->in_shard++;
     }
     fputs(t->json[ARC_GEN_PROGRAM], w->prog.f);
     fputc('\n', w->prog.f);
@@ -115,19 +152,8 @@ int arc_gen_writer_emit(const arc_gen_task *t, void *ctx, mg_err *e) {
 
 int arc_gen_writer_close(arc_gen_writer *w, int ok, mg_err *e) {
     if (!w) return 0;
-    int rc = 0;
     if (!ok) abort_all(w);
-    if (w->chal_open) {
-        fputs("}\n", w->chal.f);
-        w->chal_open = 0;
-        rc = file_atomic_commit(&w->chal, e);
-    }
-    if (w->sol_open) {
-        fputs("}\n", w->sol.f);
-        w->sol_open = 0;
-        if (rc) file_atomic_abort(&w->sol);
-        else rc = file_atomic_commit(&w->sol, e);
-    }
+    int rc = close_shard(w, e);
     if (w->prog_open) {
         w->prog_open = 0;
         if (rc) file_atomic_abort(&w->prog);

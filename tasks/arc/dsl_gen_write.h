@@ -1,6 +1,8 @@
 // Where a generation run's tasks go (tasks/arc/dsl_gen.h makes them; docs/arc-dsl.md, "Generating tasks"):
 //  * dir: DIR/<id>.json per task, in the ARC repository format with test outputs;
 //  * combined: PREFIX_challenges.json {id: {"train", "test": [{"input"}]}} and PREFIX_solutions.json {id: [G]};
+//    with per_file > 0, a new pair every per_file tasks: PREFIX_00000_challenges.json, PREFIX_00000_solutions.json,
+//    PREFIX_00001_... (the task loader reads files of up to 256 MiB: about 150,000 tasks);
 //  * programs: the answer key, one JSON line {"id", "program", "lines"} per task in index order; by default
 //    DIR/programs.jsonl, else PREFIX_programs.jsonl.
 #pragma once
@@ -8,6 +10,7 @@
 
 typedef struct {
     const char *dir, *combined, *programs;  // any may be NULL, not all
+    long per_file;                          // tasks per combined pair; 0: one pair
 } arc_gen_outputs;
 
 typedef struct arc_gen_writer arc_gen_writer;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `migrate arc-gen`: the same seed writes byte-identical folders (also with 2 threads), another seed other tasks;
 # the first 10 tasks of a run of 40 are those of a run of 10; one task file and one programs.jsonl line per task,
-# lengths within --lines; --combined writes the Kaggle pair and PREFIX_programs.jsonl; --help names every option;
+# lengths within --lines; --combined writes the Kaggle pair and PREFIX_programs.jsonl, and with --per-file pairs of
+# N tasks; --help names every option;
 # each bad option is refused with exit status 2 and exactly one line on stderr, writing nothing.
 # Usage: test_arc_gen.sh BUILD_DIR   (run from the repository root)
 set -u
@@ -55,9 +56,21 @@ n_out=$(grep -o '"output"' "$TMP/k_challenges.json" | wc -l)  # 3 train pairs ea
 n_sol=$(grep -o '"[0-9a-f]\{8\}": \[\[\[' "$TMP/k_solutions.json" | wc -l)
 [ "$n_sol" -eq 40 ] && ok "40 solutions" || bad "$n_sol solutions, want 40"
 
+gen --seed 5 --count 25 --combined "$TMP/s" --per-file 10 || bad "sharded run: $(cat "$TMP/err")"
+shards=""
+for i in 00000 00001 00002; do
+    n=$(grep -o '"[0-9a-f]\{8\}": {"train"' "$TMP/s_${i}_challenges.json" 2>/dev/null | wc -l)
+    m=$(grep -o '"[0-9a-f]\{8\}": \[\[\[' "$TMP/s_${i}_solutions.json" 2>/dev/null | wc -l)
+    shards="$shards $n/$m"
+done
+if [ "$shards" = " 10/10 10/10 5/5" ] && [ ! -e "$TMP/s_00003_challenges.json" ] &&
+    [ "$(cat "$TMP/s_programs.jsonl")" = "$(head -n 25 "$TMP/a/programs.jsonl")" ]
+then ok "--per-file 10: 25 tasks in pairs of 10, 10 and 5, the same programs"
+else bad "--per-file 10: challenges/solutions per file:$shards"; fi
+
 "$BIN" arc-gen --help >"$TMP/help" || bad "--help failed"
 for opt in --count --seed --lines --max-side --sides --small-prob --train --test --threads --out --combined \
-    --programs --quiet; do
+    --programs --per-file --quiet; do
     grep -q -- "$opt" "$TMP/help" || bad "--help does not mention $opt"
 done
 "$BIN" --help | grep -q "arc-gen" || bad "migrate --help does not list arc-gen"
@@ -87,6 +100,8 @@ refuse "--threads" --threads 0 --count 2 --out "$TMP/x"
 refuse "unknown option" --colour 3 --count 2 --out "$TMP/x"
 refuse "needs a value" --count 2 --out
 refuse "--out" --count 2
+refuse "--per-file" --count 2 --out "$TMP/x" --per-file 5
+refuse "--per-file" --count 2 --combined "$TMP/x" --per-file -1
 [ -e "$TMP/x" ] && bad "a refused run created $TMP/x"
 
 exit $fail
