@@ -13,3 +13,4 @@ int cmd_pretrain(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_inspect_model(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_arc_gen(int argc, char **argv);

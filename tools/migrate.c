@@ -22,6 +22,7 @@ static const char *USAGE =
     "  pretrain   train a small model from scratch on a text corpus; writes a Hugging Face folder\n"
     "  generate   sample completions from a Hugging Face model folder (Llama-3.x, Qwen2/2.5, Mistral)\n"
     "  score      log-probabilities of given completions under a model (what GRPO's importance ratio uses)\n"
+    "  arc-gen    synthetic ARC tasks from random grid-DSL programs, with the programs as the answer key\n"
     "  convert    re-save a model folder as F32 or BF16 safetensors with the engine's writer\n"
     "  version    print the version and the BLAS in use\n"
     "\n"
@@ -47,6 +48,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 1, argv + 1);
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "score")) return cmd_score(argc - 1, argv + 1);
+    if (!strcmp(cmd, "arc-gen")) return cmd_arc_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cmd_convert(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(argc - 1, argv + 1);
     fprintf(stderr, "migrate: unknown command '%s'\n\n%s", cmd, USAGE);
