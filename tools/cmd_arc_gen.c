@@ -8,13 +8,15 @@
 
 #include "common/clock.h"
 #include "tasks/arc/dsl_gen_write.h"
+#include "tasks/arc/prompt.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
 static const char *HELP =
     "usage: migrate arc-gen --count N [--seed S] [--lines MIN-MAX] [--max-side K] [--sides LO-HI]\n"
     "                       [--small-prob P] [--train N] [--test N] [--threads T]\n"
-    "                       [--out DIR] [--combined PREFIX [--per-file N]] [--programs FILE.jsonl] [--quiet]\n"
+    "                       [--out DIR] [--combined PREFIX [--per-file N]] [--programs FILE.jsonl]\n"
+    "                       [--corpus FILE.jsonl [--neighbors K] [--format digits|colors]] [--quiet]\n"
     "\n"
     "Generates N synthetic ARC tasks, each from a random straight-line program of the grid DSL (docs/arc-dsl.md)\n"
     "run on random input grids. Task k of seed S is the same whatever N and T are (ids: 8 hex digits from S and k).\n"
@@ -35,6 +37,12 @@ static const char *HELP =
     "                     PREFIX_00000_solutions.json, PREFIX_00001_... (default 0: one pair; the task loader\n"
     "                     reads files of up to 256 MiB, about 150000 tasks)\n"
     "  --programs FILE    the answer key, one line {\"id\", \"program\", \"lines\"} per task, in index order\n"
+    "  --corpus FILE      also pretraining documents {\"text\": PROMPT + \"\\n```\\n\" + PROGRAM + \"```\"}, one line each:\n"
+    "                     the ARC search's grid-language prompt for the task, then its program; and per task K\n"
+    "                     neighbourhood prompts around a one-edit variant of the program, then the program\n"
+    "                     (docs/arc-demo-model.md)\n"
+    "  --neighbors K      neighbourhood documents per task in --corpus (default 1; 0..8)\n"
+    "  --format F         grids in the corpus prompts: digits (default) or colors\n"
     "  --quiet            no progress lines on stderr (the closing summary line stays)\n"
     "At least one of --out, --combined, --programs is required. Exit status: 0 done, 1 a run failure, 2 bad options.\n";
 
@@ -88,7 +96,8 @@ int cmd_arc_gen(int argc, char **argv) {
     arc_gen_config_default(&c);
     arc_gen_outputs o = {0};
     unsigned long long seed = 0, count = 0;
-    int have_count = 0, threads = 1, quiet = 0;
+    int have_count = 0, threads = 1, quiet = 0, have_neighbors = 0;
+    o.neighbors = 1, o.corpus_format = ARC_CELLS_DIGITS;
     int step;
     for (int i = 1; i < argc; i += step) {
         step = 2;
@@ -129,6 +138,16 @@ int cmd_arc_gen(int argc, char **argv) {
         } else if (!strcmp(a, "--out")) o.dir = v;
         else if (!strcmp(a, "--combined")) o.combined = v;
         else if (!strcmp(a, "--programs")) o.programs = v;
+        else if (!strcmp(a, "--corpus")) o.corpus = v;
+        else if (!strcmp(a, "--neighbors")) {
+            if (cli_int(CMD, a, v, 0, 8, &o.neighbors)) return 2;
+            have_neighbors = 1;
+        } else if (!strcmp(a, "--format")) {
+            if (strcmp(v, "digits") && strcmp(v, "colors"))
+                return fprintf(stderr, "migrate " CMD ": option --format: '%s' is not digits or colors\n", v), 2;
+            o.corpus_format = strcmp(v, "digits") ? ARC_CELLS_NAMES : ARC_CELLS_DIGITS;
+            have_neighbors |= 2;
+        }
         else if (!strcmp(a, "--per-file")) {
             int n;
             if (cli_int(CMD, a, v, 0, 1 << 30, &n)) return 2;
@@ -139,6 +158,9 @@ int cmd_arc_gen(int argc, char **argv) {
     if (!have_count) return fprintf(stderr, "migrate " CMD ": --count is required (see --help)\n"), 2;
     if (o.per_file && !o.combined)
         return fprintf(stderr, "migrate " CMD ": --per-file needs --combined (see --help)\n"), 2;
+    if (have_neighbors && !o.corpus)
+        return fprintf(stderr, "migrate " CMD ": --neighbors and --format need --corpus (see --help)\n"), 2;
+    o.seed = seed;
     if (!o.dir && !o.combined && !o.programs)
         return fprintf(stderr, "migrate " CMD ": give --out DIR, --combined PREFIX or --programs FILE (see --help)\n"),
                2;

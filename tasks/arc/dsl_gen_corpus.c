@@ -21,7 +21,7 @@ static void view(const arc_gen_task *t, arc_task *v) {
 }
 
 static void add_doc(char **acc, const char *prompt, const char *program) {
-    char *text = text_printf("%s\n%s", prompt, program);
+    char *text = text_printf("%s\n```\n%s```", prompt, program);  // fenced, as the prompt asks
     json_t *o = json_pack("{s:s}", "text", text);
     char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
     mgCheck(line != NULL, "out of memory writing a corpus line");

@@ -1,6 +1,7 @@
 // Pretraining documents from generated tasks (docs/arc-demo-model.md): what a small model needs to be a useful
 // policy for the ARC search with the grid language. Each document is the prompt the search task shows
-// (tasks/arc/prompt.h, grid-language request) followed by "\n" and the task's program in canonical form:
+// (tasks/arc/prompt.h, grid-language request) followed by "\n" and the task's program in canonical form in a
+// ``` block, as the prompt asks:
 //  * one on-policy document: the task's user prompt -> its program;
 //  * `neighbors` neighbourhood documents: the neighbourhood prompt around a one-edit variant of the program
 //    (tasks/arc/dsl_mutate.h) -> the program, so that "a variation of this guess" means a step toward the answer.

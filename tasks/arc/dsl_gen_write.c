@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "common/file.h"
+#include "common/rng.h"
+#include "tasks/arc/dsl_gen_corpus.h"
 #include "tasks/arc/dsl_gen_write.h"
 
 struct arc_gen_writer {
@@ -18,8 +20,10 @@ struct arc_gen_writer {
     long per_file, in_shard;  // tasks per combined pair (0: one pair); tasks in the open pair
     int shard;                // the open pair's number
     int have_dir, have_combined, n;
-    file_atomic chal, sol, prog;
-    int chal_open, sol_open, prog_open;
+    file_atomic chal, sol, prog, corpus;
+    int chal_open, sol_open, prog_open, corpus_open;
+    int neighbors, corpus_format;
+    uint64_t seed;
 };
 
 static int open_stream(file_atomic *a, int *is_open, const char *path, const char *head, mg_err *e) {
@@ -62,7 +66,8 @@ static void abort_all(arc_gen_writer *w) {
     if (w->chal_open) file_atomic_abort(&w->chal);
     if (w->sol_open) file_atomic_abort(&w->sol);
     if (w->prog_open) file_atomic_abort(&w->prog);
-    w->chal_open = w->sol_open = w->prog_open = 0;
+    if (w->corpus_open) file_atomic_abort(&w->corpus);
+    w->chal_open = w->sol_open = w->prog_open = w->corpus_open = 0;
 }
 
 arc_gen_writer *arc_gen_writer_open(const arc_gen_outputs *o, mg_err *e) {
@@ -97,6 +102,10 @@ arc_gen_writer *arc_gen_writer_open(const arc_gen_outputs *o, mg_err *e) {
     else if (o->dir) snprintf(path, sizeof path, "%s/programs.jsonl", o->dir);
     else snprintf(path, sizeof path, "%s_programs.jsonl", o->combined);
     if (!rc) rc = open_stream(&w->prog, &w->prog_open, path, "", e);
+    if (!rc && o->corpus) {
+        w->neighbors = o->neighbors, w->corpus_format = o->corpus_format, w->seed = o->seed;
+        rc = open_stream(&w->corpus, &w->corpus_open, o->corpus, "", e);
+    }
     if (rc) {
         abort_all(w);
         free(w);
@@ -146,6 +155,12 @@ int arc_gen_writer_emit(const arc_gen_task *t, void *ctx, mg_err *e) {
     }
     fputs(t->json[ARC_GEN_PROGRAM], w->prog.f);
     fputc('\n', w->prog.f);
+    if (w->corpus_open) {
+        char *docs = arc_gen_corpus_lines(t, (arc_cell_format)w->corpus_format, w->neighbors,
+                                          rng_mix3(w->seed, t->index, 0x6e6569676862ull));
+        fputs(docs, w->corpus.f);
+        free(docs);
+    }
     w->n++;
     return 0;
 }
@@ -158,6 +173,11 @@ int arc_gen_writer_close(arc_gen_writer *w, int ok, mg_err *e) {
         w->prog_open = 0;
         if (rc) file_atomic_abort(&w->prog);
         else rc = file_atomic_commit(&w->prog, e);
+    }
+    if (w->corpus_open) {
+        w->corpus_open = 0;
+        if (rc) file_atomic_abort(&w->corpus);
+        else rc = file_atomic_commit(&w->corpus, e);
     }
     free(w);
     return rc;

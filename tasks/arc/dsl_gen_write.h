@@ -4,13 +4,19 @@
 //    with per_file > 0, a new pair every per_file tasks: PREFIX_00000_challenges.json, PREFIX_00000_solutions.json,
 //    PREFIX_00001_... (the task loader reads files of up to 256 MiB: about 150,000 tasks);
 //  * programs: the answer key, one JSON line {"id", "program", "lines"} per task in index order; by default
-//    DIR/programs.jsonl, else PREFIX_programs.jsonl.
+//    DIR/programs.jsonl, else PREFIX_programs.jsonl;
+//  * corpus: pretraining documents, prompt -> program (docs/arc-demo-model.md).
 #pragma once
 #include "tasks/arc/dsl_gen.h"
 
 typedef struct {
     const char *dir, *combined, *programs;  // any may be NULL, not all
     long per_file;                          // tasks per combined pair; 0: one pair
+    // corpus: pretraining documents (tasks/arc/dsl_gen_corpus.h), JSON lines, written whole at the end like the
+    // key; neighbors per task, prompts' grids in corpus_format, variants drawn from (seed, task index)
+    const char *corpus;
+    int neighbors, corpus_format;
+    uint64_t seed;
 } arc_gen_outputs;
 
 typedef struct arc_gen_writer arc_gen_writer;
