@@ -52,11 +52,11 @@ int arc_detail_decode(const char *detail, int n_test, arc_output *out, mg_err *e
 
 // The valid programs of the outcome with their decoded test outputs, in scoring order.
 static int gather(const arc_task *t, const task_outcome *o, arc_program_result **progs, arc_output **outs,
-                  int *n_perfect, mg_err *e) {
+                  int *n_perfect, int *n_clean, mg_err *e) {
     int n = 0, nt = t->n_test;
     *progs = callocCheck((size_t)o->n + 1, sizeof **progs);
     *outs = callocCheck(((size_t)o->n + 1) * (size_t)nt, sizeof **outs);
-    *n_perfect = 0;
+    *n_perfect = *n_clean = 0;
     for (long i = 0; i < o->n; i++) {
         if (!o->valid[i] || !o->detail[i]) continue;  // unscored, unparsable, or dropped by the archive bound
         arc_output *mine = *outs + (size_t)n * (size_t)nt;
@@ -72,12 +72,13 @@ static int gather(const arc_task *t, const task_outcome *o, arc_program_result *
         for (int k = 0; k < nt; k++) p->test_clean &= mine[k].ok;
         p->test = mine;
         *n_perfect += p->train_exact;
+        *n_clean += p->test_clean;
     }
     return n;
 }
 
 static json_t *result_json(const arc_task *t, const task_outcome *o, const arc_answer *ans, int n_progs,
-                           int n_perfect, const arc_score *sc) {
+                           int n_perfect, int n_clean, const arc_score *sc) {
     json_t *att = json_array();
     for (int i = 0; i < t->n_test; i++)
         json_array_append_new(att, json_pack("{s:o,s:o}", "attempt_1", arc_grid_to_json(&ans[i].attempt[0]),
@@ -86,6 +87,7 @@ static json_t *result_json(const arc_task *t, const task_outcome *o, const arc_a
                           "attempts", att, "programs", n_progs, "train_perfect_programs", n_perfect,
                           "oracle_calls", (json_int_t)o->oracle_calls, "iterations", o->iterations, "solved",
                           o->solved, "seconds", o->seconds);
+    json_object_set_new(r, "programs_clean_on_test", json_integer(n_clean));
     json_object_set_new(r, "score", sc ? json_pack("{s:f,s:f,s:f}", "pass@1", sc->pass1, "pass@2", sc->pass2,
                                                    "pass@n", sc->passn)
                                        : json_null());
@@ -95,8 +97,8 @@ static json_t *result_json(const arc_task *t, const task_outcome *o, const arc_a
 int arc_write_results(const arc_task *t, const task_outcome *o, int print, mg_err *e) {
     arc_program_result *progs;
     arc_output *outs;
-    int n_perfect, rc = 0;
-    int n = gather(t, o, &progs, &outs, &n_perfect, e);
+    int n_perfect, n_clean, rc = 0;
+    int n = gather(t, o, &progs, &outs, &n_perfect, &n_clean, e);
     arc_answer *ans = callocCheck((size_t)t->n_test, sizeof *ans);
     if (n < 0) rc = -1;
     arc_score sc;
@@ -111,7 +113,7 @@ int arc_write_results(const arc_task *t, const task_outcome *o, int print, mg_er
         free(path);
     }
     if (!rc) {
-        json_t *r = result_json(t, o, ans, n, n_perfect, scored ? &sc : NULL);
+        json_t *r = result_json(t, o, ans, n, n_perfect, n_clean, scored ? &sc : NULL);
         char *json = json_dumps(r, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         json_decref(r);
         mgCheck(json != NULL, "out of memory writing arc_result.json");
