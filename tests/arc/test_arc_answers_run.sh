@@ -4,7 +4,8 @@
 #   1. a finished run writes submission.json (Kaggle's format, the task's id, two attempts per test input) and
 #      arc_result.json (counts, and the score because the test output is known);
 #   2. a run stopped after 2 iterations and resumed to 4 leaves the same answers, results and checkpoint digest
-#      as 4 uninterrupted iterations; so does the same run on 2 MPI ranks (when mpirun is there);
+#      as 4 uninterrupted iterations; so do kill -9s after checkpoints, each resumed, and the same run on 2 MPI
+#      ranks (when mpirun is there);
 #   3. a task chosen by id from Kaggle-style combined files (task.arc.id, task.arc.solutions) is searched and
 #      scored under its id; an id not in the file, and solutions without an id, are refused in one line.
 # Usage: test_arc_answers_run.sh BUILD_DIR   (run from the repository root)
@@ -89,6 +90,31 @@ same_as_full() {  # DIR WHAT
         --set iterations=4 >>"$TMP/half.log" 2>&1
 [ $? -eq 0 ] || bad "stop and resume: $(tail -3 "$TMP/half.log")"
 same_as_full "$TMP/half" "stopped at 2, resumed to 4"
+# kill -9 after each new checkpoint, resuming each time, until the run completes: the same answers and digest
+d=$TMP/kill9
+kills=0 finished=0
+for _ in $(seq 1 20); do
+    if [ -f "$d/checkpoint.h5" ]; then
+        "$M" run "$TMP/run.yaml" --quiet --resume "$d/checkpoint.h5" --set output_dir="$d" >"$d.log" 2>&1 &
+    else
+        "$M" run "$TMP/run.yaml" --quiet --set output_dir="$d" >"$d.log" 2>&1 &
+    fi
+    pid=$!
+    before=$(stat -c %Y.%s "$d/checkpoint.h5" 2>/dev/null || echo none)
+    for _ in $(seq 1 400); do  # until a new checkpoint is there (or the run ended)
+        now=$(stat -c %Y.%s "$d/checkpoint.h5" 2>/dev/null || echo none)
+        [ "$now" != "$before" ] && break
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.02
+    done
+    if kill -9 $pid 2>/dev/null; then wait $pid 2>/dev/null; kills=$((kills + 1))
+    else wait $pid && finished=1 || bad "kill -9: a run failed: $(tail -3 "$d.log")"; break; fi
+done
+if [ $finished = 1 ] && [ $kills -ge 1 ]; then
+    same_as_full "$d" "$kills kill -9s, each resumed"
+else
+    bad "kill -9: $kills kills, finished $finished"
+fi
 if command -v mpirun >/dev/null; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
     export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_btl=self,vader
