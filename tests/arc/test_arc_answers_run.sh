@@ -14,9 +14,7 @@ BUILD=$1
 M="$BUILD/migrate"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+source "$(dirname "$0")/lib.sh"
 
 cat >"$TMP/t1.json" <<'JSON'
 {"train": [{"input": [[1, 2], [3, 4]], "output": [[4, 3], [2, 1]]},
@@ -31,30 +29,8 @@ JSON
 cat >"$TMP/solutions.json" <<'JSON'
 {"aa000001": [[[0, 0], [2, 2]]], "bb000002": [[[0, 4], [0, 0]], [[0, 5], [0, 0]]]}
 JSON
-cat >"$TMP/run.yaml" <<EOF2
-model: tests/parity/fixtures/llama3-tiny
-seed: 3
-strategy: migrate
-iterations: 4
-save_steps: 1
-output_dir: $TMP/full
-threads: 1
-task:
-  type: arc
-  arc:
-    file: $TMP/t1.json
-    executor: dsl
-    format: digits
-search:
-  num_on_policy: 2
-  num_greedy: 1
-  num_neighborhood: 1
-sampling:
-  max_completion_length: 16
-lora:
-  r: 4
-  alpha: 8
-EOF2
+{ arc_tiny_config tests/parity/fixtures/llama3-tiny "$TMP/full" "$TMP/t1.json" 3 4
+  echo "save_steps: 1"; } >"$TMP/run.yaml"
 
 # 1. a finished run
 if "$M" run "$TMP/run.yaml" --quiet >"$TMP/full.log" 2>&1; then
@@ -116,12 +92,7 @@ else
     bad "kill -9: $kills kills, finished $finished"
 fi
 if command -v mpirun >/dev/null; then
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-    export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_btl=self,vader
-    # under ASan, as tests/mpi/mpi_env.sh: Open MPI's plugins stay loaded so tests/lsan.supp recognises its leaks
-    if [ -n "${ASAN_OPTIONS:-}" ]; then
-        export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0" OMPI_MCA_mca_base_component_disable_dlclose=1
-    fi
+    arc_mpi_env
     if mpirun -np 2 "$M" run "$TMP/run.yaml" --quiet --set output_dir="$TMP/np2" >"$TMP/np2.log" 2>&1; then
         same_as_full "$TMP/np2" "2 MPI ranks"
     else

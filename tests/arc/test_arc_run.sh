@@ -17,29 +17,8 @@ cat >"$TMP/task.json" <<'JSON'
  "test": [{"input": [[7, 8], [9, 1]], "output": [[1, 9], [8, 7]]}]}
 JSON
 
-cat >"$TMP/run.yaml" <<EOF2
-model: tests/parity/fixtures/llama3-tiny
-seed: 7
-strategy: migrate
-iterations: 2
-output_dir: $TMP/out
-threads: 1
-task:
-  type: arc
-  arc:
-    file: $TMP/task.json
-    executor: dsl
-    format: digits
-search:
-  num_on_policy: 2
-  num_greedy: 1
-  num_neighborhood: 1
-sampling:
-  max_completion_length: 16
-lora:
-  r: 4
-  alpha: 8
-EOF2
+source "$(dirname "$0")/lib.sh"  # arc_tiny_config
+arc_tiny_config tests/parity/fixtures/llama3-tiny "$TMP/out" "$TMP/task.json" 7 2 >"$TMP/run.yaml"
 
 if "$BIN" run "$TMP/run.yaml" >"$TMP/log" 2>&1; then
     lines=$(wc -l <"$TMP/out/metrics.jsonl" 2>/dev/null || echo 0)

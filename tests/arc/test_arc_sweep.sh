@@ -11,9 +11,7 @@ set -u
 M="$1/migrate"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+source "$(dirname "$0")/lib.sh"
 
 cat >"$TMP/z0.json" <<'JSON'
 {"train": [{"input": [[1, 0], [0, 0]], "output": [[0]]}, {"input": [[2, 2], [0, 0]], "output": [[0]]}],
@@ -27,31 +25,8 @@ cat >"$TMP/z2.json" <<'JSON'
 {"train": [{"input": [[1, 2], [3, 4]], "output": [[1, 3], [2, 4]]}],
  "test": [{"input": [[5, 6], [7, 8]], "output": [[5, 7], [6, 8]]}, {"input": [[1, 1], [2, 2]], "output": [[1, 2], [1, 2]]}]}
 JSON
-cat >"$TMP/sweep.yaml" <<EOF2
-model: tests/parity/fixtures/llama3-tiny
-seed: 5
-iterations: 2
-output_dir: $TMP/out
-threads: 1
-task:
-  type: arc
-  arc:
-    file: $TMP/z0.json
-    executor: dsl
-    format: digits
-search:
-  num_on_policy: 2
-  num_greedy: 1
-  num_neighborhood: 1
-sampling:
-  max_completion_length: 12
-lora:
-  r: 4
-  alpha: 8
-sweep:
-  grid:
-    task.arc.file: [$TMP/z0.json, $TMP/z1.json, $TMP/z2.json]
-EOF2
+{ arc_tiny_config tests/parity/fixtures/llama3-tiny "$TMP/out" "$TMP/z0.json" 5 2
+  printf 'sweep:\n  grid:\n    task.arc.file: [%s, %s, %s]\n' "$TMP/z0.json" "$TMP/z1.json" "$TMP/z2.json"; } >"$TMP/sweep.yaml"
 
 if ! "$M" run "$TMP/sweep.yaml" --quiet >"$TMP/run.log" 2>&1; then
     bad "the sweep run exited non-zero: $(tail -3 "$TMP/run.log")"

@@ -16,31 +16,9 @@ for k in 0 1 2; do
     printf '{"train": [{"input": [[1, 2], [3, 4]], "output": %s}], "test": [{"input": [[5, 6], [7, 8]], "output": %s}]}\n' \
         "$out" "$out" >"$TMP/q$k.json"
 done
-cat >"$TMP/sweep.yaml" <<EOF2
-model: $PWD/tests/parity/fixtures/llama3-tiny
-seed: 2
-iterations: 2
-output_dir: $TMP/out
-threads: 1
-task:
-  type: arc
-  arc:
-    file: $TMP/q0.json
-    executor: dsl
-    format: digits
-search:
-  num_on_policy: 2
-  num_greedy: 1
-  num_neighborhood: 1
-sampling:
-  max_completion_length: 12
-lora:
-  r: 4
-  alpha: 8
-sweep:
-  grid:
-    task.arc.file: [$TMP/q0.json, $TMP/q1.json, $TMP/q2.json]
-EOF2
+source "$(dirname "$0")/../arc/lib.sh"  # arc_tiny_config
+{ arc_tiny_config "$PWD/tests/parity/fixtures/llama3-tiny" "$TMP/out" "$TMP/q0.json" 2 2
+  printf 'sweep:\n  grid:\n    task.arc.file: [%s, %s, %s]\n' "$TMP/q0.json" "$TMP/q1.json" "$TMP/q2.json"; } >"$TMP/sweep.yaml"
 SW=$TMP/sweep
 "$BIN" sweep "$TMP/sweep.yaml" --out "$SW" >"$TMP/submit.out" 2>&1
 cat "$TMP/submit.out"
