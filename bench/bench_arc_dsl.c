@@ -18,19 +18,6 @@ static const char *programs[] = {
     "x1 = shrink(I, 0)\nx2 = rot180(x1)\nO = largest(x2, 0)",
 };
 
-static void cpu_model(char *buf, size_t cap) {
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    snprintf(buf, cap, "unknown CPU");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(buf, cap, "%s", strchr(line, ':') + 2);
-            buf[strcspn(buf, "\n")] = 0;
-            break;
-        }
-    if (f) fclose(f);
-}
-
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 1.0;
     char cpu[256];

@@ -15,19 +15,6 @@
 #include "bench_util.h"
 #include "tasks/arc/dsl_gen_write.h"
 
-static void cpu_model(char *buf, size_t cap) {
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    snprintf(buf, cap, "unknown CPU");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(buf, cap, "%s", strchr(line, ':') + 2);
-            buf[strcspn(buf, "\n")] = 0;
-            break;
-        }
-    if (f) fclose(f);
-}
-
 enum { NO_FILES, COMBINED, FOLDER };
 
 static double cpu_seconds(void) {  // of the whole process, all threads
