@@ -2,8 +2,10 @@
 # The ARC path end to end on the bundled ARC model (data/models/arc-tiny), the real training task 3c9b0459:
 #   1. jobs/arc-demo.yaml searches it to a program exact on every training pair; its answers score pass@2 = 1
 #      against the task's test output (arc_result.json), and submission.json holds that output as attempt_1;
-#   2. the same search stopped after 2 iterations and resumed, and run on 2 MPI ranks, ends with the same
-#      checkpoint digest, answers and results.
+#   2. the same search stopped after 2 iterations and resumed, killed with kill -9 after each checkpoint and
+#      resumed, and run on 2 MPI ranks, ends with the same checkpoint digest, answers and results;
+#   3. three real tasks (3c9b0459, 6150a2bd, 68b16354) as one multiplexed sweep, collected into one submission.json
+#      whose pass@2 in arc_results.md is the count of tasks whose attempts are right (recomputed from the csv).
 # Skipped under the sanitizers (the model's sampling is ~50x slower there; tests/arc/test_arc_answers_run.sh
 # covers the same paths with the tiny fixture model).
 # Usage: test_arc_demo.sh BUILD_DIR   (run from the repository root)
@@ -44,6 +46,46 @@ if [ "${iters:-0}" -gt 2 ]; then
 else
     bad "the demo took ${iters:-?} iterations: too few to stop it half way"
 fi
+# kill -9 right after each new checkpoint, resumed each time, until the search ends
+d=$TMP/kill9
+kills=0 finished=0
+for _ in $(seq 1 20); do
+    resume=()
+    [ -f "$d/checkpoint.h5" ] && resume=(--resume "$d/checkpoint.h5")
+    "$M" run jobs/arc-demo.yaml "${resume[@]}" --set output_dir="$d" --set threads=1 --set save_steps=1 --quiet \
+        >"$d.log" 2>&1 &
+    pid=$!
+    before=$(stat -c %Y.%s "$d/checkpoint.h5" 2>/dev/null || echo none)
+    for _ in $(seq 1 1000); do
+        [ "$(stat -c %Y.%s "$d/checkpoint.h5" 2>/dev/null || echo none)" != "$before" ] && break
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.02
+    done
+    if kill -9 $pid 2>/dev/null; then wait $pid 2>/dev/null; kills=$((kills + 1))
+    else wait $pid && finished=1 || bad "kill -9: a run failed: $(tail -3 "$d.log")"; break; fi
+done
+[ $finished = 1 ] && [ $kills -ge 1 ] && same_as_full "$d" "$kills kill -9s, each resumed" ||
+    bad "kill -9: $kills kills, finished $finished"
+
+# three real tasks as one multiplexed sweep, collected: the score is recomputed from the attempts
+cp jobs/arc-demo.yaml "$TMP/sweep.yaml"
+printf 'sweep:\n  grid:\n    task.arc.file: [%s, %s, %s]\n' data/arc-agi-1/training/3c9b0459.json \
+    data/arc-agi-1/training/6150a2bd.json data/arc-agi-1/training/68b16354.json >>"$TMP/sweep.yaml"
+if "$M" run "$TMP/sweep.yaml" --set output_dir="$TMP/sw" --set threads=1 --quiet >"$TMP/sw.log" 2>&1; then
+    "$M" sweep --collect "$TMP/sw/sweep" >"$TMP/collect.out" 2>&1
+    rc=$?
+    solved=$(grep -c '"solved": true' "$TMP"/sw/sweep/*/summary.json | awk -F: '{s += $2} END {print s}')
+    want=$(awk -F, 'NR > 1 && $6 == "1.000000" {n++} END {printf "%.2f", n}' "$TMP/sw/sweep/arc_results.csv")
+    if [ $rc -eq 0 ] && grep -q '"3c9b0459":.*"6150a2bd":.*"68b16354":' "$TMP/sw/sweep/submission.json" &&
+       grep -q "pass@2 [0-9.]*% ($want tasks)" "$TMP/sw/sweep/arc_results.md"; then
+        ok "three-task sweep: $solved solved, $(grep -o 'pass@2 [0-9.]*% ([0-9.]* tasks)' "$TMP/sw/sweep/arc_results.md")"
+    else
+        bad "sweep collect: exit $rc: $(cat "$TMP/collect.out" | tail -5)"
+    fi
+else
+    bad "the sweep run: $(tail -3 "$TMP/sw.log")"
+fi
+
 if command -v mpirun >/dev/null; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
     export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_btl=self,vader
