@@ -41,3 +41,26 @@ arc_mpi_env() {
 fail=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fail=1; }
+
+# kill9_until_done DIR CONFIG [--set ...]: runs `migrate run CONFIG` into DIR (resuming DIR/checkpoint.h5 once there
+# is one), kills it with kill -9 as soon as a new checkpoint appears, and starts again, until a run completes.
+# Needs M. Sets kills and finished (1 when the last run completed with status 0).
+kill9_until_done() {
+    local d=$1 config=$2 pid before
+    shift 2
+    kills=0 finished=0
+    for _ in $(seq 1 20); do
+        local resume=()
+        [ -f "$d/checkpoint.h5" ] && resume=(--resume "$d/checkpoint.h5")
+        "$M" run "$config" "${resume[@]}" --set output_dir="$d" "$@" --quiet >"$d.log" 2>&1 &
+        pid=$!
+        before=$(stat -c %Y.%s "$d/checkpoint.h5" 2>/dev/null || echo none)
+        for _ in $(seq 1 1000); do  # until a new checkpoint is there (or the run ended)
+            [ "$(stat -c %Y.%s "$d/checkpoint.h5" 2>/dev/null || echo none)" != "$before" ] && break
+            kill -0 $pid 2>/dev/null || break
+            sleep 0.02
+        done
+        if kill -9 $pid 2>/dev/null; then wait $pid 2>/dev/null; kills=$((kills + 1))
+        else wait $pid && finished=1 || bad "kill -9: a run failed: $(tail -3 "$d.log")"; break; fi
+    done
+}

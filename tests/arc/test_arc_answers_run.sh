@@ -67,25 +67,8 @@ same_as_full() {  # DIR WHAT
 [ $? -eq 0 ] || bad "stop and resume: $(tail -3 "$TMP/half.log")"
 same_as_full "$TMP/half" "stopped at 2, resumed to 4"
 # kill -9 after each new checkpoint, resuming each time, until the run completes: the same answers and digest
+kill9_until_done "$TMP/kill9" "$TMP/run.yaml"
 d=$TMP/kill9
-kills=0 finished=0
-for _ in $(seq 1 20); do
-    if [ -f "$d/checkpoint.h5" ]; then
-        "$M" run "$TMP/run.yaml" --quiet --resume "$d/checkpoint.h5" --set output_dir="$d" >"$d.log" 2>&1 &
-    else
-        "$M" run "$TMP/run.yaml" --quiet --set output_dir="$d" >"$d.log" 2>&1 &
-    fi
-    pid=$!
-    before=$(stat -c %Y.%s "$d/checkpoint.h5" 2>/dev/null || echo none)
-    for _ in $(seq 1 400); do  # until a new checkpoint is there (or the run ended)
-        now=$(stat -c %Y.%s "$d/checkpoint.h5" 2>/dev/null || echo none)
-        [ "$now" != "$before" ] && break
-        kill -0 $pid 2>/dev/null || break
-        sleep 0.02
-    done
-    if kill -9 $pid 2>/dev/null; then wait $pid 2>/dev/null; kills=$((kills + 1))
-    else wait $pid && finished=1 || bad "kill -9: a run failed: $(tail -3 "$d.log")"; break; fi
-done
 if [ $finished = 1 ] && [ $kills -ge 1 ]; then
     same_as_full "$d" "$kills kill -9s, each resumed"
 else

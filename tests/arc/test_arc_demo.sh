@@ -14,9 +14,7 @@ M="$1/migrate"
 [ -n "${ASAN_OPTIONS:-}" ] && { echo "skipped under ASan"; exit 77; }
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-fail=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*"; fail=1; }
+source "$(dirname "$0")/lib.sh"
 
 if "$M" run jobs/arc-demo.yaml --set output_dir="$TMP/full" --set threads=1 --quiet >"$TMP/full.log" 2>&1; then
     if grep -q '"solved": true' "$TMP/full/summary.json" && grep -q '"pass@2": 1' "$TMP/full/arc_result.json" &&
@@ -47,23 +45,8 @@ else
     bad "the demo took ${iters:-?} iterations: too few to stop it half way"
 fi
 # kill -9 right after each new checkpoint, resumed each time, until the search ends
+kill9_until_done "$TMP/kill9" jobs/arc-demo.yaml --set threads=1 --set save_steps=1
 d=$TMP/kill9
-kills=0 finished=0
-for _ in $(seq 1 20); do
-    resume=()
-    [ -f "$d/checkpoint.h5" ] && resume=(--resume "$d/checkpoint.h5")
-    "$M" run jobs/arc-demo.yaml "${resume[@]}" --set output_dir="$d" --set threads=1 --set save_steps=1 --quiet \
-        >"$d.log" 2>&1 &
-    pid=$!
-    before=$(stat -c %Y.%s "$d/checkpoint.h5" 2>/dev/null || echo none)
-    for _ in $(seq 1 1000); do
-        [ "$(stat -c %Y.%s "$d/checkpoint.h5" 2>/dev/null || echo none)" != "$before" ] && break
-        kill -0 $pid 2>/dev/null || break
-        sleep 0.02
-    done
-    if kill -9 $pid 2>/dev/null; then wait $pid 2>/dev/null; kills=$((kills + 1))
-    else wait $pid && finished=1 || bad "kill -9: a run failed: $(tail -3 "$d.log")"; break; fi
-done
 [ $finished = 1 ] && [ $kills -ge 1 ] && same_as_full "$d" "$kills kill -9s, each resumed" ||
     bad "kill -9: $kills kills, finished $finished"
 
@@ -87,8 +70,7 @@ else
 fi
 
 if command -v mpirun >/dev/null; then
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-    export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_btl=self,vader
+    arc_mpi_env
     mpirun -np 2 "$M" run jobs/arc-demo.yaml --set output_dir="$TMP/np2" --set threads=1 --quiet >"$TMP/np2.log" 2>&1 ||
         bad "np 2: $(grep -v '^--' "$TMP/np2.log" | head -5)"
     same_as_full "$TMP/np2" "2 MPI ranks"

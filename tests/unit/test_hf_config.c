@@ -193,9 +193,9 @@ static void test_mistral(void) {
           "null window: %s", e.msg);
 }
 
-// Values the engine does not implement are refused by key, never run as something else; the values it does
-// implement (and ones that do not change the model) pass.
-static void test_unimplemented(void) {
+// Values the engine does not compute are refused by key, never run as something else; the values it does
+// compute (and ones that do not change the model) pass.
+static void test_refused_values(void) {
     expect_bad(llama_with("hidden_act", "\"gelu\""), NULL, "key 'hidden_act' is 'gelu': the engine's MLP is SwiGLU",
                "gelu activation");
     expect_bad(llama_with("hidden_act", "\"gelu_pytorch_tanh\""), NULL, "'gelu_pytorch_tanh'", "tanh gelu");
@@ -322,7 +322,7 @@ int main(void) {
     test_qwen2();
     test_mistral();
     test_bad();
-    test_unimplemented();
+    test_refused_values();
     test_load_write();
     return test_summary("test_hf_config");
 }
