@@ -82,6 +82,7 @@ static const ys_key k_keys[] = {
     YS_KEY_INT("sampling.sampling_top_k", top_k_sampling, 0, 1000000, "0"),
     YS_KEY_FLOAT("sampling.min_p", min_p, 0, 1, YS_OPEN_MAX, "0"),
     YS_KEY_INT("sampling.max_completion_length", max_completion_length, 1, 65536, "16"),
+    YS_KEY_BOOL("sampling.share_prefix", share_prefix, "true"),
     YS_KEY_GROUP("training"),
     YS_KEY_FLOAT("training.learning_rate", learning_rate, 0, 1, 0, "5e-5"),
     YS_KEY_FLOAT("training.epsilon", epsilon, 0, 1, 0, "0.2"),

@@ -74,6 +74,7 @@ typedef struct {
     int top_k_sampling;    // YAML key: sampling_top_k
     float min_p;
     int max_completion_length;
+    int share_prefix;      // prefill a prompt prefix shared by several samples once
 
     // GRPO / optimisation
     float learning_rate;

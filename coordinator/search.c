@@ -512,7 +512,7 @@ int search_step(search_state *s, mg_err *e) {
         sampling_params sp;
         sampling_params_default(&sp);
         sp.temperature = c->temperature, sp.top_p = c->top_p, sp.top_k = c->top_k_sampling, sp.min_p = c->min_p;
-        sp.max_new_tokens = c->max_completion_length, sp.seed = c->seed;
+        sp.max_new_tokens = c->max_completion_length, sp.seed = c->seed, sp.share_prefix = c->share_prefix;
         double ts = mg_seconds();
         if (s->m->lora) s->m->lora->enabled = 1;
         rollout_part part;

@@ -375,6 +375,19 @@ static int is_eos(const engine *e, const tokenizer *tok, int id) {
 
 static void reset_kv_slot(void *e, int slot) { engine_kv_reset_slot((engine *)e, slot); }
 
+// model/gen_batch.h's copy_prefix: the first n positions of slot `from`, every layer's keys and values.
+static void copy_kv_prefix(void *ctx, int from, int to, int n) {
+    engine *e = ctx;
+    engine_kv *kv = e->kv;
+    size_t row = (size_t)kv->kv_dim, slot = (size_t)kv->max_len * row;
+    for (int l = 0; l < e->cfg.num_hidden_layers; l++) {
+        size_t layer = (size_t)l * kv->n_slots * slot;
+        BE->copy(kv->k + layer + to * slot, kv->k + layer + from * slot, (size_t)n * row * sizeof(float));
+        BE->copy(kv->v + layer + to * slot, kv->v + layer + from * slot, (size_t)n * row * sizeof(float));
+    }
+    kv->len[to] = n;
+}
+
 int engine_generate(engine *e, const tokenizer *tok, int n, const int *const *prompts, const int *prompt_lens,
                     const uint64_t *seq_ids, const sampling_params *p, int max_batch, completion *out, mg_err *err) {
     gen_batch b;
@@ -389,8 +402,9 @@ int engine_generate(engine *e, const tokenizer *tok, int n, const int *const *pr
     float *lps = mallocCheck((size_t)b.slots * sizeof(float));
     uint64_t *sids = mallocCheck((size_t)b.slots * sizeof(uint64_t)), *cnts = mallocCheck((size_t)b.slots * sizeof(uint64_t));
     int rc = 0;
+    gen_batch_cache cache = {reset_kv_slot, copy_kv_prefix, e};
     while (!gen_batch_done(&b)) {
-        int rows = gen_batch_next(&b, reset_kv_slot, e);
+        int rows = gen_batch_next(&b, &cache);
         for (int r = 0; r < rows; r++) {
             int i = gen_batch_prompt(&b, r);
             sids[r] = seq_ids[i], cnts[r] = (uint64_t)out[i].n;

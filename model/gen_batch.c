@@ -3,11 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { PREFILL_WAITING = 0, PREFILL_FED, PREFILL_DONE };
+
 struct gen_slot {
     int prompt;     // index of the prompt in this slot, -1 when free
-    int prefilled;  // 0 until its prompt went through the model
+    int prefilled;  // PREFILL_WAITING, PREFILL_FED (its prompt is in this step), PREFILL_DONE (in the cache)
     int last;       // last sampled token, fed at the next step
 };
+
+// A shared prefix shorter than this is prefilled again rather than copied: a copy can cost the slot a step.
+enum { MIN_SHARED_PREFIX = 8 };
 
 int gen_batch_init(gen_batch *b, int n, const int *const *prompts, const int *prompt_lens, const sampling_params *p,
                    int max_batch, int ctx, completion *out, mg_err *e) {
@@ -38,14 +43,44 @@ int gen_batch_init(gen_batch *b, int n, const int *const *prompts, const int *pr
     return 0;
 }
 
-int gen_batch_next(gen_batch *b, void (*reset_slot)(void *ctx, int slot), void *ctx) {
+// Tokens prompts a and b have in common from the start.
+static int common_prefix(const gen_batch *b, int a, int c) {
+    int n = b->prompt_lens[a] < b->prompt_lens[c] ? b->prompt_lens[a] : b->prompt_lens[c], t = 0;
+    while (t < n && b->prompts[a][t] == b->prompts[c][t]) t++;
+    return t;
+}
+
+// Where slot s's prompt can take its first tokens from: the slot whose cached prompt shares the longest prefix
+// with it (*from, its length in *shared, at most the prompt's length - 1 so that the last prompt token is fed and
+// yields the logits of the first draw), or -1. *pending: the longest prefix shared with a prompt going through
+// the model in this step, which the cache holds only after it.
+static int prefix_donor(const gen_batch *b, int s, int *shared, int *pending) {
+    int i = b->slot[s].prompt, cap = b->prompt_lens[i] - 1, best = -1;
+    *shared = *pending = 0;
+    for (int d = 0; d < b->slots; d++) {
+        const struct gen_slot *g = &b->slot[d];
+        if (d == s || g->prompt < 0 || g->prefilled == PREFILL_WAITING) continue;
+        int m = common_prefix(b, i, g->prompt);
+        if (m > cap) m = cap;
+        if (g->prefilled == PREFILL_FED) {
+            if (m > *pending) *pending = m;
+        } else if (m > *shared) {
+            *shared = m, best = d;
+        }
+    }
+    return best;
+}
+
+int gen_batch_next(gen_batch *b, const gen_batch_cache *cache) {
     const sampling_params *p = b->p;
     int nt = 0, rows = 0;
+    for (int s = 0; s < b->slots; s++)  // the last step wrote these prompts into the cache
+        if (b->slot[s].prompt >= 0 && b->slot[s].prefilled == PREFILL_FED) b->slot[s].prefilled = PREFILL_DONE;
     for (int s = 0; s < b->slots; s++) {
         struct gen_slot *g = &b->slot[s];
         if (g->prompt < 0 && b->next_prompt < b->n) {  // admit a waiting prompt into a free slot
-            *g = (struct gen_slot){b->next_prompt++, 0, 0};
-            reset_slot(ctx, s);
+            *g = (struct gen_slot){b->next_prompt++, PREFILL_WAITING, 0};
+            cache->reset_slot(cache->ctx, s);
             stop_scan_free(&b->scan[s]);
             stop_scan_init(&b->scan[s], p);
             completion *c = &b->out[g->prompt];
@@ -53,14 +88,25 @@ int gen_batch_next(gen_batch *b, void (*reset_slot)(void *ctx, int slot), void *
             c->logp = mallocCheck(((size_t)p->max_new_tokens + 1) * sizeof(float));
         }
         if (g->prompt < 0) continue;
-        if (!g->prefilled) {
-            int i = g->prompt;
-            for (int t = 0; t < b->prompt_lens[i]; t++) {
+        if (g->prefilled == PREFILL_WAITING) {
+            int i = g->prompt, from = 0;
+            if (p->share_prefix && cache->copy_prefix) {
+                int shared, pending, donor = prefix_donor(b, s, &shared, &pending);
+                // A longer prefix is being prefilled in this step: wait one step and copy it then. The draws are
+                // keyed by (sequence, token index), not by step, so waiting changes no token.
+                if (pending >= MIN_SHARED_PREFIX && pending >= shared + MIN_SHARED_PREFIX) continue;
+                if (shared >= MIN_SHARED_PREFIX) {
+                    cache->copy_prefix(cache->ctx, donor, s, shared);
+                    from = shared;
+                    b->shared_tokens += shared;
+                }
+            }
+            for (int t = from; t < b->prompt_lens[i]; t++) {
                 b->tokens[nt] = b->prompts[i][t];
                 b->slot_of[nt] = s;
                 b->want[nt++] = t + 1 == b->prompt_lens[i];
             }
-            g->prefilled = 1;
+            g->prefilled = PREFILL_FED;
         } else {
             b->tokens[nt] = g->last;
             b->slot_of[nt] = s;

@@ -16,6 +16,7 @@ void sampling_params_default(sampling_params *p) {
     p->temperature = 1.0f;
     p->top_p = 1.0f;
     p->max_new_tokens = 64;
+    p->share_prefix = 1;
 }
 
 void completion_free(completion *c) {

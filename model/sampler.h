@@ -16,9 +16,10 @@ typedef struct {
     int max_new_tokens;
     const char *stop[SAMPLER_MAX_STOPS];  // stop strings (matched on decoded text), NULL-terminated
     uint64_t seed;
+    int share_prefix;   // prefill a prompt prefix that several samples share once (model/gen_batch.h)
 } sampling_params;
 
-void sampling_params_default(sampling_params *p);  // temperature 1, no filters, 64 new tokens
+void sampling_params_default(sampling_params *p);  // temperature 1, no filters, 64 new tokens, shared prefixes
 
 typedef enum { FINISH_LENGTH = 0, FINISH_EOS, FINISH_STOP } finish_reason;
 

@@ -249,6 +249,42 @@ static void check_batch_invariance(model *m) {
     completion_free(&alone);
 }
 
+// Prompts that share prefixes (the on-policy copies of one prompt, variations of it, and one unrelated) give the
+// same completions, bit for bit, whether the shared prefix is prefilled once and copied (share_prefix) or not,
+// with every prompt in its own slot or two slots reused, and alone.
+static void check_shared_prefix(model *m) {
+    int base[14] = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7}, var[14], other[5] = {11, 12, 13, 14, 15};
+    memcpy(var, base, sizeof var);
+    var[11] = 2, var[13] = 4;  // shares 11 tokens with base
+    const int *prompts[] = {base, base, var, other, base, var};
+    int lens[] = {14, 14, 14, 5, 12, 13};  // the last two: a prefix of base, and var cut short
+    enum { N = 6 };
+    uint64_t ids[N] = {7, 8, 9, 10, 11, 12};
+    sampling_params sp;
+    sampling_params_default(&sp);
+    sp.max_new_tokens = 10;
+    sp.seed = 5;
+    completion shared[N], unshared[N], two_slots[N], alone;
+    mg_err e;
+    CHECK(generate(m, NULL, N, prompts, lens, ids, &sp, 0, shared, &e) == 0, "%s", e.msg);
+    CHECK(generate(m, NULL, N, prompts, lens, ids, &sp, 2, two_slots, &e) == 0, "%s", e.msg);
+    sp.share_prefix = 0;
+    CHECK(generate(m, NULL, N, prompts, lens, ids, &sp, 0, unshared, &e) == 0, "%s", e.msg);
+    for (int i = 0; i < N; i++) {
+        CHECK(generate(m, NULL, 1, &prompts[i], &lens[i], &ids[i], &sp, 0, &alone, &e) == 0, "%s", e.msg);
+        const completion *ways[] = {shared, unshared, two_slots};
+        for (int w = 0; w < 3; w++) {
+            const completion *c = &ways[w][i];
+            CHECK(c->n == alone.n && !memcmp(c->ids, alone.ids, alone.n * sizeof(int)) &&
+                      !memcmp(c->logp, alone.logp, alone.n * sizeof(float)),
+                  "prompt %d: completion %s differs from the prompt alone", i,
+                  w == 0 ? "with shared prefixes" : w == 1 ? "without sharing" : "with shared prefixes, 2 slots");
+        }
+        completion_free(&alone);
+    }
+    for (int i = 0; i < N; i++) completion_free(&shared[i]), completion_free(&unshared[i]), completion_free(&two_slots[i]);
+}
+
 int main(void) {
     for (int qwen = 0; qwen < 2; qwen++) {
         hf_config c = tiny_config(qwen);
@@ -278,6 +314,7 @@ int main(void) {
         check_cache_paths(&m, "adapter disabled");
         m.lora->enabled = 1;
         check_batch_invariance(&m);
+        check_shared_prefix(&m);
         check_cache_too_big(&m);
         packed_batch_free(&b);
         model_free(&m);

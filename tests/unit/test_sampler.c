@@ -8,6 +8,7 @@
 
 #include "common/rng.h"
 #include "kernels/ops.h"
+#include "model/gen_batch.h"
 #include "model/sampler.h"
 #include "testing.h"
 
@@ -319,7 +320,67 @@ static void stops_and_eos(void) {
     model_free(&m);
 }
 
+// gen_batch's schedule with shared prefixes, on a cache that only records: the first of identical prompts is
+// prefilled whole, the others wait one step and copy all but its last token; a variation copies the prefix it
+// shares; a prompt sharing fewer than 8 tokens, or sharing off, is prefilled whole. Every completion still gets
+// max_new_tokens draws, in token order.
+typedef struct {
+    int len[8], copies, copied[8][2];
+} fake_cache;
+
+static void fake_reset(void *ctx, int slot) { ((fake_cache *)ctx)->len[slot] = 0; }
+static void fake_copy(void *ctx, int from, int to, int n) {
+    fake_cache *f = ctx;
+    CHECK(f->len[from] >= n, "copy of %d positions from slot %d, which holds %d", n, from, f->len[from]);
+    f->copied[f->copies][0] = from, f->copied[f->copies][1] = n;
+    f->copies++;
+    f->len[to] = n;
+}
+
+static void prefix_schedule(void) {
+    int a[20], b[20], c[20];
+    for (int t = 0; t < 20; t++) a[t] = b[t] = t + 1, c[t] = 100 + t;
+    b[15] = 0;  // b shares 15 tokens with a
+    c[0] = 1, c[1] = 2, c[2] = 3;  // c shares 3
+    const int *prompts[] = {a, a, b, c, a};
+    int lens[] = {20, 20, 20, 20, 20};
+    for (int share = 0; share < 2; share++) {
+        sampling_params p;
+        sampling_params_default(&p);
+        p.max_new_tokens = 3;
+        p.share_prefix = share;
+        completion out[5];
+        gen_batch gb;
+        mg_err e;
+        CHECK(gen_batch_init(&gb, 5, prompts, lens, &p, 0, 64, out, &e) == 0, "%s", e.msg);
+        fake_cache f = {0};
+        gen_batch_cache cache = {fake_reset, fake_copy, &f};
+        int steps = 0;
+        while (!gen_batch_done(&gb) && steps < 20) {
+            int rows = gen_batch_next(&gb, &cache);
+            for (int i = 0; i < gb.n_tokens; i++) f.len[gb.slot_of[i]]++;
+            for (int r = 0; r < rows; r++) gen_batch_accept(&gb, r, 1, -0.5f, 0, NULL);
+            steps++;
+        }
+        CHECK(gen_batch_done(&gb), "share %d: not done after %d steps", share, steps);
+        for (int i = 0; i < 5; i++) CHECK(out[i].n == 3, "share %d: prompt %d got %d tokens", share, i, out[i].n);
+        if (share) {
+            // step 0: a (slot 0) and c whole; step 1: slots 1, 4 copy 19 positions of slot 0, slot 2 copies 15
+            CHECK(f.copies == 3 && gb.shared_tokens == 19 + 15 + 19, "%d copies, %ld tokens shared", f.copies,
+                  gb.shared_tokens);
+            for (int k = 0; k < f.copies; k++) CHECK(f.copied[k][0] == 0, "copy %d from slot %d", k, f.copied[k][0]);
+            CHECK(steps == 4, "share: %d steps (one more than unshared for the waiting prompts)", steps);
+        } else {
+            CHECK(f.copies == 0 && gb.shared_tokens == 0, "sharing off: %d copies", f.copies);
+            CHECK(steps == 3, "no sharing: %d steps", steps);
+        }
+        gen_batch_free(&gb, 0);
+        for (int i = 0; i < 5; i++) completion_free(&out[i]);
+    }
+}
+
 int main(void) {
+    prefix_schedule();
     distributions();
     incremental_stops();
     stops_and_eos();
