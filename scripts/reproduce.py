@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Reruns a published table's rows from their recorded command and compares them with the committed CSV.
+
+Every row of the tables below is one deterministic search (its strategy, seed and problem fix it), so rows can be
+rerun one at a time, in any order, on any number of cores: `--rows` picks some (a regular expression matched
+against the row's key, e.g. "celecoxib_rediscovery,migrate,0"), `--jobs` runs several at once. Every column is
+compared exactly except the wall time (`seconds`), which is shown beside the recorded one. Exit status: 0 every
+compared row equal, 1 some differ or failed to run, 2 bad usage.
+
+  python3 scripts/reproduce.py --list
+  python3 scripts/reproduce.py pmo-10k --rows 'celecoxib_rediscovery,migrate,0'
+  python3 scripts/reproduce.py semantle-ablation --jobs 2
+
+Results are pinned per machine kind: OpenBLAS picks its kernels by CPU, and the training step uses them, so a table
+measured on one CPU family may differ in the last bits (and from there in the search) on another. Each table below
+names the machine it was measured on. Python's standard library only.
+"""
+import argparse
+import concurrent.futures
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+PMO_TASKS = "median1,zaleplon_mpo,perindopril_mpo,amlodipine_mpo,celecoxib_rediscovery"
+
+
+def pmo_row(budget):
+    def cmd(migrate, row, out):
+        return ([migrate, "pmo", "jobs/pmo/pmo.yaml", "--tasks", row["task"], "--strategies", row["strategy"],
+                 "--seeds", row["seed"], "--budget", str(budget), "--set", f"output_dir={out}", "--set",
+                 "threads=1"], os.path.join(out, "pmo.csv"))
+    return cmd
+
+
+def semantle_row(migrate, row, out):
+    return ([migrate, "ablate", "jobs/semantle-demo.yaml", "--strategies", row["strategy"], "--seeds", row["seed"],
+             "--targets", row["target"], "--set", "iterations=25", "--set", "threads=1", "--set",
+             f"output_dir={out}"], os.path.join(out, "ablation.csv"))
+
+
+def arc_row(config_yaml):
+    def cmd(migrate, row, out):
+        args = [migrate, "run", config_yaml, "--quiet"]
+        for kv in row["overrides"].split(" "):
+            if not kv.startswith("output_dir="):
+                args += ["--set", kv]
+        return args + ["--set", f"output_dir={out}"], None
+    return cmd
+
+
+# name: (committed CSV, key columns, how to rerun one row, what the table is)
+TABLES = {
+    "pmo-1k": ("docs/results/pmo.csv", ["task", "strategy", "seed"], pmo_row(1000),
+               "docs/results/pmo.md: 5 PMO tasks x 4 strategies x 3 seeds at 1,000 molecules (Intel Xeon VM)"),
+    "pmo-10k": ("docs/results/pmo-10k.csv", ["task", "strategy", "seed"], pmo_row(10000),
+                "docs/results/pmo-10k.md: the same grid at PMO's 10,000 molecules (Intel Xeon VM)"),
+    "semantle-ablation": ("docs/results/ablation.csv", ["strategy", "seed", "target"], semantle_row,
+                          "docs/results/ablation.md: 6 strategies x 3 seeds x 3 targets, 25 iterations"),
+    "semantle-ablation-10seeds": ("docs/results/ablation-10seeds.csv", ["strategy", "seed", "target"],
+                                  semantle_row, "docs/results/ablation.md: the same with seeds 0-9"),
+    "arc-ablation-seed0": ("docs/results/arc-ablation-seed0.csv", ["problem", "strategy", "seed"],
+                           arc_row("jobs/arc-ablation.yaml"),
+                           "docs/results/arc-ablation.md: 5 strategies x 45 real ARC tasks, seed 0 (AMD EPYC)"),
+}
+
+
+def run_one(migrate, table, row, keycols, cmd_of):
+    out = tempfile.mkdtemp(prefix="reproduce-")
+    try:
+        args, csv_path = cmd_of(migrate, row, out)
+        if table.startswith("arc-"):
+            # A sweep element: the job's config without its sweep section, as `migrate sweep --dry-run` writes it.
+            dry = os.path.join(out, "sweep")
+            subprocess.run([migrate, "sweep", args[2], "--seeds", row["seed"], "--dry-run", "--out", dry],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            args[2] = os.path.join(dry, "config.yaml")
+            args[-1] = f"output_dir={out}/run"
+        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            return None, (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
+        if csv_path:
+            rows = list(csv.DictReader(open(csv_path)))
+            return (rows[0] if rows else None), None
+        return arc_result_row(os.path.join(out, "run"), row), None
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def arc_result_row(run_dir, want):
+    """The row `migrate sweep --collect` writes for one element, from the run's summary.json."""
+    s = json.load(open(os.path.join(run_dir, "summary.json")))
+    got = dict(want)
+    got["solved"] = "1" if s["solved"] else "0"
+    got["oracle_calls"] = str(s["oracle_calls"])
+    got["oracle_calls_to_solve"] = str(s["oracle_calls_to_solve"] if s["oracle_calls_to_solve"] is not None else -1)
+    got["best_reward"] = "%.6f" % s["best_reward"]
+    got["best"] = s["best"]
+    got["iterations"] = str(s["iterations"])
+    got["seconds"] = "%.2f" % s["seconds"]["total"]
+    return got
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("table", nargs="?", help="one of --list")
+    ap.add_argument("--list", action="store_true", help="the tables this script can rerun")
+    ap.add_argument("--migrate", default="build/migrate", help="the binary (default build/migrate)")
+    ap.add_argument("--rows", default="", help="regular expression over the row keys (default: every row)")
+    ap.add_argument("--jobs", type=int, default=1, help="rows at once (each uses one thread)")
+    args = ap.parse_args()
+    if args.list or not args.table:
+        for name, (path, keys, _, what) in TABLES.items():
+            print(f"{name:28s} {path}  key {','.join(keys)}\n{'':28s} {what}")
+        return 0 if args.list else 2
+    if args.table not in TABLES:
+        print(f"reproduce: no table '{args.table}' (--list names them)", file=sys.stderr)
+        return 2
+    path, keys, cmd_of, _ = TABLES[args.table]
+    rows = list(csv.DictReader(open(path)))
+    if args.table.startswith("arc-"):
+        rows = [r for r in rows if r.get("status", "done") == "done"]
+    key_of = lambda r: ",".join(r[k] for k in keys)
+    chosen = [r for r in rows if re.search(args.rows, key_of(r))]
+    if not chosen:
+        print(f"reproduce: no row of {path} matches '{args.rows}'", file=sys.stderr)
+        return 2
+    print(f"reproduce {args.table}: {len(chosen)} of {len(rows)} rows of {path}, {args.jobs} at once", flush=True)
+    differ = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {pool.submit(run_one, args.migrate, args.table, r, keys, cmd_of): r for r in chosen}
+        for f in concurrent.futures.as_completed(futures):
+            want = futures[f]
+            got, err = f.result()
+            if err or got is None:
+                print(f"FAILED   {key_of(want)}: {err or 'no row written'}", flush=True)
+                differ += 1
+                continue
+            diffs = [(c, want[c], got.get(c)) for c in want if c not in ("seconds", "element", "status")
+                     and c not in keys and got.get(c) != want[c]]
+            secs = f"{got.get('seconds', '?')} s (recorded {want.get('seconds', '?')} s)"
+            if diffs:
+                differ += 1
+                print(f"DIFFERS  {key_of(want)}: " +
+                      "; ".join(f"{c} {w!r} -> {g!r}" for c, w, g in diffs) + f"  [{secs}]", flush=True)
+            else:
+                print(f"same     {key_of(want)}  [{secs}]", flush=True)
+    print(f"reproduce {args.table}: {len(chosen) - differ} of {len(chosen)} rows equal")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
