@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/rng.h"
 #include "common/file.h"
+#include "coordinator/ablation_stats.h"
 #include "coordinator/run_job.h"
 #include "coordinator/search.h"
 #include "coordinator/sweep_results.h"
@@ -16,22 +18,94 @@
 #include "tools/sweep_search.h"
 
 static const char *HELP =
-    "usage: migrate ablate CONFIG.yaml --strategies LIST --seeds LIST [--targets LIST] [--set KEY=VALUE ...]\n"
+    "usage: migrate ablate CONFIG.yaml --strategies LIST --seeds LIST [--targets LIST | --draw N [--draw-seed S]\n"
+    "                      [--draw-ranks LO-HI] [--draw-from FILE] [--exclude LIST]] [--set KEY=VALUE ...]\n"
     "\n"
     "Runs every strategy x seed x target combination of the search in CONFIG.yaml (Semantle task), each from a\n"
-    "fresh adapter, and writes OUTPUT_DIR/ablation.csv (one row per run) and OUTPUT_DIR/ablation.md (per\n"
-    "strategy: solved rate, median oracle calls to solve, mean best reward at budget, mean wall time).\n"
+    "fresh adapter, and writes OUTPUT_DIR/ablation.csv (one row per run, with the oracle calls at which the best\n"
+    "guess first reached Semantle rank 950 and 990 of 1000) and OUTPUT_DIR/ablation.md: per strategy the solved\n"
+    "rate, median oracle calls to solve, mean best reward and wall time; then the median best reward with its 95%\n"
+    "confidence interval, the median calls to reach rank 950 and 990, and best-reward wins / ties / losses against\n"
+    "random on the same (seed, target) with a sign test.\n"
     "\n"
     "  --strategies LIST   comma list of random,ns,opro,grpo,grpo-greedy,migrate (default: all six)\n"
     "  --seeds LIST        comma list of integers (default: 0,1,2)\n"
     "  --targets LIST      comma list of target words (default: the config's target)\n"
+    "  --draw N            instead, N targets drawn at random (without replacement) from a declared population:\n"
+    "                      the vocabulary words of frequency rank LO..HI (the vectors file is in frequency order),\n"
+    "                      without the --exclude words. The same seed draws the same words. Report on these, not\n"
+    "                      on targets you developed on.\n"
+    "  --draw-seed S       the draw's seed (default 0)\n"
+    "  --draw-ranks LO-HI  the population's frequency ranks, 1-based (default 100-2000: common words)\n"
+    "  --draw-from FILE    only words listed in FILE (one per line), e.g. data/semantle/nouns.txt, the vocabulary's\n"
+    "                      words that are mainly nouns (scripts/make_semantle_targets.py)\n"
+    "  --exclude LIST      words never drawn, e.g. the demo's and development targets\n"
     "  --set KEY=VALUE     config override, as for migrate run\n";
 
 #define MAX_ITEMS 64
+#define MAX_DRAW 1000
+
+// --draw: n distinct vocabulary words of frequency rank lo..hi (1-based), none of the excluded, in draw order: a
+// partial Fisher-Yates shuffle of the population with Philox draws keyed by the seed (the same words on every
+// machine). Returns the count drawn, or -1 with a one-line error.
+static int draw_targets(const word_vectors *wv, int n, uint64_t seed, int lo, int hi, const char *from,
+                        char *const *exclude, int n_exclude, const char **out, mg_err *e) {
+    int V = word_vectors_count(wv);
+    if (lo < 1 || hi < lo || hi > V)
+        return mg_fail(e, "--draw-ranks %d-%d: the vocabulary has ranks 1-%d", lo, hi, V);
+    char *listed = callocCheck((size_t)V, 1);  // the --draw-from words, by vocabulary index
+    if (from) {
+        size_t len;
+        char *text = read_small_file(from, 64u << 20, &len, 0, NULL, e);
+        if (!text) return free(listed), -1;
+        char *save = NULL;
+        for (char *w = strtok_r(text, "\r\n", &save); w; w = strtok_r(NULL, "\r\n", &save)) {
+            int i = word_vectors_find(wv, w);
+            if (i >= 0) listed[i] = 1;
+        }
+        free(text);
+    }
+    int *pop = mallocCheck((size_t)(hi - lo + 1) * sizeof(int)), P = 0;
+    for (int i = lo - 1; i < hi; i++) {
+        int skip = from && !listed[i];
+        for (int x = 0; x < n_exclude && !skip; x++) skip = !strcmp(word_vectors_word(wv, i), exclude[x]);
+        if (!skip) pop[P++] = i;
+    }
+    free(listed);
+    if (n > P) {
+        free(pop);
+        return mg_fail(e, "--draw %d: the population (ranks %d-%d%s%s, %d excluded) has only %d words", n, lo, hi,
+                       from ? " of " : "", from ? from : "", n_exclude, P);
+    }
+    uint64_t key = rng_mix(seed, 0x7461726765747300ull);  // "targets"
+    for (int i = 0; i < n; i++) {
+        uint32_t r[4];
+        philox4x32(key, 0, (uint64_t)i, r);
+        int j = i + (int)(((uint64_t)r[0] * (uint64_t)(P - i)) >> 32);
+        int t = pop[i];
+        pop[i] = pop[j], pop[j] = t;
+        out[i] = word_vectors_word(wv, pop[i]);
+    }
+    free(pop);
+    return n;
+}
+
+// The oracle calls after which the search's best first reached `reward` (its archive lists every scored candidate
+// in the order it was scored, one oracle call each), or -1.
+static long calls_to_reach(const search_state *st, double reward) {
+    size_t n = archive_size(st->arc);
+    for (size_t i = 0; i < n; i++)
+        if (archive_get(st->arc, (long)i)->reward >= reward) return (long)i + 1;
+    return -1;
+}
 
 int cmd_ablate(int argc, char **argv) {
     const char *config_path = NULL;
     char strategies_s[512] = "random,ns,opro,grpo,grpo-greedy,migrate", seeds_s[512] = "0,1,2", targets_s[2048] = "";
+    char exclude_s[2048] = "";
+    const char *draw_from = NULL;
+    int n_draw = 0, draw_lo = 100, draw_hi = 2000;
+    unsigned long long draw_seed = 0;
     const char **overrides = callocCheck((size_t)argc + 4, sizeof(char *));
     int n_over = 0;
     int step;  // argv entries the current argument used: 2 for an option and its value
@@ -49,14 +123,44 @@ int cmd_ablate(int argc, char **argv) {
         else if (!strcmp(a, "--seeds")) snprintf(seeds_s, sizeof seeds_s, "%s", v);
         else if (!strcmp(a, "--targets")) snprintf(targets_s, sizeof targets_s, "%s", v);
         else if (!strcmp(a, "--set")) overrides[n_over++] = v;
+        else if (!strcmp(a, "--exclude")) snprintf(exclude_s, sizeof exclude_s, "%s", v);
+        else if (!strcmp(a, "--draw-from")) draw_from = v;
+        else if (!strcmp(a, "--draw") || !strcmp(a, "--draw-seed") || !strcmp(a, "--draw-ranks")) {
+            char *end;
+            int bad;
+            if (!strcmp(a, "--draw")) {
+                long x = strtol(v, &end, 10);
+                bad = *end || x < 1 || x > MAX_DRAW;
+                n_draw = (int)x;
+            } else if (!strcmp(a, "--draw-seed")) {
+                draw_seed = strtoull(v, &end, 10);
+                bad = *end || v[0] == '-' || !v[0];
+            } else {
+                bad = sscanf(v, "%d-%d", &draw_lo, &draw_hi) != 2;
+            }
+            if (bad)
+                return fprintf(stderr, "migrate ablate: %s '%s': expected %s\n", a, v,
+                               !strcmp(a, "--draw") ? "a count 1..1000" : !strcmp(a, "--draw-seed")
+                                   ? "an unsigned integer" : "LO-HI, e.g. 100-2000"),
+                       free(overrides), 2;
+        }
         else return fprintf(stderr, "migrate ablate: unknown option '%s' (see --help)\n", a), free(overrides), 2;
     }
     if (!config_path) return fprintf(stderr, "migrate ablate: a CONFIG.yaml is required (see --help)\n"), free(overrides), 2;
-    char *strategies[MAX_ITEMS], *seeds[MAX_ITEMS], *targets[MAX_ITEMS];
+    char *strategies[MAX_ITEMS], *seeds[MAX_ITEMS], *listed[MAX_ITEMS], *exclude[MAX_ITEMS];
     int ns = sweep_split_list(strategies_s, strategies, MAX_ITEMS), nd = sweep_split_list(seeds_s, seeds, MAX_ITEMS),
-        nt = sweep_split_list(targets_s, targets, MAX_ITEMS);
-    if (ns < 0 || nd < 0 || nt < 0)
-        return fprintf(stderr, "migrate ablate: at most %d strategies, seeds and targets each\n", MAX_ITEMS), free(overrides), 2;
+        nt = sweep_split_list(targets_s, listed, MAX_ITEMS), nx = sweep_split_list(exclude_s, exclude, MAX_ITEMS);
+    if (ns < 0 || nd < 0 || nt < 0 || nx < 0)
+        return fprintf(stderr, "migrate ablate: at most %d strategies, seeds, targets and excluded words each\n",
+                       MAX_ITEMS), free(overrides), 2;
+    if (n_draw && nt)
+        return fprintf(stderr, "migrate ablate: --targets and --draw exclude each other\n"), free(overrides), 2;
+    int draw_options = draw_from || nx || draw_seed || draw_lo != 100 || draw_hi != 2000;
+    if (!n_draw && draw_options)
+        return fprintf(stderr, "migrate ablate: --draw-seed, --draw-ranks, --draw-from and --exclude need --draw N\n"),
+               free(overrides), 2;
+    const char *targets[MAX_DRAW];
+    for (int t = 0; t < nt; t++) targets[t] = listed[t];
 
     run_config base;
     mg_err e;
@@ -70,7 +174,7 @@ int cmd_ablate(int argc, char **argv) {
         run_config_free(&base), free(overrides);
         return 1;
     }
-    if (nt == 0) targets[nt++] = base.target;
+    if (nt == 0 && !n_draw) targets[nt++] = base.target;
     // Validate every combination's config before the first run, so a typo fails in a second, not an hour in.
     int total = ns * nd * nt, rc = 0;
     for (int s = 0; s < ns && !rc; s++) {
@@ -94,14 +198,27 @@ int cmd_ablate(int argc, char **argv) {
     if (word_vectors_load(&wv, base.vectors, &e)) {
         fprintf(stderr, "migrate ablate: %s\n", e.msg);
         rc = 1;
+    } else if (n_draw) {
+        nt = draw_targets(wv, n_draw, draw_seed, draw_lo, draw_hi, draw_from, exclude, nx, targets, &e);
+        if (nt < 0) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1, nt = 0;
+        else {
+            fprintf(stderr, "migrate ablate: %d targets drawn (seed %llu, frequency ranks %d-%d%s%s, %d excluded):",
+                    nt, draw_seed, draw_lo, draw_hi, draw_from ? " of " : "", draw_from ? draw_from : "", nx);
+            for (int t = 0; t < nt; t++) fprintf(stderr, "%s%s", t ? "," : " ", targets[t]);
+            fputc('\n', stderr);
+        }
     }
+    total = ns * nd * nt;
     file_mkdir_p(base.output_dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/ablation.csv", base.output_dir);
     FILE *csv = rc ? NULL : file_open_nofollow(path, "w", &e);
     if (!rc && !csv) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
-    if (csv) fprintf(csv, "strategy,seed,target,solved,oracle_calls,oracle_calls_to_solve,best_reward,seconds\n");
-    sweep_result *res = callocCheck((size_t)total, sizeof *res);
+    if (csv)
+        fprintf(csv, "strategy,seed,target,solved,oracle_calls,oracle_calls_to_solve,best_reward,calls_to_rank950,"
+                     "calls_to_rank990,seconds\n");
+    sweep_result *res = callocCheck((size_t)total + 1, sizeof *res);
+    ablation_run *runs = callocCheck((size_t)total + 1, sizeof *runs);
     int done = 0;
     for (int s = 0; s < ns && !rc; s++)
         for (int t = 0; t < nt && !rc; t++)
@@ -127,8 +244,13 @@ int cmd_ablate(int argc, char **argv) {
                     const archive_entry *b = st.best >= 0 ? archive_get(st.arc, st.best) : NULL;
                     *r = (sweep_result){s, st.solved, st.oracle_calls, st.solved ? st.solved_at_calls : -1,
                                         b ? b->reward : 0.0, mg_seconds() - t0};
-                    fprintf(csv, "%s,%s,%s,%d,%ld,%ld,%.6f,%.2f\n", strategies[s], seeds[d], targets[t], r->solved,
-                            r->calls, r->calls_to_solve, r->best, r->seconds);
+                    ablation_run *q = &runs[done - 1];
+                    *q = (ablation_run){s, d * nt + t, r->solved, r->best, r->calls, {-1, -1}};
+                    for (int k = 0; k < 2; k++)
+                        q->calls_to[k] = calls_to_reach(&st, semantle_reward_at_rank(tk, k ? 990 : 950));
+                    fprintf(csv, "%s,%s,%s,%d,%ld,%ld,%.6f,%ld,%ld,%.2f\n", strategies[s], seeds[d], targets[t],
+                            r->solved, r->calls, r->calls_to_solve, r->best, q->calls_to[0], q->calls_to[1],
+                            r->seconds);
                     fflush(csv);
                     fprintf(stderr, "[%d/%d] %-12s seed %-3s target %-12s %s calls %4ld best %.4f %.1fs\n", done, total,
                             strategies[s], seeds[d], targets[t], r->solved ? "SOLVED    " : "not solved", r->calls,
@@ -146,12 +268,29 @@ int cmd_ablate(int argc, char **argv) {
         file_atomic md;
         FILE *f = file_atomic_open(&md, path, &e);
         FILE *outs[2] = {stdout, f};
-        for (int o = 0; o < 2; o++)
-            if (outs[o]) sweep_group_table(outs[o], (const char *const *)strategies, ns, res, done);
+        int baseline = -1;
+        for (int g = 0; g < ns; g++)
+            if (!strcmp(strategies[g], "random")) baseline = g;
+        const char *thresholds[2] = {"rank >= 950", "rank >= 990"};
+        for (int o = 0; o < 2; o++) {
+            if (!outs[o]) continue;
+            if (n_draw) {
+                fprintf(outs[o], "Targets: %d drawn with seed %llu from the vocabulary's frequency ranks %d-%d%s%s", nt,
+                        draw_seed, draw_lo, draw_hi, draw_from ? " listed in " : "", draw_from ? draw_from : "");
+                for (int x = 0; x < nx; x++) fprintf(outs[o], "%s%s", x ? ", " : " without ", exclude[x]);
+                fprintf(outs[o], ":");
+                for (int t = 0; t < nt; t++) fprintf(outs[o], "%s%s", t ? ", " : " ", targets[t]);
+                fprintf(outs[o], ".\n\n");
+            }
+            sweep_group_table(outs[o], (const char *const *)strategies, ns, res, done);
+            fputc('\n', outs[o]);
+            ablation_stats_table(outs[o], (const char *const *)strategies, ns, runs, done, thresholds, baseline);
+        }
         if (!f || file_atomic_commit(&md, &e)) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
         else fprintf(stderr, "migrate ablate: wrote %s/ablation.csv and ablation.md\n", base.output_dir);
     }
     free(res);
+    free(runs);
     if (wv) word_vectors_free(wv);
     tokenizer_free(tok);
     model_free(&m);

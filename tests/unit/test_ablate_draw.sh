@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# `migrate ablate --draw`: targets drawn from the declared population are the same for the same seed, differ for
+# another, respect the rank range and the exclusions, and reach the CSV with the threshold columns; bad draw
+# options are refused in one line before any search runs.
+set -u
+M="$1/migrate"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+QUICK=(--strategies random --seeds 0 --set strategy=random --set iterations=1 --set threads=1 --set search.num_on_policy=2
+       --set search.num_neighborhood=0 --set search.num_greedy=0)
+drawn() { sed -n 's/.*targets drawn ([^)]*): //p' "$1"; }
+
+"$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" --draw 4 --draw-seed 11 --set output_dir="$T/a" 2>"$T/a.err" >/dev/null ||
+    bad "draw run failed: $(tail -1 "$T/a.err")"
+"$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" --draw 4 --draw-seed 11 --set output_dir="$T/b" 2>"$T/b.err" >/dev/null
+"$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" --draw 4 --draw-seed 12 --set output_dir="$T/c" 2>"$T/c.err" >/dev/null
+A=$(drawn "$T/a.err") B=$(drawn "$T/b.err") C=$(drawn "$T/c.err")
+[ -n "$A" ] && [ "$A" = "$B" ] && ok "seed 11 draws the same targets twice: $A" || bad "seed 11: '$A' then '$B'"
+[ -n "$C" ] && [ "$A" != "$C" ] && ok "seed 12 draws others: $C" || bad "seed 12 drew '$C' (seed 11: '$A')"
+n=$(echo "$A" | tr ',' '\n' | sort -u | wc -l)
+[ "$n" = 4 ] && ok "4 distinct targets" || bad "$n distinct targets in '$A'"
+in_range=0; [ -n "$A" ] && in_range=1
+for w in $(echo "$A" | tr ',' ' '); do
+    r=$(grep -nx "$w" data/semantle/vocab.txt | cut -d: -f1)
+    { [ -n "$r" ] && [ "$r" -ge 100 ] && [ "$r" -le 2000 ]; } || in_range=0
+done
+[ $in_range = 1 ] && ok "every target has frequency rank 100-2000" || bad "a target outside ranks 100-2000: $A"
+head -1 "$T/a/ablation.csv" | grep -q "best_reward,calls_to_rank950,calls_to_rank990,seconds" &&
+    [ "$(tail -n +2 "$T/a/ablation.csv" | wc -l)" = 4 ] && ok "CSV: 4 rows with the threshold columns" ||
+    bad "CSV: $(head -2 "$T/a/ablation.csv")"
+grep -q "sign test" "$T/a/ablation.md" && grep -q "Targets: 4 drawn with seed 11" "$T/a/ablation.md" &&
+    ok "ablation.md names the draw and has the statistics table" || bad "ablation.md: $(head -3 "$T/a/ablation.md")"
+first=${A%%,*}
+"$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" --draw 4 --draw-seed 11 --exclude "$first" \
+    --set output_dir="$T/d" 2>"$T/d.err" >/dev/null
+D=$(drawn "$T/d.err")
+case ",$D," in *",$first,"*) bad "excluded '$first' was drawn: $D" ;; *) ok "--exclude $first: $D" ;; esac
+
+"$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" --draw 5 --draw-seed 3 --draw-from data/semantle/nouns.txt \
+    --set output_dir="$T/e" 2>"$T/e.err" >/dev/null
+E=$(drawn "$T/e.err") all_listed=0
+[ -n "$E" ] && all_listed=1
+for w in $(echo "$E" | tr ',' ' '); do grep -qx "$w" data/semantle/nouns.txt || all_listed=0; done
+[ $all_listed = 1 ] && ok "--draw-from data/semantle/nouns.txt: $E" || bad "--draw-from nouns.txt drew '$E'"
+
+# refusals: exit 2 (usage) or 1 (a population too small), one line, nothing run
+refuse() {
+    local want=$1 pattern=$2
+    shift 2
+    "$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" "$@" --set output_dir="$T/x" >/dev/null 2>"$T/x.err"
+    local rc=$?
+    if [ $rc = "$want" ] && [ "$(wc -l <"$T/x.err")" = 1 ] && grep -q -- "$pattern" "$T/x.err"; then
+        ok "refused: $(cat "$T/x.err")"
+    else
+        bad "$* -> exit $rc: $(head -3 "$T/x.err")"
+    fi
+}
+refuse 2 "exclude each other" --draw 3 --targets ocean
+refuse 2 "need --draw N" --draw-seed 4
+refuse 1 "no-such-list.txt: cannot open" --draw 2 --draw-from "$T/no-such-list.txt"
+refuse 2 "expected a count" --draw 0
+refuse 2 "expected LO-HI" --draw 2 --draw-ranks 5
+refuse 1 "has ranks 1-25000" --draw 2 --draw-ranks 10-30000
+refuse 1 "has only 3 words" --draw 5 --draw-ranks 1-3
+[ $fails = 0 ] || exit 1
