@@ -92,6 +92,7 @@ static const ys_key k_keys[] = {
     YS_KEY_BOOL("training.scale_rewards", scale_rewards, "false"),
     YS_KEY_INT("training.num_iterations", num_iterations, 1, 1000, "1"),
     YS_KEY_INT("training.members_per_shard", members_per_shard, 1, 1 << 20, "4"),
+    YS_KEY_BOOL("training.share_prefix", train_share_prefix, "false"),
     YS_KEY_INT("training.staleness", staleness, 0, MAX_STALENESS, "0"),
     YS_KEY_FLOAT("training.max_grad_norm", max_grad_norm, 0, 1e5, 0, "1.0"),
     YS_KEY_FLOAT("training.weight_decay", weight_decay, 0, 10, 0, "0"),

@@ -75,6 +75,7 @@ typedef struct {
     float min_p;
     int max_completion_length;
     int share_prefix;      // prefill a prompt prefix shared by several samples once
+    int train_share_prefix;  // YAML key training.share_prefix: the learner packs a shared prompt once
 
     // GRPO / optimisation
     float learning_rate;

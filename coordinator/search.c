@@ -439,7 +439,8 @@ static void learn_group(search_state *s, const pending_group *g, int formed, lea
     memset(ls, 0, sizeof *ls);
     if (g->b.n_seqs < 2) return;
     double ts = mg_seconds();
-    grpo_params gp = {c->epsilon, c->epsilon_high, c->beta, (loss_kind)c->loss_type, c->max_completion_length};
+    grpo_params gp = {c->epsilon, c->epsilon_high, c->beta, (loss_kind)c->loss_type, c->max_completion_length,
+                      c->train_share_prefix};
     learner_update(ranks(s), s->m, &s->opt, &gp, c->num_iterations, c->temperature, c->members_per_shard, &g->b,
                    g->old, g->adv, ls);
     s->time.train += mg_seconds() - ts;

@@ -12,12 +12,14 @@ void packed_batch_free(packed_batch *b) {
     free(b->targets);
     free(b->pos);
     free(b->seq_start);
+    free(b->prefix_of);
     memset(b, 0, sizeof *b);
 }
 
 void packed_batch_clear(packed_batch *b) {
     b->n_seqs = 0;
     b->n_tokens = 0;
+    b->n_prefixes = 0;
 }
 
 static void grow(packed_batch *b, int need) {
@@ -29,23 +31,41 @@ static void grow(packed_batch *b, int need) {
     b->pos = realloc(b->pos, (size_t)cap * sizeof(int));
     // seq_start needs at most one entry per token plus one
     b->seq_start = realloc(b->seq_start, ((size_t)cap + 1) * sizeof(int));
-    mgCheck(b->tokens && b->targets && b->pos && b->seq_start, "out of memory growing a packed batch");
+    b->prefix_of = realloc(b->prefix_of, ((size_t)cap + 1) * sizeof(int));
+    mgCheck(b->tokens && b->targets && b->pos && b->seq_start && b->prefix_of, "out of memory growing a packed batch");
     b->capacity = cap;
 }
 
-void packed_batch_add(packed_batch *b, const int *ids, int n, int score_from) {
+// Appends n ids as a sequence whose first position is pos0 and which continues `prefix` (-1: none).
+static void add_sequence(packed_batch *b, const int *ids, int n, int score_from, int pos0, int prefix) {
     mgCheck(n > 0, "packed_batch_add: empty sequence");
     grow(b, b->n_tokens + n);
     int base = b->n_tokens;
     if (b->n_seqs == 0) b->seq_start[0] = 0;
     for (int p = 0; p < n; p++) {
         b->tokens[base + p] = ids[p];
-        b->pos[base + p] = p;
+        b->pos[base + p] = pos0 + p;
         b->targets[base + p] = (p >= score_from && p + 1 < n) ? ids[p + 1] : -1;
     }
+    b->prefix_of[b->n_seqs] = prefix;
     b->n_tokens += n;
     b->n_seqs++;
     b->seq_start[b->n_seqs] = b->n_tokens;
+}
+
+void packed_batch_add(packed_batch *b, const int *ids, int n, int score_from) {
+    add_sequence(b, ids, n, score_from, 0, -1);
+}
+
+int packed_batch_add_prefix(packed_batch *b, const int *ids, int n) {
+    mgCheck(b->n_seqs == b->n_prefixes, "packed_batch_add_prefix: prefixes come before every other sequence");
+    add_sequence(b, ids, n, n, 0, -1);
+    return b->n_prefixes++;
+}
+
+void packed_batch_add_after(packed_batch *b, int prefix, const int *ids, int n, int score_from) {
+    mgCheck(prefix >= 0 && prefix < b->n_prefixes, "packed_batch_add_after continues a prefix the batch holds");
+    add_sequence(b, ids, n, score_from, b->seq_start[prefix + 1] - b->seq_start[prefix], prefix);
 }
 
 int packed_batch_score_from(const packed_batch *b, int seq) {

@@ -288,6 +288,11 @@ struct engine_acts {
     void *lm_keep;   // the LM head's softmax from the forward for the backward (logprob_keep_new; NULL: none)
     float temp;
     int max_seq;
+    // Shared prefixes (packed_batch_add_prefix): rows [0, prefix_rows) are the prefixes; every other sequence's keys
+    // and values are laid out again in an expanded array, each after a copy of its prefix's, so that its queries
+    // attend to one contiguous range. (exp_rows, KV) each; max_kv_members bounds their ranges.
+    int prefix_rows, exp_rows, exp_cap, max_kv_members;
+    float *kexp, *vexp, *dkexp, *dvexp;
 };
 
 static size_t acts_carve(const engine *e, engine_acts *a, float *base, int N) {
@@ -356,6 +361,7 @@ static void acts_free(engine *e) {
     BE->free(a->slab);
     BE->free(a->ints);
     free(a->host_ints);
+    BE->free(a->kexp);
     if (a->lm_keep) BE->logprob_keep_free(a->lm_keep);
     free(a->layers);
     free(a);
@@ -383,6 +389,40 @@ static engine_acts *ensure_acts(engine *e, int N) {
     return a;
 }
 
+// The expanded keys or values of the sequences that are not prefixes: for each, a copy of its prefix's rows (if it
+// continues one), then its own rows of x (N, KV), into xexp (exp_rows, KV).
+static void expand_kv(engine *e, const packed_batch *b, const float *x, float *xexp) {
+    size_t KV = (size_t)e->cfg.num_key_value_heads * e->cfg.head_dim, at = 0;
+    for (int s = b->n_prefixes; s < b->n_seqs; s++) {
+        int p = b->prefix_of[s];
+        if (p >= 0) {
+            size_t n = (size_t)(b->seq_start[p + 1] - b->seq_start[p]) * KV;
+            BE->copy(xexp + at, x + (size_t)b->seq_start[p] * KV, n * sizeof(float));
+            at += n;
+        }
+        size_t n = (size_t)(b->seq_start[s + 1] - b->seq_start[s]) * KV;
+        BE->copy(xexp + at, x + (size_t)b->seq_start[s] * KV, n * sizeof(float));
+        at += n;
+    }
+}
+
+// expand_kv's backward: dx (N, KV) += every copy's gradient in dxexp, sequence by sequence (a fixed order, so a
+// prefix's gradient is the same sum on every run).
+static void fold_kv_grad(engine *e, const packed_batch *b, const float *dxexp, float *dx) {
+    size_t KV = (size_t)e->cfg.num_key_value_heads * e->cfg.head_dim, at = 0;
+    for (int s = b->n_prefixes; s < b->n_seqs; s++) {
+        int p = b->prefix_of[s];
+        if (p >= 0) {
+            size_t n = (size_t)(b->seq_start[p + 1] - b->seq_start[p]) * KV;
+            BE->add_inplace(dx + (size_t)b->seq_start[p] * KV, dxexp + at, n);
+            at += n;
+        }
+        size_t n = (size_t)(b->seq_start[s + 1] - b->seq_start[s]) * KV;
+        BE->add_inplace(dx + (size_t)b->seq_start[s] * KV, dxexp + at, n);
+        at += n;
+    }
+}
+
 double engine_forward(engine *e, const packed_batch *b, float temperature, float *logp, float *entropy) {
     const hf_config *c = &e->cfg;
     int N = b->n_tokens, C = c->hidden_size, Hq = c->num_attention_heads, Hkv = c->num_key_value_heads;
@@ -395,11 +435,27 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
     memcpy(h, b->tokens, (size_t)N * sizeof(int));
     memcpy(h + cap, b->targets, (size_t)N * sizeof(int));
     memcpy(h + 2 * cap, b->pos, (size_t)N * sizeof(int));
-    for (int s = 0; s < b->n_seqs; s++)
+    // A sequence that continues a shared prefix attends to the expanded array instead (expand_kv), where its
+    // region holds the prefix's keys and then its own, so position p is region row p.
+    int region = 0, max_kv_members = 1;
+    for (int s = 0; s < b->n_seqs; s++) {
+        int expanded = s >= b->n_prefixes && b->n_prefixes;
         for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++) {
             int from = engine_window_from(c, b->pos[i]);
-            h[3 * cap + i] = b->seq_start[s] + from, h[4 * cap + i] = b->pos[i] + 1 - from;
+            h[3 * cap + i] = (expanded ? region : b->seq_start[s]) + from, h[4 * cap + i] = b->pos[i] + 1 - from;
+            if (expanded && h[4 * cap + i] > max_kv_members) max_kv_members = h[4 * cap + i];
         }
+        if (expanded) region += b->pos[b->seq_start[s + 1] - 1] + 1;
+    }
+    a->prefix_rows = b->n_prefixes ? b->seq_start[b->n_prefixes] : 0;
+    a->exp_rows = region, a->max_kv_members = max_kv_members;
+    if (region > a->exp_cap) {
+        BE->free(a->kexp);
+        size_t rows = (size_t)region * c->num_key_value_heads * c->head_dim;
+        a->kexp = BE->alloc(4 * rows * sizeof(float));
+        a->vexp = a->kexp + rows, a->dkexp = a->vexp + rows, a->dvexp = a->dkexp + rows;
+        a->exp_cap = region;
+    }
     BE->upload(a->ints, h, (size_t)5 * cap * sizeof(int));
     const int *tokens = a->ints, *targets = a->ints + cap, *pos = a->ints + 2 * cap;
     const int *kv_start = a->ints + 3 * cap, *kv_len = a->ints + 4 * cap;
@@ -417,8 +473,19 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
         engine_linear(e, l, 2, la->v, la->lora_h[2], la->xn1, N, 0);
         BE->rope_forward(la->q, pos, e->inv_freq, N, Hq, D);
         BE->rope_forward(la->k, pos, e->inv_freq, N, Hkv, D);
-        BE->attention_forward_train(la->att, la->q, la->k, la->v, kv_start, kv_len, kv_start_host, kv_len_host, N, Hq,
-                                    Hkv, D, max_seq, e->wt);
+        if (!b->n_prefixes) {
+            BE->attention_forward_train(la->att, la->q, la->k, la->v, kv_start, kv_len, kv_start_host, kv_len_host, N,
+                                        Hq, Hkv, D, max_seq, e->wt);
+        } else {  // the prefixes on their own rows, then every other sequence on the expanded keys
+            int P = a->prefix_rows, Q = Hq * D;
+            BE->attention_forward_train(la->att, la->q, la->k, la->v, kv_start, kv_len, kv_start_host, kv_len_host, P,
+                                        Hq, Hkv, D, max_seq, e->wt);
+            expand_kv(e, b, la->k, a->kexp);
+            expand_kv(e, b, la->v, a->vexp);
+            BE->attention_forward_train(la->att + (size_t)P * Q, la->q + (size_t)P * Q, a->kexp, a->vexp,
+                                        kv_start + P, kv_len + P, kv_start_host + P, kv_len_host + P, N - P, Hq, Hkv,
+                                        D, a->max_kv_members, e->wt);
+        }
         engine_linear(e, l, 3, a->dx, la->lora_h[3], la->att, N, 0);  // dx: scratch for o_proj's output
         BE->residual_forward(la->resid_mid, la->resid_in, a->dx, (size_t)N * C);
         BE->rmsnorm_forward(la->xn2, la->rstd2, la->resid_mid, w->mlp_norm, N, C, c->rms_norm_eps);
@@ -477,8 +544,24 @@ void engine_backward(engine *e, const packed_batch *b, const float *dlogp) {
         BE->zero(a->dq, (size_t)N * Q * fs);
         BE->zero(a->dk, (size_t)N * KV * fs);
         BE->zero(a->dv, (size_t)N * KV * fs);
-        BE->attention_backward(a->dq, a->dk, a->dv, a->datt, la->q, la->k, la->v, kv_start, kv_len, kv_start_host,
-                               kv_len_host, N, Hq, Hkv, D, a->max_seq, e->wt);
+        if (!b->n_prefixes) {
+            BE->attention_backward(a->dq, a->dk, a->dv, a->datt, la->q, la->k, la->v, kv_start, kv_len, kv_start_host,
+                                   kv_len_host, N, Hq, Hkv, D, a->max_seq, e->wt);
+        } else {  // as in the forward; the expanded keys' gradients fold back onto the rows they copy
+            int P = a->prefix_rows;
+            BE->attention_backward(a->dq, a->dk, a->dv, a->datt, la->q, la->k, la->v, kv_start, kv_len, kv_start_host,
+                                   kv_len_host, P, Hq, Hkv, D, a->max_seq, e->wt);
+            expand_kv(e, b, la->k, a->kexp);
+            expand_kv(e, b, la->v, a->vexp);
+            size_t exp_bytes = (size_t)a->exp_rows * KV * fs;
+            BE->zero(a->dkexp, exp_bytes);
+            BE->zero(a->dvexp, exp_bytes);
+            BE->attention_backward(a->dq + (size_t)P * Q, a->dkexp, a->dvexp, a->datt + (size_t)P * Q,
+                                   la->q + (size_t)P * Q, a->kexp, a->vexp, kv_start + P, kv_len + P,
+                                   kv_start_host + P, kv_len_host + P, N - P, Hq, Hkv, D, a->max_kv_members, e->wt);
+            fold_kv_grad(e, b, a->dkexp, a->dk);
+            fold_kv_grad(e, b, a->dvexp, a->dv);
+        }
         BE->rope_backward(a->dq, pos, e->inv_freq, N, Hq, D);
         BE->rope_backward(a->dk, pos, e->inv_freq, N, Hkv, D);
         BE->zero(a->dx, (size_t)N * C * fs);

@@ -126,9 +126,13 @@ typedef struct {
     int n_tokens;     // N
     int *tokens;      // (N) input ids
     int *targets;     // (N) id whose log-prob is wanted at this position (usually the next token), or -1
-    int *pos;         // (N) position within its sequence
+    int *pos;         // (N) position within its sequence (a continuation's positions go on after its prefix's)
     int *seq_start;   // (S+1) first token of each sequence; seq_start[S] = N
     int capacity;
+    // Shared prefixes (packed_batch_add_prefix): sequences 0 .. n_prefixes-1 are prompt prefixes packed once;
+    // prefix_of[s] (S) is the prefix that sequence s continues, or -1. 0 and NULL in a batch without them.
+    int n_prefixes;
+    int *prefix_of;
 } packed_batch;
 
 void packed_batch_init(packed_batch *b);
@@ -139,6 +143,14 @@ void packed_batch_clear(packed_batch *b);
 void packed_batch_add(packed_batch *b, const int *ids, int n, int score_from);
 // The score_from sequence seq was added with (its first position with a target; its length when none).
 int packed_batch_score_from(const packed_batch *b, int seq);
+// A prompt prefix that several sequences continue (the GRPO update runs its forward and backward once for all of
+// them): no targets, before any ordinary sequence. Returns its index.
+int packed_batch_add_prefix(packed_batch *b, const int *ids, int n);
+// A sequence that continues prefix `prefix`: its ids come after the prefix's (positions go on from the prefix's
+// length) and attend to the prefix's tokens and its own; targets as packed_batch_add's, over ids alone.
+void packed_batch_add_after(packed_batch *b, int prefix, const int *ids, int n, int score_from);
+// Sequences that are not prefixes (the group's members): n_seqs - n_prefixes.
+static inline int packed_batch_members(const packed_batch *b) { return b->n_seqs - b->n_prefixes; }
 
 // ---- training forward / backward ----
 // Runs the batch, saving activations; writes logp (N) of each target at the given temperature (0 where target < 0)

@@ -56,7 +56,8 @@ long grpo_count_tokens(const packed_batch *b) {
 
 double grpo_loss(const packed_batch *b, const float *logp, const float *old_logp, const float *ref_logp,
                  const float *adv, const grpo_params *p, float *dlogp, grpo_stats *st) {
-    return grpo_loss_shard(b, logp, old_logp, ref_logp, adv, p, grpo_count_tokens(b), b->n_seqs, dlogp, st);
+    return grpo_loss_shard(b, logp, old_logp, ref_logp, adv, p, grpo_count_tokens(b), packed_batch_members(b), dlogp,
+                           st);
 }
 
 double grpo_loss_shard(const packed_batch *b, const float *logp, const float *old_logp, const float *ref_logp,
@@ -65,11 +66,12 @@ double grpo_loss_shard(const packed_batch *b, const float *logp, const float *ol
     memset(st, 0, sizeof *st);
     long total = group_tokens;
     double loss = 0;
-    for (int s = 0; s < b->n_seqs; s++) {
+    for (int i = 0; b->n_prefixes && i < b->seq_start[b->n_prefixes]; i++) dlogp[i] = 0.0f;  // prefixes: no scores
+    for (int s = b->n_prefixes; s < b->n_seqs; s++) {
         int seq_tokens = 0;
         for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++) seq_tokens += b->targets[i] >= 0;
         double w = token_weight(p, seq_tokens, total, group_seqs);
-        double A = adv[s];
+        double A = adv[s - b->n_prefixes];
         for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++) {
             dlogp[i] = 0.0f;
             if (b->targets[i] < 0) continue;

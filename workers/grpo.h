@@ -12,6 +12,7 @@ typedef struct {
     float beta;                 // KL coefficient; 0 = no reference forward at all
     loss_kind loss_type;
     int max_completion_length;  // dr_grpo's constant denominator
+    int share_prefix;           // the learner packs a prompt that members of a shard share once (engine.h)
 } grpo_params;
 
 typedef struct {
@@ -35,7 +36,8 @@ void grpo_reward_stats(const double *r, int n, double *mean, double *std);
 
 // b: the group as a packed batch whose targets mark completion tokens (one sequence per member).
 // logp: current per-token log-probs (N); old_logp: at sampling / group formation; ref_logp: base model (NULL when
-// beta = 0); adv: per sequence (S). Writes dL/dlogp (N) and returns the loss.
+// beta = 0); adv: per member sequence (packed_batch_members: shared prefixes
+// have none). Writes dL/dlogp (N) and returns the loss.
 double grpo_loss(const packed_batch *b, const float *logp, const float *old_logp, const float *ref_logp,
                  const float *adv, const grpo_params *p, float *dlogp, grpo_stats *st);
 // The same for a shard of the group (some of its members): the normalisation uses the whole group's completion

@@ -10,24 +10,55 @@
 // One shard: members [first, first + count) of the group as their own packed batch.
 typedef struct {
     packed_batch b;
-    int token0;      // the shard's first token in the group batch
     float *old;      // (shard tokens) old log-probs, NaN until taken for off-policy members
     float *ref;      // (shard tokens) base-model log-probs, when beta != 0
 } shard;
 
 enum { ST_LOSS, ST_KL, ST_CLIP_LOW, ST_CLIP_HIGH, ST_CLIP_REGION, ST_ENTROPY, ST_COUNT };
 
-static void shard_build(shard *sh, const packed_batch *g, const float *old_logp, int first, int count) {
+// Shorter common prompts are packed with each member: a shared prefix's bookkeeping costs more than it saves.
+enum { MIN_SHARED_PROMPT = 16 };
+
+// With share, members whose prompts (all but the prompt's last token) are equal have that prefix packed once
+// (packed_batch_add_prefix) and continue it from the prompt's last token: the prompt's forward and backward run once
+// for them all, and every completion token keeps its log-prob, target and gradient (engine.h). Only tokens move, so
+// old log-probs follow them.
+static void shard_build(shard *sh, const packed_batch *g, const float *old_logp, int first, int count, int share) {
     packed_batch_init(&sh->b);
-    sh->token0 = g->seq_start[first];
-    for (int s = first; s < first + count; s++) {
-        int a = g->seq_start[s], n = g->seq_start[s + 1] - a;
-        packed_batch_add(&sh->b, g->tokens + a, n, packed_batch_score_from(g, s));
+    int *prefix = mallocCheck((size_t)count * sizeof(int));
+    for (int j = 0; j < count; j++) prefix[j] = -1;
+    for (int j = 0; share && j < count; j++) {
+        int s = first + j, a = g->seq_start[s], P = packed_batch_score_from(g, s), shared = 0;
+        if (prefix[j] >= 0 || P < MIN_SHARED_PROMPT) continue;
+        for (int k = j + 1; k < count; k++) {
+            int t = first + k, b = g->seq_start[t];
+            if (prefix[k] < 0 && packed_batch_score_from(g, t) == P &&
+                !memcmp(g->tokens + a, g->tokens + b, (size_t)P * sizeof(int))) {
+                if (!shared) shared = 1, prefix[j] = packed_batch_add_prefix(&sh->b, g->tokens + a, P);
+                prefix[k] = prefix[j];
+            }
+        }
     }
-    int N = sh->b.n_tokens;
+    int *from = mallocCheck((size_t)count * sizeof(int));  // the first group token each member's shard tokens copy
+    for (int j = 0; j < count; j++) {
+        int s = first + j, a = g->seq_start[s], n = g->seq_start[s + 1] - a, P = packed_batch_score_from(g, s);
+        if (prefix[j] >= 0) {
+            from[j] = a + P;
+            packed_batch_add_after(&sh->b, prefix[j], g->tokens + a + P, n - P, 0);
+        } else {
+            from[j] = a;
+            packed_batch_add(&sh->b, g->tokens + a, n, P);
+        }
+    }
+    int N = sh->b.n_tokens, np = sh->b.n_prefixes;
     sh->old = mallocCheck((size_t)N * sizeof(float));
-    memcpy(sh->old, old_logp + sh->token0, (size_t)N * sizeof(float));
+    for (int i = 0; np && i < sh->b.seq_start[np]; i++) sh->old[i] = 0.0f;  // prefixes: nothing scored
+    for (int j = 0; j < count; j++) {
+        int at = sh->b.seq_start[np + j];
+        memcpy(sh->old + at, old_logp + from[j], (size_t)(sh->b.seq_start[np + j + 1] - at) * sizeof(float));
+    }
     sh->ref = NULL;
+    free(prefix), free(from);
 }
 
 static void shard_free(shard *sh) {
@@ -218,7 +249,8 @@ static void update(const comm *c, model *m, adamw_state *opt, const grpo_params 
     for (int k = 0; k < n_shards; k++) {
         if (!c->is_learner || k % c->n_learner != c->learner_index) continue;
         mine[n_mine++] = k;
-        shard_build(&shards[k], b, old_logp, k * per, (k + 1) * per <= S ? per : S - k * per);
+        shard_build(&shards[k], b, old_logp, k * per, (k + 1) * per <= S ? per : S - k * per,
+                    gp->share_prefix && (!m->eng || m->eng->be == &mg_backend_cpu));
     }
     double *stats = callocCheck((size_t)n_shards * ST_COUNT, sizeof(double));
     for (int it = 0; it < num_iterations && c->is_learner; it++) {

@@ -62,7 +62,7 @@ int main(void) {
         for (int i = 0; i < B; i++) CHECK(fabsf(adv[i] - want_adv[i]) < 1e-6f, "advantage %d: %g vs %g", i, adv[i], want_adv[i]);
         for (int lt2 = 0; lt2 < 3; lt2++)
             for (int kl = 0; kl < 2; kl++) {
-                grpo_params gp = {hp[0], hp[1], kl ? 0.04f : 0.0f, (loss_kind)lt2, (int)hp[2]};
+                grpo_params gp = {hp[0], hp[1], kl ? 0.04f : 0.0f, (loss_kind)lt2, (int)hp[2], 0};
                 grpo_stats gs;
                 double loss = grpo_loss(&b, P, O, kl ? R : NULL, want_adv, &gp, d, &gs);
                 snprintf(key, sizeof key, "loss.%s.beta%s.scale%d", types[lt2], kl ? "0.04" : "0.0", scale);

@@ -285,6 +285,69 @@ static void check_shared_prefix(model *m) {
     for (int i = 0; i < N; i++) completion_free(&shared[i]), completion_free(&unshared[i]), completion_free(&two_slots[i]);
 }
 
+// A GRPO shard whose members share prompts, packed with the prompts once (packed_batch_add_prefix / _add_after),
+// gives the log-probs, entropies and trainable gradients of the same members packed whole, up to fp32 rounding:
+// two prompts shared by three and two members, one member alone, prompt lengths 9 and 6, a one-token prompt.
+static void check_shared_prefix_training(model *m, const char *what) {
+    enum { M = 6 };
+    int V = m->cfg.vocab_size, prompt_of[M] = {0, 0, 1, 0, 1, 2}, plen[3] = {9, 6, 1}, clen[M] = {4, 6, 3, 5, 1, 4};
+    int prompts[3][9], comps[M][8];
+    for (int k = 0; k < 3; k++)
+        for (int t = 0; t < plen[k]; t++) prompts[k][t] = (int)(rng_uniform(21, (uint64_t)k, (uint64_t)t) * V);
+    for (int j = 0; j < M; j++)
+        for (int t = 0; t < clen[j]; t++) comps[j][t] = (int)(rng_uniform(22, (uint64_t)j, (uint64_t)t) * V);
+    packed_batch whole, shared;
+    packed_batch_init(&whole), packed_batch_init(&shared);
+    int prefix_of_prompt[3] = {-1, -1, -1};
+    for (int k = 0; k < 2; k++) prefix_of_prompt[k] = packed_batch_add_prefix(&shared, prompts[k], plen[k] - 1);
+    int at_whole[M], at_shared[M];  // where member j's last prompt token sits in each batch
+    for (int j = 0; j < M; j++) {
+        int k = prompt_of[j], ids[32], n = 0;
+        for (int t = 0; t < plen[k]; t++) ids[n++] = prompts[k][t];
+        for (int t = 0; t < clen[j]; t++) ids[n++] = comps[j][t];
+        at_whole[j] = whole.n_tokens + plen[k] - 1;
+        packed_batch_add(&whole, ids, n, plen[k] - 1);
+        if (prefix_of_prompt[k] >= 0) {
+            at_shared[j] = shared.n_tokens;
+            packed_batch_add_after(&shared, prefix_of_prompt[k], ids + plen[k] - 1, n - plen[k] + 1, 0);
+        } else {
+            at_shared[j] = shared.n_tokens + plen[k] - 1;
+            packed_batch_add(&shared, ids, n, plen[k] - 1);
+        }
+    }
+    CHECK(packed_batch_members(&shared) == M && shared.n_tokens < whole.n_tokens, "%s: shared batch of %d tokens",
+          what, shared.n_tokens);
+    float *lw = calloc((size_t)whole.n_tokens, sizeof(float)), *ls = calloc((size_t)shared.n_tokens, sizeof(float));
+    float *ew = calloc((size_t)whole.n_tokens, sizeof(float)), *es = calloc((size_t)shared.n_tokens, sizeof(float));
+    float *dw = calloc((size_t)whole.n_tokens, sizeof(float)), *ds = calloc((size_t)shared.n_tokens, sizeof(float));
+    size_t n;
+    model_zero_grad(m);
+    model_forward(m, &whole, 0.9f, lw, ew);
+    for (int j = 0; j < M; j++)
+        for (int t = 0; t < clen[j]; t++) dw[at_whole[j] + t] = ds[at_shared[j] + t] = rng_normal(23, (uint64_t)j, t);
+    model_backward(m, &whole, dw);
+    float *g = model_trainable_grad(m, &n), *gw = malloc(n * sizeof(float));
+    memcpy(gw, g, n * sizeof(float));
+    model_zero_grad(m);
+    model_forward(m, &shared, 0.9f, ls, es);
+    model_backward(m, &shared, ds);
+    double worst_logp = 0, worst_ent = 0, gmax = 0, gdiff = 0;
+    for (int j = 0; j < M; j++)
+        for (int t = 0; t < clen[j]; t++) {
+            worst_logp = fmax(worst_logp, fabs(lw[at_whole[j] + t] - ls[at_shared[j] + t]));
+            worst_ent = fmax(worst_ent, fabs(ew[at_whole[j] + t] - es[at_shared[j] + t]));
+        }
+    for (size_t i = 0; i < n; i++) gmax = fmax(gmax, fabs(gw[i])), gdiff = fmax(gdiff, fabs(gw[i] - g[i]));
+    printf("  shared prompts (%s): %d tokens instead of %d; logp %.2e, entropy %.2e, gradient %.2e of max %.2e\n",
+           what, shared.n_tokens, whole.n_tokens, worst_logp, worst_ent, gdiff, gmax);
+    CHECK(worst_logp < 1e-5 && worst_ent < 1e-5, "%s: shared-prompt logp differs by %g, entropy by %g", what,
+          worst_logp, worst_ent);
+    CHECK(gmax > 0 && gdiff <= 1e-5 * gmax, "%s: shared-prompt gradient differs by %g (max %g)", what, gdiff, gmax);
+    model_zero_grad(m);
+    free(lw), free(ls), free(ew), free(es), free(dw), free(ds), free(gw);
+    packed_batch_free(&whole), packed_batch_free(&shared);
+}
+
 int main(void) {
     for (int qwen = 0; qwen < 2; qwen++) {
         hf_config c = tiny_config(qwen);
@@ -296,6 +359,7 @@ int main(void) {
         make_batch(&b, c.vocab_size);
         model_set_train_mode(&m, TRAIN_FULL);
         gradcheck(&m, &b, "full-parameter");
+        check_shared_prefix_training(&m, "full-parameter");
         lora_config lc = {.rank = 4, .alpha = 8, .targets = (1u << LORA_N_MODULES) - 1};
         mg_err e;
         CHECK(model_lora_init(&m, &lc, 9, &e) == 0, "%s", e.msg);
@@ -307,6 +371,7 @@ int main(void) {
             if (m.lora->params[i] == 0.0f) m.lora->params[i] = 0.1f * rng_normal(5, 0, i);
         model_set_train_mode(&m, TRAIN_LORA);
         gradcheck(&m, &b, "lora");
+        check_shared_prefix_training(&m, "lora");
         check_mode_switch(&m, &b);
         gradcheck(&m, &b, "lora, the first adapter attached again");
         check_cache_paths(&m, "with adapter");

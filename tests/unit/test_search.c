@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/rng.h"
 #include "coordinator/metrics_log.h"
 #include "coordinator/search.h"
 #include "workers/learner.h"
@@ -330,7 +331,7 @@ static void check_gradient_skip(model *m) {
     float *old = malloc((size_t)b.n_tokens * sizeof(float)), adv[2] = {1.0f, -1.0f};
     for (int i = 0; i < b.n_tokens; i++) old[i] = NAN;  // off-policy: taken from the current policy
     comm alone = {.size = 1, .is_rollout = 1, .is_learner = 1, .is_coordinator = 1, .n_rollout = 1, .n_learner = 1};
-    grpo_params gp = {0.2f, 0.28f, 0.0f, LOSS_DR_GRPO, 8};
+    grpo_params gp = {0.2f, 0.28f, 0.0f, LOSS_DR_GRPO, 8, 0};
     learner_stats ls;
     learner_update(&alone, m, &opt, &gp, 2, 1.0f, 4, &b, old, adv, &ls);
     CHECK(ls.skipped == 2 && ls.skip_reason == LEARNER_SKIP_GRADIENT && opt.t == 0,
@@ -345,6 +346,54 @@ static void check_gradient_skip(model *m) {
     packed_batch_free(&b);
     free(old), free(copy);
     adamw_free(&opt);
+    model_set_train_mode(m, TRAIN_NONE);
+}
+
+// training.share_prefix: a group whose members share prompts (three one prompt, two another, one alone; shards of
+// four) gives the learner the same loss, entropy, token count and gradient norm whether each shard packs a shared
+// prompt once or with every member, up to fp32 rounding.
+static void check_learner_shared_prompt(model *m) {
+    mg_err e;
+    lora_config lc = {.rank = 4, .alpha = 8, .targets = LORA_Q | LORA_K | LORA_V | LORA_O};
+    CHECK(model_lora_init(m, &lc, 6, &e) == 0, "%s", e.msg);
+    for (size_t i = 0; i < m->lora->n_params; i++)  // B != 0, so that every adapted module has a gradient
+        if (m->lora->params[i] == 0.0f) m->lora->params[i] = 0.05f * rng_normal(8, 0, i);
+    model_set_train_mode(m, TRAIN_LORA);
+    size_t n;
+    model_trainable(m, &n);
+    int V = m->cfg.vocab_size, prompt_of[6] = {0, 1, 0, 0, 1, 2}, plen[3] = {20, 18, 17}, clen[6] = {5, 3, 6, 4, 2, 5};
+    packed_batch b;
+    packed_batch_init(&b);
+    for (int j = 0; j < 6; j++) {
+        int ids[32], k = prompt_of[j];
+        for (int t = 0; t < plen[k]; t++) ids[t] = 1 + (int)(rng_uniform(31, (uint64_t)k, (uint64_t)t) * (V - 1));
+        for (int t = 0; t < clen[j]; t++) ids[plen[k] + t] = 1 + (int)(rng_uniform(32, (uint64_t)j, t) * (V - 1));
+        packed_batch_add(&b, ids, plen[k] + clen[j], plen[k] - 1);
+    }
+    float *old = malloc((size_t)b.n_tokens * sizeof(float)), adv[6] = {0.5f, -1.0f, 0.25f, -0.5f, 1.0f, -0.25f};
+    for (int i = 0; i < b.n_tokens; i++) old[i] = NAN;
+    comm alone = {.size = 1, .is_rollout = 1, .is_learner = 1, .is_coordinator = 1, .n_rollout = 1, .n_learner = 1};
+    float *start = malloc(n * sizeof(float));
+    memcpy(start, m->lora->params, n * sizeof(float));
+    learner_stats ls[2];
+    for (int share = 0; share < 2; share++) {
+        memcpy(m->lora->params, start, n * sizeof(float));
+        adamw_state opt;
+        adamw_init(&opt, n);
+        grpo_params gp = {0.2f, 0.28f, 0.0f, LOSS_DR_GRPO, 8, share};
+        learner_update(&alone, m, &opt, &gp, 1, 1.0f, 4, &b, old, adv, &ls[share]);
+        adamw_free(&opt);
+    }
+    double rel = fabs(ls[1].grad_norm - ls[0].grad_norm) / ls[0].grad_norm;
+    printf("  shared prompts in the learner: loss %.9f vs %.9f, gradient norm %.9g vs %.9g\n", ls[1].loss, ls[0].loss,
+           ls[1].grad_norm, ls[0].grad_norm);
+    CHECK(ls[0].grad_norm > 0 && rel < 1e-5 && fabs(ls[1].loss - ls[0].loss) <= 1e-6 * fabs(ls[0].loss) + 1e-9 &&
+              fabs(ls[1].entropy - ls[0].entropy) <= 1e-5 && ls[1].tokens == ls[0].tokens,
+          "shared prompts in the learner: loss %g vs %g, gradient norm %g vs %g, tokens %ld vs %ld", ls[1].loss,
+          ls[0].loss, ls[1].grad_norm, ls[0].grad_norm, ls[1].tokens, ls[0].tokens);
+    memcpy(m->lora->params, start, n * sizeof(float));
+    packed_batch_free(&b);
+    free(old), free(start);
     model_set_train_mode(m, TRAIN_NONE);
 }
 
@@ -418,6 +467,7 @@ int main(void) {
     check_group_stats();
     check_trouble(&m, tok);
     check_gradient_skip(&m);
+    check_learner_shared_prompt(&m);
     tokenizer_free(tok);
     model_free(&m);
     return test_summary("test_search");
