@@ -390,37 +390,19 @@ static engine_acts *ensure_acts(engine *e, int N) {
 }
 
 // The expanded keys or values of the sequences that are not prefixes: for each, a copy of its prefix's rows (if it
-// continues one), then its own rows of x (N, KV), into xexp (exp_rows, KV).
-static void expand_kv(engine *e, const packed_batch *b, const float *x, float *xexp) {
+// continues one), then its own rows of x (N, KV), into xexp (exp_rows, KV). fold: the backward instead, x += every
+// copy's gradient in xexp, sequence by sequence (a fixed order, so a prefix's gradient is the same sum every run).
+static void expand_kv(engine *e, const packed_batch *b, float *x, float *xexp, int fold) {
     size_t KV = (size_t)e->cfg.num_key_value_heads * e->cfg.head_dim, at = 0;
-    for (int s = b->n_prefixes; s < b->n_seqs; s++) {
-        int p = b->prefix_of[s];
-        if (p >= 0) {
-            size_t n = (size_t)(b->seq_start[p + 1] - b->seq_start[p]) * KV;
-            BE->copy(xexp + at, x + (size_t)b->seq_start[p] * KV, n * sizeof(float));
+    for (int s = b->n_prefixes; s < b->n_seqs; s++)
+        for (int part = 0; part < 2; part++) {
+            int from = part ? s : b->prefix_of[s];  // the prefix first, then the sequence itself
+            if (from < 0) continue;
+            size_t row = (size_t)b->seq_start[from] * KV, n = (size_t)(b->seq_start[from + 1] - b->seq_start[from]) * KV;
+            if (fold) BE->add_inplace(x + row, xexp + at, n);
+            else BE->copy(xexp + at, x + row, n * sizeof(float));
             at += n;
         }
-        size_t n = (size_t)(b->seq_start[s + 1] - b->seq_start[s]) * KV;
-        BE->copy(xexp + at, x + (size_t)b->seq_start[s] * KV, n * sizeof(float));
-        at += n;
-    }
-}
-
-// expand_kv's backward: dx (N, KV) += every copy's gradient in dxexp, sequence by sequence (a fixed order, so a
-// prefix's gradient is the same sum on every run).
-static void fold_kv_grad(engine *e, const packed_batch *b, const float *dxexp, float *dx) {
-    size_t KV = (size_t)e->cfg.num_key_value_heads * e->cfg.head_dim, at = 0;
-    for (int s = b->n_prefixes; s < b->n_seqs; s++) {
-        int p = b->prefix_of[s];
-        if (p >= 0) {
-            size_t n = (size_t)(b->seq_start[p + 1] - b->seq_start[p]) * KV;
-            BE->add_inplace(dx + (size_t)b->seq_start[p] * KV, dxexp + at, n);
-            at += n;
-        }
-        size_t n = (size_t)(b->seq_start[s + 1] - b->seq_start[s]) * KV;
-        BE->add_inplace(dx + (size_t)b->seq_start[s] * KV, dxexp + at, n);
-        at += n;
-    }
 }
 
 double engine_forward(engine *e, const packed_batch *b, float temperature, float *logp, float *entropy) {
@@ -480,8 +462,8 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
             int P = a->prefix_rows, Q = Hq * D;
             BE->attention_forward_train(la->att, la->q, la->k, la->v, kv_start, kv_len, kv_start_host, kv_len_host, P,
                                         Hq, Hkv, D, max_seq, e->wt);
-            expand_kv(e, b, la->k, a->kexp);
-            expand_kv(e, b, la->v, a->vexp);
+            expand_kv(e, b, la->k, a->kexp, 0);
+            expand_kv(e, b, la->v, a->vexp, 0);
             BE->attention_forward_train(la->att + (size_t)P * Q, la->q + (size_t)P * Q, a->kexp, a->vexp,
                                         kv_start + P, kv_len + P, kv_start_host + P, kv_len_host + P, N - P, Hq, Hkv,
                                         D, a->max_kv_members, e->wt);
@@ -551,16 +533,16 @@ void engine_backward(engine *e, const packed_batch *b, const float *dlogp) {
             int P = a->prefix_rows;
             BE->attention_backward(a->dq, a->dk, a->dv, a->datt, la->q, la->k, la->v, kv_start, kv_len, kv_start_host,
                                    kv_len_host, P, Hq, Hkv, D, a->max_seq, e->wt);
-            expand_kv(e, b, la->k, a->kexp);
-            expand_kv(e, b, la->v, a->vexp);
+            expand_kv(e, b, la->k, a->kexp, 0);
+            expand_kv(e, b, la->v, a->vexp, 0);
             size_t exp_bytes = (size_t)a->exp_rows * KV * fs;
             BE->zero(a->dkexp, exp_bytes);
             BE->zero(a->dvexp, exp_bytes);
             BE->attention_backward(a->dq + (size_t)P * Q, a->dkexp, a->dvexp, a->datt + (size_t)P * Q,
                                    la->q + (size_t)P * Q, a->kexp, a->vexp, kv_start + P, kv_len + P,
                                    kv_start_host + P, kv_len_host + P, N - P, Hq, Hkv, D, a->max_kv_members, e->wt);
-            fold_kv_grad(e, b, a->dkexp, a->dk);
-            fold_kv_grad(e, b, a->dvexp, a->dv);
+            expand_kv(e, b, a->dk, a->dkexp, 1);
+            expand_kv(e, b, a->dv, a->dvexp, 1);
         }
         BE->rope_backward(a->dq, pos, e->inv_freq, N, Hq, D);
         BE->rope_backward(a->dk, pos, e->inv_freq, N, Hkv, D);
