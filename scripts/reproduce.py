@@ -63,6 +63,8 @@ TABLES = {
                           "docs/results/ablation.md: 6 strategies x 3 seeds x 3 targets, 25 iterations"),
     "semantle-ablation-10seeds": ("docs/results/ablation-10seeds.csv", ["strategy", "seed", "target"],
                                   semantle_row, "docs/results/ablation.md: the same with seeds 0-9"),
+    "semantle-drawn": ("docs/results/ablation-drawn-nouns.csv", ["strategy", "seed", "target"], semantle_row,
+                       "docs/results/ablation-drawn.md: 6 strategies x 3 seeds x 20 drawn nouns (AMD EPYC)"),
     "arc-ablation-seed0": ("docs/results/arc-ablation-seed0.csv", ["problem", "strategy", "seed"],
                            arc_row("jobs/arc-ablation.yaml"),
                            "docs/results/arc-ablation.md: 5 strategies x 45 real ARC tasks, seed 0 (AMD EPYC)"),
