@@ -19,7 +19,8 @@
 
 static const char *HELP =
     "usage: migrate ablate CONFIG.yaml --strategies LIST --seeds LIST [--targets LIST | --draw N [--draw-seed S]\n"
-    "                      [--draw-ranks LO-HI] [--draw-from FILE] [--exclude LIST]] [--set KEY=VALUE ...]\n"
+    "                      [--draw-ranks LO-HI] [--draw-from FILE] [--exclude LIST]] [--grid KEY=V1,V2,...]\n"
+    "                      [--set KEY=VALUE ...]\n"
     "\n"
     "Runs every strategy x seed x target combination of the search in CONFIG.yaml (Semantle task), each from a\n"
     "fresh adapter, and writes OUTPUT_DIR/ablation.csv (one row per run, with the oracle calls at which the best\n"
@@ -40,10 +41,52 @@ static const char *HELP =
     "  --draw-from FILE    only words listed in FILE (one per line), e.g. data/semantle/nouns.txt, the vocabulary's\n"
     "                      words that are mainly nouns (scripts/make_semantle_targets.py)\n"
     "  --exclude LIST      words never drawn, e.g. the demo's and development targets\n"
+    "  --grid KEY=V1,V2    also every value of a config key: each strategy runs once per combination of the --grid\n"
+    "                      values (repeatable: their product), as its own row of the tables, named e.g.\n"
+    "                      'migrate training.learning_rate=1e-3'; the CSV gets a settings column\n"
     "  --set KEY=VALUE     config override, as for migrate run\n";
 
 #define MAX_ITEMS 64
 #define MAX_DRAW 1000
+#define MAX_GRID 4
+
+// One row of the tables: a strategy with one combination of the --grid values.
+typedef struct {
+    int strategy;
+    char name[512];            // "migrate" or "migrate training.learning_rate=1e-3 sampling.temperature=0.7"
+    char sets[MAX_GRID][256];  // its --grid overrides, "KEY=VALUE"
+} arm;
+
+// The arms: every strategy x the product of the --grid lists ("KEY=V1,V2", split in place). Returns their count,
+// or -1 with a message when a --grid is malformed or there are more than max.
+static int make_arms(char *const *strategies, int ns, char **grid, int n_grid, arm *out, int max) {
+    char *key[MAX_GRID], *vals[MAX_GRID][MAX_ITEMS];
+    int nv[MAX_GRID], combos = 1;
+    for (int g = 0; g < n_grid; g++) {
+        char *eq = strchr(grid[g], '=');
+        if (!eq || eq == grid[g] || !eq[1])
+            return fprintf(stderr, "migrate ablate: --grid '%s': expected KEY=V1,V2,...\n", grid[g]), -1;
+        *eq = 0, key[g] = grid[g];
+        nv[g] = sweep_split_list(eq + 1, vals[g], MAX_ITEMS);
+        if (nv[g] <= 0) return fprintf(stderr, "migrate ablate: --grid %s: no values\n", key[g]), -1;
+        combos *= nv[g];
+        if (combos * ns > max)
+            return fprintf(stderr, "migrate ablate: at most %d strategy x --grid combinations\n", max), -1;
+    }
+    int n = 0;
+    for (int s = 0; s < ns; s++)
+        for (int c = 0; c < combos; c++, n++) {
+            arm *a = &out[n];
+            memset(a, 0, sizeof *a);
+            a->strategy = s;
+            int len = snprintf(a->name, sizeof a->name, "%s", strategies[s]);
+            for (int g = 0, rest = c; g < n_grid; rest /= nv[g], g++) {
+                snprintf(a->sets[g], sizeof a->sets[g], "%s=%s", key[g], vals[g][rest % nv[g]]);
+                if (len < (int)sizeof a->name) len += snprintf(a->name + len, sizeof a->name - len, " %s", a->sets[g]);
+            }
+        }
+    return n;
+}
 
 // --draw: n distinct vocabulary words of frequency rank lo..hi (1-based), none of the excluded, in draw order: a
 // partial Fisher-Yates shuffle of the population with Philox draws keyed by the seed (the same words on every
@@ -104,6 +147,8 @@ int cmd_ablate(int argc, char **argv) {
     char strategies_s[512] = "random,ns,opro,grpo,grpo-greedy,migrate", seeds_s[512] = "0,1,2", targets_s[2048] = "";
     char exclude_s[2048] = "";
     const char *draw_from = NULL;
+    char *grid[MAX_GRID];
+    int n_grid = 0;
     int n_draw = 0, draw_lo = 100, draw_hi = 2000;
     unsigned long long draw_seed = 0;
     const char **overrides = callocCheck((size_t)argc + 4, sizeof(char *));
@@ -125,6 +170,11 @@ int cmd_ablate(int argc, char **argv) {
         else if (!strcmp(a, "--set")) overrides[n_over++] = v;
         else if (!strcmp(a, "--exclude")) snprintf(exclude_s, sizeof exclude_s, "%s", v);
         else if (!strcmp(a, "--draw-from")) draw_from = v;
+        else if (!strcmp(a, "--grid")) {
+            if (n_grid == MAX_GRID)
+                return fprintf(stderr, "migrate ablate: at most %d --grid keys\n", MAX_GRID), free(overrides), 2;
+            grid[n_grid++] = argv[i + 1];
+        }
         else if (!strcmp(a, "--draw") || !strcmp(a, "--draw-seed") || !strcmp(a, "--draw-ranks")) {
             char *end;
             int bad;
@@ -161,6 +211,11 @@ int cmd_ablate(int argc, char **argv) {
                free(overrides), 2;
     const char *targets[MAX_DRAW];
     for (int t = 0; t < nt; t++) targets[t] = listed[t];
+    arm *arms = callocCheck(MAX_ITEMS, sizeof *arms);
+    int na = make_arms(strategies, ns, grid, n_grid, arms, MAX_ITEMS);
+    if (na < 0) return free(arms), free(overrides), 2;
+    const char *arm_names[MAX_ITEMS];
+    for (int k = 0; k < na; k++) arm_names[k] = arms[k].name;
 
     run_config base;
     mg_err e;
@@ -176,13 +231,14 @@ int cmd_ablate(int argc, char **argv) {
     }
     if (nt == 0 && !n_draw) targets[nt++] = base.target;
     // Validate every combination's config before the first run, so a typo fails in a second, not an hour in.
-    int total = ns * nd * nt, rc = 0;
-    for (int s = 0; s < ns && !rc; s++) {
+    int total = na * nd * nt, rc = 0;
+    for (int k = 0; k < na && !rc; k++) {
         run_config probe;
         char set_s[128];
-        snprintf(set_s, sizeof set_s, "strategy=%s", strategies[s]);
+        snprintf(set_s, sizeof set_s, "strategy=%s", strategies[arms[k].strategy]);
         overrides[n_over] = set_s;
-        if (run_config_read(&probe, config_path, overrides, n_over + 1, &e)) {
+        for (int g = 0; g < n_grid; g++) overrides[n_over + 1 + g] = arms[k].sets[g];
+        if (run_config_read(&probe, config_path, overrides, n_over + 1 + n_grid, &e)) {
             fprintf(stderr, "migrate ablate: %s\n", e.msg);
             rc = 1;
         } else run_config_free(&probe);
@@ -192,7 +248,7 @@ int cmd_ablate(int argc, char **argv) {
     tokenizer *tok = NULL;
     word_vectors *wv = NULL;
     if (rc || cli_load_model("ablate", base.model, &m, &tok)) {
-        run_config_free(&base), free(overrides);
+        run_config_free(&base), free(overrides), free(arms);
         return 1;
     }
     if (word_vectors_load(&wv, base.vectors, &e)) {
@@ -208,29 +264,33 @@ int cmd_ablate(int argc, char **argv) {
             fputc('\n', stderr);
         }
     }
-    total = ns * nd * nt;
+    total = na * nd * nt;
     file_mkdir_p(base.output_dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/ablation.csv", base.output_dir);
     FILE *csv = rc ? NULL : file_open_nofollow(path, "w", &e);
     if (!rc && !csv) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
     if (csv)
-        fprintf(csv, "strategy,seed,target,solved,oracle_calls,oracle_calls_to_solve,best_reward,calls_to_rank950,"
-                     "calls_to_rank990,seconds\n");
+        fprintf(csv, "strategy,%sseed,target,solved,oracle_calls,oracle_calls_to_solve,best_reward,calls_to_rank950,"
+                     "calls_to_rank990,seconds\n", n_grid ? "settings," : "");
     sweep_result *res = callocCheck((size_t)total + 1, sizeof *res);
     ablation_run *runs = callocCheck((size_t)total + 1, sizeof *runs);
     int done = 0;
-    for (int s = 0; s < ns && !rc; s++)
+    for (int k = 0; k < na && !rc; k++)
         for (int t = 0; t < nt && !rc; t++)
             for (int d = 0; d < nd && !rc; d++) {
+                const arm *A = &arms[k];
                 char set_s[128], set_d[128], set_t[256];
-                snprintf(set_s, sizeof set_s, "strategy=%s", strategies[s]);
+                snprintf(set_s, sizeof set_s, "strategy=%s", strategies[A->strategy]);
                 snprintf(set_d, sizeof set_d, "seed=%s", seeds[d]);
                 snprintf(set_t, sizeof set_t, "task.target=%s", targets[t]);
-                overrides[n_over] = set_s, overrides[n_over + 1] = set_d, overrides[n_over + 2] = set_t;
+                int no = n_over;
+                overrides[no++] = set_s;
+                for (int g = 0; g < n_grid; g++) overrides[no++] = A->sets[g];
+                overrides[no++] = set_d, overrides[no++] = set_t;
                 run_config cfg;
                 task *tk = NULL;
-                if (run_config_read(&cfg, config_path, overrides, n_over + 3, &e) ||
+                if (run_config_read(&cfg, config_path, overrides, no, &e) ||
                     semantle_create(&tk, wv, cfg.target, &e)) {
                     fprintf(stderr, "migrate ablate: %s\n", e.msg);
                     rc = 1;
@@ -242,18 +302,19 @@ int cmd_ablate(int argc, char **argv) {
                 if (!rc) {
                     sweep_result *r = &res[done++];
                     const archive_entry *b = st.best >= 0 ? archive_get(st.arc, st.best) : NULL;
-                    *r = (sweep_result){s, st.solved, st.oracle_calls, st.solved ? st.solved_at_calls : -1,
+                    *r = (sweep_result){k, st.solved, st.oracle_calls, st.solved ? st.solved_at_calls : -1,
                                         b ? b->reward : 0.0, mg_seconds() - t0};
                     ablation_run *q = &runs[done - 1];
-                    *q = (ablation_run){s, d * nt + t, r->solved, r->best, r->calls, {-1, -1}};
+                    *q = (ablation_run){k, d * nt + t, r->solved, r->best, r->calls, {-1, -1}};
                     for (int k = 0; k < 2; k++)
                         q->calls_to[k] = calls_to_reach(&st, semantle_reward_at_rank(tk, k ? 990 : 950));
-                    fprintf(csv, "%s,%s,%s,%d,%ld,%ld,%.6f,%ld,%ld,%.2f\n", strategies[s], seeds[d], targets[t],
-                            r->solved, r->calls, r->calls_to_solve, r->best, q->calls_to[0], q->calls_to[1],
-                            r->seconds);
+                    fprintf(csv, "%s,", strategies[A->strategy]);
+                    if (n_grid) fprintf(csv, "%s,", A->name + strlen(strategies[A->strategy]) + 1);
+                    fprintf(csv, "%s,%s,%d,%ld,%ld,%.6f,%ld,%ld,%.2f\n", seeds[d], targets[t], r->solved, r->calls,
+                            r->calls_to_solve, r->best, q->calls_to[0], q->calls_to[1], r->seconds);
                     fflush(csv);
                     fprintf(stderr, "[%d/%d] %-12s seed %-3s target %-12s %s calls %4ld best %.4f %.1fs\n", done, total,
-                            strategies[s], seeds[d], targets[t], r->solved ? "SOLVED    " : "not solved", r->calls,
+                            A->name, seeds[d], targets[t], r->solved ? "SOLVED    " : "not solved", r->calls,
                             r->best, r->seconds);
                     search_free(&st);
                 }
@@ -269,8 +330,8 @@ int cmd_ablate(int argc, char **argv) {
         FILE *f = file_atomic_open(&md, path, &e);
         FILE *outs[2] = {stdout, f};
         int baseline = -1;
-        for (int g = 0; g < ns; g++)
-            if (!strcmp(strategies[g], "random")) baseline = g;
+        for (int g = na - 1; g >= 0; g--)
+            if (!strcmp(strategies[arms[g].strategy], "random")) baseline = g;
         const char *thresholds[2] = {"rank >= 950", "rank >= 990"};
         for (int o = 0; o < 2; o++) {
             if (!outs[o]) continue;
@@ -282,15 +343,16 @@ int cmd_ablate(int argc, char **argv) {
                 for (int t = 0; t < nt; t++) fprintf(outs[o], "%s%s", t ? ", " : " ", targets[t]);
                 fprintf(outs[o], ".\n\n");
             }
-            sweep_group_table(outs[o], (const char *const *)strategies, ns, res, done);
+            sweep_group_table(outs[o], arm_names, na, res, done);
             fputc('\n', outs[o]);
-            ablation_stats_table(outs[o], (const char *const *)strategies, ns, runs, done, thresholds, baseline);
+            ablation_stats_table(outs[o], arm_names, na, runs, done, thresholds, baseline);
         }
         if (!f || file_atomic_commit(&md, &e)) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
         else fprintf(stderr, "migrate ablate: wrote %s/ablation.csv and ablation.md\n", base.output_dir);
     }
     free(res);
     free(runs);
+    free(arms);
     if (wv) word_vectors_free(wv);
     tokenizer_free(tok);
     model_free(&m);

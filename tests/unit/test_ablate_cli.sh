@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `migrate ablate --draw`: targets drawn from the declared population are the same for the same seed, differ for
-# another, respect the rank range and the exclusions, and reach the CSV with the threshold columns; bad draw
-# options are refused in one line before any search runs.
+# another, respect the rank range and the exclusions, and reach the CSV with the threshold columns. `--grid`: one
+# row per strategy and value, each the same run as with that value --set. Bad options are refused in one line
+# before any search runs.
 set -u
 M="$1/migrate"
 T=$(mktemp -d)
@@ -46,6 +47,19 @@ E=$(drawn "$T/e.err") all_listed=0
 for w in $(echo "$E" | tr ',' ' '); do grep -qx "$w" data/semantle/nouns.txt || all_listed=0; done
 [ $all_listed = 1 ] && ok "--draw-from data/semantle/nouns.txt: $E" || bad "--draw-from nouns.txt drew '$E'"
 
+"$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" --strategies random,grpo --targets river \
+    --grid training.learning_rate=5e-5,1e-2 --set output_dir="$T/g" >/dev/null 2>"$T/g.err"
+"$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" --strategies grpo --targets river \
+    --set training.learning_rate=1e-2 --set output_dir="$T/h" >/dev/null 2>"$T/h.err"
+rows=$(tail -n +2 "$T/g/ablation.csv" | cut -d, -f1,2 | tr '\n' ';')
+[ "$rows" = "random,training.learning_rate=5e-5;random,training.learning_rate=1e-2;grpo,training.learning_rate=5e-5;grpo,training.learning_rate=1e-2;" ] &&
+    ok "--grid: one row per strategy and value" || bad "--grid rows: $rows ($(tail -1 "$T/g.err"))"
+g=$(grep "^grpo,training.learning_rate=1e-2," "$T/g/ablation.csv" | cut -d, -f5-10)
+h=$(tail -1 "$T/h/ablation.csv" | cut -d, -f4-9)
+[ -n "$g" ] && [ "$g" = "$h" ] && ok "--grid value 1e-2 = --set training.learning_rate=1e-2: $g" || bad "grid '$g' vs set '$h'"
+grep -q "grpo training.learning_rate=1e-2" "$T/g/ablation.md" && ok "ablation.md names the arms" ||
+    bad "ablation.md: $(head -5 "$T/g/ablation.md")"
+
 # refusals: exit 2 (usage) or 1 (a population too small), one line, nothing run
 refuse() {
     local want=$1 pattern=$2
@@ -60,6 +74,8 @@ refuse() {
 }
 refuse 2 "exclude each other" --draw 3 --targets ocean
 refuse 2 "need --draw N" --draw-seed 4
+refuse 2 "expected KEY=V1,V2" --grid training.learning_rate
+refuse 1 "training.learning_rate" --grid training.learning_rate=5e-5,-3
 refuse 1 "no-such-list.txt: cannot open" --draw 2 --draw-from "$T/no-such-list.txt"
 refuse 2 "expected a count" --draw 0
 refuse 2 "expected LO-HI" --draw 2 --draw-ranks 5
