@@ -80,7 +80,7 @@ if [ $UPDATE = 1 ] && [ $fails = 0 ]; then
     for c in demo pmo ablation arc; do
         old=$(pinned "$c")
         [ "$old" = "${got[$c]}" ] && continue
-        grep -v -E "^$c $blas " "$PINS" > "$T/pins" && cp "$T/pins" "$PINS"
+        awk -v c="$c" -v b="$blas" '!($1 == c && $2 == b)' "$PINS" > "$T/pins" && cp "$T/pins" "$PINS"
         echo "$c $blas ${got[$c]}" >> "$PINS"
         echo "# history: $c ${old:-(none)} -> ${got[$c]}: $WHY" >> "$PINS"
     done
