@@ -43,13 +43,18 @@ def semantle_row(migrate, row, out):
              f"output_dir={out}"], os.path.join(out, "ablation.csv"))
 
 
-def arc_row(config_yaml):
+def arc_row(job_yaml):
     def cmd(migrate, row, out):
-        args = [migrate, "run", config_yaml, "--quiet"]
+        # A sweep element: the job's config without its sweep section, as `migrate sweep --dry-run` writes it, with
+        # the element's overrides; the run's summary.json becomes the row (arc_result_row).
+        dry = os.path.join(out, "sweep")
+        subprocess.run([migrate, "sweep", job_yaml, "--seeds", row["seed"], "--dry-run", "--out", dry], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        args = [migrate, "run", os.path.join(dry, "config.yaml"), "--quiet"]
         for kv in row["overrides"].split(" "):
             if not kv.startswith("output_dir="):
                 args += ["--set", kv]
-        return args + ["--set", f"output_dir={out}"], None
+        return args + ["--set", f"output_dir={out}/run"], None
     return cmd
 
 
@@ -74,17 +79,10 @@ TABLES = {
 }
 
 
-def run_one(migrate, table, row, keycols, cmd_of):
+def run_one(migrate, row, cmd_of):
     out = tempfile.mkdtemp(prefix="reproduce-")
     try:
         args, csv_path = cmd_of(migrate, row, out)
-        if table.startswith("arc-"):
-            # A sweep element: the job's config without its sweep section, as `migrate sweep --dry-run` writes it.
-            dry = os.path.join(out, "sweep")
-            subprocess.run([migrate, "sweep", args[2], "--seeds", row["seed"], "--dry-run", "--out", dry],
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            args[2] = os.path.join(dry, "config.yaml")
-            args[-1] = f"output_dir={out}/run"
         p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         if p.returncode != 0:
             return None, (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
@@ -127,9 +125,7 @@ def main():
         print(f"reproduce: no table '{args.table}' (--list names them)", file=sys.stderr)
         return 2
     path, keys, cmd_of, _ = TABLES[args.table]
-    rows = list(csv.DictReader(open(path)))
-    if args.table.startswith("arc-"):
-        rows = [r for r in rows if r.get("status", "done") == "done"]
+    rows = [r for r in csv.DictReader(open(path)) if r.get("status", "done") == "done"]  # without a sweep's unfinished rows
     key_of = lambda r: ",".join(r[k] for k in keys)
     chosen = [r for r in rows if re.search(args.rows, key_of(r))]
     if not chosen:
@@ -138,7 +134,7 @@ def main():
     print(f"reproduce {args.table}: {len(chosen)} of {len(rows)} rows of {path}, {args.jobs} at once", flush=True)
     differ = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = {pool.submit(run_one, args.migrate, args.table, r, keys, cmd_of): r for r in chosen}
+        futures = {pool.submit(run_one, args.migrate, r, cmd_of): r for r in chosen}
         for f in concurrent.futures.as_completed(futures):
             want = futures[f]
             got, err = f.result()
