@@ -58,6 +58,9 @@ static void print_task(const checkpoint *c, const char *path) {
         printf("task       external oracle; its command (task.command): %s\n", cfg.oracle_command);
     else if (cfg.task == TASK_SEMANTLE)
         printf("task       semantle, target '%s', vectors %s\n", cfg.target, cfg.vectors);
+    else if (cfg.task == TASK_ARC)
+        printf("task       arc, %s%s%s (executor %s)\n", cfg.arc_file, cfg.arc_id[0] ? " id " : "", cfg.arc_id,
+               cfg.arc_executor);
     else
         printf("task       molecule, objective %.200s\n", cfg.objective);
     run_config_free(&cfg);

@@ -26,6 +26,8 @@ if "$M" run jobs/arc-demo.yaml --set output_dir="$TMP/full" --set threads=1 --qu
 else
     bad "the demo run exited non-zero: $(tail -3 "$TMP/full.log")"
 fi
+"$M" inspect "$TMP/full/checkpoint.h5" 2>&1 | grep -q '^task  *arc, data/arc-agi-1/training/3c9b0459.json' &&
+    ok "inspect names the ARC task" || bad "inspect: $("$M" inspect "$TMP/full/checkpoint.h5" 2>&1 | grep '^task')"
 iters=$(sed -n 's/.*"iterations": \([0-9]*\).*/\1/p' "$TMP/full/summary.json" 2>/dev/null)
 same_as_full() {  # DIR WHAT
     if cmp -s "$TMP/full/submission.json" "$1/submission.json" &&
