@@ -46,6 +46,12 @@ void *calloc_check(size_t n, size_t size, const char *file, int line) {
     return p;
 }
 
+void *realloc_check(void *p, size_t size, const char *file, int line) {
+    void *q = realloc(p, size ? size : 1);
+    if (!q) out_of_memory(1, 1, size, file, line);
+    return q;
+}
+
 void *aligned_try_alloc(size_t bytes) {
     void *p = NULL;
     return posix_memalign(&p, 64, bytes ? bytes : 1) ? NULL : p;

@@ -27,6 +27,7 @@ void mg_die(const mg_err *e) __attribute__((noreturn));
 
 void *malloc_check(size_t size, const char *file, int line);
 void *calloc_check(size_t n, size_t size, const char *file, int line);
+void *realloc_check(void *p, size_t size, const char *file, int line);  // p is kept on failure (and we exit)
 // Zeroed and 64-byte aligned (free() releases it): weights and activations that vector kernels read whole rows of,
 // so that no 64-byte load straddles two cache lines.
 void *aligned_calloc_check(size_t n, size_t size, const char *file, int line);
@@ -40,6 +41,7 @@ void check_failed(const char *cond, const char *file, int line, const char *hint
 
 #define mallocCheck(size) malloc_check((size), __FILE__, __LINE__)
 #define callocCheck(n, size) calloc_check((n), (size), __FILE__, __LINE__)
+#define reallocCheck(p, size) realloc_check((p), (size), __FILE__, __LINE__)
 #define alignedCallocCheck(n, size) aligned_calloc_check((n), (size), __FILE__, __LINE__)
 #define alignedMallocCheck(bytes) aligned_malloc_check((bytes), __FILE__, __LINE__)
 #define fopenCheck(path, mode) fopen_check((path), (mode), __FILE__, __LINE__)

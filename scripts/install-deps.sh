@@ -12,6 +12,8 @@ PKGS=(
   librdkit-dev libboost-dev rdkit-data python3-rdkit zlib1g-dev   # molecule tasks (QED.py is read at build time)
   autodock-vina openbabel              # the docking oracle example (tasks/examples/docking_oracle.py)
   python3-numpy python3-seccomp        # the ARC sandbox's worker (tasks/arc/arc_worker.py)
+  gnuplot-nox fonts-dejavu-core        # `migrate report` draws its figures with gnuplot
+  chromium                             # its test opens the pages in a real browser (tests/unit/test_report.sh)
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -12,6 +12,8 @@ JOBS=$(nproc)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # install-deps.sh installed Vina, Open Babel and RDKit's Python: the docking test must run, not skip.
 export MIGRATE_REQUIRE_DOCKING=1
+# ... and Chromium: the report test must open its pages in the browser, not skip.
+export MIGRATE_REQUIRE_BROWSER=1
 
 step() { printf '\n==== %s ====\n' "$*"; }
 

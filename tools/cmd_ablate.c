@@ -27,7 +27,8 @@ static const char *HELP =
     "guess first reached Semantle rank 950 and 990 of 1000) and OUTPUT_DIR/ablation.md: per strategy the solved\n"
     "rate, median oracle calls to solve, mean best reward and wall time; then the median best reward with its 95%\n"
     "confidence interval, the median calls to reach rank 950 and 990, and best-reward wins / ties / losses against\n"
-    "random on the same (seed, target) with a sign test.\n"
+    "random on the same (seed, target) with a sign test. OUTPUT_DIR/best_curves.csv holds each run's best reward\n"
+    "so far against oracle calls, for `migrate report`.\n"
     "\n"
     "  --strategies LIST   comma list of random,ns,opro,grpo,grpo-greedy,migrate (default: all six)\n"
     "  --seeds LIST        comma list of integers (default: 0,1,2)\n"
@@ -273,6 +274,10 @@ int cmd_ablate(int argc, char **argv) {
     if (csv)
         fprintf(csv, "strategy,%sseed,target,solved,oracle_calls,oracle_calls_to_solve,best_reward,calls_to_rank950,"
                      "calls_to_rank990,seconds\n", n_grid ? "settings," : "");
+    snprintf(path, sizeof path, "%s/best_curves.csv", base.output_dir);
+    FILE *curves = rc ? NULL : file_open_nofollow(path, "w", &e);
+    if (!rc && !curves) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
+    if (curves) sweep_curves_header(curves);
     sweep_result *res = callocCheck((size_t)total + 1, sizeof *res);
     ablation_run *runs = callocCheck((size_t)total + 1, sizeof *runs);
     int done = 0;
@@ -313,6 +318,9 @@ int cmd_ablate(int argc, char **argv) {
                     fprintf(csv, "%s,%s,%d,%ld,%ld,%.6f,%ld,%ld,%.2f\n", seeds[d], targets[t], r->solved, r->calls,
                             r->calls_to_solve, r->best, q->calls_to[0], q->calls_to[1], r->seconds);
                     fflush(csv);
+                    sweep_curves_best(curves, strategies[A->strategy],
+                                      n_grid ? A->name + strlen(strategies[A->strategy]) + 1 : "", seeds[d],
+                                      targets[t], st.arc);
                     fprintf(stderr, "[%d/%d] %-12s seed %-3s target %-12s %s calls %4ld best %.4f %.1fs\n", done, total,
                             A->name, seeds[d], targets[t], r->solved ? "SOLVED    " : "not solved", r->calls,
                             r->best, r->seconds);
@@ -324,6 +332,8 @@ int cmd_ablate(int argc, char **argv) {
             }
     if (csv && (ferror(csv) | fclose(csv)))
         fprintf(stderr, "migrate ablate: %s/ablation.csv: a write failed\n", base.output_dir), rc = 1;
+    if (curves && (ferror(curves) | fclose(curves)))
+        fprintf(stderr, "migrate ablate: %s/best_curves.csv: a write failed\n", base.output_dir), rc = 1;
     if (!rc) {
         snprintf(path, sizeof path, "%s/ablation.md", base.output_dir);
         file_atomic md;

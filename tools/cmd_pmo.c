@@ -28,7 +28,8 @@ static const char *HELP =
     "PMO does: AUC of the top-10 (and top-1, top-100) average versus oracle calls, logged every 100 calls, an\n"
     "early stop filled with its last value; and the top-1/10/100 means at the end. Writes OUTPUT_DIR/pmo.csv and\n"
     "OUTPUT_DIR/pmo.md (mean +- std AUC top-10 per task and strategy beside REINVENT's and Graph GA's published\n"
-    "values). docs/pmo.md explains the protocol.\n"
+    "values), and OUTPUT_DIR/top10_curves.csv (each run's top-10 mean every 100 molecules, for `migrate report`).\n"
+    "docs/pmo.md explains the protocol.\n"
     "\n"
     "  --tasks LIST        comma list of predefined objectives (default: the config's task.objective)\n"
     "  --strategies LIST   default: migrate,random,grpo,grpo-greedy\n"
@@ -187,6 +188,10 @@ int cmd_pmo(int argc, char **argv) {
     if (!csv) fprintf(stderr, "migrate pmo: %s\n", e.msg), rc = 1;
     else fprintf(csv, "task,strategy,seed,molecules,samples,invalid,repeats,unparsable,auc_top10,auc_top1,auc_top100,"
                       "top1,top10,top100,best,seconds\n");
+    snprintf(path, sizeof path, "%s/top10_curves.csv", base.output_dir);
+    FILE *curves = rc ? NULL : file_open_nofollow(path, "w", &e);
+    if (!rc && !curves) fprintf(stderr, "migrate pmo: %s\n", e.msg), rc = 1;
+    if (curves) sweep_curves_header(curves);
     int total = ns * nd * nt, done = 0;
     pmo_run *res = callocCheck((size_t)total, sizeof *res);
     for (int t = 0; t < nt && !rc; t++)
@@ -225,6 +230,7 @@ int cmd_pmo(int argc, char **argv) {
                             strategies[s], seeds[d], r->molecules, r->samples, invalid, st.repeats, st.unparsable,
                             r->auc10, r->auc1, r->auc100, r->top1, r->top10, r->top100, best ? best : "", r->seconds);
                     fflush(csv);
+                    sweep_curves_top10(curves, strategies[s], "", seeds[d], tasks[t], sc, n);
                     fprintf(stderr, "[%d/%d] %-24s %-12s seed %-3s molecules %5ld/%ld samples %6ld AUC top-10 %.4f "
                             "top-1 %.4f %.0fs\n", done, total, tasks[t], strategies[s], seeds[d], r->molecules, budget,
                             r->samples, r->auc10, r->top1, r->seconds);
@@ -236,6 +242,8 @@ int cmd_pmo(int argc, char **argv) {
                 run_config_free(&cfg);
             }
     if (csv && (ferror(csv) | fclose(csv))) fprintf(stderr, "migrate pmo: %s/pmo.csv: a write failed\n", base.output_dir), rc = 1;
+    if (curves && (ferror(curves) | fclose(curves)))
+        fprintf(stderr, "migrate pmo: %s/top10_curves.csv: a write failed\n", base.output_dir), rc = 1;
     if (done) {
         snprintf(path, sizeof path, "%s/pmo.md", base.output_dir);
         file_atomic md;

@@ -14,3 +14,4 @@ int cmd_inspect(int argc, char **argv);
 int cmd_inspect_model(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_arc_gen(int argc, char **argv);
+int cmd_report(int argc, char **argv);

@@ -19,6 +19,7 @@ static const char *USAGE =
     "  ablate     strategies x seeds x targets of a search, into a CSV and a markdown table\n"
     "  pmo        the PMO molecule benchmark: tasks x strategies x seeds, AUC top-10 beside published values\n"
     "  sweep      one search per target/seed/strategy as a Slurm array job; --collect gathers the results\n"
+    "  report     one HTML page of figures from runs, sweeps, ablations, PMO grids and checkpoints\n"
     "  pretrain   train a small model from scratch on a text corpus; writes a Hugging Face folder\n"
     "  generate   sample completions from a Hugging Face model folder (Llama-3.x, Qwen2/2.5, Mistral)\n"
     "  score      log-probabilities of given completions under a model (what GRPO's importance ratio uses)\n"
@@ -45,6 +46,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "ablate")) return cmd_ablate(argc - 1, argv + 1);
     if (!strcmp(cmd, "pmo")) return cmd_pmo(argc - 1, argv + 1);
     if (!strcmp(cmd, "sweep")) return cmd_sweep(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "pretrain")) return cmd_pretrain(argc - 1, argv + 1);
     if (!strcmp(cmd, "generate")) return cmd_generate(argc - 1, argv + 1);
     if (!strcmp(cmd, "score")) return cmd_score(argc - 1, argv + 1);

@@ -1,6 +1,9 @@
 #include "tools/sweep_search.h"
 
+#include <math.h>
 #include <stdlib.h>
+
+#include "tools/sweep_pmo.h"
 
 // Valid entries among archive[from..size): the archive only grows, so counting what is new each step keeps the
 // check O(new entries).
@@ -41,4 +44,29 @@ long sweep_valid_rewards(const archive *a, long max, double **out) {
 long sweep_valid_rewards_count(const archive *a) {
     size_t from = 0;
     return count_valid(a, &from);
+}
+
+void sweep_curves_header(FILE *f) { fputs("strategy,settings,seed,problem,calls,value\n", f); }
+
+static void curve_row(FILE *f, const char *strategy, const char *settings, const char *seed, const char *problem,
+                      long calls, double value) {
+    fprintf(f, "%s,%s,%s,%s,%ld,%.6f\n", strategy, settings, seed, problem, calls, value);
+}
+
+void sweep_curves_best(FILE *f, const char *strategy, const char *settings, const char *seed, const char *problem,
+                       const archive *a) {
+    size_t n = archive_size(a);
+    double best = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        double r = archive_get(a, (long)i)->reward;
+        if (r > best || i + 1 == n) curve_row(f, strategy, settings, seed, problem, (long)i + 1, best = fmax(best, r));
+    }
+}
+
+void sweep_curves_top10(FILE *f, const char *strategy, const char *settings, const char *seed, const char *problem,
+                        const double *scores, long n) {
+    for (long k = PMO_FREQ_LOG; k < n + PMO_FREQ_LOG; k += PMO_FREQ_LOG) {
+        long m = k < n ? k : n;
+        if (m > 0) curve_row(f, strategy, settings, seed, problem, m, pmo_top_mean(scores, m, 10));
+    }
 }
