@@ -8,10 +8,7 @@
 
 #include "tasks/arc/dsl.h"
 
-#define require(cond)                  \
-    do {                               \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_require.h"
 
 static arc_dsl_vm *vm;
 

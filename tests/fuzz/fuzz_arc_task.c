@@ -8,10 +8,7 @@
 #include "tasks/arc/prompt.h"
 #include "tasks/arc/task_file.h"
 
-#define require(cond)                  \
-    do {                               \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_require.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     arc_task t;

@@ -11,10 +11,7 @@
 #include "common/run_config.h"
 #include "coordinator/run_job.h"
 
-#define require(cond)                  \
-    do {                               \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_require.h"
 
 // Equal but for the text pointer (the dump's text differs from the input's) and the name.
 static int same_config(run_config *a, run_config *b) {

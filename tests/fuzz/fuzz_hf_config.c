@@ -5,10 +5,7 @@
 
 #include "model/hf_config.h"
 
-#define require(cond) \
-    do {              \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_require.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *text = (const char *)data;

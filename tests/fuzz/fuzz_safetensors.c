@@ -8,10 +8,7 @@
 
 #include "model/safetensors.h"
 
-#define require(cond) \
-    do {              \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_require.h"
 
 static void check_message(const mg_err *e) {
     require(e->msg[0] != 0);

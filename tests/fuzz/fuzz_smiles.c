@@ -11,10 +11,7 @@
 #include "tasks/chem/chem.h"
 #include "tasks/molecule.h"
 
-#define require(cond)                  \
-    do {                               \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_require.h"
 
 static task *g_task;  // built once: compiling an objective parses its reference molecules
 

@@ -12,10 +12,7 @@
 // Test-only entry point in tasks/word_vectors.c: parses an in-memory image (need not be NUL-terminated).
 int word_vectors_parse(word_vectors **out, const char *name, const char *data, size_t size, mg_err *e);
 
-#define require(cond)                  \
-    do {                               \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
+#include "tests/fuzz/fuzz_require.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     // An exact-size heap copy, so ASan sees any read past the end.

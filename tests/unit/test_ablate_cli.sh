@@ -5,11 +5,7 @@
 # before any search runs.
 set -u
 M="$1/migrate"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source tests/shell_lib.sh
 QUICK=(--strategies random --seeds 0 --set strategy=random --set iterations=1 --set threads=1 --set search.num_on_policy=2
        --set search.num_neighborhood=0 --set search.num_greedy=0)
 drawn() { sed -n 's/.*targets drawn ([^)]*): //p' "$1"; }

@@ -10,11 +10,7 @@
 # Usage: test_report.sh BUILD_DIR   (run from the repository root)
 set -u
 M="$1/migrate"
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fails=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source tests/shell_lib.sh
 ASAN=${ASAN_OPTIONS:+1}
 has() { grep -q -- "$2" "$1"; }
 figures() { grep -o 'id="fig-[a-z]*-[0-9]*"' "$1" | wc -l; }

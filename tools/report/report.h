@@ -31,7 +31,9 @@ double report_curve_at(const report_curve *c, double x);
 enum {
     RM_ITERATION, RM_ORACLE_CALLS, RM_REWARD, RM_REWARD_ON_POLICY, RM_REWARD_GREEDY, RM_REWARD_NEIGHBORHOOD,
     RM_REWARD_OPRO, RM_BEST_REWARD, RM_LOSS, RM_KL, RM_ENTROPY, RM_GRAD_NORM, RM_CLIP_LOW, RM_CLIP_HIGH,
-    RM_CLIP_REGION, RM_MEAN_LENGTH, RM_TOKENS_PER_SECOND, RM_REPEATS, RM_SEMANTLE_RANK, RM_COUNT
+    RM_CLIP_REGION, RM_MEAN_LENGTH, RM_TOKENS_PER_SECOND, RM_REPEATS, RM_SEMANTLE_RANK,
+    RM_NEW_CALLS,  // derived: oracle calls this iteration, i.e. distinct new candidates (a collapsing policy's fall)
+    RM_COUNT
 };
 extern const char *const report_metric_keys[RM_COUNT];
 

@@ -31,6 +31,7 @@ const char *const report_metric_keys[RM_COUNT] = {
     [RM_TOKENS_PER_SECOND] = "tokens_per_second",
     [RM_REPEATS] = "repeats",
     [RM_SEMANTLE_RANK] = "best_info",  // "rank 991/1000" for Semantle
+    [RM_NEW_CALLS] = "",                // no key: the difference of oracle_calls between lines
 };
 
 void report_curve_add(report_curve *c, double x, double y) {
@@ -91,6 +92,8 @@ void report_metrics_parse(report_metrics *m, const char *text, size_t len, const
         }
         metrics_grow(m);
         for (int k = 0; k < RM_COUNT; k++) m->col[k][m->n] = number_of(json_object_get(o, report_metric_keys[k]));
+        double before = m->n ? m->col[RM_ORACLE_CALLS][m->n - 1] : 0;
+        m->col[RM_NEW_CALLS][m->n] = m->col[RM_ORACLE_CALLS][m->n] - before;
         const char *info = json_string_value(json_object_get(o, "best_info"));
         int rank;
         if (info && sscanf(info, "rank %d/", &rank) == 1) m->col[RM_SEMANTLE_RANK][m->n] = rank;

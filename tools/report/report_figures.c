@@ -305,6 +305,7 @@ static const struct { int k; const char *title, *ylabel; int logy, training; } T
     {RM_CLIP_REGION, "outside the trust region", "share of tokens", 0, 1},
     {RM_MEAN_LENGTH, "completion length", "tokens", 0, 0},
     {RM_TOKENS_PER_SECOND, "sampling speed", "tokens per second", 0, 0},
+    {RM_NEW_CALLS, "distinct new candidates per iteration", "oracle calls", 0, 0},
     {RM_REPEATS, "repeated answers (not re-scored), cumulative", "repeats", 0, 0},
 };
 
