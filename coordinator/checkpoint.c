@@ -247,6 +247,7 @@ int checkpoint_apply(const checkpoint *c, search_state *s, mg_err *e) {
             return mg_fail(e, "checkpoint: the adapter has %lld parameters, this run's has %zu", (long long)c->n_adapter,
                            la ? la->n_params : (size_t)0);
         memcpy(la->params, c->adapter, la->n_params * sizeof(float));
+        lora_adapter_changed(la);
         memcpy(s->opt.m, c->exp_avg, la->n_params * sizeof(float));
         memcpy(s->opt.v, c->exp_avg_sq, la->n_params * sizeof(float));
         s->opt.t = (int)c->opt_step;

@@ -112,6 +112,7 @@ int engine_create(engine *e, const model *m, const mg_backend *be, mg_dtype wt, 
             return -1;
         }
         engine_lora_upload(e, m->lora->params);
+        e->lora_version = m->lora->version;
         e->lora_enabled = m->lora->enabled;
     }
     return 0;

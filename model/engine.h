@@ -40,6 +40,8 @@ typedef struct engine {
     float lora_scale;
     int lora_enabled;
     size_t lora_n;
+    uint64_t lora_version;  // the version of the host adapter last uploaded (lora_adapter.version; 0 = none)
+    long lora_uploads;      // adapter uploads by engine_device_sync (tests count them)
     float *lora_params, *lora_grads, *opt_m, *opt_v;
     int opt_t;
     float **A, **B, **dA, **dB;

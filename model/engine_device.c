@@ -1,7 +1,9 @@
-// The model's engine on another backend (a GPU): the weights live there, the adapter stays the model's. Each
-// call uploads the model's current adapter (n x 4 bytes: 0.2 GB for rank-64 LoRA on an 8B model, ~10 ms over
-// PCIe), so every writer of the adapter (optimizer, checkpoint resume, publication from the learners, PEFT load)
-// is seen without bookkeeping; the exact gradient sum keeps shard gradients on the device (model/engine_grads.c).
+// The model's engine on another backend (a GPU): the weights live there, the adapter stays the model's. A call
+// uploads the model's current adapter only when its version (lora_adapter.version) is not the one the device
+// holds: every writer of the adapter (optimizer, checkpoint resume, publication from the learners, PEFT load) gives
+// it a new version, and an upload is n x 4 bytes (0.2 GB for rank-64 LoRA on an 8B model, ~10 ms over PCIe) that
+// a sampling call between two updates no longer pays. The exact gradient sum keeps shard gradients on the device
+// (model/engine_grads.c).
 #include "model/engine_internal.h"
 
 #include <stdlib.h>
@@ -34,7 +36,12 @@ void engine_device_sync(engine *e, const model *m) {
         if (e->lora_n) engine_lora_drop(e);
         mg_err err;
         if (engine_lora_create(e, &l->cfg, 0.0f, 0, &err)) check_failed("engine_lora_create", __FILE__, __LINE__, err.msg);
+        e->lora_version = 0;
     }
-    engine_lora_upload(e, l->params);
+    if (e->lora_version != l->version) {
+        engine_lora_upload(e, l->params);
+        e->lora_version = l->version;
+        e->lora_uploads++;
+    }
     e->lora_enabled = l->enabled;
 }

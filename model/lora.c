@@ -1,6 +1,7 @@
 // LoRA adapters: A (R, IC) and B (OC, R) per adapted linear layer, all in one contiguous buffer so the optimizer,
 // the all-reduce and the checkpoint each see a single array.
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,8 +96,14 @@ int model_lora_init(model *m, const lora_config *lc, uint64_t seed, mg_err *e) {
                 a->layers[l].A[k][i] = bound * (2.0f * rng_uniform(seed, stream, i) - 1.0f);
         }
     }
+    lora_adapter_changed(a);
     m->lora = a;
     return 0;
+}
+
+void lora_adapter_changed(lora_adapter *l) {
+    static _Atomic uint64_t last;  // versions are never reused, even by an adapter allocated where a freed one was
+    l->version = atomic_fetch_add(&last, 1) + 1;
 }
 
 void lora_free(lora_adapter *l) {

@@ -57,6 +57,8 @@ typedef struct {
     lora_layer *layers;
     lora_layer *dlayers;  // pointers into grads
     int enabled;          // 0 = forward as the base model (used for the KL reference)
+    uint64_t version;     // new at every write of params (lora_adapter_changed), unique across adapters: a device
+                          // engine uploads the adapter only when the version it holds is not this one
 } lora_adapter;
 
 typedef enum { TRAIN_NONE = 0, TRAIN_LORA, TRAIN_FULL } train_mode;
@@ -103,6 +105,9 @@ int model_lora_init(model *m, const lora_config *lc, uint64_t seed, mg_err *e);
 // Frees an adapter that is not (or no longer) m->lora; model_free frees the one attached. Several searches over
 // one model each keep their own adapter and attach it (m->lora = theirs) while they run.
 void lora_free(lora_adapter *l);
+// Every writer of l->params calls this after writing (the optimizer, a checkpoint resume, a PEFT load, an adapter
+// publication, a test that sets values): it gives l a version no adapter had, so a device engine uploads it again.
+void lora_adapter_changed(lora_adapter *l);
 // Parses "q_proj,k_proj,v_proj" (or "all-linear") into LORA_* flags; -1 on an unknown name.
 int lora_parse_targets(const char *list, unsigned *targets, mg_err *e);
 // The adapter's tensors as PEFT names them (without its "base_model.model." prefix), e.g.

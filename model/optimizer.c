@@ -36,5 +36,6 @@ float optimizer_step(model *m, adamw_state *o) {
     }
     o->t++;
     adamw_update(p, g, o->m, o->v, n, o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, o->t);
+    if (m->mode == TRAIN_LORA) lora_adapter_changed(m->lora);
     return norm;
 }

@@ -149,6 +149,7 @@ int peft_load(model *m, const char *dir, mg_err *e) {
     }
     free(t);
     st_close(&st);
+    if (!rc) lora_adapter_changed(m->lora);
     lora_adapter *drop = rc ? m->lora : previous;  // never a half-loaded adapter
     if (rc) m->lora = previous;
     if (drop) lora_free(drop);

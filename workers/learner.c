@@ -137,6 +137,7 @@ static void publish_adapter(const comm *c, model *m, adamw_state *opt, learner_s
     if (!c->is_learner) {
         memcpy(head, buf, sizeof head);
         memcpy(a->params, buf + sizeof head, n * sizeof(float));
+        lora_adapter_changed(a);
         opt->t = (int)head[0], st->grad_norm = head[1], st->skipped = (int)head[2], st->skip_reason = (int)head[3];
     }
     free(buf);

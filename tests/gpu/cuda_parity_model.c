@@ -151,6 +151,7 @@ static void reference_of(model *m, const train_batch *t, reference *r) {
     }
     r->adapter_after = hcopy(m->lora->params, n);
     memcpy(m->lora->params, keep, n * sizeof(float));
+    lora_adapter_changed(m->lora);
     adamw_free(&o);
     free(keep);
 }
@@ -415,6 +416,7 @@ void cuda_parity_model(const char *dir, int quick) {
     CHECK(model_lora_init(&m, &lc, 3, &e) == 0, "%s", e.msg);
     for (size_t i = 0; i < m.lora->n_params; i++)  // B = 0 at init would leave A without gradient
         if (m.lora->params[i] == 0.0f) m.lora->params[i] = 0.02f * rng_normal(4, 0, i);
+    lora_adapter_changed(m.lora);
     train_batch t;
     make_batch(&t, m.cfg.vocab_size);
     reference r;
@@ -429,6 +431,7 @@ void cuda_parity_model(const char *dir, int quick) {
     CHECK(model_lora_init(&m, &part, 5, &e) == 0, "%s", e.msg);
     for (size_t i = 0; i < m.lora->n_params; i++)
         if (m.lora->params[i] == 0.0f) m.lora->params[i] = 0.02f * rng_normal(6, 0, i);
+    lora_adapter_changed(m.lora);
     check_decode("v+down", &m, &t);
     m.lora->enabled = 0;
     check_decode("off", &m, &t);

@@ -31,6 +31,7 @@ static void give_adapter(model *m, int rank, unsigned targets) {
     lora_config lc = {.rank = rank, .alpha = 2.0f * rank, .targets = targets};
     CHECK(model_lora_init(m, &lc, 11, &e) == 0, "%s", e.msg);
     for (size_t i = 0; i < m->lora->n_params; i++) m->lora->params[i] = 0.05f * (float)sin(0.37 * (double)i);
+    lora_adapter_changed(m->lora);
 }
 
 static void batch_of(packed_batch *b) {
@@ -63,10 +64,20 @@ static void check_training(model *cpu, model *gpu, int rank, unsigned targets) {
         CHECK(dgrad < 1e-4, "r%d: LoRA gradients differ by %.2e", rank, dgrad);
         for (size_t i = 0; i < cpu->lora->n_params; i++)  // an optimizer step on the host, the same on both
             cpu->lora->params[i] -= 0.5f * cpu->lora->grads[i], gpu->lora->params[i] = cpu->lora->params[i];
+        lora_adapter_changed(cpu->lora), lora_adapter_changed(gpu->lora);
     }
     cpu->lora->enabled = gpu->lora->enabled = 0;  // the KL reference: the base model
     model_forward(cpu, &b, 1.0f, lc, NULL), model_forward(gpu, &b, 1.0f, lg, NULL);
     CHECK(max_rel(lc, lg, (size_t)N) < 1e-5, "adapter switched off: logp differ by %.2e", max_rel(lc, lg, (size_t)N));
+    // the adapter goes up only when its version changed: not for a second call on the same one
+    long uploads = gpu->eng->lora_uploads;
+    model_forward(gpu, &b, 1.0f, lg, NULL);
+    CHECK(gpu->eng->lora_uploads == uploads, "an unchanged adapter was uploaded again (%ld -> %ld uploads)", uploads,
+          gpu->eng->lora_uploads);
+    lora_adapter_changed(gpu->lora);
+    model_forward(gpu, &b, 1.0f, lg, NULL);
+    CHECK(gpu->eng->lora_uploads == uploads + 1, "a changed adapter was not uploaded (%ld -> %ld uploads)", uploads,
+          gpu->eng->lora_uploads);
     cpu->lora->enabled = gpu->lora->enabled = 1;
     model_set_train_mode(cpu, TRAIN_NONE), model_set_train_mode(gpu, TRAIN_NONE);
     packed_batch_free(&b);
