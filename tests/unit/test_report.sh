@@ -61,7 +61,7 @@ rc=$?
 wait $live
 renders=$(grep -c '^migrate report: wrote' "$T/live.err")
 [ $rc = 0 ] && [ "$renders" -ge 2 ] && ! has "$T/live.html" 'http-equiv="refresh"' &&
-    grep -q '<td>no</td>' "$T/live.html" &&
+    grep -q '<td>no</td>' "$T/live.html" && has "$T/live.html" 'id="fig-best-1"' &&
     ok "--watch: $renders renders while the run went, then a final page without the reload tag" ||
     bad "--watch: exit $rc, $renders renders: $(tail -2 "$T/live.err")"
 

@@ -196,6 +196,8 @@ static int run_sets(const report *r, report_kind kind, run_set *sets, int max) {
 
 static int fig_counter;
 
+void report_figures_begin(void) { fig_counter = 0; }
+
 static void next_id(char *id, size_t size, const char *section) {
     snprintf(id, size, "fig-%s-%d", section, ++fig_counter);
 }

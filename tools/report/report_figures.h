@@ -5,6 +5,7 @@
 
 #include "tools/report/report.h"
 
+void report_figures_begin(void);                   // a new page: figure ids count from 1 again (--watch re-renders)
 void report_figures_best(FILE *f, report *r);      // best reward so far against oracle calls
 void report_figures_origins(FILE *f, report *r);   // mean reward by sample origin, per group
 void report_figures_training(FILE *f, report *r);  // loss, KL, entropy, gradient norm, clip ratios, lengths, speed

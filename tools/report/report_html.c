@@ -183,6 +183,7 @@ static void write_page(FILE *f, report *r, const char *title, int refresh) {
         report_note(r, "runs of different tasks in one report: their rewards are not on one scale, so each task "
                        "gets its own figures");
 
+    report_figures_begin();
     fputs("<section id=\"summary\"><h2>Summary</h2>\n", f);
     if (r->n_runs) summary_groups(f, r), summary_runs(f, r);
     else fputs("<p class=\"missing\">No run could be read: see the notes at the end.</p>\n", f);
