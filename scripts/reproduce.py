@@ -33,7 +33,8 @@ def pmo_row(budget):
     def cmd(migrate, row, out):
         return ([migrate, "pmo", "jobs/pmo/pmo.yaml", "--tasks", row["task"], "--strategies", row["strategy"],
                  "--seeds", row["seed"], "--budget", str(budget), "--set", f"output_dir={out}", "--set",
-                 "threads=1"], os.path.join(out, "pmo.csv"))
+                 "threads=1", "--set", "training.learning_rate=5e-5"],  # the rate these tables were measured at
+                os.path.join(out, "pmo.csv"))
     return cmd
 
 

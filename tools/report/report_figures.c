@@ -396,9 +396,9 @@ void report_figures_pmo(FILE *f, report *r) {
         char id[64], caption[700];
         next_id(id, sizeof id, "pmo");
         snprintf(caption, sizeof caption, "PMO %s: the mean of the 10 best molecules so far, the curve whose area "
-                 "(over the 10,000-molecule budget) is the AUC top-10; median over seeds, band min to max.%s",
-                 sets[s].label, p ? " Dashed: the published AUC top-10 of REINVENT and Graph GA, the height a flat "
-                                    "curve with the same area would have." : "");
+                 "over the run's molecule budget is the AUC top-10; median over seeds, band min to max.%s",
+                 sets[s].label, p ? " Dashed: the published AUC top-10 of REINVENT and Graph GA (at PMO's 10,000 "
+                                    "molecules), the height a flat curve with the same area would have." : "");
         if (!d.fig.n_lines) fputs("<p class=\"quiet\">No top-10 curve for these runs.</p>\n", f), figure_data_free(&d);
         else emit(f, r, &d, id, caption);
         free(sets[s].sel);
