@@ -130,8 +130,8 @@ extern "C" int cuda_describe(char *buf, size_t len) {
     // nvcc's list of the virtual architectures compiled for, e.g. 800,900 -> "sm_80 sm_90"
     char archs[128] = "";
 #ifdef __CUDA_ARCH_LIST__
-#define MG_STR2(x) #x
-#define MG_STR(x) MG_STR2(x)
+#define MG_STR2(...) #__VA_ARGS__
+#define MG_STR(...) MG_STR2(__VA_ARGS__)
     const char *list = MG_STR(__CUDA_ARCH_LIST__);
     for (const char *p = list; *p;) {
         long a = strtol(p, (char **)&p, 10);
