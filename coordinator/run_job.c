@@ -141,7 +141,8 @@ int run_attach_backend(model *m, const run_config *c, comm *world, mg_err *e) {
     const mg_backend *be = mg_backend_find(c->backend);
     if (!be)
         return mg_fail(e, "%s: engine.backend is '%s', but this migrate was built without that backend (no nvcc at "
-                          "build time, or -DMIGRATE_CUDA=OFF; docs/cuda.md)", c->path, c->backend);
+                          "build time, or -DMIGRATE_CUDA=OFF; docs/cuda.md; the CUDA image: docs/containers.md)",
+                       c->path, c->backend);
     if (world->is_rollout || world->is_learner) {  // a coordinator-only rank never runs the model
         if (!(be = mg_backend_open(c->backend, c->device, e)) ||
             model_use_backend(m, be, strcmp(c->engine_dtype, "fp32") ? MG_BF16 : MG_F32, e)) {

@@ -4,6 +4,8 @@
 #      label against a single-node Slurm the tests start on localhost.
 #   2. ASan + UBSan build: the same tests again under the sanitizers.
 #   3. clang libFuzzer build: each fuzz target fuzzes for a short smoke run (long runs: see README).
+#   4. Container images: the CPU and CUDA images built with podman and run under chroot, and the Slurm template for
+#      Apptainer run into the image (tests/container/build_and_smoke.sh; docs/containers.md has its times).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -40,5 +42,8 @@ step "libFuzzer build (clang) and smoke fuzzing"
 cmake -S . -B build/ci-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DMIGRATE_FUZZ=ON -DMIGRATE_WERROR=ON >/dev/null
 cmake --build build/ci-fuzz -j"$JOBS"
 (cd build/ci-fuzz && ctest --output-on-failure -L fuzz)
+
+step "container images (podman build, chroot smoke runs, Slurm into the image)"
+bash tests/container/build_and_smoke.sh
 
 step "all test stages passed"

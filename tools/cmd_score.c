@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "kernels/cpu/blas_setup.h"
+#ifdef MIGRATE_HAVE_CUDA
+#include "kernels/cuda/ops_cuda.h"  // cuda_describe, for `migrate version`
+#endif
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 
@@ -92,6 +95,13 @@ int cmd_score(int argc, char **argv) {
 }
 
 int cmd_version(int argc, char **argv) {
-    printf("migrate 0.1.0 (CPU engine)\nBLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
+#ifdef MIGRATE_HAVE_CUDA
+    char cuda[1024];
+    cuda_describe(cuda, sizeof cuda);
+    printf("migrate 0.1.0 (engines: cpu, cuda)\nCUDA: %s\n", cuda);
+#else
+    printf("migrate 0.1.0 (engines: cpu; built without CUDA)\n");
+#endif
+    printf("BLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
     return 0;
 }

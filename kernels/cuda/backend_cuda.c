@@ -165,7 +165,7 @@ const mg_backend *mg_backend_cuda_open(int device, mg_err *e) {
         int n = cuda_device_count();
         device = n > 0 ? mg_local_rank() % n : 0;
     }
-    char err[256];
+    char err[640];
     if (cuda_init(device, err, sizeof err)) {
         mg_fail(e, "engine.backend cuda: %s", err);
         return NULL;

@@ -22,6 +22,9 @@ extern "C" {
 int cuda_device_count(void);  // 0 without a usable device or driver (never fails)
 // Selects the device, creates the stream and the cuBLAS handle. Returns -1 (message in err, one line) on failure.
 int cuda_init(int device, char *err, size_t errlen);
+// One line for `migrate version`: the CUDA runtime and architectures built for, and the driver and GPUs found (or
+// why none can be used). Returns the number of visible GPUs. Not in the emulated build.
+int cuda_describe(char *buf, size_t len);
 void cuda_shutdown(void);
 const char *cuda_device_name(void);  // "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs)" or "emulated"
 void *cuda_malloc(size_t bytes);

@@ -91,11 +91,82 @@ extern "C" int cuda_device_count(void) {
     return n;
 }
 
+// The oldest Linux driver branch that runs a CUDA major release (NVIDIA's CUDA compatibility tables: 13.x needs
+// R580, 12.x R525, 11.x R450; minor releases of one major share that floor).
+static int min_driver_branch(int cuda_major) { return cuda_major >= 13 ? 580 : cuda_major == 12 ? 525 : 450; }
+
+// Why no GPU can be used, as one line for the user: which of driver, driver version or device is missing and, when
+// `advice`, what this build needs and what to do. For cuda_init's err and cuda_describe.
+static void no_device_reason(int device, int n, int advice, char *err, size_t errlen) {
+    int rt = 0, drv = 0;
+    (void)cudaRuntimeGetVersion(&rt);
+    if (cudaDriverGetVersion(&drv) != cudaSuccess) drv = 0;
+    (void)cudaGetLastError();
+    char tail[400] = "";
+    if (advice)
+        snprintf(tail, sizeof tail,
+                 ": this build needs an NVIDIA GPU (sm_80 or newer) with a driver of the R%d branch or newer (CUDA "
+                 "%d.%d); run it on a GPU node with the GPU passed in (srun --gpus=1 ..., apptainer exec --nv, docker "
+                 "run --gpus all) or set engine.backend: cpu",
+                 min_driver_branch(rt / 1000), rt / 1000, rt % 1000 / 10);
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    if (n > 0)
+        snprintf(err, errlen, "CUDA device %d not available (%d visible: engine.device is 0..%d, or -1 for the local "
+                              "rank modulo the GPUs)", device, n, n - 1);
+    else if (drv == 0)
+        snprintf(err, errlen, "no NVIDIA driver found (libcuda.so.1 cannot be loaded)%s", tail);
+    else if (drv / 1000 < rt / 1000)
+        snprintf(err, errlen, "the NVIDIA driver supports CUDA %d.%d only%s", drv / 1000, drv % 1000 / 10, tail);
+    else
+        snprintf(err, errlen, "no CUDA GPU visible (driver for CUDA %d.%d, CUDA_VISIBLE_DEVICES=%s)%s", drv / 1000,
+                 drv % 1000 / 10, cvd ? cvd : "(unset)", tail);
+}
+
+extern "C" int cuda_describe(char *buf, size_t len) {
+    int rt = 0, drv = 0, n = cuda_device_count();
+    (void)cudaRuntimeGetVersion(&rt);
+    if (cudaDriverGetVersion(&drv) != cudaSuccess) drv = 0;
+    (void)cudaGetLastError();
+    // nvcc's list of the virtual architectures compiled for, e.g. 800,900 -> "sm_80 sm_90"
+    char archs[128] = "";
+#ifdef __CUDA_ARCH_LIST__
+#define MG_STR2(...) #__VA_ARGS__
+#define MG_STR(...) MG_STR2(__VA_ARGS__)
+    const char *list = MG_STR(__CUDA_ARCH_LIST__);
+    for (const char *p = list; *p;) {
+        long a = strtol(p, (char **)&p, 10);
+        size_t used = strlen(archs);
+        snprintf(archs + used, sizeof archs - used, "%ssm_%ld", used ? " " : "", a / 10);
+        while (*p && (*p < '0' || *p > '9')) p++;
+    }
+#else
+    snprintf(archs, sizeof archs, "?");
+#endif
+    int off = snprintf(buf, len, "runtime %d.%d (needs driver R%d+), kernels for %s; ", rt / 1000, rt % 1000 / 10,
+                       min_driver_branch(rt / 1000), archs);
+    if (off < 0 || (size_t)off >= len) return n;
+    if (n > 0) {
+        cudaDeviceProp prop;
+        if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess)
+            snprintf(buf + off, len - off, "driver for CUDA %d.%d, %d GPU%s visible (device 0: %s, sm_%d%d)",
+                     drv / 1000, drv % 1000 / 10, n, n == 1 ? "" : "s", prop.name, prop.major, prop.minor);
+        else
+            snprintf(buf + off, len - off, "driver for CUDA %d.%d, %d GPU%s visible", drv / 1000, drv % 1000 / 10, n,
+                     n == 1 ? "" : "s");
+        (void)cudaGetLastError();
+    } else {
+        snprintf(buf + off, len - off, "no GPU usable: ");
+        size_t used = strlen(buf);
+        no_device_reason(0, 0, 0, buf + used, len - used);
+    }
+    return n;
+}
+
 extern "C" int cuda_init(int device, char *err, size_t errlen) {
     if (g.ready) return g.device == device ? 0 : (snprintf(err, errlen, "CUDA already set up on device %d", g.device), -1);
     int n = cuda_device_count();
     if (device < 0 || device >= n) {
-        snprintf(err, errlen, "CUDA device %d not available (%d visible)", device, n);
+        no_device_reason(device, n, 1, err, errlen);
         return -1;
     }
     cudaError_t e = cudaSetDevice(device);

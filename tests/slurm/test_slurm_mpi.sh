@@ -34,7 +34,7 @@ check "the 2-rank run ends bit-identical to the 1-process run ($got_digest vs $w
 # The templates: valid bash, and sbatch accepts their #SBATCH lines (--test-only schedules nothing). The node
 # here is one with 8 CPUs, so the jobs ask for that much; the array template is the one migrate sweep fills in.
 "$BIN" sweep jobs/semantle-demo.yaml --targets ocean,river --out "$TMP/sweep" --dry-run >/dev/null 2>&1
-for t in jobs/slurm/one-node.sbatch jobs/slurm/many-nodes.sbatch "$TMP/sweep/sweep.sbatch"; do
+for t in jobs/slurm/one-node.sbatch jobs/slurm/many-nodes.sbatch jobs/slurm/apptainer.sbatch "$TMP/sweep/sweep.sbatch"; do
     check "bash -n $(basename "$t")" bash -n "$t"
     check "sbatch --test-only accepts $(basename "$t")" sbatch --test-only --nodes=1 --ntasks=2 --ntasks-per-node=2 \
         --cpus-per-task=1 "$t" jobs/semantle-demo.yaml
