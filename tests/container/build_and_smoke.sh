@@ -113,13 +113,7 @@ BASE=localhost/migrate-ci/debian:12
 "${P[@]}" import -q "$base_tar" "$BASE" >/dev/null || die "podman import of the base failed"
 t_base=$(($(date +%s) - t0))
 
-passed=0 failed=0
-check() {
-  local name=$1
-  shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+source "$ROOT/tests/checks.sh"  # check NAME COMMAND...: counts into $passed / $failed
 
 # build TAG DOCKERFILE: podman build; the log is kept, its end shown on failure.
 build() {
