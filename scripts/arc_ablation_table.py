@@ -40,10 +40,9 @@ def load(folder):
             continue
         a = answers[r["element"]]
         rows.append({"task": r["problem"], "strategy": r["strategy"], "seed": int(r["seed"]),
-                     "solved": r["solved"] == "1", "calls": int(r["oracle_calls"]),
-                     "calls_to_solve": int(r["oracle_calls_to_solve"]), "best": float(r["best_reward"]),
-                     "seconds": float(r["seconds"]), "pass2": float(a["pass2"] or 0) >= 1.0,
-                     "pass1": float(a["pass1"] or 0) >= 1.0, "src": r, "answers": a})
+                     "solved": r["solved"] == "1", "calls_to_solve": int(r["oracle_calls_to_solve"]),
+                     "best": float(r["best_reward"]), "seconds": float(r["seconds"]),
+                     "pass2": float(a["pass2"] or 0) >= 1.0, "src": r, "answers": a})
     return rows, len(results)
 
 

@@ -95,13 +95,19 @@ extern "C" int cuda_device_count(void) {
 // R580, 12.x R525, 11.x R450; minor releases of one major share that floor).
 static int min_driver_branch(int cuda_major) { return cuda_major >= 13 ? 580 : cuda_major == 12 ? 525 : 450; }
 
+// The CUDA runtime's and the driver's versions (1000 * major + 10 * minor; driver 0 when none loads).
+static void cuda_versions(int *rt, int *drv) {
+    *rt = *drv = 0;
+    (void)cudaRuntimeGetVersion(rt);
+    if (cudaDriverGetVersion(drv) != cudaSuccess) *drv = 0;
+    (void)cudaGetLastError();
+}
+
 // Why no GPU can be used, as one line for the user: which of driver, driver version or device is missing and, when
 // `advice`, what this build needs and what to do. For cuda_init's err and cuda_describe.
 static void no_device_reason(int device, int n, int advice, char *err, size_t errlen) {
-    int rt = 0, drv = 0;
-    (void)cudaRuntimeGetVersion(&rt);
-    if (cudaDriverGetVersion(&drv) != cudaSuccess) drv = 0;
-    (void)cudaGetLastError();
+    int rt, drv;
+    cuda_versions(&rt, &drv);
     char tail[400] = "";
     if (advice)
         snprintf(tail, sizeof tail,
@@ -123,10 +129,8 @@ static void no_device_reason(int device, int n, int advice, char *err, size_t er
 }
 
 extern "C" int cuda_describe(char *buf, size_t len) {
-    int rt = 0, drv = 0, n = cuda_device_count();
-    (void)cudaRuntimeGetVersion(&rt);
-    if (cudaDriverGetVersion(&drv) != cudaSuccess) drv = 0;
-    (void)cudaGetLastError();
+    int rt, drv, n = cuda_device_count();
+    cuda_versions(&rt, &drv);
     // nvcc's list of the virtual architectures compiled for, e.g. 800,900 -> "sm_80 sm_90"
     char archs[128] = "";
 #ifdef __CUDA_ARCH_LIST__

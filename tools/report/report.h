@@ -27,6 +27,9 @@ void report_curve_free(report_curve *c);
 // y at x of a step function (the last point at or before x; NAN before the first point).
 double report_curve_at(const report_curve *c, double x);
 
+// Median, min and max of the finite values of v[0..n) (v is reordered); all NAN when there are none.
+void report_spread(double *v, int n, double *med, double *lo, double *hi);
+
 // The per-iteration columns of metrics.jsonl a report draws (report_metrics.c names their keys).
 enum {
     RM_ITERATION, RM_ORACLE_CALLS, RM_REWARD, RM_REWARD_ON_POLICY, RM_REWARD_GREEDY, RM_REWARD_NEIGHBORHOOD,
@@ -70,6 +73,7 @@ typedef struct {
     char best[REPORT_TEXT], best_info[128];
     report_curve best_curve;  // best reward so far against oracle calls
     report_curve top10_curve; // PMO: mean of the 10 best valid molecules against valid molecules
+    report_curve rank_curve;  // Semantle: rank of the best guess against oracle calls
     report_metrics metrics;   // n = 0 when the source has none
     // ARC: the task file and the run's answers
     char arc_file[1024], arc_id[128], arc_solutions[1024], arc_result[1024];
@@ -107,6 +111,8 @@ typedef struct {
 int report_csv_read(report_csv *c, const char *path, char *note, size_t note_size);
 int report_csv_parse(report_csv *c, char *text);  // takes text (malloc'd) over
 int report_csv_column(const report_csv *c, const char *name);  // index in the header row, -1 if absent
+const char *report_csv_text(char **row, int col);  // the field, "" when the row is shorter or col is -1
+double report_csv_number(char **row, int col);     // the field as a number, NAN when empty, absent or not a number
 void report_csv_free(report_csv *c);
 
 // The page. Returns 0 when it was written (figures that failed are named on it), -1 with msg when it could not

@@ -30,9 +30,27 @@ const char *const report_metric_keys[RM_COUNT] = {
     [RM_MEAN_LENGTH] = "completions/mean_length",
     [RM_TOKENS_PER_SECOND] = "tokens_per_second",
     [RM_REPEATS] = "repeats",
-    [RM_SEMANTLE_RANK] = "best_info",  // "rank 991/1000" for Semantle
-    [RM_NEW_CALLS] = "",                // no key: the difference of oracle_calls between lines
+    // derived, no key of their own (NULL): RM_SEMANTLE_RANK from best_info ("rank 991/1000"), RM_NEW_CALLS as
+    // the difference of oracle_calls between lines
 };
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void report_spread(double *v, int n, double *med, double *lo, double *hi) {
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(v[i])) v[k++] = v[i];
+    if (!k) {
+        *med = *lo = *hi = NAN;
+        return;
+    }
+    qsort(v, (size_t)k, sizeof *v, cmp_double);
+    *med = k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+    *lo = v[0], *hi = v[k - 1];
+}
 
 void report_curve_add(report_curve *c, double x, double y) {
     if (c->n == c->cap) {
@@ -91,7 +109,8 @@ void report_metrics_parse(report_metrics *m, const char *text, size_t len, const
             continue;
         }
         metrics_grow(m);
-        for (int k = 0; k < RM_COUNT; k++) m->col[k][m->n] = number_of(json_object_get(o, report_metric_keys[k]));
+        for (int k = 0; k < RM_COUNT; k++)
+            m->col[k][m->n] = report_metric_keys[k] ? number_of(json_object_get(o, report_metric_keys[k])) : NAN;
         double before = m->n ? m->col[RM_ORACLE_CALLS][m->n - 1] : 0;
         m->col[RM_NEW_CALLS][m->n] = m->col[RM_ORACLE_CALLS][m->n] - before;
         const char *info = json_string_value(json_object_get(o, "best_info"));
@@ -167,6 +186,19 @@ int report_csv_column(const report_csv *c, const char *name) {
     for (int j = 0; c->rows[0][j]; j++)
         if (!strcmp(c->rows[0][j], name)) return j;
     return -1;
+}
+
+const char *report_csv_text(char **row, int col) {
+    for (int j = 0; col >= 0 && row[j]; j++)
+        if (j == col) return row[j];
+    return "";
+}
+
+double report_csv_number(char **row, int col) {
+    const char *t = report_csv_text(row, col);
+    char *end;
+    double v = strtod(t, &end);
+    return t[0] && !*end ? v : NAN;
 }
 
 void report_csv_free(report_csv *c) {

@@ -16,22 +16,6 @@
 #define GRID_POINTS 161
 #define MAX_GROUPS PLOT_MAX_LINES
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-// Median, min and max of the finite values of v[0..n); all NAN when none.
-static void spread(double *v, int n, double *med, double *lo, double *hi) {
-    int k = 0;
-    for (int i = 0; i < n; i++)
-        if (isfinite(v[i])) v[k++] = v[i];
-    if (!k) { *med = *lo = *hi = NAN; return; }
-    qsort(v, (size_t)k, sizeof *v, cmp_double);
-    *med = k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
-    *lo = v[0], *hi = v[k - 1];
-}
-
 // Storage of a figure's lines until it is drawn.
 typedef struct {
     plot_figure fig;
@@ -58,6 +42,7 @@ static int groups_of(const report *r, const int *sel, int n, const char **groups
 typedef const report_curve *(*curve_getter)(const report_run *u);
 static const report_curve *best_curve(const report_run *u) { return &u->best_curve; }
 static const report_curve *top10_curve(const report_run *u) { return &u->top10_curve; }
+static const report_curve *rank_curve(const report_run *u) { return &u->rank_curve; }
 
 // One line per group over a shared grid of x from 0 to the largest x of any curve.
 static int add_curve_lines(figure_data *d, const report *r, const int *sel, int n, curve_getter get) {
@@ -82,7 +67,7 @@ static int add_curve_lines(figure_data *d, const report *r, const int *sel, int 
             for (int i = 0; i < n; i++)
                 if (!strcmp(r->runs[sel[i]].group, groups[g])) v[k++] = report_curve_at(get(&r->runs[sel[i]]), x);
             b[p] = x;
-            spread(v, k, &b[GRID_POINTS + p], &b[2 * GRID_POINTS + p], &b[3 * GRID_POINTS + p]);
+            report_spread(v, k, &b[GRID_POINTS + p], &b[2 * GRID_POINTS + p], &b[3 * GRID_POINTS + p]);
         }
         snprintf(d->names[l], sizeof d->names[l], "%s (%d run%s)", groups[g], runs, runs == 1 ? "" : "s");
         plot_add(&d->fig, d->names[l], GRID_POINTS, b, b + GRID_POINTS, runs > 1 ? b + 2 * GRID_POINTS : NULL,
@@ -122,7 +107,7 @@ static int add_metric_lines(figure_data *d, const report *r, const int *sel, int
                 if (!strcmp(u->group, groups[g]) && t < u->metrics.n) v[c++] = u->metrics.col[k][t];
             }
             b[t] = t + 1;
-            spread(v, c, &b[len + t], &b[2 * len + t], &b[3 * len + t]);
+            report_spread(v, c, &b[len + t], &b[2 * len + t], &b[3 * len + t]);
             finite += isfinite(b[len + t]);
         }
         if (!finite) { free(b), d->buf[l] = NULL; continue; }
@@ -338,28 +323,12 @@ static void training_of_kind(FILE *f, report *r, int kind) {
 // Semantle: the rank of the best guess among the target's 1,000 nearest words, against oracle calls.
 void report_figures_semantle(FILE *f, report *r) {
     int *sel = mallocCheck((size_t)(r->n_runs + 1) * sizeof *sel), n = 0;
-    report_curve *ranks = callocCheck((size_t)r->n_runs + 1, sizeof *ranks);
-    for (int i = 0; i < r->n_runs; i++) {
-        const report_run *u = &r->runs[i];
-        if (u->kind != RK_SEMANTLE || !u->metrics.n) continue;
-        for (int t = 0; t < u->metrics.n; t++)
-            if (isfinite(u->metrics.col[RM_SEMANTLE_RANK][t]) && isfinite(u->metrics.col[RM_ORACLE_CALLS][t]))
-                report_curve_add(&ranks[i], u->metrics.col[RM_ORACLE_CALLS][t], u->metrics.col[RM_SEMANTLE_RANK][t]);
-        if (ranks[i].n) sel[n++] = i;
-    }
+    for (int i = 0; i < r->n_runs; i++)
+        if (r->runs[i].kind == RK_SEMANTLE && r->runs[i].rank_curve.n) sel[n++] = i;
     if (n) {
-        // the getter reads the run's own curve: swap the rank curves in for the drawing
-        for (int i = 0; i < n; i++) {
-            report_curve t = r->runs[sel[i]].top10_curve;
-            r->runs[sel[i]].top10_curve = ranks[sel[i]], ranks[sel[i]] = t;
-        }
         figure_data d = {.fig = {.title = "Semantle: rank of the best guess", .xlabel = "oracle calls",
                                  .ylabel = "rank among the target's 1,000 nearest words"}};
-        add_curve_lines(&d, r, sel, n, top10_curve);
-        for (int i = 0; i < n; i++) {
-            report_curve t = r->runs[sel[i]].top10_curve;
-            r->runs[sel[i]].top10_curve = ranks[sel[i]], ranks[sel[i]] = t;
-        }
+        add_curve_lines(&d, r, sel, n, rank_curve);
         char id[64];
         next_id(id, sizeof id, "semantle");
         emit(f, r, &d, id, "Rank of the best guess so far among the 1,000 words nearest the target (1000 = the "
@@ -368,8 +337,7 @@ void report_figures_semantle(FILE *f, report *r) {
         fputs("<p class=\"quiet\">No Semantle run with per-iteration metrics (an ablation table keeps the calls to "
               "reach rank 950 and 990 instead: see its ablation.md).</p>\n", f);
     }
-    for (int i = 0; i < r->n_runs; i++) report_curve_free(&ranks[i]);
-    free(ranks), free(sel);
+    free(sel);
 }
 
 // PMO: per task the top-10 average against valid molecules, with the published AUCs as dashed levels.

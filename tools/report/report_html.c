@@ -36,18 +36,10 @@ static const char *SCRIPT =
     "var f=document.getElementById(h.slice(6));if(!f)return;var b=document.body;while(b.firstChild)"
     "b.removeChild(b.firstChild);b.appendChild(f);});";
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *v, int n) {
-    int k = 0;
-    for (int i = 0; i < n; i++)
-        if (isfinite(v[i])) v[k++] = v[i];
-    if (!k) return NAN;
-    qsort(v, (size_t)k, sizeof *v, cmp_double);
-    return k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+    double med, lo, hi;
+    report_spread(v, n, &med, &lo, &hi);
+    return med;
 }
 
 static void cell_number(FILE *f, double v, const char *fmt) {

@@ -96,9 +96,13 @@ static void from_config(report_run *u, const char *yaml, const char *where, cons
 
 static void curve_from_metrics(report_run *u) {
     const report_metrics *m = &u->metrics;
-    for (int i = 0; i < m->n; i++)
-        if (isfinite(m->col[RM_ORACLE_CALLS][i]) && isfinite(m->col[RM_BEST_REWARD][i]))
+    for (int i = 0; i < m->n; i++) {
+        if (!isfinite(m->col[RM_ORACLE_CALLS][i])) continue;
+        if (isfinite(m->col[RM_BEST_REWARD][i]))
             report_curve_add(&u->best_curve, m->col[RM_ORACLE_CALLS][i], m->col[RM_BEST_REWARD][i]);
+        if (isfinite(m->col[RM_SEMANTLE_RANK][i]))
+            report_curve_add(&u->rank_curve, m->col[RM_ORACLE_CALLS][i], m->col[RM_SEMANTLE_RANK][i]);
+    }
     if (!m->n) return;
     u->oracle_calls = (long)m->col[RM_ORACLE_CALLS][m->n - 1];
     u->iterations = (long)m->col[RM_ITERATION][m->n - 1];
@@ -327,49 +331,28 @@ static void load_curves(report *r, int first_run, const char *dir, const char *n
         report_note(r, "%s: expected the columns strategy,settings,seed,problem,calls,value", path);
         return report_csv_free(&c);
     }
-    int need = (cs > cg ? cs : cg);
-    need = need > cd ? need : cd, need = need > cp ? need : cp, need = need > cx ? need : cx;
-    need = need > cy ? need : cy;
     report_run *u = NULL;
     int bad = 0;
     for (int i = 1; i < c.n; i++) {
         char **f = c.rows[i];
-        int nf = 0;
-        while (f[nf]) nf++;
-        if (nf <= need) { bad++; continue; }
+        const char *settings = report_csv_text(f, cg), *seed = report_csv_text(f, cd),
+                   *problem = report_csv_text(f, cp);
         char group[256];
-        snprintf(group, sizeof group, "%s%s%s", f[cs], f[cg][0] ? " " : "", f[cg]);
-        if (!u || strcmp(u->group, group) || strcmp(u->seed, f[cd]) || strcmp(u->problem, f[cp])) {
+        snprintf(group, sizeof group, "%s%s%s", report_csv_text(f, cs), settings[0] ? " " : "", settings);
+        if (!u || strcmp(u->group, group) || strcmp(u->seed, seed) || strcmp(u->problem, problem)) {
             u = NULL;
             for (int k = first_run; k < r->n_runs && !u; k++)
-                if (!strcmp(r->runs[k].group, group) && !strcmp(r->runs[k].seed, f[cd]) &&
-                    !strcmp(r->runs[k].problem, f[cp]))
+                if (!strcmp(r->runs[k].group, group) && !strcmp(r->runs[k].seed, seed) &&
+                    !strcmp(r->runs[k].problem, problem))
                     u = &r->runs[k];
             if (!u) { bad++; continue; }
         }
-        char *end1, *end2;
-        double x = strtod(f[cx], &end1), y = strtod(f[cy], &end2);
-        if (*end1 || *end2 || !f[cx][0]) { bad++; continue; }
+        double x = report_csv_number(f, cx), y = report_csv_number(f, cy);
+        if (!isfinite(x) || !isfinite(y)) { bad++; continue; }
         report_curve_add(top10 ? &u->top10_curve : &u->best_curve, x, y);
     }
     if (bad) report_note(r, "%s: %d rows skipped (too few fields, not numbers, or no matching run)", path, bad);
     report_csv_free(&c);
-}
-
-static double csv_number(char **f, int col) {
-    if (col < 0) return NAN;
-    int n = 0;
-    while (f[n]) n++;
-    if (col >= n || !f[col][0]) return NAN;
-    char *end;
-    double v = strtod(f[col], &end);
-    return *end ? NAN : v;
-}
-
-static const char *csv_text(char **f, int col) {
-    int n = 0;
-    while (f[n]) n++;
-    return col >= 0 && col < n ? f[col] : "";
 }
 
 // ablation.csv (Semantle) or pmo.csv: one run per row.
@@ -392,21 +375,21 @@ static int load_table(report *r, const char *dir, int pmo) {
     int first = r->n_runs, bad = 0;
     for (int i = 1; i < c.n; i++) {
         char **f = c.rows[i];
-        double best = csv_number(f, cb);
-        if (!csv_text(f, cs)[0] || !isfinite(best)) { bad++; continue; }
+        double best = report_csv_number(f, cb);
+        if (!report_csv_text(f, cs)[0] || !isfinite(best)) { bad++; continue; }
         report_run *u = new_run(r, dir);
-        snprintf(u->group, sizeof u->group, "%s%s%s", csv_text(f, cs), cg >= 0 && csv_text(f, cg)[0] ? " " : "",
-                 cg >= 0 ? csv_text(f, cg) : "");
-        report_copy(u->seed, sizeof u->seed, csv_text(f, cd));
-        report_copy(u->problem, sizeof u->problem, csv_text(f, cp));
+        const char *settings = report_csv_text(f, cg);
+        snprintf(u->group, sizeof u->group, "%s%s%s", report_csv_text(f, cs), settings[0] ? " " : "", settings);
+        report_copy(u->seed, sizeof u->seed, report_csv_text(f, cd));
+        report_copy(u->problem, sizeof u->problem, report_csv_text(f, cp));
         u->kind = pmo ? RK_MOLECULE : RK_SEMANTLE;
         u->finished = 1;
         u->best_reward = best;
-        u->solved = csv_number(f, cv) == 1;
-        double calls = csv_number(f, cn);
+        u->solved = report_csv_number(f, cv) == 1;
+        double calls = report_csv_number(f, cn);
         u->oracle_calls = isfinite(calls) ? (long)calls : 0;
-        u->seconds = csv_number(f, cw);
-        if (cbest >= 0) report_copy(u->best, sizeof u->best, csv_text(f, cbest));
+        u->seconds = report_csv_number(f, cw);
+        if (cbest >= 0) report_copy(u->best, sizeof u->best, report_csv_text(f, cbest));
         if (pmo) {
             if (r->n_pmo == r->cap_pmo)
                 r->pmo = reallocCheck(r->pmo, (size_t)(r->cap_pmo = r->cap_pmo ? 2 * r->cap_pmo : 32) * sizeof *r->pmo);
@@ -414,7 +397,7 @@ static int load_table(report *r, const char *dir, int pmo) {
             report_copy(p->task, sizeof p->task, u->problem);
             report_copy(p->strategy, sizeof p->strategy, u->group);
             report_copy(p->seed, sizeof p->seed, u->seed);
-            p->auc_top10 = csv_number(f, ca), p->top10 = csv_number(f, ct);
+            p->auc_top10 = report_csv_number(f, ca), p->top10 = report_csv_number(f, ct);
         }
     }
     if (bad) report_note(r, "%s: %d rows skipped (no strategy or no number in %s)", path, bad, pmo ? "top1" : "best_reward");
@@ -485,6 +468,7 @@ void report_free(report *r) {
     for (int i = 0; i < r->n_runs; i++) {
         report_curve_free(&r->runs[i].best_curve);
         report_curve_free(&r->runs[i].top10_curve);
+        report_curve_free(&r->runs[i].rank_curve);
         report_metrics_free(&r->runs[i].metrics);
     }
     for (int i = 0; i < r->n_notes; i++) free(r->notes[i]);
