@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tools/cli_common.h"
@@ -41,21 +39,6 @@ static const char *HELP =
 
 static volatile sig_atomic_t stop_watch;
 static void on_signal(int sig) { (void)sig, stop_watch = 1; }
-
-// The inputs' newest modification time: a new render is due when it moves.
-static time_t newest(char **paths, int n) {
-    time_t t = 0;
-    for (int i = 0; i < n; i++) {
-        const char *names[] = {"", "/metrics.jsonl", "/summary.json", "/manifest.tsv", "/ablation.csv", "/pmo.csv"};
-        for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
-            char p[4200];
-            struct stat st;
-            snprintf(p, sizeof p, "%s%s", paths[i], names[k]);
-            if (!stat(p, &st) && st.st_mtime > t) t = st.st_mtime;
-        }
-    }
-    return t;
-}
 
 // unfinished: runs still going, or -1 when no run could be read yet (a watched run that has not started)
 static int render(char **paths, int n, const char *out, const char *title, int refresh, int *unfinished) {
@@ -106,12 +89,10 @@ int cmd_report(int argc, char **argv) {
     int unfinished = 0, rc = render(paths, n, out, title, watch, &unfinished);
     if (watch && !rc) {
         signal(SIGINT, on_signal), signal(SIGTERM, on_signal);
-        time_t seen = newest(paths, n);
+        // Every period re-renders: comparing modification times instead missed a run that ended between a render
+        // and the look at its files (and one-second mtimes miss writes within a second), leaving the page stale.
         while (unfinished && !stop_watch && !rc) {
             sleep((unsigned)watch);
-            time_t now = newest(paths, n);
-            if (now == seen) continue;
-            seen = now;
             rc = render(paths, n, out, title, watch, &unfinished);
         }
         if (!rc && !stop_watch) rc = render(paths, n, out, title, 0, &unfinished);  // final: no reload tag
