@@ -73,3 +73,36 @@ int packed_batch_score_from(const packed_batch *b, int seq) {
     while (from < n && b->targets[a + from] < 0) from++;
     return from;
 }
+
+int packed_batch_share_prompts(packed_batch *dst, const packed_batch *src, int first, int count, int min_shared,
+                               int *from) {
+    mgCheck(src->n_prefixes == 0, "packed_batch_share_prompts packs from a batch without prefixes");
+    int *prefix = mallocCheck((size_t)(count > 0 ? count : 1) * sizeof(int));
+    for (int j = 0; j < count; j++) prefix[j] = -1;
+    // A prefix is the prompt without its last token (score_from tokens): that token stays with each member, whose
+    // first target (the first completion token) it predicts.
+    for (int j = 0; min_shared > 0 && j < count; j++) {
+        int s = first + j, a = src->seq_start[s], P = packed_batch_score_from(src, s), shared = 0;
+        if (prefix[j] >= 0 || P < min_shared) continue;
+        for (int k = j + 1; k < count; k++) {
+            int t = first + k, b = src->seq_start[t];
+            if (prefix[k] < 0 && packed_batch_score_from(src, t) == P &&
+                !memcmp(src->tokens + a, src->tokens + b, (size_t)P * sizeof(int))) {
+                if (!shared) shared = 1, prefix[j] = packed_batch_add_prefix(dst, src->tokens + a, P);
+                prefix[k] = prefix[j];
+            }
+        }
+    }
+    for (int j = 0; j < count; j++) {
+        int s = first + j, a = src->seq_start[s], n = src->seq_start[s + 1] - a, P = packed_batch_score_from(src, s);
+        if (prefix[j] >= 0) {
+            if (from) from[j] = a + P;
+            packed_batch_add_after(dst, prefix[j], src->tokens + a + P, n - P, 0);
+        } else {
+            if (from) from[j] = a;
+            packed_batch_add(dst, src->tokens + a, n, P);
+        }
+    }
+    free(prefix);
+    return dst->n_prefixes;
+}

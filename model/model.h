@@ -156,6 +156,12 @@ int packed_batch_add_prefix(packed_batch *b, const int *ids, int n);
 void packed_batch_add_after(packed_batch *b, int prefix, const int *ids, int n, int score_from);
 // Sequences that are not prefixes (the group's members): n_seqs - n_prefixes.
 static inline int packed_batch_members(const packed_batch *b) { return b->n_seqs - b->n_prefixes; }
+// Appends src's sequences first .. first+count-1 to dst (empty) as the GRPO learner packs a shard: a prompt (the
+// tokens before score_from) that two or more of them share, at least min_shared tokens long, is packed once as a
+// prefix and those sequences continue it; the others are packed whole. 0 = share nothing. from[j] (if not NULL)
+// is src's token that dst's member j starts at, so per-token values map back. Returns the number of prefixes.
+int packed_batch_share_prompts(packed_batch *dst, const packed_batch *src, int first, int count, int min_shared,
+                               int *from);
 
 // ---- training forward / backward ----
 // Runs the batch, saving activations; writes logp (N) of each target at the given temperature (0 where target < 0)

@@ -25,31 +25,8 @@ enum { MIN_SHARED_PROMPT = 16 };
 // old log-probs follow them.
 static void shard_build(shard *sh, const packed_batch *g, const float *old_logp, int first, int count, int share) {
     packed_batch_init(&sh->b);
-    int *prefix = mallocCheck((size_t)count * sizeof(int));
-    for (int j = 0; j < count; j++) prefix[j] = -1;
-    for (int j = 0; share && j < count; j++) {
-        int s = first + j, a = g->seq_start[s], P = packed_batch_score_from(g, s), shared = 0;
-        if (prefix[j] >= 0 || P < MIN_SHARED_PROMPT) continue;
-        for (int k = j + 1; k < count; k++) {
-            int t = first + k, b = g->seq_start[t];
-            if (prefix[k] < 0 && packed_batch_score_from(g, t) == P &&
-                !memcmp(g->tokens + a, g->tokens + b, (size_t)P * sizeof(int))) {
-                if (!shared) shared = 1, prefix[j] = packed_batch_add_prefix(&sh->b, g->tokens + a, P);
-                prefix[k] = prefix[j];
-            }
-        }
-    }
     int *from = mallocCheck((size_t)count * sizeof(int));  // the first group token each member's shard tokens copy
-    for (int j = 0; j < count; j++) {
-        int s = first + j, a = g->seq_start[s], n = g->seq_start[s + 1] - a, P = packed_batch_score_from(g, s);
-        if (prefix[j] >= 0) {
-            from[j] = a + P;
-            packed_batch_add_after(&sh->b, prefix[j], g->tokens + a + P, n - P, 0);
-        } else {
-            from[j] = a;
-            packed_batch_add(&sh->b, g->tokens + a, n, P);
-        }
-    }
+    packed_batch_share_prompts(&sh->b, g, first, count, share ? MIN_SHARED_PROMPT : 0, from);
     int N = sh->b.n_tokens, np = sh->b.n_prefixes;
     sh->old = mallocCheck((size_t)N * sizeof(float));
     for (int i = 0; np && i < sh->b.seq_start[np]; i++) sh->old[i] = 0.0f;  // prefixes: nothing scored
@@ -58,7 +35,7 @@ static void shard_build(shard *sh, const packed_batch *g, const float *old_logp,
         memcpy(sh->old + at, old_logp + from[j], (size_t)(sh->b.seq_start[np + j + 1] - at) * sizeof(float));
     }
     sh->ref = NULL;
-    free(prefix), free(from);
+    free(from);
 }
 
 static void shard_free(shard *sh) {

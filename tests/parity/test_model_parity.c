@@ -4,7 +4,7 @@
 //
 // Checked per model: logits through the KV cache (token by token, per-sequence prefill, all sequences in one
 // batched step), packed-batch log-probs and entropies at T = 0.7, LoRA and full-parameter gradients, 5 AdamW
-// steps in both modes, and a greedy decode. Every measured worst error is printed so the README can quote it.
+// steps in both modes, a greedy decode, and LoRA gradients of a shard whose members share prompts, packed once. Every measured worst error is printed so the README can quote it.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,6 +349,84 @@ static void test_lora_grads(model *m, const fixture *f) {
     packed_batch_free(&b);
 }
 
+// ---------------------------------------------------------------- shared prompts
+
+#define SHARED_MEMBERS 6
+#define SHARED_MIN_PROMPT 16  // the learner's MIN_SHARED_PROMPT: the fixture's prompts are 18-24 tokens
+
+// A GRPO shard with shared prompts (tests/parity/make_shared_prompt_fixtures.py: PEFT runs each member whole),
+// packed as the learner packs it with training.share_prefix: each shared prompt once, its members continuing it.
+// Log-probs and LoRA gradients must equal the per-sequence reference.
+static void test_shared_prompt_lora(model *m, const fixture *f) {
+    fixture sf;  // the shared-prompt reference: only its tensors (sf.ref) are used
+    memset(&sf, 0, sizeof sf);
+    char path[300];
+    snprintf(path, sizeof path, FIXTURES "%s.shared.ref.safetensors", g_model);
+    mg_err e;
+    int rc = st_open(&sf.ref, path, &e);
+    CHECK(rc == 0, "%s", e.msg);
+    if (rc) return;
+    int len[SHARED_MEMBERS], prompt_len[SHARED_MEMBERS], N = 0;
+    if (ref_i32(&sf, "shared.lens", len, SHARED_MEMBERS) ||
+        ref_i32(&sf, "shared.prompt_lens", prompt_len, SHARED_MEMBERS)) {
+        st_close(&sf.ref);
+        return;
+    }
+    for (int s = 0; s < SHARED_MEMBERS; s++) N += len[s];
+    int *ids = malloc((size_t)N * sizeof(int)), from[SHARED_MEMBERS];
+    packed_batch group, shard;
+    packed_batch_init(&group);
+    packed_batch_init(&shard);
+    if (ref_i32(&sf, "shared.ids", ids, N) == 0 && install_lora(m, f) == 0) {
+        for (int s = 0, at = 0; s < SHARED_MEMBERS; at += len[s], s++)
+            packed_batch_add(&group, ids + at, len[s], prompt_len[s] - 1);
+        int np = packed_batch_share_prompts(&shard, &group, 0, SHARED_MEMBERS, SHARED_MIN_PROMPT, from);
+        // Two prompts are shared (by three and two members): fewer would mean the packing was not tested.
+        CHECK(np == 2 && packed_batch_members(&shard) == SHARED_MEMBERS, "%s: shard has %d prefixes, %d members",
+              g_model, np, packed_batch_members(&shard));
+        CHECK(shard.n_tokens < group.n_tokens - 20, "%s: shared shard has %d tokens, unshared %d", g_model,
+              shard.n_tokens, group.n_tokens);
+        model_set_train_mode(m, TRAIN_LORA);
+        model_zero_grad(m);
+        float *logp = calloc((size_t)shard.n_tokens, sizeof(float)), *w = calloc((size_t)shard.n_tokens, sizeof(float));
+        model_forward(m, &shard, f->temperature, logp, NULL);
+        float got[MAX_LEN];
+        for (int j = 0; j < SHARED_MEMBERS; j++) {
+            char name[48];
+            long n = 0, nw = 0;
+            snprintf(name, sizeof name, "shared.logp.%d", j);
+            float *want = ref_f32(&sf, name, &n);
+            snprintf(name, sizeof name, "shared.w.%d", j);
+            float *wj = ref_f32(&sf, name, &nw);
+            int k = gather_targets(&shard, np + j, logp, got);
+            CHECK(want && wj && k == n && nw == n, "%s: member %d has %d targets, reference %ld", g_model, j, k, n);
+            if (want && wj && k == n && nw == n) {
+                expect("shared prompt: logp (T=0.7)", max_abs_diff(got, want, n, NULL), TOL_LOGIT, name);
+                for (int i = shard.seq_start[np + j], t = 0; i < shard.seq_start[np + j + 1]; i++)
+                    if (shard.targets[i] >= 0) w[i] = wj[t++];
+            }
+            free(want), free(wj);
+        }
+        expect("shared prompt: loss (sum w logp)",
+               fabs(weighted_sum(w, logp, shard.n_tokens) - ref_scalar(&sf, "shared.loss")), TOL_LOGIT, NULL);
+        model_backward(m, &shard, w);
+        for (int l = 0; l < m->cfg.num_hidden_layers; l++)
+            for (int k = 0; k < LORA_N_MODULES; k++)
+                for (int ab = 0; ab < 2; ab++) {
+                    char name[96];
+                    snprintf(name, sizeof name, "shared_grad.%d.%s.%c", l, lora_module_names[k], ab ? 'B' : 'A');
+                    const st_tensor *t = st_find(&sf.ref, name);
+                    compare_grad(&sf, name, ab ? m->lora->dlayers[l].B[k] : m->lora->dlayers[l].A[k],
+                                 t ? (long)t->numel : 0, "shared prompt: lora grad (rel)");
+                }
+        free(logp), free(w);
+    }
+    free(ids);
+    packed_batch_free(&group);
+    packed_batch_free(&shard);
+    st_close(&sf.ref);
+}
+
 // ---------------------------------------------------------------- full parameters
 
 // The batch of the full-parameter loss: every next token of every sequence, T = 1.
@@ -539,7 +617,7 @@ static void run_fixture(const char *name) {
     }
     void (*const groups[])(model *, const fixture *) = {test_step_logits, test_forward_logp, test_lora_grads,
                                                          test_full_grads, test_adamw_full, test_adamw_lora,
-                                                         test_greedy};
+                                                         test_greedy, test_shared_prompt_lora};
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         model m;
         memset(&m, 0, sizeof m);
