@@ -109,6 +109,7 @@ static const ys_key k_keys[] = {
     YS_KEY_CHOICE("engine.backend", backend, k_backends, "cpu"),
     YS_KEY_CHOICE("engine.dtype", engine_dtype, k_engine_dtypes, "bf16"),
     YS_KEY_INT("engine.device", device, -1, 4096, "-1"),
+    YS_KEY_BOOL("engine.cuda_graphs", cuda_graphs, "true"),
     YS_KEY_GROUP("lora"),
     YS_KEY_INT("lora.r", lora_r, 1, 4096, "64"),
     YS_KEY_FLOAT("lora.alpha", lora_alpha, 0, 1e5, YS_OPEN_MIN, "16"),

@@ -107,6 +107,7 @@ typedef struct {
     char backend[8];       // "cpu" | "cuda"
     char engine_dtype[8];  // "bf16" | "fp32": the weights on the GPU
     int device;            // GPU index; -1 = the rank's local rank modulo the visible GPUs
+    int cuda_graphs;       // replay decode steps as CUDA graphs (engine.use_graphs)
 
     // output
     char output_dir[CFG_STR];   // metrics.jsonl, summary.json, checkpoint.h5

@@ -263,7 +263,7 @@ static const char *const k_free_keys[] = {"iterations", "oracle_budget", "output
                                           "distributed.rollout_ranks", "distributed.learner_ranks",
                                           "distributed.coordinator_only", "distributed.timeout", "distributed.allreduce",
                                           "engine.backend",
-                                          "engine.dtype", "engine.device", NULL};
+                                          "engine.dtype", "engine.device", "engine.cuda_graphs", NULL};
 
 // Walks a config dump ("key: value" lines, "group:" lines followed by "  key: value"): each call yields the next
 // dotted key and its value, 0 at the end.

@@ -150,6 +150,9 @@ int run_attach_backend(model *m, const run_config *c, comm *world, mg_err *e) {
             snprintf(inner, sizeof inner, "%s", e->msg);
             return mg_fail(e, "%s: rank %d: %s", c->path, world->rank, inner);
         }
+        // Graphs are keyed by the step's shape, sampling settings and adapter generation, and dropped when a
+        // scratch buffer moves (model/engine_decode.c), so a replay always runs what an eager step would.
+        m->eng->use_graphs = c->cuda_graphs;
     }
     if (!strcmp(c->allreduce, "mpi")) return 0;
     // Whether the learners' devices share a collective (NCCL) is a property of the build, the same on every rank;

@@ -48,6 +48,7 @@ static int check_shared(const run_config *first, const run_config *c, long i, mg
                       : strcmp(first->backend, c->backend)            ? "engine.backend"
                       : strcmp(first->engine_dtype, c->engine_dtype)  ? "engine.dtype"
                       : first->device != c->device                    ? "engine.device"
+                      : first->cuda_graphs != c->cuda_graphs          ? "engine.cuda_graphs"
                                                                       : NULL;
     if (!key) return 0;
     return mg_fail(e, "element %ld: '%s' differs from element 0's, but the elements of one job share it (sweep it "

@@ -42,6 +42,7 @@ typedef struct engine {
     size_t lora_n;
     uint64_t lora_version;  // the version of the host adapter last uploaded (lora_adapter.version; 0 = none)
     long lora_uploads;      // adapter uploads by engine_device_sync (tests count them)
+    long graph_replays;     // decode steps run by replaying a captured CUDA graph (tests count them)
     float *lora_params, *lora_grads, *opt_m, *opt_v;
     int opt_t;
     float **A, **B, **dA, **dB;

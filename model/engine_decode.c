@@ -340,6 +340,7 @@ int engine_step(engine *e, int n, const int *tokens, const int *slot_of, const c
     graph_entry *g = e->use_graphs && BE->graph_begin ? graph_for(e, n, nw, sp) : NULL;
     if (g && g->graph) {
         BE->graph_launch(g->graph);
+        e->graph_replays++;
     } else if (g && g->seen == 1 && BE->graph_begin()) {
         step_kernels(e, n, nw, sp);
         g->graph = BE->graph_end();

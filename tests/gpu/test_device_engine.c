@@ -158,7 +158,28 @@ static void check_search(model *cpu, model *gpu, const tokenizer *tok) {
           sum[0], sum[1]);
     printf("  migrate search, 2 iterations: first candidate '%s' on both; adapter |sum| %.7g / %.7g\n", first[0],
            sum[0], sum[1]);
-    free(p[0]), free(p[1]);
+    // Again on the GPU, eagerly and then with decode steps replayed as CUDA graphs, as `migrate run` does
+    // (engine.cuda_graphs): a replay runs the kernels of the eager step, so both must end on the same adapter, bit
+    // for bit. (The eager rerun, not the search above, is the reference: the first GPU search of the process ends
+    // within 5e-8 of later ones, not on their bits.)
+    char first_r[2][64];
+    size_t n_r[2];
+    float *r[2];
+    long replays = gpu->eng->graph_replays;
+    for (int graphs = 0; graphs < 2; graphs++) {
+        gpu->eng->use_graphs = graphs;
+        r[graphs] = search_adapter(gpu, tok, first_r[graphs], &n_r[graphs]);
+    }
+    gpu->eng->use_graphs = 0;
+    replays = gpu->eng->graph_replays - replays;
+    CHECK(replays > 0, "the search with CUDA graphs replayed none");
+    int same = r[0] && r[1] && n_r[0] == n_r[1] && !memcmp(r[0], r[1], n_r[0] * sizeof(float)) &&
+               !strcmp(first_r[0], first_r[1]);
+    CHECK(same, "the search with CUDA graphs ends elsewhere than without (first candidate '%s' / '%s')", first_r[1],
+          first_r[0]);
+    printf("  the same search with CUDA graphs (%ld decode steps replayed): %s adapter\n", replays,
+           same ? "the same" : "ANOTHER");
+    free(p[0]), free(p[1]), free(r[0]), free(r[1]);
 }
 
 // The exact sum's engine half on the device (shard gradients kept there, int64 fixed point on the GPU) against the
