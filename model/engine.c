@@ -356,6 +356,26 @@ void *engine_phase_alloc(engine *e, size_t bytes, int training) {
 
 void engine_acts_free(engine *e) { acts_free(e); }
 
+size_t engine_weight_bytes(const hf_config *c, mg_dtype wt) {
+    engine tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.cfg = *c, tmp.wt = wt;
+    size_t nm, nv;
+    weight_layout(&tmp, NULL, NULL, &nm, &nv);
+    return nm * mg_dtype_size(wt) + nv * sizeof(float);
+}
+
+size_t engine_train_bytes(const hf_config *c, const lora_config *lc, int tokens, int expanded_rows) {
+    engine tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.cfg = *c;
+    if (lc && lc->rank > 0) tmp.lora = *lc, tmp.lora_n = 1;
+    size_t KV = (size_t)c->num_key_value_heads * c->head_dim;
+    // the slab, the 5 int arrays (ensure_acts), the expanded keys and values with their gradients (engine_forward)
+    return acts_carve(&tmp, NULL, NULL, tokens) * sizeof(float) + (size_t)5 * tokens * sizeof(int) +
+           (size_t)4 * expanded_rows * KV * sizeof(float);
+}
+
 static void acts_free(engine *e) {
     engine_acts *a = e->acts;
     if (!a) return;

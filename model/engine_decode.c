@@ -109,6 +109,27 @@ static int kv_step_positions(const hf_config *c, const int *len, int n_slots, in
     return rc;
 }
 
+// The step buffers' sizes in floats, each rounded up to 64 (256-byte alignment for cuBLAS): at[i] the offsets,
+// returns the total. m tokens, mw wanted rows, R the adapter's rank (1 without), lp bytes per value of the separate
+// bf16 GEMM operands (0 with fp32 weights: the fp32 buffers are the operands).
+enum { STEP_BUFS = 14 };
+static size_t step_buffers_layout(const hf_config *c, size_t m, size_t mw, size_t R, size_t lp, size_t at[STEP_BUFS]) {
+    size_t C = c->hidden_size, Q = (size_t)c->num_attention_heads * c->head_dim;
+    size_t KV = (size_t)c->num_key_value_heads * c->head_dim, F = c->intermediate_size, V = c->vocab_size;
+    size_t sizes[STEP_BUFS] = {m * C, m * C, m * (Q + 2 * KV), m * Q, m * Q, m * C, m * 2 * F, m * F, m * R, mw * V,
+                               mw, (m * C * lp + 3) / 4, (m * Q * lp + 3) / 4, (m * F * lp + 3) / 4};
+    size_t total = 0;
+    for (int i = 0; i < STEP_BUFS; i++) at[i] = total, total += (sizes[i] + 63) / 64 * 64;
+    return total;
+}
+
+size_t engine_step_bytes(const hf_config *c, mg_dtype wt, int lora_rank, int n, int nw) {
+    size_t at[STEP_BUFS], mw = nw > 0 ? (size_t)nw : 1;
+    size_t lp = wt == MG_F32 ? 0 : mg_dtype_size(wt);
+    return step_buffers_layout(c, (size_t)n, mw, lora_rank > 0 ? (size_t)lora_rank : 1, lp, at) * sizeof(float) +
+           mw * sizeof(int) + step_in_bytes(n, n);
+}
+
 // Buffers for steps of n tokens with nw wanted rows. The logits are (rows wanted, V), not (tokens, V): a prefill
 // of 16 prompts of 4k tokens wants 16 rows, and 64k rows of a 128k vocabulary would be 33 GB.
 static void ensure_step(engine *e, int n, int nw) {
@@ -119,20 +140,14 @@ static void ensure_step(engine *e, int n, int nw) {
     int wcap = nw > 2 * kv->wcap ? nw : nw > kv->wcap ? 2 * kv->wcap : kv->wcap;
     if (wcap > cap) wcap = cap;
     step_buffers_free(e);
-    const hf_config *c = &e->cfg;
-    size_t C = c->hidden_size, Q = (size_t)c->num_attention_heads * c->head_dim, KV = kv->kv_dim;
-    size_t F = c->intermediate_size, R = rank, V = c->vocab_size, m = cap, mw = wcap > 0 ? wcap : 1;
+    size_t mw = wcap > 0 ? wcap : 1;
     size_t lp = e->wt == MG_F32 ? 0 : mg_dtype_size(e->wt);  // bytes per value of the separate GEMM operands
     float *xop, *attop, *actop;
-    size_t sizes[] = {m * C, m * C, m * (Q + 2 * KV), m * Q, m * Q, m * C, m * 2 * F, m * F, m * R, mw * V, mw,
-                      (m * C * lp + 3) / 4, (m * Q * lp + 3) / 4, (m * F * lp + 3) / 4};
-    float **bufs[] = {&kv->x, &kv->xn, &kv->qkv, &kv->q, &kv->att, &kv->tmp, &kv->gu, &kv->act, &kv->h,
-                      &kv->logits, &kv->logp, &xop, &attop, &actop};
-    size_t total = 0, at[sizeof sizes / sizeof *sizes];
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) at[i] = total, total += (sizes[i] + 63) / 64 * 64;
-    // each buffer 256-byte aligned (cuBLAS)
+    float **bufs[STEP_BUFS] = {&kv->x, &kv->xn, &kv->qkv, &kv->q, &kv->att, &kv->tmp, &kv->gu, &kv->act, &kv->h,
+                               &kv->logits, &kv->logp, &xop, &attop, &actop};
+    size_t at[STEP_BUFS], total = step_buffers_layout(&e->cfg, (size_t)cap, mw, (size_t)rank, lp, at);
     kv->slab = engine_phase_alloc(e, total * sizeof(float) + mw * sizeof(int), 0);
-    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) *bufs[i] = kv->slab + at[i];
+    for (int i = 0; i < STEP_BUFS; i++) *bufs[i] = kv->slab + at[i];
     kv->xop = lp ? (void *)xop : kv->xn;
     kv->attop = lp ? (void *)attop : kv->att;
     kv->actop = lp ? (void *)actop : kv->act;

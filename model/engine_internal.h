@@ -30,6 +30,13 @@ void engine_grads_free(engine *e);
 void *engine_phase_alloc(engine *e, size_t bytes, int training);
 // Frees the training activations (engine.c; made again by the next forward).
 void engine_acts_free(engine *e);
+// Bytes the engine allocates, from the layouts it allocates with (engine_memory.c adds them up for a shape):
+// the weights (matrices in wt, vectors fp32); one training batch of `tokens` packed tokens whose non-prefix
+// sequences expand to expanded_rows key rows (0 without shared prefixes); one decode step of n tokens and nw
+// wanted rows (its buffers and inputs; lora_rank 0 = no adapter).
+size_t engine_weight_bytes(const hf_config *c, mg_dtype wt);
+size_t engine_train_bytes(const hf_config *c, const lora_config *lc, int tokens, int expanded_rows);
+size_t engine_step_bytes(const hf_config *c, mg_dtype wt, int lora_rank, int n, int nw);
 // A device engine (model_use_backend) takes the model's current adapter (engine_device.c).
 void engine_device_sync(engine *e, const model *m);
 // The first position a query at position pos attends to: 0, or with a sliding window of W the last W positions up

@@ -65,6 +65,8 @@ static size_t lora_layout(const hf_config *c, const lora_config *lc, lora_layer 
     return off;
 }
 
+size_t lora_param_count(const hf_config *c, const lora_config *lc) { return lora_layout(c, lc, NULL, NULL); }
+
 int model_lora_init(model *m, const lora_config *lc, uint64_t seed, mg_err *e) {
     if (lc->rank <= 0) return mg_fail(e, "LoRA rank must be positive (got %d)", lc->rank);
     if (!(lc->alpha > 0)) return mg_fail(e, "LoRA alpha must be positive (got %g)", lc->alpha);

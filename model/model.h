@@ -101,6 +101,8 @@ const char *model_param_name(const model *m, int index, char *buf, size_t buflen
 
 // ---- LoRA ----
 // Adds an adapter initialised like PEFT (A kaiming-uniform(a=sqrt(5)), B = 0), keyed on seed.
+// Values in an adapter of this config on this model: every A (r, in) and B (out, r) of the targeted modules.
+size_t lora_param_count(const hf_config *c, const lora_config *lc);
 int model_lora_init(model *m, const lora_config *lc, uint64_t seed, mg_err *e);
 // Frees an adapter that is not (or no longer) m->lora; model_free frees the one attached. Several searches over
 // one model each keep their own adapter and attach it (m->lora = theirs) while they run.

@@ -1,12 +1,14 @@
 // The engine's decoding buffers (KV cache, step buffers) and training activations on a backend whose memory holds
 // one phase's buffers at a time but not both (model/engine_internal.h: engine_phase_alloc), as an 8B model's do on
 // an 80 GB GPU: prefill, a training forward and backward, prefill again, within the budget and with the same
-// logits, log-probs and gradients as an engine with memory to spare. The backend is the CPU table with its
+// logits, log-probs and gradients as an engine with memory to spare. Also: the bytes each phase allocates are the
+// ones engine_weight_bytes, engine_step_bytes and engine_train_bytes compute (migrate inspect-model --memory). The backend is the CPU table with its
 // allocations counted and try_alloc refusing what would pass the budget; alloc past it is recorded as a failure.
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/engine.h"
+#include "model/engine_internal.h"
 #include "testing.h"
 
 #define MAX_ALLOCS 4096
@@ -128,6 +130,16 @@ int main(void) {
     results spare, tight;
     run(&m, &counted, &spare);  // no budget: both phases' buffers are kept, as before
     size_t kv_part = spare.peak_decode, acts_part = spare.peak_train;
+    size_t KVD = (size_t)c.num_key_value_heads * c.head_dim;
+    size_t want_decode = 2 * (size_t)c.num_hidden_layers * S * CTX * KVD * sizeof(float) +
+                         engine_step_bytes(&c, MG_F32, lc.rank, S * P, S);
+    size_t want_train = engine_train_bytes(&c, &lc, S * P, 0);
+    size_t want_base = engine_weight_bytes(&c, MG_F32) + 4 * lora_param_count(&c, &lc) * sizeof(float);
+    // What `migrate inspect-model --memory` adds up (model/engine_memory.c) is what the engine allocates.
+    CHECK(kv_part == want_decode, "decode allocated %zu bytes, engine_step_bytes + the cache say %zu", kv_part,
+          want_decode);
+    CHECK(acts_part == want_train, "training allocated %zu bytes, engine_train_bytes says %zu", acts_part, want_train);
+    CHECK(spare.base == want_base, "weights + adapter: %zu bytes allocated, %zu computed", spare.base, want_base);
     CHECK(kv_part > 0 && acts_part > 0, "decode %zu and training %zu bytes", kv_part, acts_part);
     // room for the larger phase and half the smaller one: either alone fits, both do not
     budget = spare.base + (kv_part > acts_part ? kv_part : acts_part) + (kv_part < acts_part ? kv_part : acts_part) / 2;

@@ -2,7 +2,7 @@
 # migrate inspect-model (model/model_report.c): the report of the two fixture models and the bundled demo model
 # has its sections; a key the engine does not read is listed as NOT READ, a bookkeeping key as ignored; a sliding
 # window is reported; a value the engine does not implement (hidden_act gelu) fails with the run's
-# one-line error naming the key; bad usage exits 2.
+# one-line error naming the key; bad usage exits 2. --memory prints the engine-memory table of a shape.
 set -uo pipefail
 BUILD=${1:?build dir}
 M="$BUILD/migrate"
@@ -47,6 +47,19 @@ sed -i 's/"hidden_act": "silu"/"hidden_act": "gelu"/' "$TMP/m/config.json"
 expect "gelu is refused by key" 1 "inspect-model: .*config.json: key 'hidden_act' is 'gelu'" -- "$M" inspect-model "$TMP/m"
 "$M" inspect-model >/dev/null 2>&1
 check "no folder: exit 2" [ $? -eq 2 ]
+# --memory: the table from config.json alone (its sums are checked against the engine's allocations in
+# test_engine_phases); the shared prompt shrinks the largest step and the shard; bad shapes and options exit 2.
+out=$("$M" inspect-model tests/parity/fixtures/llama3-tiny --memory 4x40+8 --lora-r 8 2>&1)
+check "--memory: exit 0" [ $? -eq 0 ]
+for want in "Engine memory for 4 samples x (40 prompt + 8 completion tokens), bf16 weights, LoRA r 8 on q_proj"             "(160 tokens)" "(40 tokens)" "(192 tokens)" "(75 tokens)" "peak (resident + larger phase)"; do
+    check "--memory: '$want'" grep -qF -- "$want" <<<"$out"
+done
+expect "--memory shape checked" 2 "inspect-model: --memory wants SAMPLESxPROMPT\\+COMPLETION" -- \
+    "$M" inspect-model tests/parity/fixtures/llama3-tiny --memory 16x4096
+expect "--lora-targets checked" 2 "inspect-model: .*'q_proj,foo'" -- \
+    "$M" inspect-model tests/parity/fixtures/llama3-tiny --memory 2x8+4 --lora-targets q_proj,foo
+expect "--members-per-shard checked" 2 "inspect-model: --members-per-shard wants a positive integer" -- \
+    "$M" inspect-model tests/parity/fixtures/llama3-tiny --memory 2x8+4 --members-per-shard 0
 check "--help explains the three headings" bash -c "'$M' inspect-model --help | grep -qF 'NOT READ'"
 
 echo "$passed passed, $failed failed"
