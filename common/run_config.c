@@ -18,6 +18,7 @@ static const char *const k_arc_executors[] = {"dsl", "python", NULL};
 static const char *const k_arc_formats[] = {"colors", "digits", NULL};
 static const char *const k_arc_rewards[] = {"partial", "strict", NULL};
 static const char *const k_ns_seeds[] = {"top", "sample", NULL};
+static const char *const k_repeats[] = {"reward", "drop", "lowest", NULL};
 // training.loss_type: workers/grpo.h's loss_kind in its order (test_config checks that they agree)
 static const char *const k_losses[] = {"grpo", "bnpo", "dr_grpo", NULL};
 static const char *const k_chat_formats[] = {"auto", "plain", "llama3", "chatml", NULL};
@@ -27,9 +28,9 @@ static const char *const k_engine_dtypes[] = {"bf16", "fp32", NULL};
 
 // YS_ENUM fields are written through an int*.
 _Static_assert(sizeof(strategy_kind) == sizeof(int) && sizeof(task_kind) == sizeof(int) &&
-                   sizeof(ns_seed_mode) == sizeof(int),
+                   sizeof(ns_seed_mode) == sizeof(int) && sizeof(repeats_mode) == sizeof(int),
                "enums must be int-sized");
-_Static_assert(STRATEGY_MIGRATE == 5 && TASK_ARC == 3 && NS_SEED_SAMPLE == 1,
+_Static_assert(STRATEGY_MIGRATE == 5 && TASK_ARC == 3 && NS_SEED_SAMPLE == 1 && REPEATS_LOWEST == 2,
                "name tables follow the enum order");
 
 // Order = dump order. A group's keys come right after it.
@@ -74,6 +75,7 @@ static const ys_key k_keys[] = {
     YS_KEY_INT("search.num_neighborhood", num_neighborhood, 0, 4096, "4"),
     YS_KEY_INT("search.top_k", top_k, 1, 4096, "5"),
     YS_KEY_ENUM("search.ns_seed", ns_seed, k_ns_seeds, "top"),
+    YS_KEY_ENUM("search.repeats", repeats, k_repeats, "reward"),
     YS_KEY_INT("search.archive_max_entries", archive_max_entries, 0, INT_MAX, "0"),
     YS_KEY_BOOL("search.stop_when_solved", stop_when_solved, "true"),
     YS_KEY_GROUP("sampling"),

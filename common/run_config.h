@@ -18,6 +18,9 @@ typedef enum {
 } strategy_kind;
 
 typedef enum { NS_SEED_TOP = 0, NS_SEED_SAMPLE } ns_seed_mode;         // best entry, or uniform over top-k
+// search.repeats: a sample repeating an answer already scored enters the group with its reward, not at all, or
+// with the group's lowest reward
+typedef enum { REPEATS_REWARD = 0, REPEATS_DROP, REPEATS_LOWEST } repeats_mode;
 typedef enum { TASK_SEMANTLE = 0, TASK_ORACLE, TASK_MOLECULE, TASK_ARC } task_kind;
 
 #define CFG_STR 1024
@@ -62,6 +65,7 @@ typedef struct {
     int num_neighborhood;  // gamma
     int top_k;             // archive entries NS (and OPRO) draw from
     ns_seed_mode ns_seed;
+    repeats_mode repeats;  // how repeated answers enter the GRPO group
     int archive_max_entries;  // 0 = keep every entry; else keep the best N (repeats of dropped ones stay free)
     int stop_when_solved;     // 1: a search ends at its first solution; 0: it spends its whole budget
     int iterations;        // max iterations

@@ -403,10 +403,13 @@ static void form_group(search_state *s, const sample *smp, int n, const int *bas
     packed_batch_init(&g->b);
     int ocap = 0, members = 0;
     double *r = mallocCheck((size_t)(n + n_greedy + 1) * sizeof(double));
+    int *lowered = mallocCheck((size_t)(n + 1) * sizeof(int)), n_lowered = 0;
     for (int j = 0; j < n; j++) {
         if (smp[j].entry == -2 || smp[j].c.n == 0) continue;
+        if (smp[j].repeat && c->repeats == REPEATS_DROP) continue;
         int on_policy = smp[j].origin == ORIGIN_ON_POLICY;
         add_member(&g->b, &g->old, &ocap, base, base_len, smp[j].c.ids, smp[j].c.n, on_policy ? smp[j].c.logp : NULL);
+        if (smp[j].repeat && c->repeats == REPEATS_LOWEST) lowered[n_lowered++] = members;
         r[members++] = smp[j].reward;
     }
     for (int k = 0; k < n_greedy; k++) {
@@ -422,6 +425,20 @@ static void form_group(search_state *s, const sample *smp, int n, const int *bas
         group_r[*gn] = r[members - 1], group_o[(*gn)++] = ORIGIN_GREEDY;
         free(cids);
     }
+    // search.repeats lowest: each repeat takes the lowest reward among the members that are not repeats (its own
+    // reward when every member is one), so a group of repeats and new answers ranks every repeat last.
+    if (n_lowered) {
+        double low = INFINITY;
+        for (int i = 0, k = 0; i < members; i++) {
+            if (k < n_lowered && lowered[k] == i) {
+                k++;
+                continue;
+            }
+            if (r[i] < low) low = r[i];
+        }
+        for (int k = 0; k < n_lowered && isfinite(low); k++) r[lowered[k]] = low;
+    }
+    free(lowered);
     if (members >= 2) {
         g->adv = mallocCheck((size_t)members * sizeof(float));
         grpo_advantages(r, members, c->scale_rewards, g->adv);

@@ -428,6 +428,63 @@ static void check_group_stats(void) {
     }
 }
 
+// search.repeats: the group of each iteration (kept as pending with training.staleness 1, so it can be looked at)
+// holds every new sample under `reward`, leaves the iteration's repeats out under `drop`, and under `lowest` gives
+// each repeat the lowest reward of the others, so at least repeats + 1 members share the lowest advantage.
+static void check_repeats(model *m, const tokenizer *tok) {
+    const char *modes[] = {"reward", "drop", "lowest"};
+    int seqs[3][8] = {{0}}, reps[3][8] = {{0}}, lowest_ties[8] = {0};
+    long total_repeats = 0;
+    for (int k = 0; k < 3; k++) {
+        run_config c;
+        mg_err e;
+        char set_r[64];
+        snprintf(set_r, sizeof set_r, "search.repeats=%s", modes[k]);
+        const char *over[] = {"strategy=grpo", "iterations=8", "search.num_on_policy=8", "search.num_neighborhood=0",
+                              "sampling.max_completion_length=4", "sampling.temperature=0.1", "training.staleness=1",
+                              "task.type=semantle", "task.target=x", "task.vectors=x", "lora.r=4", "lora.alpha=8",
+                              set_r};
+        const char *yaml = "model: tests/parity/fixtures/llama3-tiny\n";
+        if (run_config_parse(&c, yaml, strlen(yaml), "test.yaml", over, 13, &e)) {
+            CHECK(0, "%s", e.msg);
+            return;
+        }
+        toy_state st = {0, NULL};
+        task t = make_toy(&st);
+        search_state s;
+        int ok = search_attach_adapter(m, &c, &e) == 0 && search_init(&s, &c, m, tok, &t, 0, NULL, NULL, &e) == 0;
+        CHECK(ok, "%s", e.msg);
+        for (int it = 0; ok && it < 8; it++) {
+            long before = s.repeats;
+            if (search_step(&s, &e) < 0 || s.n_pending < 1) break;
+            const pending_group *g = &s.pending[s.n_pending - 1];
+            seqs[k][it] = g->b.n_seqs, reps[k][it] = (int)(s.repeats - before);
+            if (k == 2 && g->b.n_seqs) {
+                float low = g->adv[0];
+                for (int i = 1; i < g->b.n_seqs; i++) low = fminf(low, g->adv[i]);
+                for (int i = 0; i < g->b.n_seqs; i++) lowest_ties[it] += g->adv[i] == low;
+            }
+        }
+        if (ok) search_free(&s);
+        model_set_train_mode(m, TRAIN_NONE);
+        run_config_free(&c);
+    }
+    for (int it = 0; it < 8; it++) {
+        total_repeats += reps[0][it];
+        // the three runs draw the same samples until their updates differ: compare within the drop run itself
+        CHECK(seqs[0][it] == 8 || seqs[0][it] == 0, "reward: iteration %d's group has %d members", it, seqs[0][it]);
+        int want = 8 - reps[1][it];
+        CHECK(seqs[1][it] == (want >= 2 ? want : 0), "drop: iteration %d has %d repeats and %d members", it,
+              reps[1][it], seqs[1][it]);
+        if (reps[2][it] > 0 && reps[2][it] < 8)
+            CHECK(lowest_ties[it] >= reps[2][it] + 1, "lowest: iteration %d has %d repeats, %d members at the lowest "
+                  "advantage", it, reps[2][it], lowest_ties[it]);
+    }
+    CHECK(total_repeats > 0, "the runs had no repeats: search.repeats was not exercised");
+    printf("  search.repeats: %ld repeats in 8 iterations; members per group (drop) %d %d %d %d ...\n", total_repeats,
+           seqs[1][0], seqs[1][1], seqs[1][2], seqs[1][3]);
+}
+
 int main(void) {
     model m;
     tokenizer *tok;
@@ -468,6 +525,7 @@ int main(void) {
     check_trouble(&m, tok);
     check_gradient_skip(&m);
     check_learner_shared_prompt(&m);
+    check_repeats(&m, tok);
     tokenizer_free(tok);
     model_free(&m);
     return test_summary("test_search");
