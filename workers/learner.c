@@ -227,8 +227,7 @@ static void update(const comm *c, model *m, adamw_state *opt, const grpo_params 
     for (int k = 0; k < n_shards; k++) {
         if (!c->is_learner || k % c->n_learner != c->learner_index) continue;
         mine[n_mine++] = k;
-        shard_build(&shards[k], b, old_logp, k * per, (k + 1) * per <= S ? per : S - k * per,
-                    gp->share_prefix && (!m->eng || m->eng->be == &mg_backend_cpu));
+        shard_build(&shards[k], b, old_logp, k * per, (k + 1) * per <= S ? per : S - k * per, gp->share_prefix);
     }
     double *stats = callocCheck((size_t)n_shards * ST_COUNT, sizeof(double));
     for (int it = 0; it < num_iterations && c->is_learner; it++) {

@@ -6,6 +6,9 @@
 // the kernels compiled for the host CPU (label unit). Checks, forward and backward, fp32 and bf16 operands:
 //  * packed causal batches of sequences of different lengths (1 included), GQA 4:1, 7:1 and 1:1, head_dim 10-128,
 //    runs whose first query already sees earlier keys, and gradients not wanted (NULL);
+//  * the layout of shared prompts (model/engine.c expand_kv): members' queries over an expanded key array, each
+//    member's keys a copy of its prompt's rows then its own, more keys than queries; on the GEMMs (whole and split
+//    into row blocks) and, with runs too short for them, on the tiled kernels;
 //  * a budget small enough to split the work into chunks by sequences, heads and query rows;
 //  * layouts that are not packed causal batches go to the tiled kernels (and still give the CPU's results);
 //  * results do not change between two runs (no atomics); the plan's scratch stays under its budget for long
@@ -200,6 +203,24 @@ static void test_layouts(void) {
     layout O = packed("3 seqs after 4,0,16 earlier keys", 3, lens2, first);
     check_case(&O, (heads){2, 1, 64}, 1, 0, 0);
     layout_free(&O);
+    // shared prompts (model/engine.c expand_kv): members' queries over an expanded key array where each member's
+    // region is a copy of its prompt's 19 or 16 rows, then its own; the last member is alone (no prompt rows)
+    int mlen[6] = {7, 10, 6, 8, 5, 26}, mfirst[6] = {20, 20, 17, 20, 17, 1};
+    layout E = packed("members after shared prompts 19,16", 6, mlen, mfirst);
+    check_case(&E, (heads){4, 2, 16}, 1, 0, 1);
+    check_case(&E, (heads){4, 1, 64}, 1, 0, 0);
+    attention_gemm_set_budget(40 << 10);  // row blocks of a member: each sees its prompt's rows and more
+    attention_gemm_plan_info ei;
+    attention_gemm_plan(&ei, E.start, E.len, E.N, 4, 1, 64, MG_F32);
+    CHECK(ei.units > 6, "members after shared prompts, budget 40 KB: only %d chunks", ei.units);
+    E.name = "members after shared prompts 19,16, budget 40 KB";
+    check_case(&E, (heads){4, 1, 64}, 1, 0, 0);
+    attention_gemm_set_budget(0);
+    layout_free(&E);
+    int slen[6] = {2, 2, 2, 2, 2, 5};  // runs too short for the GEMMs: the tiled kernels on the expanded keys
+    layout T = packed("short members after shared prompts 19,16", 6, slen, mfirst);
+    check_case(&T, (heads){4, 2, 16}, 0, 0, 1);
+    layout_free(&T);
 
     printf("a small budget: chunks split by sequences, heads and query rows\n");
     int lens3[4] = {37, 64, 8, 90};

@@ -2,7 +2,8 @@
 // model on the host: model_forward, model_backward and generate keep their results, the adapter the host holds is
 // the one the GPU uses (values, on/off switch, a new shape after a swap), a whole MiGrATe search runs there
 // unchanged, and the learners' exact gradient sum (shards kept on the device, int64 fixed point there, then
-// through the device collective) gives the host arithmetic's bits. fp32 weights, so the comparison is tight.
+// through the device collective) gives the host arithmetic's bits. fp32 weights, so the comparison is tight; shared
+// prompts in training (training.share_prefix: members' attention over expanded keys) also with bf16 weights.
 // Built twice: on the real GPU (label gpu, exits 77 without one) and on the emulated kernels
 // (test_device_engine_emu, label unit: every CI run exercises the wiring).
 //   test_device_engine            (from the repository root)
@@ -10,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rng.h"
 #include "coordinator/search.h"
+#include "kernels/cuda/attention_gemm.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "model/engine.h"
 #include "model/sampler.h"
+#include "workers/learner.h"
 #include "testing.h"
 #include "toy_task.h"
 
@@ -82,6 +86,149 @@ static void check_training(model *cpu, model *gpu, int rank, unsigned targets) {
     model_set_train_mode(cpu, TRAIN_NONE), model_set_train_mode(gpu, TRAIN_NONE);
     packed_batch_free(&b);
     free(lc), free(lg), free(ec), free(eg), free(dl);
+}
+
+// The layout the engine gives the members' queries over the expanded keys (model/engine.c: region of member s =
+// its prefix's rows, then its own; kv_start = the region's first row, kv_len = position + 1): whether the GEMMs
+// take it (else the tiled kernels run it).
+static int expanded_on_gemms(const packed_batch *b, const hf_config *c) {
+    int P = b->seq_start[b->n_prefixes], n = b->n_tokens - P, region = 0;
+    int *ks = malloc((size_t)n * sizeof(int)), *kl = malloc((size_t)n * sizeof(int));
+    for (int s = b->n_prefixes; s < b->n_seqs; s++) {
+        for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++) ks[i - P] = region, kl[i - P] = b->pos[i] + 1;
+        region += b->pos[b->seq_start[s + 1] - 1] + 1;
+    }
+    attention_gemm_plan_info info;
+    attention_gemm_plan(&info, ks, kl, n, c->num_attention_heads, c->num_key_value_heads, c->head_dim, MG_F32);
+    free(ks), free(kl);
+    return info.taken;
+}
+
+// Prompts that several members share, packed once (packed_batch_add_prefix / _add_after, as the learner packs a
+// shard with training.share_prefix): the members' queries then attend to keys in the expanded array (expand_kv),
+// rows at other offsets than the queries' and more of them than the member's own rows. On the device: the same
+// scored log-probs, entropies and LoRA gradients as (a) the host engine on the same shared batch (the kernels on
+// expanded keys) and (b) the device on the members packed whole (expand_kv and its fold). Two prompts of 20 and 17
+// tokens shared by three and two members, one member alone; completions long enough for the GEMMs (avg run >= 4),
+// then short enough that the expanded keys go to the tiled kernels. tol[0]: logp and entropy, tol[1]: LoRA
+// gradients (max|a - b| / max|b|), against the host (a) and against the device's whole packing (b), in that order.
+static void check_shared_prompts(model *cpu, model *gpu, const int *clen, int gemm, const char *mode,
+                                 const double tol[2][2]) {
+    enum { M = 6 };
+    int V = cpu->cfg.vocab_size, prompt_of[M] = {0, 0, 1, 0, 1, 2}, plen[3] = {20, 17, gemm ? 18 : 4};
+    give_adapter(cpu, 4, LORA_Q | LORA_K | LORA_V | LORA_O), give_adapter(gpu, 4, LORA_Q | LORA_K | LORA_V | LORA_O);
+    model_set_train_mode(cpu, TRAIN_LORA), model_set_train_mode(gpu, TRAIN_LORA);
+    packed_batch whole, shared;
+    packed_batch_init(&whole), packed_batch_init(&shared);
+    int prefix[2], at_whole[M], at_shared[M], prompts[3][20];
+    for (int k = 0; k < 3; k++)
+        for (int t = 0; t < plen[k]; t++) prompts[k][t] = (int)(rng_uniform(41, (uint64_t)k, (uint64_t)t) * V);
+    for (int k = 0; k < 2; k++) prefix[k] = packed_batch_add_prefix(&shared, prompts[k], plen[k] - 1);
+    for (int j = 0; j < M; j++) {  // member j: its prompt, then clen[j] completion tokens, scored from the prompt's last
+        int k = prompt_of[j], ids[40], n = 0;
+        for (int t = 0; t < plen[k]; t++) ids[n++] = prompts[k][t];
+        for (int t = 0; t < clen[j]; t++) ids[n++] = (int)(rng_uniform(42, (uint64_t)j, (uint64_t)t) * V);
+        at_whole[j] = whole.n_tokens + plen[k] - 1;
+        packed_batch_add(&whole, ids, n, plen[k] - 1);
+        if (k < 2) {
+            at_shared[j] = shared.n_tokens;
+            packed_batch_add_after(&shared, prefix[k], ids + plen[k] - 1, n - plen[k] + 1, 0);
+        } else {
+            at_shared[j] = shared.n_tokens + plen[k] - 1;
+            packed_batch_add(&shared, ids, n, plen[k] - 1);
+        }
+    }
+    CHECK(expanded_on_gemms(&shared, &cpu->cfg) == gemm, "the members' expanded keys are not on the %s",
+          gemm ? "GEMMs" : "tiled kernels");
+    // runs: 0 the host on the shared batch, 1 the device on it, 2 the device on the whole batch
+    const packed_batch *bs[3] = {&shared, &shared, &whole};
+    model *ms[3] = {cpu, gpu, gpu};
+    float *lp[3], *en[3], *gr[3];
+    size_t n = cpu->lora->n_params;
+    for (int r = 0; r < 3; r++) {
+        const packed_batch *b = bs[r];
+        const int *at = r < 2 ? at_shared : at_whole;
+        float *logp = calloc((size_t)b->n_tokens, sizeof(float)), *ent = calloc((size_t)b->n_tokens, sizeof(float));
+        float *dl = calloc((size_t)b->n_tokens, sizeof(float));
+        lp[r] = calloc(64, sizeof(float)), en[r] = calloc(64, sizeof(float)), gr[r] = malloc(n * sizeof(float));
+        for (int j = 0, o = 0; j < M; j++)
+            for (int t = 0; t < clen[j]; t++, o++) dl[at[j] + t] = 0.4f * (float)sin(1.3 * o + 0.2);
+        model_zero_grad(ms[r]);
+        model_forward(ms[r], b, 0.9f, logp, ent);
+        model_backward(ms[r], b, dl);
+        memcpy(gr[r], ms[r]->lora->grads, n * sizeof(float));
+        for (int j = 0, o = 0; j < M; j++)  // the scored positions, in member order
+            for (int t = 0; t < clen[j]; t++, o++) lp[r][o] = logp[at[j] + t], en[r][o] = ent[at[j] + t];
+        free(logp), free(ent), free(dl);
+    }
+    int scored = 0;
+    for (int j = 0; j < M; j++) scored += clen[j];
+    for (int r = 0; r < 2; r++) {
+        double dlogp = max_rel(lp[2 * r], lp[1], (size_t)scored), dent = max_rel(en[2 * r], en[1], (size_t)scored);
+        double dgrad = max_rel(gr[2 * r], gr[1], n);
+        const char *what = r ? "device, members whole" : "host, shared";
+        printf("  shared prompts (%s %s), %d + %d tokens vs %s: logp %.2e entropy %.2e LoRA grads %.2e (relative)\n",
+               mode, gemm ? "GEMMs" : "tiled", shared.seq_start[shared.n_prefixes],
+               shared.n_tokens - shared.seq_start[shared.n_prefixes], what, dlogp, dent, dgrad);
+        CHECK(dlogp < tol[r][0] && dent < tol[r][0], "shared prompts (%s) vs %s: logp/entropy differ by %.2e/%.2e",
+              mode, what, dlogp, dent);
+        CHECK(dgrad < tol[r][1], "shared prompts (%s) vs %s: LoRA gradients differ by %.2e", mode, what, dgrad);
+    }
+    for (int r = 0; r < 3; r++) free(lp[r]), free(en[r]), free(gr[r]);
+    model_set_train_mode(cpu, TRAIN_NONE), model_set_train_mode(gpu, TRAIN_NONE);
+    packed_batch_free(&whole), packed_batch_free(&shared);
+}
+
+// The learner with training.share_prefix on the device (workers/learner.c shard_build packs shared prompts once
+// there too): one GRPO update of a 6-member shard whose prompts of 20 and 18 tokens three and two members share, on
+// the host and on the device, sharing and not. Loss and gradient norm agree (the test_search check's quantities);
+// the stepped adapter's difference is printed only: AdamW's first step moves an element by lr times the sign of its
+// gradient, so one near zero whose sign rounding flips would move it 2 lr apart.
+static void check_learner_shared(model *cpu, model *gpu) {
+    enum { M = 6 };
+    int V = cpu->cfg.vocab_size, prompt_of[M] = {0, 1, 0, 0, 1, 2}, plen[3] = {20, 18, 17}, clen[M] = {5, 3, 6, 4, 2, 5};
+    packed_batch b;
+    packed_batch_init(&b);
+    for (int j = 0; j < M; j++) {
+        int ids[32], k = prompt_of[j];
+        for (int t = 0; t < plen[k]; t++) ids[t] = 1 + (int)(rng_uniform(43, (uint64_t)k, (uint64_t)t) * (V - 1));
+        for (int t = 0; t < clen[j]; t++) ids[plen[k] + t] = 1 + (int)(rng_uniform(44, (uint64_t)j, t) * (V - 1));
+        packed_batch_add(&b, ids, plen[k] + clen[j], plen[k] - 1);
+    }
+    float *old = malloc((size_t)b.n_tokens * sizeof(float)), adv[M] = {0.5f, -1.0f, 0.25f, -0.5f, 1.0f, -0.25f};
+    for (int i = 0; i < b.n_tokens; i++) old[i] = NAN;
+    comm alone = {.size = 1, .is_rollout = 1, .is_learner = 1, .is_coordinator = 1, .n_rollout = 1, .n_learner = 1};
+    // runs: 0 the host sharing, 1 the device sharing, 2 the device with members whole
+    model *ms[3] = {cpu, gpu, gpu};
+    learner_stats ls[3];
+    float *after[3];
+    size_t n = 0;
+    for (int r = 0; r < 3; r++) {
+        give_adapter(ms[r], 4, LORA_Q | LORA_K | LORA_V | LORA_O);
+        model_set_train_mode(ms[r], TRAIN_LORA);
+        n = ms[r]->lora->n_params;
+        adamw_state opt;
+        adamw_init(&opt, n);
+        grpo_params gp = {0.2f, 0.28f, 0.0f, LOSS_DR_GRPO, 8, r < 2};
+        learner_update(&alone, ms[r], &opt, &gp, 1, 1.0f, M, &b, old, adv, &ls[r]);
+        adamw_free(&opt);
+        after[r] = malloc(n * sizeof(float));
+        memcpy(after[r], ms[r]->lora->params, n * sizeof(float));
+        model_set_train_mode(ms[r], TRAIN_NONE);
+    }
+    for (int r = 0; r < 3; r += 2) {
+        double dloss = fabs(ls[1].loss - ls[r].loss) / fabs(ls[r].loss);
+        double dnorm = fabs(ls[1].grad_norm - ls[r].grad_norm) / ls[r].grad_norm;
+        double dparam = max_rel(after[r], after[1], n);
+        const char *what = r ? "device, members whole" : "host, sharing";
+        printf("  learner, shared prompts on the device vs %s: loss %.2e gradient norm %.2e adapter %.2e (relative)\n",
+               what, dloss, dnorm, dparam);
+        CHECK(ls[r].grad_norm > 0 && dloss < 1e-5 && dnorm < 1e-5,
+              "learner, shared prompts on the device vs %s: loss %.2e gradient norm %.2e", what, dloss, dnorm);
+    }
+    for (int r = 0; r < 3; r++) free(after[r]);
+    free(old);
+    packed_batch_free(&b);
 }
 
 static void check_generate(model *cpu, model *gpu, const tokenizer *tok) {
@@ -260,6 +407,22 @@ int main(void) {
     printf("device: %s\n", cuda_device_name());
     check_training(&cpu, &gpu, 8, LORA_Q | LORA_V);
     check_training(&cpu, &gpu, 4, LORA_Q | LORA_K | LORA_V | LORA_O | LORA_GATE | LORA_UP | LORA_DOWN);  // new shape
+    // fp32: check_training's bounds (1e-5 logp, 1e-4 LoRA gradients). bf16 weights and GEMM operands:
+    // test_cuda_parity's whole-model bounds both ways (the whole packing rounds each member's prompt gradient to
+    // bf16 on its own, the shared one their sum; short members' expanded keys go to the fp32 tiled kernels)
+    static const double tol32[2][2] = {{1e-5, 1e-4}, {1e-5, 1e-4}}, tol16[2][2] = {{1e-2, 2e-2}, {1e-2, 2e-2}};
+    int clen_long[6] = {6, 9, 5, 7, 4, 8}, clen_short[6] = {1, 1, 1, 1, 1, 1};
+    check_shared_prompts(&cpu, &gpu, clen_long, 1, "fp32", tol32);
+    check_shared_prompts(&cpu, &gpu, clen_short, 0, "fp32", tol32);
+    model g16;
+    if (model_load(&g16, FIXTURE, &e) || model_use_backend(&g16, be, MG_BF16, &e)) {
+        CHECK(0, "%s", e.msg);
+    } else {
+        check_shared_prompts(&cpu, &g16, clen_long, 1, "bf16", tol16);
+        check_shared_prompts(&cpu, &g16, clen_short, 0, "bf16", tol16);
+        model_free(&g16);
+    }
+    check_learner_shared(&cpu, &gpu);
     check_generate(&cpu, &gpu, tok);
     check_search(&cpu, &gpu, tok);
     check_kept_sum(&gpu);
