@@ -296,12 +296,16 @@ struct engine_acts {
     float *kexp, *vexp, *dkexp, *dvexp;
 };
 
+// Each buffer starts 256 bytes (64 floats) after the last, as the decode step's do: packed back to back, their
+// alignment would follow the capacity (rstd1 of 51 rows moves everything after it by 12 bytes), and kernels pick
+// their path by alignment (rmsnorm's float4 kernel sums in another order; cuBLAS picks kernels by operand
+// alignment), so a step's bits would depend on the largest batch the engine had seen before.
 static size_t acts_carve(const engine *e, engine_acts *a, float *base, int N) {
     const hf_config *c = &e->cfg;
     size_t C = c->hidden_size, Q = (size_t)c->num_attention_heads * c->head_dim;
     size_t KV = (size_t)c->num_key_value_heads * c->head_dim, F = c->intermediate_size, n = N;
     size_t R = e->lora_n ? (size_t)e->lora.rank : 0, off = 0;
-#define TAKE(ptr, count) CARVE(base, 1, off, ptr, count)
+#define TAKE(ptr, count) CARVE(base, 1, off, ptr, ((count) + 63) / 64 * 64)
     acts_layer dummy;
     for (int l = 0; l < c->num_hidden_layers; l++) {
         acts_layer *la = base ? &a->layers[l] : &dummy;
@@ -454,7 +458,7 @@ double engine_forward(engine *e, const packed_batch *b, float temperature, float
     a->exp_rows = region, a->max_kv_members = max_kv_members;
     if (region > a->exp_cap) {
         BE->free(a->kexp);
-        size_t rows = (size_t)region * c->num_key_value_heads * c->head_dim;
+        size_t rows = ((size_t)region * c->num_key_value_heads * c->head_dim + 63) / 64 * 64;  // as acts_carve
         a->kexp = BE->alloc(4 * rows * sizeof(float));
         a->vexp = a->kexp + rows, a->dkexp = a->vexp + rows, a->dvexp = a->dkexp + rows;
         a->exp_cap = region;

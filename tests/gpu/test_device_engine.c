@@ -16,6 +16,7 @@
 #include "kernels/cuda/attention_gemm.h"
 #include "kernels/cuda/ops_cuda.h"
 #include "model/engine.h"
+#include "model/engine_internal.h"
 #include "model/sampler.h"
 #include "workers/learner.h"
 #include "testing.h"
@@ -307,8 +308,7 @@ static void check_search(model *cpu, model *gpu, const tokenizer *tok) {
            sum[0], sum[1]);
     // Again on the GPU, eagerly and then with decode steps replayed as CUDA graphs, as `migrate run` does
     // (engine.cuda_graphs): a replay runs the kernels of the eager step, so both must end on the same adapter, bit
-    // for bit. (The eager rerun, not the search above, is the reference: the first GPU search of the process ends
-    // within 5e-8 of later ones, not on their bits.)
+    // for bit. (That what ran on the engine before does not move a search's bits is check_search_state's check.)
     char first_r[2][64];
     size_t n_r[2];
     float *r[2];
@@ -327,6 +327,36 @@ static void check_search(model *cpu, model *gpu, const tokenizer *tok) {
     printf("  the same search with CUDA graphs (%ld decode steps replayed): %s adapter\n", replays,
            same ? "the same" : "ANOTHER");
     free(p[0]), free(p[1]), free(r[0]), free(r[1]);
+}
+
+// A GRPO step is a function of its inputs, not of what the engine ran before (bit-exact resume, many searches on
+// one engine in a sweep): the same search from freed training activations (carved for each batch as it comes) and
+// from activations a longer batch left behind (more rows, stale values) ends on the same adapter, bit for bit.
+// 61 rows is no multiple of 4: buffers packed back to back would then start off 16-byte boundaries, where RMSNorm
+// takes its scalar kernel instead of the float4 one, whose sum runs in another order.
+static void check_search_state(model *gpu, const tokenizer *tok) {
+    char first[2][64];
+    size_t n[2];
+    float *r[2];
+    engine_acts_free(gpu->eng);
+    r[0] = search_adapter(gpu, tok, first[0], &n[0]);
+    packed_batch b;  // the search's adapter is still on: the activations keep its shape and grow to 61 rows
+    packed_batch_init(&b);
+    int ids[61];
+    for (int i = 0; i < 61; i++) ids[i] = (37 * i + 5) % gpu->cfg.vocab_size;
+    packed_batch_add(&b, ids, 61, 1);
+    float *logp = calloc((size_t)b.n_tokens, sizeof(float));
+    model_forward(gpu, &b, 1.0f, logp, NULL);
+    r[1] = search_adapter(gpu, tok, first[1], &n[1]);
+    int same = r[0] && r[1] && n[0] == n[1] && !memcmp(r[0], r[1], n[0] * sizeof(float)) && !strcmp(first[0], first[1]);
+    double d = 0;
+    for (size_t i = 0; r[0] && r[1] && n[0] == n[1] && i < n[0]; i++) d = fmax(d, fabs((double)r[0][i] - r[1][i]));
+    CHECK(same, "the search after a %d-row batch ends elsewhere than from freed activations (max |diff| %.2e)",
+          b.n_tokens, d);
+    printf("  the same search from freed activations and after a %d-row batch: %s adapter\n", b.n_tokens,
+           same ? "the same" : "ANOTHER");
+    free(r[0]), free(r[1]), free(logp);
+    packed_batch_free(&b);
 }
 
 // The exact sum's engine half on the device (shard gradients kept there, int64 fixed point on the GPU) against the
@@ -425,6 +455,7 @@ int main(void) {
     check_learner_shared(&cpu, &gpu);
     check_generate(&cpu, &gpu, tok);
     check_search(&cpu, &gpu, tok);
+    check_search_state(&gpu, tok);
     check_kept_sum(&gpu);
     tokenizer_free(tok);
     model_free(&cpu);
