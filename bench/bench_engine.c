@@ -3,14 +3,16 @@
 // against the physical floor. bench/run.sh runs it next to bench/bench_torch.py on the same weights.
 //
 //   bench_engine [--threads N] [--json FILE] [--model DIR] [--save DIR] [--dump FILE] [--only LIST]
-//                [--batches 16,1,64] [--repeats R] [--quick] [--profile]
+//                [--batches 16,1,64] [--repeats R] [--quick] [--profile]   (--only ...,arc: the ARC shape)
 //
 // --threads sets both the OpenMP and the OpenBLAS thread counts. --model loads an HF folder instead of building the
 // random ~15.7M-parameter Llama-3-shaped model. --save DIR writes that model (F32 safetensors + config.json) and
 // exits, so PyTorch loads the same weights. --dump FILE writes last-position logits of a fixed prompt and the
 // training batch's mean logp, then exits: run.sh compares dumps across OpenBLAS core types and against PyTorch.
-// --only takes a comma list of sgemm, sample, lora, full. --profile times each kernel of a LoRA step and of a
-// batch-16 generate on its own (see profile_train). Times are medians over --repeats runs after one warm-up.
+// --only takes a comma list of sgemm, sample, lora, full, arc (the default is all but arc; arc is the ARC shape,
+// a shared 1k prompt: see run_arc). --profile times each kernel of a LoRA step and of a
+// batch-16 generate on its own (see profile_train). Times are medians over --repeats runs after one warm-up
+// (the ARC shape: at most 3 runs, no warm-up).
 // At start it selects OpenBLAS's kernels for this CPU as the migrate program does, re-executing itself once
 // (kernels/cpu/blas_setup.h); MIGRATE_NO_REEXEC=1 measures OpenBLAS's own choice.
 #include <cblas.h>
@@ -38,7 +40,7 @@ typedef struct {
     int threads, repeats, quick, profile;
     const char *json, *model_dir, *save_dir, *dump;
     int batches[8], n_batches;
-    int do_sgemm, do_sample, do_lora, do_full;
+    int do_sgemm, do_sample, do_lora, do_full, do_arc;
 } options;
 
 // The default benchmark model: Llama-3 shape (GQA, llama3 rope scaling, untied head), ~15.7M parameters.
@@ -91,23 +93,34 @@ static flop_rates flop_rates_of(const hf_config *c, int lora_rank, unsigned targ
     return f;
 }
 
-// Sampling n prompts of P tokens for G new tokens: the model sees P + G - 1 tokens per sequence (the last sampled
-// token is never fed back) and computes logits G times.
-static double sample_flops(const hf_config *c, int n, int P, int G) {
+// Sampling FLOPs of `fed` tokens through the trunk (the last sampled token is never fed back), `pairs` (query, key)
+// pairs of attention and `logits` LM-head rows (one per new token).
+static double sample_flops_of(const hf_config *c, double fed, double pairs, double logits) {
     flop_rates f = flop_rates_of(c, 0, 0);
-    double fed = P + G - 1, pairs = fed * (fed + 1) / 2;
-    return n * (fed * f.linear + pairs * f.attn + G * f.lm);
+    return fed * f.linear + pairs * f.attn + logits * f.lm;
 }
 
-// One training step on S sequences of T tokens with G scored: forward + backward. Backward costs, per part:
-// frozen linears 1x forward (input gradient only), trained linears 2x (input + weight), attention 2x (dq, dk, dv,
-// dp), LoRA 2x, LM head 1x frozen / 2x trained.
-static double train_flops(const hf_config *c, int S, int T, int G, int lora_rank, unsigned targets, int full) {
+// Sampling n prompts of P tokens for G new tokens: the model sees P + G - 1 tokens per sequence and computes
+// logits G times.
+static double sample_flops(const hf_config *c, int n, int P, int G) {
+    double fed = P + G - 1;
+    return n * sample_flops_of(c, fed, fed * (fed + 1) / 2, G);
+}
+
+// One training step (forward + backward) over `tokens` tokens through the trunk, `pairs` (query, key) pairs of
+// attention and `logits` scored positions. Backward costs, per part: frozen linears 1x forward (input gradient only),
+// trained linears 2x (input + weight), attention 2x (dq, dk, dv, dp), LoRA 2x, LM head 1x frozen / 2x trained.
+static double train_flops_of(const hf_config *c, double tokens, double pairs, double logits, int lora_rank,
+                             unsigned targets, int full) {
     flop_rates f = flop_rates_of(c, full ? 0 : lora_rank, full ? 0 : targets);
-    double pairs = (double)T * (T + 1) / 2;
-    double fwd = S * (T * (f.linear + f.lora) + pairs * f.attn + G * f.lm);
-    double bwd = S * (T * (f.linear * (full ? 2 : 1) + 2 * f.lora) + 2 * pairs * f.attn + G * f.lm * (full ? 2 : 1));
+    double fwd = tokens * (f.linear + f.lora) + pairs * f.attn + logits * f.lm;
+    double bwd = tokens * (f.linear * (full ? 2 : 1) + 2 * f.lora) + 2 * pairs * f.attn + logits * f.lm * (full ? 2 : 1);
     return fwd + bwd;
+}
+
+// S sequences of T tokens with G scored each.
+static double train_flops(const hf_config *c, int S, int T, int G, int lora_rank, unsigned targets, int full) {
+    return S * train_flops_of(c, T, (double)T * (T + 1) / 2, G, lora_rank, targets, full);
 }
 
 // ---- results ----
@@ -370,6 +383,164 @@ static void run_train(model *m, train_mode mode, int repeats) {
     packed_batch_free(&b);
 }
 
+// ---- (d) the ARC shape: one long prompt shared by a group of samples ----
+// One prompt of ARC_PROMPT random tokens, ARC_SAMPLES samples of exactly ARC_NEW new tokens (no EOS), as an ARC
+// search's group looks with an 8B-class model (prompt 1k, completions 256). Sampling runs generate() with
+// sampling.share_prefix off and on (rollout workers call it so, max_batch 0); the GRPO update is one LoRA step over
+// the 16 sequences, packed as the learner packs a group in one shard (workers/learner.c shard_build) with
+// training.share_prefix off (each sequence whole) and on (the prompt once, the members after it).
+enum { ARC_PROMPT = 1024, ARC_NEW = 256, ARC_SAMPLES = 16 };
+
+static void arc_prompt(const hf_config *c, int *ids) {  // ids (ARC_PROMPT)
+    for (int t = 0; t < ARC_PROMPT; t++) ids[t] = (int)(rng_uniform(13, 0, (uint64_t)t) * c->vocab_size);
+}
+
+// Sampling FLOPs. Unshared: every sample feeds P + G - 1 tokens. Shared: one sample feeds them all; the others
+// copy the first P - 1 prompt rows and feed the last prompt token and G - 1 sampled ones, positions P-1 .. P+G-2.
+static double arc_sample_flops(const hf_config *c, int share) {
+    double P = ARC_PROMPT, G = ARC_NEW, fed = P + G - 1, full = sample_flops_of(c, fed, fed * (fed + 1) / 2, G);
+    if (!share) return ARC_SAMPLES * full;
+    double pairs = G * P + G * (G - 1) / 2;  // sum over positions p = P-1 .. P+G-2 of (p + 1) keys
+    return full + (ARC_SAMPLES - 1) * sample_flops_of(c, G, pairs, G);
+}
+
+// A 64-bit digest of the completions' ids, to check that sharing changes no token.
+static uint64_t completions_digest(const completion *out, int n) {
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < out[i].n; t++) h = (h ^ (uint64_t)(unsigned)out[i].ids[t]) * 1099511628211ull;
+    return h;
+}
+
+static uint64_t run_arc_sample(model *m, int share, int repeats) {
+    const hf_config *c = &m->cfg;
+    int *prompt = mallocCheck(ARC_PROMPT * sizeof(int)), lens[ARC_SAMPLES];
+    const int *prompts[ARC_SAMPLES];
+    uint64_t ids[ARC_SAMPLES], digest = 0;
+    arc_prompt(c, prompt);
+    for (int i = 0; i < ARC_SAMPLES; i++) prompts[i] = prompt, lens[i] = ARC_PROMPT, ids[i] = (uint64_t)i;
+    sampling_params p;
+    sampling_params_default(&p);
+    p.temperature = 1.0f;
+    p.top_k = 0;
+    p.max_new_tokens = ARC_NEW;
+    p.seed = 1234;
+    p.share_prefix = share;
+    completion out[ARC_SAMPLES];
+    double times[64];
+    mg_err e;
+    for (int r = 0; r < repeats; r++) {  // no warm-up: first-call costs are far below 1% of a run here
+        double t0 = now();
+        if (generate(m, NULL, ARC_SAMPLES, prompts, lens, ids, &p, 0, out, &e)) mg_die(&e);
+        double dt = now() - t0;
+        for (int i = 0; i < ARC_SAMPLES; i++)
+            mgCheck(out[i].n == ARC_NEW, "a completion stopped early: the benchmark needs fixed-length output");
+        digest = completions_digest(out, ARC_SAMPLES);
+        for (int i = 0; i < ARC_SAMPLES; i++) completion_free(&out[i]);
+        times[r] = dt;
+    }
+    char note[96];
+    snprintf(note, sizeof note, "%d x (%d + %d), new tokens", ARC_SAMPLES, ARC_PROMPT, ARC_NEW);
+    report(share ? "arc sample shared" : "arc sample unshared", "tok/s", (double)ARC_SAMPLES * ARC_NEW, times,
+           repeats, arc_sample_flops(c, share), note);
+    free(prompt);
+    return digest;
+}
+
+// The group as the learner's shard holds it: each member whole (prompt + completion, scored from the prompt's
+// last token), or the prompt without its last token once as a prefix and each member as [last prompt token,
+// completion] after it.
+static void arc_batch(const model *m, int share, packed_batch *b) {
+    int ids[ARC_PROMPT + ARC_NEW], P = ARC_PROMPT - 1;
+    arc_prompt(&m->cfg, ids);
+    packed_batch_init(b);
+    int prefix = share ? packed_batch_add_prefix(b, ids, P) : -1;
+    for (int s = 0; s < ARC_SAMPLES; s++) {
+        for (int t = 0; t < ARC_NEW; t++)
+            ids[ARC_PROMPT + t] = (int)(rng_uniform(17, (uint64_t)s, (uint64_t)t) * m->cfg.vocab_size);
+        if (share) packed_batch_add_after(b, prefix, ids + P, ARC_PROMPT + ARC_NEW - P, 0);
+        else packed_batch_add(b, ids, ARC_PROMPT + ARC_NEW, P);
+    }
+}
+
+// Training FLOPs. Unshared: 16 sequences of P + G tokens. Shared: the P - 1 prefix tokens once, then 16 members
+// of G + 1 tokens whose queries attend to the prefix's P - 1 keys and their own.
+static double arc_train_flops(const hf_config *c, int share) {
+    unsigned qkvo = LORA_Q | LORA_K | LORA_V | LORA_O;
+    double P = ARC_PROMPT, G = ARC_NEW, S = ARC_SAMPLES;
+    if (!share) return train_flops(c, ARC_SAMPLES, ARC_PROMPT + ARC_NEW, ARC_NEW, LORA_RANK, qkvo, 0);
+    double pre = P - 1, n = G + 1;
+    double tokens = pre + S * n, pairs = pre * (pre + 1) / 2 + S * (n * pre + n * (n + 1) / 2);
+    return train_flops_of(c, tokens, pairs, S * G, LORA_RANK, qkvo, 0);
+}
+
+// One GRPO update: forward, loss = -mean over scored tokens of advantage x logp (advantages +1 and -1 in turn, a
+// normalised group with half its members rewarded), backward, clip, AdamW. Returns the scored log-probs of the
+// first step (for the shared/unshared comparison; caller frees).
+static float *run_arc_train(model *m, int share, int repeats) {
+    packed_batch b;
+    arc_batch(m, share, &b);
+    int N = b.n_tokens, scored = 0, np = b.n_prefixes;
+    for (int i = 0; i < N; i++) scored += b.targets[i] >= 0;
+    float *logp = mallocCheck((size_t)N * sizeof(float)), *dlogp = mallocCheck((size_t)N * sizeof(float));
+    for (int s = np; s < b.n_seqs; s++) {
+        float adv = (s - np) % 2 ? -1.0f : 1.0f;
+        for (int i = b.seq_start[s]; i < b.seq_start[s + 1]; i++)
+            dlogp[i] = b.targets[i] >= 0 ? -adv / scored : 0.0f;
+    }
+    for (int i = 0; np && i < b.seq_start[np]; i++) dlogp[i] = 0.0f;
+    size_t n;
+    model_trainable(m, &n);
+    float *adam_m = callocCheck(n, sizeof(float)), *adam_v = callocCheck(n, sizeof(float));
+    // The step changes the adapter: keep a copy so that both packings start from the same weights.
+    float *param = model_trainable(m, &n), *start = mallocCheck(n * sizeof(float));
+    memcpy(start, param, n * sizeof(float));
+    float *first = mallocCheck((size_t)scored * sizeof(float));
+    double times[64];
+    for (int r = 0; r < repeats; r++) {  // no warm-up, as in run_arc_sample
+        double t0 = now();
+        train_step(m, &b, logp, dlogp, adam_m, adam_v, r + 1);
+        times[r] = now() - t0;
+        if (r == 0)
+            for (int i = 0, k = 0; i < N; i++)
+                if (b.targets[i] >= 0) first[k++] = logp[i];
+    }
+    memcpy(param, start, n * sizeof(float));
+    lora_adapter_changed(m->lora);
+    char note[96];
+    snprintf(note, sizeof note, "%d x (%d + %d), %d tokens packed", ARC_SAMPLES, ARC_PROMPT, ARC_NEW, N);
+    report(share ? "arc train lora shared" : "arc train lora unshared", "tok/s",
+           (double)ARC_SAMPLES * (ARC_PROMPT + ARC_NEW), times, repeats, arc_train_flops(&m->cfg, share), note);
+    free(adam_m), free(adam_v), free(logp), free(dlogp), free(start);
+    packed_batch_free(&b);
+    return first;
+}
+
+static void run_arc(model *m, int repeats) {
+    printf("ARC shape: one %d-token prompt, %d samples of %d new tokens (temperature 1, top-k off, no EOS):\n",
+           ARC_PROMPT, ARC_SAMPLES, ARC_NEW);
+    if (m->lora) m->lora->enabled = 0;  // sampling from the base model, as bench_torch.py's generate does
+    uint64_t d0 = run_arc_sample(m, 0, repeats), d1 = run_arc_sample(m, 1, repeats);
+    printf("  completions with and without sharing: %s\n", d0 == d1 ? "identical" : "DIFFER");
+    mgCheck(d0 == d1, "sampling.share_prefix changed the completions (the CPU engine is batch-invariant)");
+    lora_config lc = {.rank = LORA_RANK, .alpha = LORA_ALPHA, .targets = LORA_Q | LORA_K | LORA_V | LORA_O};
+    mg_err e;
+    if (!m->lora && model_lora_init(m, &lc, 5, &e)) mg_die(&e);
+    m->lora->enabled = 1;
+    model_set_train_mode(m, TRAIN_LORA);
+    float *a = run_arc_train(m, 0, repeats), *b = run_arc_train(m, 1, repeats);
+    double diff = 0.0;
+    for (int i = 0; i < ARC_SAMPLES * ARC_NEW; i++) diff = fmax(diff, fabs((double)a[i] - b[i]));
+    printf("  scored log-probs, prompt packed per sequence vs once: max |diff| %.3g\n", diff);
+    mgCheck(diff < 1e-3, "the shared packing changed the log-probs beyond fp32 rounding");
+    json_t *r = json_object();
+    json_object_set_new(r, "completions_identical", json_boolean(d0 == d1));
+    json_object_set_new(r, "logp_max_abs_diff", json_real(diff));
+    json_object_set_new(results, "arc checks", r);
+    model_set_train_mode(m, TRAIN_NONE);
+    free(a), free(b);
+}
+
 // ---- cross-checks: logits of a fixed prompt, and the training batch's mean logp ----
 static void dump(model *m, const char *path) {
     const hf_config *c = &m->cfg;
@@ -601,7 +772,7 @@ static void profile_sample(model *m) {
 
 static void usage(void) {
     fprintf(stderr, "usage: bench_engine [--threads N] [--json FILE] [--model DIR] [--save DIR] [--dump FILE]\n"
-                    "                    [--only sgemm,sample,lora,full] [--batches 16,1,64] [--repeats R]\n"
+                    "                    [--only sgemm,sample,lora,full,arc] [--batches 16,1,64] [--repeats R]\n"
                     "                    [--quick] [--profile]\n");
     exit(2);
 }
@@ -631,6 +802,7 @@ static options parse(int argc, char **argv) {
             o.do_sample = strstr(list, "sample") != NULL;
             o.do_lora = strstr(list, "lora") != NULL;
             o.do_full = strstr(list, "full") != NULL;
+            o.do_arc = strstr(list, "arc") != NULL;
         } else usage();
     }
     if (o.repeats < 1 || o.repeats > 64) usage();
@@ -688,6 +860,7 @@ int main(int argc, char **argv) {
         if (o.do_sample) profile_sample(&m);
         if (o.do_lora) profile_train(&m);
     }
+    if (o.do_arc) run_arc(&m, R_small);
     if (o.do_full) {
         if (m.lora) m.lora->enabled = 0;  // a plain full-parameter step, no adapter in the graph
         run_train(&m, TRAIN_FULL, R_small);

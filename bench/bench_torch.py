@@ -2,15 +2,20 @@
 """PyTorch side of the engine benchmark: the same workloads as bench/bench_engine.c on the same weights.
 
   python3 bench/bench_torch.py --model DIR [--threads N] [--json FILE] [--repeats R] [--quick]
-                               [--only sample,lora,full] [--batches 16,1,64] [--dump ENGINE_DUMP]
+                               [--only sample,lora,full,arc] [--batches 16,1,64] [--dump ENGINE_DUMP]
 
 DIR is a folder bench_engine --save wrote (config.json + model.safetensors, fp32). Workloads, as in the engine:
   * sampling: B prompts of 32 random tokens, model.generate(do_sample, temperature 1, top_k 0, exactly 64 new);
   * LoRA step: PEFT r=64, alpha=16 on q/k/v/o; 16 sequences of 32 prompt + 64 completion tokens; forward with
     logits only where a completion token is scored (as TRL's GRPO does with logits_to_keep), log-softmax gather,
     loss = -mean(logp), backward, clip_grad_norm_(1.0), AdamW;
-  * full step: the same with every weight trainable and no adapter.
-Times are medians of repeats after one warm-up run. --dump reads the engine's dump (prompt + last-position
+  * full step: the same with every weight trainable and no adapter;
+  * ARC shape (--only arc, not in the default list): one prompt of 1024 random tokens for 16 samples of exactly
+    256 new tokens, the way transformers and TRL run a GRPO group: sampling is model.generate on 16 copies of the
+    prompt (no prefix sharing across the batch), the update is one PEFT LoRA step (r=64, alpha=16, q/k/v/o) on the
+    (16, 1280) batch with logits only on the 256 completion positions (logits_to_keep), loss = -mean(advantage x
+    logp) with advantages +1 and -1 in turn, backward, clip_grad_norm_(1.0), AdamW.
+Times are medians of repeats after one warm-up run (the ARC shape's runs, many seconds each, have none). --dump reads the engine's dump (prompt + last-position
 logits) and prints the largest logit difference, which shows that both sides run the same model.
 """
 import argparse
@@ -22,6 +27,7 @@ import torch
 
 PROMPT_LEN, NEW_TOKENS, TRAIN_SEQS = 32, 64, 16
 LORA_RANK, LORA_ALPHA = 64, 16
+ARC_PROMPT, ARC_NEW, ARC_SAMPLES = 1024, 256, 16  # bench_engine.c's ARC shape
 
 
 def load(model_dir):
@@ -33,8 +39,9 @@ def load(model_dir):
     return model
 
 
-def timed(fn, repeats):
-    fn()  # warm-up (first-call allocations, oneDNN primitive creation)
+def timed(fn, repeats, warmup=True):
+    if warmup:
+        fn()  # warm-up (first-call allocations, oneDNN primitive creation)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -112,6 +119,58 @@ def bench_full(model_dir, repeats):
     return bench_train(model, params, repeats)
 
 
+def arc_prompt(V):
+    g = torch.Generator().manual_seed(13)
+    return torch.randint(V, (1, ARC_PROMPT), generator=g)
+
+
+def bench_arc_sample(model, repeats):
+    """16 copies of one prompt through model.generate: the batch prefills the prompt once per row."""
+    ids = arc_prompt(model.config.vocab_size).repeat(ARC_SAMPLES, 1)
+    mask = torch.ones_like(ids)
+    model.eval()
+
+    def run():
+        with torch.inference_mode():
+            out = model.generate(ids, attention_mask=mask, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
+                                 max_new_tokens=ARC_NEW, min_new_tokens=ARC_NEW)
+        assert out.shape == (ARC_SAMPLES, ARC_PROMPT + ARC_NEW), out.shape
+
+    return result(timed(run, repeats, warmup=False), ARC_SAMPLES * ARC_NEW, "tok/s")  # runs of many seconds
+
+
+def bench_arc_train(model_dir, repeats):
+    """One GRPO update as TRL's GRPOTrainer computes it: prompt and completion ids in one (16, 1280) batch with its
+    attention mask, logits kept for the completion positions only, per-token log-probs by log-softmax and gather,
+    loss = -sum(advantage x logp x mask) / sum(mask), backward, grad-norm clip, AdamW."""
+    from peft import LoraConfig, get_peft_model
+
+    model = get_peft_model(load(model_dir), LoraConfig(
+        r=LORA_RANK, lora_alpha=LORA_ALPHA, lora_dropout=0.0, bias="none",
+        target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], task_type="CAUSAL_LM"))
+    params = [p for p in model.parameters() if p.requires_grad]
+    V = model.config.vocab_size
+    g = torch.Generator().manual_seed(17)
+    completions = torch.randint(V, (ARC_SAMPLES, ARC_NEW), generator=g)
+    ids = torch.cat([arc_prompt(V).repeat(ARC_SAMPLES, 1), completions], dim=1)  # (16, 1280)
+    mask = torch.ones_like(ids)
+    completion_mask = torch.ones_like(completions, dtype=torch.float32)
+    adv = torch.tensor([1.0 if s % 2 == 0 else -1.0 for s in range(ARC_SAMPLES)])
+    opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    model.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=ARC_NEW + 1).logits[:, :-1]
+        logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, completions.unsqueeze(-1)).squeeze(-1)
+        loss = -(adv[:, None] * logp * completion_mask).sum() / completion_mask.sum()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    return result(timed(step, repeats, warmup=False), ids.numel(), "tok/s")
+
+
 def bench_sgemm(M, N, K, repeats=5):
     """torch.mm in fp32 (MKL here): the floor PyTorch's own kernels stand on, for the docs' comparison."""
     a, b = torch.randn(M, K), torch.randn(N, K)
@@ -149,7 +208,7 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="sgemm,sample,lora,full")
+    ap.add_argument("--only", default="sgemm,sample,lora,full")  # add arc for the ARC shape
     ap.add_argument("--batches", default="16,1,64")
     ap.add_argument("--dump")
     a = ap.parse_args()
@@ -187,6 +246,11 @@ def main():
         show("train step lora", bench_lora(a.model, R))
     if "full" in a.only:
         show("train step full", bench_full(a.model, R_small))
+    if "arc" in a.only:
+        model = load(a.model)
+        show("arc sample", bench_arc_sample(model, R_small))
+        del model
+        show("arc train lora", bench_arc_train(a.model, R_small))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Engine vs PyTorch on one machine, one run, same thread count (docs/benchmarks.md has the table and analysis).
 #
-#   bench/run.sh [--threads N] [--quick] [--build DIR] [--out DIR] [--profile] [--pthread-blas]
+#   bench/run.sh [--threads N] [--quick] [--build DIR] [--out DIR] [--profile] [--pthread-blas] [--arc]
 #
 # 1. builds bench_engine (Release) in DIR (default build-bench);
 # 2. writes a random ~15.7M-parameter Llama-3-shaped model (fp32 safetensors + config.json) to a temp folder;
@@ -18,6 +18,9 @@
 # --pthread-blas adds the engine on Debian's default pthread OpenBLAS (through LD_LIBRARY_PATH, which comes before
 # the programs' run path), as it was linked before: with its own kernel choice, and with the re-exec (which then
 # also sets OMP_WAIT_POLICY=passive).
+# --arc runs the ARC shape instead (one 1024-token prompt, 16 samples of 256 new tokens): the engine's sampling and
+# GRPO LoRA update with the prompt shared and not, then PyTorch + peft the usual way, back to back, and prints their
+# table. PYTHON names the interpreter with torch, transformers and peft (default python3).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +30,8 @@ quick=()
 profile=()
 out=
 pthread_blas=0
+arc=0
+python=${PYTHON:-python3}
 while [ $# -gt 0 ]; do
   case $1 in
     --threads) threads=$2; shift 2 ;;
@@ -35,7 +40,9 @@ while [ $# -gt 0 ]; do
     --build) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --pthread-blas) pthread_blas=1; shift ;;
-    *) echo "usage: bench/run.sh [--threads N] [--quick] [--build DIR] [--out DIR] [--profile] [--pthread-blas]" >&2
+    --arc) arc=1; shift ;;
+    *) echo "usage: bench/run.sh [--threads N] [--quick] [--build DIR] [--out DIR] [--profile] [--pthread-blas]" \
+            "[--arc]" >&2
        exit 2 ;;
   esac
 done
@@ -112,6 +119,12 @@ PY
 short="--only sgemm,sample,lora --batches 16 --repeats 3"
 pthread_dir=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)/openblas-pthread
 configs=("shipped|-u MIGRATE_NO_REEXEC|" "default_core|MIGRATE_NO_REEXEC=1|$short")
+torch_only=()
+if [ "$arc" = 1 ]; then  # the ARC shape alone, engine as shipped; profile and pthread runs do not apply
+  configs=("shipped|-u MIGRATE_NO_REEXEC|--only arc")
+  torch_only=(--only arc)
+  profile=() pthread_blas=0
+fi
 if [ "$pthread_blas" = 1 ]; then
   configs+=("pthread_default|MIGRATE_NO_REEXEC=1 LD_LIBRARY_PATH=$pthread_dir|$short"
             "pthread_reexec|LD_LIBRARY_PATH=$pthread_dir|$short")
@@ -129,10 +142,11 @@ for c in "${configs[@]}"; do
 done
 echo "== PyTorch"
 wait_quiet pytorch
-measured pytorch python3 "$root/bench/bench_torch.py" --model "$tmp/model" --threads "$threads" \
-  --dump "$out/dump_shipped.json" --json "$out/torch.json" "${quick[@]}" \
+measured pytorch "$python" "$root/bench/bench_torch.py" --model "$tmp/model" --threads "$threads" \
+  --dump "$out/dump_shipped.json" --json "$out/torch.json" "${quick[@]}" "${torch_only[@]}" \
   2> >(grep -v -E 'Loading weights|original_max_position|FutureWarning|warnings.warn' >&2)
 
+if [ "$arc" = 0 ]; then
 echo "== comparison ($threads threads; [PyTorch time / engine time])"
 python3 - "$out" "${labels[@]}" <<'PY'
 import json, sys
@@ -164,4 +178,36 @@ for n, r in cols:
     sg = {k: v.get("gflops", 0) for k, v in r.items() if k.startswith(("fma ", "sgemm ", "invariant "))}
     print(f"  {n:<18} " + ", ".join(f"{k} {g:.0f}" for k, g in sg.items()))
 PY
+fi
+if [ "$arc" = 1 ]; then
+  echo "== ARC shape ($threads threads; [PyTorch time / engine time])"
+  python3 - "$out" <<'PY'
+import json, sys
+d = sys.argv[1]
+eng = json.load(open(f"{d}/engine_shipped.json"))["results"]
+pt = json.load(open(f"{d}/torch.json"))["results"]
+rows = (("sampling", "arc sample"), ("GRPO LoRA update", "arc train lora"))
+cols = ("engine, prompt per sample", "engine, prompt shared", "PyTorch + peft")
+W = 38
+print(f"{'one 1024-token prompt, 16 x 256':<34}" + "".join(f"{c:>{W}}" for c in cols))
+for title, key in rows:
+    cells = [eng[key + " unshared"], eng[key + " shared"], dict(pt[key])]
+    cells[2]["flops"] = cells[0]["flops"]  # PyTorch does the unshared work
+    line = f"{title:<34}"
+    for i, e in enumerate(cells):
+        ratio = f" [{pt[key]['median_s'] / e['median_s']:5.2f}x]" if i < 2 else ""
+        line += (f"{e['median_s']:7.2f} s {e['per_s']:6.0f} tok/s {e['flops'] / e['median_s'] / 1e9:5.1f} GF"
+                 + ratio).rjust(W)
+    print(line)
+    runs = ", ".join(str(c["runs"]) for c in cells)
+    mins = ", ".join(f"{c['min_s']:.2f}" for c in cells)
+    gflop = ", ".join(f"{c['flops'] / 1e9:.0f}" for c in cells)
+    print(f"{'':<34}  runs {runs}; min {mins} s; GFLOP counted {gflop}")
+chk = eng.get("arc checks", {})
+print(f"engine checks: completions identical with sharing on and off: {chk.get('completions_identical')}; "
+      f"scored log-probs, shared vs unshared packing: max |diff| {chk.get('logp_max_abs_diff', float('nan')):.3g}")
+print("tok/s: new tokens for sampling, all 16 x 1280 tokens for the update; GF: GFLOP counted / time, where the")
+print("count is the work each column does (PyTorch: the unshared count); ratio = PyTorch time / engine time")
+PY
+fi
 echo "(JSON results in $out)"
