@@ -103,6 +103,53 @@ static void check_generate(model *cpu, model *gpu, const tokenizer *tok) {
         completion_free(&a[s]), completion_free(&g[s]);
     }
     printf("  sampling at temperature 1 with the adapter: the same tokens\n");
+    mg_dtype dt;
+    size_t bytes = engine_kv_bytes(gpu->eng, &dt);
+    CHECK(dt == MG_F32 && bytes > 0, "fp32 weights: the KV cache must be fp32 (the parity mode)");
+}
+
+// bf16 weights on the device (model_use_backend with MG_BF16): the KV cache is bf16 (2 bytes a value: L x slots x
+// length x KV per tensor), greedy decoding replays the same tokens as CUDA graphs, and starts as the fp32 host does
+// (later tokens may part at a near-tie: tests/gpu/cuda_parity_model.c bounds those). Both models as loaded, no
+// adapter.
+static void check_bf16_generate(const tokenizer *tok, const mg_backend *be) {
+    model host, m;
+    mg_err e;
+    if (model_load(&host, FIXTURE, &e) || model_load(&m, FIXTURE, &e) || model_use_backend(&m, be, MG_BF16, &e)) {
+        CHECK(0, "%s", e.msg);
+        return;
+    }
+    model *cpu = &host;
+    int p0[4] = {5, 17, 200, 3}, p1[2] = {44, 91};
+    const int *prompts[2] = {p0, p1};
+    int lens[2] = {4, 2};
+    uint64_t ids[2] = {7, 8};
+    sampling_params sp;
+    sampling_params_default(&sp);
+    sp.temperature = 0.0f, sp.max_new_tokens = 12;
+    completion a[2], g[2], r[2];
+    CHECK(generate(cpu, tok, 2, prompts, lens, ids, &sp, 0, a, &e) == 0, "%s", e.msg);
+    CHECK(generate(&m, tok, 2, prompts, lens, ids, &sp, 0, g, &e) == 0, "%s", e.msg);
+    mg_dtype dt;
+    size_t bytes = engine_kv_bytes(m.eng, &dt), per_token = 2 * (size_t)m.cfg.num_hidden_layers *
+                                                               m.cfg.num_key_value_heads * m.cfg.head_dim * 2;
+    CHECK(dt == MG_BF16 && bytes > 0 && bytes % per_token == 0, "bf16 weights: the KV cache is %s, %zu bytes",
+          dt == MG_BF16 ? "bf16" : "fp32", bytes);
+    m.eng->use_graphs = 1;
+    CHECK(generate(&m, tok, 2, prompts, lens, ids, &sp, 0, r, &e) == 0, "%s", e.msg);
+    m.eng->use_graphs = 0;
+    int agree[2];
+    for (int s = 0; s < 2; s++) {
+        int same = g[s].n == r[s].n && !memcmp(g[s].ids, r[s].ids, (size_t)g[s].n * sizeof(int));
+        CHECK(same, "bf16: sequence %d with CUDA graphs differs from eager decoding", s);
+        for (agree[s] = 0; agree[s] < a[s].n && agree[s] < g[s].n && a[s].ids[agree[s]] == g[s].ids[agree[s]];)
+            agree[s]++;
+        CHECK(agree[s] > 0, "bf16: sequence %d starts with %d, the fp32 host with %d", s, g[s].ids[0], a[s].ids[0]);
+        completion_free(&a[s]), completion_free(&g[s]), completion_free(&r[s]);
+    }
+    printf("  bf16 weights: KV cache bf16 (%zu bytes, %zu per token); greedy = fp32 host for %d and %d of 12 tokens; "
+           "graphs = eager\n", bytes, per_token, agree[0], agree[1]);
+    model_free(&m), model_free(&host);
 }
 
 // A short migrate search (sampling, scoring, the mixed group, GRPO steps, 4 gradient shards of 2 members) on m:
@@ -261,6 +308,7 @@ int main(void) {
     check_training(&cpu, &gpu, 8, LORA_Q | LORA_V);
     check_training(&cpu, &gpu, 4, LORA_Q | LORA_K | LORA_V | LORA_O | LORA_GATE | LORA_UP | LORA_DOWN);  // new shape
     check_generate(&cpu, &gpu, tok);
+    check_bf16_generate(tok, be);
     check_search(&cpu, &gpu, tok);
     check_kept_sum(&gpu);
     tokenizer_free(tok);
