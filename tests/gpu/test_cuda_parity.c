@@ -16,6 +16,11 @@
 //    issue's bounds), greedy decoding must give the same tokens. A kernel writing a GEMM's bf16 operand (the decode
 //    step's norms, attention, SwiGLU): 4e-3 against the CPU op's result rounded to bf16 (one rounding step, where
 //    the fp32 values differ in their last bits).
+//  * The bf16 KV cache (bf16 weights): attention on it 2e-5 against the CPU op on the cache's bf16 values, 1e-2
+//    against the fp32 cache's result; the cache writes are the fp32 rows rounded, bit for bit. Whole models: the
+//    cache is bf16 (its bytes), moves the step logits (against the same steps into an fp32 cache) within 1e-2, and
+//    bf16 decoding may part from the CPU's tokens only at a near-tie (cuda_parity_model.c: bf16_decode_check);
+//    CUDA graphs replay the eager tokens.
 //  * Sampling: the same token ids as the CPU sampler with the same Philox draws (fp32), log-probs within 1e-4.
 //  * The Philox draws on the device are bit-identical to rng_uniform on the host.
 //  * model_forward / model_backward / model_step / generate are the engine (model/engine.c) over the model's own

@@ -2,7 +2,8 @@
 // model on the host: model_forward, model_backward and generate keep their results, the adapter the host holds is
 // the one the GPU uses (values, on/off switch, a new shape after a swap), a whole MiGrATe search runs there
 // unchanged, and the learners' exact gradient sum (shards kept on the device, int64 fixed point there, then
-// through the device collective) gives the host arithmetic's bits. fp32 weights, so the comparison is tight.
+// through the device collective) gives the host arithmetic's bits. fp32 weights, so the comparison is tight; and a
+// model on bf16 weights keeps a bf16 KV cache.
 // Built twice: on the real GPU (label gpu, exits 77 without one) and on the emulated kernels
 // (test_device_engine_emu, label unit: every CI run exercises the wiring).
 //   test_device_engine            (from the repository root)
