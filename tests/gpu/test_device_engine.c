@@ -111,8 +111,9 @@ static void check_generate(model *cpu, model *gpu, const tokenizer *tok) {
 
 // bf16 weights on the device (model_use_backend with MG_BF16): the KV cache is bf16 (2 bytes a value: L x slots x
 // length x KV per tensor), greedy decoding replays the same tokens as CUDA graphs, and starts as the fp32 host does
-// (later tokens may part at a near-tie: tests/gpu/cuda_parity_model.c bounds those). Both models as loaded, no
-// adapter.
+// (later tokens may part at a near-tie: tests/gpu/cuda_parity_model.c bounds those); a third prompt equal to the
+// first takes 9 of its 10 cache rows from the first's slot (the shared-prefix copy, model/gen_batch.c, in bf16
+// bytes) and must decode as it does. Both models as loaded, no adapter.
 static void check_bf16_generate(const tokenizer *tok, const mg_backend *be) {
     model host, m;
     mg_err e;
@@ -121,26 +122,28 @@ static void check_bf16_generate(const tokenizer *tok, const mg_backend *be) {
         return;
     }
     model *cpu = &host;
-    int p0[4] = {5, 17, 200, 3}, p1[2] = {44, 91};
-    const int *prompts[2] = {p0, p1};
-    int lens[2] = {4, 2};
-    uint64_t ids[2] = {7, 8};
+    int p0[10] = {5, 17, 200, 3, 44, 91, 7, 128, 60, 9}, p1[2] = {44, 91};
+    const int *prompts[3] = {p0, p1, p0};
+    int lens[3] = {10, 2, 10};
+    uint64_t ids[3] = {7, 8, 9};
     sampling_params sp;
     sampling_params_default(&sp);
     sp.temperature = 0.0f, sp.max_new_tokens = 12;
-    completion a[2], g[2], r[2];
-    CHECK(generate(cpu, tok, 2, prompts, lens, ids, &sp, 0, a, &e) == 0, "%s", e.msg);
-    CHECK(generate(&m, tok, 2, prompts, lens, ids, &sp, 0, g, &e) == 0, "%s", e.msg);
+    completion a[3], g[3], r[3];
+    CHECK(generate(cpu, tok, 3, prompts, lens, ids, &sp, 0, a, &e) == 0, "%s", e.msg);
+    CHECK(generate(&m, tok, 3, prompts, lens, ids, &sp, 0, g, &e) == 0, "%s", e.msg);
+    int copied = g[2].n == g[0].n && !memcmp(g[2].ids, g[0].ids, (size_t)g[0].n * sizeof(int));
+    CHECK(copied, "bf16: a prompt whose cache rows were copied from an equal one decodes differently");
     mg_dtype dt;
     size_t bytes = engine_kv_bytes(m.eng, &dt), per_token = 2 * (size_t)m.cfg.num_hidden_layers *
                                                                m.cfg.num_key_value_heads * m.cfg.head_dim * 2;
     CHECK(dt == MG_BF16 && bytes > 0 && bytes % per_token == 0, "bf16 weights: the KV cache is %s, %zu bytes",
           dt == MG_BF16 ? "bf16" : "fp32", bytes);
     m.eng->use_graphs = 1;
-    CHECK(generate(&m, tok, 2, prompts, lens, ids, &sp, 0, r, &e) == 0, "%s", e.msg);
+    CHECK(generate(&m, tok, 3, prompts, lens, ids, &sp, 0, r, &e) == 0, "%s", e.msg);
     m.eng->use_graphs = 0;
-    int agree[2];
-    for (int s = 0; s < 2; s++) {
+    int agree[3];
+    for (int s = 0; s < 3; s++) {
         int same = g[s].n == r[s].n && !memcmp(g[s].ids, r[s].ids, (size_t)g[s].n * sizeof(int));
         CHECK(same, "bf16: sequence %d with CUDA graphs differs from eager decoding", s);
         for (agree[s] = 0; agree[s] < a[s].n && agree[s] < g[s].n && a[s].ids[agree[s]] == g[s].ids[agree[s]];)
@@ -148,8 +151,9 @@ static void check_bf16_generate(const tokenizer *tok, const mg_backend *be) {
         CHECK(agree[s] > 0, "bf16: sequence %d starts with %d, the fp32 host with %d", s, g[s].ids[0], a[s].ids[0]);
         completion_free(&a[s]), completion_free(&g[s]), completion_free(&r[s]);
     }
-    printf("  bf16 weights: KV cache bf16 (%zu bytes, %zu per token); greedy = fp32 host for %d and %d of 12 tokens; "
-           "graphs = eager\n", bytes, per_token, agree[0], agree[1]);
+    printf("  bf16 weights: KV cache bf16 (%zu bytes, %zu per token); greedy = fp32 host for %d, %d of 12 tokens; "
+           "graphs = eager; the copied prompt decodes as its source: %s\n", bytes, per_token, agree[0], agree[1],
+           copied ? "yes" : "NO");
     model_free(&m), model_free(&host);
 }
 
