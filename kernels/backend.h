@@ -68,10 +68,12 @@ typedef struct mg_backend {
     void (*rope_forward)(float *x, const int *pos, const float *inv_freq, int N, int H, int D);
     void (*rope_backward)(float *dx, const int *pos, const float *inv_freq, int N, int H, int D);
     // Decoding and prefill against a KV cache (engine_step). out (N, Hq, D) as ot: fp32 or o_proj's GEMM operand,
-    // and in fp32 into out32 too unless it is NULL (o_proj's adapter reads it). max_kv_len: an upper bound of
-    // kv_len[] (the CPU sizes its scratch by it).
-    void (*attention_forward)(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
-                              const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D, int max_kv_len);
+    // and in fp32 into out32 too unless it is NULL (o_proj's adapter reads it). k, v: the cache, of type kt (fp32;
+    // bf16 on a GPU whose weights are bf16, read into fp32 arithmetic; the CPU takes fp32 only). max_kv_len: an
+    // upper bound of kv_len[] (the CPU sizes its scratch by it).
+    void (*attention_forward)(void *out, mg_dtype ot, float *out32, const float *q, const void *k, const void *v,
+                              mg_dtype kt, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                              int max_kv_len);
     // fp32 out for a packed training batch (neighbouring queries share keys): a GPU tiles it differently. at: the
     // precision of attention's products, the engine's weight dtype (bf16: bf16 operands on tensor cores, fp32
     // accumulation; the CPU computes in fp32 whatever it says). kv_start_host, kv_len_host: the same layout in host
@@ -131,9 +133,10 @@ typedef struct mg_backend {
                                int OC, int batch_invariant);
     // After the q|k|v product qkv (N, Q + 2 KV), Q = Hq D, KV = Hkv D, of a KV-cache step: t = qkv + b (b[0..2]:
     // the q, k, v biases, or NULL); q (N, Hq, D) = RoPE(t's q columns), and at cache row cache_row[i]:
-    // kc = RoPE(t's k columns), vc = t's v columns (kc, vc (rows, KV)). RoPE as rope_forward.
-    void (*qkv_rope_cache)(float *q, float *kc, float *vc, const float *qkv, const float *const *b, const int *pos,
-                           const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D);
+    // kc = RoPE(t's k columns), vc = t's v columns (kc, vc (rows, KV) of type ct, as attention_forward's kt: bf16
+    // values are the fp32 results rounded to nearest even). RoPE as rope_forward.
+    void (*qkv_rope_cache)(float *q, void *kc, void *vc, mg_dtype ct, const float *qkv, const float *const *b,
+                           const int *pos, const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D);
     // SwiGLU of gate|up rows gu (N, 2F) (matmul_forward_parts' output): out (N, F) as ot, and out32 as above
     void (*swiglu_forward_parts)(void *out, mg_dtype ot, float *out32, const float *gu, int N, int F);
     // ---- optional (NULL where unsupported): capture the queued work of a decode step and replay it ----

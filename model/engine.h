@@ -116,17 +116,21 @@ int64_t *engine_grad_kept_fixed(engine *e, int n_slots, double scale);
 void engine_grad_from_fixed(engine *e, const int64_t *acc, double scale, float *host_grad);
 
 // ---- inference ----
-// The k and v tensors of a cache of n_slots x max_len tokens on backend be, each (L, n_slots, max_len, Hkv D) fp32,
-// or -1 with the one-line error when they do not fit (engine_kv_init's and kv_cache_init's).
-int engine_kv_tensors(const mg_backend *be, const hf_config *c, int n_slots, int max_len, float **k, float **v,
-                      mg_err *err);
-// (Re)sizes the KV cache; keeps the one it has when the size matches. All slots start empty.
+// The k and v tensors of a cache of n_slots x max_len tokens on backend be, each (L, n_slots, max_len, Hkv D) of
+// dtype dt, or -1 with the one-line error when they do not fit (engine_kv_init's and kv_cache_init's).
+int engine_kv_tensors(const mg_backend *be, const hf_config *c, mg_dtype dt, int n_slots, int max_len, void **k,
+                      void **v, mg_err *err);
+// (Re)sizes the KV cache; keeps the one it has when the size matches. All slots start empty. Its values are of the
+// weights' dtype: bf16 on a GPU with bf16 weights (half the memory; attention still computes in fp32), fp32 with
+// fp32 weights (the parity mode, and always on the CPU).
 int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err);
+// Bytes the KV cache's k and v take together (0: none yet), and in *dt (unless NULL) their dtype.
+size_t engine_kv_bytes(const engine *e, mg_dtype *dt);
 void engine_kv_reset_slot(engine *e, int slot);
 // Frees the KV cache with its step buffers and graphs (engine_free calls it; engine_kv_init makes it again).
 void engine_kv_free(engine *e);
-// Steps into a caller's cache instead (model_step's kv_cache: k, v (L, n_slots, max_len, KV) and len (n_slots) in
-// backend memory and on the host); the engine's own is freed. Kept until engine_kv_init or another attach.
+// Steps into a caller's cache instead (model_step's kv_cache: k, v (L, n_slots, max_len, KV) fp32 and len (n_slots)
+// in backend memory and on the host); the engine's own is freed. Kept until engine_kv_init or another attach.
 void engine_kv_attach(engine *e, float *k, float *v, int *len, int n_slots, int max_len);
 // model_step semantics. Returns the number of wanted rows (their logits stay in backend memory, see
 // engine_logits), or -1 with err set. With sp != NULL it also samples one token per wanted row on the backend,

@@ -22,7 +22,10 @@ static void graphs_clear(engine *e);
 
 struct engine_kv {
     int n_slots, max_len, kv_dim;
-    float *k, *v;  // (L, n_slots, max_len, KV)
+    // (L, n_slots, max_len, KV) of dt: the weights' dtype (bf16 halves the cache; attention reads it into fp32
+    // arithmetic), fp32 for fp32 weights and for a borrowed cache
+    void *k, *v;
+    mg_dtype dt;
     int *len;      // host (n_slots)
     int borrowed;  // k, v and len are a caller's (engine_kv_attach)
     int cap, rank;  // tokens per step the buffers hold, and the adapter rank h holds
@@ -177,13 +180,18 @@ static engine_kv *kv_state(engine *e) {
     return e->kv;
 }
 
-int engine_kv_tensors(const mg_backend *be, const hf_config *c, int n_slots, int max_len, float **k, float **v,
-                      mg_err *err) {
+// Bytes of one of k, v: (L, n_slots, max_len, KV) values of dt.
+static size_t kv_tensor_bytes(const hf_config *c, mg_dtype dt, int n_slots, int max_len) {
+    return (size_t)c->num_hidden_layers * n_slots * max_len * c->num_key_value_heads * c->head_dim *
+           mg_dtype_size(dt);
+}
+
+int engine_kv_tensors(const mg_backend *be, const hf_config *c, mg_dtype dt, int n_slots, int max_len, void **k,
+                      void **v, mg_err *err) {
     *k = *v = NULL;
     if (n_slots <= 0 || max_len <= 0)
         return mg_fail(err, "kv cache needs positive slots and length (%d, %d)", n_slots, max_len);
-    size_t bytes = (size_t)c->num_hidden_layers * n_slots * max_len * c->num_key_value_heads * c->head_dim *
-                   sizeof(float);
+    size_t bytes = kv_tensor_bytes(c, dt, n_slots, max_len);
     void *(*try_alloc)(size_t) = be->try_alloc ? be->try_alloc : be->alloc;
     *k = try_alloc(bytes);
     *v = *k ? try_alloc(bytes) : NULL;
@@ -195,21 +203,23 @@ int engine_kv_tensors(const mg_backend *be, const hf_config *c, int n_slots, int
 }
 
 int engine_kv_init(engine *e, int n_slots, int max_len, mg_err *err) {
-    float *k, *v;
+    void *k, *v;
+    mg_dtype dt = e->wt;  // bf16 weights (a GPU's): a bf16 cache; fp32 weights (the parity mode, the CPU): fp32
     if (n_slots <= 0 || max_len <= 0)  // its error line, before the cache there is let go
-        return engine_kv_tensors(BE, &e->cfg, n_slots, max_len, &k, &v, err);
+        return engine_kv_tensors(BE, &e->cfg, dt, n_slots, max_len, &k, &v, err);
     engine_kv *kv = kv_state(e);
-    if (!kv->borrowed && kv->n_slots == n_slots && kv->max_len == max_len) {
+    if (!kv->borrowed && kv->n_slots == n_slots && kv->max_len == max_len && kv->dt == dt) {
         memset(kv->len, 0, (size_t)n_slots * sizeof(int));
         return 0;
     }
     cache_release(e);
     // The cache does not fit beside the training activations: they go (engine_phase_alloc), and it is tried again.
-    if (engine_kv_tensors(BE, &e->cfg, n_slots, max_len, &kv->k, &kv->v, err)) {
+    if (engine_kv_tensors(BE, &e->cfg, dt, n_slots, max_len, &kv->k, &kv->v, err)) {
         if (!e->acts) return -1;
         engine_acts_free(e);
-        if (engine_kv_tensors(BE, &e->cfg, n_slots, max_len, &kv->k, &kv->v, err)) return -1;
+        if (engine_kv_tensors(BE, &e->cfg, dt, n_slots, max_len, &kv->k, &kv->v, err)) return -1;
     }
+    kv->dt = dt;
     kv->len = callocCheck((size_t)n_slots, sizeof(int));
     kv->n_slots = n_slots;
     kv->max_len = max_len;
@@ -221,12 +231,23 @@ void engine_kv_attach(engine *e, float *k, float *v, int *len, int n_slots, int 
     if (kv->borrowed && kv->k == k && kv->v == v && kv->len == len && kv->n_slots == n_slots && kv->max_len == max_len)
         return;
     cache_release(e);
-    kv->k = k, kv->v = v, kv->len = len;
+    kv->k = k, kv->v = v, kv->len = len, kv->dt = MG_F32;
     kv->n_slots = n_slots, kv->max_len = max_len;
     kv->borrowed = 1;
 }
 
 void engine_kv_reset_slot(engine *e, int slot) { e->kv->len[slot] = 0; }
+
+size_t engine_kv_bytes(const engine *e, mg_dtype *dt) {
+    const engine_kv *kv = e->kv;
+    if (dt) *dt = kv && kv->k ? kv->dt : MG_F32;
+    return kv && kv->k ? 2 * kv_tensor_bytes(&e->cfg, kv->dt, kv->n_slots, kv->max_len) : 0;
+}
+
+// Layer l's k or v (t: kv->k or kv->v) as the backend ops take it.
+static void *kv_layer(const engine_kv *kv, void *t, int l) {
+    return (char *)t + (size_t)l * kv->n_slots * kv->max_len * kv->kv_dim * mg_dtype_size(kv->dt);
+}
 
 // o_proj and down_proj add into the residual stream inside their GEMM unless the module has an adapter or a bias
 // (a linear layer adds those to its product before the residual add; adding them after would round differently).
@@ -276,15 +297,16 @@ static void step_kernels(engine *e, int n, int nw, const mg_sample_params *sp) {
     BE->encoder_forward(kv->x, tokens, e->wte, e->wt, n, C);
     for (int l = 0; l < c->num_hidden_layers; l++) {
         const engine_layer *w = &e->layers[l];
-        float *kc = kv->k + (size_t)l * kv->n_slots * kv->max_len * KV;
-        float *vc = kv->v + (size_t)l * kv->n_slots * kv->max_len * KV;
+        void *kc = kv_layer(kv, kv->k, l), *vc = kv_layer(kv, kv->v, l);
         const void *Wqkv[3] = {w->W[0], w->W[1], w->W[2]}, *Wgu[2] = {w->W[4], w->W[5]};
         const float *bqkv[3] = {w->b[0], w->b[1], w->b[2]}, *bgu[2] = {w->b[4], w->b[5]};
         BE->rmsnorm_forward_as(kv->xop, e->wt, lora_qkv ? xn32 : NULL, kv->x, w->attn_norm, n, C, c->rms_norm_eps);
         BE->matmul_forward_parts(kv->qkv, kv->xop, e->wt, Wqkv, lora_qkv ? bqkv : NULL, qkv_parts, 3, e->wt, n, C, 1);
         for (int k = 0; k < 3; k++) engine_lora_add(e, l, k, kv->qkv + qkv_at[k], QKV, kv->h, kv->xn, n, 1);
-        BE->qkv_rope_cache(kv->q, kc, vc, kv->qkv, lora_qkv ? NULL : bqkv, pos, cache_row, e->inv_freq, n, Hq, Hkv, D);
-        BE->attention_forward(kv->attop, e->wt, att32, kv->q, kc, vc, kv_start, kv_len, n, Hq, Hkv, D, kv->max_len);
+        BE->qkv_rope_cache(kv->q, kc, vc, kv->dt, kv->qkv, lora_qkv ? NULL : bqkv, pos, cache_row, e->inv_freq, n, Hq,
+                           Hkv, D);
+        BE->attention_forward(kv->attop, e->wt, att32, kv->q, kc, vc, kv->dt, kv_start, kv_len, n, Hq, Hkv, D,
+                              kv->max_len);
         residual_linear(e, l, 3, kv->attop, kv->att, n);
         BE->rmsnorm_forward_as(kv->xop, e->wt, lora_gu ? xn32 : NULL, kv->x, w->mlp_norm, n, C, c->rms_norm_eps);
         BE->matmul_forward_parts(kv->gu, kv->xop, e->wt, Wgu, bgu, gu_parts, 2, e->wt, n, C, 1);
@@ -395,11 +417,11 @@ static void reset_kv_slot(void *e, int slot) { engine_kv_reset_slot((engine *)e,
 static void copy_kv_prefix(void *ctx, int from, int to, int n) {
     engine *e = ctx;
     engine_kv *kv = e->kv;
-    size_t row = (size_t)kv->kv_dim, slot = (size_t)kv->max_len * row;
+    size_t row = (size_t)kv->kv_dim * mg_dtype_size(kv->dt), slot = (size_t)kv->max_len * row;  // bytes
     for (int l = 0; l < e->cfg.num_hidden_layers; l++) {
-        size_t layer = (size_t)l * kv->n_slots * slot;
-        BE->copy(kv->k + layer + to * slot, kv->k + layer + from * slot, (size_t)n * row * sizeof(float));
-        BE->copy(kv->v + layer + to * slot, kv->v + layer + from * slot, (size_t)n * row * sizeof(float));
+        char *k = kv_layer(kv, kv->k, l), *v = kv_layer(kv, kv->v, l);
+        BE->copy(k + to * slot, k + from * slot, (size_t)n * row);
+        BE->copy(v + to * slot, v + from * slot, (size_t)n * row);
     }
     kv->len[to] = n;
 }

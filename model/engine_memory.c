@@ -13,7 +13,8 @@ void engine_memory_plan(const hf_config *c, const memory_shape *s, int sharing, 
     p->kept_grads = (double)p->shards * n_lora * sizeof(float) + (double)n_lora * sizeof(int64_t);
     // Sampling: every slot's cache holds prompt + completion (engine_kv_tensors). The largest step prefills every
     // prompt at once, or with sharing one copy while the others wait to copy its rows (model/gen_batch.c).
-    p->kv_cache = 2.0 * L * S * (size_t)(s->prompt + s->completion) * KV * mg_dtype_size(MG_F32);
+    // The cache is kept in the weights' dtype on a device (engine_kv_init).
+    p->kv_cache = 2.0 * L * S * (size_t)(s->prompt + s->completion) * KV * mg_dtype_size(s->wt);
     p->step_tokens = sharing ? s->prompt : S * s->prompt;
     p->step_buffers = (double)engine_step_bytes(c, s->wt, s->lora.rank, p->step_tokens, S);
     // Training: a shard packs its members whole, or with sharing their common prompt once (all but its last token,
@@ -59,7 +60,8 @@ void engine_memory_print(FILE *f, const hf_config *c, const memory_shape *s) {
     row(f, "weights", p[0].weights, p[1].weights, NULL, NULL);
     row(f, "adapter + gradients + AdamW", p[0].adapter, p[1].adapter, NULL, NULL);
     row(f, "kept shard gradients", p[0].kept_grads, p[1].kept_grads, NULL, NULL);
-    row(f, "sampling: KV cache (fp32)", p[0].kv_cache, p[1].kv_cache, NULL, NULL);
+    row(f, s->wt == MG_BF16 ? "sampling: KV cache (bf16)" : "sampling: KV cache (fp32)", p[0].kv_cache, p[1].kv_cache,
+        NULL, NULL);
     for (int k = 0; k < 2; k++) snprintf(na[k], sizeof na[k], "(%d tokens)", p[k].step_tokens);
     row(f, "sampling: largest step's buffers", p[0].step_buffers, p[1].step_buffers, na[0], na[1]);
     for (int k = 0; k < 2; k++) snprintf(nb[k], sizeof nb[k], "(%d tokens)", p[k].shard_tokens);

@@ -68,6 +68,12 @@ static void report_config(FILE *out, const hf_config *c) {
             c->num_hidden_layers, c->hidden_size, c->intermediate_size, c->vocab_size, c->max_position_embeddings);
     fprintf(out, "  attention: %d query heads, %d KV heads (%d per group), head dim %d\n", c->num_attention_heads,
             c->num_key_value_heads, c->num_attention_heads / c->num_key_value_heads, c->head_dim);
+    // k and v of every layer (model/engine_decode.c): fp32, or bf16 where the weights are bf16 (a GPU)
+    double kv = 2.0 * c->num_hidden_layers * c->num_key_value_heads * c->head_dim * 4;
+    const char *unit = kv >= 1024 ? "KiB" : "B";
+    double scale = kv >= 1024 ? 1024 : 1;
+    fprintf(out, "  KV cache per token: %g %s fp32, %g %s bf16 (bf16 weights on a GPU)\n", kv / scale, unit,
+            kv / 2 / scale, unit);
     fprintf(out, "  RMSNorm eps %g; RoPE theta %g", (double)c->rms_norm_eps, c->rope_theta);
     if (c->rope_llama3)
         fprintf(out, ", llama3 scaling (factor %g, low %g, high %g, original context %d)", c->rope_factor,

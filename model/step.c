@@ -11,7 +11,9 @@
 // The cache lives in the CPU table's memory (64-byte aligned host memory), as the engine's own would.
 int kv_cache_init(kv_cache *kv, const model *m, int n_slots, int max_len, mg_err *e) {
     memset(kv, 0, sizeof *kv);
-    if (engine_kv_tensors(&mg_backend_cpu, &m->cfg, n_slots, max_len, &kv->k, &kv->v, e)) return -1;
+    void *k, *v;
+    if (engine_kv_tensors(&mg_backend_cpu, &m->cfg, MG_F32, n_slots, max_len, &k, &v, e)) return -1;
+    kv->k = k, kv->v = v;
     kv->n_slots = n_slots;
     kv->max_len = max_len;
     kv->kv_dim = m->cfg.num_key_value_heads * m->cfg.head_dim;

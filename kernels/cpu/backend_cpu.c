@@ -37,6 +37,7 @@ static void cpu_release(void) {
 }
 
 static void need_f32(mg_dtype wt) { mgCheck(wt == MG_F32, "the CPU backend takes fp32 weights only"); }
+static void need_f32_cache(mg_dtype ct) { mgCheck(ct == MG_F32, "the CPU backend keeps its KV cache in fp32"); }
 
 // 64-byte aligned, like the weights: the GEMMs and attention read whole cache lines of activations and the cache.
 static void *cpu_alloc(size_t bytes) { return alignedMallocCheck(bytes); }
@@ -114,8 +115,11 @@ static void cpu_matmul_forward_acc(float *out, const void *inp, mg_dtype it, con
 
 // The unfused sequence: the bias added to the product, rope_forward over all rows at once (one parallel region,
 // not one per row), then the cache rows written.
-static void cpu_qkv_rope_cache(float *q, float *kc, float *vc, const float *qkv, const float *const *b, const int *pos,
-                               const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D) {
+static void cpu_qkv_rope_cache(float *q, void *kcache, void *vcache, mg_dtype ct, const float *qkv,
+                               const float *const *b, const int *pos, const int *cache_row, const float *inv_freq,
+                               int N, int Hq, int Hkv, int D) {
+    need_f32_cache(ct);
+    float *kc = kcache, *vc = vcache;
     int Q = Hq * D, KV = Hkv * D, W = Q + 2 * KV;
     float *k = scratch(SCR_STAGE, (size_t)N * KV);
     for (int i = 0; i < N; i++) {
@@ -159,10 +163,11 @@ static void cpu_attention_forward_train(float *out, const float *q, const float 
 // fp32 only: out is the fp32 result, and out32 (an adapter's copy) the same values. Decoding: the batch-invariant
 // pairwise form (a prefill into slot 0 would otherwise look like a training block and take the GEMMs, and a token's
 // result must not depend on its slot or on what else is in the batch).
-static void cpu_attention_forward(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
-                                  const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+static void cpu_attention_forward(void *out, mg_dtype ot, float *out32, const float *q, const void *k, const void *v,
+                                  mg_dtype kt, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
                                   int max_kv_len) {
     need_f32(ot);
+    need_f32_cache(kt);
     attention_forward_pairwise(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
                                scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
     if (out32 && out32 != out) memcpy(out32, out, (size_t)N * Hq * D * sizeof(float));

@@ -27,56 +27,79 @@ static size_t attn_bwd_smem_floats(int G, int D) {
 // same space.
 static size_t attn_fwd_smem_floats(int G, int D) { return (size_t)G * D + 4 * (size_t)KT * (D + 4) + (size_t)G * KT; }
 
-// Loads keys start + t0 .. + nk - 1 of KV head hk into sK and sV (sV may be NULL).
-static __device__ void load_tile(float *sK, float *sV, const float *k, const float *v, int row0, int nk, int hk,
-                                 int Hkv, int D) {
+// Loads keys start + t0 .. + nk - 1 of KV head hk into sK and sV (sV may be NULL). k and v are CT: fp32, or a
+// bf16 KV cache (widened to fp32 here: shared memory, scores and sums stay fp32).
+template <typename CT>
+static __device__ void load_tile(float *sK, float *sV, const CT *k, const CT *v, int row0, int nk, int hk, int Hkv,
+                                 int D) {
     int DP = D + 1;
     for (int e = threadIdx.x; e < nk * D; e += blockDim.x) {
         int j = e / D, d = e - j * D;
         size_t at = ((size_t)(row0 + j) * Hkv + hk) * D + d;
-        sK[j * DP + d] = k[at];
-        if (sV) sV[j * DP + d] = v[at];
+        sK[j * DP + d] = to_f32(k[at]);
+        if (sV) sV[j * DP + d] = to_f32(v[at]);
     }
 }
+
+// Four consecutive values of a k or v row in one load: a float4 of fp32 (16 bytes), or four bf16 (8 bytes), kept in
+// registers as loaded and widened to a float4 when stored to shared memory.
+struct alignas(8) bf16x4 {
+    __nv_bfloat16 x, y, z, w;
+};
+template <typename CT> struct kv_vec;
+template <> struct kv_vec<float> {
+    typedef float4 raw;
+    static __device__ __forceinline__ float4 f4(float4 r) { return r; }
+};
+template <> struct kv_vec<__nv_bfloat16> {
+    typedef bf16x4 raw;
+    static __device__ __forceinline__ float4 f4(bf16x4 r) {
+        float4 o;
+        o.x = to_f32(r.x), o.y = to_f32(r.y), o.z = to_f32(r.z), o.w = to_f32(r.w);
+        return o;
+    }
+};
 
 // load_tile with whole rows as float4 (D a multiple of 4, k and v 16-byte aligned) into rows of D + 4 floats: a
 // quarter of the loads and of the index divisions. A thread moves LDV float4 of K and of V per round (elements
 // e0, e0 + blockDim.x, ... of the tile's n = nk * D / 4): fetch4 issues all of its global loads before put4 stores
 // any, so they are in flight together; the forward also keeps one round in registers across a tile's arithmetic.
 enum { LDV = 4 };
-static __device__ __forceinline__ void fetch4(float4 *rk, float4 *rv, const float *k, const float *v, int e0, int n,
-                                              int row0, int hk, int Hkv, int D4) {
+template <typename CT, typename R = typename kv_vec<CT>::raw>
+static __device__ __forceinline__ void fetch4(R *rk, R *rv, const CT *k, const CT *v, int e0, int n, int row0, int hk,
+                                              int Hkv, int D4) {
     MG_UNROLL
     for (int u = 0; u < LDV; u++) {
         int e = e0 + u * blockDim.x;
         if (e < n) {
             int j = e / D4, d = e - j * D4;
             size_t at = ((size_t)(row0 + j) * Hkv + hk) * D4 + d;
-            rk[u] = ((const float4 *)k)[at];
-            rv[u] = ((const float4 *)v)[at];
+            rk[u] = ((const R *)k)[at];
+            rv[u] = ((const R *)v)[at];
         }
     }
 }
-static __device__ __forceinline__ void put4(float *sK, float *sV, const float4 *rk, const float4 *rv, int e0, int n,
-                                            int D4) {
+template <typename CT, typename R = typename kv_vec<CT>::raw>
+static __device__ __forceinline__ void put4(float *sK, float *sV, const R *rk, const R *rv, int e0, int n, int D4) {
     MG_UNROLL
     for (int u = 0; u < LDV; u++) {
         int e = e0 + u * blockDim.x;
         if (e < n) {
             int j = e / D4, d = e - j * D4;
-            ((float4 *)sK)[j * (D4 + 1) + d] = rk[u];
-            ((float4 *)sV)[j * (D4 + 1) + d] = rv[u];
+            ((float4 *)sK)[j * (D4 + 1) + d] = kv_vec<CT>::f4(rk[u]);
+            ((float4 *)sV)[j * (D4 + 1) + d] = kv_vec<CT>::f4(rv[u]);
         }
     }
 }
 // Rounds from element e0 on (e0 = threadIdx.x: the whole tile).
-static __device__ void load_tile4(float *sK, float *sV, const float *k, const float *v, int e0, int row0, int nk,
-                                  int hk, int Hkv, int D) {
+template <typename CT>
+static __device__ void load_tile4(float *sK, float *sV, const CT *k, const CT *v, int e0, int row0, int nk, int hk,
+                                  int Hkv, int D) {
     int D4 = D >> 2, n = nk * D4;
     for (; e0 < n; e0 += LDV * blockDim.x) {
-        float4 rk[LDV], rv[LDV];
+        typename kv_vec<CT>::raw rk[LDV], rv[LDV];
         fetch4(rk, rv, k, v, e0, n, row0, hk, Hkv, D4);
-        put4(sK, sV, rk, rv, e0, n, D4);
+        put4<CT>(sK, sV, rk, rv, e0, n, D4);
     }
 }
 
@@ -107,14 +130,15 @@ static __device__ __forceinline__ float score(const float *sq, const float *sK, 
 }
 
 
-// out as T (fp32, or o_proj's bf16 operand in the decode step) and, unless NULL, out32 in fp32. vec: D a multiple
-// of 4 and k, v 16-byte aligned, so tiles load as float4 rows (load_tile4, score4); otherwise load_tile, score.
+// out as T (fp32, or o_proj's bf16 operand in the decode step) and, unless NULL, out32 in fp32; k and v as CT (fp32,
+// or the decode step's bf16 KV cache). vec: D a multiple of 4 and k, v aligned to 4 values, so tiles load as rows of
+// 4-value vectors (load_tile4, score4); otherwise load_tile, score.
 // Tile t lives in buffer t & 1: the loads of tile t + 1 are issued before tile t is consumed (vec: its first round
 // stays in registers, so a thread's global latency overlaps its own arithmetic, and is stored after), and the one
 // barrier per tile both publishes tile t + 1 and retires the reads of tile t - 1 from the buffer it overwrites.
-template <typename T>
+template <typename T, typename CT>
 static __global__ void __launch_bounds__(512)
-    attn_fwd_kernel(T *out, float *out32, const float *q, const float *k, const float *v, const int *kv_start,
+    attn_fwd_kernel(T *out, float *out32, const float *q, const CT *k, const CT *v, const int *kv_start,
                     const int *kv_len, int Hq, int Hkv, int D, float scale, int vec) {
     MG_DYN_SMEM(float, smem);
     int i = blockIdx.x, hk = blockIdx.y, G = Hq / Hkv, DP = vec ? D + 4 : D + 1, TS = KT * (D + 4);
@@ -131,7 +155,7 @@ static __global__ void __launch_bounds__(512)
         if (vec) load_tile4(sKV, sKV + TS, k, v, threadIdx.x, start, min(KT, len), hk, Hkv, D);
         else load_tile(sKV, sKV + TS, k, v, start, min(KT, len), hk, Hkv, D);
     }
-    float4 pk[LDV], pv[LDV];  // vec: the next tile's first round, in flight during this tile's arithmetic
+    typename kv_vec<CT>::raw pk[LDV], pv[LDV];  // vec: the next tile's first round, in flight during the arithmetic
     for (int t0 = 0, b = 0; t0 < len; t0 += KT, b ^= 1) {
         int nk = min(KT, len - t0), nn = min(KT, len - t0 - KT);  // nn > 0: keys of the next tile
         const float *sK = sKV + 2 * b * TS, *sV = sK + TS;
@@ -161,7 +185,7 @@ static __global__ void __launch_bounds__(512)
                 acc[t] = a;
             }
         }
-        if (vec && nn > 0) put4(nK, nK + TS, pk, pv, threadIdx.x, nn * (D >> 2), D >> 2);
+        if (vec && nn > 0) put4<CT>(nK, nK + TS, pk, pv, threadIdx.x, nn * (D >> 2), D >> 2);
         m = mnew;
     }
     float inv = l > 0.0f ? 1.0f / l : 0.0f;
@@ -281,15 +305,16 @@ static void check_shape(int Hq, int Hkv, int D) {
     cudaRequire(D > 0 && D <= 32 * MAX_DT, "head_dim above 256 is not supported by the CUDA attention");
 }
 
-template <typename T>
-static void attn_fwd_launch(T *out, float *out32, const float *q, const float *k, const float *v, const int *kv_start,
+template <typename T, typename CT>
+static void attn_fwd_launch(T *out, float *out32, const float *q, const CT *k, const CT *v, const int *kv_start,
                             const int *kv_len, int N, int Hq, int Hkv, int D) {
     if (N <= 0) return;
     check_shape(Hq, Hkv, D);
-    int G = Hq / Hkv, vec = D % 4 == 0 && mg_aligned16(k) && mg_aligned16(v);
+    uintptr_t align = 4 * sizeof(CT) - 1;  // a row vector of 4 values: 16 bytes fp32, 8 bytes bf16
+    int G = Hq / Hkv, vec = D % 4 == 0 && !((uintptr_t)k & align) && !((uintptr_t)v & align);
     size_t smem = attn_fwd_smem_floats(G, D) * sizeof(float);
-    MG_ALLOW_SMEM(attn_fwd_kernel<T>, smem);
-    MG_LAUNCH(attn_fwd_kernel<T>, dim3(N, Hkv), 32 * G, smem, out, out32, q, k, v, kv_start, kv_len, Hq, Hkv, D,
+    MG_ALLOW_SMEM((attn_fwd_kernel<T, CT>), smem);
+    MG_LAUNCH((attn_fwd_kernel<T, CT>), dim3(N, Hkv), 32 * G, smem, out, out32, q, k, v, kv_start, kv_len, Hq, Hkv, D,
               1.0f / sqrtf((float)D), vec);
 }
 
@@ -298,11 +323,20 @@ extern "C" void attention_forward_cuda(float *out, const float *q, const float *
     attn_fwd_launch(out, (float *)NULL, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
 }
 
-extern "C" void attention_forward_as_cuda(void *out, mg_dtype ot, float *out32, const float *q, const float *k,
-                                          const float *v, const int *kv_start, const int *kv_len, int N, int Hq,
-                                          int Hkv, int D) {
-    if (ot == MG_BF16) attn_fwd_launch((__nv_bfloat16 *)out, out32, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
-    else attn_fwd_launch((float *)out, out32, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
+template <typename T>
+static void attn_fwd_as(T *out, float *out32, const float *q, const void *k, const void *v, mg_dtype kt,
+                        const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D) {
+    if (kt == MG_BF16)
+        attn_fwd_launch(out, out32, q, (const __nv_bfloat16 *)k, (const __nv_bfloat16 *)v, kv_start, kv_len, N, Hq,
+                        Hkv, D);
+    else attn_fwd_launch(out, out32, q, (const float *)k, (const float *)v, kv_start, kv_len, N, Hq, Hkv, D);
+}
+
+extern "C" void attention_forward_as_cuda(void *out, mg_dtype ot, float *out32, const float *q, const void *k,
+                                          const void *v, mg_dtype kt, const int *kv_start, const int *kv_len, int N,
+                                          int Hq, int Hkv, int D) {
+    if (ot == MG_BF16) attn_fwd_as((__nv_bfloat16 *)out, out32, q, k, v, kt, kv_start, kv_len, N, Hq, Hkv, D);
+    else attn_fwd_as((float *)out, out32, q, k, v, kt, kv_start, kv_len, N, Hq, Hkv, D);
 }
 
 extern "C" void attention_backward_cuda(float *dq, float *dk, float *dv, const float *dout, const float *q,

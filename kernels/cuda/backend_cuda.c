@@ -51,11 +51,11 @@ static void cuda_matmul_forward_parts_t(float *out, const void *inp, mg_dtype it
     matmul_forward_parts_cuda(out, inp, it, W, b, parts, n_parts, wt, N, IC);
 }
 
-static void cuda_attention_forward_t(void *out, mg_dtype ot, float *out32, const float *q, const float *k,
-                                     const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv,
-                                     int D, int max_kv_len) {
+static void cuda_attention_forward_t(void *out, mg_dtype ot, float *out32, const float *q, const void *k,
+                                     const void *v, mg_dtype kt, const int *kv_start, const int *kv_len, int N, int Hq,
+                                     int Hkv, int D, int max_kv_len) {
     (void)max_kv_len;
-    attention_forward_as_cuda(out, ot, out32, q, k, v, kv_start, kv_len, N, Hq, Hkv, D);
+    attention_forward_as_cuda(out, ot, out32, q, k, v, kt, kv_start, kv_len, N, Hq, Hkv, D);
 }
 
 static void cuda_attention_forward_train_t(float *out, const float *q, const float *k, const float *v,

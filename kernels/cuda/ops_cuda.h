@@ -81,8 +81,8 @@ void lora_backward_cuda(float *dinp, float *dA, float *dB, float *dh, const floa
                         const float *h, const float *A, const float *B, int N, int IC, int OC, int R, float scale);
 // The decode step's fused ops (kernels/backend.h has their contract): n_parts linear layers of one input in one GEMM
 // when the W[j] are contiguous (inp fp32, it = MG_F32, or already in wt); RMSNorm writing the GEMM's operand; a
-// GEMM accumulating into the residual stream; bias + RoPE + KV-cache writes after q|k|v; SwiGLU over gate|up rows
-// writing fp32 or the next GEMM's bf16 operand.
+// GEMM accumulating into the residual stream; bias + RoPE + KV-cache writes after q|k|v (a cache of ct: fp32, or
+// bf16); SwiGLU over gate|up rows writing fp32 or the next GEMM's bf16 operand.
 void matmul_forward_parts_cuda(float *out, const void *inp, mg_dtype it, const void *const *W, const float *const *b,
                                const int *parts, int n_parts, mg_dtype wt, int N, int IC);
 // RMSNorm into out (N, C) as ot (rstd not kept): the next GEMM's bf16 operand, or fp32; also fp32 into out32 unless
@@ -92,8 +92,8 @@ void rmsnorm_forward_as_cuda(void *out, mg_dtype ot, float *out32, const float *
 // out (N, OC) += inp @ W^T (cuBLAS beta = 1): a residual add folded into the GEMM
 void matmul_forward_acc_cuda(float *out, const void *inp, mg_dtype it, const void *W, mg_dtype wt, int N, int IC,
                              int OC);
-void qkv_rope_cache_cuda(float *q, float *kc, float *vc, const float *qkv, const float *const *b, const int *pos,
-                         const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D);
+void qkv_rope_cache_cuda(float *q, void *kc, void *vc, mg_dtype ct, const float *qkv, const float *const *b,
+                         const int *pos, const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D);
 void swiglu_forward_parts_cuda(void *out, mg_dtype ot, float *out32, const float *gu, int N, int F);
 void rope_forward_cuda(float *x, const int *pos, const float *inv_freq, int N, int H, int D);
 void rope_backward_cuda(float *dx, const int *pos, const float *inv_freq, int N, int H, int D);
@@ -101,9 +101,10 @@ void rope_backward_cuda(float *dx, const int *pos, const float *inv_freq, int N,
 // per (query, KV head): the layout for decoding, one query per cache slot.
 void attention_forward_cuda(float *out, const float *q, const float *k, const float *v, const int *kv_start,
                             const int *kv_len, int N, int Hq, int Hkv, int D);
-// The same with out as ot (o_proj's bf16 operand in the decode step) and, unless NULL, fp32 into out32 too.
-void attention_forward_as_cuda(void *out, mg_dtype ot, float *out32, const float *q, const float *k, const float *v,
-                               const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D);
+// The same with out as ot (o_proj's bf16 operand in the decode step) and, unless NULL, fp32 into out32 too; k and
+// v as kt (the KV cache's type: fp32, or bf16 read into fp32 arithmetic).
+void attention_forward_as_cuda(void *out, mg_dtype ot, float *out32, const float *q, const void *k, const void *v,
+                               mg_dtype kt, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D);
 // The same result, tiled by 32 queries x 32 keys (attention_train.cu): the layout for training, where neighbouring
 // queries share their keys (a packed causal batch); slow when they do not (decoding).
 void attention_forward_tiled_cuda(float *out, const float *q, const float *k, const float *v, const int *kv_start,

@@ -43,8 +43,10 @@ extern "C" void rope_backward_cuda(float *dx, const int *pos, const float *inv_f
 
 // One thread per (token, item); a token's items are its q and k pairs (heads 0..Hq-1 are q, Hq.. are k: in a
 // q|k|v row, head h of either starts at column h * D) and then its KV v values. Replaces a bias launch, two RoPE
-// launches and two cache scatters per layer with the same arithmetic: t = qkv + bias, then rope_pair.
-static __global__ void qkv_rope_cache_kernel(float *q, float *kc, float *vc, const float *qkv, const float *bq,
+// launches and two cache scatters per layer with the same arithmetic: t = qkv + bias, then rope_pair. The cache is
+// CT: fp32, or bf16 (each value rounded to nearest even once it is computed in fp32; q stays fp32).
+template <typename CT>
+static __global__ void qkv_rope_cache_kernel(float *q, CT *kc, CT *vc, const float *qkv, const float *bq,
                                              const float *bk, const float *bv, const int *pos, const int *cache_row,
                                              const float *inv_freq, int N, int Hq, int Hkv, int D) {
     int half = D / 2, Q = Hq * D, KV = Hkv * D, pairs = (Hq + Hkv) * half, per = pairs + KV;
@@ -52,29 +54,42 @@ static __global__ void qkv_rope_cache_kernel(float *q, float *kc, float *vc, con
     for (size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x; idx < n; idx += (size_t)gridDim.x * blockDim.x) {
         int i = (int)(idx / per), r = (int)(idx % per);
         const float *t = qkv + (size_t)i * (Q + 2 * KV);
-        float *krow = kc + (size_t)cache_row[i] * KV, *vrow = vc + (size_t)cache_row[i] * KV;
+        CT *krow = kc + (size_t)cache_row[i] * KV, *vrow = vc + (size_t)cache_row[i] * KV;
         if (r < pairs) {
             int h = r / half, j = r % half, col = h * D + j;
             const float *b = h < Hq ? bq : bk;
             int bc = h < Hq ? col : col - Q;
-            float x1 = t[col], x2 = t[col + half];
+            float x1 = t[col], x2 = t[col + half], y1, y2;
             if (b) x1 += b[bc], x2 += b[bc + half];
-            float *y = h < Hq ? q + (size_t)i * Q + col : krow + (col - Q);
-            rope_pair(y, y + half, x1, x2, pos[i], inv_freq[j], 1.0f);
+            rope_pair(&y1, &y2, x1, x2, pos[i], inv_freq[j], 1.0f);
+            if (h < Hq) {
+                q[(size_t)i * Q + col] = y1, q[(size_t)i * Q + col + half] = y2;
+            } else {
+                store_as(krow, col - Q, y1), store_as(krow, col - Q + half, y2);
+            }
         } else {
             int c = r - pairs;
             float x = t[Q + KV + c];
             if (bv) x += bv[c];
-            vrow[c] = x;
+            store_as(vrow, c, x);
         }
     }
 }
 
-extern "C" void qkv_rope_cache_cuda(float *q, float *kc, float *vc, const float *qkv, const float *const *b,
-                                    const int *pos, const int *cache_row, const float *inv_freq, int N, int Hq,
-                                    int Hkv, int D) {
+template <typename CT>
+static void qkv_rope_cache_launch(float *q, CT *kc, CT *vc, const float *qkv, const float *const *b, const int *pos,
+                                  const int *cache_row, const float *inv_freq, int N, int Hq, int Hkv, int D) {
     size_t n = (size_t)N * ((Hq + Hkv) * (D / 2) + Hkv * D);
     if (n)
-        MG_LAUNCH(qkv_rope_cache_kernel, mg_blocks(n, 256), 256, 0, q, kc, vc, qkv, b ? b[0] : NULL, b ? b[1] : NULL,
-                  b ? b[2] : NULL, pos, cache_row, inv_freq, N, Hq, Hkv, D);
+        MG_LAUNCH(qkv_rope_cache_kernel<CT>, mg_blocks(n, 256), 256, 0, q, kc, vc, qkv, b ? b[0] : NULL,
+                  b ? b[1] : NULL, b ? b[2] : NULL, pos, cache_row, inv_freq, N, Hq, Hkv, D);
+}
+
+extern "C" void qkv_rope_cache_cuda(float *q, void *kc, void *vc, mg_dtype ct, const float *qkv,
+                                    const float *const *b, const int *pos, const int *cache_row,
+                                    const float *inv_freq, int N, int Hq, int Hkv, int D) {
+    if (ct == MG_BF16)
+        qkv_rope_cache_launch(q, (__nv_bfloat16 *)kc, (__nv_bfloat16 *)vc, qkv, b, pos, cache_row, inv_freq, N, Hq,
+                              Hkv, D);
+    else qkv_rope_cache_launch(q, (float *)kc, (float *)vc, qkv, b, pos, cache_row, inv_freq, N, Hq, Hkv, D);
 }

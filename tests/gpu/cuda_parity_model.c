@@ -12,6 +12,7 @@
 #include "gpu/cuda_parity.h"
 #include "gpu/gpu_test.h"
 #include "kernels/cuda/ops_cuda.h"
+#include "kernels/ops.h"
 #include "model/engine.h"
 #include "model/model.h"
 #include "model/optimizer.h"
@@ -19,6 +20,10 @@
 #include "testing.h"
 
 static int g_quick;
+
+// bf16 (weights, GEMM operands and the KV cache) against the fp32 CPU model: step logits within this fraction of the
+// largest |logit| (test_cuda_parity.c's bound)
+#define BF16_LOGITS 1e-2f
 
 typedef struct {
     packed_batch b;
@@ -86,10 +91,10 @@ static void run_steps_cpu(model *m, const train_batch *t, float *logits) {
     kv_cache_free(&kv);
 }
 
-static void run_steps_engine(engine *en, const train_batch *t, float *logits) {
+// run_steps_cpu's steps on an engine whose cache of 2 slots x 32 tokens is ready (all slots empty).
+static void feed_steps(engine *en, const train_batch *t, float *logits) {
     mg_err e;
     int V = en->cfg.vocab_size;
-    CHECK(engine_kv_init(en, 2, 32, &e) == 0, "%s", e.msg);
     int tok[12], slot[12];
     char want[12];
     int n = 0;
@@ -103,6 +108,42 @@ static void run_steps_engine(engine *en, const train_batch *t, float *logits) {
         CHECK(engine_step(en, 2, dt, ds, NULL, NULL, NULL, NULL, NULL, NULL, &e) == 2, "%s", e.msg);
         engine_logits(en, logits + (size_t)(step + 1) * 2 * V, 2);
     }
+}
+
+static void run_steps_engine(engine *en, const train_batch *t, float *logits) {
+    mg_err e;
+    CHECK(engine_kv_init(en, 2, 32, &e) == 0, "%s", e.msg);
+    feed_steps(en, t, logits);
+}
+
+// The engine's own cache (after run_steps_engine: 2 slots x 32 tokens) is of the weights' dtype, and its bytes say
+// so: L x 2 x 32 x KV values in each of k and v (returns those bytes). Then, bf16: the same steps into an fp32 cache
+// on the device (engine_kv_attach) give other logits (the bf16 cache rounds), within the bf16 bound; *cache_err:
+// that difference.
+static size_t check_cache_dtype(const char *label, engine *en, const train_batch *t, const float *logits,
+                              float *cache_err) {
+    mg_dtype dt;
+    const hf_config *c = &en->cfg;
+    size_t values = (size_t)c->num_hidden_layers * 2 * 32 * c->num_key_value_heads * c->head_dim;
+    size_t bytes = engine_kv_bytes(en, &dt), want = 2 * values * mg_dtype_size(en->wt);
+    CHECK(dt == en->wt && bytes == want, "%s: the KV cache is %s, %zu bytes; want %s, %zu bytes", label,
+          dt == MG_BF16 ? "bf16" : "fp32", bytes, en->wt == MG_BF16 ? "bf16" : "fp32", want);
+    *cache_err = 0.0f;
+    if (en->wt != MG_BF16) return bytes;
+    size_t n = (size_t)8 * c->vocab_size;
+    float *f32 = hzeros(n);
+    void *k, *v;
+    int len[2] = {0, 0};
+    mg_err e;
+    CHECK(engine_kv_tensors(en->be, c, MG_F32, 2, 32, &k, &v, &e) == 0, "%s", e.msg);
+    engine_kv_attach(en, k, v, len, 2, 32);
+    feed_steps(en, t, f32);
+    *cache_err = rel(logits, f32, n);
+    CHECK(*cache_err > 0.0f && *cache_err <= BF16_LOGITS, "%s: bf16 cache against an fp32 cache: step logits rel %g",
+          label, *cache_err);
+    engine_kv_free(en);  // lets go of the borrowed cache (the next engine_kv_init makes the engine's own)
+    en->be->free(k), en->be->free(v);
+    return bytes;
 }
 
 static void gen_cpu(model *m, const train_batch *t, const sampling_params *p, completion *out) {
@@ -175,6 +216,86 @@ static float max_logp_diff(const completion *a, const completion *b, int n) {
     return worst;
 }
 
+// ---- bf16 decoding (bf16 weights and a bf16 KV cache) against the CPU's fp32 tokens ----
+// The step logits of bf16 are held to 1e-2 of the largest |logit| (BF16_LOGITS); a token can then differ where the
+// CPU itself nearly ties. A completion must equal the CPU's, or equal it up to a first difference at such a point
+// (after it the two continue from different text, so nothing later is compared):
+//  * greedy: the CPU's logits of its token and of the device's differ by at most 2 x BF16_LOGITS x the row's max
+//    |logit| (each of the two may be off by the bound);
+//  * sampled: with d = BF16_LOGITS x max |logit|, the CPU's logits with the device's token raised by d and its own
+//    lowered by d (which also moves the top-k / top-p boundaries): how far the draw u (rng_uniform(seed, seq_id,
+//    position), as generate takes it) must move to pick the device's token, in units of max |logit|, at most
+//    2 x BF16_SAMPLE_TIE. To first order an error of d in the other logits moves the inverse CDF by 2d (temperature
+//    1), i.e. 2 x BF16_LOGITS; the top-p renormalisation and positions past the 8 rows the step check bounds add to
+//    it: one llama3-tiny completion (full adapter) needs 0.027 at its 10th token, hence twice that allowance.
+//  Before the first difference the tokens' log-probs are within 5e-2 (the bf16 logp bound).
+#define BF16_SAMPLE_TIE (2.0f * BF16_LOGITS)
+
+// The CPU model's next-token logits (V) after prompt (plen) + the first k ids of gen.
+static void cpu_next_logits(model *m, const int *prompt, int plen, const int *gen, int k, float *logits) {
+    int n = plen + k;
+    int *tok = mallocCheck((size_t)n * sizeof(int)), *slot = callocCheck((size_t)n, sizeof(int));
+    char *want = callocCheck((size_t)n, 1);
+    memcpy(tok, prompt, (size_t)plen * sizeof(int));
+    memcpy(tok + plen, gen, (size_t)k * sizeof(int));
+    want[n - 1] = 1;
+    kv_cache kv;
+    mg_err e;
+    CHECK(kv_cache_init(&kv, m, 1, n, &e) == 0, "%s", e.msg);
+    CHECK(model_step(m, &kv, n, tok, slot, want, logits, &e) == 0, "%s", e.msg);
+    kv_cache_free(&kv);
+    free(tok), free(slot), free(want);
+}
+
+// Checks bf16 completions g against the CPU's ref (see above); p: the sampling they used (temperature 0 or 1).
+// Returns the number of completions that differ; *gap: the largest relative logit gap (greedy) or draw distance
+// (sampled) at a difference. Log-probs of the tokens before the first difference within 5e-2 (the bf16 logp bound).
+static int bf16_decode_check(const char *label, model *m, const train_batch *t, const completion *g,
+                             const completion *ref, const sampling_params *p, float *gap) {
+    const int *prompts[3];
+    int lens[3], V = m->cfg.vocab_size, differ = 0;
+    uint64_t seq[3] = {11, 12, 13};  // gen_cpu's and gen_engine's
+    prompts_of(t, prompts, lens);
+    float *L = hzeros((size_t)V), *scratch = hzeros(SAMPLE_SCRATCH(V));
+    mg_sample_params sp = {p->temperature, p->top_k, p->top_p, p->min_p, p->seed};
+    *gap = 0.0f;
+    for (int i = 0; i < 3; i++) {
+        int k = 0;
+        while (k < g[i].n && k < ref[i].n && g[i].ids[k] == ref[i].ids[k]) k++;
+        for (int j = 0; j < k; j++)
+            CHECK(fabsf(g[i].logp[j] - ref[i].logp[j]) <= 5e-2f, "%s: completion %d token %d: logp %g, cpu %g", label,
+                  i, j, g[i].logp[j], ref[i].logp[j]);
+        if (k == g[i].n && k == ref[i].n) continue;
+        differ++;
+        if (k == g[i].n || k == ref[i].n) {  // one ended (EOS is kept in ids) while the other went on: never a tie
+            CHECK(0, "%s: completion %d has %d tokens, the cpu's %d, equal up to there", label, i, g[i].n, ref[i].n);
+            continue;
+        }
+        cpu_next_logits(m, prompts[i], lens[i], ref[i].ids, k, L);
+        float amax = 0.0f, bound = 2.0f * BF16_LOGITS;
+        for (int v = 0; v < V; v++) amax = fmaxf(amax, fabsf(L[v]));
+        float d = 1.0f;  // greedy: the logit gap / max |logit|; sampled: how far the draw must move (1: never)
+        if (p->temperature == 0.0f) {
+            d = (L[ref[i].ids[k]] - L[g[i].ids[k]]) / amax;
+        } else {
+            float u = rng_uniform(p->seed, seq[i], (uint64_t)k), lp;
+            L[g[i].ids[k]] += BF16_LOGITS * amax, L[ref[i].ids[k]] -= BF16_LOGITS * amax;
+            if (sample_token(L, V, &sp, u, &lp, scratch) == g[i].ids[k]) d = 0.0f;
+            for (float s = 1e-5f; s <= 1.0f && d == 1.0f; s += fmaxf(1e-5f, 0.01f * s))
+                if ((u - s >= 0.0f && sample_token(L, V, &sp, u - s, &lp, scratch) == g[i].ids[k]) ||
+                    (u + s < 1.0f && sample_token(L, V, &sp, u + s, &lp, scratch) == g[i].ids[k]))
+                    d = s / amax;
+        }
+        *gap = fmaxf(*gap, d);
+        if (p->temperature != 0.0f) bound = 2.0f * BF16_SAMPLE_TIE;
+        CHECK(d <= bound, "%s: completion %d differs from the cpu's at token %d (%d, cpu %d) where the cpu does not "
+              "nearly tie (%s %g of max |logit|, bound %g)", label, i, k, g[i].ids[k], ref[i].ids[k],
+              p->temperature == 0.0f ? "logit gap" : "draw distance", d, bound);
+    }
+    free(L), free(scratch);
+    return differ;
+}
+
 #ifdef MG_CUDA_EMULATE
 // Kernels launched per decode step of 2 tokens (emulated launches and GEMMs, graphs off): the whole step with
 // sampling, and the layers alone (a step that wants no logits is the embedding, one launch, and the layers).
@@ -214,22 +335,45 @@ static void check_engine(const char *label, const mg_backend *be, mg_dtype wt, m
     engine_backward(&en, &t->b, t->dlogp);
     engine_lora_download_grads(&en, grads);
     run_steps_engine(&en, t, logits);
+    float e_cache;
+    size_t cache_bytes = check_cache_dtype(label, &en, t, logits, &e_cache);
     float e_logp = max_abs_diff(logp, r->logp, N, NULL), e_ent = max_abs_diff(ent, r->entropy, N, NULL);
     float e_grad = rel(grads, r->grads, n), e_logit = rel(logits, r->logits, (size_t)8 * V);
     printf("  %-22s logp abs %.3g  entropy abs %.3g  LoRA grads rel %.3g  step logits rel %.3g\n", label, e_logp,
            e_ent, e_grad, e_logit);
+    if (bf)
+        printf("  %-22s KV cache bf16 (%zu bytes); its own share of the step logits' error: rel %.3g against an fp32 "
+               "cache\n", label, cache_bytes, e_cache);
     if (exact) {
         CHECK(e_logp == 0 && e_ent == 0 && e_grad == 0 && e_logit == 0, "%s: not bit-identical to the CPU engine", label);
     } else {
-        CHECK(e_logit <= (bf ? 1e-2f : 1e-4f), "%s: step logits rel err %g", label, e_logit);
+        CHECK(e_logit <= (bf ? BF16_LOGITS : 1e-4f), "%s: step logits rel err %g", label, e_logit);
         CHECK(e_logp <= (bf ? 5e-2f : 1e-4f), "%s: logp abs err %g", label, e_logp);
         CHECK(e_grad <= (bf ? 2e-2f : 1e-3f), "%s: LoRA gradient rel err %g", label, e_grad);
     }
     completion g[3], s[3];
     sampling_params gp = greedy_params(), sp = sampled_params();
     gen_engine(&en, t, &gp, g);
-    CHECK(same_ids(g, r->greedy, 3), "%s: greedy decoding differs from the CPU engine", label);
-    printf("  %-22s greedy ids %s (3 prompts x 12 tokens, batch 2)", label, same_ids(g, r->greedy, 3) ? "equal" : "DIFFER");
+    if (bf) {  // near-ties may go the other way (bf16_decode_check), and the graphs must replay the eager tokens
+        float gap_g, gap_s;
+        int dg = bf16_decode_check(label, m, t, g, r->greedy, &gp, &gap_g);
+        gen_engine(&en, t, &sp, s);
+        int ds = bf16_decode_check(label, m, t, s, r->sampled, &sp, &gap_s);
+        printf("  %-22s greedy: %d of 3 completions differ (largest logit gap there %.3g of max |logit|), sampled: %d "
+               "of 3 (largest draw distance %.3g of max |logit|)\n", label, dg, gap_g, ds, gap_s);
+        completion gg[3];
+        en.use_graphs = 1;
+        gen_engine(&en, t, &gp, gg);
+        en.use_graphs = 0;
+        int ok = same_ids(gg, g, 3);
+        printf("  %-22s with CUDA graphs: greedy ids %s the eager ones\n", label, ok ? "equal" : "DIFFER from");
+        CHECK(ok, "%s: decoding with CUDA graphs differs from eager decoding", label);
+        for (int i = 0; i < 3; i++) completion_free(&gg[i]), completion_free(&s[i]);
+    } else {
+        CHECK(same_ids(g, r->greedy, 3), "%s: greedy decoding differs from the CPU engine", label);
+        printf("  %-22s greedy ids %s (3 prompts x 12 tokens, batch 2)", label,
+               same_ids(g, r->greedy, 3) ? "equal" : "DIFFER");
+    }
     if (!bf) {
         gen_engine(&en, t, &sp, s);
         int ok = same_ids(s, r->sampled, 3);
@@ -239,21 +383,20 @@ static void check_engine(const char *label, const mg_backend *be, mg_dtype wt, m
         CHECK(exact ? lpd == 0.0f : lpd <= 1e-4f, "%s: sampled log-probs differ by %g", label, lpd);
         for (int i = 0; i < 3; i++) completion_free(&s[i]);
     }
-    printf("\n");
+    if (!bf) printf("\n");
     for (int i = 0; i < 3; i++) completion_free(&g[i]);
-    if (!exact) {  // decode steps replayed as CUDA graphs: the same tokens (captured on each shape's second step)
+    if (!exact && !bf) {  // decode steps replayed as CUDA graphs: the same tokens (captured on each shape's second step)
         en.use_graphs = 1;
-        sampling_params gp2 = bf ? greedy_params() : sampled_params();
-        gen_engine(&en, t, &gp2, g);
-        int ok = same_ids(g, bf ? r->greedy : r->sampled, 3);
-        printf("  %-22s with CUDA graphs: %s ids %s\n", label, bf ? "greedy" : "sampled", ok ? "equal" : "DIFFER");
+        gen_engine(&en, t, &sp, g);
+        int ok = same_ids(g, r->sampled, 3);
+        printf("  %-22s with CUDA graphs: sampled ids %s\n", label, ok ? "equal" : "DIFFER");
         CHECK(ok, "%s: decoding with CUDA graphs differs", label);
         for (int i = 0; i < 3; i++) completion_free(&g[i]);
         en.use_graphs = 0;
-#ifdef MG_CUDA_EMULATE
-        count_launches(label, &en);
-#endif
     }
+#ifdef MG_CUDA_EMULATE
+    if (!exact) count_launches(label, &en);
+#endif
     // two optimizer steps from the same adapter
     float norms[2], *after = hzeros(n);
     for (int k = 0; k < 2; k++) {
@@ -344,8 +487,28 @@ static void check_decode(const char *adapter, model *m, const train_batch *t) {
         int exact = k == 0, bf = runs[k].wt == MG_BF16, ok = 1;
         run_steps_engine(&en, t, logits);
         float err = rel(logits, ref, (size_t)8 * V);
-        CHECK(exact ? err == 0.0f : err <= (bf ? 1e-2f : 1e-4f), "%s: step logits rel err %g", label, err);
-        for (int graphs = 0; graphs <= !exact; graphs++) {
+        CHECK(exact ? err == 0.0f : err <= (bf ? BF16_LOGITS : 1e-4f), "%s: step logits rel err %g", label, err);
+        if (bf) {  // near-ties may go the other way (bf16_decode_check); graphs replay the eager tokens
+            completion eager[3];
+            float gap[2];
+            int differ[2];
+            for (int sampled = 0; sampled < 2; sampled++) {
+                const sampling_params *p = sampled ? &sp : &gp;
+                gen_engine(&en, t, p, eager);
+                differ[sampled] = bf16_decode_check(label, m, t, eager, sampled ? rs : rg, p, &gap[sampled]);
+                en.use_graphs = 1;
+                gen_engine(&en, t, p, g);
+                en.use_graphs = 0;
+                int same = same_ids(g, eager, 3);
+                CHECK(same, "%s: %s ids with graphs differ from eager ones", label, sampled ? "sampled" : "greedy");
+                ok &= same;
+                for (int i = 0; i < 3; i++) completion_free(&g[i]), completion_free(&eager[i]);
+            }
+            printf("  %-30s step logits rel %.3g, completions differing from the cpu's at a near-tie: greedy %d of 3 "
+                   "(gap %.3g), sampled %d of 3 (draw %.3g); with graphs the eager ids: %s\n", label, err, differ[0],
+                   gap[0], differ[1], gap[1], ok ? "yes" : "NO");
+        }
+        for (int graphs = 0; !bf && graphs <= !exact; graphs++) {
             en.use_graphs = graphs;
             for (int sampled = 0; sampled <= !bf; sampled++) {
                 gen_engine(&en, t, sampled ? &sp : &gp, g);
@@ -356,8 +519,9 @@ static void check_decode(const char *adapter, model *m, const train_batch *t) {
             }
         }
         en.use_graphs = 0;
-        printf("  %-30s step logits rel %.3g, greedy%s ids %s%s\n", label, err, bf ? "" : " and sampled",
-               ok ? "equal" : "DIFFER", exact ? "" : " (also with graphs)");
+        if (!bf)
+            printf("  %-30s step logits rel %.3g, greedy and sampled ids %s%s\n", label, err, ok ? "equal" : "DIFFER",
+                   exact ? "" : " (also with graphs)");
 #ifdef MG_CUDA_EMULATE
         if (!exact) count_launches(label, &en);
 #endif

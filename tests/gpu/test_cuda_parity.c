@@ -16,6 +16,11 @@
 //    issue's bounds), greedy decoding must give the same tokens. A kernel writing a GEMM's bf16 operand (the decode
 //    step's norms, attention, SwiGLU): 4e-3 against the CPU op's result rounded to bf16 (one rounding step, where
 //    the fp32 values differ in their last bits).
+//  * The bf16 KV cache (bf16 weights): attention on it 2e-5 against the CPU op on the cache's bf16 values, 1e-2
+//    against the fp32 cache's result; the cache writes are the fp32 rows rounded, bit for bit. Whole models: the
+//    cache is bf16 (its bytes), moves the step logits (against the same steps into an fp32 cache) within 1e-2, and
+//    bf16 decoding may part from the CPU's tokens only at a near-tie (cuda_parity_model.c: bf16_decode_check);
+//    CUDA graphs replay the eager tokens.
 //  * Sampling: the same token ids as the CPU sampler with the same Philox draws (fp32), log-probs within 1e-4.
 //  * The Philox draws on the device are bit-identical to rng_uniform on the host.
 //  * model_forward / model_backward / model_step / generate are the engine (model/engine.c) over the model's own
@@ -263,6 +268,34 @@ static void test_rope(void) {
     cuda_free(dx), cuda_free(dinv), cuda_free(dpos);
 }
 
+// Keys and values from a bf16 KV cache (the decode step's with bf16 weights): against the CPU op on the cache's
+// bf16 values, with loads of 4 values (8-byte aligned rows) and, the cache 2 bytes off that alignment, of one value
+// at a time; and how far that is from the fp32 cache's result (out).
+static void attention_bf16_cache(const char *name, const float *q, const float *k, const float *v, const float *out,
+                                 const float *dq, const int *ds, const int *dl, int N, int rows, const int *kv_start,
+                                 const int *kv_len, int Hq, int Hkv, int D, float *scr) {
+    size_t nq = (size_t)N * Hq * D, nk = (size_t)rows * Hkv * D;
+    float *kr = hround(k, nk), *vr = hround(v, nk), *want = hzeros(nq);
+    attention_forward(want, q, kr, vr, kv_start, kv_len, N, Hq, Hkv, D, scr);
+    char *dk16 = cuda_malloc((nk + 1) * 2), *dv16 = cuda_malloc((nk + 1) * 2);
+    float *dout = cuda_malloc(nq * 4);
+    char label[96];
+    for (int off = 0; off < 2; off++) {
+        cuda_upload_weights(dk16 + 2 * off, MG_BF16, k, nk);
+        cuda_upload_weights(dv16 + 2 * off, MG_BF16, v, nk);
+        cuda_fill(dout, MG_F32, nq, 0.0f, NAN, 0, 0);
+        attention_forward_as_cuda(dout, MG_F32, NULL, dq, dk16 + 2 * off, dv16 + 2 * off, MG_BF16, ds, dl, N, Hq, Hkv,
+                                  D);
+        snprintf(label, sizeof label, "attention_forward bf16 cache%s %s", off ? " (unaligned)" : "", name);
+        expect(label, dout, want, nq, 2e-5f);
+    }
+    float *got = dget(dout, nq), err = rel(got, out, nq);
+    printf("  %-44s rel err %.3g against the fp32 cache (tol 1e-02)\n", "  bf16 cache", err);
+    CHECK(err <= 1e-2f, "attention_forward bf16 cache %s: %g from the fp32 cache's result", name, err);
+    free(kr), free(vr), free(want), free(got);
+    cuda_free(dk16), cuda_free(dv16), cuda_free(dout);
+}
+
 // Attention in two layouts: packed training (three causal sequences; keys = the batch) and decoding against a
 // cache (queries of several slots at various positions; keys = cache rows).
 static void attention_case(const char *name, int N, int rows, const int *kv_start, const int *kv_len, int Hq, int Hkv,
@@ -287,7 +320,7 @@ static void attention_case(const char *name, int N, int rows, const int *kv_star
     void *d16 = cuda_malloc(nq * 2);
     float *outr = hround(out, nq), *got16;
     cuda_fill(dout, MG_F32, nq, 0.0f, NAN, 0, 0);
-    attention_forward_as_cuda(d16, MG_BF16, dout, dq, dk, dv, ds, dl, N, Hq, Hkv, D);
+    attention_forward_as_cuda(d16, MG_BF16, dout, dq, dk, dv, MG_F32, ds, dl, N, Hq, Hkv, D);
     got16 = dget_bf16(d16, nq);
     snprintf(label, sizeof label, "attention_forward bf16 out %s", name);
     expect_host(label, got16, outr, nq, 4e-3f);
@@ -295,6 +328,7 @@ static void attention_case(const char *name, int N, int rows, const int *kv_star
     expect(label, dout, out, nq, 2e-5f);
     free(outr), free(got16);
     cuda_free(d16);
+    attention_bf16_cache(name, q, k, v, out, dq, ds, dl, N, rows, kv_start, kv_len, Hq, Hkv, D, scr);
     float *g = hrand(nq, 1.0f), *gq = hrand(nq, 0.3f), *gk = hrand(nk, 0.3f), *gv = hrand(nk, 0.3f);
     float *dg = dputf(g, nq), *dgq = dputf(gq, nq), *dgk = dputf(gk, nk), *dgv = dputf(gv, nk);
     attention_backward(gq, gk, gv, g, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scr);
@@ -471,7 +505,7 @@ static void test_fused(void) {
             memcpy(vc + (size_t)crow[i] * KV, t + (size_t)i * OC + Q + KV, KV * 4);
         }
         rope_forward(q, pos, inv, N, Hq, D);
-        qkv_rope_cache_cuda(dq, dkc, dvc, dqkv, with_bias ? bj : NULL, dpos, dcrow, dinv, N, Hq, Hkv, D);
+        qkv_rope_cache_cuda(dq, dkc, dvc, MG_F32, dqkv, with_bias ? bj : NULL, dpos, dcrow, dinv, N, Hq, Hkv, D);
         expect(with_bias ? "qkv_rope_cache q (+bias)" : "qkv_rope_cache q (pos to 1e5)", dq, q, (size_t)N * Q, 2e-5f);
         expect(with_bias ? "qkv_rope_cache k cache (+bias)" : "qkv_rope_cache k cache", dkc, kc, (size_t)rows * KV,
                2e-5f);
@@ -482,11 +516,33 @@ static void test_fused(void) {
     float *dq2 = cuda_malloc((size_t)N * Q * 4);  // qkv's q columns, rotated by rope_forward_cuda
     for (int i = 0; i < N; i++) cuda_d2d(dq2 + (size_t)i * Q, dqkv + (size_t)i * OC, Q * 4);
     rope_forward_cuda(dq2, dpos, dinv, N, Hq, D);
-    qkv_rope_cache_cuda(dq, dkc, dvc, dqkv, NULL, dpos, dcrow, dinv, N, Hq, Hkv, D);
+    qkv_rope_cache_cuda(dq, dkc, dvc, MG_F32, dqkv, NULL, dpos, dcrow, dinv, N, Hq, Hkv, D);
     float *g1 = dget(dq, (size_t)N * Q), *g2 = dget(dq2, (size_t)N * Q);
     int same = !memcmp(g1, g2, (size_t)N * Q * 4);
     printf("  %-44s %s\n", "qkv_rope_cache q = rope_forward_cuda", same ? "bit-identical" : "DIFFER");
     CHECK(same, "qkv_rope_cache's RoPE differs from rope_forward_cuda");
+    // into a bf16 cache: the same q, and the fp32 cache's rows rounded to nearest even (its other rows untouched)
+    {
+        size_t nc = (size_t)rows * KV;
+        void *dkc16 = dput_bf16(kc, nc), *dvc16 = dput_bf16(vc, nc);  // the old rows: kc, vc as bf16
+        float *k32 = dget(dkc, nc), *v32 = dget(dvc, nc);              // after the call above, with the same rows
+        float *wk = hround(kc, nc), *wv = hround(vc, nc);
+        for (int i = 0; i < N; i++)
+            for (int c = 0; c < KV; c++) {
+                size_t at = (size_t)crow[i] * KV + c;
+                wk[at] = bf16r(k32[at]), wv[at] = bf16r(v32[at]);
+            }
+        cuda_fill(dq, MG_F32, (size_t)N * Q, 0.0f, NAN, 0, 0);
+        qkv_rope_cache_cuda(dq, dkc16, dvc16, MG_BF16, dqkv, NULL, dpos, dcrow, dinv, N, Hq, Hkv, D);
+        float *g3 = dget(dq, (size_t)N * Q), *gk = dget_bf16(dkc16, nc), *gv = dget_bf16(dvc16, nc);
+        int same_q = !memcmp(g3, g1, (size_t)N * Q * 4), same_k = !memcmp(gk, wk, nc * 4);
+        int same_v = !memcmp(gv, wv, nc * 4);
+        printf("  %-44s q %s, k %s, v %s\n", "qkv_rope_cache into a bf16 cache", same_q ? "= fp32 q" : "DIFFER",
+               same_k ? "= fp32 k rounded" : "DIFFER", same_v ? "= fp32 v rounded" : "DIFFER");
+        CHECK(same_q && same_k && same_v, "qkv_rope_cache into a bf16 cache: not the fp32 results rounded");
+        free(k32), free(v32), free(wk), free(wv), free(g3), free(gk), free(gv);
+        cuda_free(dkc16), cuda_free(dvc16);
+    }
 
     // SwiGLU over gate|up rows, fp32 and as the bf16 operand of the down GEMM
     int F = 72;

@@ -3,7 +3,8 @@
 // the one the GPU uses (values, on/off switch, a new shape after a swap), a whole MiGrATe search runs there
 // unchanged, and the learners' exact gradient sum (shards kept on the device, int64 fixed point there, then
 // through the device collective) gives the host arithmetic's bits. fp32 weights, so the comparison is tight; shared
-// prompts in training (training.share_prefix: members' attention over expanded keys) also with bf16 weights.
+// prompts in training (training.share_prefix: members' attention over expanded keys) also with bf16 weights; and a
+// model on bf16 weights keeps a bf16 KV cache.
 // Built twice: on the real GPU (label gpu, exits 77 without one) and on the emulated kernels
 // (test_device_engine_emu, label unit: every CI run exercises the wiring).
 //   test_device_engine            (from the repository root)
@@ -251,6 +252,57 @@ static void check_generate(model *cpu, model *gpu, const tokenizer *tok) {
         completion_free(&a[s]), completion_free(&g[s]);
     }
     printf("  sampling at temperature 1 with the adapter: the same tokens\n");
+    mg_dtype dt;
+    size_t bytes = engine_kv_bytes(gpu->eng, &dt);
+    CHECK(dt == MG_F32 && bytes > 0, "fp32 weights: the KV cache must be fp32 (the parity mode)");
+}
+
+// bf16 weights on the device (model_use_backend with MG_BF16): the KV cache is bf16 (2 bytes a value: L x slots x
+// length x KV per tensor), greedy decoding replays the same tokens as CUDA graphs, and starts as the fp32 host does
+// (later tokens may part at a near-tie: tests/gpu/cuda_parity_model.c bounds those); a third prompt equal to the
+// first takes 9 of its 10 cache rows from the first's slot (the shared-prefix copy, model/gen_batch.c, in bf16
+// bytes) and must decode as it does. Both models as loaded, no adapter.
+static void check_bf16_generate(const tokenizer *tok, const mg_backend *be) {
+    model host, m;
+    mg_err e;
+    if (model_load(&host, FIXTURE, &e) || model_load(&m, FIXTURE, &e) || model_use_backend(&m, be, MG_BF16, &e)) {
+        CHECK(0, "%s", e.msg);
+        return;
+    }
+    model *cpu = &host;
+    int p0[10] = {5, 17, 200, 3, 44, 91, 7, 128, 60, 9}, p1[2] = {44, 91};
+    const int *prompts[3] = {p0, p1, p0};
+    int lens[3] = {10, 2, 10};
+    uint64_t ids[3] = {7, 8, 9};
+    sampling_params sp;
+    sampling_params_default(&sp);
+    sp.temperature = 0.0f, sp.max_new_tokens = 12;
+    completion a[3], g[3], r[3];
+    CHECK(generate(cpu, tok, 3, prompts, lens, ids, &sp, 0, a, &e) == 0, "%s", e.msg);
+    CHECK(generate(&m, tok, 3, prompts, lens, ids, &sp, 0, g, &e) == 0, "%s", e.msg);
+    int copied = g[2].n == g[0].n && !memcmp(g[2].ids, g[0].ids, (size_t)g[0].n * sizeof(int));
+    CHECK(copied, "bf16: a prompt whose cache rows were copied from an equal one decodes differently");
+    mg_dtype dt;
+    size_t bytes = engine_kv_bytes(m.eng, &dt), per_token = 2 * (size_t)m.cfg.num_hidden_layers *
+                                                               m.cfg.num_key_value_heads * m.cfg.head_dim * 2;
+    CHECK(dt == MG_BF16 && bytes > 0 && bytes % per_token == 0, "bf16 weights: the KV cache is %s, %zu bytes",
+          dt == MG_BF16 ? "bf16" : "fp32", bytes);
+    m.eng->use_graphs = 1;
+    CHECK(generate(&m, tok, 3, prompts, lens, ids, &sp, 0, r, &e) == 0, "%s", e.msg);
+    m.eng->use_graphs = 0;
+    int agree[3];
+    for (int s = 0; s < 3; s++) {
+        int same = g[s].n == r[s].n && !memcmp(g[s].ids, r[s].ids, (size_t)g[s].n * sizeof(int));
+        CHECK(same, "bf16: sequence %d with CUDA graphs differs from eager decoding", s);
+        for (agree[s] = 0; agree[s] < a[s].n && agree[s] < g[s].n && a[s].ids[agree[s]] == g[s].ids[agree[s]];)
+            agree[s]++;
+        CHECK(agree[s] > 0, "bf16: sequence %d starts with %d, the fp32 host with %d", s, g[s].ids[0], a[s].ids[0]);
+        completion_free(&a[s]), completion_free(&g[s]), completion_free(&r[s]);
+    }
+    printf("  bf16 weights: KV cache bf16 (%zu bytes, %zu per token); greedy = fp32 host for %d, %d of 12 tokens; "
+           "graphs = eager; the copied prompt decodes as its source: %s\n", bytes, per_token, agree[0], agree[1],
+           copied ? "yes" : "NO");
+    model_free(&m), model_free(&host);
 }
 
 // A short migrate search (sampling, scoring, the mixed group, GRPO steps, 4 gradient shards of 2 members) on m:
@@ -454,6 +506,7 @@ int main(void) {
     }
     check_learner_shared(&cpu, &gpu);
     check_generate(&cpu, &gpu, tok);
+    check_bf16_generate(tok, be);
     check_search(&cpu, &gpu, tok);
     check_search_state(&gpu, tok);
     check_kept_sum(&gpu);

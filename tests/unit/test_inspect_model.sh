@@ -19,6 +19,10 @@ for dir in tests/parity/fixtures/llama3-tiny tests/parity/fixtures/qwen2-tiny da
     done
 done
 
+# The KV cache per token of llama3-tiny (2 layers, 2 KV heads, head dim 16): 2 x 2 x 2 x 16 values of k and v.
+out=$("$M" inspect-model tests/parity/fixtures/llama3-tiny 2>&1)
+check "llama3-tiny: KV cache per token" grep -qF "KV cache per token: 512 B fp32, 256 B bf16" <<<"$out"
+
 # A Llama-2-style tokenizer (SentencePiece layout, byte fallback) beside the fixture's weights: named as such.
 cp -r tests/parity/fixtures/llama3-tiny "$TMP/sp"
 cp tests/parity/fixtures/tokenizers/llama2-sp/tokenizer*.json "$TMP/sp/"
