@@ -17,6 +17,19 @@
 // table: "# device: ..." and "# copy_gbs: ..." lines, then one row per result: model, workload, batch, tokens,
 // seconds, tokens_per_s, step_ms, floor_ms (tab-separated; bench/bench_cuda_torch.py writes the same columns).
 //
+//   bench_cuda --arc [--tsv FILE] [--arc-shape 8b|mini] [--arc-prompt 4096] [--arc-samples 16] [--arc-new 1024]
+//                    [--arc-gen N] [--members-per-shard M]
+//
+// --arc: one ARC iteration's model work and nothing else, on a random-weight Llama-3.1-8B shape (mini, or --tiny:
+// a 2-layer one for the emulated build) with LoRA r 64 on q/k/v/o: one prompt of --arc-prompt tokens sampled
+// --arc-samples times (engine_generate, CUDA graphs on, sampling.share_prefix off then on: prefill, decode, its
+// floor), then one GRPO update over the samples' prompt + --arc-new tokens (packed whole, then with the prompt once
+// per shard: time, FLOPs, MFU). --arc-gen N generates N tokens per sample instead of --arc-new for the decode
+// timing (the GPU script's 256: a decode step's time is measured, an iteration's decode extrapolated from it).
+// Members per shard: the most that fit the card (model/engine_memory.c), or --members-per-shard. Rows (bench_cuda's
+// columns, then flops and a note): prefill_, decode_ and update_ unshared / shared; "# gemm_tflops" and
+// "# peak_tflops" lines give the MFU's denominators. Exit 78: the shape does not fit the card.
+//
 // Host code only; a .cu so that the CPU-only bench glob (bench/*.c) leaves it alone. Written in the common subset
 // of C and C++: nvcc compiles it for the GPU build, a host C++ compiler for the emulated one.
 #include <stdio.h>
@@ -27,6 +40,7 @@
 extern "C" {
 #include "bench/bench_util.h"
 #include "model/engine.h"
+#include "model/engine_memory.h"
 #include "kernels/cuda/ops_cuda.h"
 }
 
@@ -35,6 +49,9 @@ typedef struct {
     char models[64];
     int batches[8], n_batches;
     int graphs, tiny, train, decode, prompt, fresh, train_seqs, train_len, profile;
+    // --arc: one prompt of arc_prompt tokens shared by arc_samples samples of arc_new tokens (arc_gen of them
+    // generated for the timing); members: members per shard of the update (0 = as many as memory allows)
+    int arc, arc_mini, arc_prompt, arc_samples, arc_new, arc_gen, members;
 } options;
 
 static hf_config base_config(void) {
@@ -239,10 +256,286 @@ static void bench_train(engine *e, const char *name, const options *o) {
     free(ids), free(logp), free(dlogp);
 }
 
+// ---- ARC: one prompt shared by a group of samples, then the group's GRPO update (tests/gpu/run.sh's arc stage) ----
+
+// Llama-3.1-8B (BARC's model shape): 32 layers, C 4096, F 14336, 32 heads / 8 KV heads of 128, V 128256, untied
+// head, llama3 rope (factor 8). mini: the same structure small enough for the emulated kernels.
+static hf_config llama8b_config(int mini) {
+    hf_config c = llama_config(mini);
+    c.tie_word_embeddings = 0;
+    c.vocab_size = mini ? 256 : 128256;
+    c.hidden_size = mini ? 64 : 4096;
+    c.intermediate_size = mini ? 128 : 14336;
+    c.num_hidden_layers = mini ? 2 : 32;
+    c.num_attention_heads = mini ? 4 : 32;
+    c.num_key_value_heads = mini ? 2 : 8;
+    c.head_dim = mini ? 16 : 128;
+    c.rope_factor = 8;
+    return c;
+}
+
+// FLOPs of one forward per token through the adapter's modules: 2 r (in + out) for each adapted module and layer.
+static double lora_flops_per_token(const hf_config *c, const lora_config *lc) {
+    double C = c->hidden_size, Q = (double)c->num_attention_heads * c->head_dim;
+    double KV = (double)c->num_key_value_heads * c->head_dim, F = c->intermediate_size;
+    double io[LORA_N_MODULES] = {C + Q, C + KV, C + KV, Q + C, C + F, C + F, F + C};  // q k v o gate up down
+    double f = 0;
+    for (int k = 0; k < LORA_N_MODULES; k++)
+        if (lc->targets & (1u << k)) f += 2.0 * lc->rank * io[k];
+    return f * c->num_hidden_layers;
+}
+
+// FLOPs a LoRA update over packed batch b needs (frozen base weights: no weight gradients for them):
+//   layer matrices: 2 x weights per token forward, the same again for the input gradient (4 N W);
+//   the adapter: its forward, input gradient and weight gradient (3 x 2 r (in + out) per module and token);
+//   LM head: only at scored positions, forward and input gradient (4 x scored x V x C);
+//   attention: a query that sees k keys costs 4 H D k forward (QK^T and PV) and twice that backward, per layer;
+//   k = its position + 1, causal (the masked half the kernels may also compute is not counted).
+// A shared prompt is counted once, as the packing runs it: the count is the work each packing needs.
+static double update_flops(const hf_config *c, const lora_config *lc, const packed_batch *b) {
+    double per_token = weight_bytes(c) / 2.0 - (double)c->vocab_size * c->hidden_size;  // layer weights
+    double scored = 0, keys = 0;
+    for (int i = 0; i < b->n_tokens; i++) scored += b->targets[i] >= 0, keys += b->pos[i] + 1.0;
+    double hd = (double)c->num_attention_heads * c->head_dim;
+    return 4.0 * b->n_tokens * per_token + 3.0 * b->n_tokens * lora_flops_per_token(c, lc) +
+           4.0 * scored * c->vocab_size * c->hidden_size + 12.0 * hd * c->num_hidden_layers * keys;
+}
+
+// Rows of OUT/bench_arc.tsv: bench_cuda's eight columns, then the update's FLOPs and a note.
+static void arc_row(const char *model, const char *workload, int batch, double tokens, double seconds,
+                    double step_ms, double floor_ms, double flops, const char *note) {
+    double per_s = seconds > 0 ? tokens / seconds : 0.0;
+    if (!g_tsv) return;
+    fprintf(g_tsv, "%s\t%s\t%d\t%.0f\t%.6f\t%.3f\t%.6f\t%.6f\t%.6g\t%s\n", model, workload, batch, tokens, seconds,
+            per_s, step_ms, floor_ms, flops, note);
+    fflush(g_tsv);
+}
+
+// engine_generate on S copies of one prompt, exactly C new tokens each (no EOS in the config); the wall time.
+static double arc_generate(engine *e, const int *prompt, int P, int S, int C, int share) {
+    const int **prompts = (const int **)malloc((size_t)S * sizeof(int *));
+    int *lens = (int *)malloc((size_t)S * sizeof(int));
+    uint64_t *seq = (uint64_t *)malloc((size_t)S * sizeof(uint64_t));
+    for (int i = 0; i < S; i++) prompts[i] = prompt, lens[i] = P, seq[i] = (uint64_t)i;
+    sampling_params p;
+    sampling_params_default(&p);
+    p.temperature = 1.0f, p.max_new_tokens = C, p.share_prefix = share;
+    completion *out = (completion *)calloc((size_t)S, sizeof(completion));
+    mg_err err;
+    cuda_sync();
+    double t0 = now();
+    if (engine_generate(e, NULL, S, prompts, lens, seq, &p, S, out, &err)) {
+        fprintf(stderr, "bench_cuda: %s\n", err.msg);
+        exit(1);
+    }
+    cuda_sync();
+    double sec = now() - t0;
+    for (int i = 0; i < S; i++) {
+        if (out[i].n != C) {
+            fprintf(stderr, "bench_cuda: sample %d has %d tokens, not %d\n", i, out[i].n, C);
+            exit(1);
+        }
+        completion_free(&out[i]);
+    }
+    free(prompts), free(lens), free(seq), free(out);
+    return sec;
+}
+
+typedef struct {
+    double prefill_s, step_ms, update_s;
+} arc_times;
+
+// Prefill and decode through engine_generate: prefill = a generate of one token (the prompts' pass and the first
+// draw), decode = a generate of G tokens minus that, over its G - 1 steps. The floor of a decode step: the bytes
+// it must read (weights, the adapter, every sample's K and V rows at the mean context P + G/2, fp32) over the
+// device-to-device copy bandwidth, as the decode benchmark's.
+static void arc_sample(engine *e, const char *name, const options *o, const int *prompt, int share, double bw_gbs,
+                       arc_times *t) {
+    const hf_config *c = &e->cfg;
+    int P = o->arc_prompt, S = o->arc_samples, G = o->arc_gen;
+    const char *mode = share ? "shared" : "unshared";
+    arc_generate(e, prompt, P, S, G < 4 ? G : 4, share);  // warm-up: the prefill's shapes, a few decode steps
+    t->prefill_s = arc_generate(e, prompt, P, S, 1, share);
+    double decode_s = arc_generate(e, prompt, P, S, G, share) - t->prefill_s;
+    if (decode_s <= 0) {  // only where the prefill's own noise exceeds the decode (tiny shapes, emulation)
+        printf("%-8s arc %-8s decode time below the prefill's noise\n", name, mode);
+        decode_s = 0;
+    }
+    t->step_ms = 1e3 * decode_s / (G - 1);
+    double kv_row = 2.0 * c->num_hidden_layers * c->num_key_value_heads * c->head_dim * sizeof(float);
+    double bytes = weight_bytes(c) + 4.0 * (double)e->lora_n + S * kv_row * (P + G / 2.0);
+    double floor_ms = bw_gbs > 0 ? 1e3 * bytes / (bw_gbs * 1e9) : 0.0;
+    char w[32], note[96];
+    printf("%-8s arc %-8s prefill %d x %d tokens: %.3f s (%.0f tok/s)\n", name, mode, S, P, t->prefill_s,
+           S * (double)P / t->prefill_s);
+    printf("%-8s arc %-8s decode  %d x %d tokens: %.3f s, %.0f tok/s, step %.3f ms, floor %.3f ms (%.2f GB) = "
+           "%.0f%% of floor\n", name, mode, S, G - 1, decode_s, decode_s > 0 ? S * (G - 1.0) / decode_s : 0.0,
+           t->step_ms, floor_ms, bytes / 1e9, t->step_ms > 0 ? 100.0 * floor_ms / t->step_ms : 0.0);
+    snprintf(w, sizeof w, "prefill_%s", mode);
+    snprintf(note, sizeof note, "prompt %d", P);
+    arc_row(name, w, S, (double)S * P, t->prefill_s, 0.0, 0.0, 0.0, note);
+    snprintf(w, sizeof w, "decode_%s", mode);
+    snprintf(note, sizeof note, "steps %d, floor bytes %.0f", G - 1, bytes);
+    arc_row(name, w, S, (double)S * (G - 1), decode_s, t->step_ms, floor_ms, 0.0, note);
+}
+
+// Members per shard for the update: the most (a divisor of S) whose training peak (model/engine_memory.c, with
+// 3 GB for the CUDA context, cuBLAS and allocator slack) fits the card; S when the memory is unknown (emulation).
+static int arc_members(const hf_config *c, const lora_config *lc, const options *o, int share, size_t total) {
+    if (o->members > 0) return o->members < o->arc_samples ? o->members : o->arc_samples;
+    if (total == 0) return o->arc_samples;
+    for (int M = o->arc_samples; M > 1; M--) {
+        if (o->arc_samples % M) continue;
+        memory_shape ms = {o->arc_samples, o->arc_prompt, o->arc_new, M, *lc, MG_BF16};
+        memory_plan mp;
+        engine_memory_plan(c, &ms, share, &mp);
+        if (mp.weights + mp.adapter + mp.kept_grads + mp.train_acts + 3e9 <= (double)total) return M;
+    }
+    return 1;
+}
+
+// One GRPO update over the S sequences of P + C tokens: shards of M members, packed whole (share 0) or with their
+// common prompt once (packed_batch_share_prompts, the learner's packing); per shard a forward with log-probs and a
+// backward of a policy-gradient loss (advantages +-1 by member, mean over the group's completion tokens), then one
+// clipped AdamW step. A warm-up runs the first shard and a step first.
+static void arc_update(engine *e, const char *name, const options *o, const int *prompt, int share, int M,
+                       double peak_tflops, arc_times *t) {
+    const hf_config *c = &e->cfg;
+    int P = o->arc_prompt, S = o->arc_samples, C = o->arc_new, n_sh = (S + M - 1) / M;
+    packed_batch src, *sh = (packed_batch *)calloc((size_t)n_sh, sizeof(packed_batch));
+    packed_batch_init(&src);
+    int *ids = (int *)malloc((size_t)(P + C) * sizeof(int));
+    memcpy(ids, prompt, (size_t)P * sizeof(int));
+    for (int s = 0; s < S; s++) {
+        random_ids(ids + P, C, c->vocab_size, 5000 + (uint64_t)s);
+        packed_batch_add(&src, ids, P + C, P - 1);
+    }
+    long tokens = 0, scored = 0, prefixes = 0;
+    double flops = 0;
+    for (int k = 0; k < n_sh; k++) {
+        int first = k * M, count = S - first < M ? S - first : M;
+        packed_batch_init(&sh[k]);
+        prefixes += packed_batch_share_prompts(&sh[k], &src, first, count, share ? 16 : 0, NULL);
+        tokens += sh[k].n_tokens;
+        for (int i = 0; i < sh[k].n_tokens; i++) scored += sh[k].targets[i] >= 0;
+        flops += update_flops(c, &e->lora, &sh[k]);
+    }
+    int cap = 0;
+    for (int k = 0; k < n_sh; k++) cap = sh[k].n_tokens > cap ? sh[k].n_tokens : cap;
+    float *logp = (float *)malloc((size_t)cap * sizeof(float)), *dlogp = (float *)malloc((size_t)cap * sizeof(float));
+    double sec = 0;
+    for (int rep = 0; rep < 2; rep++) {
+        cuda_sync();
+        double a = now();
+        engine_zero_grad(e);
+        for (int k = 0; k < (rep ? n_sh : 1); k++) {
+            const packed_batch *b = &sh[k];
+            engine_forward(e, b, 1.0f, logp, NULL);
+            for (int s = b->n_prefixes; s < b->n_seqs; s++) {
+                int member = k * M + s - b->n_prefixes;
+                for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++)
+                    dlogp[i] = b->targets[i] >= 0 ? (member % 2 ? 1.0f : -1.0f) / (float)scored : 0.0f;
+            }
+            for (int s = 0; s < b->n_prefixes; s++)
+                for (int i = b->seq_start[s]; i < b->seq_start[s + 1]; i++) dlogp[i] = 0.0f;
+            engine_backward(e, b, dlogp);
+        }
+        engine_optimizer_step(e, 5e-6f, 0.9f, 0.999f, 1e-8f, 0.0f, 1.0f);
+        cuda_sync();
+        sec = now() - a;
+    }
+    t->update_s = sec;
+    const char *mode = share ? "shared" : "unshared";
+    printf("%-8s arc %-8s update  %d x (%d + %d): %d shard%s of %d, %ld token passes (%ld prompts packed once), "
+           "%.3f s, %.1f TFLOP", name, mode, S, P, C, n_sh, n_sh > 1 ? "s" : "", M, tokens, prefixes, sec,
+           flops / 1e12);
+    if (peak_tflops > 0) printf(" = %.0f%% MFU of %.0f TFLOP/s", 100.0 * flops / sec / 1e12 / peak_tflops, peak_tflops);
+    printf("\n");
+    char w[32], note[96];
+    snprintf(w, sizeof w, "update_%s", mode);
+    snprintf(note, sizeof note, "members_per_shard %d, shards %d, prompts once %ld", M, n_sh, prefixes);
+    arc_row(name, w, S, (double)tokens, sec, 0.0, 0.0, flops, note);
+    for (int k = 0; k < n_sh; k++) packed_batch_free(&sh[k]);
+    packed_batch_free(&src);
+    free(sh), free(ids), free(logp), free(dlogp);
+}
+
+// Nominal dense bf16 tensor-core peak by card (TFLOP/s, from the vendors' data sheets), 0 when unknown.
+static double nominal_bf16_tflops(const char *name) {
+    if (strstr(name, "H100") && strstr(name, "PCIe")) return 756.0;
+    if (strstr(name, "H100") || strstr(name, "H200") || strstr(name, "H800")) return 989.4;
+    if (strstr(name, "A100")) return 312.0;
+    if (strstr(name, "B200")) return 2250.0;
+    return 0.0;
+}
+
+// The whole ARC workload: returns 0, or 78 when the shape does not fit the card (the stage reports a skip).
+static int bench_arc(const options *o, double bw_gbs) {
+    hf_config c = llama8b_config(o->arc_mini);
+    const char *name = o->arc_mini ? "mini" : "llama8b";
+    lora_config lc = {o->arc_mini ? 4 : 64, 16.0f, 0xF};  // q, k, v, o: MiGrATe's defaults
+    size_t free_b, total_b;
+    cuda_mem_info(&free_b, &total_b);
+    if (total_b) {  // the smallest setting of each phase must fit: one member per shard, the unshared prefill
+        memory_shape ms = {o->arc_samples, o->arc_prompt, o->arc_gen, 1, lc, MG_BF16};
+        memory_plan gen, train;
+        engine_memory_plan(&c, &ms, 0, &gen);
+        ms.completion = o->arc_new;
+        engine_memory_plan(&c, &ms, 1, &train);
+        double need_gen = gen.weights + gen.adapter + gen.kv_cache + gen.step_buffers + 3e9;
+        double need_train = train.weights + train.adapter + train.kept_grads + train.train_acts + 3e9;
+        double need = need_gen > need_train ? need_gen : need_train;
+        if (need > (double)total_b) {
+            printf("%s ARC shape needs %.1f GB, the card has %.1f GB: skipped\n", name, need / 1e9, total_b / 1e9);
+            return 78;
+        }
+    }
+    double gemm = cuda_gemm_tflops(o->arc_mini ? 64 : 8192, o->arc_mini ? 1 : 20);
+    double nominal = nominal_bf16_tflops(cuda_device_name());
+    double peak = nominal > 0 ? nominal : gemm;
+    printf("bf16 GEMM (%d^3): %.0f TFLOP/s measured; nominal dense bf16 peak %.0f TFLOP/s%s\n", o->arc_mini ? 64 : 8192,
+           gemm, nominal, nominal > 0 ? "" : " (unknown card: MFU against the measured GEMM)");
+    if (g_tsv)
+        fprintf(g_tsv, "# gemm_tflops: %.3f\n# peak_tflops: %.3f\n# arc: prompt %d, samples %d, new %d, generated %d\n",
+                gemm, nominal, o->arc_prompt, o->arc_samples, o->arc_new, o->arc_gen);
+    engine e;
+    mg_err me;
+    double t0 = now();
+    if (engine_create_random(&e, &c, mg_backend_cuda(), MG_BF16, 1234, &me) ||
+        engine_lora_create(&e, &lc, 0.02f, 5, &me)) {
+        fprintf(stderr, "bench_cuda: %s\n", me.msg);
+        return 1;
+    }
+    e.use_graphs = 1;
+    cuda_sync();
+    printf("%s: %.2f GB of weights, LoRA r %d on q/k/v/o (%zu values), made in %.2f s\n", name, weight_bytes(&c) / 1e9,
+           lc.rank, e.lora_n, now() - t0);
+    int *prompt = (int *)malloc((size_t)o->arc_prompt * sizeof(int));
+    random_ids(prompt, o->arc_prompt, c.vocab_size, 77);
+    arc_times t[2];
+    for (int share = 0; share < 2; share++) arc_sample(&e, name, o, prompt, share, bw_gbs, &t[share]);
+    engine_kv_free(&e);  // the sampling phase's cache and step buffers go before the training activations come
+    for (int share = 0; share < 2; share++) {
+        int M = arc_members(&c, &lc, o, share, total_b);
+        arc_update(&e, name, o, prompt, share, M, peak, &t[share]);
+    }
+    for (int share = 0; share < 2; share++) {  // an iteration: prefill, arc_new decode steps at the measured rate, update
+        double dec = t[share].step_ms * 1e-3 * (o->arc_new - 1);
+        printf("%-8s arc %-8s iteration (decode of %d at the measured step): prefill %.2f + decode %.2f + update %.2f"
+               " = %.2f s\n", name, share ? "shared" : "unshared", o->arc_new, t[share].prefill_s, dec,
+               t[share].update_s, t[share].prefill_s + dec + t[share].update_s);
+    }
+    free(prompt);
+    engine_free(&e);
+    return 0;
+}
+
 static void usage(void) {
     fprintf(stderr, "usage: bench_cuda [--tsv FILE] [--models llama,qwen] [--batches 1,16,64,256] [--graphs] [--tiny]\n"
                     "                  [--no-train] [--no-decode] [--prompt N] [--new N] [--train-seqs N] [--train-len N]\n"
-                    "                  [--profile]\n");
+                    "                  [--profile]\n"
+                    "       bench_cuda --arc [--tsv FILE] [--arc-shape 8b|mini] [--arc-prompt 4096] [--arc-samples 16]\n"
+                    "                  [--arc-new 1024] [--arc-gen N] [--members-per-shard M]\n");
     exit(2);
 }
 
@@ -276,6 +569,16 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--new") && more) o.fresh = atoi(argv[++i]);
         else if (!strcmp(a, "--train-seqs") && more) o.train_seqs = atoi(argv[++i]);
         else if (!strcmp(a, "--train-len") && more) o.train_len = atoi(argv[++i]);
+        else if (!strcmp(a, "--arc")) o.arc = 1;
+        else if (!strcmp(a, "--arc-shape") && more) {
+            const char *v = argv[++i];
+            if (strcmp(v, "8b") && strcmp(v, "mini")) usage();
+            o.arc_mini = !strcmp(v, "mini");
+        } else if (!strcmp(a, "--arc-prompt") && more) o.arc_prompt = atoi(argv[++i]);
+        else if (!strcmp(a, "--arc-samples") && more) o.arc_samples = atoi(argv[++i]);
+        else if (!strcmp(a, "--arc-new") && more) o.arc_new = atoi(argv[++i]);
+        else if (!strcmp(a, "--arc-gen") && more) o.arc_gen = atoi(argv[++i]);
+        else if (!strcmp(a, "--members-per-shard") && more) o.members = atoi(argv[++i]);
         else usage();
     }
     if (o.tiny) {
@@ -285,6 +588,14 @@ int main(int argc, char **argv) {
         if (o.n_batches > 2) o.n_batches = 2, o.batches[0] = 1, o.batches[1] = 3;
     }
     if (o.prompt < 1 || o.fresh < 2 || o.train_seqs < 1 || o.train_len < 4) usage();
+    if (o.arc) {  // unset sizes: the ARC shape, 16 x (4096 + 1024), or the mini shape's 4 x (40 + 12)
+        o.arc_mini |= o.tiny;
+        if (!o.arc_prompt) o.arc_prompt = o.arc_mini ? 40 : 4096;
+        if (!o.arc_samples) o.arc_samples = o.arc_mini ? 4 : 16;
+        if (!o.arc_new) o.arc_new = o.arc_mini ? 12 : 1024;
+        if (!o.arc_gen) o.arc_gen = o.arc_new;
+        if (o.arc_prompt < 17 || o.arc_samples < 2 || o.arc_new < 2 || o.arc_gen < 2 || o.members < 0) usage();
+    }
     if (cuda_device_count() == 0) {
         printf("no CUDA device\n");
         return 77;
@@ -301,10 +612,17 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
-    double bw = cuda_copy_bandwidth_gbs(o.tiny ? (size_t)1 << 20 : (size_t)1 << 30, o.tiny ? 2 : 20);
+    int small = o.arc ? o.arc_mini : o.tiny;
+    double bw = cuda_copy_bandwidth_gbs(small ? (size_t)1 << 20 : (size_t)1 << 30, small ? 2 : 20);
     printf("device: %s\ndevice-to-device copy: %.0f GB/s (bytes read + written)%s\n", cuda_device_name(), bw,
            o.graphs ? "; decode steps as CUDA graphs" : "");
     if (g_tsv) fprintf(g_tsv, "# device: %s\n# copy_gbs: %.3f\n", cuda_device_name(), bw);
+    if (o.arc) {
+        int rc = bench_arc(&o, bw);
+        if (g_tsv) fclose(g_tsv);
+        cuda_shutdown();
+        return rc;
+    }
     const char *names[2] = {"llama", "qwen"};
     for (int k = 0; k < 2; k++) {
         if (!strstr(o.models, names[k])) continue;

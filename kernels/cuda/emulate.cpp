@@ -490,6 +490,8 @@ void mg_sort_rows_desc(const float *keys_in, float *keys_out, const int *ids_in,
 }
 
 extern "C" double cuda_copy_bandwidth_gbs(size_t, int) { return 0.0; }
+extern "C" double cuda_gemm_tflops(int, int) { return 0.0; }
+extern "C" void cuda_mem_info(size_t *free_bytes, size_t *total_bytes) { *free_bytes = *total_bytes = 0; }
 extern "C" void cuda_profile_range(int) {}
 
 extern "C" int cuda_graph_begin(void) {

@@ -42,6 +42,11 @@ void cuda_upload_weights(void *dst, mg_dtype wt, const float *src, size_t n);
 void cuda_fill(void *dst, mg_dtype wt, size_t n, float std, float value, uint64_t seed, uint64_t stream);
 // Device-to-device copy bandwidth in GB/s (bytes read + written over time), for the benchmarks' floor.
 double cuda_copy_bandwidth_gbs(size_t bytes, int repeats);
+// bf16 x bf16 -> fp32 GEMM rate in TFLOP/s (n x n x n, the GEMM the engine's layers run), for the benchmarks' MFU.
+// 0 in emulation, as the copy bandwidth.
+double cuda_gemm_tflops(int n, int repeats);
+// Free and total device memory in bytes (cudaMemGetInfo); both 0 in emulation (unknown).
+void cuda_mem_info(size_t *free_bytes, size_t *total_bytes);
 // Brackets the work a profiler started with `ncu --profile-from-start off` sees (bench_cuda --profile).
 void cuda_profile_range(int on);
 // Uniforms drawn ON THE DEVICE with the sampler's generator: out[i] = rng_uniform(key, stream, counter0 + i).

@@ -314,6 +314,33 @@ extern "C" double cuda_copy_bandwidth_gbs(size_t bytes, int repeats) {
     return 2.0 * (double)bytes * repeats / (ms * 1e-3) / 1e9;  // bytes read + bytes written
 }
 
+extern "C" double cuda_gemm_tflops(int n, int repeats) {
+    size_t nn = (size_t)n * n;
+    void *a = cuda_malloc(nn * 2), *b = cuda_malloc(nn * 2);
+    float *c = (float *)cuda_malloc(nn * sizeof(float));
+    cuda_fill(a, MG_BF16, nn, 0.02f, 0.0f, 1, 0);
+    cuda_fill(b, MG_BF16, nn, 0.02f, 0.0f, 2, 0);
+    cudaEvent_t t0, t1;
+    cudaCheck(cudaEventCreate(&t0));
+    cudaCheck(cudaEventCreate(&t1));
+    mg_gemm(1, 0, n, n, n, 1.0f, a, n, b, n, MG_BF16, 0.0f, c, n);  // warm-up: cuBLAS's heuristics
+    cudaCheck(cudaEventRecord(t0, g.stream));
+    for (int r = 0; r < repeats; r++) mg_gemm(1, 0, n, n, n, 1.0f, a, n, b, n, MG_BF16, 0.0f, c, n);
+    cudaCheck(cudaEventRecord(t1, g.stream));
+    cudaCheck(cudaEventSynchronize(t1));
+    float ms = 0.0f;
+    cudaCheck(cudaEventElapsedTime(&ms, t0, t1));
+    cudaCheck(cudaEventDestroy(t0));
+    cudaCheck(cudaEventDestroy(t1));
+    cuda_free(a), cuda_free(b), cuda_free(c);
+    return 2.0 * (double)n * n * n * repeats / (ms * 1e-3) / 1e12;
+}
+
+extern "C" void cuda_mem_info(size_t *free_bytes, size_t *total_bytes) {
+    *free_bytes = *total_bytes = 0;
+    if (cudaMemGetInfo(free_bytes, total_bytes) != cudaSuccess) (void)cudaGetLastError();
+}
+
 // ---- profiler range: with `ncu --profile-from-start off`, only the work between on and off is profiled ----
 extern "C" void cuda_profile_range(int on) { cudaCheck(on ? cudaProfilerStart() : cudaProfilerStop()); }
 

@@ -21,6 +21,13 @@
 #   search     migrate run jobs/semantle-demo.yaml with engine.backend cuda (gradients summed with NCCL, then on
 #              the host: the same adapter), then cpu: the README's demo on the GPU
 #   graphs     bench_cuda --graphs: decode steps replayed as CUDA graphs
+#   arc        the ARC shape on a random-weight Llama-3.1-8B: bench_cuda --arc (prefill and decode through
+#              engine_generate with sampling.share_prefix off and on, one GRPO LoRA update packed whole and with the
+#              prompt once per shard) and bench/bench_cuda_torch.py --arc (transformers generate, peft): 16 samples
+#              of one 4096-token prompt, the update over 16 x (4096 + 1024) tokens, but only 256 tokens generated for
+#              the decode timing (an iteration's 1024-token decode is extrapolated from the measured step). The last
+#              of the deadline's stages but source: cap 170 s (the engine 45% of it, PyTorch the rest), skipped when less than 120 s
+#              are left or when the card cannot hold the shape (bench_cuda's exit 78: under ~80 GB)
 #   source     (with --bundle only, if time is left) the source build for this GPU, to show it configures
 #   big        tests/gpu/test_big_model.sh --shape 8b --backend cuda: a random-weight Llama-3.1-8B checkpoint (16 GB,
 #              made in TMPDIR and removed) loaded, and one ARC iteration end to end plus one GRPO step at its
@@ -87,6 +94,7 @@ print_table() {
     echo "  big model (tests/gpu/test_big_model.sh):"
     awk -F'\t' '{ printf "    %-5s %-5s %-28s %s\n", $1, $2, $3, $4 }' "$dir/big_model.tsv"
   fi
+  print_arc_table "$dir"
   local files=() f
   for f in bench_cuda bench_cuda_graphs bench_torch; do [ -f "$dir/$f.tsv" ] && files+=("$dir/$f.tsv"); done
   [ ${#files[@]} -gt 0 ] || { echo "  (no benchmark results)"; return; }
@@ -136,6 +144,64 @@ print_table() {
     }' "${files[@]}"
 }
 
+# The ARC table: bench_arc.tsv (bench_cuda --arc) and bench_arc_torch.tsv (bench_cuda_torch.py --arc), columns
+# model, workload, batch, tokens, seconds, tokens_per_s, step_ms, floor_ms, flops, note; workloads prefill_, decode_,
+# update_ + unshared | shared | pytorch. "vs pytorch" = PyTorch's time / the engine's (shared); an iteration is
+# prefill + (new - 1) decode steps at the measured step time + update.
+print_arc_table() {
+  local dir=$1 files=() f
+  for f in bench_arc bench_arc_torch; do [ -f "$dir/$f.tsv" ] && files+=("$dir/$f.tsv"); done
+  [ ${#files[@]} -gt 0 ] || return 0
+  awk -F'\t' '
+    /^# peak_tflops:/ { peak = $0; sub(/.*: /, "", peak) }
+    /^# gemm_tflops:/ { gemm = $0; sub(/.*: /, "", gemm) }
+    /^# arc:/ { if (shape == "") { shape = $0; sub(/^# arc: /, "", shape) } n = $0; sub(/.*new /, "", n); sub(/,.*/, "", n); new = n + 0 }
+    /^#/ { next }
+    NF >= 9 {
+      model = $1; w = $2; mode = w; sub(/^[a-z]+_/, "", mode); ph = w; sub(/_.*/, "", ph)
+      sec[ph, mode] = $5; tps[ph, mode] = $6; step[ph, mode] = $7; flo[ph, mode] = $8; fl[ph, mode] = $9
+      note[ph, mode] = $10; have[mode] = 1
+    }
+    function cell(v) { return v == "" ? "-" : (v ~ /^[0-9.]+$/ ? sprintf("%.3f", v) : v) }
+    function ratio(a, b) { return (a == "" || b == "" || a + 0 <= 0 || b + 0 <= 0) ? "-" : sprintf("%.2fx", a / b) }
+    function iter(m) {
+      if (sec["prefill", m] == "" || step["decode", m] == "" || sec["update", m] == "") return ""
+      return sprintf("%.2f", sec["prefill", m] + step["decode", m] * (new - 1) / 1000 + sec["update", m])
+    }
+    END {
+      if (model == "") exit
+      split("unshared shared pytorch", ms, " ")
+      printf "  ARC shape, %s (%s): times in s unless said\n", model, shape
+      printf "  %-22s %10s %10s %10s %10s %10s\n", "", "unshared", "shared", "pytorch", "pt/shared", "pt/unsh"
+      row("prefill s", sec["prefill", "unshared"], sec["prefill", "shared"], sec["prefill", "pytorch"], 1)
+      row("decode step ms", step["decode", "unshared"], step["decode", "shared"], step["decode", "pytorch"], 1)
+      row("decode tok/s", tps["decode", "unshared"], tps["decode", "shared"], tps["decode", "pytorch"], 0)
+      for (i = 1; i <= 3; i++) {
+        m = ms[i]; f = flo["decode", m]; st = step["decode", m]
+        fp[m] = (f != "" && f + 0 > 0 && st + 0 > 0) ? sprintf("%.0f%%", 100 * f / st) : ""
+      }
+      row("decode floor%", fp["unshared"], fp["shared"], fp["pytorch"], 0)
+      if (peak + 0 <= 0) peak = gemm  # an unknown card: MFU against the measured GEMM, as bench_cuda prints it
+      row("update s", sec["update", "unshared"], sec["update", "shared"], sec["update", "pytorch"], 1)
+      for (i = 1; i <= 3; i++) {
+        m = ms[i]; u = sec["update", m]
+        mfu[m] = (peak + 0 > 0 && u + 0 > 0 && fl["update", m] + 0 > 0) ? sprintf("%.0f%%", 100 * fl["update", m] / u / 1e12 / peak) : ""
+      }
+      row("update MFU", mfu["unshared"], mfu["shared"], mfu["pytorch"], 0)
+      row("iteration s", iter("unshared"), iter("shared"), iter("pytorch"), 1)
+      for (i = 1; i <= 3; i++) if (note["update", ms[i]] != "") printf "  update %-9s %s\n", ms[i] ":", note["update", ms[i]]
+      pk = (peak + 0 > 0) ? peak : "?"; gm = (gemm == "") ? "?" : gemm
+      printf "  MFU against %s TFLOP/s (the nominal dense bf16 peak, else the bf16 GEMM measured: %s). floor%% =\n", pk, gm
+      print "  (weights, adapter and every sample KV rows at the mean context, the engine fp32, PyTorch bf16) / copy"
+      print "  bandwidth / step time."
+      print "  iteration = prefill + (new - 1) x decode step + update; pt/x = PyTorch time / that time."
+    }
+    function row(what, u, s, p, ratios) {
+      printf "  %-22s %10s %10s %10s %10s %10s\n", what, cell(u), cell(s), cell(p), ratios ? ratio(p, s) : "-", \
+             ratios ? ratio(p, u) : "-"
+    }' "${files[@]}"
+}
+
 if [ -n "$table_only" ]; then
   print_table "$table_only"
   exit 0
@@ -168,11 +234,12 @@ fake_mode() {  # the fake action for a stage, or nothing
   done
 }
 
-# stage NAME CAP FUNCTION: runs FUNCTION under timeout min(CAP, time left), records the status. With
-# stage_deadline=0 (the big stage) the timeout is CAP alone: a stage run after the deadline, on its own time.
+# stage NAME CAP FUNCTION [MIN]: runs FUNCTION under timeout min(CAP, time left), records the status; skipped when
+# less than MIN seconds (default 5) are left. With stage_deadline=0 (the big stage) the timeout is CAP alone: a
+# stage run after the deadline, on its own time. The stage sees its timeout as MG_STAGE_TIMEOUT.
 stage_deadline=1
 stage() {
-  local name=$1 cap=$2 fn=$3 left t rc status t0
+  local name=$1 cap=$2 fn=$3 min=${4:-5} left t rc status t0
   left=$((deadline - (SECONDS - start) - 3))
   [ "$stage_deadline" = 0 ] && left=$cap
   t=$((cap < left ? cap : left))
@@ -188,7 +255,7 @@ stage() {
       return 0
       ;;
   esac
-  if [ "$t" -lt 5 ]; then
+  if [ "$t" -lt "$min" ]; then
     printf '\n==== %s: skipped (deadline)\n' "$name"
     printf '%s\t%s\t%s\n' "$name" "skipped (deadline)" 0 >>"$out/stages.tsv"
     return 0
@@ -201,12 +268,13 @@ stage() {
     ok) timeout -k 3 "$t" true ;;
     fail) timeout -k 3 "$t" false ;;
     hang) timeout -k 3 "$t" sleep $((t + 60)) ;;
-    *) timeout -k 5 "$t" bash -c "$(declare -f); $fn" ;;
+    *) MG_STAGE_TIMEOUT=$t timeout -k 5 "$t" bash -c "$(declare -f); $fn" ;;
   esac
   rc=$?
   case $rc in
     0) status=ok ;;
     77) status="skipped (no GPU)" ;;
+    78) status="skipped (card too small)" ;;
     124 | 137) status="TIMEOUT after ${t}s" ;;
     *) status="FAILED (exit $rc)" ;;
   esac
@@ -331,6 +399,22 @@ st_graphs() {
 describe_st_source() { echo "the source build of 'prepare' for this GPU (only after a --bundle run)"; }
 st_source() { source_build build/gpu-source; }
 
+describe_st_arc() {
+  echo "bench_cuda --arc --arc-gen 256 --tsv OUT/bench_arc.tsv, then python3 bench/bench_cuda_torch.py --arc" \
+       "--arc-gen 256 --tsv OUT/bench_arc_torch.tsv (each under its share of the stage's timeout)"
+}
+st_arc() {  # the engine first (a 78 from it, the card too small, skips PyTorch too), each under its own timeout
+  source "$MG_OUT/programs.env"
+  local t=${MG_STAGE_TIMEOUT:-170} te rc
+  te=$((t * 45 / 100))
+  timeout -k 3 "$te" bench_cuda --arc --arc-gen 256 --tsv "$MG_OUT/bench_arc.tsv"
+  rc=$?
+  [ "$rc" = 78 ] && exit 78
+  PYTHONUNBUFFERED=1 timeout -k 3 $((t - te - 5)) python3 "$MG_ROOT/bench/bench_cuda_torch.py" --arc --arc-gen 256 \
+    --tsv "$MG_OUT/bench_arc_torch.tsv" 2> >(grep -v -E 'Warning|warn\(' >&2) || rc=$((rc ? rc : $?))
+  exit "$rc"
+}
+
 describe_st_big() {
   echo "tests/gpu/test_big_model.sh BIN --shape 8b --backend cuda --tsv OUT/big_model.tsv (after the deadline," \
        "on its own time)"
@@ -379,6 +463,7 @@ stage nccl 30 st_nccl
 stage memcheck 120 st_memcheck
 stage search 60 st_search
 stage graphs 60 st_graphs
+stage arc 170 st_arc 120
 if [ -n "$bundle" ]; then stage source 150 st_source; fi
 if [ "$big" -gt 0 ]; then
   stage_deadline=0
