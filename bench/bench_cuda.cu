@@ -347,7 +347,8 @@ typedef struct {
 
 // Prefill and decode through engine_generate: prefill = a generate of one token (the prompts' pass and the first
 // draw), decode = a generate of G tokens minus that, over its G - 1 steps. The floor of a decode step: the bytes
-// it must read (weights, the adapter, every sample's K and V rows at the mean context P + G/2, fp32) over the
+// it must read (weights, the adapter, every sample's K and V rows at the mean context P + G/2, in the cache's dtype:
+// bf16 with bf16 weights) over the
 // device-to-device copy bandwidth, as the decode benchmark's.
 static void arc_sample(engine *e, const char *name, const options *o, const int *prompt, int share, double bw_gbs,
                        arc_times *t) {
@@ -362,7 +363,9 @@ static void arc_sample(engine *e, const char *name, const options *o, const int 
         decode_s = 0;
     }
     t->step_ms = 1e3 * decode_s / (G - 1);
-    double kv_row = 2.0 * c->num_hidden_layers * c->num_key_value_heads * c->head_dim * sizeof(float);
+    mg_dtype kv_dt = MG_F32;
+    engine_kv_bytes(e, &kv_dt);  // the cache the generate calls above left
+    double kv_row = 2.0 * c->num_hidden_layers * c->num_key_value_heads * c->head_dim * mg_dtype_size(kv_dt);
     double bytes = weight_bytes(c) + 4.0 * (double)e->lora_n + S * kv_row * (P + G / 2.0);
     double floor_ms = bw_gbs > 0 ? 1e3 * bytes / (bw_gbs * 1e9) : 0.0;
     char w[32], note[96];
