@@ -376,8 +376,9 @@ size_t engine_train_bytes(const hf_config *c, const lora_config *lc, int tokens,
     if (lc && lc->rank > 0) tmp.lora = *lc, tmp.lora_n = 1;
     size_t KV = (size_t)c->num_key_value_heads * c->head_dim;
     // the slab, the 5 int arrays (ensure_acts), the expanded keys and values with their gradients (engine_forward)
+    size_t exp = ((size_t)expanded_rows * KV + 63) / 64 * 64;  // as engine_forward rounds it
     return acts_carve(&tmp, NULL, NULL, tokens) * sizeof(float) + (size_t)5 * tokens * sizeof(int) +
-           (size_t)4 * expanded_rows * KV * sizeof(float);
+           (expanded_rows ? 4 * exp * sizeof(float) : 0);
 }
 
 static void acts_free(engine *e) {
