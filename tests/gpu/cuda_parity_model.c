@@ -143,6 +143,7 @@ static size_t check_cache_dtype(const char *label, engine *en, const train_batch
           label, *cache_err);
     engine_kv_free(en);  // lets go of the borrowed cache (the next engine_kv_init makes the engine's own)
     en->be->free(k), en->be->free(v);
+    free(f32);
     return bytes;
 }
 
