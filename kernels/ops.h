@@ -82,6 +82,14 @@ void attention_forward(float *out, const float *q, const float *k, const float *
 void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                         const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
                         float *scratch);
+// The training engine's: the same, and a run of tokens whose keys lie elsewhere (a shared prompt's member over its
+// expanded keys, model/engine.c: kv_start constant, kv_len rising by one from pre + 1) is a block too, run as GEMMs
+// over its pre + length keys (kernels/cpu/attention_gemm.h), when its key rows come after the previous block's.
+void attention_forward_train(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                             const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch);
+void attention_backward_train(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                              const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                              float *scratch);
 // The same ops one (query, head) at a time for every token, whatever its range: a token's result depends on its
 // own query and key range only, bit for bit (batch-invariant, for inference: the decode step). The backward is the
 // reference the GEMM path is tested against.

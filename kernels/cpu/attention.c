@@ -185,17 +185,17 @@ typedef struct {
     int n, tokens;
 } block_split;
 
-static block_split split_blocks(const int *kv_start, const int *kv_len, int N) {
+static block_split split_blocks(const int *kv_start, const int *kv_len, int N, int offset_keys) {
     size_t n = N > 0 ? (size_t)N : 1;
     block_split b = {mallocCheck(n * sizeof(attention_block)), mallocCheck(n), 0, 0};
-    b.n = attention_find_blocks(b.blocks, b.in_block, kv_start, kv_len, N);
+    b.n = attention_find_blocks(b.blocks, b.in_block, kv_start, kv_len, N, offset_keys);
     for (int i = 0; i < b.n; i++) b.tokens += b.blocks[i].end - b.blocks[i].start;
     return b;
 }
 
-void attention_forward(float *out, const float *q, const float *k, const float *v, const int *kv_start,
-                       const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch) {
-    block_split b = split_blocks(kv_start, kv_len, N);
+static void forward_split(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                          const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch, int offset_keys) {
+    block_split b = split_blocks(kv_start, kv_len, N, offset_keys);
     attention_forward_blocks(out, q, k, v, b.blocks, b.n, Hq, Hkv, D);
     if (b.tokens < N) forward_pairwise(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch, b.n ? b.in_block : NULL);
     free(b.blocks);
@@ -204,14 +204,36 @@ void attention_forward(float *out, const float *q, const float *k, const float *
 
 // The blocks first, then the other tokens: both add into dk and dv (a pairwise token's range may cover rows of a
 // block), always in this order, so the sums do not depend on scheduling.
-void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
-                        const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
-                        float *scratch) {
-    block_split b = split_blocks(kv_start, kv_len, N);
+static void backward_split(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                           const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                           float *scratch, int offset_keys) {
+    block_split b = split_blocks(kv_start, kv_len, N, offset_keys);
     attention_backward_blocks(dq, dk, dv, dout, q, k, v, b.blocks, b.n, Hq, Hkv, D);
     if (b.tokens < N)
         backward_pairwise(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch,
                           b.n ? b.in_block : NULL);
     free(b.blocks);
     free(b.in_block);
+}
+
+void attention_forward(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                       const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch) {
+    forward_split(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch, 0);
+}
+
+void attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                        const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                        float *scratch) {
+    backward_split(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch, 0);
+}
+
+void attention_forward_train(float *out, const float *q, const float *k, const float *v, const int *kv_start,
+                             const int *kv_len, int N, int Hq, int Hkv, int D, float *scratch) {
+    forward_split(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch, 1);
+}
+
+void attention_backward_train(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                              const float *v, const int *kv_start, const int *kv_len, int N, int Hq, int Hkv, int D,
+                              float *scratch) {
+    backward_split(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D, scratch, 1);
 }

@@ -28,17 +28,22 @@
 enum { ROWS = 64, LANES = DOT_LANES };
 
 int attention_find_blocks(attention_block *blocks, unsigned char *in_block, const int *kv_start, const int *kv_len,
-                          int N) {
+                          int N, int offset_keys) {
     int nb = 0;
+    long keys_end = 0;  // the last block's key rows end here
     for (int i = 0; i < N;) {
-        if (kv_start[i] != i || kv_len[i] != 1) {  // a block opens on a token that sees only itself
+        // A block opens on a token that sees only itself, or (offset_keys) on any token whose keys begin after the
+        // previous block's.
+        int opens = offset_keys ? kv_len[i] >= 1 && kv_start[i] >= keys_end : kv_start[i] == i && kv_len[i] == 1;
+        if (!opens) {
             in_block[i++] = 0;
             continue;
         }
-        int end = i + 1;
-        while (end < N && kv_start[end] == i && kv_len[end] == end - i + 1) end++;
-        blocks[nb++] = (attention_block){i, end};
+        int end = i + 1, ks = kv_start[i], pre = kv_len[i] - 1;
+        while (end < N && kv_start[end] == ks && kv_len[end] == pre + end - i + 1) end++;
+        blocks[nb++] = (attention_block){i, end, ks, pre};
         memset(in_block + i, 1, (size_t)(end - i));
+        keys_end = (long)ks + pre + (end - i);
         i = end;
     }
     return nb;
@@ -48,7 +53,7 @@ typedef struct {
     int Hq, Hkv, D, G;  // G = Hq / Hkv query heads per KV head
     float scale;        // 1 / sqrt(D), as the pairwise code
     size_t cap_rows;    // G x min(ROWS, longest block): rows of the stacked matrices
-    size_t cap_keys;    // longest block
+    size_t cap_keys;    // most keys of a block (pre + its length)
 } shape;
 
 // Per-thread scratch: S or P and dS (cap_rows, cap_keys) each, then three (cap_rows, D) stacks.
@@ -102,7 +107,8 @@ static float sum_lanes(const float *a, int n) {
     return fold_lanes(acc);
 }
 
-// S (G*T, nk) -> P in place. Row (g, t) is the block's query r0 + t: it sees keys 0 .. r0+t, the rest is set to 0.
+// S (G*T, nk) -> P in place. Row (g, t) sees keys 0 .. r0+t (r0: the first row's keys before its own), the rest
+// is set to 0.
 // exp_nonpos (max-subtracted arguments are <= 0) vectorises where expf does not; it is within 2 ulp of expf.
 static void causal_softmax(float *S, int G, int T, int nk, int r0) {
     for (int r = 0; r < G * T; r++) {
@@ -122,14 +128,14 @@ static void causal_softmax(float *S, int G, int T, int nk, int r0) {
 static void forward_item(float *out, const float *q, const float *k, const float *v, attention_block b, int hk,
                          const shape *s, float *buf) {
     int L = b.end - b.start, G = s->G, D = s->D, ld = s->Hkv * D;
-    const float *kb = k + ((size_t)b.start * s->Hkv + hk) * D;  // (L, D), row stride ld
-    const float *vb = v + ((size_t)b.start * s->Hkv + hk) * D;
+    const float *kb = k + ((size_t)b.kstart * s->Hkv + hk) * D;  // (pre + L, D), row stride ld
+    const float *vb = v + ((size_t)b.kstart * s->Hkv + hk) * D;
     float *P = buf, *Qs = buf + 2 * s->cap_rows * s->cap_keys, *Os = Qs + s->cap_rows * D;
     for (int r0 = 0; r0 < L; r0 += ROWS) {
-        int T = L - r0 < ROWS ? L - r0 : ROWS, nk = r0 + T, GT = G * T;
+        int T = L - r0 < ROWS ? L - r0 : ROWS, nk = b.pre + r0 + T, GT = G * T;
         gather_heads(Qs, q, b.start + r0, T, hk, s);                                                   // (GT, D)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, GT, nk, D, s->scale, Qs, D, kb, ld, 0.0f, P, nk);
-        causal_softmax(P, G, T, nk, r0);                                                               // (GT, nk)
+        causal_softmax(P, G, T, nk, b.pre + r0);                                                       // (GT, nk)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, GT, D, nk, 1.0f, P, nk, vb, ld, 0.0f, Os, D);
         scatter_heads(out, Os, b.start + r0, T, hk, s, 0);
     }
@@ -139,21 +145,21 @@ static void forward_item(float *out, const float *q, const float *k, const float
 static void backward_item(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
                           const float *v, attention_block b, int hk, const shape *s, float *buf) {
     int L = b.end - b.start, G = s->G, D = s->D, ld = s->Hkv * D;
-    size_t at = ((size_t)b.start * s->Hkv + hk) * D;  // block row 0 of this KV head in k, v, dk, dv
+    size_t at = ((size_t)b.kstart * s->Hkv + hk) * D;  // key row 0 of this KV head in k, v, dk, dv
     const float *kb = k + at, *vb = v + at;
     float *P = buf, *dS = buf + s->cap_rows * s->cap_keys, *Qs = dS + s->cap_rows * s->cap_keys;
     float *dOs = Qs + s->cap_rows * D, *dQs = dOs + s->cap_rows * D;
     for (int r0 = 0; r0 < L; r0 += ROWS) {
-        int T = L - r0 < ROWS ? L - r0 : ROWS, nk = r0 + T, GT = G * T;
+        int T = L - r0 < ROWS ? L - r0 : ROWS, nk = b.pre + r0 + T, GT = G * T;
         gather_heads(Qs, q, b.start + r0, T, hk, s);     // (GT, D)
         gather_heads(dOs, dout, b.start + r0, T, hk, s);  // (GT, D)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, GT, nk, D, s->scale, Qs, D, kb, ld, 0.0f, P, nk);
-        causal_softmax(P, G, T, nk, r0);  // (GT, nk)
+        causal_softmax(P, G, T, nk, b.pre + r0);  // (GT, nk)
         if (dq || dk) {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, GT, nk, D, 1.0f, dOs, D, vb, ld, 0.0f, dS, nk);
             for (int r = 0; r < GT; r++) {  // dP -> dS in place; masked keys have P = 0, so dS = 0 there
                 float *p = P + (size_t)r * nk, *ds = dS + (size_t)r * nk;
-                int valid = r0 + r % T + 1;
+                int valid = b.pre + r0 + r % T + 1;
                 float pdp = dot_fixed(p, ds, valid);
                 #pragma omp simd
                 for (int j = 0; j < valid; j++) ds[j] = p[j] * (ds[j] - pdp) * s->scale;
@@ -172,10 +178,13 @@ static void backward_item(float *dq, float *dk, float *dv, const float *dout, co
 }
 
 static shape make_shape(const attention_block *blocks, int nblocks, int Hq, int Hkv, int D) {
-    int longest = 1;
-    for (int i = 0; i < nblocks; i++)
-        if (blocks[i].end - blocks[i].start > longest) longest = blocks[i].end - blocks[i].start;
-    shape s = {Hq, Hkv, D, Hq / Hkv, 1.0f / sqrtf((float)D), 0, (size_t)longest};
+    int longest = 1, most_keys = 1;
+    for (int i = 0; i < nblocks; i++) {
+        int L = blocks[i].end - blocks[i].start;
+        if (L > longest) longest = L;
+        if (blocks[i].pre + L > most_keys) most_keys = blocks[i].pre + L;
+    }
+    shape s = {Hq, Hkv, D, Hq / Hkv, 1.0f / sqrtf((float)D), 0, (size_t)most_keys};
     s.cap_rows = (size_t)s.G * (size_t)(longest < ROWS ? longest : ROWS);
     return s;
 }

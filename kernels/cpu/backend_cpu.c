@@ -156,8 +156,8 @@ static void cpu_attention_forward_train(float *out, const float *q, const float 
                                         const int *kv_len_host, int N, int Hq, int Hkv, int D, int max_kv_len,
                                         mg_dtype at) {
     (void)kv_start_host, (void)kv_len_host, (void)at;
-    attention_forward(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
-                      scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
+    attention_forward_train(out, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
+                            scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
 }
 
 // fp32 only: out is the fp32 result, and out32 (an adapter's copy) the same values. Decoding: the batch-invariant
@@ -178,8 +178,8 @@ static void cpu_attention_backward(float *dq, float *dk, float *dv, const float 
                                    const int *kv_len_host, int N, int Hq, int Hkv, int D, int max_kv_len,
                                    mg_dtype at) {
     (void)kv_start_host, (void)kv_len_host, (void)at;
-    attention_backward(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
-                       scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
+    attention_backward_train(dq, dk, dv, dout, q, k, v, kv_start, kv_len, N, Hq, Hkv, D,
+                             scratch(SCR_ATTENTION, attention_scratch_floats(max_kv_len)));
 }
 
 // At most this much memory keeps the LM head's softmax for the backward, per engine (all 1024 scored tokens of the

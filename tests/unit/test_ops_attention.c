@@ -85,7 +85,7 @@ static void case_free(Case *c) {
 typedef struct {
     float *out, *g[3];
 } Result;
-enum { PATH_DISPATCH, PATH_PAIRWISE, PATH_BLOCKS };
+enum { PATH_DISPATCH, PATH_PAIRWISE, PATH_BLOCKS, PATH_TRAIN };
 
 // want: bit 0 dq, 1 dk, 2 dv (the others are passed as NULL and come back as the prefill).
 static Result run(const Case *c, int path, int want) {
@@ -99,6 +99,10 @@ static Result run(const Case *c, int path, int want) {
         attention_forward(r.out, c->q, c->k, c->v, c->start, c->len, c->N, c->Hq, c->Hkv, c->D, scratch);
         attention_backward(dq, dk, dv, c->dout, c->q, c->k, c->v, c->start, c->len, c->N, c->Hq, c->Hkv, c->D,
                            scratch);
+    } else if (path == PATH_TRAIN) {
+        attention_forward_train(r.out, c->q, c->k, c->v, c->start, c->len, c->N, c->Hq, c->Hkv, c->D, scratch);
+        attention_backward_train(dq, dk, dv, c->dout, c->q, c->k, c->v, c->start, c->len, c->N, c->Hq, c->Hkv, c->D,
+                                 scratch);
     } else if (path == PATH_PAIRWISE) {
         attention_forward_pairwise(r.out, c->q, c->k, c->v, c->start, c->len, c->N, c->Hq, c->Hkv, c->D, scratch);
         attention_backward_pairwise(dq, dk, dv, c->dout, c->q, c->k, c->v, c->start, c->len, c->N, c->Hq, c->Hkv,
@@ -106,7 +110,7 @@ static Result run(const Case *c, int path, int want) {
     } else {
         attention_block *blocks = mallocCheck((size_t)c->N * sizeof *blocks);
         unsigned char *in_block = mallocCheck((size_t)c->N);
-        int nb = attention_find_blocks(blocks, in_block, c->start, c->len, c->N);
+        int nb = attention_find_blocks(blocks, in_block, c->start, c->len, c->N, 0);
         attention_forward_blocks(r.out, c->q, c->k, c->v, blocks, nb, c->Hq, c->Hkv, c->D);
         attention_backward_blocks(dq, dk, dv, c->dout, c->q, c->k, c->v, blocks, nb, c->Hq, c->Hkv, c->D);
         free(blocks), free(in_block);
@@ -128,7 +132,7 @@ static int same_result(const Case *c, const Result *a, const Result *b) {
 static int count_blocks(const Case *c, int *tokens) {
     attention_block *blocks = mallocCheck((size_t)c->N * sizeof *blocks);
     unsigned char *in_block = mallocCheck((size_t)c->N);
-    int nb = attention_find_blocks(blocks, in_block, c->start, c->len, c->N);
+    int nb = attention_find_blocks(blocks, in_block, c->start, c->len, c->N, 0);
     *tokens = 0;
     for (int i = 0; i < c->N; i++) *tokens += in_block[i];
     free(blocks), free(in_block);
@@ -235,6 +239,51 @@ static void check_decode(void) {
     case_free(&c);
 }
 
+// 4. Shared prompts' members over expanded keys (model/engine.c expand_kv): member j's queries attend to its region
+// of the key rows, pre_j copied prompt rows then its own, so token t of it sees pre_j + t + 1 keys. The training ops
+// take each member as a block (GEMMs over pre + L keys); a last token whose keys overlap a block's goes pairwise.
+static void check_expanded(void) {
+    enum { M = 4, Hq = 6, Hkv = 2, D = 32 };
+    static const int pre[M] = {19, 0, 70, 5}, len[M] = {7, 3, 90, 1};  // 90 rows: two chunks after 70 keys
+    int N = 1, rows = 0;
+    for (int j = 0; j < M; j++) N += len[j], rows += pre[j] + len[j];
+    int *start = mallocCheck((size_t)N * sizeof(int)), *klen = mallocCheck((size_t)N * sizeof(int));
+    for (int j = 0, i = 0, region = 0; j < M; region += pre[j] + len[j], j++)
+        for (int t = 0; t < len[j]; t++, i++) start[i] = region, klen[i] = pre[j] + t + 1;
+    start[N - 1] = 3, klen[N - 1] = 40;  // over the first two regions: not a block
+    Case c = ranges("shared-prompt members over expanded keys", start, klen, N, rows, Hq, Hkv, D);
+    free(start), free(klen);
+    long nq = (long)N * Hq * D, nkv = (long)rows * Hkv * D;
+    attention_block *blocks = mallocCheck((size_t)N * sizeof *blocks);
+    unsigned char *in_block = mallocCheck((size_t)N);
+    int nb_own = attention_find_blocks(blocks, in_block, c.start, c.len, N, 0);
+    int nb = attention_find_blocks(blocks, in_block, c.start, c.len, N, 1), tokens = 0;
+    for (int i = 0; i < N; i++) tokens += in_block[i];
+    CHECK(nb_own == 0, "expanded: %d own-row blocks found", nb_own);
+    CHECK(nb == M && tokens == N - 1 && blocks[2].pre == 70 && blocks[2].kstart == 19 + 7 + 3,
+          "expanded: %d blocks over %d tokens (want %d over %d), block 2 keys at %d, pre %d", nb, tokens, M, N - 1,
+          blocks[2].kstart, blocks[2].pre);
+    free(blocks), free(in_block);
+    Result tr = run(&c, PATH_TRAIN, 7), pair = run(&c, PATH_PAIRWISE, 7), plain = run(&c, PATH_DISPATCH, 7);
+    float err[4] = {max_rel_diff(tr.out, pair.out, nq, 1e-3f), max_rel_diff(tr.g[0], pair.g[0], nq, 1e-3f),
+                    max_rel_diff(tr.g[1], pair.g[1], nkv, 1e-3f), max_rel_diff(tr.g[2], pair.g[2], nkv, 1e-3f)};
+    printf("  %-52s out %.1e  dq %.1e  dk %.1e  dv %.1e\n", c.name, err[0], err[1], err[2], err[3]);
+    for (int t = 0; t < 4; t++)
+        CHECK(err[t] <= TOL, "expanded: %s differs from the pairwise code by %.3e", t ? gname[t - 1] : "out", err[t]);
+    CHECK(!same_result(&c, &tr, &pair), "expanded: the training ops gave the pairwise bits (no GEMM taken)");
+    CHECK(same_result(&c, &plain, &pair), "expanded: attention_forward took blocks it must leave to the pairwise code");
+    int threads = omp_get_max_threads();
+    for (int t = 1; t <= 3; t++) {
+        omp_set_num_threads(t);
+        Result r = run(&c, PATH_TRAIN, 7);
+        CHECK(same_result(&c, &r, &tr), "expanded: %d threads give other bits than %d", t, threads);
+        result_free(&r);
+    }
+    omp_set_num_threads(threads);
+    result_free(&tr), result_free(&pair), result_free(&plain);
+    case_free(&c);
+}
+
 int main(void) {
     printf("GEMM path vs pairwise (tolerance %.0e)\n", TOL);
     {
@@ -261,5 +310,7 @@ int main(void) {
     check_mixed();
     printf("decode-like ranges\n");
     check_decode();
+    printf("shared prompts (training ops)\n");
+    check_expanded();
     return test_summary("test_ops_attention");
 }
