@@ -115,6 +115,7 @@ const void *mg_gemm_operand(const float *x, size_t n, mg_dtype ab, int slot);
 struct alignas(16) float4 {  // CUDA's vector type, for 16-byte loads of fp32 rows
     float x, y, z, w;
 };
+static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 #endif
 // Whether p may be read as float4 (16-byte aligned).
 static inline int mg_aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }

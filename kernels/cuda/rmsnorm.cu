@@ -31,16 +31,24 @@ static __global__ void rmsnorm_fwd_kernel(T *out, float *out32, float *rstd, con
     }
 }
 
-// The same row by a block of NORM_VEC_THREADS, x read once as float4 and kept in registers (C a multiple of 4,
-// C / 4 <= NORM_VEC * NORM_VEC_THREADS, 16-byte aligned rows): every load of a thread is issued before the first
-// is used, and there is no second pass over x. Thread t owns float4 t, t + 128, ...: ss adds its own terms in that
-// order, then block_sum's fixed order (deterministic).
-template <typename T>
+// Four consecutive floats from p + 4 c: one 16-byte load when p is 16-byte aligned (ALIGNED), else four.
+template <bool ALIGNED> static __device__ __forceinline__ float4 load4(const float *p, int c) {
+    if (ALIGNED) return ((const float4 *)p)[c];
+    return make_float4(p[4 * c], p[4 * c + 1], p[4 * c + 2], p[4 * c + 3]);
+}
+
+// The same row by a block of NORM_VEC_THREADS, x read once in groups of 4 and kept in registers (C a multiple of 4,
+// C / 4 <= NORM_VEC * NORM_VEC_THREADS): every load of a thread is issued before the first is used, and there is no
+// second pass over x. Thread t owns group t, t + 128, ...: ss adds its own terms in that order, then block_sum's
+// fixed order (deterministic). ALIGNED (16-byte aligned rows, weight and outputs) only changes how groups are
+// loaded and stored, never the order of the sum: an unaligned row (an offset pointer, a buffer after an odd-sized
+// one) gives the aligned row's bits, so a step's result does not depend on where its buffers start.
+template <typename T, bool ALIGNED>
 static __global__ void __launch_bounds__(NORM_VEC_THREADS)
     rmsnorm_fwd_vec_kernel(T *out, float *out32, float *rstd, const float *inp, const float *weight, int C,
                            float eps) {
     int C4 = C >> 2;
-    const float4 *x = (const float4 *)(inp + (size_t)blockIdx.x * C), *w4 = (const float4 *)weight;
+    const float *x = inp + (size_t)blockIdx.x * C;
     T *y = out + (size_t)blockIdx.x * C;
     float *y32 = out32 ? out32 + (size_t)blockIdx.x * C : NULL;
     float4 xr[NORM_VEC];
@@ -49,7 +57,7 @@ static __global__ void __launch_bounds__(NORM_VEC_THREADS)
     for (int u = 0; u < NORM_VEC; u++) {
         int c = threadIdx.x + u * NORM_VEC_THREADS;
         if (c < C4) {
-            xr[u] = x[c];
+            xr[u] = load4<ALIGNED>(x, c);
             ss += xr[u].x * xr[u].x;
             ss += xr[u].y * xr[u].y;
             ss += xr[u].z * xr[u].z;
@@ -63,13 +71,19 @@ static __global__ void __launch_bounds__(NORM_VEC_THREADS)
     for (int u = 0; u < NORM_VEC; u++) {
         int c = threadIdx.x + u * NORM_VEC_THREADS;
         if (c < C4) {
-            float4 wv = w4[c], o;
+            float4 wv = load4<ALIGNED>(weight, c), o;
             o.x = xr[u].x * r * wv.x;
             o.y = xr[u].y * r * wv.y;
             o.z = xr[u].z * r * wv.z;
             o.w = xr[u].w * r * wv.w;
-            store4(y, c, o);
-            if (y32) ((float4 *)y32)[c] = o;
+            if (ALIGNED) {
+                store4(y, c, o);
+                if (y32) ((float4 *)y32)[c] = o;
+            } else {
+                store_as(y, 4 * c, o.x), store_as(y, 4 * c + 1, o.y);
+                store_as(y, 4 * c + 2, o.z), store_as(y, 4 * c + 3, o.w);
+                if (y32) y32[4 * c] = o.x, y32[4 * c + 1] = o.y, y32[4 * c + 2] = o.z, y32[4 * c + 3] = o.w;
+            }
         }
     }
 }
@@ -97,14 +111,18 @@ static __global__ void rmsnorm_bwd_dw_kernel(float *dweight, const float *dout, 
     dweight[c] += acc;
 }
 
-// The float4 kernel where the shapes and pointers allow it (out only when it is fp32), else one block of 256 per row.
+// The grouped kernel wherever the shape allows it, with 16-byte accesses where the pointers allow them (out only
+// when it is fp32); its sum's order depends on C alone. Other shapes: one block of 256 per row.
 template <typename T>
 static void rmsnorm_fwd_launch(T *out, float *out32, float *rstd, const float *inp, const float *weight, int N, int C,
                                float eps, int out_vec) {
-    int vec = C % 4 == 0 && C / 4 <= NORM_VEC * NORM_VEC_THREADS && mg_aligned16(inp) && mg_aligned16(weight) &&
-              (!out_vec || mg_aligned16(out)) && (!out32 || mg_aligned16(out32));
-    if (vec)
-        MG_LAUNCH(rmsnorm_fwd_vec_kernel<T>, N, NORM_VEC_THREADS, 0, out, out32, rstd, inp, weight, C, eps);
+    int grouped = C % 4 == 0 && C / 4 <= NORM_VEC * NORM_VEC_THREADS;
+    int aligned = mg_aligned16(inp) && mg_aligned16(weight) && (!out_vec || mg_aligned16(out)) &&
+                  (!out32 || mg_aligned16(out32)) && C % 4 == 0;  // every row of inp starts aligned too
+    void (*vec)(T *, float *, float *, const float *, const float *, int, float) =
+        aligned ? rmsnorm_fwd_vec_kernel<T, true> : rmsnorm_fwd_vec_kernel<T, false>;
+    if (grouped)
+        MG_LAUNCH(vec, N, NORM_VEC_THREADS, 0, out, out32, rstd, inp, weight, C, eps);
     else
         MG_LAUNCH(rmsnorm_fwd_kernel<T>, N, NORM_THREADS, 0, out, out32, rstd, inp, weight, C, eps);
 }

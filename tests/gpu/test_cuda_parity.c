@@ -170,6 +170,17 @@ static void test_rmsnorm(void) {
     expect("rmsnorm_forward_as bf16, its fp32 copy", dout, out, n, 2e-5f);
     free(got16), free(want16);
     cuda_free(dx2), cuda_free(d16);
+    // Rows that start off a 16-byte boundary (a buffer after an odd-sized one) take 4-byte accesses but must sum in
+    // the same order: the same bits as the aligned rows, so a step does not depend on where its buffers start.
+    float *dbuf = cuda_malloc((n + 1) * 4), *dbuf_out = cuda_malloc((n + 1) * 4), *drstd1 = cuda_malloc(N * 4);
+    cuda_h2d(dbuf + 1, x, n * 4);
+    rmsnorm_forward_cuda(dbuf_out + 1, drstd1, dbuf + 1, dwt, N, C, 1e-5f);
+    float *a = dget(dout, n), *u = dget(dbuf_out + 1, n), *ra = dget(drstd, N), *ru = dget(drstd1, N);
+    rmsnorm_forward_cuda(dout, drstd, dx, dwt, N, C, 1e-5f);
+    free(a), a = dget(dout, n), free(ra), ra = dget(drstd, N);
+    CHECK(!memcmp(a, u, n * 4) && !memcmp(ra, ru, N * 4), "rmsnorm_forward: unaligned rows give other bits");
+    free(a), free(u), free(ra), free(ru);
+    cuda_free(dbuf), cuda_free(dbuf_out), cuda_free(drstd1);
     rmsnorm_forward_cuda(dx, NULL, dx, dwt, N, C, 1e-5f);  // in place
     expect("rmsnorm_forward in place", dx, out, n, 2e-5f);
     free(x), free(w), free(out), free(rstd), free(g), free(dinp), free(dweight);
