@@ -293,22 +293,29 @@ void mg_gemm_strided_batched(int trans_a, int trans_b, int m, int n, int k, floa
 }
 
 // ---- bandwidth floor ----
-extern "C" double cuda_copy_bandwidth_gbs(size_t bytes, int repeats) {
-    void *a = cuda_malloc(bytes), *b = cuda_malloc(bytes);
+// Milliseconds the stream takes for `repeats` calls of run(r), timed by events after one untimed warm-up call.
+template <typename F> static float stream_ms(int repeats, F run) {
+    run(-1);
     cudaEvent_t t0, t1;
     cudaCheck(cudaEventCreate(&t0));
     cudaCheck(cudaEventCreate(&t1));
-    cudaCheck(cudaMemsetAsync(a, 1, bytes, g.stream));
-    cudaCheck(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, g.stream));  // warm-up
     cudaCheck(cudaEventRecord(t0, g.stream));
-    for (int r = 0; r < repeats; r++)
-        cudaCheck(cudaMemcpyAsync(r % 2 ? a : b, r % 2 ? b : a, bytes, cudaMemcpyDeviceToDevice, g.stream));
+    for (int r = 0; r < repeats; r++) run(r);
     cudaCheck(cudaEventRecord(t1, g.stream));
     cudaCheck(cudaEventSynchronize(t1));
     float ms = 0.0f;
     cudaCheck(cudaEventElapsedTime(&ms, t0, t1));
     cudaCheck(cudaEventDestroy(t0));
     cudaCheck(cudaEventDestroy(t1));
+    return ms;
+}
+
+extern "C" double cuda_copy_bandwidth_gbs(size_t bytes, int repeats) {
+    void *a = cuda_malloc(bytes), *b = cuda_malloc(bytes);
+    cudaCheck(cudaMemsetAsync(a, 1, bytes, g.stream));
+    float ms = stream_ms(repeats, [&](int r) {  // r = -1: the warm-up copy
+        cudaCheck(cudaMemcpyAsync(r % 2 ? a : b, r % 2 ? b : a, bytes, cudaMemcpyDeviceToDevice, g.stream));
+    });
     cuda_free(a);
     cuda_free(b);
     return 2.0 * (double)bytes * repeats / (ms * 1e-3) / 1e9;  // bytes read + bytes written
@@ -320,18 +327,8 @@ extern "C" double cuda_gemm_tflops(int n, int repeats) {
     float *c = (float *)cuda_malloc(nn * sizeof(float));
     cuda_fill(a, MG_BF16, nn, 0.02f, 0.0f, 1, 0);
     cuda_fill(b, MG_BF16, nn, 0.02f, 0.0f, 2, 0);
-    cudaEvent_t t0, t1;
-    cudaCheck(cudaEventCreate(&t0));
-    cudaCheck(cudaEventCreate(&t1));
-    mg_gemm(1, 0, n, n, n, 1.0f, a, n, b, n, MG_BF16, 0.0f, c, n);  // warm-up: cuBLAS's heuristics
-    cudaCheck(cudaEventRecord(t0, g.stream));
-    for (int r = 0; r < repeats; r++) mg_gemm(1, 0, n, n, n, 1.0f, a, n, b, n, MG_BF16, 0.0f, c, n);
-    cudaCheck(cudaEventRecord(t1, g.stream));
-    cudaCheck(cudaEventSynchronize(t1));
-    float ms = 0.0f;
-    cudaCheck(cudaEventElapsedTime(&ms, t0, t1));
-    cudaCheck(cudaEventDestroy(t0));
-    cudaCheck(cudaEventDestroy(t1));
+    // the warm-up call also settles cuBLAS's heuristics
+    float ms = stream_ms(repeats, [&](int) { mg_gemm(1, 0, n, n, n, 1.0f, a, n, b, n, MG_BF16, 0.0f, c, n); });
     cuda_free(a), cuda_free(b), cuda_free(c);
     return 2.0 * (double)n * n * n * repeats / (ms * 1e-3) / 1e12;
 }
