@@ -118,6 +118,9 @@ void engine_grad_from_fixed(engine *e, const int64_t *acc, double scale, float *
 // ---- inference ----
 // The k and v tensors of a cache of n_slots x max_len tokens on backend be, each (L, n_slots, max_len, Hkv D) of
 // dtype dt, or -1 with the one-line error when they do not fit (engine_kv_init's and kv_cache_init's).
+// Bytes of a KV cache of n_slots x max_len positions, keys and values of every layer, in dtype dt (the cache's:
+// the weights' dtype on a device, fp32 on the CPU). The one place its size is computed (allocation, reports).
+size_t engine_kv_cache_bytes(const hf_config *c, mg_dtype dt, int n_slots, int max_len);
 int engine_kv_tensors(const mg_backend *be, const hf_config *c, mg_dtype dt, int n_slots, int max_len, void **k,
                       void **v, mg_err *err);
 // (Re)sizes the KV cache; keeps the one it has when the size matches. All slots start empty. Its values are of the

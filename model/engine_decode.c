@@ -180,9 +180,8 @@ static engine_kv *kv_state(engine *e) {
     return e->kv;
 }
 
-// Bytes of one of k, v: (L, n_slots, max_len, KV) values of dt.
-static size_t kv_tensor_bytes(const hf_config *c, mg_dtype dt, int n_slots, int max_len) {
-    return (size_t)c->num_hidden_layers * n_slots * max_len * c->num_key_value_heads * c->head_dim *
+size_t engine_kv_cache_bytes(const hf_config *c, mg_dtype dt, int n_slots, int max_len) {
+    return 2 * (size_t)c->num_hidden_layers * n_slots * max_len * c->num_key_value_heads * c->head_dim *
            mg_dtype_size(dt);
 }
 
@@ -191,7 +190,7 @@ int engine_kv_tensors(const mg_backend *be, const hf_config *c, mg_dtype dt, int
     *k = *v = NULL;
     if (n_slots <= 0 || max_len <= 0)
         return mg_fail(err, "kv cache needs positive slots and length (%d, %d)", n_slots, max_len);
-    size_t bytes = kv_tensor_bytes(c, dt, n_slots, max_len);
+    size_t bytes = engine_kv_cache_bytes(c, dt, n_slots, max_len) / 2;  // k, then v
     void *(*try_alloc)(size_t) = be->try_alloc ? be->try_alloc : be->alloc;
     *k = try_alloc(bytes);
     *v = *k ? try_alloc(bytes) : NULL;
@@ -241,7 +240,7 @@ void engine_kv_reset_slot(engine *e, int slot) { e->kv->len[slot] = 0; }
 size_t engine_kv_bytes(const engine *e, mg_dtype *dt) {
     const engine_kv *kv = e->kv;
     if (dt) *dt = kv && kv->k ? kv->dt : MG_F32;
-    return kv && kv->k ? 2 * kv_tensor_bytes(&e->cfg, kv->dt, kv->n_slots, kv->max_len) : 0;
+    return kv && kv->k ? engine_kv_cache_bytes(&e->cfg, kv->dt, kv->n_slots, kv->max_len) : 0;
 }
 
 // Layer l's k or v (t: kv->k or kv->v) as the backend ops take it.

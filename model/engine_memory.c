@@ -4,7 +4,6 @@
 #include "model/engine_internal.h"
 
 void engine_memory_plan(const hf_config *c, const memory_shape *s, int sharing, memory_plan *p) {
-    size_t KV = (size_t)c->num_key_value_heads * c->head_dim, L = c->num_hidden_layers;
     size_t n_lora = s->lora.rank > 0 ? lora_param_count(c, &s->lora) : 0;
     int M = s->members_per_shard < s->samples ? s->members_per_shard : s->samples, S = s->samples;
     p->weights = (double)engine_weight_bytes(c, s->wt);
@@ -14,7 +13,7 @@ void engine_memory_plan(const hf_config *c, const memory_shape *s, int sharing, 
     // Sampling: every slot's cache holds prompt + completion (engine_kv_tensors). The largest step prefills every
     // prompt at once, or with sharing one copy while the others wait to copy its rows (model/gen_batch.c).
     // The cache is kept in the weights' dtype on a device (engine_kv_init).
-    p->kv_cache = 2.0 * L * S * (size_t)(s->prompt + s->completion) * KV * mg_dtype_size(s->wt);
+    p->kv_cache = (double)engine_kv_cache_bytes(c, s->wt, S, s->prompt + s->completion);
     p->step_tokens = sharing ? s->prompt : S * s->prompt;
     p->step_buffers = (double)engine_step_bytes(c, s->wt, s->lora.rank, p->step_tokens, S);
     // Training: a shard packs its members whole, or with sharing their common prompt once (all but its last token,

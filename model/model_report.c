@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model/chat.h"
+#include "model/engine.h"
 #include "model/hf_config.h"
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
@@ -68,8 +69,8 @@ static void report_config(FILE *out, const hf_config *c) {
             c->num_hidden_layers, c->hidden_size, c->intermediate_size, c->vocab_size, c->max_position_embeddings);
     fprintf(out, "  attention: %d query heads, %d KV heads (%d per group), head dim %d\n", c->num_attention_heads,
             c->num_key_value_heads, c->num_attention_heads / c->num_key_value_heads, c->head_dim);
-    // k and v of every layer (model/engine_decode.c): fp32, or bf16 where the weights are bf16 (a GPU)
-    double kv = 2.0 * c->num_hidden_layers * c->num_key_value_heads * c->head_dim * 4;
+    // k and v of every layer: fp32, or bf16 where the weights are bf16 (a GPU)
+    double kv = (double)engine_kv_cache_bytes(c, MG_F32, 1, 1);
     const char *unit = kv >= 1024 ? "KiB" : "B";
     double scale = kv >= 1024 ? 1024 : 1;
     fprintf(out, "  KV cache per token: %g %s fp32, %g %s bf16 (bf16 weights on a GPU)\n", kv / scale, unit,
