@@ -44,7 +44,8 @@ static const char *HELP =
     "  --exclude LIST      words never drawn, e.g. the demo's and development targets\n"
     "  --grid KEY=V1,V2    also every value of a config key: each strategy runs once per combination of the --grid\n"
     "                      values (repeatable: their product), as its own row of the tables, named e.g.\n"
-    "                      'migrate training.learning_rate=1e-3'; the CSV gets a settings column\n"
+    "                      'migrate training.learning_rate=1e-3'; the CSV gets a settings column. --grid model=A,B\n"
+    "                      compares policies (each loaded in turn); task.vectors must be the same for all\n"
     "  --set KEY=VALUE     config override, as for migrate run\n";
 
 #define MAX_ITEMS 64
@@ -242,11 +243,21 @@ int cmd_ablate(int argc, char **argv) {
         if (run_config_read(&probe, config_path, overrides, n_over + 1 + n_grid, &e)) {
             fprintf(stderr, "migrate ablate: %s\n", e.msg);
             rc = 1;
-        } else run_config_free(&probe);
+            continue;
+        }
+        // Every run scores with the one vectors file loaded below (the draw reads it too).
+        if (strcmp(probe.vectors, base.vectors)) {
+            fprintf(stderr, "migrate ablate: %s: task.vectors differs between arms ('%s', '%s'); run one ablate per "
+                            "vectors file\n", arms[k].name, base.vectors, probe.vectors);
+            rc = 1;
+        }
+        run_config_free(&probe);
     }
     blas_set_threads(base.threads);
     model m;
     tokenizer *tok = NULL;
+    char loaded[sizeof base.model];  // the model folder m holds; an arm with another (--grid model=...) reloads
+    snprintf(loaded, sizeof loaded, "%s", base.model);
     word_vectors *wv = NULL;
     if (rc || cli_load_model("ablate", base.model, &m, &tok)) {
         run_config_free(&base), free(overrides), free(arms);
@@ -300,6 +311,16 @@ int cmd_ablate(int argc, char **argv) {
                     fprintf(stderr, "migrate ablate: %s\n", e.msg);
                     rc = 1;
                     break;
+                }
+                if (strcmp(cfg.model, loaded)) {
+                    tokenizer_free(tok), tok = NULL;
+                    model_free(&m);
+                    if (cli_load_model("ablate", cfg.model, &m, &tok)) {
+                        rc = 1, loaded[0] = 0;
+                        tk->destroy(tk), run_config_free(&cfg);
+                        break;
+                    }
+                    snprintf(loaded, sizeof loaded, "%s", cfg.model);
                 }
                 search_state st;
                 double t0 = mg_seconds();
@@ -364,8 +385,8 @@ int cmd_ablate(int argc, char **argv) {
     free(runs);
     free(arms);
     if (wv) word_vectors_free(wv);
-    tokenizer_free(tok);
-    model_free(&m);
+    if (tok) tokenizer_free(tok);
+    if (loaded[0]) model_free(&m);
     run_config_free(&base);
     free(overrides);
     return rc;

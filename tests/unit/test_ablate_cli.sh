@@ -56,6 +56,17 @@ h=$(tail -1 "$T/h/ablation.csv" | cut -d, -f4-9)
 grep -q "grpo training.learning_rate=1e-2" "$T/g/ablation.md" && ok "ablation.md names the arms" ||
     bad "ablation.md: $(head -5 "$T/g/ablation.md")"
 
+# --grid model=A,B: each arm samples from its own model (the ablation once ran every arm with the first)
+"$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" --strategies random --targets river --set iterations=2 \
+    --grid model=data/models/semantle-tiny,data/models/semantle-words --set output_dir="$T/m" >/dev/null 2>"$T/m.err"
+"$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" --strategies random --targets river --set iterations=2 \
+    --set model=data/models/semantle-words --set output_dir="$T/n" >/dev/null 2>"$T/n.err"
+mt=$(grep "^random,model=data/models/semantle-tiny," "$T/m/ablation.csv" | cut -d, -f5-9)
+mw=$(grep "^random,model=data/models/semantle-words," "$T/m/ablation.csv" | cut -d, -f5-9)
+nw=$(tail -1 "$T/n/ablation.csv" | cut -d, -f4-8)
+[ -n "$mw" ] && [ "$mw" = "$nw" ] && [ "$mt" != "$mw" ] &&
+    ok "--grid model: each arm its own model ($mt | $mw)" || bad "--grid model: tiny '$mt', words '$mw', --set '$nw'"
+
 # refusals: exit 2 (usage) or 1 (a population too small), one line, nothing run
 refuse() {
     local want=$1 pattern=$2
@@ -73,6 +84,7 @@ refuse 2 "need --draw N" --draw-seed 4
 refuse 2 "expected KEY=V1,V2" --grid training.learning_rate
 refuse 1 "training.learning_rate" --grid training.learning_rate=5e-5,-3
 refuse 1 "no-such-list.txt: cannot open" --draw 2 --draw-from "$T/no-such-list.txt"
+refuse 1 "task.vectors differs between arms" --grid task.vectors=data/semantle/vectors.bin,"$T/other.bin"
 refuse 2 "expected a count" --draw 0
 refuse 2 "expected LO-HI" --draw 2 --draw-ranks 5
 refuse 1 "has ranks 1-25000" --draw 2 --draw-ranks 10-30000
