@@ -10,6 +10,10 @@ trailing quotes and hyphens, lower-case) and reports:
                answers), share of neighborhood answers in the vocabulary, share equal to the seed, and for answers
                that are other vocabulary words: the mean GloVe cosine (data/semantle/vectors.bin, the oracle's own
                vectors) to the seed and the share within the seed's 1,000 nearest words (Semantle's "rank").
+               Also the share of answers that are the seed re-ended (`ocean` -> `oceans`: a common prefix of at
+               least 3 letters leaving at most 2 letters of the shorter word) and the share that are other words.
+  --embedding wordllama   the same closeness figures under a second embedding that neither the model nor the
+               oracle used: WordLlama sentence vectors of "What is a {word}?" (pip install wordllama).
   baselines    the same cosine / top-1000 share for (1) uniformly random vocabulary words and (2) the model's own
                guess-prompt words, each paired with the same seeds - so "closer than chance" and "closer than the
                model's unconditional guesses" can both be read off.
@@ -83,6 +87,28 @@ def pick_seeds(vocab, wordnet, count, pool):
     return [cands[int(i * step)] for i in range(count)]
 
 
+def re_ended(x, y):
+    """y is x with another ending: a common prefix of >= 3 letters leaving <= 2 letters of the shorter word
+    (scripts/make_pretrain_corpus.py shares_stem, letters only)."""
+    common = len(os.path.commonprefix([x, y]))
+    return common >= 3 and common >= min(len(x), len(y)) - 2
+
+
+def wordllama_vectors(words):
+    """Unit WordLlama vectors of "What is a {word}?" (the sentence the paper's Semantle embeds)."""
+    import wordllama
+    from pathlib import Path
+    model = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+    return model.embed([f"What is a {w}?" for w in words], norm=True).astype(np.float32)
+
+
+def nearest_sets(vecs, seed_ids, k=1000):
+    sims = vecs[seed_ids] @ vecs.T
+    for r, i in enumerate(seed_ids):
+        sims[r, i] = -2.0
+    return {i: set(np.argpartition(-sims[r], k)[:k].tolist()) for r, i in enumerate(seed_ids)}
+
+
 def generate(migrate, model, prompts, n, temperature, seed, threads, max_new, min_p):
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write("\n".join(prompts) + "\n")
@@ -125,6 +151,8 @@ def main():
     ap.add_argument("--max-new-tokens", type=int, default=16)
     ap.add_argument("--sample-seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--embedding", choices=("none", "wordllama"), default="none",
+                    help="also measure closeness under this embedding (not the oracle's)")
     ap.add_argument("--out", default="", help="write the figures (and the answers) as JSON here")
     args = ap.parse_args()
 
@@ -134,10 +162,7 @@ def main():
     seeds = pick_seeds(words, args.wordnet, args.seeds, args.seed_pool)
     seed_ids = [index[s] for s in seeds]
     # The seeds' 1,000 nearest words (excluding themselves), as Semantle ranks them.
-    sims = vecs[seed_ids] @ vecs.T
-    for r, i in enumerate(seed_ids):
-        sims[r, i] = -2.0
-    top1000 = {i: set(np.argpartition(-sims[r], 1000)[:1000].tolist()) for r, i in enumerate(seed_ids)}
+    top1000 = nearest_sets(vecs, seed_ids)
 
     # (a) the guess prompt
     g_rows = generate(args.migrate, args.model, [GUESS_PROMPT], args.guess_samples, args.temperature,
@@ -150,7 +175,7 @@ def main():
     n_rows = generate(args.migrate, args.model, prompts, args.per_seed, args.temperature, args.sample_seed,
                       args.threads, args.max_new_tokens, args.min_p)
     # generate writes prompt by prompt, sample by sample; the "prompt" field says which one
-    pairs, n_vocab, n_same = [], 0, 0
+    pairs, n_vocab, n_same, n_re_ended = [], 0, 0, 0
     answers = {s: [] for s in seeds}
     for r in n_rows:
         s = seeds[r["prompt"]]
@@ -161,6 +186,7 @@ def main():
             if w == s:
                 n_same += 1
             else:
+                n_re_ended += re_ended(s, w)
                 pairs.append((index[s], index[w]))
     ns_cos, ns_near = closeness([p[0] for p in pairs], [p[1] for p in pairs], vecs, top1000)
 
@@ -183,10 +209,22 @@ def main():
                   "distinct_vocab_words": len(set(g_valid))},
         "neighborhood": {"seeds": len(seeds), "samples": total_ns, "vocab_share": n_vocab / total_ns,
                          "same_as_seed_share": n_same / total_ns, "other_vocab_answers": len(pairs),
+                         "re_ended_share": n_re_ended / total_ns,
+                         "different_word_share": (len(pairs) - n_re_ended) / total_ns,
                          "mean_cosine_to_seed": ns_cos, "share_in_seed_top1000": ns_near},
         "baseline_random_vocab": {"mean_cosine_to_seed": rnd_cos, "share_in_seed_top1000": rnd_near},
         "baseline_guess_words": {"mean_cosine_to_seed": gw_cos, "share_in_seed_top1000": gw_near},
     }
+    if args.embedding == "wordllama":
+        wv = wordllama_vectors(words)
+        near = nearest_sets(wv, seed_ids)
+        res["wordllama"] = {name: dict(zip(("mean_cosine_to_seed", "share_in_seed_top1000"),
+                                           closeness(a, b, wv, near)))
+                            for name, (a, b) in (("neighborhood", ([p[0] for p in pairs], [p[1] for p in pairs])),
+                                                 ("neighborhood_other_words",
+                                                  tuple(zip(*[p for p in pairs
+                                                              if not re_ended(words[p[0]], words[p[1]])])) or ([], [])),
+                                                 ("random_vocab", (rnd_s, rnd_a)), ("guess_words", (gw_s, gw_a)))}
     print(json.dumps(res, indent=1))
     examples = {s: answers[s] for s in seeds[:: max(1, len(seeds) // 12)]}
     print("examples (seed: answers):")

@@ -38,6 +38,9 @@ give byte-identical files (stats.json records the SHA-256 of corpus, valid set a
 Usage:
   apt-get install wordnet-base && pip install tokenizers
   python3 scripts/make_pretrain_corpus.py     # writes data/pretrain/*, prints statistics (about 1 minute)
+  # the word-level model (data/pretrain-words/README.md): whole-word tokens, no re-ended neighbourhood answers
+  python3 scripts/make_pretrain_corpus.py --out data/pretrain-words --vocab-size 16384 --mlp 640 \
+      --tokenizer-from words --drop-stem-answers --mix 0.2 0.6 0.2 --tokens 4.0e6
 
 Outputs (data/pretrain/): corpus.jsonl, valid.jsonl, tokenizer.json (byte-level BPE, 4096 tokens, id 0 =
 <|endoftext|>), tokenizer_config.json (bos = eos = <|endoftext|>), config.json (LlamaForCausalLM, 4.0M
@@ -390,15 +393,19 @@ def shares_stem(x, y, tok=None):
     return a == b[:len(a)] or b == a[:len(b)]
 
 
-def neighborhood_docs(n_docs, pairs, gweights, rng, top, copy_share, copy_boost, tok):
+def neighborhood_docs(n_docs, pairs, gweights, rng, top, copy_share, copy_boost, tok, drop_stems=False):
     """n_docs neighborhood documents. X (a past guess) drawn from the guess prior, among words with relations.
     Y: with probability copy_share (when X has any) one of X's related words that share its stem (shares_stem;
     inflections, derivations, pertainyms: close in meaning and learnable as a copy), cycling best first; otherwise
     the next of X's `top` best other relations, best first (cycling; ties in random order). The cap keeps a
-    common X, drawn dozens of times, on its strong neighbours instead of walking down to its hundredth hyponym."""
+    common X, drawn dozens of times, on its strong neighbours instead of walking down to its hundredth hyponym.
+    drop_stems: Y is never X re-ended (a letter-level shares_stem), and X with no other neighbour is not drawn."""
     xs = sorted(x for x in pairs if pairs[x] and gweights.get(x, 0) > 0)
     orders = {x: [y for _, _, y in sorted((-pairs[x][y][0], rng.random(), y) for y in sorted(pairs[x]))]
               for x in xs}
+    if drop_stems:
+        orders = {x: [y for y in orders[x] if not shares_stem(x, y)] for x in xs}
+        xs = [x for x in xs if orders[x]]
     stems = {x: [y for y in orders[x] if shares_stem(x, y, tok)] for x in xs}
     others = {x: [y for y in orders[x] if not shares_stem(x, y, tok)][:top] for x in xs}
     # X with a stem-sharing neighbour is drawn copy_boost times as often: more examples of the one rule
@@ -501,15 +508,30 @@ def knowledge_docs(budget_chars, cands):
 # ---------------------------------------------------------------------------------------------------------------
 # tokenizer
 
-def train_tokenizer(texts):
+def train_tokenizer(texts, vocab_size):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=TOKENIZER_VOCAB, special_tokens=[EOT], show_progress=False,
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOT], show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(texts, trainer)
-    assert tok.get_vocab_size() == TOKENIZER_VOCAB and tok.token_to_id(EOT) is not None
+    assert tok.get_vocab_size() == vocab_size and tok.token_to_id(EOT) is not None
     return tok
+
+
+def word_prior_texts(vocab_list, offset=200.0, cap=50):
+    """What the word-level tokenizer trains on: every vocabulary word after "\n" (the answer position), repeated
+    in proportion to a frequency prior (rank + offset)^-1 capped at `cap` copies, plus the two prompts and the
+    digits. BPE's merges then build whole common words instead of the pieces of glosses: with 16,384 tokens the
+    10,000 most frequent words are one token each."""
+    for rank, w in enumerate(vocab_list):
+        copies = max(1, int(2000.0 * offset / (rank + offset)))
+        for _ in range(min(cap, copies)):
+            yield "\n" + w
+    for _ in range(cap):
+        yield GUESS_PROMPT
+        yield NS_PROMPT.format(x="x", r=0.5)
+        yield from "0123456789"
 
 
 def token_counts(tok, texts):
@@ -517,8 +539,8 @@ def token_counts(tok, texts):
     return [len(e.ids) + 1 for e in tok.encode_batch(texts)]
 
 
-def model_config(eot_id):
-    return llama_config(TOKENIZER_VOCAB, hidden=256, mlp=704, layers=4, heads=4, kv_heads=2, head_dim=64, eot_id=eot_id)
+def model_config(eot_id, vocab_size, mlp):
+    return llama_config(vocab_size, hidden=256, mlp=mlp, layers=4, heads=4, kv_heads=2, head_dim=64, eot_id=eot_id)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -544,7 +566,7 @@ def build(args, wn, vocab_list, est, tok):
 
     total = args.tokens / (1.0 - args.valid_fraction)  # train + valid
     ns = neighborhood_docs(round(total * args.mix[1] / est["neighborhood"]), pairs, gweights, rng, args.ns_top,
-                           args.copy_share, args.copy_boost, tok)
+                           args.copy_share, args.copy_boost, tok, args.drop_stem_answers)
     guess = guess_docs(round(total * args.mix[0] / est["guess"]), vocab_list, gweights, rng)
     rest = max(0.0, total * args.mix[2] - est["list_tokens"])
     share = {"close": 0.55, "gloss": 0.3, "isa": 0.15}
@@ -609,6 +631,12 @@ def main():
                     help="words with a stem-sharing neighbour are drawn this many times as often as X")
     ap.add_argument("--copy-share", type=float, default=0.9,
                     help="share of X's neighbourhood answers that share its stem, when it has such neighbours")
+    ap.add_argument("--drop-stem-answers", action="store_true",
+                    help="no neighbourhood answer is X re-ended (X's other relations only; overrides --copy-*)")
+    ap.add_argument("--vocab-size", type=int, default=TOKENIZER_VOCAB, help="BPE tokens, and the model's vocabulary")
+    ap.add_argument("--tokenizer-from", choices=("corpus", "words"), default="corpus",
+                    help="train the BPE on the corpus, or on the vocabulary weighted by frequency (word_prior_texts)")
+    ap.add_argument("--mlp", type=int, default=704, help="the model's MLP width")
     args = ap.parse_args()
 
     with open(args.vocab) as f:
@@ -626,7 +654,8 @@ def main():
     tok = None
     for _ in range(2):
         train, valid, pairs, gweights, offensive = build(args, wn, vocab_list, est, tok)
-        tok = tok or train_tokenizer(t for _, _, t in train)
+        texts = word_prior_texts(vocab_list) if args.tokenizer_from == "words" else (t for _, _, t in train)
+        tok = tok or train_tokenizer(texts, args.vocab_size)
         per_doc, chars_per_token, counts = measure(tok, train)
         est.update({k: per_doc[k] for k in ("guess", "neighborhood")})
         est.update({k: chars_per_token[k] for k in ("gloss", "close", "isa")})
@@ -641,7 +670,7 @@ def main():
         json.dump({"bos_token": EOT, "eos_token": EOT, "clean_up_tokenization_spaces": False,
                    "model_max_length": 256, "tokenizer_class": "PreTrainedTokenizerFast"}, f, indent=1)
         f.write("\n")
-    config = model_config(eot_id)
+    config = model_config(eot_id, args.vocab_size, args.mlp)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
         f.write("\n")
