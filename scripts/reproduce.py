@@ -44,6 +44,13 @@ def semantle_row(migrate, row, out):
              f"output_dir={out}"], os.path.join(out, "ablation.csv"))
 
 
+def semantle_models_row(migrate, row, out):
+    """A row of the --grid model=... ablation: the demo config as shipped (50 iterations), the row's model."""
+    return ([migrate, "ablate", "jobs/semantle-demo.yaml", "--strategies", row["strategy"], "--seeds", row["seed"],
+             "--targets", row["target"], "--set", row["settings"], "--set", "threads=1", "--set",
+             f"output_dir={out}"], os.path.join(out, "ablation.csv"))
+
+
 def arc_row(job_yaml):
     def cmd(migrate, row, out):
         # A sweep element: the job's config without its sweep section, as `migrate sweep --dry-run` writes it, with
@@ -71,6 +78,9 @@ TABLES = {
                                   semantle_row, "docs/results/ablation.md: the same with seeds 0-9"),
     "semantle-drawn": ("docs/results/ablation-drawn-nouns.csv", ["strategy", "seed", "target"], semantle_row,
                        "docs/results/ablation-drawn.md: 6 strategies x 3 seeds x 20 drawn nouns (AMD EPYC)"),
+    "semantle-models": ("docs/results/ablation-models.csv", ["strategy", "settings", "seed", "target"],
+                        semantle_models_row,
+                        "docs/results/ablation-models.md: 2 priors x 4 strategies x 2 seeds x 20 drawn nouns (AMD EPYC)"),
     "arc-ablation-real": ("docs/results/arc-ablation-real.csv", ["problem", "strategy", "seed"],
                           arc_row("jobs/arc-ablation.yaml"),
                           "docs/results/arc-ablation.md: 5 strategies x 45 real ARC tasks x seeds (AMD EPYC)"),
