@@ -251,6 +251,14 @@ int cmd_ablate(int argc, char **argv) {
                             "vectors file\n", arms[k].name, base.vectors, probe.vectors);
             rc = 1;
         }
+        // A --grid model folder that is not there fails now, not after the arms before it have run.
+        char cfg_json[sizeof probe.model + 16];
+        snprintf(cfg_json, sizeof cfg_json, "%s/config.json", probe.model);
+        FILE *f = rc ? NULL : fopen(cfg_json, "rb");
+        if (!rc && !f)
+            fprintf(stderr, "migrate ablate: %s: model '%s': cannot open %s\n", arms[k].name, probe.model, cfg_json),
+                rc = 1;
+        if (f) fclose(f);
         run_config_free(&probe);
     }
     blas_set_threads(base.threads);

@@ -85,6 +85,7 @@ refuse 2 "expected KEY=V1,V2" --grid training.learning_rate
 refuse 1 "training.learning_rate" --grid training.learning_rate=5e-5,-3
 refuse 1 "no-such-list.txt: cannot open" --draw 2 --draw-from "$T/no-such-list.txt"
 refuse 1 "task.vectors differs between arms" --grid task.vectors=data/semantle/vectors.bin,"$T/other.bin"
+refuse 1 "model '$T/no-model': cannot open" --grid model=data/models/semantle-tiny,"$T/no-model"
 refuse 2 "expected a count" --draw 0
 refuse 2 "expected LO-HI" --draw 2 --draw-ranks 5
 refuse 1 "has ranks 1-25000" --draw 2 --draw-ranks 10-30000
