@@ -3,7 +3,10 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "common/clock.h"
 #include "tools/sweep_pmo.h"
+
+#define SWEEP_PROGRESS_SECONDS 60.0
 
 // Valid entries among archive[from..size): the archive only grows, so counting what is new each step keeps the
 // check O(new entries).
@@ -19,9 +22,20 @@ int sweep_search_run(search_state *st, const run_config *cfg, model *m, const to
     size_t seen = 0;
     long valid = 0;
     int step;
+    // A run of a grid can take many minutes (a 10,000-molecule PMO run at a high learning rate, where the policy
+    // repeats itself): a line every minute says it is alive and how far it is. Short runs print nothing.
+    double t0 = mg_seconds(), next_line = t0 + SWEEP_PROGRESS_SECONDS;
     while ((step = search_step(st, e)) == 0) {
         valid += count_valid(st->arc, &seen);
         if (valid_budget > 0 && valid >= valid_budget) break;
+        double now = mg_seconds();
+        if (now >= next_line) {
+            next_line = now + SWEEP_PROGRESS_SECONDS;
+            const archive_entry *b = st->best >= 0 ? archive_get(st->arc, st->best) : NULL;
+            fprintf(stderr, "  ... iteration %d, %ld oracle calls", st->iteration, st->oracle_calls);
+            if (valid_budget > 0) fprintf(stderr, ", %ld/%ld valid distinct", valid, valid_budget);
+            fprintf(stderr, ", %ld repeats, best %.4f, %.0f s\n", st->repeats, b ? b->reward : 0.0, now - t0);
+        }
     }
     if (step < 0) {
         search_free(st);
