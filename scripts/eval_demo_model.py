@@ -23,10 +23,10 @@ Deterministic for a given model, seed and thread count. numpy only; WordNet's in
   python3 scripts/eval_demo_model.py --migrate build/h1/migrate --model data/models/semantle-tiny --out FILE.json
 """
 import argparse
+import importlib.util
 import json
 import os
 import random
-import re
 import struct
 import subprocess
 import sys
@@ -38,15 +38,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GUESS_PROMPT = "We are playing Semantle: guess a secret English word. Reply with a single English word."
 NS_PROMPT = ("We are playing Semantle: guess a secret English word. The guess '{x}' has similarity {r:.3f} to the "
              "secret word. Reply with one English word that is close in meaning to '{x}'.")
-WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]*")
 
-
-def parse_word(completion):
-    """tasks/semantle.c's sem_parse: the first [A-Za-z][A-Za-z'-]* run, trailing ' and - dropped, lower-cased."""
-    m = WORD_RE.search(completion)
-    if not m:
-        return None
-    return m.group(0).rstrip("'-").lower()
+# The completion parser (tasks/semantle.c's sem_parse) and the WordLlama encoder live in the sentence oracle.
+_spec = importlib.util.spec_from_file_location(
+    "semantle_sentence_oracle", os.path.join(ROOT, "tasks", "examples", "semantle_sentence_oracle.py"))
+SENTENCE_ORACLE = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(SENTENCE_ORACLE)
+parse_word = SENTENCE_ORACLE.parse_word
 
 
 def load_vectors(path):
@@ -95,11 +93,8 @@ def re_ended(x, y):
 
 
 def wordllama_vectors(words):
-    """Unit WordLlama vectors of "What is a {word}?" (the sentence the paper's Semantle embeds)."""
-    import wordllama
-    from pathlib import Path
-    model = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent, disable_download=True)
-    return model.embed([f"What is a {w}?" for w in words], norm=True).astype(np.float32)
+    """Unit WordLlama vectors of "What is a {word}?", from the sentence oracle's own encoder."""
+    return SENTENCE_ORACLE.load_encoder()([f"What is a {w}?" for w in words]).astype(np.float32)
 
 
 def nearest_sets(vecs, seed_ids, k=1000):
