@@ -21,6 +21,8 @@ static const char *const k_ns_seeds[] = {"top", "sample", NULL};
 static const char *const k_repeats[] = {"reward", "drop", "lowest", NULL};
 // training.loss_type: workers/grpo.h's loss_kind in its order (test_config checks that they agree)
 static const char *const k_losses[] = {"grpo", "bnpo", "dr_grpo", NULL};
+// training.lr_scheduler_type: model/optimizer.h's lr_schedule in its order
+static const char *const k_lr_schedules[] = {"constant", "linear", "cosine", NULL};
 static const char *const k_chat_formats[] = {"auto", "plain", "llama3", "chatml", NULL};
 static const char *const k_backends[] = {"cpu", "cuda", NULL};
 static const char *const k_allreduce[] = {"auto", "nccl", "mpi", NULL};
@@ -87,6 +89,8 @@ static const ys_key k_keys[] = {
     YS_KEY_BOOL("sampling.share_prefix", share_prefix, "true"),
     YS_KEY_GROUP("training"),
     YS_KEY_FLOAT("training.learning_rate", learning_rate, 0, 1, 0, "5e-5"),
+    YS_KEY_ENUM("training.lr_scheduler_type", lr_scheduler_type, k_lr_schedules, "constant"),
+    YS_KEY_FLOAT("training.warmup_ratio", warmup_ratio, 0, 1, 0, "0"),
     YS_KEY_FLOAT("training.epsilon", epsilon, 0, 1, 0, "0.2"),
     YS_KEY_FLOAT("training.epsilon_high", epsilon_high, 0, 10, 0, "0.28"),
     YS_KEY_FLOAT("training.beta", beta, 0, 1000, 0, "0"),

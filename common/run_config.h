@@ -83,6 +83,8 @@ typedef struct {
 
     // GRPO / optimisation
     float learning_rate;
+    int lr_scheduler_type; // model/optimizer.h's lr_schedule: constant, linear, cosine over iterations x num_iterations
+    float warmup_ratio;    // share of those steps that ramp the rate up from 0
     float epsilon;         // epsilon_low
     float epsilon_high;
     float beta;            // KL coefficient (k3 estimator against the adapter-disabled base model)

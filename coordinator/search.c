@@ -1,6 +1,7 @@
 #include "coordinator/search.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 #include "model/sampler.h"
 #include "workers/learner.h"
 #include "workers/rollout.h"
+
+_Static_assert(LR_CONSTANT == 0 && LR_LINEAR == 1 && LR_COSINE == 2,
+               "training.lr_scheduler_type's names (common/run_config.c) follow lr_schedule's order");
 
 int search_attach_adapter(model *m, const run_config *c, mg_err *e) {
     if (!strategy_trains(c->strategy)) {
@@ -50,6 +54,11 @@ int search_init(search_state *s, const run_config *cfg, model *m, const tokenize
         adamw_init(&s->opt, n);
         s->opt.lr = cfg->learning_rate, s->opt.beta1 = cfg->adam_beta1, s->opt.beta2 = cfg->adam_beta2;
         s->opt.eps = cfg->adam_epsilon, s->opt.weight_decay = cfg->weight_decay, s->opt.max_grad_norm = cfg->max_grad_norm;
+        // The schedule spans the planned optimizer steps; a run stopped early by its oracle budget or a solve never
+        // reaches the end of it. Warmup steps round up, as transformers' get_warmup_steps does.
+        s->opt.schedule = (lr_schedule)cfg->lr_scheduler_type;
+        s->opt.total_steps = (int)fmin((double)cfg->iterations * cfg->num_iterations, INT_MAX);
+        s->opt.warmup_steps = (int)ceil((double)cfg->warmup_ratio * s->opt.total_steps);
     }
     return 0;
 }

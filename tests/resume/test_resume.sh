@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Resume is bit-exact and faults lose nothing, through the CLI on the bundled demo (label resume):
 #   1. a reference run of 8 iterations, uninterrupted;
-#   2. SIGTERM / SIGUSR1 / SIGINT mid-run -> checkpoint, exit 0; --resume ends in the reference's state;
+#   2. SIGTERM / SIGUSR1 / SIGINT mid-run -> checkpoint, exit 0; --resume ends in the reference's state; so does
+#      a run under a warmup + cosine step-size schedule (a function of the step count the checkpoint holds);
 #   3. kill -9 at random moments, resuming after each, until the run completes -> the reference's state;
 #   4. a full disk (ulimit -f) while checkpointing keeps the previous checkpoint; extending a finished run
 #      with --set iterations=N ends where an uninterrupted N-iteration run ends;
@@ -44,6 +45,23 @@ for sig in TERM USR1 INT; do
     if [ "$got" = "$REF" ] && diff -q <(metrics_of "$T/ref") <(metrics_of "$d") >/dev/null; then ok "SIG$sig + resume = reference"
     else fail "SIG$sig: resumed digest $got, metrics $(diff <(metrics_of "$T/ref") <(metrics_of "$d") | head -3)"; fi
 done
+
+# 2b. a step-size schedule resumes exactly too, and is not a no-op: its state differs from the constant rate's
+SCHED=("${BASE[@]}" --set training.learning_rate=1e-3 --set training.lr_scheduler_type=cosine --set training.warmup_ratio=0.25)
+"$M" run "${SCHED[@]}" --set output_dir="$T/sched" >"$T/sched.out" 2>&1 || fail "schedule reference run"
+"$M" run "${SCHED[@]}" --set training.lr_scheduler_type=constant --set training.warmup_ratio=0 \
+    --set output_dir="$T/sched-const" >"$T/sched-const.out" 2>&1 || fail "constant-rate run"
+d="$T/sched-sig"
+"$M" run "${SCHED[@]}" --set output_dir="$d" >"$d.out" 2>&1 &
+pid=$!
+wait_for_iteration "$d" 3 $pid || fail "schedule: no checkpoint by iteration 3"
+kill -s TERM $pid
+wait $pid
+"$M" run --resume "$d/checkpoint.h5" --quiet >"$d.resume.out" 2>&1 || { fail "schedule: resume failed"; cat "$d.resume.out"; }
+if [ "$(digest_of "$d")" = "$(digest_of "$T/sched")" ] && diff -q <(metrics_of "$T/sched") <(metrics_of "$d") >/dev/null &&
+   [ "$(digest_of "$T/sched")" != "$(digest_of "$T/sched-const")" ]; then
+    ok "cosine schedule with warmup: SIGTERM + resume = uninterrupted, and differs from the constant rate"
+else fail "schedule: resumed $(digest_of "$d"), uninterrupted $(digest_of "$T/sched"), constant $(digest_of "$T/sched-const")"; fi
 
 # 3. kill -9 at random moments (seeded, so a failure can be replayed). Each attempt waits for one new checkpoint
 # (so every attempt makes progress, however slow the build), then kills at a random moment within about one

@@ -1,5 +1,5 @@
 // Saving and loading models in the Hugging Face layout, LoRA target parsing, gradient accumulation and the
-// optimizer wrapper.
+// optimizer wrapper with its step-size schedules.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +104,15 @@ static void accumulation(void) {
     CHECK(fabs(sqrt(clipped) - 1e-3) < 1e-6, "clipped norm %g", sqrt(clipped));
     CHECK(p[0] != before && o.t == 1, "no step taken");
     adamw_free(&o);
+    // optimizer_step takes the schedule's size: under warmup the first step has size 0 and leaves the weights
+    adamw_init(&o, n);
+    o.lr = 1e-2f, o.warmup_steps = 3, o.total_steps = 10, o.schedule = LR_LINEAR;
+    memcpy(ref, p, n * sizeof(float));
+    optimizer_step(&m, &o);
+    CHECK(o.t == 1 && memcmp(ref, p, n * sizeof(float)) == 0, "the warmup's first step (size 0) moved the weights");
+    optimizer_step(&m, &o);
+    CHECK(o.t == 2 && memcmp(ref, p, n * sizeof(float)) != 0, "the warmup's second step did not move the weights");
+    adamw_free(&o);
     free(ref);
     packed_batch_free(&both), packed_batch_free(&p1), packed_batch_free(&p2);
     model_free(&m);
@@ -173,7 +182,33 @@ static void tying_checks(void) {
     CHECK(system(cmd) == 0, "cleanup");
 }
 
+// The schedules at points whose values follow from transformers' definitions by hand: peak 0.1, 10 planned steps,
+// 2 of them warmup. Warmup is t / W from step 0 (the first step has size 0); the linear fall is (T - t) / (T - W),
+// half way at t 6; the cosine is 0.5 (1 + cos(pi (t - W) / (T - W))), also half at t 6; both stay 0 past T.
+static void lr_schedules(void) {
+    adamw_state o;
+    adamw_init(&o, 1);
+    o.lr = 0.1f, o.total_steps = 10, o.warmup_steps = 2;
+    static const struct { lr_schedule kind; int t; double want; } k[] = {
+        {LR_CONSTANT, 0, 0.0},  {LR_CONSTANT, 1, 0.05}, {LR_CONSTANT, 2, 0.1},  {LR_CONSTANT, 50, 0.1},
+        {LR_LINEAR, 1, 0.05},   {LR_LINEAR, 2, 0.1},    {LR_LINEAR, 6, 0.05},   {LR_LINEAR, 9, 0.0125},
+        {LR_LINEAR, 10, 0.0},   {LR_LINEAR, 12, 0.0},   {LR_COSINE, 0, 0.0},    {LR_COSINE, 2, 0.1},
+        {LR_COSINE, 4, 0.1 * (0.5 + 0.5 * cos(M_PI / 4))}, {LR_COSINE, 6, 0.05}, {LR_COSINE, 10, 0.0},
+        {LR_COSINE, 11, 0.0},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        o.schedule = k[i].kind;
+        float got = adamw_lr_at(&o, k[i].t);
+        CHECK(fabs(got - k[i].want) < 1e-7, "schedule %d at step %d: %g, expected %g", (int)k[i].kind, k[i].t, got,
+              k[i].want);
+    }
+    o.warmup_steps = 0, o.schedule = LR_CONSTANT, o.total_steps = 0;  // the default: every step at the peak
+    CHECK(adamw_lr_at(&o, 0) == 0.1f && adamw_lr_at(&o, 1000) == 0.1f, "a constant schedule without warmup moved");
+    adamw_free(&o);
+}
+
 int main(void) {
+    lr_schedules();
     tying_checks();
     retarget();
     for (int tied = 0; tied < 2; tied++)
