@@ -14,7 +14,8 @@
 static const char *HELP =
     "usage: migrate pretrain CONFIG.yaml [--set KEY=VALUE ...] [--print-config]\n"
     "\n"
-    "Initialises the model that `model_config` (an HF config.json) describes with random weights, trains every\n"
+    "Initialises the model that `model_config` (an HF config.json) describes with random weights (or those of\n"
+    "the HF folder `init_from`, to train a saved model further), trains every\n"
     "weight on the JSON-lines `corpus` ({\"text\": ...} per line; each document ends with the tokenizer's EOS),\n"
     "prints the training and validation loss, and writes OUTPUT_DIR as a Hugging Face model folder\n"
     "(config.json, generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json) every\n"
@@ -58,6 +59,28 @@ static int save_model(model *m, int step, void *ctx) {
         }
     }
     fprintf(stderr, "migrate pretrain: step %d: wrote %s\n", step, c->output_dir);
+    return 0;
+}
+
+// Random weights (seed), or those of init_from to train further: a new run from them, not a resume (the optimizer
+// moments, the schedule and the document order start again). Its shape must be model_config's, so that the
+// tokenizer and the corpus fit it.
+static int init_model(model *m, const pretrain_config *c, const hf_config *hc, mg_err *e) {
+    if (!c->init_from[0]) {
+        model_init_random(m, hc, c->seed);
+        return 0;
+    }
+    if (model_load(m, c->init_from, e)) return -1;
+    const hf_config *g = &m->cfg;
+    if (g->arch != hc->arch || g->vocab_size != hc->vocab_size || g->hidden_size != hc->hidden_size ||
+        g->intermediate_size != hc->intermediate_size || g->num_hidden_layers != hc->num_hidden_layers ||
+        g->num_attention_heads != hc->num_attention_heads || g->num_key_value_heads != hc->num_key_value_heads ||
+        g->head_dim != hc->head_dim || g->tie_word_embeddings != hc->tie_word_embeddings ||
+        g->max_position_embeddings != hc->max_position_embeddings) {
+        model_free(m);
+        return mg_fail(e, "init_from %s: its config.json is not the shape of model_config %s (architecture, sizes, "
+                       "heads, positions and tying must be equal)", c->init_from, c->model_config);
+    }
     return 0;
 }
 
@@ -128,9 +151,12 @@ int cmd_pretrain(int argc, char **argv) {
     }
     file_mkdir_p(cfg.output_dir);
     model m;
-    model_init_random(&m, &hc, cfg.seed);
-    fprintf(stderr, "migrate pretrain: %zu parameters, %d documents (%ld tokens) to train on, %d to validate; %d steps of %d tokens\n",
-            m.n_params, train.n_docs, train.tokens, valid.n_docs, cfg.train.steps, cfg.train.batch_tokens);
+    if (init_model(&m, &cfg, &hc, &e)) {
+        fprintf(stderr, "migrate pretrain: %s\n", e.msg);
+        goto done;
+    }
+    fprintf(stderr, "migrate pretrain: %zu parameters%s%s, %d documents (%ld tokens) to train on, %d to validate; %d steps of %d tokens\n",
+            m.n_params, cfg.init_from[0] ? " from " : "", cfg.init_from, train.n_docs, train.tokens, valid.n_docs, cfg.train.steps, cfg.train.batch_tokens);
     save_ctx sc = {&cfg, &e};
     rc = pretrain_run(&m, &train, cfg.valid[0] ? &valid : NULL, &cfg.train, stderr, save_model, &sc, &e) ? 1 : 0;
     model_free(&m);

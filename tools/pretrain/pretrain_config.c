@@ -17,6 +17,7 @@ static const ys_key k_keys[] = {
     YS_KEY_STR("tokenizer", tokenizer, YS_REQUIRED, NULL),
     YS_KEY_STR("corpus", corpus, YS_REQUIRED, NULL),
     YS_KEY_STR("valid", valid, 0, NULL),
+    YS_KEY_STR("init_from", init_from, 0, NULL),
     YS_KEY_STR("output_dir", output_dir, YS_REQUIRED, NULL),
     YS_KEY_CHOICE("save_dtype", save_dtype, k_save_dtypes, "bf16"),
     YS_KEY_U64("seed", seed, "0"),
@@ -47,6 +48,7 @@ static const ys_hint k_hints[] = {
     {"config", "model_config"},                {"model", "model_config"},
     {"dtype", "save_dtype"},                   {"train", "corpus"},
     {"validation", "valid"},                   {"out_dir", "output_dir"},
+    {"resume_from", "init_from"},              {"model_name_or_path", "init_from"},
 };
 
 // The cosine runs from learning_rate down to min_learning_rate after warmup, inside the run's steps.

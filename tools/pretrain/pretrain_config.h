@@ -13,6 +13,7 @@ typedef struct {
     char tokenizer[1024];       // folder with tokenizer.json (+ tokenizer_config.json); copied into output_dir
     char corpus[1024];          // JSON lines {"text": ...}
     char valid[1024];           // held-out JSON lines; "" = no validation
+    char init_from[1024];       // HF model folder whose weights start the training; "" = random init (seed)
     char output_dir[1024];      // the HF model folder written (and rewritten every save_every steps)
     char save_dtype[8];         // "bf16" | "f32"
     uint64_t seed;              // weight init and document order
