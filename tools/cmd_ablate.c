@@ -41,7 +41,8 @@ static const char *HELP =
     "  --draw-ranks LO-HI  the population's frequency ranks, 1-based (default 100-2000: common words)\n"
     "  --draw-from FILE    only words listed in FILE (one per line), e.g. data/semantle/nouns.txt, the vocabulary's\n"
     "                      words that are mainly nouns (scripts/make_semantle_targets.py)\n"
-    "  --exclude LIST      words never drawn, e.g. the demo's and development targets\n"
+    "  --exclude LIST      words never drawn, e.g. the demo's and development targets and every target of an\n"
+    "                      earlier table (up to 4,096 words)\n"
     "  --grid KEY=V1,V2    also every value of a config key: each strategy runs once per combination of the --grid\n"
     "                      values (repeatable: their product), as its own row of the tables, named e.g.\n"
     "                      'migrate training.learning_rate=1e-3'; the CSV gets a settings column. --grid model=A,B\n"
@@ -50,6 +51,7 @@ static const char *HELP =
 
 #define MAX_ITEMS 64
 #define MAX_DRAW 1000
+#define MAX_EXCLUDE 4096
 #define MAX_GRID 4
 
 // One row of the tables: a strategy with one combination of the --grid values.
@@ -146,8 +148,9 @@ static long calls_to_reach(const search_state *st, double reward) {
 
 int cmd_ablate(int argc, char **argv) {
     const char *config_path = NULL;
-    char strategies_s[512] = "random,ns,opro,grpo,grpo-greedy,migrate", seeds_s[512] = "0,1,2", targets_s[2048] = "";
-    char exclude_s[2048] = "";
+    // The lists are split in place: argv's own strings (writable in C), so no length cuts a list short.
+    char default_strategies[] = "random,ns,opro,grpo,grpo-greedy,migrate", default_seeds[] = "0,1,2", none[] = "";
+    char *strategies_s = default_strategies, *seeds_s = default_seeds, *targets_s = none, *exclude_s = none;
     const char *draw_from = NULL;
     char *grid[MAX_GRID];
     int n_grid = 0;
@@ -166,11 +169,11 @@ int cmd_ablate(int argc, char **argv) {
             continue;
         }
         if (!v) return fprintf(stderr, "migrate ablate: option %s needs a value (see --help)\n", a), free(overrides), 2;
-        if (!strcmp(a, "--strategies")) snprintf(strategies_s, sizeof strategies_s, "%s", v);
-        else if (!strcmp(a, "--seeds")) snprintf(seeds_s, sizeof seeds_s, "%s", v);
-        else if (!strcmp(a, "--targets")) snprintf(targets_s, sizeof targets_s, "%s", v);
+        if (!strcmp(a, "--strategies")) strategies_s = argv[i + 1];
+        else if (!strcmp(a, "--seeds")) seeds_s = argv[i + 1];
+        else if (!strcmp(a, "--targets")) targets_s = argv[i + 1];
         else if (!strcmp(a, "--set")) overrides[n_over++] = v;
-        else if (!strcmp(a, "--exclude")) snprintf(exclude_s, sizeof exclude_s, "%s", v);
+        else if (!strcmp(a, "--exclude")) exclude_s = argv[i + 1];
         else if (!strcmp(a, "--draw-from")) draw_from = v;
         else if (!strcmp(a, "--grid")) {
             if (n_grid == MAX_GRID)
@@ -199,12 +202,13 @@ int cmd_ablate(int argc, char **argv) {
         else return fprintf(stderr, "migrate ablate: unknown option '%s' (see --help)\n", a), free(overrides), 2;
     }
     if (!config_path) return fprintf(stderr, "migrate ablate: a CONFIG.yaml is required (see --help)\n"), free(overrides), 2;
-    char *strategies[MAX_ITEMS], *seeds[MAX_ITEMS], *listed[MAX_ITEMS], *exclude[MAX_ITEMS];
+    char *strategies[MAX_ITEMS], *seeds[MAX_ITEMS], *listed[MAX_ITEMS];
+    char *exclude[MAX_EXCLUDE];  // benchmarks exclude every target used before them
     int ns = sweep_split_list(strategies_s, strategies, MAX_ITEMS), nd = sweep_split_list(seeds_s, seeds, MAX_ITEMS),
-        nt = sweep_split_list(targets_s, listed, MAX_ITEMS), nx = sweep_split_list(exclude_s, exclude, MAX_ITEMS);
+        nt = sweep_split_list(targets_s, listed, MAX_ITEMS), nx = sweep_split_list(exclude_s, exclude, MAX_EXCLUDE);
     if (ns < 0 || nd < 0 || nt < 0 || nx < 0)
-        return fprintf(stderr, "migrate ablate: at most %d strategies, seeds, targets and excluded words each\n",
-                       MAX_ITEMS), free(overrides), 2;
+        return fprintf(stderr, "migrate ablate: at most %d strategies, seeds and targets each, and %d excluded words\n",
+                       MAX_ITEMS, MAX_EXCLUDE), free(overrides), 2;
     if (n_draw && nt)
         return fprintf(stderr, "migrate ablate: --targets and --draw exclude each other\n"), free(overrides), 2;
     int draw_options = draw_from || nx || draw_seed || draw_lo != 100 || draw_hi != 2000;

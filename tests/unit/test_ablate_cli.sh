@@ -36,6 +36,15 @@ first=${A%%,*}
 D=$(drawn "$T/d.err")
 case ",$D," in *",$first,"*) bad "excluded '$first' was drawn: $D" ;; *) ok "--exclude $first: $D" ;; esac
 
+# a long exclusion list (every target used so far, say): 400 words, far over 2,048 characters, all honoured
+many=$(head -n 400 data/semantle/nouns.txt | paste -sd,)
+"$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" --draw 8 --draw-seed 11 --draw-from data/semantle/nouns.txt \
+    --exclude "$many" --set output_dir="$T/l" 2>"$T/l.err" >/dev/null
+L=$(drawn "$T/l.err") hit=""
+for w in ${L//,/ }; do case ",$many," in *",$w,"*) hit="$hit $w" ;; esac; done
+if [ -n "$L" ] && [ -z "$hit" ] && grep -q "400 excluded" "$T/l.err"; then ok "400 excluded words (${#many} characters): $L"
+else bad "long --exclude: drawn '$L', excluded among them:$hit; $(head -2 "$T/l.err")"; fi
+
 "$M" ablate jobs/semantle-demo.yaml "${QUICK[@]}" --draw 5 --draw-seed 3 --draw-from data/semantle/nouns.txt \
     --set output_dir="$T/e" 2>"$T/e.err" >/dev/null
 E=$(drawn "$T/e.err") all_listed=0
