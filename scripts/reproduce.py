@@ -51,6 +51,17 @@ def semantle_models_row(migrate, row, out):
              f"output_dir={out}"], os.path.join(out, "ablation.csv"))
 
 
+WORDS_TRAINED = ["--set", "model=data/models/semantle-words", "--set", "oracle_budget=600", "--set", "iterations=400",
+                 "--set", "training.learning_rate=1e-3", "--set", "search.repeats=lowest"]
+
+
+def semantle_words_confirm_row(migrate, row, out):
+    """A row of ablation-words.md's confirmation: the word prior, lr 1e-3, repeats lowest, 600 oracle calls."""
+    return ([migrate, "ablate", "jobs/semantle-demo.yaml", "--strategies", row["strategy"], "--seeds", row["seed"],
+             "--targets", row["target"], "--set", "threads=1", "--set", f"output_dir={out}"] + WORDS_TRAINED,
+            os.path.join(out, "ablation.csv"))
+
+
 def arc_row(job_yaml):
     def cmd(migrate, row, out):
         # A sweep element: the job's config without its sweep section, as `migrate sweep --dry-run` writes it, with
@@ -80,7 +91,11 @@ TABLES = {
                        "docs/results/ablation-drawn.md: 6 strategies x 3 seeds x 20 drawn nouns (AMD EPYC)"),
     "semantle-models": ("docs/results/ablation-models.csv", ["strategy", "settings", "seed", "target"],
                         semantle_models_row,
-                        "docs/results/ablation-models.md: 2 priors x 4 strategies x 2 seeds x 20 drawn nouns (AMD EPYC)"),
+                        "docs/results/ablation-models.md: 2 priors x 4 strategies x 2 seeds x 20 drawn nouns (Intel Xeon)"),
+    "semantle-words-confirm": ("docs/results/ablation-words-confirm.csv", ["strategy", "seed", "target"],
+                               semantle_words_confirm_row,
+                               "docs/results/ablation-words.md: the word prior at lr 1e-3, 4 strategies x 2 seeds x 20 "
+                               "fresh nouns (Intel Xeon)"),
     "arc-ablation-real": ("docs/results/arc-ablation-real.csv", ["problem", "strategy", "seed"],
                           arc_row("jobs/arc-ablation.yaml"),
                           "docs/results/arc-ablation.md: 5 strategies x 45 real ARC tasks x seeds (AMD EPYC)"),
