@@ -25,8 +25,8 @@ void adamw_init(adamw_state *o, size_t n);
 void adamw_free(adamw_state *o);
 // The step size of the step taken after t steps. Exactly transformers' schedules: warmup t / W, then constant,
 // linear (T - t) / (T - W) or cosine 0.5 (1 + cos(pi (t - W) / (T - W))), and 0 from T on (where transformers'
-// cosine would start a new cycle). A function of the step
-// count alone, so a resumed run steps as the unbroken one does.
+// cosine would start a new cycle). A function of the step count alone, so a resumed run steps as the unbroken one
+// does.
 float adamw_lr_at(const adamw_state *o, int t);
 // Clips the trainable gradient, steps with adamw_lr_at(o, o->t), and returns the gradient norm before clipping.
 float optimizer_step(model *m, adamw_state *o);
