@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Encodes text of each bundled model's own kind with Hugging Face `tokenizers`, for test_bundled_tokenizers.
+"""Encodes text of each bundled model's own kind with Hugging Face `tokenizers`, for test_tokenizer_parity.
 
 The bundled models (data/models/*) were trained and are searched with the C tokenizer, so the two always agree with
 each other; this fixture checks that they also agree with HF, which is what a user loading the folder in

@@ -1,6 +1,8 @@
 // Byte-level BPE parity with Hugging Face `tokenizers`: every string of tests/parity/fixtures/tokenizers/
 // tokenizer_cases.json (written by make_tokenizer_fixtures.py) must encode to HF's ids and decode to HF's text,
-// for the llama3, qwen2 and gpt2 fixture tokenizers and a few edited variants of them.
+// for the llama3, qwen2 and gpt2 fixture tokenizers and a few edited variants of them. So must the strings of
+// bundled_cases.json (make_bundled_tokenizer_fixtures.py) through the bundled models' own tokenizers
+// (data/models/*): those models were trained and are searched with this tokenizer, and this ties them to HF.
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +206,34 @@ static void check_seed(json_t *seed) {
     tokenizer_free(t);
 }
 
+// A bundled model's tokenizer on text of its own kind (held-out documents, Semantle nouns, strings outside the corpus).
+static void check_bundled(const char *name, json_t *m) {
+    char dir[256];
+    snprintf(dir, sizeof dir, "data/models/%s", name);
+    tokenizer *t;
+    mg_err e = {{0}};
+    if (tokenizer_load(&t, dir, &e)) {
+        CHECK(0, "load %s: %s", dir, e.msg);
+        return;
+    }
+    CHECK(tokenizer_vocab_size(t) == json_integer_value(json_object_get(m, "vocab_size")) &&
+              tokenizer_eos_id(t) == json_integer_value(json_object_get(m, "eos_id")),
+          "%s: vocab size %d, eos %d", name, tokenizer_vocab_size(t), tokenizer_eos_id(t));
+    json_t *strings = json_object_get(m, "strings"), *all = json_object_get(m, "ids");
+    json_t *decoded = json_object_get(m, "decoded");
+    int n = (int)json_array_size(strings), enc_ok = 0, dec_ok = 0;
+    CHECK(n > 100 && json_array_size(all) == (size_t)n, "%s: %d strings, %zu id lists", name, n, json_array_size(all));
+    for (int i = 0; i < n; i++) {
+        json_t *want = json_array_get(all, (size_t)i), *text = override_for(decoded, i);
+        if (!text) text = json_array_get(strings, (size_t)i);
+        enc_ok += check_encode(t, strings, i, 0, want, name);
+        dec_ok += check_decode(t, want, 0, json_string_value(text), json_string_length(text), name);
+    }
+    printf("%-14s %d/%d strings of its own kind encode as HF; decode %d/%d\n", name, enc_ok, n, dec_ok, n);
+    CHECK(enc_ok == n && dec_ok == n, "%s: %d encodings and %d decodes differ from HF", name, n - enc_ok, n - dec_ok);
+    tokenizer_free(t);
+}
+
 int main(void) {
     json_error_t jerr;
     json_t *cases = json_load_file(DIR "/tokenizer_cases.json", JSON_ALLOW_NUL, &jerr);
@@ -222,6 +252,11 @@ int main(void) {
     json_array_foreach(json_object_get(cases, "variants"), i, v) check_variant(v, strings);
     json_array_foreach(json_object_get(cases, "seeds"), i, v) check_seed(v);
     printf("fuzz seeds: %zu shrunk tokenizers checked against HF\n", json_array_size(json_object_get(cases, "seeds")));
+    json_decref(cases);
+    cases = json_load_file(DIR "/bundled_cases.json", 0, &jerr);
+    CHECK(cases != NULL, "%s:%d: %s", DIR "/bundled_cases.json", jerr.line, jerr.text);
+    json_object_foreach(cases, key, fam) check_bundled(key, fam);
+    CHECK(json_object_size(cases) == 4, "expected the 4 bundled models, got %zu", json_object_size(cases));
     json_decref(cases);
     return test_summary("test_tokenizer_parity");
 }
