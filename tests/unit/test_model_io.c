@@ -189,7 +189,7 @@ static void lr_schedules(void) {
     adamw_state o;
     adamw_init(&o, 1);
     o.lr = 0.1f, o.total_steps = 10, o.warmup_steps = 2;
-    static const struct { lr_schedule kind; int t; double want; } k[] = {
+    const struct { lr_schedule kind; int t; double want; } k[] = {  // not static: cos() is no constant to clang
         {LR_CONSTANT, 0, 0.0},  {LR_CONSTANT, 1, 0.05}, {LR_CONSTANT, 2, 0.1},  {LR_CONSTANT, 50, 0.1},
         {LR_LINEAR, 1, 0.05},   {LR_LINEAR, 2, 0.1},    {LR_LINEAR, 6, 0.05},   {LR_LINEAR, 9, 0.0125},
         {LR_LINEAR, 10, 0.0},   {LR_LINEAR, 12, 0.0},   {LR_COSINE, 0, 0.0},    {LR_COSINE, 2, 0.1},
