@@ -38,28 +38,25 @@ def pmo_row(budget):
     return cmd
 
 
-def semantle_row(migrate, row, out):
-    return ([migrate, "ablate", "jobs/semantle-demo.yaml", "--strategies", row["strategy"], "--seeds", row["seed"],
-             "--targets", row["target"], "--set", "iterations=25", "--set", "threads=1", "--set",
-             f"output_dir={out}"], os.path.join(out, "ablation.csv"))
+def ablate_row(fixed, settings_column=False):
+    """A row of a `migrate ablate` table on jobs/semantle-demo.yaml: the row's strategy, seed and target, the table's
+    fixed --set arguments, and (for a --grid table) the row's settings column as one more --set."""
+    def cmd(migrate, row, out):
+        args = [migrate, "ablate", "jobs/semantle-demo.yaml", "--strategies", row["strategy"], "--seeds", row["seed"],
+                "--targets", row["target"], "--set", "threads=1", "--set", f"output_dir={out}"] + fixed
+        if settings_column:
+            args += ["--set", row["settings"]]
+        return args, os.path.join(out, "ablation.csv")
+    return cmd
 
 
-def semantle_models_row(migrate, row, out):
-    """A row of the --grid model=... ablation: the demo config as shipped (50 iterations), the row's model."""
-    return ([migrate, "ablate", "jobs/semantle-demo.yaml", "--strategies", row["strategy"], "--seeds", row["seed"],
-             "--targets", row["target"], "--set", row["settings"], "--set", "threads=1", "--set",
-             f"output_dir={out}"], os.path.join(out, "ablation.csv"))
-
-
-WORDS_TRAINED = ["--set", "model=data/models/semantle-words", "--set", "oracle_budget=600", "--set", "iterations=400",
-                 "--set", "training.learning_rate=1e-3", "--set", "search.repeats=lowest"]
-
-
-def semantle_words_confirm_row(migrate, row, out):
-    """A row of ablation-words.md's confirmation: the word prior, lr 1e-3, repeats lowest, 600 oracle calls."""
-    return ([migrate, "ablate", "jobs/semantle-demo.yaml", "--strategies", row["strategy"], "--seeds", row["seed"],
-             "--targets", row["target"], "--set", "threads=1", "--set", f"output_dir={out}"] + WORDS_TRAINED,
-            os.path.join(out, "ablation.csv"))
+semantle_row = ablate_row(["--set", "iterations=25"])  # the 25-iteration tables
+# the --grid model=... ablation: the demo config as shipped (50 iterations), the row's model
+semantle_models_row = ablate_row([], settings_column=True)
+# ablation-words.md's confirmation: the word prior, lr 1e-3, repeats lowest, 600 oracle calls
+semantle_words_confirm_row = ablate_row(["--set", "model=data/models/semantle-words", "--set", "oracle_budget=600",
+                                         "--set", "iterations=400", "--set", "training.learning_rate=1e-3",
+                                         "--set", "search.repeats=lowest"])
 
 
 def arc_row(job_yaml):
