@@ -30,20 +30,30 @@ wait_for_iteration() {
     return 1
 }
 
-# 2. signals
-for sig in TERM USR1 INT; do
-    d="$T/sig-$sig"
-    "$M" run "${BASE[@]}" --set output_dir="$d" >"$d.out" 2>&1 &
-    pid=$!
+# Runs ARGS into folder $1, stops the run with signal $2 once it has checkpointed iteration 3 (it must exit 0,
+# saying so), and resumes it to the end.
+stop_and_resume() {
+    local d=$1 sig=$2
+    shift 2
+    "$M" run "$@" --set output_dir="$d" >"$d.out" 2>&1 &
+    local pid=$!
     wait_for_iteration "$d" 3 $pid || { fail "SIG$sig: no checkpoint by iteration 3"; cat "$d.out"; }
     kill -s "$sig" $pid
     wait $pid
-    rc=$?
-    if [ $rc -ne 0 ] || ! grep -q "stopped by SIG$sig" "$d.out"; then fail "SIG$sig: exit $rc"; cat "$d.out"; continue; fi
-    "$M" run --resume "$d/checkpoint.h5" --quiet >"$d.resume.out" 2>&1 || { fail "SIG$sig: resume failed"; cat "$d.resume.out"; }
-    got=$(digest_of "$d")
-    if [ "$got" = "$REF" ] && diff -q <(metrics_of "$T/ref") <(metrics_of "$d") >/dev/null; then ok "SIG$sig + resume = reference"
-    else fail "SIG$sig: resumed digest $got, metrics $(diff <(metrics_of "$T/ref") <(metrics_of "$d") | head -3)"; fi
+    local rc=$?
+    if [ $rc -ne 0 ] || ! grep -q "stopped by SIG$sig" "$d.out"; then fail "SIG$sig: exit $rc"; cat "$d.out"; return 1; fi
+    "$M" run --resume "$d/checkpoint.h5" --quiet >"$d.resume.out" 2>&1 ||
+        { fail "SIG$sig: resume failed"; cat "$d.resume.out"; return 1; }
+}
+# The runs in folders $1 and $2 ended in the same state: digest and metrics.
+same_state() { [ "$(digest_of "$1")" = "$(digest_of "$2")" ] && diff -q <(metrics_of "$1") <(metrics_of "$2") >/dev/null; }
+
+# 2. signals
+for sig in TERM USR1 INT; do
+    d="$T/sig-$sig"
+    stop_and_resume "$d" $sig "${BASE[@]}" || continue
+    if same_state "$T/ref" "$d"; then ok "SIG$sig + resume = reference"
+    else fail "SIG$sig: resumed digest $(digest_of "$d"), metrics $(diff <(metrics_of "$T/ref") <(metrics_of "$d") | head -3)"; fi
 done
 
 # 2b. a step-size schedule resumes exactly too, and is not a no-op: its state differs from the constant rate's
@@ -52,13 +62,7 @@ SCHED=("${BASE[@]}" --set training.learning_rate=1e-3 --set training.lr_schedule
 "$M" run "${SCHED[@]}" --set training.lr_scheduler_type=constant --set training.warmup_ratio=0 \
     --set output_dir="$T/sched-const" >"$T/sched-const.out" 2>&1 || fail "constant-rate run"
 d="$T/sched-sig"
-"$M" run "${SCHED[@]}" --set output_dir="$d" >"$d.out" 2>&1 &
-pid=$!
-wait_for_iteration "$d" 3 $pid || fail "schedule: no checkpoint by iteration 3"
-kill -s TERM $pid
-wait $pid
-"$M" run --resume "$d/checkpoint.h5" --quiet >"$d.resume.out" 2>&1 || { fail "schedule: resume failed"; cat "$d.resume.out"; }
-if [ "$(digest_of "$d")" = "$(digest_of "$T/sched")" ] && diff -q <(metrics_of "$T/sched") <(metrics_of "$d") >/dev/null &&
+if stop_and_resume "$d" TERM "${SCHED[@]}" && same_state "$T/sched" "$d" &&
    [ "$(digest_of "$T/sched")" != "$(digest_of "$T/sched-const")" ]; then
     ok "cosine schedule with warmup: SIGTERM + resume = uninterrupted, and differs from the constant rate"
 else fail "schedule: resumed $(digest_of "$d"), uninterrupted $(digest_of "$T/sched"), constant $(digest_of "$T/sched-const")"; fi
@@ -88,7 +92,7 @@ if [ $finished = 0 ]; then
     "$M" run --resume "$d/checkpoint.h5" --quiet >"$d.out" 2>&1 || { fail "kill9: last resume"; cat "$d.out"; }
 fi
 got=$(digest_of "$d")
-if [ "$got" = "$REF" ] && diff -q <(metrics_of "$T/ref") <(metrics_of "$d") >/dev/null && ! ls "$d"/checkpoint.h5.tmp* >/dev/null 2>&1; then
+if same_state "$T/ref" "$d" && ! ls "$d"/checkpoint.h5.tmp* >/dev/null 2>&1; then
     ok "$kills kill -9s + resumes = reference"
 else fail "kill -9 ($kills kills): digest $got vs $REF; $(diff <(metrics_of "$T/ref") <(metrics_of "$d") | head -3)"; fi
 
