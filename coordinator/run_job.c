@@ -87,12 +87,29 @@ static int make_task(run_job *j, const char *log_path, mg_err *e) {
         snprintf(inner, sizeof inner, "%s", e->msg);
         return mg_fail(e, "%s: task.arc: %s", c->path, inner);
     }
-    int rc = text_split_words(c->oracle_command, &j->oracle_argv, e);
-    if (!rc) {
-        oracle_config oc = {j->oracle_argv, c->oracle_workers, c->oracle_timeout, c->solved_reward, c->prompt,
-                            c->ns_prompt[0] ? c->ns_prompt : NULL, log_path};
-        rc = oracle_create(&j->t, &oc, e);
+    return run_oracle_task(&j->t, c, c->target, log_path, e);
+}
+
+int run_oracle_task(task **out, const run_config *c, const char *target, const char *log_path, mg_err *e) {
+    char **argv = NULL;
+    int rc = text_split_words(c->oracle_command, &argv, e);
+    // {target} is filled word by word after the split, so a target with a quote or a blank stays one argument.
+    const char *key = "target";
+    for (char **w = argv; !rc && *w; w++) {
+        if (!strstr(*w, "{target}")) continue;
+        if (!target || !target[0]) {
+            rc = mg_fail(e, "it uses {target}, but task.target is not set");
+            break;
+        }
+        char *filled = text_render(*w, 1, &key, &target);
+        free(*w), *w = filled;
     }
+    if (!rc) {
+        oracle_config oc = {argv, c->oracle_workers, c->oracle_timeout, c->solved_reward, c->prompt,
+                            c->ns_prompt[0] ? c->ns_prompt : NULL, log_path};
+        rc = oracle_create(out, &oc, e);
+    }
+    text_free_words(argv);
     if (!rc || strstr(e->msg, log_path)) return rc;  // an unwritable log names its own path
     char inner[MG_ERRLEN];  // the command could not be split or started: the key says where to fix it
     snprintf(inner, sizeof inner, "%s", e->msg);
@@ -472,7 +489,6 @@ void run_job_close(run_job *j, int own_adapter) {
     if (j->locked) run_unlock_dir(j->lock_fd);
     if (j->t) j->t->destroy(j->t);
     if (j->wv) word_vectors_free(j->wv);
-    text_free_words(j->oracle_argv);
     run_config_free(&j->cfg);
     memset(j, 0, sizeof *j);
 }

@@ -38,11 +38,11 @@ def pmo_row(budget):
     return cmd
 
 
-def ablate_row(fixed, settings_column=False):
-    """A row of a `migrate ablate` table on jobs/semantle-demo.yaml: the row's strategy, seed and target, the table's
-    fixed --set arguments, and (for a --grid table) the row's settings column as one more --set."""
+def ablate_row(fixed, settings_column=False, job="jobs/semantle-demo.yaml"):
+    """A row of a `migrate ablate` table on `job`: the row's strategy, seed and target, the table's fixed --set
+    arguments, and (for a --grid table) the row's settings column as one more --set."""
     def cmd(migrate, row, out):
-        args = [migrate, "ablate", "jobs/semantle-demo.yaml", "--strategies", row["strategy"], "--seeds", row["seed"],
+        args = [migrate, "ablate", job, "--strategies", row["strategy"], "--seeds", row["seed"],
                 "--targets", row["target"], "--set", "threads=1", "--set", f"output_dir={out}"] + fixed
         if settings_column:
             args += ["--set", row["settings"]]
@@ -57,6 +57,10 @@ semantle_models_row = ablate_row([], settings_column=True)
 semantle_words_confirm_row = ablate_row(["--set", "model=data/models/semantle-words", "--set", "oracle_budget=600",
                                          "--set", "iterations=400", "--set", "training.learning_rate=1e-3",
                                          "--set", "search.repeats=lowest"])
+# sentence-oracle.md: the sentence-embedding oracle, run by the Python that runs this script (it needs wordllama)
+ORACLE_COMMAND = f"{sys.executable} tasks/examples/semantle_sentence_oracle.py --target {{target}}"
+semantle_sentence_row = ablate_row(["--set", f"task.command={ORACLE_COMMAND}"], settings_column=True,
+                                   job="jobs/semantle-sentence-oracle.yaml")
 
 
 def arc_row(job_yaml):
@@ -93,6 +97,10 @@ TABLES = {
                                semantle_words_confirm_row,
                                "docs/results/ablation-words.md: the word prior at lr 1e-3, 4 strategies x 2 seeds x 20 "
                                "fresh nouns (Intel Xeon)"),
+    "semantle-sentence": ("docs/results/sentence-oracle.csv", ["strategy", "settings", "seed", "target"],
+                          semantle_sentence_row,
+                          "docs/results/sentence-oracle.md: the sentence-embedding oracle, 2 priors x 4 strategies x 2 "
+                          "seeds x 8 drawn nouns; run this script with a Python that has wordllama (Intel Xeon)"),
     "arc-ablation-real": ("docs/results/arc-ablation-real.csv", ["problem", "strategy", "seed"],
                           arc_row("jobs/arc-ablation.yaml"),
                           "docs/results/arc-ablation.md: 5 strategies x 45 real ARC tasks x seeds (AMD EPYC)"),

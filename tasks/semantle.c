@@ -174,15 +174,6 @@ static void sem_destroy(task *t) {
     free(t);
 }
 
-double semantle_reward_at_rank(const task *t, int rank) {
-    const semantle *s = t->state;
-    if (rank < 1 || rank > SEMANTLE_NEAREST) return 2.0;
-    int V = word_vectors_count(s->wv);
-    for (int i = 0; i < V; i++)
-        if (s->rank[i] == rank) return s->cosine[i];
-    return 2.0;  // a vocabulary of fewer than 1,001 words has no such rank
-}
-
 int semantle_create(task **out, const word_vectors *wv, const char *target, mg_err *e) {
     *out = NULL;
     if (!wv || !target) return mg_fail(e, "semantle: no word vectors or no target");

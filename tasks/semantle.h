@@ -22,7 +22,3 @@ double word_vectors_cosine(const word_vectors *wv, int a, int b);
 // guess among the target's 1,000 nearest words ("rank 3/1000"), or "cold" when outside them.
 // The task borrows wv (the caller frees it after the task).
 int semantle_create(task **out, const word_vectors *wv, const char *target, mg_err *e);
-// The reward of the word Semantle ranks `rank` (1..1000; 1000 = the target's nearest word): a guess reaches that
-// rank or better exactly when its reward is >= this (equal cosines aside). 2.0 (unreachable) when no word
-// has that rank. t must be a semantle task.
-double semantle_reward_at_rank(const task *t, int rank);

@@ -15,6 +15,7 @@
 #include "tasks/semantle.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
+#include "tools/rank_tap.h"
 #include "tools/sweep_search.h"
 
 static const char *HELP =
@@ -22,21 +23,23 @@ static const char *HELP =
     "                      [--draw-ranks LO-HI] [--draw-from FILE] [--exclude LIST]] [--grid KEY=V1,V2,...]\n"
     "                      [--set KEY=VALUE ...]\n"
     "\n"
-    "Runs every strategy x seed x target combination of the search in CONFIG.yaml (Semantle task), each from a\n"
-    "fresh adapter, and writes OUTPUT_DIR/ablation.csv (one row per run, with the oracle calls at which the best\n"
-    "guess first reached Semantle rank 950 and 990 of 1000) and OUTPUT_DIR/ablation.md: per strategy the solved\n"
-    "rate, median oracle calls to solve, mean best reward and wall time; then the median best reward with its 95%\n"
-    "confidence interval, the median calls to reach rank 950 and 990, and best-reward wins / ties / losses against\n"
-    "random on the same (seed, target) with a sign test. OUTPUT_DIR/best_curves.csv holds each run's best reward\n"
-    "so far against oracle calls, for `migrate report`.\n"
+    "Runs every strategy x seed x target combination of the search in CONFIG.yaml, each from a fresh adapter: a\n"
+    "Semantle search, scored by the built-in task or by an external oracle (task.type oracle) whose task.command\n"
+    "holds {target}, replaced by each target word (jobs/semantle-sentence-oracle.yaml; the oracle's info must read\n"
+    "'rank N/1000' and 'found' as the built-in task's does). Writes OUTPUT_DIR/ablation.csv (one row per run, with\n"
+    "the oracle calls at which the best guess first reached Semantle rank 950 and 990 of 1000) and\n"
+    "OUTPUT_DIR/ablation.md: per strategy the solved rate, median oracle calls to solve, mean best reward and wall\n"
+    "time; then the median best reward with its 95% confidence interval, the median calls to reach rank 950 and\n"
+    "990, and best-reward wins / ties / losses against random on the same (seed, target) with a sign test.\n"
+    "OUTPUT_DIR/best_curves.csv holds each run's best reward so far against oracle calls, for `migrate report`.\n"
     "\n"
     "  --strategies LIST   comma list of random,ns,opro,grpo,grpo-greedy,migrate (default: all six)\n"
     "  --seeds LIST        comma list of integers (default: 0,1,2)\n"
-    "  --targets LIST      comma list of target words (default: the config's target)\n"
+    "  --targets LIST      comma list of target words (default: the config's task.target; an oracle task has none)\n"
     "  --draw N            instead, N targets drawn at random (without replacement) from a declared population:\n"
-    "                      the vocabulary words of frequency rank LO..HI (the vectors file is in frequency order),\n"
-    "                      without the --exclude words. The same seed draws the same words. Report on these, not\n"
-    "                      on targets you developed on.\n"
+    "                      the words of task.vectors (an oracle task names it too) of frequency rank LO..HI (the\n"
+    "                      vectors file is in frequency order), without the --exclude words. The same seed draws\n"
+    "                      the same words. Report on these, not on targets you developed on.\n"
     "  --draw-seed S       the draw's seed (default 0)\n"
     "  --draw-ranks LO-HI  the population's frequency ranks, 1-based (default 100-2000: common words)\n"
     "  --draw-from FILE    only words listed in FILE (one per line), e.g. data/semantle/nouns.txt, the vocabulary's\n"
@@ -137,13 +140,17 @@ static int draw_targets(const word_vectors *wv, int n, uint64_t seed, int lo, in
     return n;
 }
 
-// The oracle calls after which the search's best first reached `reward` (its archive lists every scored candidate
-// in the order it was scored, one oracle call each), or -1.
-static long calls_to_reach(const search_state *st, double reward) {
-    size_t n = archive_size(st->arc);
-    for (size_t i = 0; i < n; i++)
-        if (archive_get(st->arc, (long)i)->reward >= reward) return (long)i + 1;
-    return -1;
+// The search's task for one target, in a rank tap: the built-in Semantle, or the config's oracle with {target} in
+// task.command replaced by the word, its failures appended to OUTPUT_DIR/oracle.log as `migrate run` does.
+static int ablate_task(task **out, const run_config *c, const word_vectors *wv, const char *target, mg_err *e) {
+    task *inner = NULL;
+    char log_path[sizeof c->output_dir + 16];
+    snprintf(log_path, sizeof log_path, "%s/oracle.log", c->output_dir);
+    int rc = c->task == TASK_SEMANTLE ? semantle_create(&inner, wv, target, e)
+                                      : run_oracle_task(&inner, c, target, log_path, e);
+    if (rc) return -1;
+    *out = rank_tap_wrap(inner);
+    return 0;
 }
 
 int cmd_ablate(int argc, char **argv) {
@@ -227,12 +234,22 @@ int cmd_ablate(int argc, char **argv) {
     mg_err e;
     if (run_config_read(&base, config_path, overrides, n_over, &e)) {
         fprintf(stderr, "migrate ablate: %s\n", e.msg);
-        free(overrides);
+        free(overrides), free(arms);
         return 1;
     }
-    if (base.task != TASK_SEMANTLE) {
-        fprintf(stderr, "migrate ablate: %s: only the semantle task is supported by ablate\n", config_path);
-        run_config_free(&base), free(overrides);
+    int is_oracle = base.task == TASK_ORACLE;
+    const char *unfit = NULL;  // why this config cannot be ablated
+    if (base.task != TASK_SEMANTLE && !is_oracle)
+        unfit = "ablate runs Semantle searches: task.type semantle, or oracle with {target} in task.command";
+    else if (is_oracle && !strstr(base.oracle_command, "{target}"))
+        unfit = "task.command has no {target}: migrate ablate puts each target word there";
+    else if (is_oracle && !nt && !n_draw && !base.target[0])
+        unfit = "no target: set task.target, or give --targets LIST or --draw N";
+    else if (is_oracle && n_draw && !base.vectors[0])
+        unfit = "--draw draws from the words of task.vectors: set it (e.g. data/semantle/vectors.bin)";
+    if (unfit) {
+        fprintf(stderr, "migrate ablate: %s: %s\n", config_path, unfit);
+        run_config_free(&base), free(overrides), free(arms);
         return 1;
     }
     if (nt == 0 && !n_draw) targets[nt++] = base.target;
@@ -275,7 +292,7 @@ int cmd_ablate(int argc, char **argv) {
         run_config_free(&base), free(overrides), free(arms);
         return 1;
     }
-    if (word_vectors_load(&wv, base.vectors, &e)) {
+    if ((!is_oracle || n_draw) && word_vectors_load(&wv, base.vectors, &e)) {
         fprintf(stderr, "migrate ablate: %s\n", e.msg);
         rc = 1;
     } else if (n_draw) {
@@ -318,9 +335,14 @@ int cmd_ablate(int argc, char **argv) {
                 overrides[no++] = set_d, overrides[no++] = set_t;
                 run_config cfg;
                 task *tk = NULL;
-                if (run_config_read(&cfg, config_path, overrides, no, &e) ||
-                    semantle_create(&tk, wv, cfg.target, &e)) {
+                if (run_config_read(&cfg, config_path, overrides, no, &e)) {
                     fprintf(stderr, "migrate ablate: %s\n", e.msg);
+                    rc = 1;
+                    break;
+                }
+                if (ablate_task(&tk, &cfg, wv, targets[t], &e)) {
+                    fprintf(stderr, "migrate ablate: %s\n", e.msg);
+                    run_config_free(&cfg);
                     rc = 1;
                     break;
                 }
@@ -345,7 +367,7 @@ int cmd_ablate(int argc, char **argv) {
                     ablation_run *q = &runs[done - 1];
                     *q = (ablation_run){k, d * nt + t, r->solved, r->best, r->calls, {-1, -1}};
                     for (int k = 0; k < 2; k++)
-                        q->calls_to[k] = calls_to_reach(&st, semantle_reward_at_rank(tk, k ? 990 : 950));
+                        q->calls_to[k] = rank_tap_calls_to(tk, k ? 990 : 950);
                     fprintf(csv, "%s,", strategies[A->strategy]);
                     if (n_grid) fprintf(csv, "%s,", A->name + strlen(strategies[A->strategy]) + 1);
                     fprintf(csv, "%s,%s,%d,%ld,%ld,%.6f,%ld,%ld,%.2f\n", seeds[d], targets[t], r->solved, r->calls,

@@ -78,7 +78,7 @@ EOF
 for cand in python3 /usr/bin/python3; do
   if command -v "$cand" >/dev/null && "$cand" -c "import wordllama" 2>/dev/null; then
     "$BUILD/migrate" run jobs/semantle-sentence-oracle.yaml --quiet --set iterations=2 --set threads=1 \
-      --set output_dir="$tmp/run" --set task.command="$(command -v "$cand") tasks/examples/semantle_sentence_oracle.py --target ocean"
+      --set output_dir="$tmp/run" --set task.command="$(command -v "$cand") tasks/examples/semantle_sentence_oracle.py --target {target}"
     grep -q '"iterations": 2,' "$tmp/run/summary.json" && grep -q '"best_info": "\(rank [0-9]*/1000\|cold\|found\)"' \
       "$tmp/run/summary.json" || { echo "FAIL: the search's summary"; cat "$tmp/run/summary.json"; exit 1; }
     echo "ok: a search with the real encoder ($cand)"
