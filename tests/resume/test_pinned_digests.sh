@@ -40,7 +40,8 @@ case_demo() {
 }
 case_pmo() {
     "$M" pmo jobs/pmo/pmo.yaml --tasks celecoxib_rediscovery --strategies migrate --seeds 0 --budget 500 \
-        --set training.learning_rate=5e-5 --set output_dir="$T/pmo" >/dev/null && csv_without_last_column "$T/pmo/pmo.csv"
+        --set training.learning_rate=5e-5 --set training.beta=0 --set output_dir="$T/pmo" >/dev/null &&
+        csv_without_last_column "$T/pmo/pmo.csv"
 }
 case_ablation() {
     "$M" ablate jobs/semantle-demo.yaml --strategies grpo-greedy --seeds 1 --targets river --set iterations=6 \
