@@ -35,7 +35,7 @@ static const char *HELP =
     "\n"
     "  --strategies LIST   comma list of random,ns,opro,grpo,grpo-greedy,migrate (default: all six)\n"
     "  --seeds LIST        comma list of integers (default: 0,1,2)\n"
-    "  --targets LIST      comma list of target words (default: the config's task.target; an oracle task has none)\n"
+    "  --targets LIST      comma list of target words (default: the config's task.target)\n"
     "  --draw N            instead, N targets drawn at random (without replacement) from a declared population:\n"
     "                      the words of task.vectors (an oracle task names it too) of frequency rank LO..HI (the\n"
     "                      vectors file is in frequency order), without the --exclude words. The same seed draws\n"
