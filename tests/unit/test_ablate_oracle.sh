@@ -51,11 +51,7 @@ seen=$(paste -sd, "$T/d.seen" 2>/dev/null)
 refuse() {
     local pattern=$1
     shift
-    "$M" "$@" --set output_dir="$T/x" >/dev/null 2>"$T/x.err"
-    local rc=$?
-    if [ $rc = 1 ] && [ "$(wc -l <"$T/x.err")" = 1 ] && grep -q -- "$pattern" "$T/x.err"; then
-        ok "refused: $(cat "$T/x.err")"
-    else bad "$* -> exit $rc: $(head -3 "$T/x.err")"; fi
+    refused 1 "$pattern" "$M" "$@" --set output_dir="$T/x"
 }
 refuse "task.command has no {target}" ablate "$JOB" "${Q[@]}" --targets sea \
     --set task.command="python3 tests/unit/letters_oracle.py --target sea"
