@@ -87,17 +87,18 @@ static int make_task(run_job *j, const char *log_path, mg_err *e) {
         snprintf(inner, sizeof inner, "%s", e->msg);
         return mg_fail(e, "%s: task.arc: %s", c->path, inner);
     }
-    return run_oracle_task(&j->t, c, c->target, log_path, e);
+    return run_oracle_task(&j->t, c, log_path, e);
 }
 
-int run_oracle_task(task **out, const run_config *c, const char *target, const char *log_path, mg_err *e) {
+int run_oracle_task(task **out, const run_config *c, const char *log_path, mg_err *e) {
+    const char *target = c->target;
     char **argv = NULL;
     int rc = text_split_words(c->oracle_command, &argv, e);
     // {target} is filled word by word after the split, so a target with a quote or a blank stays one argument.
     const char *key = "target";
     for (char **w = argv; !rc && *w; w++) {
         if (!strstr(*w, "{target}")) continue;
-        if (!target || !target[0]) {
+        if (!target[0]) {
             rc = mg_fail(e, "it uses {target}, but task.target is not set");
             break;
         }

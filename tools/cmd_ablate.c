@@ -140,14 +140,14 @@ static int draw_targets(const word_vectors *wv, int n, uint64_t seed, int lo, in
     return n;
 }
 
-// The search's task for one target, in a rank tap: the built-in Semantle, or the config's oracle with {target} in
-// task.command replaced by the word, its failures appended to OUTPUT_DIR/oracle.log as `migrate run` does.
-static int ablate_task(task **out, const run_config *c, const word_vectors *wv, const char *target, mg_err *e) {
+// The search's task for its config's task.target, in a rank tap: the built-in Semantle, or the config's oracle with
+// {target} in task.command replaced by the word, its failures appended to OUTPUT_DIR/oracle.log as `migrate run` does.
+static int ablate_task(task **out, const run_config *c, const word_vectors *wv, mg_err *e) {
     task *inner = NULL;
     char log_path[sizeof c->output_dir + 16];
     snprintf(log_path, sizeof log_path, "%s/oracle.log", c->output_dir);
-    int rc = c->task == TASK_SEMANTLE ? semantle_create(&inner, wv, target, e)
-                                      : run_oracle_task(&inner, c, target, log_path, e);
+    int rc = c->task == TASK_SEMANTLE ? semantle_create(&inner, wv, c->target, e)
+                                      : run_oracle_task(&inner, c, log_path, e);
     if (rc) return -1;
     *out = rank_tap_wrap(inner);
     return 0;
@@ -340,7 +340,7 @@ int cmd_ablate(int argc, char **argv) {
                     rc = 1;
                     break;
                 }
-                if (ablate_task(&tk, &cfg, wv, targets[t], &e)) {
+                if (ablate_task(&tk, &cfg, wv, &e)) {
                     fprintf(stderr, "migrate ablate: %s\n", e.msg);
                     run_config_free(&cfg);
                     rc = 1;
