@@ -57,6 +57,8 @@ static const ys_key k_keys[] = {
     YS_KEY_INT("task.workers", oracle_workers, 1, 1024, "1"),
     YS_KEY_DOUBLE("task.timeout", oracle_timeout, 0, 86400, YS_OPEN_MIN, "30"),
     YS_KEY_DOUBLE("task.solved_reward", solved_reward, 0, 0, YS_NO_RANGE, ".inf"),
+    YS_KEY_STR("task.candidate_pattern", candidate_pattern, 0, NULL),
+    YS_KEY_STR("task.candidate_format", candidate_format, 0, NULL),
     YS_KEY_NODE("task.objective", objective, NULL),
     YS_KEY_STR("task.prompt", prompt, 0, NULL),
     YS_KEY_STR("task.ns_prompt", ns_prompt, 0, NULL),
@@ -196,6 +198,16 @@ static int validate(void *config, const ys_seen *seen, mg_err *e) {
                                                     : "task.prompt (the oracle knows nothing about prompts)";
         return ys_fail(seen, ys_line(seen, "task.type"), e, "task.type 'oracle' needs %s", missing);
     }
+    if (c->candidate_pattern[0]) c->candidate_lines[0] = ys_line(seen, "task.candidate_pattern");
+    if (c->candidate_format[0]) c->candidate_lines[1] = ys_line(seen, "task.candidate_format");
+    if ((c->candidate_pattern[0] || c->candidate_format[0]) && c->task != TASK_ORACLE)
+        return ys_fail(seen, line_of_either(seen, "task.candidate_pattern", "task.candidate_format"), e,
+                       "task.candidate_pattern and task.candidate_format are for task.type 'oracle' (the built-in "
+                       "tasks parse their own answers)");
+    if (c->candidate_format[0] && !c->candidate_pattern[0])
+        return ys_fail(seen, ys_line(seen, "task.candidate_format"), e,
+                       "task.candidate_format needs task.candidate_pattern, whose match it rewrites");
+    // compiled by coordinator/run_job.c's run_config_read, which knows the tasks
     if (c->task == TASK_ORACLE) {  // split as the run will split it, so a stray quote is refused now
         char **argv;
         mg_err why;

@@ -43,6 +43,9 @@ typedef struct {
     int oracle_workers;
     double oracle_timeout;
     double solved_reward;           // oracle: reward that counts as solved
+    char candidate_pattern[CFG_STR];  // oracle: PCRE2 pattern that finds the candidate ("" = the first line)
+    char candidate_format[CFG_STR];   // oracle: PCRE2 replacement that writes it ("" = $1, or $0 without a group)
+    long candidate_lines[2];          // oracle: the file's lines of those two keys when set (0: not from the file)
     char objective[4 * CFG_STR];    // molecule: a predefined objective's name or a composition, as YAML text
     long objective_line;            // molecule: the file's line of the objective's first line (0: not from the file)
     char arc_file[CFG_STR];         // arc: the task file (ARC-AGI repository layout), or a Kaggle challenges file

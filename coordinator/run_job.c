@@ -20,6 +20,7 @@
 #include "model/engine.h"
 #include "model/peft.h"
 #include "tasks/arc/arc_task.h"
+#include "tasks/candidate_pattern.h"
 #include "tasks/molecule.h"
 #include "tasks/molecule_objective.h"
 #include "tasks/oracle.h"
@@ -107,7 +108,8 @@ int run_oracle_task(task **out, const run_config *c, const char *log_path, mg_er
     }
     if (!rc) {
         oracle_config oc = {argv, c->oracle_workers, c->oracle_timeout, c->solved_reward, c->prompt,
-                            c->ns_prompt[0] ? c->ns_prompt : NULL, log_path};
+                            c->ns_prompt[0] ? c->ns_prompt : NULL, log_path, c->candidate_pattern,
+                            c->candidate_format};
         rc = oracle_create(out, &oc, e);
     }
     text_free_words(argv);
@@ -119,6 +121,19 @@ int run_oracle_task(task **out, const run_config *c, const char *log_path, mg_er
 
 // The checks of a parsed config that need a task's own parser. On failure the config is freed.
 static int check_task_keys(run_config *c, mg_err *e) {
+    if (c->task == TASK_ORACLE && c->candidate_pattern[0]) {
+        candidate_pattern *p = NULL;
+        mg_err why;
+        int bad = candidate_pattern_compile(&p, c->candidate_pattern, c->candidate_format, &why);
+        candidate_pattern_free(p);
+        if (!bad) return 0;
+        int k = bad == -2;
+        const char *key = k ? "task.candidate_format" : "task.candidate_pattern";
+        if (c->candidate_lines[k] > 0) mg_fail(e, "%s:%ld: %s: %s", c->path, c->candidate_lines[k], key, why.msg);
+        else mg_fail(e, "%s: %s: %s", c->path, key, why.msg);
+        run_config_free(c);
+        return -1;
+    }
     if (c->task != TASK_MOLECULE) return 0;
     mol_objective *o = NULL;
     if (mol_objective_compile(&o, c->objective, c->path, c->objective_line, "task.objective", e)) {

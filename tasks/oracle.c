@@ -498,9 +498,19 @@ static char *trimmed(const char *s, size_t n) {
     return dup_bytes(s, n);
 }
 
-// The first line of the completion that is not blank, trimmed.
+// What candidate_pattern finds, or else the first line of the completion that is not blank; trimmed either way.
 static char *oracle_parse(task *t, const char *completion) {
     if (!completion) return NULL;
+    const candidate_pattern *pick = ((oracle *)t->state)->pick;
+    if (pick) {
+        char *found = candidate_pattern_apply(pick, completion);
+        if (!found) return NULL;
+        char *candidate = trimmed(found, strlen(found));
+        free(found);
+        if (candidate[0]) return candidate;
+        free(candidate);
+        return NULL;
+    }
     for (const char *p = completion; *p;) {
         size_t n = strcspn(p, "\n");
         char *line = trimmed(p, n);
@@ -558,6 +568,7 @@ static void oracle_free(oracle *o) {
     oracle_pool_free(o);
     free(o->prompt);
     free(o->ns_template);
+    candidate_pattern_free(o->pick);
     free(o);
 }
 
@@ -620,6 +631,14 @@ int oracle_create(task **out, const oracle_config *cfg, mg_err *e) {
         fclose(f);
     }
     oracle *o = callocCheck(1, sizeof *o);
+    if (cfg->candidate_pattern && cfg->candidate_pattern[0]) {
+        mg_err why;
+        int bad = candidate_pattern_compile(&o->pick, cfg->candidate_pattern, cfg->candidate_format, &why);
+        if (bad) {
+            free(o);
+            return mg_fail(e, "oracle: candidate_%s: %s", bad == -2 ? "format" : "pattern", why.msg);
+        }
+    }
     o->solved_reward = cfg->solved_reward;
     o->prompt = dup_string(cfg->prompt);
     if (cfg->ns_prompt) {

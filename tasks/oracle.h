@@ -19,6 +19,9 @@ typedef struct {
     const char *prompt;   // task prompt text (required: the oracle knows nothing about prompts)
     const char *ns_prompt;  // neighborhood template; "{solution}" and "{reward}" are replaced
     const char *log_path;   // optional: every failure reason is appended here, one line each
+    const char *candidate_pattern;  // optional PCRE2 pattern that finds the candidate in a completion
+                                    // (tasks/candidate_pattern.h); NULL or "" = the first non-blank line
+    const char *candidate_format;   // optional PCRE2 replacement that writes it ("" = $1, or $0 without a group)
 } oracle_config;
 
 // A reply's reward must lie in [-ORACLE_MAX_REWARD, ORACLE_MAX_REWARD]; one outside it is a failed call (invalid),

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <errno.h>
 
+#include "tasks/candidate_pattern.h"
 #include "tasks/oracle.h"
 
 #define EXIT_GRACE_S 0.2           // a worker that closed its output gets this long to report its exit status
@@ -40,6 +41,7 @@ typedef struct {
     int nworkers;
     double timeout_s, solved_reward;
     char *prompt, *ns_template, *log_path;
+    candidate_pattern *pick;  // NULL: the candidate is the completion's first non-blank line
     worker *w;              // (nworkers)
     struct pollfd *pfd;     // (2 * nworkers)
     int *pfd_owner;         // (2 * nworkers) worker index of each pollfd

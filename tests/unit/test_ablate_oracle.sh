@@ -47,6 +47,22 @@ seen=$(paste -sd, "$T/d.seen" 2>/dev/null)
 [ "$(cat "$T/r.seen" 2>/dev/null)" = harbour ] && ok "migrate run fills {target} from task.target" ||
     bad "migrate run: the oracle saw '$(cat "$T/r.seen" 2>/dev/null)' ($(tail -1 "$T/r.err"))"
 
+# task.candidate_pattern + task.candidate_format: the oracle is asked about the lower-cased first word of each
+# completion, never twice about one (so `Ocean` and `ocean` cost one call), and once per oracle call counted.
+"$M" run "$JOB" --quiet --set iterations=4 --set threads=1 --set task.workers=1 --set task.target=harbour \
+    --set task.command="$(oracle p) --calls $T/p.calls" --set output_dir="$T/p" --set "task.candidate_pattern=(\w+)" \
+    --set 'task.candidate_format=\L$1' >/dev/null 2>"$T/p.err"
+calls=$(sed -n 's/.*"oracle_calls": *\([0-9]*\).*/\1/p' "$T/p/summary.json" 2>/dev/null | head -1)
+asked=$(wc -l <"$T/p.calls" 2>/dev/null || echo 0)
+distinct=$(sort -u "$T/p.calls" 2>/dev/null | wc -l)
+words=$(grep -c '^"[a-z0-9_]*"$' "$T/p.calls" 2>/dev/null)
+if [ "${calls:-x}" = "$asked" ] && [ "$asked" -gt 10 ] && [ "$distinct" = "$asked" ] && [ "$words" = "$asked" ]; then
+    ok "candidate_pattern: $asked oracle calls, each a distinct lower-case word"
+else
+    bad "candidate_pattern: summary says ${calls:-?} calls; the oracle was asked $asked ($distinct distinct, $words" \
+        "lower-case words): $(head -3 "$T/p.calls" 2>/dev/null | paste -sd' ') $(tail -1 "$T/p.err")"
+fi
+
 # refusals: one line, exit 1, nothing run
 refuse() {
     local pattern=$1

@@ -73,5 +73,21 @@ if [ -e "$TMP/missing-run/oracle.log" ] && ! grep -q "'/no/such/prog' not found"
     echo "FAIL oracle command not found: oracle.log was left without the reason: '$(cat "$TMP/missing-run/oracle.log")'"
 fi
 
+# task.candidate_pattern / candidate_format: a bad pattern names its file, line, key and character; the keys are
+# refused where they cannot apply.
+sed "s/^  type: oracle .*/&\n  candidate_pattern: '<answer>(\\\\w+'/" jobs/oracle-example.yaml >"$TMP/pattern.yaml"
+line=$(grep -n "candidate_pattern" "$TMP/pattern.yaml" | cut -d: -f1)
+expect "candidate pattern that does not compile" \
+    "pattern\.yaml:$line: task\.candidate_pattern: at character 13: missing closing parenthesis" -- \
+    "$BIN" run "$TMP/pattern.yaml" --quiet --set iterations=1 --set output_dir="$TMP/pattern-run"
+expect "candidate format naming a group the pattern lacks" "task\.candidate_format: '\\\$2': unknown substring \(the pattern has 1 capture group\)" -- \
+    "$BIN" run jobs/oracle-example.yaml --quiet --set iterations=1 --set output_dir="$TMP/format-run" \
+    --set 'task.candidate_pattern=(\w+)' --set 'task.candidate_format=$2'
+expect "candidate format without a pattern" "task\.candidate_format needs task\.candidate_pattern" -- \
+    "$BIN" run jobs/oracle-example.yaml --quiet --set iterations=1 --set 'task.candidate_format=\L$0'
+expect "candidate pattern on a built-in task" "candidate_pattern and task\.candidate_format are for task\.type 'oracle'" -- \
+    "$BIN" run jobs/semantle-demo.yaml --quiet --set iterations=1 --set 'task.candidate_pattern=(\w+)'
+[ -e "$TMP/pattern-run" ] && { failed=$((failed + 1)); echo "FAIL a refused config still made its output folder"; }
+
 echo "test_cli_bad_input: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
