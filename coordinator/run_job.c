@@ -66,7 +66,7 @@ int run_molecule_task(task **out, const run_config *c, mg_err *e) {
     return molecule_create(out, &mc, e);
 }
 
-static int make_task(run_job *j, const char *log_path, mg_err *e) {
+static int make_task(run_job *j, mg_err *e) {
     const run_config *c = &j->cfg;
     if (c->task == TASK_SEMANTLE) {
         if (word_vectors_load(&j->wv, c->vectors, e)) return -1;
@@ -88,10 +88,12 @@ static int make_task(run_job *j, const char *log_path, mg_err *e) {
         snprintf(inner, sizeof inner, "%s", e->msg);
         return mg_fail(e, "%s: task.arc: %s", c->path, inner);
     }
-    return run_oracle_task(&j->t, c, log_path, e);
+    return run_oracle_task(&j->t, c, e);
 }
 
-int run_oracle_task(task **out, const run_config *c, const char *log_path, mg_err *e) {
+int run_oracle_task(task **out, const run_config *c, mg_err *e) {
+    char log_path[sizeof c->output_dir + 16];
+    snprintf(log_path, sizeof log_path, "%s/oracle.log", c->output_dir);
     const char *target = c->target;
     char **argv = NULL;
     int rc = text_split_words(c->oracle_command, &argv, e);
@@ -305,12 +307,10 @@ int run_job_open(run_job *j, run_config *cfg, model *m, const tokenizer *tok, ui
         snprintf(adapter_dir, sizeof adapter_dir, "%s/adapter", c->output_dir);
         file_remove_stale_temps(c->output_dir), file_remove_stale_temps(adapter_dir);
     }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/oracle.log", c->output_dir);
     snprintf(j->sv.path, sizeof j->sv.path, "%s/checkpoint.h5", c->output_dir);
     j->sv.config = run_config_text(c);
     m->lora = NULL;  // an adapter attached by another job stays that job's
-    if (make_task(j, path, e) || search_attach_adapter(m, c, e) ||
+    if (make_task(j, e) || search_attach_adapter(m, c, e) ||
         search_init(&j->s, c, m, tok, j->t, 0, NULL, progress, e))
         return -1;
     snprintf(j->s.label, sizeof j->s.label, "%s", label ? label : "");
@@ -323,6 +323,7 @@ int run_job_open(run_job *j, run_config *cfg, model *m, const tokenizer *tok, ui
                     resume_path, j->s.iteration, j->s.oracle_calls, archive_size(j->s.arc));
     }
     j->s.comm = world;
+    char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", c->output_dir);
     int rc = world->is_coordinator ? metrics_log_open(&j->metrics, path, resume_path != NULL, full.metrics,
                                                       (size_t)full.metrics_bytes, stderr, e)

@@ -50,8 +50,8 @@ int run_config_read_text(run_config *c, const char *yaml, size_t len, const char
 // The molecule task of a config (task.type molecule): task.objective, and task.solved_reward when finite, else 1.0.
 int run_molecule_task(task **out, const run_config *c, mg_err *e);
 // The external oracle of c (task.type oracle) with each {target} in task.command replaced by task.target (a
-// {target} with no task.target is an error), its failures appended to log_path.
-int run_oracle_task(task **out, const run_config *c, const char *log_path, mg_err *e);
+// {target} with no task.target is an error), its failures appended to OUTPUT_DIR/oracle.log.
+int run_oracle_task(task **out, const run_config *c, mg_err *e);
 // Loads the policy a rank of `migrate run` needs from an HF folder: weights and tokenizer, or with weights 0 the
 // shape only (a coordinator-only rank keeps adapters and their optimizer but never runs the model).
 int run_load_policy(const char *dir, int weights, model *m, tokenizer **tok, mg_err *e);

@@ -14,12 +14,12 @@ check() {
 expect() {
     local name=$1 want=$2 pattern=$3
     shift 4
-    "$@" >"$TMP/out" 2>"$TMP/err"
+    "$@" >"$TMP/expect.out" 2>"$TMP/expect.err"
     local rc=$? lines
-    lines=$(wc -l <"$TMP/err")
-    if [ "$rc" -eq "$want" ] && [ "$lines" -eq 1 ] && grep -Eq -- "$pattern" "$TMP/err"; then
-        passed=$((passed + 1)); echo "ok   $name: $(cat "$TMP/err")"
+    lines=$(wc -l <"$TMP/expect.err")
+    if [ "$rc" -eq "$want" ] && [ "$lines" -eq 1 ] && grep -Eq -- "$pattern" "$TMP/expect.err"; then
+        passed=$((passed + 1)); echo "ok   $name: $(cat "$TMP/expect.err")"
     else
-        failed=$((failed + 1)); echo "FAIL $name: exit $rc, $lines stderr lines, want /$pattern/:"; head -5 "$TMP/err"
+        failed=$((failed + 1)); echo "FAIL $name: exit $rc, $lines stderr lines, want /$pattern/:"; head -5 "$TMP/expect.err"
     fi
 }

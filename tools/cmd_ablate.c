@@ -144,10 +144,7 @@ static int draw_targets(const word_vectors *wv, int n, uint64_t seed, int lo, in
 // {target} in task.command replaced by the word, its failures appended to OUTPUT_DIR/oracle.log as `migrate run` does.
 static int ablate_task(task **out, const run_config *c, const word_vectors *wv, mg_err *e) {
     task *inner = NULL;
-    char log_path[sizeof c->output_dir + 16];
-    snprintf(log_path, sizeof log_path, "%s/oracle.log", c->output_dir);
-    int rc = c->task == TASK_SEMANTLE ? semantle_create(&inner, wv, c->target, e)
-                                      : run_oracle_task(&inner, c, log_path, e);
+    int rc = c->task == TASK_SEMANTLE ? semantle_create(&inner, wv, c->target, e) : run_oracle_task(&inner, c, e);
     if (rc) return -1;
     *out = rank_tap_wrap(inner);
     return 0;

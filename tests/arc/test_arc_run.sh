@@ -9,7 +9,7 @@ set -u
 BIN="$1/migrate"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-fail=0
+source tests/checks.sh  # check, expect
 
 cat >"$TMP/task.json" <<'JSON'
 {"train": [{"input": [[1, 2], [3, 4]], "output": [[4, 3], [2, 1]]},
@@ -20,33 +20,12 @@ JSON
 source "$(dirname "$0")/lib.sh"  # arc_tiny_config
 arc_tiny_config tests/parity/fixtures/llama3-tiny "$TMP/out" "$TMP/task.json" 7 2 >"$TMP/run.yaml"
 
-if "$BIN" run "$TMP/run.yaml" >"$TMP/log" 2>&1; then
-    lines=$(wc -l <"$TMP/out/metrics.jsonl" 2>/dev/null || echo 0)
-    if [ "$lines" -eq 2 ]; then
-        echo "ok   arc run: 2 metrics lines"
-    else
-        echo "FAIL arc run: $lines metrics lines, want 2"; fail=1
-    fi
-else
-    echo "FAIL arc run exited $?:"; tail -20 "$TMP/log"; fail=1
-fi
+"$BIN" run "$TMP/run.yaml" >"$TMP/log" 2>&1 || { echo "arc run exited $?:"; tail -20 "$TMP/log"; }
+check "arc run: 2 metrics lines" test "$(wc -l <"$TMP/out/metrics.jsonl" 2>/dev/null || echo 0)" -eq 2
 
 sed '/^    file:/d' "$TMP/run.yaml" >"$TMP/nofile.yaml"
-"$BIN" run "$TMP/nofile.yaml" >"$TMP/out2" 2>"$TMP/err"
-rc=$?
-n=$(wc -l <"$TMP/err")
-if [ "$rc" -ne 0 ] && [ "$n" -eq 1 ] && grep -q "task.arc.file" "$TMP/err"; then
-    echo "ok   no task.arc.file: $(cat "$TMP/err")"
-else
-    echo "FAIL no task.arc.file: exit $rc, $n stderr lines:"; head -5 "$TMP/err"; fail=1
-fi
+expect "no task.arc.file" 1 "task\.arc\.file" -- "$BIN" run "$TMP/nofile.yaml"
 sed -e "s|^    file: .*|    file: $TMP/missing.json|" -e "s|^output_dir: .*|output_dir: $TMP/out3dir|" "$TMP/run.yaml" >"$TMP/missing.yaml"
-"$BIN" run "$TMP/missing.yaml" >"$TMP/out3" 2>"$TMP/err"
-rc=$?
-n=$(wc -l <"$TMP/err")
-if [ "$rc" -ne 0 ] && [ "$n" -eq 1 ] && grep -q "missing.json" "$TMP/err"; then
-    echo "ok   missing task file: $(cat "$TMP/err")"
-else
-    echo "FAIL missing task file: exit $rc, $n stderr lines:"; head -5 "$TMP/err"; fail=1
-fi
-exit $fail
+expect "missing task file" 1 "missing\.json" -- "$BIN" run "$TMP/missing.yaml"
+echo "test_arc_run: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -7,24 +7,7 @@ BIN="$1/migrate"
 SRC=tests/parity/fixtures/llama3-tiny
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-passed=0 failed=0
-
-# expect NAME PATTERN -- command...: exit 1 (2 for usage errors: set WANT=2), one stderr line matching PATTERN
-expect() {
-    local name="$1" pattern="$2" want="${WANT:-1}"
-    shift 3
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    local rc=$? lines
-    lines=$(wc -l <"$TMP/err")
-    if [ "$rc" -eq "$want" ] && [ "$lines" -eq 1 ] && grep -Eq -- "$pattern" "$TMP/err"; then
-        passed=$((passed + 1))
-        echo "ok   $name: $(cat "$TMP/err")"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name: exit $rc, $lines stderr lines, want /$pattern/:"
-        head -5 "$TMP/err"
-    fi
-}
+source tests/checks.sh  # check, expect
 
 # fresh copy of the fixture model in $TMP/m
 fresh() { rm -rf "$TMP/m"; cp -r "$SRC" "$TMP/m"; }
@@ -36,37 +19,37 @@ fresh
 gen >/dev/null 2>&1 || { echo "FAIL the unmodified fixture does not run"; exit 1; }
 
 fresh; truncate -s 5000 "$TMP/m/model.safetensors"
-expect "truncated weights" "model\.safetensors.*(truncat|beyond|past|short|exceed|outside)" -- gen
+expect "truncated weights" 1 "model\.safetensors.*(truncat|beyond|past|short|exceed|outside)" -- gen
 fresh; printf '\xff\xff\xff\xff\xff\x00\x00\x00' | dd of="$TMP/m/model.safetensors" bs=1 count=8 conv=notrunc 2>/dev/null
-expect "header length lies" "model\.safetensors" -- gen
+expect "header length lies" 1 "model\.safetensors" -- gen
 fresh; patch_header '"F32"' '"F8X"'
-expect "unknown dtype" "model\.safetensors.*F8X" -- gen
+expect "unknown dtype" 1 "model\.safetensors.*F8X" -- gen
 fresh; patch_header '"model.norm.weight"' '"model.norm.weighz"'
-expect "missing tensor" "model\.norm\.weight" -- gen
+expect "missing tensor" 1 "model\.norm\.weight" -- gen
 fresh; patch_header '\[64\]' '[65]'
-expect "shape disagrees with offsets" "model\.safetensors" -- gen
+expect "shape disagrees with offsets" 1 "model\.safetensors" -- gen
 fresh; printf 'not json at all' >"$TMP/m/config.json"
-expect "config not JSON" "config\.json" -- gen
+expect "config not JSON" 1 "config\.json" -- gen
 fresh; LC_ALL=C sed -i 's/LlamaForCausalLM/GPT2LMHeadModel/; s/"model_type": *"llama"/"model_type": "gpt2"/' "$TMP/m/config.json"
-expect "unknown architecture" "config\.json.*GPT2LMHeadModel" -- gen
+expect "unknown architecture" 1 "config\.json.*GPT2LMHeadModel" -- gen
 fresh; LC_ALL=C sed -i 's/"type": *"BPE"/"type": "WordPiece"/' "$TMP/m/tokenizer.json"
-expect "unsupported tokenizer" "tokenizer\.json.*WordPiece" -- gen
+expect "unsupported tokenizer" 1 "tokenizer\.json.*WordPiece" -- gen
 fresh; rm "$TMP/m/model.safetensors"
-expect "no weights" "m(/|:)" -- gen
+expect "no weights" 1 "m(/|:)" -- gen
 fresh
 long=$(for i in $(seq 1 400); do printf 'word%d ' "$i"; done)
-expect "prompt longer than context" "context" -- "$BIN" generate --model "$TMP/m" --prompt "$long" --max-new-tokens 4
-WANT=2 expect "bad option value" "temperature" -- "$BIN" generate --model "$TMP/m" --prompt hi --temperature banana
+expect "prompt longer than context" 1 "context" -- "$BIN" generate --model "$TMP/m" --prompt "$long" --max-new-tokens 4
+expect "bad option value" 2 "temperature" -- "$BIN" generate --model "$TMP/m" --prompt hi --temperature banana
 # engine.backend cuda where there is no GPU (or no CUDA build): one line naming the key, nothing run
-expect "cuda backend without a GPU" "engine\.backend" -- "$BIN" run jobs/semantle-demo.yaml --quiet --set iterations=1 \
+expect "cuda backend without a GPU" 1 "engine\.backend" -- "$BIN" run jobs/semantle-demo.yaml --quiet --set iterations=1 \
     --set engine.backend=cuda --set output_dir="$TMP/cuda-run"
-expect "unknown backend" "engine\.backend.*rocm" -- "$BIN" run jobs/semantle-demo.yaml --set engine.backend=rocm
+expect "unknown backend" 1 "engine\.backend.*rocm" -- "$BIN" run jobs/semantle-demo.yaml --set engine.backend=rocm
 
 # The oracle's command: a stray quote is refused when the config loads; a program that is not there is said to be
 # not found, naming the key, and oracle.log (if made) holds the same line rather than nothing.
-expect "oracle command with an unbalanced quote" "task\.command.*unbalanced \" quote" -- "$BIN" run \
+expect "oracle command with an unbalanced quote" 1 "task\.command.*unbalanced \" quote" -- "$BIN" run \
     jobs/oracle-example.yaml --quiet --set iterations=1 --set output_dir="$TMP/quote-run" --set 'task.command=python3 "x.py'
-expect "oracle command not found" "task\.command.*'/no/such/prog' not found" -- "$BIN" run jobs/oracle-example.yaml \
+expect "oracle command not found" 1 "task\.command.*'/no/such/prog' not found" -- "$BIN" run jobs/oracle-example.yaml \
     --quiet --set iterations=1 --set output_dir="$TMP/missing-run" --set task.command=/no/such/prog
 if [ -e "$TMP/missing-run/oracle.log" ] && ! grep -q "'/no/such/prog' not found" "$TMP/missing-run/oracle.log"; then
     failed=$((failed + 1))
@@ -77,17 +60,17 @@ fi
 # refused where they cannot apply.
 sed "s/^  type: oracle .*/&\n  candidate_pattern: '<answer>(\\\\w+'/" jobs/oracle-example.yaml >"$TMP/pattern.yaml"
 line=$(grep -n "candidate_pattern" "$TMP/pattern.yaml" | cut -d: -f1)
-expect "candidate pattern that does not compile" \
+expect "candidate pattern that does not compile" 1 \
     "pattern\.yaml:$line: task\.candidate_pattern: at character 13: missing closing parenthesis" -- \
     "$BIN" run "$TMP/pattern.yaml" --quiet --set iterations=1 --set output_dir="$TMP/pattern-run"
-expect "candidate format naming a group the pattern lacks" "task\.candidate_format: '\\\$2': unknown substring \(the pattern has 1 capture group\)" -- \
+expect "candidate format naming a group the pattern lacks" 1 "task\.candidate_format: '\\\$2': unknown substring \(the pattern has 1 capture group\)" -- \
     "$BIN" run jobs/oracle-example.yaml --quiet --set iterations=1 --set output_dir="$TMP/format-run" \
     --set 'task.candidate_pattern=(\w+)' --set 'task.candidate_format=$2'
-expect "candidate format without a pattern" "task\.candidate_format needs task\.candidate_pattern" -- \
+expect "candidate format without a pattern" 1 "task\.candidate_format needs task\.candidate_pattern" -- \
     "$BIN" run jobs/oracle-example.yaml --quiet --set iterations=1 --set 'task.candidate_format=\L$0'
-expect "candidate pattern on a built-in task" "candidate_pattern and task\.candidate_format are for task\.type 'oracle'" -- \
+expect "candidate pattern on a built-in task" 1 "candidate_pattern and task\.candidate_format are for task\.type 'oracle'" -- \
     "$BIN" run jobs/semantle-demo.yaml --quiet --set iterations=1 --set 'task.candidate_pattern=(\w+)'
-[ -e "$TMP/pattern-run" ] && { failed=$((failed + 1)); echo "FAIL a refused config still made its output folder"; }
+check "a refused config makes no output folder" test ! -e "$TMP/pattern-run"
 
 echo "test_cli_bad_input: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
