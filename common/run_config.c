@@ -207,7 +207,7 @@ static int validate(void *config, const ys_seen *seen, mg_err *e) {
     if (c->candidate_format[0] && !c->candidate_pattern[0])
         return ys_fail(seen, ys_line(seen, "task.candidate_format"), e,
                        "task.candidate_format needs task.candidate_pattern, whose match it rewrites");
-    // compiled by coordinator/run_job.c's run_config_read, which knows the tasks
+    // The pattern and format themselves are compiled by coordinator/run_job.c's run_config_read (tasks/ knows PCRE2).
     if (c->task == TASK_ORACLE) {  // split as the run will split it, so a stray quote is refused now
         char **argv;
         mg_err why;
