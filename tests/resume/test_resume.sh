@@ -110,13 +110,12 @@ else fail "disk full: exit $rc, digest $(digest_of "$d") vs $four"; cat "$d.full
 [ "$(digest_of "$d")" = "$REF" ] && ok "4 iterations extended to 8 = 8 uninterrupted" || fail "extended run differs"
 
 # 5. refusals: exit 1, one line on stderr, the right reason
+source tests/checks.sh  # one_line_error
 refuse() {  # name, expected text, command...
     local name=$1 want=$2
     shift 2
-    "$@" >"$T/r.out" 2>"$T/r.err"
-    local rc=$?
-    if [ $rc -eq 1 ] && [ "$(wc -l < "$T/r.err")" = 1 ] && grep -q -- "$want" "$T/r.err"; then ok "refused $name: $(cat "$T/r.err")"
-    else fail "$name: exit $rc, stderr: $(cat "$T/r.err")"; fi
+    if one_line_error 1 "$want" "$T/r.err" "$@"; then ok "refused $name: $(cat "$T/r.err")"
+    else fail "$name: exit $error_status, stderr: $(cat "$T/r.err")"; fi
 }
 C="$T/ref/checkpoint.h5"
 refuse "another config" "'training.learning_rate' was 5e-05" "$M" run --resume "$C" --set training.learning_rate=1e-3

@@ -74,5 +74,5 @@ refuse "task.command has no {target}" ablate "$JOB" "${Q[@]}" --targets sea \
 refuse "draws .*task.vectors" ablate "$JOB" "${Q[@]}" --draw 2 --set task.vectors= --set task.command="$(oracle x)"
 refuse "task.command: it uses {target}, but task.target is not set" run "$JOB" --quiet --set task.target= \
     --set task.command="$(oracle x)"
-refuse "only Semantle\|Semantle searches" ablate jobs/molecule-qed.yaml --targets sea
+refuse "only Semantle|Semantle searches" ablate jobs/molecule-qed.yaml --targets sea
 [ $fails = 0 ] || exit 1
