@@ -176,6 +176,12 @@ def main():
     ap.add_argument("--per-seed", type=int, default=1, help="neighborhood documents per pool molecule at most")
     ap.add_argument("--min-sim", type=float, default=0.4, help="ECFP4 Tanimoto a variation must reach")
     ap.add_argument("--valid-fraction", type=float, default=0.01)
+    ap.add_argument("--skip", type=int, default=0,
+                    help="pass over the first N molecules of the seeded order (those of an earlier corpus), so a "
+                         "corpus for further training holds new molecules only")
+    ap.add_argument("--tokenizer", default="",
+                    help="folder whose tokenizer.json to reuse instead of training one (a corpus for a model that "
+                         "exists must keep its tokenizer)")
     ap.add_argument("--vocab", type=int, default=1024, help="tokenizer vocabulary")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--mlp", type=int, default=704)
@@ -191,7 +197,7 @@ def main():
     order = list(range(len(moses)))
     rng.shuffle(order)
     # Draw a little more than needed: canonicalisation drops the rare duplicate.
-    drawn = canonical(moses[i] for i in order[:int((args.policy + args.pool) * 1.01) + 100])
+    drawn = canonical(moses[i] for i in order[args.skip:args.skip + int((args.policy + args.pool) * 1.01) + 100])
     policy_mols = drawn[:args.policy]
     pool = drawn[args.policy:args.policy + args.pool]
     if len(pool) < args.pool:
@@ -210,7 +216,13 @@ def main():
     train = [d for i, d in enumerate(docs) if i not in held]
     valid = [d for i, d in enumerate(docs) if i in held]
 
-    tok = train_tokenizer((t for _, t in train), args.vocab)
+    if args.tokenizer:
+        tok = Tokenizer.from_file(os.path.join(args.tokenizer, "tokenizer.json"))
+        if tok.get_vocab_size() != args.vocab or tok.token_to_id(EOT) != 0:
+            sys.exit(f"{args.tokenizer}/tokenizer.json: {tok.get_vocab_size()} tokens, expected --vocab {args.vocab} "
+                     f"with {EOT} at id 0")
+    else:
+        tok = train_tokenizer((t for _, t in train), args.vocab)
     # X in the prompt must encode like the same SMILES in the answer position.
     nl, sp = tok.encode("\n").ids, tok.encode(" ").ids
     for s, _ in pool[:2000]:
@@ -248,7 +260,8 @@ def main():
     smiles_chars = [len(s) for s, _ in policy_mols]
     with_nbr = sum(1 for n in near if n)
     stats = {
-        "moses_train_molecules": len(moses),
+        "moses_train_molecules": len(moses), "skipped": args.skip,
+        "tokenizer": "reused from " + os.path.relpath(args.tokenizer, ROOT) if args.tokenizer else "trained",
         "policy_molecules": len(policy_mols), "pool_molecules": len(pool),
         "pool_with_neighbour": with_nbr,
         "pair_similarity": {"mean": round(float(np.mean(pair_sims)), 4),
