@@ -38,9 +38,11 @@ case_demo() {
     "$M" run jobs/semantle-demo.yaml --quiet --set iterations=8 --set output_dir="$T/demo" >/dev/null &&
         state_of "$T/demo"
 }
+# The job's model, lr and beta as they were when the pins were made; the job has moved on since.
 case_pmo() {
     "$M" pmo jobs/pmo/pmo.yaml --tasks celecoxib_rediscovery --strategies migrate --seeds 0 --budget 500 \
-        --set training.learning_rate=5e-5 --set training.beta=0 --set output_dir="$T/pmo" >/dev/null &&
+        --set model=data/models/smiles-tiny --set training.learning_rate=5e-5 --set training.beta=0 \
+        --set output_dir="$T/pmo" >/dev/null &&
         csv_without_last_column "$T/pmo/pmo.csv"
 }
 case_ablation() {
