@@ -34,7 +34,8 @@ Usage:
 
 Outputs (data/smiles/): corpus.jsonl, valid.jsonl, tokenizer.json, tokenizer_config.json, config.json (the
 untrained model shape `migrate pretrain` starts from), train_smiles.txt.gz (every canonical SMILES in the training
-documents, sorted, one a line: the novelty reference of scripts/eval_smiles_prior.py), stats.json.
+documents, sorted, one a line: the novelty reference of scripts/eval_smiles_prior.py), stats.json. With --tokenizer
+the three tokenizer and shape files are not written: the reused folder has them.
 """
 import argparse
 import gzip
@@ -241,15 +242,16 @@ def main():
     with open(os.path.join(args.out, "train_smiles.txt.gz"), "wb") as raw, \
             gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=9, mtime=0) as f:
         f.write(("\n".join(train_smiles) + "\n").encode())
-    tok.save(os.path.join(args.out, "tokenizer.json"))
-    with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
-        json.dump({"bos_token": EOT, "eos_token": EOT, "clean_up_tokenization_spaces": False,
-                   "model_max_length": 256, "tokenizer_class": "PreTrainedTokenizerFast"}, f, indent=1)
-        f.write("\n")
     config = model_config(args, args.vocab)
-    with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump(config, f, indent=2, sort_keys=True)
-        f.write("\n")
+    if not args.tokenizer:  # a reused tokenizer's folder already holds the tokenizer and the model shape
+        tok.save(os.path.join(args.out, "tokenizer.json"))
+        with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
+            json.dump({"bos_token": EOT, "eos_token": EOT, "clean_up_tokenization_spaces": False,
+                       "model_max_length": 256, "tokenizer_class": "PreTrainedTokenizerFast"}, f, indent=1)
+            f.write("\n")
+        with open(os.path.join(args.out, "config.json"), "w") as f:
+            json.dump(config, f, indent=2, sort_keys=True)
+            f.write("\n")
 
     counts = [len(e.ids) + 1 for e in tok.encode_batch([t for _, t in train])]
     tokens, ndocs = Counter(), Counter()
@@ -283,7 +285,8 @@ def main():
         "examples": {k: [t for kk, t in train if kk == k][:5] for k in ("policy", "neighborhood")},
     }
     stats["sha256"] = {n: sha256_file(os.path.join(args.out, n)) for n in
-                       ("corpus.jsonl", "valid.jsonl", "tokenizer.json", "train_smiles.txt.gz")}
+                       ("corpus.jsonl", "valid.jsonl", "train_smiles.txt.gz")}
+    stats["sha256"]["tokenizer.json"] = sha256_file(os.path.join(args.tokenizer or args.out, "tokenizer.json"))
     with open(os.path.join(args.out, "stats.json"), "w") as f:
         json.dump(stats, f, indent=1, sort_keys=True)
         f.write("\n")
