@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -141,4 +142,14 @@ void file_mkdir_p(const char *dir) {
     for (char *p = path + 1; *p; p++)
         if (*p == '/') *p = '\0', mkdir(path, 0755), *p = '/';
     mkdir(path, 0755);
+}
+
+int file_copy(const char *from, const char *to, size_t limit, int missing_ok, mg_err *e) {
+    size_t n;
+    int missing = 0;
+    char *buf = read_small_file(from, limit, &n, missing_ok, &missing, e);
+    if (!buf) return missing ? 1 : -1;
+    int rc = file_write_atomic(to, buf, n, e);
+    free(buf);
+    return rc;
 }

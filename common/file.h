@@ -37,5 +37,9 @@ int file_sync_dir(const char *dir);
 // for a folder this process holds the lock of: then no other writer can be using one. Returns how many went.
 int file_remove_stale_temps(const char *dir);
 
+// Copies a regular file of at most `limit` bytes to `to`, written atomically. With missing_ok, a missing `from` is
+// skipped (returns 1). 0, or -1 with e set.
+int file_copy(const char *from, const char *to, size_t limit, int missing_ok, mg_err *e);
+
 // mkdir -p: creates dir and its missing parents (existing ones are fine; a real failure shows at the first write).
 void file_mkdir_p(const char *dir);

@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "common/text.h"
 #include "common/yaml_schema.h"
@@ -119,6 +120,7 @@ static const ys_key k_keys[] = {
     YS_KEY_INT("engine.device", device, -1, 4096, "-1"),
     YS_KEY_BOOL("engine.cuda_graphs", cuda_graphs, "true"),
     YS_KEY_GROUP("lora"),
+    YS_KEY_BOOL("lora.use_peft", use_peft, "true"),
     YS_KEY_INT("lora.r", lora_r, 1, 4096, "64"),
     YS_KEY_FLOAT("lora.alpha", lora_alpha, 0, 1e5, YS_OPEN_MIN, "16"),
     YS_KEY_LIST("lora.target_modules", lora_target_modules, "q_proj,k_proj,v_proj,o_proj"),
@@ -131,6 +133,7 @@ static const ys_hint k_hints[] = {
     {"kl_coef", "training.beta"},             {"epsilon_low", "training.epsilon"},
     {"rank", "lora.r"},                       {"lora_r", "lora.r"},
     {"lora_rank", "lora.r"},                  {"lora_alpha", "lora.alpha"},
+    {"use_peft", "lora.use_peft"},            {"full_weights", "lora.use_peft"},
     {"max_new_tokens", "sampling.max_completion_length"},
     {"max_tokens", "sampling.max_completion_length"},
     {"num_generations", "search.num_on_policy"},
@@ -215,6 +218,15 @@ static int validate(void *config, const ys_seen *seen, mg_err *e) {
             return ys_fail(seen, ys_line(seen, "task.command"), e, "task.command: %s", why.msg);
         text_free_words(argv);
     }
+    // Full training keeps one copy of the weights per search on the host (coordinator/search.c): the CPU engine's.
+    if (!c->use_peft && strcmp(c->backend, "cpu"))
+        return ys_fail(seen, line_of_either(seen, "lora.use_peft", "engine.backend"), e,
+                       "lora.use_peft false (train every weight) runs on engine.backend cpu; on a GPU train LoRA "
+                       "adapters");
+    if (!c->use_peft && c->coordinator_only)
+        return ys_fail(seen, line_of_either(seen, "lora.use_peft", "distributed.coordinator_only"), e,
+                       "lora.use_peft false (train every weight) needs the weights on rank 0, which "
+                       "distributed.coordinator_only does not load");
     return ys_check_order(seen, c, "training.epsilon_high", ">=", "training.epsilon", e);
 }
 
@@ -253,3 +265,13 @@ void run_config_free(run_config *c) {
 }
 
 void run_config_dump(const run_config *c, FILE *f) { ys_dump(&k_schema, c, f); }
+
+char *run_config_text(const run_config *c) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    mgCheck(f != NULL, "out of memory");
+    run_config_dump(c, f);
+    fclose(f);
+    return buf;
+}

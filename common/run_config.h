@@ -101,6 +101,7 @@ typedef struct {
     float adam_beta1, adam_beta2, adam_epsilon;
 
     // LoRA
+    int use_peft;          // 0: train every weight instead (TRL's use_peft; the CPU backend, for small priors)
     int lora_r;
     float lora_alpha;
     char lora_target_modules[256];
@@ -139,5 +140,7 @@ int run_config_parse(run_config *c, const char *yaml, size_t len, const char *na
 void run_config_free(run_config *c);
 // Writes every key with its value, as YAML, to f (for `migrate run --print-config` and the metrics header).
 void run_config_dump(const run_config *c, FILE *f);
+// The same as text (what checkpoints store and resumes compare). malloc'd.
+char *run_config_text(const run_config *c);
 const char *strategy_name(strategy_kind s);
 int strategy_trains(strategy_kind s);  // grpo, grpo-greedy and migrate update an adapter; the baselines do not

@@ -178,8 +178,22 @@ void checkpoint_take(checkpoint *c, const search_state *s, const char *config_te
     c->archive_max_entries = s->cfg->archive_max_entries;
     take_archive(c, s->arc);
     const lora_adapter *la = s->m->lora;
-    c->has_adapter = la && s->opt.m != NULL;
-    if (c->has_adapter) {
+    c->has_adapter = (la || s->weights) && s->opt.m != NULL;
+    if (c->has_adapter && s->weights) {
+        // Full training: /adapter holds every weight under its HF name, r = 0 (docs/checkpoint-formats.md).
+        size_t n = s->m->n_params;
+        c->lora_rank = 0, c->lora_alpha = 0;
+        c->lora_targets = dup_text("all weights");
+        c->n_tensors = model_weight_tensors(s->m, NULL);
+        c->tensors = mallocCheck((size_t)c->n_tensors * sizeof(lora_tensor));
+        model_weight_tensors(s->m, c->tensors);
+        c->n_adapter = (int64_t)n;
+        mgCheck(s->opt.n == n, "the optimizer does not cover the weights");
+        c->adapter = dup_bytes(s->weights, n * sizeof(float));
+        c->exp_avg = dup_bytes(s->opt.m, n * sizeof(float));
+        c->exp_avg_sq = dup_bytes(s->opt.v, n * sizeof(float));
+        c->opt_step = s->opt.t;
+    } else if (c->has_adapter) {
         c->lora_rank = la->cfg.rank, c->lora_alpha = la->cfg.alpha;
         c->lora_targets = dup_text(s->cfg->lora_target_modules);
         c->n_tensors = lora_tensors(s->m, NULL);
@@ -240,7 +254,16 @@ int checkpoint_apply(const checkpoint *c, search_state *s, mg_err *e) {
     s->best_history = realloc(s->best_history, (size_t)s->history_cap * sizeof(long));
     mgCheck(s->best_history != NULL, "out of memory");
     for (int i = 0; i < s->iteration; i++) s->best_history[i] = (long)c->best_history[i];
-    if (c->has_adapter) {
+    if (c->has_adapter && s->weights) {
+        size_t n = s->m->n_params;
+        if (c->lora_rank != 0 || c->n_adapter != (int64_t)n || s->opt.n != n)
+            return mg_fail(e, "checkpoint: it holds %lld trained parameters (LoRA rank %lld), this run trains all %zu "
+                              "weights", (long long)c->n_adapter, (long long)c->lora_rank, n);
+        memcpy(s->weights, c->adapter, n * sizeof(float));
+        memcpy(s->opt.m, c->exp_avg, n * sizeof(float));
+        memcpy(s->opt.v, c->exp_avg_sq, n * sizeof(float));
+        s->opt.t = (int)c->opt_step;
+    } else if (c->has_adapter) {
         search_activate(s);
         lora_adapter *la = s->m->lora;
         if (!la || la->n_params != (size_t)c->n_adapter || s->opt.n != la->n_params)
@@ -306,19 +329,26 @@ int checkpoint_config_compatible(const char *saved, const char *now, const char 
     char key[520];
     const char *v;
     size_t vl;
-    while (dump_next(&d, key, sizeof key, &v, &vl)) {
+    run_config defaults;
+    run_config_defaults(&defaults);
+    char *fresh = run_config_text(&defaults);
+    int rc = 0;
+    while (!rc && dump_next(&d, key, sizeof key, &v, &vl)) {
         int free_key = 0;
         for (int i = 0; k_free_keys[i]; i++) free_key |= !strcmp(k_free_keys[i], key);
         size_t sl = 0;
         const char *sv = find_value(saved, key, &sl);
+        if (!sv) sv = find_value(fresh, key, &sl);  // a key newer than the checkpoint: the run then had its default
         if (!free_key && vl && (!sv || sl != vl || strncmp(sv, v, vl)))
-            return mg_fail(e, "%s: cannot resume with a different config: '%s' was %.*s when the checkpoint was "
+            rc = mg_fail(e, "%s: cannot resume with a different config: '%s' was %.*s when the checkpoint was "
                               "written, now %.*s (only iterations, oracle_budget, output_dir, log_every, threads, "
                               "save_steps, model, task.workers, task.timeout, distributed.* and engine.* may change)",
                            path, key, sv ? (int)(sl > 200 ? 200 : sl) : 7, sv ? sv : "not set",
                            (int)(vl > 200 ? 200 : vl), v);
     }
-    return 0;
+    free(fresh);
+    run_config_free(&defaults);
+    return rc;
 }
 
 // ---- background writer ----

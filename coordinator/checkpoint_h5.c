@@ -6,7 +6,8 @@
 //   /state       attrs: counters, seed, problem, seconds, best_info, metrics_bytes; dataset best_history
 //   /archive     reward, iteration, origin, valid, dropped, fingerprint, canonical + canonical_end, completion +
 //                completion_end, detail + detail_end (version 3)
-//   /adapter     attrs r, lora_alpha, target_modules; one dataset per LoRA tensor, PEFT names
+//   /adapter     attrs r, lora_alpha, target_modules; one dataset per LoRA tensor, PEFT names (full training:
+//                r = 0, one dataset per weight, HF names, a vector as one row)
 //   /optimizer   attr step; groups exp_avg/ and exp_avg_sq/ with the same names
 //   /pending     (training.staleness, only while groups wait) group_members, member_length, member_score_from,
 //                advantage, ids, old_logp
@@ -395,13 +396,13 @@ static int tensors_from_file(hid_t g, checkpoint *c, const char *where, mg_err *
 
 static int read_adapter(hid_t f, checkpoint *c, const model *m, const char *path, mg_err *e) {
     c->has_adapter = H5Lexists(f, "adapter", H5P_DEFAULT) > 0;
+    int full = m && m->mode == TRAIN_FULL, trains = full || (m && m->lora && m->lora->enabled);
     if (!c->has_adapter) {
-        if (m && m->lora && m->lora->enabled)
-            return mg_fail(e, "%s: the checkpoint has no adapter, but this run trains one", path);
+        if (trains) return mg_fail(e, "%s: the checkpoint has no trained weights, but this run trains some", path);
         return 0;
     }
-    if (m && (!m->lora || !m->lora->enabled))
-        return mg_fail(e, "%s: the checkpoint has an adapter, but this run trains none", path);
+    if (m && !trains)
+        return mg_fail(e, "%s: the checkpoint has trained weights, but this run trains none", path);
     char where[4300];
     snprintf(where, sizeof where, "%s:/adapter", path);
     hid_t g = H5Gopen2(f, "adapter", H5P_DEFAULT);
@@ -410,15 +411,20 @@ static int read_adapter(hid_t f, checkpoint *c, const model *m, const char *path
              h5io_read_attr_str(g, where, "target_modules", &c->lora_targets, e) ||
              h5io_read_attr_i64(g, where, "n_params", &c->n_adapter, e)
                  ? -1 : 0;
-    if (!rc && m && (c->lora_rank != m->lora->cfg.rank || c->n_adapter != (int64_t)m->lora->n_params))
+    if (!rc && full && (c->lora_rank != 0 || c->n_adapter != (int64_t)m->n_params))
+        rc = mg_fail(e, "%s: %lld trained parameters (LoRA rank %lld; 0 = every weight); this run trains all %zu "
+                        "weights (lora.use_peft false)", where, (long long)c->n_adapter, (long long)c->lora_rank,
+                     m->n_params);
+    if (!rc && m && !full && (c->lora_rank != m->lora->cfg.rank || c->n_adapter != (int64_t)m->lora->n_params))
         rc = mg_fail(e, "%s: LoRA rank %lld with %lld parameters; this run's adapter has rank %d and %zu", where,
                      (long long)c->lora_rank, (long long)c->n_adapter, m->lora->cfg.rank, m->lora->n_params);
     if (!rc && (c->n_adapter <= 0 || c->n_adapter > ((int64_t)1 << 36)))
         rc = mg_fail(e, "%s: n_params %lld is out of range", where, (long long)c->n_adapter);
     if (!rc && m) {
-        c->n_tensors = lora_tensors(m, NULL);
+        int (*list)(const model *, lora_tensor *) = full ? model_weight_tensors : lora_tensors;
+        c->n_tensors = list(m, NULL);
         c->tensors = mallocCheck((size_t)c->n_tensors * sizeof(lora_tensor));
-        lora_tensors(m, c->tensors);
+        list(m, c->tensors);
     } else if (!rc) {
         rc = tensors_from_file(g, c, where, e);
     }

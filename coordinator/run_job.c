@@ -209,16 +209,6 @@ int run_attach_backend(model *m, const run_config *c, comm *world, mg_err *e) {
     return 0;
 }
 
-char *run_config_text(const run_config *c) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    mgCheck(f != NULL, "out of memory");
-    run_config_dump(c, f);
-    fclose(f);
-    return buf;
-}
-
 int run_job_check_saved(const run_config *cfg, uint64_t model_hash, const checkpoint *h, const char *resume_path,
                         mg_err *e) {
     char *now = run_config_text(cfg);
@@ -459,6 +449,18 @@ static int export_adapter(const run_config *cfg, const model *m) {
     return rc;
 }
 
+// Full training (lora.use_peft false): the trained weights as a model folder, OUTPUT_DIR/model, in fp32 (the
+// weights as trained, to the bit), with the tokenizer beside them: a `model:` for the next run or for transformers.
+static int export_weights(const run_config *cfg, const model *m) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/model", cfg->output_dir);
+    file_mkdir_p(dir);
+    mg_err e;
+    int rc = model_save_folder(m, dir, 0, cfg->model, &e);
+    if (rc) fprintf(stderr, "migrate run: %s\n", e.msg);
+    return rc;
+}
+
 // The task's own files of a finished search (ARC: submission.json and arc_result.json), from the archive.
 static int task_report(const run_job *j, int print) {
     if (!j->t->report) return 0;
@@ -493,6 +495,7 @@ int run_job_finish(run_job *j, const comm *world, int summary) {
         if (write_summary(&j->cfg, &j->s, summary) || task_report(j, summary)) rc = -1;
         search_activate(&j->s);
         if (j->s.adapter && strategy_trains(j->cfg.strategy) && export_adapter(&j->cfg, j->s.m)) rc = -1;
+        if (j->s.weights && export_weights(&j->cfg, j->s.m)) rc = -1;
     }
     return rc;
 }

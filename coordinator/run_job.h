@@ -61,8 +61,6 @@ int run_load_policy(const char *dir, int weights, model *m, tokenizer **tok, mg_
 // needs nothing. A one-line error when this migrate was built without that backend or the GPU is unusable.
 int run_attach_backend(model *m, const run_config *c, comm *world, mg_err *e);
 
-// The effective configuration as text (what checkpoints store and resumes compare). malloc'd.
-char *run_config_text(const run_config *c);
 // Before a resume: the checkpoint at resume_path must hold a run of this config (up to the keys that may change,
 // checkpoint_config_compatible) on this model (config.json hash).
 int run_job_check_resume(const run_config *cfg, uint64_t model_hash, const char *resume_path, mg_err *e);

@@ -17,7 +17,7 @@ _Static_assert(LR_CONSTANT == 0 && LR_LINEAR == 1 && LR_COSINE == 2,
                "training.lr_scheduler_type's names (common/run_config.c) follow lr_schedule's order");
 
 int search_attach_adapter(model *m, const run_config *c, mg_err *e) {
-    if (!strategy_trains(c->strategy)) {
+    if (!strategy_trains(c->strategy) || !c->use_peft) {  // full training: search_init copies the weights instead
         // The baselines sample from the base policy; an adapter left by an earlier search on this model (migrate
         // ablate runs strategies one after another) must not come back when the next step enables adapters.
         if (m->lora) lora_free(m->lora), m->lora = NULL;
@@ -47,8 +47,19 @@ int search_init(search_state *s, const run_config *cfg, model *m, const tokenize
         return mg_fail(e, "%s: chat_format '%s' is not auto, plain, llama3 or chatml", cfg->path, cfg->chat_format);
     s->pe.system = cfg->system_prompt[0] ? cfg->system_prompt : NULL;
     if (strategy_trains(cfg->strategy)) {
-        if (!m->lora) return mg_fail(e, "strategy %s trains an adapter, but the model has none", strategy_name(cfg->strategy));
-        model_set_train_mode(m, TRAIN_LORA);
+        if (!cfg->use_peft) {
+            // Full training: the search trains its own copy of every weight, so the model's stay the base for
+            // the KL term and for the next search on it (migrate ablate, several problems on one model).
+            if (!m->own_params) return mg_fail(e, "lora.use_peft false: the model has no host weights to train");
+            s->weights = alignedCallocCheck(m->n_params, sizeof(float));
+            memcpy(s->weights, m->own_params, m->n_params * sizeof(float));
+            model_use_weights(m, s->weights);
+            model_set_train_mode(m, TRAIN_FULL);
+        } else {
+            if (!m->lora)
+                return mg_fail(e, "strategy %s trains an adapter, but the model has none", strategy_name(cfg->strategy));
+            model_set_train_mode(m, TRAIN_LORA);
+        }
         size_t n;
         model_trainable(m, &n);
         adamw_init(&s->opt, n);
@@ -65,7 +76,8 @@ int search_init(search_state *s, const run_config *cfg, model *m, const tokenize
 
 void search_activate(const search_state *s) {
     s->m->lora = s->adapter;
-    s->m->mode = s->adapter && s->opt.m ? TRAIN_LORA : TRAIN_NONE;
+    model_use_weights(s->m, s->weights);  // NULL: the model's own
+    s->m->mode = s->weights && s->opt.m ? TRAIN_FULL : s->adapter && s->opt.m ? TRAIN_LORA : TRAIN_NONE;
 }
 
 static const comm k_alone = {.size = 1, .is_rollout = 1, .is_learner = 1, .is_coordinator = 1, .n_rollout = 1,
@@ -85,6 +97,10 @@ void search_free(search_state *s) {
     archive_free(s->arc);
     free(s->best_history);
     adamw_free(&s->opt);
+    if (s->weights) {
+        if (s->m->params == s->weights) model_use_weights(s->m, NULL), s->m->mode = TRAIN_NONE;
+        free(s->weights);
+    }
     memset(s, 0, sizeof *s);
 }
 

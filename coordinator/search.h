@@ -29,6 +29,7 @@ typedef struct search_state {
     const run_config *cfg;
     model *m;
     lora_adapter *adapter;  // this search's own (NULL for the baselines): several searches can share one model
+    float *weights;         // full training (lora.use_peft false): this search's copy of every weight, trained
     const tokenizer *tok;
     task *t;
     archive *arc;

@@ -231,6 +231,7 @@ void engine_lora_download_grads(const engine *e, float *host) {
 }
 void engine_zero_grad(engine *e) {
     if (e->lora_n) BE->zero(e->lora_grads, e->lora_n * sizeof(float));
+    if (e->full_n) BE->zero(e->full_grads, e->full_n * sizeof(float));
 }
 
 int engine_lora_live(const engine *e) {

@@ -35,6 +35,8 @@ typedef struct engine {
     float *norm, *inv_freq;
     engine_layer *layers;
     float *dwte, *dlm_head, *dnorm;  // full-parameter gradients, as engine_layer's dW (dlm_head == dwte when tied)
+    float *full_grads;               // all of them, contiguous (a wrapped engine in full training: the model's)
+    size_t full_n;                   // their count; 0 unless full training
     // LoRA (lora_n == 0: none). Pointers index [layer * LORA_N_MODULES + module]; NULL where not adapted.
     lora_config lora;
     float lora_scale;
@@ -112,7 +114,10 @@ double engine_grad_kept_absmax(engine *e, int n_slots);
 // The kept slots' sum in int64 fixed point, sum of llrint(g * scale), in the engine's memory (lora_n values, zeros
 // when n_slots is 0): a collective sums it across the learners (workers/comm.c) before engine_grad_from_fixed.
 int64_t *engine_grad_kept_fixed(engine *e, int n_slots, double scale);
-// The adapter's gradient = acc / scale (acc: engine_grad_kept_fixed's buffer), written to host_grad too.
+// What a backward trains: every weight in full training (a wrapped engine), else the adapter. The kept gradients
+// below are of this buffer.
+float *engine_train_grads(const engine *e, size_t *n);
+// The trained gradient = acc / scale (acc: engine_grad_kept_fixed's buffer), written to host_grad too.
 void engine_grad_from_fixed(engine *e, const int64_t *acc, double scale, float *host_grad);
 
 // ---- inference ----

@@ -6,10 +6,16 @@
 #include <float.h>
 #include <math.h>
 
-// Room for n_slots gradients of the current adapter's size (kept while the shape stays).
+float *engine_train_grads(const engine *e, size_t *n) {
+    if (e->full_n) return *n = e->full_n, e->full_grads;
+    return *n = e->lora_n, e->lora_grads;
+}
+
+// Room for n_slots gradients of the trained buffer's size (kept while the size stays).
 static void ensure_kept(engine *e, int n_slots) {
-    size_t n = e->lora_n;
-    mgCheck(n > 0, "kept gradients need the engine's adapter");
+    size_t n;
+    engine_train_grads(e, &n);
+    mgCheck(n > 0, "kept gradients need an adapter or full training");
     if (e->kept && e->kept_cap >= n_slots && e->kept_n == n) return;
     int cap = n_slots > e->kept_cap || e->kept_n != n ? n_slots : e->kept_cap;
     float *grown = BE->alloc((size_t)cap * n * sizeof(float));
@@ -23,7 +29,9 @@ static void ensure_kept(engine *e, int n_slots) {
 void engine_grad_keep(engine *e, int slot) {
     mgCheck(slot >= 0, "engine_grad_keep: negative slot");
     ensure_kept(e, slot + 1);
-    BE->copy(e->kept + (size_t)slot * e->kept_n, e->lora_grads, e->kept_n * sizeof(float));
+    size_t n;
+    float *g = engine_train_grads(e, &n);
+    BE->copy(e->kept + (size_t)slot * n, g, n * sizeof(float));
 }
 
 double engine_grad_kept_absmax(engine *e, int n_slots) {
@@ -36,17 +44,21 @@ double engine_grad_kept_absmax(engine *e, int n_slots) {
 }
 
 int64_t *engine_grad_kept_fixed(engine *e, int n_slots, double scale) {
-    mgCheck(n_slots == 0 || e->kept_n == e->lora_n, "the adapter changed between the backward and the gradient sum");
+    size_t n;
+    engine_train_grads(e, &n);
+    mgCheck(n_slots == 0 || e->kept_n == n, "the trained buffer changed between the backward and the gradient sum");
     ensure_kept(e, n_slots > 0 ? n_slots : 1);  // a learner without shards still takes part in the sum (zeros)
-    BE->zero(e->kept_acc, e->lora_n * sizeof(int64_t));
-    for (int k = 0; k < n_slots; k++) BE->fixed_accumulate(e->kept_acc, e->kept + (size_t)k * e->lora_n, e->lora_n, scale);
+    BE->zero(e->kept_acc, n * sizeof(int64_t));
+    for (int k = 0; k < n_slots; k++) BE->fixed_accumulate(e->kept_acc, e->kept + (size_t)k * n, n, scale);
     return e->kept_acc;
 }
 
 void engine_grad_from_fixed(engine *e, const int64_t *acc, double scale, float *host_grad) {
     // The engine's gradient buffer is free until the next backward; on the CPU it is the host's own.
-    BE->fixed_to_float(e->lora_grads, acc, e->lora_n, scale);
-    if (host_grad != e->lora_grads) BE->download(host_grad, e->lora_grads, e->lora_n * sizeof(float));
+    size_t n;
+    float *g = engine_train_grads(e, &n);
+    BE->fixed_to_float(g, acc, n, scale);
+    if (host_grad != g) BE->download(host_grad, g, n * sizeof(float));
 }
 
 void engine_grads_free(engine *e) {

@@ -63,6 +63,7 @@ void engine_wrap_sync(engine *e, model *m) {
     e->cfg.tie_word_embeddings = w->lm_head == w->wte;
     e->wte = w->wte, e->lm_head = w->lm_head, e->norm = w->norm, e->inv_freq = m->inv_freq;
     e->dwte = full ? g->wte : NULL, e->dlm_head = full ? g->lm_head : NULL, e->dnorm = full ? g->norm : NULL;
+    e->full_grads = full ? m->grads : NULL, e->full_n = full ? m->n_params : 0;
     for (int l = 0; l < L; l++) {
         const layer_weights *wl = &w->layers[l], *gl = full ? &g->layers[l] : &(layer_weights){0};
         engine_layer *el = &e->layers[l];

@@ -23,9 +23,12 @@ void model_backward(model *m, const packed_batch *b, const float *dlogp) {
 }
 
 void model_backward_keep(model *m, const packed_batch *b, const float *dlogp, int slot) {
-    mgCheck(m->mode == TRAIN_LORA && m->lora, "kept gradients are an adapter's (TRAIN_LORA)");
+    mgCheck((m->mode == TRAIN_LORA && m->lora) || m->mode == TRAIN_FULL, "kept gradients need TRAIN_LORA or TRAIN_FULL");
     engine *e = backward_engine(m);
-    mgCheck(e->lora_n == m->lora->n_params, "backward needs the adapter of the forward before it");
+    if (m->mode == TRAIN_FULL)
+        mgCheck(e->borrowed && e->full_n == m->n_params, "full training runs on the CPU engine over the model's weights");
+    else
+        mgCheck(e->lora_n == m->lora->n_params, "backward needs the adapter of the forward before it");
     engine_zero_grad(e);
     engine_backward(e, b, dlogp);
     engine_grad_keep(e, slot);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/file.h"
 #include "common/rng.h"
 #include "model/engine.h"
 #include "model/model_internal.h"
@@ -116,6 +117,22 @@ const char *model_param_name(const model *m, int index, char *buf, size_t buflen
 
 static int64_t numel(int ndim, const int64_t shape[2]) { return ndim == 1 ? shape[0] : shape[0] * shape[1]; }
 
+int model_weight_tensors(const model *m, lora_tensor *out) {
+    int count = model_param_count(m);
+    model_weights w = m->w;  // param_slot hands out slots; only names and shapes are read
+    size_t off = 0;  // layout_weights' order: each tensor follows the one before
+    for (int i = 0; out && i < count; i++) {
+        int ndim;
+        int64_t shape[2];
+        param_slot(&m->cfg, &w, i, out[i].name, sizeof out[i].name, &ndim, shape);
+        out[i].offset = off;
+        out[i].rows = ndim == 1 ? 1 : (int)shape[0];
+        out[i].cols = ndim == 1 ? (int)shape[0] : (int)shape[1];
+        off += (size_t)numel(ndim, shape);
+    }
+    return count;
+}
+
 // Lays every tensor of the table out in `buf` (or just counts when buf is NULL); ties lm_head to wte.
 static size_t layout_weights(const hf_config *c, model_weights *w, float *buf) {
     size_t off = 0;
@@ -163,7 +180,7 @@ static void model_alloc(model *m, const hf_config *cfg, int weights) {
     m->n_params = layout_weights(cfg, &m->w, NULL);
     if (weights) {
         // Aligned: with the usual dims (multiples of 16) every tensor then starts on a cache line.
-        m->params = alignedCallocCheck(m->n_params, sizeof(float));
+        m->params = m->own_params = alignedCallocCheck(m->n_params, sizeof(float));
         layout_weights(cfg, &m->w, m->params);
     }
     m->inv_freq = mallocCheck((size_t)cfg->head_dim / 2 * sizeof(float));
@@ -230,8 +247,8 @@ int model_load_shape(model *m, const char *dir, mg_err *e) {
 
 void model_drop_host_weights(model *m) {
     if (m->eng && m->eng->borrowed) engine_free(m->eng), free(m->eng), m->eng = NULL;  // it wrapped them
-    free(m->params);
-    m->params = NULL;
+    free(m->own_params);
+    m->params = m->own_params = NULL;
     int L = m->cfg.num_hidden_layers;
     memset(m->w.layers, 0, (size_t)L * sizeof(layer_weights));  // every pointer pointed into params
     m->w.wte = m->w.norm = m->w.lm_head = NULL;
@@ -285,11 +302,23 @@ int model_save(const model *m, const char *dir, int as_bf16, mg_err *e) {
     return rc;
 }
 
+int model_save_folder(const model *m, const char *dir, int as_bf16, const char *tokenizer_dir, mg_err *e) {
+    if (model_save(m, dir, as_bf16, e)) return -1;
+    const char *files[] = {"tokenizer.json", "tokenizer_config.json"};
+    for (int i = 0; i < 2; i++) {
+        char from[4200], to[4200];
+        snprintf(from, sizeof from, "%s/%s", tokenizer_dir, files[i]);
+        snprintf(to, sizeof to, "%s/%s", dir, files[i]);
+        if (file_copy(from, to, (size_t)1 << 30, i == 1, e) < 0) return -1;
+    }
+    return 0;
+}
+
 void model_free(model *m) {
     if (!m) return;
     if (m->eng) engine_free(m->eng), free(m->eng);
     if (m->lora) lora_free(m->lora);
-    free(m->params);
+    free(m->own_params);
     free(m->grads);
     free(m->w.layers);
     free(m->g.layers);
@@ -304,6 +333,15 @@ void model_set_train_mode(model *m, train_mode mode) {
         layout_weights(&m->cfg, &m->g, m->grads);
     }
     if (mode == TRAIN_LORA) mgCheck(m->lora != NULL, "call model_lora_init before TRAIN_LORA");
+}
+
+void model_use_weights(model *m, float *params) {
+    if (!params) params = m->own_params;
+    if (params == m->params) return;
+    mgCheck(!m->eng || m->eng->borrowed, "a model on another backend runs its own weights (train LoRA there)");
+    mgCheck(params != NULL, "the model has no host weights");
+    m->params = params;
+    layout_weights(&m->cfg, &m->w, params);
 }
 
 void model_zero_grad(model *m) {

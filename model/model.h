@@ -68,7 +68,8 @@ typedef struct engine engine;  // the model loop over a compute backend (model/e
 typedef struct {
     hf_config cfg;
     size_t n_params;
-    float *params;        // every weight, contiguous
+    float *params;        // every weight, contiguous: own_params, or a search's trained copy (model_use_weights)
+    float *own_params;    // the weights as loaded; a search that trains every weight never writes them
     model_weights w;
     float *grads;         // NULL unless TRAIN_FULL
     model_weights g;      // pointers into grads
@@ -93,6 +94,9 @@ int model_load_shape(model *m, const char *dir, mg_err *e);
 void model_init_random(model *m, const hf_config *cfg, uint64_t seed);
 // Writes config.json, generation_config.json and model.safetensors (F32 or BF16) in HF layout.
 int model_save(const model *m, const char *dir, int as_bf16, mg_err *e);
+// model_save, then the tokenizer's files (tokenizer.json; tokenizer_config.json when present) copied from
+// tokenizer_dir: a folder that transformers and `migrate run` load as they load the original.
+int model_save_folder(const model *m, const char *dir, int as_bf16, const char *tokenizer_dir, mg_err *e);
 void model_free(model *m);
 // The HF tensor name of parameter `index` in the order model_param_count enumerates them (for save/load/tests).
 int model_param_count(const model *m);
@@ -121,7 +125,14 @@ typedef struct {
     int rows, cols;
 } lora_tensor;
 int lora_tensors(const model *m, lora_tensor *out);
+// The same for every weight in full training: HF names ("model.layers.0.self_attn.q_proj.weight"), offsets into
+// params, a vector as one row. A tied lm_head is wte's and not listed.
+int model_weight_tensors(const model *m, lora_tensor *out);
 void model_set_train_mode(model *m, train_mode mode);  // allocates gradients as the mode needs
+// Runs the model on `params` (n_params floats in the model's layout: a search's own copy of the weights, which it
+// trains) or, with NULL, on its own weights again. Only the pointers change; the CPU engine re-reads them at every
+// call. A model on another backend refuses.
+void model_use_weights(model *m, float *params);
 void model_zero_grad(model *m);
 // The trainable buffer and its gradient for the current mode (adapter or full weights).
 float *model_trainable(model *m, size_t *n);
@@ -171,8 +182,8 @@ int packed_batch_share_prompts(packed_batch *dst, const packed_batch *src, int f
 double model_forward(model *m, const packed_batch *b, float temperature, float *logp, float *entropy);
 // Backpropagates dL/dlogp (N) of the last model_forward into the trainable gradients (+=).
 void model_backward(model *m, const packed_batch *b, const float *dlogp);
-// The adapter's gradient of dL/dlogp alone (not +=), kept in the engine as slot `slot` (engine_grad_keep) instead of
-// coming to the host: a learner's shard, summed later (workers/learner.c).
+// The trained gradient (the adapter's, or every weight's in TRAIN_FULL) of dL/dlogp alone (not +=), kept in the
+// engine as slot `slot` (engine_grad_keep) instead of coming to the host: a learner's shard, summed later (workers/learner.c).
 void model_backward_keep(model *m, const packed_batch *b, const float *dlogp, int slot);
 
 // ---- inference with a KV cache ----

@@ -26,7 +26,9 @@ static const char *EXPORT_HELP =
     "usage: migrate export CHECKPOINT.h5 --out DIR\n"
     "\n"
     "Writes the checkpoint's LoRA adapter as a PEFT folder (adapter_config.json + adapter_model.safetensors):\n"
-    "    PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(BASE), DIR)\n";
+    "    PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(BASE), DIR)\n"
+    "A checkpoint of full training (lora.use_peft false) holds every weight: DIR becomes a model folder\n"
+    "(config.json, model.safetensors in fp32, the tokenizer), read from the run's model folder for its shape.\n";
 
 // The best k valid entries of a snapshot's archive: reward order, earlier entry first on ties (the archive's order).
 static int top_entries(const checkpoint *c, int k, int64_t *out) {
@@ -112,7 +114,10 @@ int cmd_inspect(int argc, char **argv) {
                    c.canonical + s, c.entry_iteration[i], origin_names[c.origin[i] % ORIGIN_COUNT]);
         }
         free(best);
-        if (c.has_adapter)
+        if (c.has_adapter && c.lora_rank == 0)
+            printf("weights    every weight trained (lora.use_peft false): %lld parameters in %lld tensors; AdamW "
+                   "step %lld\n", (long long)c.n_adapter, (long long)c.n_tensors, (long long)c.opt_step);
+        else if (c.has_adapter)
             printf("adapter    LoRA r %lld, alpha %g on %s: %lld parameters in %lld tensors; AdamW step %lld\n",
                    (long long)c.lora_rank, c.lora_alpha, c.lora_targets, (long long)c.n_adapter, (long long)c.n_tensors,
                    (long long)c.opt_step);
@@ -121,6 +126,26 @@ int cmd_inspect(int argc, char **argv) {
     }
     checkpoint_free(&c);
     return 0;
+}
+
+// A checkpoint of full training (r = 0) holds every weight: written as a model folder, shaped and tokenized as the
+// run's model (which must still be at the path the checkpoint names).
+static int export_weights(const checkpoint *c, const char *out) {
+    model m;
+    mg_err e;
+    int loaded = model_load(&m, c->model_path, &e) == 0, rc = loaded ? 0 : -1;
+    if (!rc && (int64_t)m.n_params != c->n_adapter)
+        rc = mg_fail(&e, "%s has %zu parameters, the checkpoint's weights %lld", c->model_path, m.n_params,
+                     (long long)c->n_adapter);
+    if (!rc) {
+        memcpy(m.params, c->adapter, m.n_params * sizeof(float));
+        file_mkdir_p(out);
+        rc = model_save_folder(&m, out, 0, c->model_path, &e);
+    }
+    if (loaded) model_free(&m);
+    if (rc) fprintf(stderr, "migrate export: %s\n", e.msg);
+    else printf("wrote %s: the trained weights as a model folder (%lld parameters)\n", out, (long long)c->n_adapter);
+    return rc;
 }
 
 int cmd_export(int argc, char **argv) {
@@ -139,6 +164,8 @@ int cmd_export(int argc, char **argv) {
     if (!c.has_adapter) {
         fprintf(stderr, "migrate export: %s: no adapter (the run's strategy does not train)\n", path);
         rc = 1;
+    } else if (c.lora_rank == 0) {
+        rc = export_weights(&c, out);
     } else {
         unsigned targets = 0;
         rc = lora_parse_targets(c.lora_targets, &targets, &e);

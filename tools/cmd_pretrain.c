@@ -21,21 +21,6 @@ static const char *HELP =
     "(config.json, generation_config.json, model.safetensors, tokenizer.json, tokenizer_config.json) every\n"
     "`training.save_every` steps and at the end. See docs/config.md for every key.\n";
 
-static int copy_file(const char *from, const char *to) {
-    FILE *in = fopen(from, "rb");
-    if (!in) return -1;
-    FILE *out = fopen(to, "wb");
-    if (!out) return fclose(in), -1;
-    char buf[65536];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        if (fwrite(buf, 1, n, out) != n) rc = -1;
-    fclose(in);
-    if (fclose(out)) rc = -1;
-    return rc;
-}
-
 typedef struct {
     const pretrain_config *cfg;
     mg_err *e;
@@ -44,19 +29,9 @@ typedef struct {
 static int save_model(model *m, int step, void *ctx) {
     save_ctx *s = ctx;
     const pretrain_config *c = s->cfg;
-    if (model_save(m, c->output_dir, !strcmp(c->save_dtype, "bf16"), s->e)) {
+    if (model_save_folder(m, c->output_dir, !strcmp(c->save_dtype, "bf16"), c->tokenizer, s->e)) {
         fprintf(stderr, "migrate pretrain: %s\n", s->e->msg);
         return -1;
-    }
-    const char *files[] = {"tokenizer.json", "tokenizer_config.json"};
-    for (int i = 0; i < 2; i++) {
-        char from[2100], to[2100];
-        snprintf(from, sizeof from, "%s/%s", c->tokenizer, files[i]);
-        snprintf(to, sizeof to, "%s/%s", c->output_dir, files[i]);
-        if (copy_file(from, to) && i == 0) {
-            fprintf(stderr, "migrate pretrain: cannot copy %s to %s: %s\n", from, to, strerror(errno));
-            return -1;
-        }
     }
     fprintf(stderr, "migrate pretrain: step %d: wrote %s\n", step, c->output_dir);
     return 0;

@@ -52,6 +52,21 @@ static double grad_fixed_scale(double absmax, int n_shards) {
     return ldexp(1.0, 62 - ex);
 }
 
+// The base model's log-probs, for the KL term: the adapter switched off, or in full training the model's own
+// weights in place of the search's trained copy (no second copy of the weights either way).
+static void reference_forward(model *m, const packed_batch *b, float temperature, float *ref) {
+    if (m->mode == TRAIN_FULL) {
+        float *trained = m->params;
+        model_use_weights(m, NULL);
+        model_forward(m, b, temperature, ref, NULL);
+        model_use_weights(m, trained);
+        return;
+    }
+    m->lora->enabled = 0;
+    model_forward(m, b, temperature, ref, NULL);
+    m->lora->enabled = 1;
+}
+
 // One forward/backward of a shard on the current adapter; its gradient stays in the engine as kept slot `slot`
 // (on a GPU it never crosses to the host before the sum), its stats go to stat.
 static void shard_step(model *m, shard *sh, int slot, const grpo_params *gp, float temperature,
@@ -59,11 +74,9 @@ static void shard_step(model *m, shard *sh, int slot, const grpo_params *gp, flo
     int N = sh->b.n_tokens;
     float *logp = mallocCheck((size_t)N * sizeof(float)), *ent = mallocCheck((size_t)N * sizeof(float));
     float *dlogp = mallocCheck((size_t)N * sizeof(float));
-    if (first_update && gp->beta != 0.0f && m->lora) {
+    if (first_update && gp->beta != 0.0f && (m->lora || m->mode == TRAIN_FULL)) {
         sh->ref = mallocCheck((size_t)N * sizeof(float));
-        m->lora->enabled = 0;  // the base model is the adapter switched off: no second copy of the weights
-        model_forward(m, &sh->b, temperature, sh->ref, NULL);
-        m->lora->enabled = 1;
+        reference_forward(m, &sh->b, temperature, sh->ref);
     }
     model_forward(m, &sh->b, temperature, logp, ent);
     if (first_update)  // off-policy members: their old log-probs are the policy's as the group is formed
@@ -87,8 +100,10 @@ static void shard_step(model *m, shard *sh, int slot, const grpo_params *gp, flo
 // every learner gets NaN everywhere, and none takes the step.
 static void reduce_gradients(const comm *c, model *m, int n_kept, int n_shards, float *grad, size_t n) {
     // the engine of this learner's shards; one that ran none yet (no forward since the adapter came) gets it now
-    engine *e = m->eng && m->eng->lora_n == m->lora->n_params ? m->eng : model_engine(m);
-    mgCheck(e->lora_n == n, "the learner sums the adapter's gradient");
+    size_t en = 0;
+    engine *e = m->eng && m->mode == TRAIN_LORA && m->eng->lora_n == m->lora->n_params ? m->eng : model_engine(m);
+    engine_train_grads(e, &en);
+    mgCheck(en == n, "the learner sums the trained buffer's gradient");
     double amax = engine_grad_kept_absmax(e, n_kept);
     comm_grad_max(c, e->be, &amax);
     if (!(amax <= DBL_MAX)) {
@@ -105,16 +120,17 @@ static void reduce_gradients(const comm *c, model *m, int n_kept, int n_shards, 
 // from the learner leader with its version (the optimizer's step count) and the last gradient norm (a metric).
 static void publish_adapter(const comm *c, model *m, adamw_state *opt, learner_stats *st) {
     if (!comm_has_non_learners(c)) return;
-    lora_adapter *a = m->lora;
+    size_t n;
+    float *trained = model_trainable(m, &n);  // the adapter, or in full training the search's weights
     double head[4] = {(double)opt->t, st->grad_norm, st->skipped, st->skip_reason};
-    size_t n = a->n_params, len = sizeof head + n * sizeof(float);
+    size_t len = sizeof head + n * sizeof(float);
     char *buf = mallocCheck(len);
-    if (c->rank == c->learner_leader) memcpy(buf, head, sizeof head), memcpy(buf + sizeof head, a->params, n * sizeof(float));
+    if (c->rank == c->learner_leader) memcpy(buf, head, sizeof head), memcpy(buf + sizeof head, trained, n * sizeof(float));
     comm_publish(c, buf, len, "adapter publication");
     if (!c->is_learner) {
         memcpy(head, buf, sizeof head);
-        memcpy(a->params, buf + sizeof head, n * sizeof(float));
-        lora_adapter_changed(a);
+        memcpy(trained, buf + sizeof head, n * sizeof(float));
+        if (m->mode == TRAIN_LORA) lora_adapter_changed(m->lora);
         opt->t = (int)head[0], st->grad_norm = head[1], st->skipped = (int)head[2], st->skip_reason = (int)head[3];
     }
     free(buf);

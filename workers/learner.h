@@ -1,4 +1,4 @@
-// The learner role: GRPO updates of the adapter on one mixed group.
+// The learner role: GRPO updates of the adapter (or, with lora.use_peft false, of every weight) on one mixed group.
 //
 // With several ranks the group comes from the coordinator: rank 0 sends it (members, advantages, old log-probs) to
 // every rank, and each checks it against the group its own replica formed.

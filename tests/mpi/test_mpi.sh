@@ -3,6 +3,7 @@
 #   1. np = 2, 3, 4 and coordinator-only / disjoint rollout-learner layouts end bit-identical to np = 1 (the
 #      learners publish the adapter to the other ranks; a coordinator-only rank 0 loads no weights)
 #      (`migrate inspect --digest`: archive, adapter, AdamW moments, counters; and metrics.jsonl without timings);
+#   1b. the same for full training (lora.use_peft false: every weight trains and is published);
 #   2. a layout that does not fit is one clear error;
 #   3. SIGUSR1 to mpirun mid-run checkpoints; resuming with another rank count ends as np = 1;
 #   4. a rank that hangs ends the job within distributed.timeout, naming the rank and its step; a rank that
@@ -44,6 +45,21 @@ for i in "${!layouts[@]}"; do
     if mpirun -np "$np" "$M" run "${BASE[@]}" --set output_dir="$d" "${extra[@]}" >"$d.out" 2>&1; then
         same_as_ref "$d" "np $np ${extra[*]}"
     else fail "np $np ${extra[*]}: exit $?"; tail -5 "$d.out"; fi
+done
+
+# 1b. full training (lora.use_peft false): the learners sum every weight's gradient exactly and the leader publishes
+# the weights to the rollout-only ranks, so layouts end as np 1 does here too
+FULLW=("${BASE[@]}" --set lora.use_peft=false --set training.learning_rate=1e-3)
+"$M" run "${FULLW[@]}" --set output_dir="$T/fullw" >"$T/fullw.out" 2>&1 || { fail "full training, np 1"; cat "$T/fullw.out"; }
+FREF=$(digest_of "$T/fullw")
+for layout in "3|" "4|--set distributed.rollout_ranks=2 --set distributed.learner_ranks=2"; do
+    np=${layout%%|*}
+    read -r -a extra <<<"${layout#*|}"
+    d="$T/fullw-$np"
+    mpirun -np "$np" "$M" run "${FULLW[@]}" --set output_dir="$d" "${extra[@]}" >"$d.out" 2>&1 || { fail "full np $np: exit $?"; tail -5 "$d.out"; }
+    if [ "$(digest_of "$d")" = "$FREF" ] && [ "$FREF" != "$REF" ] && diff -q <(metrics_of "$T/fullw") <(metrics_of "$d") >/dev/null; then
+        ok "full training, np $np ${extra[*]} = np 1"
+    else fail "full training, np $np ${extra[*]}: digest $(digest_of "$d") vs $FREF"; fi
 done
 
 # A coordinator-only rank 0 never runs the model: it loads the shape and tokenizer, not the weights.

@@ -258,6 +258,13 @@ static void refusals(model *m, const tokenizer *tok, const char *path) {
     CHECK(checkpoint_config_compatible(saved, longer, "c.h5", &e) == 0, "more iterations refused: %s", e.msg);
     CHECK(checkpoint_config_compatible(saved, other, "c.h5", &e) == -1 && strstr(e.msg, "'training.learning_rate' was 5e-05"),
           "another learning rate accepted: %s", e.msg);
+    // A key newer than the checkpoint (written before the key existed) is compatible at its default only.
+    const char *newer_default = "seed: 1\niterations: 5\ntraining:\n  learning_rate: 5e-05\nlora:\n  use_peft: true\n";
+    const char *newer_other = "seed: 1\niterations: 5\ntraining:\n  learning_rate: 5e-05\nlora:\n  use_peft: false\n";
+    CHECK(checkpoint_config_compatible(saved, newer_default, "c.h5", &e) == 0, "a newer key at its default refused: %s",
+          e.msg);
+    CHECK(checkpoint_config_compatible(saved, newer_other, "c.h5", &e) == -1 && strstr(e.msg, "'lora.use_peft' was true"),
+          "a newer key off its default accepted: %s", e.msg);
     // A write past the file-size limit (a full disk) fails and leaves the previous checkpoint as it was.
     pid_t pid = fork();
     if (pid == 0) {

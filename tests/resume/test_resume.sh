@@ -6,6 +6,7 @@
 #   3. kill -9 at random moments, resuming after each, until the run completes -> the reference's state;
 #   4. a full disk (ulimit -f) while checkpointing keeps the previous checkpoint; extending a finished run
 #      with --set iterations=N ends where an uninterrupted N-iteration run ends;
+#   2c. the same for full training (lora.use_peft false), whose weights the run and export write as a model folder;
 #   5. checkpoints of another config or model, truncated, flipped or not HDF5 are refused in one line.
 # "State" = `migrate inspect --digest` (archive, adapter, AdamW moments, counters) plus metrics.jsonl without timings.
 set -uo pipefail
@@ -67,6 +68,24 @@ if stop_and_resume "$d" TERM "${SCHED[@]}" && same_state "$T/sched" "$d" &&
     ok "cosine schedule with warmup: SIGTERM + resume = uninterrupted, and differs from the constant rate"
 else fail "schedule: resumed $(digest_of "$d"), uninterrupted $(digest_of "$T/sched"), constant $(digest_of "$T/sched-const")"; fi
 
+# 2c. full training (lora.use_peft false): the search's own copy of every weight and its AdamW moments resume
+# exactly too, and the run leaves its weights as a model folder (OUTPUT_DIR/model) that export writes from the
+# checkpoint byte for byte and that a next run loads as its model
+FULLW=("${BASE[@]}" --set lora.use_peft=false --set training.learning_rate=1e-3)
+"$M" run "${FULLW[@]}" --set output_dir="$T/fullw" >"$T/fullw.out" 2>&1 || { fail "full-training run"; cat "$T/fullw.out"; }
+d="$T/fullw-sig"
+if stop_and_resume "$d" TERM "${FULLW[@]}" && same_state "$T/fullw" "$d" && [ "$(digest_of "$T/fullw")" != "$REF" ] &&
+   cmp -s "$T/fullw/model/model.safetensors" "$d/model/model.safetensors"; then
+    ok "full training: SIGTERM + resume = uninterrupted (state and written weights), and differs from LoRA's"
+else fail "full training: resumed $(digest_of "$d"), uninterrupted $(digest_of "$T/fullw")"; fi
+if "$M" export "$T/fullw/checkpoint.h5" --out "$T/fullw-export" >/dev/null 2>&1 &&
+   cmp -s "$T/fullw/model/model.safetensors" "$T/fullw-export/model.safetensors" &&
+   "$M" inspect "$T/fullw/checkpoint.h5" | grep -q "every weight trained" &&
+   "$M" run jobs/semantle-demo.yaml --quiet --set model="$T/fullw/model" --set strategy=random --set iterations=1 \
+       --set output_dir="$T/fullw-next" >"$T/fullw-next.out" 2>&1; then
+    ok "full training: export writes the run's weights byte for byte, and a run loads them as its model"
+else fail "full training: export or reload"; cat "$T/fullw-next.out" 2>/dev/null; fi
+
 # 3. kill -9 at random moments (seeded, so a failure can be replayed). Each attempt waits for one new checkpoint
 # (so every attempt makes progress, however slow the build), then kills at a random moment within about one
 # iteration: mid-sampling, mid-training or mid-write.
@@ -120,6 +139,8 @@ refuse() {  # name, expected text, command...
 C="$T/ref/checkpoint.h5"
 refuse "another config" "'training.learning_rate' was 5e-05" "$M" run --resume "$C" --set training.learning_rate=1e-3
 refuse "another model" "is another model" "$M" run --resume "$C" --set model=tests/parity/fixtures/llama3-tiny
+refuse "LoRA on a full-training checkpoint" "'lora.use_peft' was false" "$M" run --resume "$T/fullw/checkpoint.h5" \
+    --set lora.use_peft=true
 refuse "a config file that differs" "'seed' was 1234" "$M" run jobs/semantle-demo.yaml --resume "$C" --set seed=5
 size=$(stat -c %s "$C")
 head -c $((size / 2)) "$C" > "$T/half.h5"
