@@ -607,6 +607,14 @@ def write_jsonl(path, docs):
             f.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
 
 
+def write_stats(folder, stats):
+    """folder/stats.json (sorted keys, so reruns compare), and the stats but the examples on stdout."""
+    with open(os.path.join(folder, "stats.json"), "w") as f:
+        json.dump(stats, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(json.dumps({k: v for k, v in stats.items() if k != "examples"}, indent=1, sort_keys=True))
+
+
 def sha256_file(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -678,10 +686,7 @@ def main():
     stats = statistics(tok, train, valid, vocab_list, pairs, gweights, config, offensive)
     stats["sha256"] = {name: sha256_file(os.path.join(args.out, name))
                        for name in ("corpus.jsonl", "valid.jsonl", "tokenizer.json")}
-    with open(os.path.join(args.out, "stats.json"), "w") as f:
-        json.dump(stats, f, indent=1, sort_keys=True)
-        f.write("\n")
-    print(json.dumps({k: v for k, v in stats.items() if k != "examples"}, indent=1, sort_keys=True))
+    write_stats(args.out, stats)
 
 
 def statistics(tok, train, valid, vocab_list, pairs, gweights, config, offensive):
