@@ -183,7 +183,8 @@ double model_forward(model *m, const packed_batch *b, float temperature, float *
 // Backpropagates dL/dlogp (N) of the last model_forward into the trainable gradients (+=).
 void model_backward(model *m, const packed_batch *b, const float *dlogp);
 // The trained gradient (the adapter's, or every weight's in TRAIN_FULL) of dL/dlogp alone (not +=), kept in the
-// engine as slot `slot` (engine_grad_keep) instead of coming to the host: a learner's shard, summed later (workers/learner.c).
+// engine as slot `slot` (engine_grad_keep) instead of coming to the host: a learner's shard, summed later
+// (workers/learner.c).
 void model_backward_keep(model *m, const packed_batch *b, const float *dlogp, int slot);
 
 // ---- inference with a KV cache ----

@@ -59,8 +59,9 @@ def ablate_row(fixed, settings_column=False, job="jobs/semantle-demo.yaml"):
     def cmd(migrate, row, out):
         args = [migrate, "ablate", job, "--strategies", row["strategy"], "--seeds", row["seed"],
                 "--targets", row["target"], "--set", "threads=1", "--set", f"output_dir={out}"] + fixed
-        if settings_column:
-            args += ["--set", row["settings"]]
+        if settings_column:  # one or more KEY=VALUE, space-separated
+            for setting in row["settings"].split():
+                args += ["--set", setting]
         return args, os.path.join(out, "ablation.csv")
     return cmd
 
@@ -72,6 +73,11 @@ semantle_models_row = ablate_row([], settings_column=True)
 semantle_words_confirm_row = ablate_row(["--set", "model=data/models/semantle-words", "--set", "oracle_budget=600",
                                          "--set", "iterations=400", "--set", "training.learning_rate=1e-3",
                                          "--set", "search.repeats=lowest"])
+# ablation-full-weights.md: the word prior, repeats lowest, 600 oracle calls; full training or LoRA per row
+WORDS_600 = ["--set", "model=data/models/semantle-words", "--set", "oracle_budget=600", "--set", "iterations=400",
+             "--set", "search.repeats=lowest"]
+semantle_full_dev_row = ablate_row(WORDS_600 + ["--set", "lora.use_peft=false"], settings_column=True)
+semantle_full_confirm_row = ablate_row(WORDS_600, settings_column=True)
 # sentence-oracle.md: the sentence-embedding oracle, run by the Python that runs this script (it needs wordllama)
 ORACLE_COMMAND = f"{sys.executable} tasks/examples/semantle_sentence_oracle.py --target {{target}}"
 semantle_sentence_row = ablate_row(["--set", f"task.command={ORACLE_COMMAND}"], settings_column=True,
@@ -121,6 +127,14 @@ TABLES = {
                                semantle_words_confirm_row,
                                "docs/results/ablation-words.md: the word prior at lr 1e-3, 4 strategies x 2 seeds x 20 "
                                "fresh nouns (Intel Xeon)"),
+    "semantle-full-weights-dev": ("docs/results/ablation-full-weights-dev.csv", ["strategy", "settings", "seed", "target"],
+                                  semantle_full_dev_row,
+                                  "docs/results/ablation-full-weights.md: full training, 2 strategies x 3 learning "
+                                  "rates x 2 seeds x 10 development nouns (Intel Xeon)"),
+    "semantle-full-weights-confirm": ("docs/results/ablation-full-weights-confirm.csv",
+                                      ["strategy", "settings", "seed", "target"], semantle_full_confirm_row,
+                                      "docs/results/ablation-full-weights.md: full training against LoRA, 4 strategies "
+                                      "x 2 seeds x 20 fresh nouns (Intel Xeon)"),
     "semantle-sentence": ("docs/results/sentence-oracle.csv", ["strategy", "settings", "seed", "target"],
                           semantle_sentence_row,
                           "docs/results/sentence-oracle.md: the sentence-embedding oracle, 2 priors x 4 strategies x 2 "

@@ -79,6 +79,22 @@ static void check_learner_gradient(model *m) {
           rel, sqrt(den), ls.updates);
     CHECK(memcmp(m->params, start, n * sizeof(float)) == 0, "a step at lr 0 moved the weights");
 
+    // The KL term's reference is the model's own weights while a trained copy runs: none at the copy's start, some
+    // once the copy has moved.
+    float *copy = malloc(n * sizeof(float));
+    memcpy(copy, m->own_params, n * sizeof(float));
+    model_use_weights(m, copy);
+    grpo_params gk = gp;
+    gk.beta = 0.04f;
+    learner_stats k0, k1;
+    learner_update(&k_alone, m, &opt, &gk, 1, 1.0f, 2, &b, old, k_adv, &k0);
+    for (size_t i = 0; i < n; i++) copy[i] += 1e-3f * (float)((int)(i % 3) - 1);
+    learner_update(&k_alone, m, &opt, &gk, 1, 1.0f, 2, &b, old, k_adv, &k1);
+    printf("  KL to the model's own weights: %.3g at the copy's start, %.3g once it moved\n", k0.kl, k1.kl);
+    CHECK(k0.kl == 0.0 && k1.kl > 0.0 && m->params == copy, "KL reference: %g then %g", k0.kl, k1.kl);
+    model_use_weights(m, NULL);
+    free(copy);
+
     // against finite differences of the loss, in double steps on one weight of several kinds of tensor
     const char *names[] = {"model.embed_tokens.weight", "model.layers.0.input_layernorm.weight",
                            "model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.down_proj.weight",
