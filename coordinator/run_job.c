@@ -293,9 +293,11 @@ int run_job_open(run_job *j, run_config *cfg, model *m, const tokenizer *tok, ui
         if ((j->lock_fd = run_lock_dir(c->output_dir, e)) < 0) return -1;
         j->locked = 1;
         if (!resume_path && run_check_fresh_dir(c->output_dir, overwrite, e)) return -1;
-        char adapter_dir[4200];  // what writers killed mid-way (kill -9) left behind
+        char adapter_dir[4200], model_dir[4200];  // what writers killed mid-way (kill -9) left behind
         snprintf(adapter_dir, sizeof adapter_dir, "%s/adapter", c->output_dir);
+        snprintf(model_dir, sizeof model_dir, "%s/model", c->output_dir);
         file_remove_stale_temps(c->output_dir), file_remove_stale_temps(adapter_dir);
+        file_remove_stale_temps(model_dir);
     }
     snprintf(j->sv.path, sizeof j->sv.path, "%s/checkpoint.h5", c->output_dir);
     j->sv.config = run_config_text(c);
