@@ -103,7 +103,7 @@ uint64_t checkpoint_file_digest(const checkpoint *c) {
         h = checkpoint_hash_bytes(h, &c->lora_alpha, sizeof c->lora_alpha);
         h = hash_text(h, c->lora_targets);
         for (int64_t i = 0; i < c->n_tensors; i++) {
-            const lora_tensor *t = &c->tensors[i];
+            const param_tensor *t = &c->tensors[i];
             int64_t shape[3] = {(int64_t)t->offset, t->rows, t->cols};
             h = hash_text(h, t->name);
             h = checkpoint_hash_bytes(h, shape, sizeof shape);
@@ -185,7 +185,7 @@ void checkpoint_take(checkpoint *c, const search_state *s, const char *config_te
         c->lora_rank = 0, c->lora_alpha = 0;
         c->lora_targets = dup_text("all weights");
         c->n_tensors = model_weight_tensors(s->m, NULL);
-        c->tensors = mallocCheck((size_t)c->n_tensors * sizeof(lora_tensor));
+        c->tensors = mallocCheck((size_t)c->n_tensors * sizeof(param_tensor));
         model_weight_tensors(s->m, c->tensors);
         c->n_adapter = (int64_t)n;
         mgCheck(s->opt.n == n, "the optimizer does not cover the weights");
@@ -197,7 +197,7 @@ void checkpoint_take(checkpoint *c, const search_state *s, const char *config_te
         c->lora_rank = la->cfg.rank, c->lora_alpha = la->cfg.alpha;
         c->lora_targets = dup_text(s->cfg->lora_target_modules);
         c->n_tensors = lora_tensors(s->m, NULL);
-        c->tensors = mallocCheck((size_t)c->n_tensors * sizeof(lora_tensor));
+        c->tensors = mallocCheck((size_t)c->n_tensors * sizeof(param_tensor));
         lora_tensors(s->m, c->tensors);
         c->n_adapter = (int64_t)la->n_params;
         mgCheck(s->opt.n == la->n_params, "the optimizer does not cover the adapter");

@@ -36,7 +36,7 @@ static const char *const k_seconds[4] = {"seconds_sample", "seconds_score", "sec
 // migrate export) can rebuild the buffer in the order the digest covers.
 static int write_tensors(hid_t g, const checkpoint *c, const float *buf, int with_offsets, mg_err *e) {
     for (int64_t i = 0; i < c->n_tensors; i++) {
-        const lora_tensor *t = &c->tensors[i];
+        const param_tensor *t = &c->tensors[i];
         if (h5io_write(g, t->name, H5T_NATIVE_FLOAT, (size_t)t->rows, (size_t)t->cols, buf + t->offset, 0, e)) return -1;
         if (!with_offsets) continue;
         hid_t d = H5Dopen2(g, t->name, H5P_DEFAULT);
@@ -326,7 +326,7 @@ static int read_archive(hid_t f, checkpoint *c, const char *path, mg_err *e) {
 
 static int read_tensors(hid_t g, const char *where, const checkpoint *c, float *buf, mg_err *e) {
     for (int64_t i = 0; i < c->n_tensors; i++) {
-        const lora_tensor *t = &c->tensors[i];
+        const param_tensor *t = &c->tensors[i];
         if (h5io_read(g, where, t->name, H5T_NATIVE_FLOAT, (size_t)t->rows, (size_t)t->cols, buf + t->offset, e)) return -1;
     }
     return 0;
@@ -365,16 +365,16 @@ static herr_t scan_tensor(hid_t g, const char *name, const H5L_info_t *info, voi
         ts->rc = -1;
         return 1;
     }
-    c->tensors = realloc(c->tensors, (size_t)(c->n_tensors + 1) * sizeof(lora_tensor));
+    c->tensors = realloc(c->tensors, (size_t)(c->n_tensors + 1) * sizeof(param_tensor));
     mgCheck(c->tensors != NULL, "out of memory");
-    lora_tensor *t = &c->tensors[c->n_tensors++];
+    param_tensor *t = &c->tensors[c->n_tensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->offset = (size_t)off, t->rows = (int)dims[0], t->cols = (int)dims[1];
     return 0;
 }
 
 static int by_offset(const void *a, const void *b) {
-    size_t x = ((const lora_tensor *)a)->offset, y = ((const lora_tensor *)b)->offset;
+    size_t x = ((const param_tensor *)a)->offset, y = ((const param_tensor *)b)->offset;
     return x < y ? -1 : x > y;
 }
 
@@ -384,7 +384,7 @@ static int tensors_from_file(hid_t g, checkpoint *c, const char *where, mg_err *
     hsize_t idx = 0;
     if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, scan_tensor, &ts) < 0 || ts.rc)
         return ts.rc ? -1 : mg_fail(e, "%s: cannot list the tensors", where);
-    qsort(c->tensors, (size_t)c->n_tensors, sizeof(lora_tensor), by_offset);
+    qsort(c->tensors, (size_t)c->n_tensors, sizeof(param_tensor), by_offset);
     size_t at = 0;
     for (int64_t i = 0; i < c->n_tensors; i++) {
         if (c->tensors[i].offset != at) return mg_fail(e, "%s: the tensors do not tile the adapter buffer", where);
@@ -421,9 +421,9 @@ static int read_adapter(hid_t f, checkpoint *c, const model *m, const char *path
     if (!rc && (c->n_adapter <= 0 || c->n_adapter > ((int64_t)1 << 36)))
         rc = mg_fail(e, "%s: n_params %lld is out of range", where, (long long)c->n_adapter);
     if (!rc && m) {
-        int (*list)(const model *, lora_tensor *) = full ? model_weight_tensors : lora_tensors;
+        int (*list)(const model *, param_tensor *) = full ? model_weight_tensors : lora_tensors;
         c->n_tensors = list(m, NULL);
-        c->tensors = mallocCheck((size_t)c->n_tensors * sizeof(lora_tensor));
+        c->tensors = mallocCheck((size_t)c->n_tensors * sizeof(param_tensor));
         list(m, c->tensors);
     } else if (!rc) {
         rc = tensors_from_file(g, c, where, e);

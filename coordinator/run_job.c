@@ -441,7 +441,7 @@ static int export_adapter(const run_config *cfg, const model *m) {
     snprintf(dir, sizeof dir, "%s/adapter", cfg->output_dir);
     file_mkdir_p(dir);
     int n = lora_tensors(m, NULL);
-    lora_tensor *t = mallocCheck((size_t)n * sizeof(lora_tensor));
+    param_tensor *t = mallocCheck((size_t)n * sizeof(param_tensor));
     lora_tensors(m, t);
     mg_err e;
     int rc = peft_save(dir, cfg->model, m->lora->cfg.rank, m->lora->cfg.alpha, m->lora->cfg.targets, t, n,

@@ -117,7 +117,7 @@ void lora_free(lora_adapter *l) {
 }
 
 // PEFT's module paths: attention projections under self_attn, the MLP's under mlp.
-int lora_tensors(const model *m, lora_tensor *out) {
+int lora_tensors(const model *m, param_tensor *out) {
     const lora_adapter *a = m->lora;
     if (!a) return 0;
     int n = 0;
@@ -128,7 +128,7 @@ int lora_tensors(const model *m, lora_tensor *out) {
             linear_shape(&m->cfg, k, &in, &outd);
             for (int ab = 0; ab < 2; ab++, n++) {
                 if (!out) continue;
-                lora_tensor *t = &out[n];
+                param_tensor *t = &out[n];
                 snprintf(t->name, sizeof t->name, "model.layers.%d.%s.%s.lora_%c.weight", l, k < 4 ? "self_attn" : "mlp",
                          lora_module_names[k], ab ? 'B' : 'A');
                 const float *p = ab ? a->layers[l].B[k] : a->layers[l].A[k];

@@ -68,10 +68,12 @@ static int tensors_per_layer(const hf_config *c) {
     return n;
 }
 
-int model_param_count(const model *m) {
-    const hf_config *c = &m->cfg;
+// embed_tokens, the layers' tensors, the final norm, and lm_head unless tied
+static int param_count(const hf_config *c) {
     return 1 + c->num_hidden_layers * tensors_per_layer(c) + 1 + (c->tie_word_embeddings ? 0 : 1);
 }
+
+int model_param_count(const model *m) { return param_count(&m->cfg); }
 
 // Describes tensor `index` of a weight set `w`: HF name into buf, its pointer slot in w, and its shape.
 static float **param_slot(const hf_config *c, model_weights *w, int index, char *buf, size_t buflen, int *ndim,
@@ -117,35 +119,32 @@ const char *model_param_name(const model *m, int index, char *buf, size_t buflen
 
 static int64_t numel(int ndim, const int64_t shape[2]) { return ndim == 1 ? shape[0] : shape[0] * shape[1]; }
 
-int model_weight_tensors(const model *m, lora_tensor *out) {
-    int count = model_param_count(m);
-    model_weights w = m->w;  // param_slot hands out slots; only names and shapes are read
-    size_t off = 0;  // layout_weights' order: each tensor follows the one before
-    for (int i = 0; out && i < count; i++) {
-        int ndim;
-        int64_t shape[2];
-        param_slot(&m->cfg, &w, i, out[i].name, sizeof out[i].name, &ndim, shape);
-        out[i].offset = off;
-        out[i].rows = ndim == 1 ? 1 : (int)shape[0];
-        out[i].cols = ndim == 1 ? (int)shape[0] : (int)shape[1];
-        off += (size_t)numel(ndim, shape);
-    }
-    return count;
-}
-
-// Lays every tensor of the table out in `buf` (or just counts when buf is NULL); ties lm_head to wte.
-static size_t layout_weights(const hf_config *c, model_weights *w, float *buf) {
+// Lays every tensor of the table out in `buf` (or just counts when buf is NULL), one after the other, and lists
+// them in `out` when given; ties lm_head to wte (a tied head is not a tensor of its own, so it is not listed).
+static size_t layout_weights(const hf_config *c, model_weights *w, float *buf, param_tensor *out) {
     size_t off = 0;
     char name[128];
-    int ndim, count = 1 + c->num_hidden_layers * tensors_per_layer(c) + 1 + (c->tie_word_embeddings ? 0 : 1);
+    int ndim, count = param_count(c);
     int64_t shape[2];
     for (int i = 0; i < count; i++) {
-        float **slot = param_slot(c, w, i, name, sizeof name, &ndim, shape);
+        float **slot = out ? param_slot(c, w, i, out[i].name, sizeof out[i].name, &ndim, shape)
+                           : param_slot(c, w, i, name, sizeof name, &ndim, shape);
         if (buf) *slot = buf + off;
+        if (out) {
+            out[i].offset = off;
+            out[i].rows = ndim == 1 ? 1 : (int)shape[0];
+            out[i].cols = ndim == 1 ? (int)shape[0] : (int)shape[1];
+        }
         off += (size_t)numel(ndim, shape);
     }
     if (c->tie_word_embeddings && buf) w->lm_head = w->wte;
     return off;
+}
+
+int model_weight_tensors(const model *m, param_tensor *out) {
+    model_weights w = m->w;  // layout_weights is handed a copy: only names and shapes are read
+    if (out) layout_weights(&m->cfg, &w, NULL, out);
+    return model_param_count(m);
 }
 
 // Rotary frequencies, in fp32 arithmetic as transformers computes them (including llama3 scaling), so that the
@@ -177,11 +176,11 @@ static void model_alloc(model *m, const hf_config *cfg, int weights) {
     m->cfg = *cfg;
     m->w.layers = callocCheck((size_t)cfg->num_hidden_layers, sizeof(layer_weights));
     m->g.layers = callocCheck((size_t)cfg->num_hidden_layers, sizeof(layer_weights));
-    m->n_params = layout_weights(cfg, &m->w, NULL);
+    m->n_params = layout_weights(cfg, &m->w, NULL, NULL);
     if (weights) {
         // Aligned: with the usual dims (multiples of 16) every tensor then starts on a cache line.
         m->params = m->own_params = alignedCallocCheck(m->n_params, sizeof(float));
-        layout_weights(cfg, &m->w, m->params);
+        layout_weights(cfg, &m->w, m->params, NULL);
     }
     m->inv_freq = mallocCheck((size_t)cfg->head_dim / 2 * sizeof(float));
     compute_inv_freq(cfg, m->inv_freq);
@@ -330,7 +329,7 @@ void model_set_train_mode(model *m, train_mode mode) {
     m->mode = mode;
     if (mode == TRAIN_FULL && !m->grads) {
         m->grads = callocCheck(m->n_params, sizeof(float));
-        layout_weights(&m->cfg, &m->g, m->grads);
+        layout_weights(&m->cfg, &m->g, m->grads, NULL);
     }
     if (mode == TRAIN_LORA) mgCheck(m->lora != NULL, "call model_lora_init before TRAIN_LORA");
 }
@@ -341,7 +340,7 @@ void model_use_weights(model *m, float *params) {
     mgCheck(!m->eng || m->eng->borrowed, "a model on another backend runs its own weights (train LoRA there)");
     mgCheck(params != NULL, "the model has no host weights");
     m->params = params;
-    layout_weights(&m->cfg, &m->w, params);
+    layout_weights(&m->cfg, &m->w, params, NULL);
 }
 
 void model_zero_grad(model *m) {

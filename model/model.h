@@ -116,18 +116,20 @@ void lora_free(lora_adapter *l);
 void lora_adapter_changed(lora_adapter *l);
 // Parses "q_proj,k_proj,v_proj" (or "all-linear") into LORA_* flags; -1 on an unknown name.
 int lora_parse_targets(const char *list, unsigned *targets, mg_err *e);
-// The adapter's tensors as PEFT names them (without its "base_model.model." prefix), e.g.
-// "model.layers.0.self_attn.q_proj.lora_A.weight" (R, IC), with their place in lora->params. Returns the count;
-// out may be NULL to count. Order = the buffer's order (layer, module, A then B).
+// A trained tensor: its HF/PEFT name, its place in the trained buffer, its shape (a vector is one row). The
+// checkpoint writer, reader and digest take adapters and full weights through this one list.
 typedef struct {
     char name[96];
     size_t offset;
     int rows, cols;
-} lora_tensor;
-int lora_tensors(const model *m, lora_tensor *out);
+} param_tensor;
+// The adapter's tensors as PEFT names them (without its "base_model.model." prefix), e.g.
+// "model.layers.0.self_attn.q_proj.lora_A.weight" (R, IC), with their place in lora->params. Returns the count;
+// out may be NULL to count. Order = the buffer's order (layer, module, A then B).
+int lora_tensors(const model *m, param_tensor *out);
 // The same for every weight in full training: HF names ("model.layers.0.self_attn.q_proj.weight"), offsets into
 // params, a vector as one row. A tied lm_head is wte's and not listed.
-int model_weight_tensors(const model *m, lora_tensor *out);
+int model_weight_tensors(const model *m, param_tensor *out);
 void model_set_train_mode(model *m, train_mode mode);  // allocates gradients as the mode needs
 // Runs the model on `params` (n_params floats in the model's layout: a search's own copy of the weights, which it
 // trains) or, with NULL, on its own weights again. Only the pointers change; the CPU engine re-reads them at every

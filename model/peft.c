@@ -12,7 +12,7 @@
 #define PEFT_PREFIX "base_model.model."
 
 int peft_save(const char *dir, const char *base_model, int rank, double alpha, unsigned targets,
-              const lora_tensor *tensors, int n_tensors, const float *buf, mg_err *e) {
+              const param_tensor *tensors, int n_tensors, const float *buf, mg_err *e) {
     char path[4200];
     st_write_entry *w = callocCheck((size_t)(n_tensors ? n_tensors : 1), sizeof(st_write_entry));
     char (*names)[128] = callocCheck((size_t)(n_tensors ? n_tensors : 1), sizeof *names);
@@ -139,7 +139,7 @@ int peft_load(model *m, const char *dir, mg_err *e) {
     st_file st;
     if (st_open(&st, path, e)) return -1;
     int n = lora_tensors(m, NULL);
-    lora_tensor *t = mallocCheck((size_t)n * sizeof(lora_tensor));
+    param_tensor *t = mallocCheck((size_t)n * sizeof(param_tensor));
     lora_tensors(m, t);
     for (int i = 0; i < n && !rc; i++) {
         char name[160];

@@ -129,16 +129,17 @@ int cmd_inspect(int argc, char **argv) {
 }
 
 // A checkpoint of full training (r = 0) holds every weight: written as a model folder, shaped and tokenized as the
-// run's model (which must still be at the path the checkpoint names).
+// run's model (whose config.json and tokenizer must still be at the path the checkpoint names; its weights are not
+// read, the model runs on the checkpoint's).
 static int export_weights(const checkpoint *c, const char *out) {
     model m;
     mg_err e;
-    int loaded = model_load(&m, c->model_path, &e) == 0, rc = loaded ? 0 : -1;
+    int loaded = model_load_shape(&m, c->model_path, &e) == 0, rc = loaded ? 0 : -1;
     if (!rc && (int64_t)m.n_params != c->n_adapter)
         rc = mg_fail(&e, "%s has %zu parameters, the checkpoint's weights %lld", c->model_path, m.n_params,
                      (long long)c->n_adapter);
     if (!rc) {
-        memcpy(m.params, c->adapter, m.n_params * sizeof(float));
+        model_use_weights(&m, c->adapter);
         file_mkdir_p(out);
         rc = model_save_folder(&m, out, 0, c->model_path, &e);
     }

@@ -100,7 +100,7 @@ static void check_learner_gradient(model *m) {
                            "model.layers.0.self_attn.q_proj.weight", "model.layers.1.mlp.down_proj.weight",
                            "model.norm.weight"};
     int count = model_weight_tensors(m, NULL);
-    lora_tensor *t = malloc((size_t)count * sizeof(lora_tensor));
+    param_tensor *t = malloc((size_t)count * sizeof(param_tensor));
     model_weight_tensors(m, t);
     for (int k = 0; k < 5; k++) {
         int at = -1;

@@ -29,7 +29,7 @@ int main(void) {
     snprintf(dir, sizeof dir, "/tmp/migrate_test_peft_%d", (int)getpid());
     CHECK(mkdir(dir, 0755) == 0, "mkdir %s", dir);
     int n = lora_tensors(&a, NULL);
-    lora_tensor *t = malloc((size_t)n * sizeof *t);
+    param_tensor *t = malloc((size_t)n * sizeof *t);
     lora_tensors(&a, t);
     CHECK(n == 2 * 3 * a.cfg.num_hidden_layers, "%d tensors", n);
     CHECK(!strcmp(t[0].name, "model.layers.0.self_attn.q_proj.lora_A.weight") &&
