@@ -64,10 +64,14 @@ void ablation_stats_table(FILE *f, const char *const *groups, int n_groups, cons
         for (int t = 0; t < 2; t++) {
             int m = 0, reached = 0;
             for (int i = 0; i < n; i++)
-                if (r[i].group == g) {
+                if (r[i].group == g && r[i].calls_to[t] != -2) {
                     x[m++] = r[i].calls_to[t] >= 0 ? (double)r[i].calls_to[t] : INFINITY;
                     reached += r[i].calls_to[t] >= 0;
                 }
+            if (!m) {
+                fprintf(f, " n/a |");
+                continue;
+            }
             double l2, h2, med_calls = ablation_median_ci(x, m, &l2, &h2);
             fputc(' ', f), print_value(f, med_calls), fprintf(f, " (%d/%d) |", reached, m);
         }

@@ -34,9 +34,9 @@ void sweep_group_table(FILE *f, const char *const *groups, int n_groups, const s
         }
         qsort(calls, (size_t)solved, sizeof(long), cmp_long);
         char med[32] = "-";
-        if (solved)
-            snprintf(med, sizeof med, "%ld",
-                     solved % 2 ? calls[solved / 2] : (calls[solved / 2 - 1] + calls[solved / 2]) / 2);
+        if (solved)  // the mean of the middle two for an even count: 279.5, not 279
+            snprintf(med, sizeof med, "%.10g",
+                     solved % 2 ? (double)calls[solved / 2] : 0.5 * (double)(calls[solved / 2 - 1] + calls[solved / 2]));
         fprintf(f, "| %s | %d/%d | %s | %.4f | %.1f |\n", groups[g], solved, runs, med, runs ? best / runs : 0.0,
                 runs ? secs / runs : 0.0);
     }

@@ -13,6 +13,7 @@
 #include "coordinator/sweep_results.h"
 #include "kernels/cpu/blas_setup.h"
 #include "tasks/semantle.h"
+#include "tools/ablate_summary.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/rank_tap.h"
@@ -22,6 +23,7 @@ static const char *HELP =
     "usage: migrate ablate CONFIG.yaml --strategies LIST --seeds LIST [--targets LIST | --draw N [--draw-seed S]\n"
     "                      [--draw-ranks LO-HI] [--draw-from FILE] [--exclude LIST]] [--grid KEY=V1,V2,...]\n"
     "                      [--set KEY=VALUE ...]\n"
+    "       migrate ablate --summarize ABLATION.csv... [--baseline ROW] [--common] [--out FILE]\n"
     "\n"
     "Runs every strategy x seed x target combination of the search in CONFIG.yaml, each from a fresh adapter: a\n"
     "Semantle search, scored by the built-in task or by an external oracle (task.type oracle) whose task.command\n"
@@ -50,7 +52,14 @@ static const char *HELP =
     "                      values (repeatable: their product), as its own row of the tables, named e.g.\n"
     "                      'migrate training.learning_rate=1e-3'; the CSV gets a settings column. --grid model=A,B\n"
     "                      compares policies (each loaded in turn); task.vectors must be the same for all\n"
-    "  --set KEY=VALUE     config override, as for migrate run\n";
+    "  --set KEY=VALUE     config override, as for migrate run\n"
+    "\n"
+    "--summarize prints the same tables from ablation.csv files already written (one per seed, a run finished\n"
+    "later, the CSVs a study committed), as one table; a row is the strategy with its settings and any column\n"
+    "migrate ablate does not write (e.g. a study's 'budget'). A (seed, target) twice in one row is refused.\n"
+    "  --baseline ROW      the row the wins / ties / losses are counted against (default: random), e.g. 'grpo'\n"
+    "  --common            only the (seed, target) pairs every row has: a row cut short is compared on its pairs\n"
+    "  --out FILE          write the tables there instead of to stdout\n";
 
 #define MAX_ITEMS 64
 #define MAX_DRAW 1000
@@ -162,6 +171,7 @@ int cmd_ablate(int argc, char **argv) {
     unsigned long long draw_seed = 0;
     const char **overrides = callocCheck((size_t)argc + 4, sizeof(char *));
     int n_over = 0;
+    if (argc > 1 && !strcmp(argv[1], "--summarize")) return free(overrides), ablate_summarize(argc - 1, argv + 1);
     int step;  // argv entries the current argument used: 2 for an option and its value
     for (int i = 1; i < argc; i += step) {
         step = 2;

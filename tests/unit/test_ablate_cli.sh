@@ -76,6 +76,41 @@ nw=$(tail -1 "$T/n/ablation.csv" | cut -d, -f4-8)
 [ -n "$mw" ] && [ "$mw" = "$nw" ] && [ "$mt" != "$mw" ] &&
     ok "--grid model: each arm its own model ($mt | $mw)" || bad "--grid model: tiny '$mt', words '$mw', --set '$nw'"
 
+# --summarize: the tables again from ablation.csv files, merged; a row cut short compared on its own pairs
+"$M" ablate --summarize "$T/g/ablation.csv" > "$T/g.sum" 2>"$T/g.sumerr" || bad "--summarize failed: $(cat "$T/g.sumerr")"
+if [ -s "$T/g.sum" ] && diff <(grep '^|' "$T/g/ablation.md") <(grep '^|' "$T/g.sum") >/dev/null; then
+    ok "--summarize of ablate's CSV prints ablate's own tables"
+else bad "--summarize differs from ablation.md: $(diff <(grep '^|' "$T/g/ablation.md") <(grep '^|' "$T/g.sum") | head -4)"; fi
+H="strategy,seed,target,solved,oracle_calls,oracle_calls_to_solve,best_reward,calls_to_rank950,calls_to_rank990,seconds"
+printf '%s\n' "$H" "random,0,fact,1,300,300,1.0,10,200,1" "random,0,table,0,600,-1,0.70,40,-1,1" \
+    "random,1,fact,0,600,-1,0.80,20,500,1" > "$T/s0.csv"
+printf '%s\n' "$H" "migrate,0,fact,1,100,100,1.0,5,90,1" "migrate,0,table,1,250,250,1.0,30,120,1" > "$T/s1.csv"
+"$M" ablate --summarize "$T/s0.csv" "$T/s1.csv" > "$T/s.sum" 2>&1
+grep -q "^| random | 3 | 1 | 0.8000 \[-inf, inf\] | 0.8333 | 20 (3/3) | 500 (2/3) | - |" "$T/s.sum" &&
+    grep -q "^| migrate | 2 | 2 | 1.0000 \[-inf, inf\] | 1.0000 | 17.5 (2/2) | 105 (2/2) | 1 / 1 / 0 (1) |" "$T/s.sum" &&
+    grep -q "^| migrate | 2/2 | 175 | 1.0000 |" "$T/s.sum" &&
+    ok "--summarize merges two files: medians, reached counts, wins against random on the shared pairs" ||
+    bad "--summarize of two files: $(cat "$T/s.sum")"
+"$M" ablate --summarize "$T/s0.csv" "$T/s1.csv" --common --baseline migrate > "$T/c.sum" 2>&1
+grep -q "^| random | 2 | 1 | 0.8500 \[-inf, inf\] | 0.8500 | 25 (2/2) | inf (1/2) | 0 / 1 / 1 (1) |" "$T/c.sum" &&
+    grep -q "only the seed and target pairs every row has" "$T/c.sum" &&
+    ok "--common keeps the pairs both rows have; --baseline migrate" || bad "--common: $(cat "$T/c.sum")"
+printf '%s\n' "strategy,seed,target,solved,oracle_calls,oracle_calls_to_solve,best_reward,seconds" \
+    "random,0,fact,0,600,-1,0.75,1" > "$T/old.csv"
+"$M" ablate --summarize "$T/old.csv" 2>&1 | grep -q "^| random | 1 | 0 | 0.7500 \[-inf, inf\] | 0.7500 | n/a | n/a | - |" &&
+    ok "a CSV from before the threshold columns: n/a, not inf" || bad "old CSV: $("$M" ablate --summarize "$T/old.csv" 2>&1)"
+printf '%s\n' "$H" "random,0,fact,1,300,300,1.0,10,200,1" "random,0,fact,1,300,300,1.0,10,200,1" > "$T/dup.csv"
+refused 1 "dup.csv:3: a second row for random, seed 0 target fact \(the first: .*dup.csv:2\)" "$M" ablate --summarize "$T/dup.csv"
+printf '%s\n' "$H" "random,0,fact,1,300" > "$T/short.csv"
+refused 1 "short.csv:2: 5 fields, the header has 10" "$M" ablate --summarize "$T/short.csv"
+printf '%s\n' "$H" "random,0,fact,yes,300,300,1.0,10,200,1" > "$T/word.csv"
+refused 1 "word.csv:2: solved is not a number" "$M" ablate --summarize "$T/word.csv"
+printf 'target,best\nfact,1\n' > "$T/other.csv"
+refused 1 "other.csv:1: no 'strategy' column" "$M" ablate --summarize "$T/other.csv"
+refused 1 "--baseline 'grpo' is no row of the table; the rows: 'random'" "$M" ablate --summarize "$T/s0.csv" --baseline grpo
+refused 1 "nothing.csv: cannot open" "$M" ablate --summarize "$T/nothing.csv"
+refused 2 "name at least one ablation.csv" "$M" ablate --summarize
+
 # refusals: exit 2 (usage) or 1 (a population too small), one line, nothing run
 refuse() {
     local want=$1 pattern=$2
