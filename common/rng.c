@@ -26,3 +26,13 @@ float rng_normal(uint64_t key, uint64_t stream, uint64_t counter) {
     double u2 = (double)(r[1] >> 8) / 16777216.0;
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
+
+void rng_draw_prefix(uint64_t key, int *pop, int P, int n) {
+    for (int i = 0; i < n; i++) {
+        uint32_t r[4];
+        philox4x32(key, 0, (uint64_t)i, r);
+        int j = i + (int)(((uint64_t)r[0] * (uint64_t)(P - i)) >> 32);
+        int t = pop[i];
+        pop[i] = pop[j], pop[j] = t;
+    }
+}

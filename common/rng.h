@@ -15,3 +15,7 @@ static inline uint64_t rng_mix3(uint64_t a, uint64_t b, uint64_t c) { return rng
 float rng_uniform(uint64_t key, uint64_t stream, uint64_t counter);
 // Standard normal via Box-Muller on one Philox block.
 float rng_normal(uint64_t key, uint64_t stream, uint64_t counter);
+
+// Draws n of the P items of pop without replacement, into pop[0..n) in draw order: a partial Fisher-Yates shuffle
+// whose i-th swap uses Philox block (key, 0, i), so a seed draws the same problems on every machine. n <= P.
+void rng_draw_prefix(uint64_t key, int *pop, int P, int n);

@@ -94,3 +94,30 @@ void ablation_stats_table(FILE *f, const char *const *groups, int n_groups, cons
     }
     free(x);
 }
+
+void ablation_paired_matrix(FILE *f, const char *const *groups, int n_groups, const ablation_run *r, int n,
+                            const char *measure) {
+    fprintf(f, "%s of the row against the column on the same pairs: wins / ties / losses (sign test p)\n\n", measure);
+    fprintf(f, "| |");
+    for (int b = 0; b < n_groups; b++) fprintf(f, " %s |", groups[b]);
+    fprintf(f, "\n|---|");
+    for (int b = 0; b < n_groups; b++) fprintf(f, "---|");
+    fputc('\n', f);
+    for (int a = 0; a < n_groups; a++) {
+        fprintf(f, "| %s |", groups[a]);
+        for (int b = 0; b < n_groups; b++) {
+            int wins = 0, ties = 0, losses = 0;
+            for (int i = 0; i < n && a != b; i++) {
+                if (r[i].group != a) continue;
+                for (int j = 0; j < n; j++)
+                    if (r[j].group == b && r[j].pair == r[i].pair) {
+                        wins += r[i].best > r[j].best, losses += r[i].best < r[j].best, ties += r[i].best == r[j].best;
+                        break;
+                    }
+            }
+            if (a == b || wins + ties + losses == 0) fprintf(f, " - |");
+            else fprintf(f, " %d / %d / %d (%.3g) |", wins, ties, losses, ablation_sign_test(wins, losses));
+        }
+        fputc('\n', f);
+    }
+}

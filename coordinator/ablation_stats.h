@@ -27,3 +27,8 @@ double ablation_sign_test(int wins, int losses);
 // wins / ties / losses against group `baseline` on the same pairs with the sign test's p (baseline < 0: none).
 void ablation_stats_table(FILE *f, const char *const *groups, int n_groups, const ablation_run *r, int n,
                           const char *const threshold_names[2], int baseline);
+// Every strategy against every other on the same pairs: a markdown matrix whose cell (row A, column B) is A's
+// wins / ties / losses against B on `measure` (the runs' best) with the sign test's p, so that e.g. MiGrATe against
+// GRPO-greedy is read off directly.
+void ablation_paired_matrix(FILE *f, const char *const *groups, int n_groups, const ablation_run *r, int n,
+                            const char *measure);

@@ -206,6 +206,8 @@ int ablate_summarize(int argc, char **argv) {
         sweep_group_table(f, (const char *const *)t.names, t.n_groups, t.res, t.n);
         fputc('\n', f);
         ablation_stats_table(f, (const char *const *)t.names, t.n_groups, t.runs, t.n, thresholds, baseline);
+        fputc('\n', f);
+        ablation_paired_matrix(f, (const char *const *)t.names, t.n_groups, t.runs, t.n, "Best reward");
         if (f != stdout && (ferror(f) | fclose(f))) fprintf(stderr, "migrate ablate --summarize: %s: a write failed\n", out), rc = 1;
     }
     table_free(&t);

@@ -136,15 +136,8 @@ static int draw_targets(const word_vectors *wv, int n, uint64_t seed, int lo, in
         return mg_fail(e, "--draw %d: the population (ranks %d-%d%s%s, %d excluded) has only %d words", n, lo, hi,
                        from ? " of " : "", from ? from : "", n_exclude, P);
     }
-    uint64_t key = rng_mix(seed, 0x7461726765747300ull);  // "targets"
-    for (int i = 0; i < n; i++) {
-        uint32_t r[4];
-        philox4x32(key, 0, (uint64_t)i, r);
-        int j = i + (int)(((uint64_t)r[0] * (uint64_t)(P - i)) >> 32);
-        int t = pop[i];
-        pop[i] = pop[j], pop[j] = t;
-        out[i] = word_vectors_word(wv, pop[i]);
-    }
+    rng_draw_prefix(rng_mix(seed, 0x7461726765747300ull), pop, P, n);  // key "targets"
+    for (int i = 0; i < n; i++) out[i] = word_vectors_word(wv, pop[i]);
     free(pop);
     return n;
 }
@@ -418,6 +411,8 @@ int cmd_ablate(int argc, char **argv) {
             sweep_group_table(outs[o], arm_names, na, res, done);
             fputc('\n', outs[o]);
             ablation_stats_table(outs[o], arm_names, na, runs, done, thresholds, baseline);
+            fputc('\n', outs[o]);
+            ablation_paired_matrix(outs[o], arm_names, na, runs, done, "Best reward");
         }
         if (!f || file_atomic_commit(&md, &e)) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
         else fprintf(stderr, "migrate ablate: wrote %s/ablation.csv and ablation.md\n", base.output_dir);

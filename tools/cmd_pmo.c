@@ -9,18 +9,21 @@
 
 #include "common/clock.h"
 #include "common/file.h"
+#include "common/rng.h"
+#include "coordinator/ablation_stats.h"
 #include "coordinator/run_job.h"
 #include "coordinator/sweep_results.h"
 #include "kernels/cpu/blas_setup.h"
 #include "tasks/molecule.h"
+#include "tasks/molecule_objective.h"
 #include "tools/cli_common.h"
 #include "tools/commands.h"
 #include "tools/sweep_pmo.h"
 #include "tools/sweep_search.h"
 
 static const char *HELP =
-    "usage: migrate pmo CONFIG.yaml [--tasks LIST] [--strategies LIST] [--seeds LIST] [--budget N]\n"
-    "                  [--max-samples N] [--set KEY=VALUE ...]\n"
+    "usage: migrate pmo CONFIG.yaml [--tasks LIST | --draw N [--draw-seed S] [--exclude LIST]] [--strategies LIST]\n"
+    "                  [--seeds LIST] [--budget N] [--max-samples N] [--set KEY=VALUE ...]\n"
     "\n"
     "Runs the PMO protocol (Gao et al. 2022, \"Sample Efficiency Matters\") on the molecule search in CONFIG.yaml\n"
     "(task.type molecule): for every task x strategy x seed a fresh search that stops once N valid, distinct\n"
@@ -28,10 +31,18 @@ static const char *HELP =
     "PMO does: AUC of the top-10 (and top-1, top-100) average versus oracle calls, logged every 100 calls, an\n"
     "early stop filled with its last value; and the top-1/10/100 means at the end. Writes OUTPUT_DIR/pmo.csv and\n"
     "OUTPUT_DIR/pmo.md (mean +- std AUC top-10 per task and strategy beside REINVENT's and Graph GA's published\n"
-    "values), and OUTPUT_DIR/top10_curves.csv (each run's top-10 mean every 100 molecules, for `migrate report`).\n"
+    "values), then per strategy the median AUC top-10 over every (task, seed) with its 95% confidence interval\n"
+    "and each strategy's paired wins / ties / losses against each other with a sign test; and\n"
+    "OUTPUT_DIR/top10_curves.csv (each run's top-10 mean every 100 molecules, for `migrate report`).\n"
     "docs/pmo.md explains the protocol.\n"
     "\n"
     "  --tasks LIST        comma list of predefined objectives (default: the config's task.objective)\n"
+    "  --draw N            instead, N tasks drawn at random (without replacement) from a declared population: the\n"
+    "                      PMO tasks this build defines, in name order (18 of PMO's 23: not drd2, gsk3b, jnk3,\n"
+    "                      deco_hop, scaffold_hop), without the --exclude tasks. The same seed draws the same\n"
+    "                      tasks. Report on these, not on the tasks you developed on.\n"
+    "  --draw-seed S       the draw's seed (default 0)\n"
+    "  --exclude LIST      tasks never drawn, e.g. the development tasks and every task of an earlier table\n"
     "  --strategies LIST   default: migrate,random,grpo,grpo-greedy\n"
     "  --seeds LIST        default: 0,1,2\n"
     "  --budget N          valid distinct molecules per run (default 10000, PMO's)\n"
@@ -42,7 +53,7 @@ static const char *HELP =
 #define MAX_ITEMS 64
 
 typedef struct {
-    int task, strategy;
+    int task, strategy, seed;
     long molecules, samples;
     double auc10, auc1, auc100, top1, top10, top100, seconds;
 } pmo_run;
@@ -99,6 +110,24 @@ static void write_table(FILE *f, char **tasks, int nt, char **strategies, int ns
                 fprintf(f, "| %s | %s | %.3f | %.3f | %.3f | %.0f | %.0f | %.0f |\n", tasks[t], strategies[s], a[0] / k,
                         a[1] / k, a[2] / k, a[3] / k, a[4] / k, a[5] / k);
         }
+    // Over every (task, seed): the median with its interval, and the paired comparison the paper's ordering is
+    // about (MiGrATe against GRPO-greedy, GRPO and random sampling on the same task and seed).
+    fprintf(f, "\nAUC top-10 over every (task, seed) run: median [95%% CI], mean\n\n| strategy | runs | median [95%% CI] "
+               "| mean |\n|---|---|---|---|\n");
+    ablation_run *p = mallocCheck(((size_t)n + 1) * sizeof *p);
+    for (int i = 0; i < n; i++) p[i] = (ablation_run){r[i].strategy, r[i].task * 4096 + r[i].seed, 0, r[i].auc10, 0, {-1, -1}};
+    for (int s = 0; s < ns; s++) {
+        int k = 0;
+        double mean = 0, lo, hi;
+        for (int i = 0; i < n; i++)
+            if (r[i].strategy == s) x[k++] = r[i].auc10, mean += r[i].auc10;
+        if (!k) continue;
+        double med = ablation_median_ci(x, k, &lo, &hi);
+        fprintf(f, "| %s | %d | %.3f [%.3f, %.3f] | %.3f |\n", strategies[s], k, med, lo, hi, mean / k);
+    }
+    fputc('\n', f);
+    ablation_paired_matrix(f, (const char *const *)strategies, ns, p, n, "AUC top-10");
+    free(p);
     free(x);
 }
 
@@ -117,10 +146,34 @@ static int load_point(run_config *cfg, const char *path, const char **over, int 
     return run_config_read(cfg, path, over, n_over + (objective ? 5 : 4), e);
 }
 
+// --draw: n tasks of the population (PMO's published tasks that mol_objective_definition knows, in name order,
+// without the excluded), in draw order; Philox-keyed by the seed as ablate's targets are. -1 with a message when
+// an excluded name is no PMO task (a typo would otherwise exclude nothing) or the population is too small.
+static int draw_tasks(int n, uint64_t seed, char *const *exclude, int n_exclude, char **out, mg_err *e) {
+    for (int x = 0; x < n_exclude; x++)
+        if (!pmo_published_find(exclude[x]))
+            return mg_fail(e, "--exclude: '%s' is no PMO task (the population is PMO's published tasks)", exclude[x]);
+    const char *names[64];
+    int pop[64], P = 0;
+    for (int i = 0; pmo_published_at(i) && P < 64; i++) {
+        const char *name = pmo_published_at(i)->task;
+        int skip = !mol_objective_definition(name);
+        for (int x = 0; x < n_exclude && !skip; x++) skip = !strcmp(name, exclude[x]);
+        if (!skip) names[P] = name, pop[P] = P, P++;
+    }
+    if (n > P) return mg_fail(e, "--draw %d: the population (%d excluded) has only %d tasks", n, n_exclude, P);
+    rng_draw_prefix(rng_mix(seed, 0x706d6f7461736b73ull), pop, P, n);  // key "pmotasks"
+    for (int i = 0; i < n; i++) out[i] = (char *)names[pop[i]];
+    return n;
+}
+
 int cmd_pmo(int argc, char **argv) {
     const char *config_path = NULL;
     char strategies_s[512] = "migrate,random,grpo,grpo-greedy", seeds_s[512] = "0,1,2", tasks_s[2048] = "";
+    char exclude_s[4096] = "";
     long budget = PMO_BUDGET, max_samples = 0;
+    int n_draw = 0;
+    unsigned long long draw_seed = 0;
     const char **over = callocCheck((size_t)argc + 8, sizeof(char *));
     int n_over = 0, step;
     for (int i = 1; i < argc; i += step) {
@@ -137,7 +190,16 @@ int cmd_pmo(int argc, char **argv) {
         else if (!strcmp(a, "--seeds")) snprintf(seeds_s, sizeof seeds_s, "%s", v);
         else if (!strcmp(a, "--tasks")) snprintf(tasks_s, sizeof tasks_s, "%s", v);
         else if (!strcmp(a, "--set")) over[n_over++] = v;
-        else if (!strcmp(a, "--budget") || !strcmp(a, "--max-samples")) {
+        else if (!strcmp(a, "--exclude")) snprintf(exclude_s, sizeof exclude_s, "%s", v);
+        else if (!strcmp(a, "--draw") || !strcmp(a, "--draw-seed")) {
+            unsigned long long x = strtoull(v, &end, 10);
+            if (!*v || *end || v[0] == '-' || (!strcmp(a, "--draw") && (x < 1 || x > 64)))
+                return fprintf(stderr, "migrate pmo: option %s: '%s' is not %s\n", a, v,
+                               strcmp(a, "--draw") ? "a seed (an integer >= 0)" : "a count of tasks in [1, 64]"),
+                       free(over), 2;
+            if (!strcmp(a, "--draw")) n_draw = (int)x;
+            else draw_seed = x;
+        } else if (!strcmp(a, "--budget") || !strcmp(a, "--max-samples")) {
             long x = strtol(v, &end, 10);
             if (!*v || *end || x < 1 || x > 100000000)
                 return fprintf(stderr, "migrate pmo: option %s: '%s' is not an integer in [1, 1e8]\n", a, v),
@@ -153,6 +215,20 @@ int cmd_pmo(int argc, char **argv) {
     if (ns <= 0 || nd <= 0 || nt < 0)
         return fprintf(stderr, "migrate pmo: 1 to %d strategies and seeds, at most %d tasks\n", MAX_ITEMS, MAX_ITEMS),
                free(over), 2;
+    char *exclude[MAX_ITEMS];
+    int nx = sweep_split_list(exclude_s, exclude, MAX_ITEMS);
+    if (n_draw && nt) return fprintf(stderr, "migrate pmo: --tasks and --draw exclude each other\n"), free(over), 2;
+    if (!n_draw && (nx || draw_seed))
+        return fprintf(stderr, "migrate pmo: --draw-seed and --exclude need --draw N\n"), free(over), 2;
+    if (nx < 0) return fprintf(stderr, "migrate pmo: at most %d --exclude tasks\n", MAX_ITEMS), free(over), 2;
+    if (n_draw) {
+        mg_err de;
+        nt = draw_tasks(n_draw, draw_seed, exclude, nx, tasks, &de);
+        if (nt < 0) return fprintf(stderr, "migrate pmo: %s\n", de.msg), free(over), 1;
+        fprintf(stderr, "migrate pmo: %d tasks drawn (seed %llu, %d excluded):", nt, draw_seed, nx);
+        for (int t = 0; t < nt; t++) fprintf(stderr, "%s%s", t ? "," : " ", tasks[t]);
+        fputc('\n', stderr);
+    }
 
     run_config base;
     mg_err e;
@@ -216,7 +292,7 @@ int cmd_pmo(int argc, char **argv) {
                     double *sc;
                     long n = sweep_valid_rewards(st.arc, budget, &sc);
                     pmo_run *r = &res[done++];
-                    *r = (pmo_run){t, s, n, (long)st.iteration * per_iteration,
+                    *r = (pmo_run){t, s, d, n, (long)st.iteration * per_iteration,
                                    pmo_top_auc(sc, n, 10, 1, PMO_FREQ_LOG, budget),
                                    pmo_top_auc(sc, n, 1, 1, PMO_FREQ_LOG, budget),
                                    pmo_top_auc(sc, n, 100, 1, PMO_FREQ_LOG, budget),
@@ -249,8 +325,17 @@ int cmd_pmo(int argc, char **argv) {
         file_atomic md;
         FILE *f = file_atomic_open(&md, path, &e);
         FILE *outs[2] = {stdout, f};
-        for (int o = 0; o < 2; o++)
-            if (outs[o]) write_table(outs[o], tasks, nt, strategies, ns, res, done, budget);
+        for (int o = 0; o < 2; o++) {
+            if (!outs[o]) continue;
+            if (n_draw) {
+                fprintf(outs[o], "Tasks: %d drawn with seed %llu from PMO's published tasks", nt, draw_seed);
+                for (int x = 0; x < nx; x++) fprintf(outs[o], "%s%s", x ? ", " : " without ", exclude[x]);
+                fprintf(outs[o], ":");
+                for (int t = 0; t < nt; t++) fprintf(outs[o], "%s%s", t ? ", " : " ", tasks[t]);
+                fprintf(outs[o], ".\n\n");
+            }
+            write_table(outs[o], tasks, nt, strategies, ns, res, done, budget);
+        }
         if (!f || file_atomic_commit(&md, &e)) fprintf(stderr, "migrate pmo: %s\n", e.msg), rc = 1;
         else fprintf(stderr, "migrate pmo: wrote %s/pmo.csv and pmo.md\n", base.output_dir);
     }

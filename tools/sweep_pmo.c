@@ -89,6 +89,10 @@ static const pmo_published PUBLISHED[] = {
     {"zaleplon_mpo", 0.358, 0.062, 0.346, 0.032},
 };
 
+const pmo_published *pmo_published_at(int i) {
+    return i >= 0 && i < (int)(sizeof PUBLISHED / sizeof PUBLISHED[0]) ? &PUBLISHED[i] : NULL;
+}
+
 const pmo_published *pmo_published_find(const char *task) {
     for (size_t i = 0; task && i < sizeof PUBLISHED / sizeof PUBLISHED[0]; i++)
         if (!strcmp(PUBLISHED[i].task, task)) return &PUBLISHED[i];

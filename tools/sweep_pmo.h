@@ -26,3 +26,5 @@ typedef struct {
 
 // The paper's row for a PMO task name, or NULL.
 const pmo_published *pmo_published_find(const char *task);
+// The paper's rows in name order: row i, or NULL past the last.
+const pmo_published *pmo_published_at(int i);

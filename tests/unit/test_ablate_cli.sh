@@ -89,7 +89,8 @@ printf '%s\n' "$H" "migrate,0,fact,1,100,100,1.0,5,90,1" "migrate,0,table,1,250,
 grep -q "^| random | 3 | 1 | 0.8000 \[-inf, inf\] | 0.8333 | 20 (3/3) | 500 (2/3) | - |" "$T/s.sum" &&
     grep -q "^| migrate | 2 | 2 | 1.0000 \[-inf, inf\] | 1.0000 | 17.5 (2/2) | 105 (2/2) | 1 / 1 / 0 (1) |" "$T/s.sum" &&
     grep -q "^| migrate | 2/2 | 175 | 1.0000 |" "$T/s.sum" &&
-    ok "--summarize merges two files: medians, reached counts, wins against random on the shared pairs" ||
+    grep -q "^| migrate | 1 / 1 / 0 (1) | - |$" "$T/s.sum" && grep -q "^| random | - | 0 / 1 / 1 (1) |$" "$T/s.sum" &&
+    ok "--summarize merges two files: medians, reached counts, wins against random and the paired matrix on the shared pairs" ||
     bad "--summarize of two files: $(cat "$T/s.sum")"
 "$M" ablate --summarize "$T/s0.csv" "$T/s1.csv" --common --baseline migrate > "$T/c.sum" 2>&1
 grep -q "^| random | 2 | 1 | 0.8500 \[-inf, inf\] | 0.8500 | 25 (2/2) | inf (1/2) | 0 / 1 / 1 (1) |" "$T/c.sum" &&
