@@ -127,6 +127,10 @@ TABLES = {
                                semantle_words_confirm_row,
                                "docs/results/ablation-words.md: the word prior at lr 1e-3, 4 strategies x 2 seeds x 20 "
                                "fresh nouns (Intel Xeon)"),
+    "semantle-words-confirm-draw8": ("docs/results/ablation-words-confirm-draw8.csv", ["strategy", "seed", "target"],
+                                     semantle_words_confirm_row,
+                                     "docs/results/ablation-words.md: the same setting on a third draw of 20 fresh "
+                                     "nouns (Intel Xeon)"),
     "semantle-full-weights-dev": ("docs/results/ablation-full-weights-dev.csv", ["strategy", "settings", "seed", "target"],
                                   semantle_full_dev_row,
                                   "docs/results/ablation-full-weights.md: full training, 2 strategies x 3 learning "
