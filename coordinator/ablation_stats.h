@@ -22,9 +22,9 @@ double ablation_median_ci(double *x, int n, double *lo, double *hi);
 // Two-sided exact sign test of wins against losses (ties dropped): P(a split at least this uneven | p = 1/2).
 double ablation_sign_test(int wins, int losses);
 // The markdown table: per strategy, runs, solved, median best reward [95% CI], mean best reward, for each
-// threshold the median calls to reach it (runs that did not: +inf; n/a where no run of the strategy recorded it) and
-// how many reached it, and best-reward
-// wins / ties / losses against group `baseline` on the same pairs with the sign test's p (baseline < 0: none).
+// threshold the median calls to reach it (runs that did not: +inf; n/a where no run of the strategy recorded it)
+// and how many reached it, and best-reward wins / ties / losses against group `baseline` on the same pairs with
+// the sign test's p (baseline < 0: none).
 void ablation_stats_table(FILE *f, const char *const *groups, int n_groups, const ablation_run *r, int n,
                           const char *const threshold_names[2], int baseline);
 // Every strategy against every other on the same pairs: a markdown matrix whose cell (row A, column B) is A's

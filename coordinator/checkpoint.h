@@ -56,7 +56,7 @@ typedef struct {
     int64_t lora_rank, n_tensors, n_adapter;
     double lora_alpha;
     char *lora_targets;       // "q_proj,k_proj,..."
-    param_tensor *tensors;     // (n_tensors)
+    param_tensor *tensors;    // (n_tensors)
     float *adapter, *exp_avg, *exp_avg_sq;  // (n_adapter) each
     int64_t opt_step;
 
