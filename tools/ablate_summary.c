@@ -1,6 +1,7 @@
 // migrate ablate --summarize: the tables of `migrate ablate` again, from ablation.csv files already written (one
 // seed per process, a run cut short and finished later, the CSVs committed beside a study), so a reader can check a
 // study's figures from its rows.
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,7 +198,7 @@ int ablate_summarize(int argc, char **argv) {
         rc = 1;
     }
     FILE *f = rc ? NULL : out ? fopen(out, "w") : stdout;
-    if (!rc && !f) fprintf(stderr, "migrate ablate --summarize: %s: cannot write\n", out), rc = 1;
+    if (!rc && !f) fprintf(stderr, "migrate ablate --summarize: %s: cannot write: %s\n", out, strerror(errno)), rc = 1;
     if (!rc) {
         fprintf(f, "From %d runs of", t.n);
         for (int i = 0; i < n_files; i++) fprintf(f, "%s%s", i ? ", " : " ", files[i]);
