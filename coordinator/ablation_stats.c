@@ -39,6 +39,19 @@ double ablation_sign_test(int wins, int losses) {
     return p < 1.0 ? p : 1.0;
 }
 
+// Best-reward wins / ties / losses of group a against group b over the pairs both ran (the first run of b on each).
+static void paired_counts(const ablation_run *r, int n, int a, int b, int c[3]) {
+    c[0] = c[1] = c[2] = 0;
+    for (int i = 0; i < n && a != b; i++) {
+        if (r[i].group != a) continue;
+        for (int j = 0; j < n; j++)
+            if (r[j].group == b && r[j].pair == r[i].pair) {
+                c[r[i].best > r[j].best ? 0 : r[i].best < r[j].best ? 2 : 1]++;
+                break;
+            }
+    }
+}
+
 static void print_value(FILE *f, double v) {
     if (isinf(v)) fputs(v > 0 ? "inf" : "-inf", f);
     else fprintf(f, "%.4g", v);
@@ -76,19 +89,10 @@ void ablation_stats_table(FILE *f, const char *const *groups, int n_groups, cons
             fputc(' ', f), print_value(f, med_calls), fprintf(f, " (%d/%d) |", reached, m);
         }
         if (baseline >= 0) {
-            int wins = 0, ties = 0, losses = 0;
-            for (int i = 0; i < n; i++) {
-                if (r[i].group != g || g == baseline) continue;
-                for (int j = 0; j < n; j++)
-                    if (r[j].group == baseline && r[j].pair == r[i].pair) {
-                        if (r[i].best > r[j].best) wins++;
-                        else if (r[i].best < r[j].best) losses++;
-                        else ties++;
-                        break;
-                    }
-            }
+            int c[3];
+            paired_counts(r, n, g, baseline, c);
             if (g == baseline) fprintf(f, " - |");
-            else fprintf(f, " %d / %d / %d (%.3g) |", wins, ties, losses, ablation_sign_test(wins, losses));
+            else fprintf(f, " %d / %d / %d (%.3g) |", c[0], c[1], c[2], ablation_sign_test(c[0], c[2]));
         }
         fputc('\n', f);
     }
@@ -106,17 +110,10 @@ void ablation_paired_matrix(FILE *f, const char *const *groups, int n_groups, co
     for (int a = 0; a < n_groups; a++) {
         fprintf(f, "| %s |", groups[a]);
         for (int b = 0; b < n_groups; b++) {
-            int wins = 0, ties = 0, losses = 0;
-            for (int i = 0; i < n && a != b; i++) {
-                if (r[i].group != a) continue;
-                for (int j = 0; j < n; j++)
-                    if (r[j].group == b && r[j].pair == r[i].pair) {
-                        wins += r[i].best > r[j].best, losses += r[i].best < r[j].best, ties += r[i].best == r[j].best;
-                        break;
-                    }
-            }
-            if (a == b || wins + ties + losses == 0) fprintf(f, " - |");
-            else fprintf(f, " %d / %d / %d (%.3g) |", wins, ties, losses, ablation_sign_test(wins, losses));
+            int c[3];
+            paired_counts(r, n, a, b, c);
+            if (a == b || c[0] + c[1] + c[2] == 0) fprintf(f, " - |");
+            else fprintf(f, " %d / %d / %d (%.3g) |", c[0], c[1], c[2], ablation_sign_test(c[0], c[2]));
         }
         fputc('\n', f);
     }
