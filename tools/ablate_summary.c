@@ -160,6 +160,16 @@ static void table_free(table *t) {
     free(t->names), free(t->pairs), free(t->runs), free(t->res), free(t->where);
 }
 
+void ablate_print_tables(FILE *f, const char *const *rows, int n_rows, const sweep_result *res,
+                         const ablation_run *runs, int n, int baseline) {
+    const char *thresholds[2] = {"rank >= 950", "rank >= 990"};
+    sweep_group_table(f, rows, n_rows, res, n);
+    fputc('\n', f);
+    ablation_stats_table(f, rows, n_rows, runs, n, thresholds, baseline);
+    fputc('\n', f);
+    ablation_paired_matrix(f, rows, n_rows, runs, n, "Best reward");
+}
+
 int ablate_summarize(int argc, char **argv) {
     const char *baseline_name = NULL, *out = NULL;
     int common = 0, n_files = 0, rc = 0;
@@ -203,12 +213,7 @@ int ablate_summarize(int argc, char **argv) {
         fprintf(f, "From %d runs of", t.n);
         for (int i = 0; i < n_files; i++) fprintf(f, "%s%s", i ? ", " : " ", files[i]);
         fprintf(f, "%s.\n\n", common ? " (only the seed and target pairs every row has)" : "");
-        const char *thresholds[2] = {"rank >= 950", "rank >= 990"};
-        sweep_group_table(f, (const char *const *)t.names, t.n_groups, t.res, t.n);
-        fputc('\n', f);
-        ablation_stats_table(f, (const char *const *)t.names, t.n_groups, t.runs, t.n, thresholds, baseline);
-        fputc('\n', f);
-        ablation_paired_matrix(f, (const char *const *)t.names, t.n_groups, t.runs, t.n, "Best reward");
+        ablate_print_tables(f, (const char *const *)t.names, t.n_groups, t.res, t.runs, t.n, baseline);
         if (f != stdout && (ferror(f) | fclose(f))) fprintf(stderr, "migrate ablate --summarize: %s: a write failed\n", out), rc = 1;
     }
     table_free(&t);

@@ -398,7 +398,6 @@ int cmd_ablate(int argc, char **argv) {
         int baseline = -1;
         for (int g = na - 1; g >= 0; g--)
             if (!strcmp(strategies[arms[g].strategy], "random")) baseline = g;
-        const char *thresholds[2] = {"rank >= 950", "rank >= 990"};
         for (int o = 0; o < 2; o++) {
             if (!outs[o]) continue;
             if (n_draw) {
@@ -409,11 +408,7 @@ int cmd_ablate(int argc, char **argv) {
                 for (int t = 0; t < nt; t++) fprintf(outs[o], "%s%s", t ? ", " : " ", targets[t]);
                 fprintf(outs[o], ".\n\n");
             }
-            sweep_group_table(outs[o], arm_names, na, res, done);
-            fputc('\n', outs[o]);
-            ablation_stats_table(outs[o], arm_names, na, runs, done, thresholds, baseline);
-            fputc('\n', outs[o]);
-            ablation_paired_matrix(outs[o], arm_names, na, runs, done, "Best reward");
+            ablate_print_tables(outs[o], arm_names, na, res, runs, done, baseline);
         }
         if (!f || file_atomic_commit(&md, &e)) fprintf(stderr, "migrate ablate: %s\n", e.msg), rc = 1;
         else fprintf(stderr, "migrate ablate: wrote %s/ablation.csv and ablation.md\n", base.output_dir);
